@@ -1,0 +1,101 @@
+"""Builds the ASGI application: routes, error answers, and the lifespan that owns the writer."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from salesmachine_server.auth import ProjectDirectory
+from salesmachine_server.errors import ApiError, StoreUnavailable
+from salesmachine_server.ingest.http import json_response, ping, write_endpoint
+from salesmachine_server.ingest.writer import Writer
+from salesmachine_server.settings import Settings
+from salesmachine_server.store.engine import Engines, open_engines
+
+log = logging.getLogger("salesmachine")
+
+WRITE_PATHS = {
+    "/v1/contact": "contact",
+    "/v1/account": "account",
+    "/v1/track/event": "event",
+    "/v1/track/pageview": "pageview",
+    "/v1/alias": "alias",
+    "/v1/batch": "batch",
+}
+
+
+async def healthz(_request: Request) -> Response:
+    return json_response({"status": "ok"})
+
+
+def routes() -> list[Route]:
+    # GET on write paths is the legacy transport (`?data=<base64>&_method=post`).
+    writes = [Route(path, write_endpoint(kind), methods=["POST", "GET"]) for path, kind in WRITE_PATHS.items()]
+    return [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/v1/ping", ping, methods=["GET", "POST"]),
+        *writes,
+    ]
+
+
+async def _api_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return exc.response()
+
+
+async def _http_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    message = {404: "no such endpoint", 405: "this endpoint does not take that method"}.get(
+        exc.status_code, str(exc.detail)
+    )
+    return ApiError(exc.status_code, message, headers=dict(exc.headers or {})).response()
+
+
+async def _store_unavailable(request: Request, exc: Exception) -> Response:
+    log.error("store unavailable: %s", exc)
+    retry_after = str(request.app.state.settings.retry_after_seconds)
+    return ApiError(
+        503, "the database cannot be reached; retry later", headers={"Retry-After": retry_after}
+    ).response()
+
+
+async def _server_fault(_request: Request, exc: Exception) -> Response:
+    log.error("server fault: %r", exc)
+    return ApiError(500, "the server failed to handle this request; it has been logged").response()
+
+
+def create_app(settings: Settings, engines: Engines | None = None) -> Starlette:
+    """The application. `engines` may be given when the caller already opened the database."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        opened = engines or open_engines(settings.database_url)
+        app.state.engines = opened
+        app.state.projects = ProjectDirectory(opened.reader)
+        app.state.writer = Writer(opened, settings.max_group_items)
+        await app.state.writer.start()
+        try:
+            yield
+        finally:
+            await app.state.writer.stop()
+            opened.dispose()
+
+    app = Starlette(
+        routes=routes(),
+        lifespan=lifespan,
+        exception_handlers={
+            ApiError: _api_error,
+            HTTPException: _http_error,
+            StoreUnavailable: _store_unavailable,
+            Exception: _server_fault,
+        },
+    )
+    app.state.settings = settings
+    return app

@@ -1,0 +1,159 @@
+"""The `salesmachine` command: serve, migrate, projects."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+import orjson
+
+from salesmachine_server.settings import Settings
+from salesmachine_server.store.engine import Engines, open_engines
+from salesmachine_server.store.migrate import migrate
+from salesmachine_server.store.projects import Project, create_project, list_projects
+
+database_option = click.option(
+    "--database",
+    "database_url",
+    metavar="URL",
+    help="sqlite:///path or postgresql://user@host/db (default: $SALESMACHINE_DATABASE_URL, "
+    "else sqlite:///./data/salesmachine.db)",
+)
+
+
+def _open(database_url: str | None) -> tuple[Settings, Engines]:
+    settings = Settings.from_env(database_url=database_url)
+    try:
+        engines = open_engines(settings.database_url)
+        migrate(engines)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    return settings, engines
+
+
+@click.group()
+@click.version_option(package_name="salesmachine-server")
+def main() -> None:
+    """Self-hosted Salesmachine: a customer data and customer-success platform."""
+
+
+@main.command()
+@click.option("--host", default=None, help="address to listen on (default 127.0.0.1)")
+@click.option("--port", type=int, default=None, help="port to listen on (default 8080)")
+@database_option
+@click.option("--access-log/--no-access-log", default=None, help="log every request")
+@click.option(
+    "--first-project",
+    is_flag=True,
+    help="create a project named 'default' when there is none and print its credentials",
+)
+def serve(
+    host: str | None, port: int | None, database_url: str | None, access_log: bool | None, first_project: bool
+) -> None:
+    """Migrate the database and serve the API."""
+    import uvicorn
+
+    from salesmachine_server.app import create_app
+
+    settings, engines = _open(database_url)
+    settings = Settings.from_env(database_url=settings.database_url, host=host, port=port, access_log=access_log)
+    created = None
+    if first_project and not list_projects(engines.writer):
+        created = create_project(engines.writer, "default")
+    _print_banner(settings, engines, created)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    uvicorn.run(
+        create_app(settings, engines),
+        host=settings.host,
+        port=settings.port,
+        access_log=settings.access_log,
+        log_level="info",
+        timeout_graceful_shutdown=30,
+    )
+
+
+@main.command("migrate")
+@database_option
+def migrate_command(database_url: str | None) -> None:
+    """Create or upgrade the database schema."""
+    settings, engines = _open(database_url)
+    engines.dispose()
+    click.echo(f"database is up to date: {_redact(settings.database_url)}")
+
+
+@main.group()
+def projects() -> None:
+    """Create and list projects (each has its own token, secret and data)."""
+
+
+@projects.command("create")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
+@database_option
+def projects_create(name: str, as_json: bool, database_url: str | None) -> None:
+    """Create a project and print its token and secret (the secret is shown only now)."""
+    _settings, engines = _open(database_url)
+    try:
+        project, secret = create_project(engines.writer, name)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        engines.dispose()
+    if as_json:
+        click.echo(orjson.dumps({"id": project.id, "name": project.name, "token": project.token, "secret": secret}))
+    else:
+        click.echo(f"project: {project.name}\ntoken:   {project.token}\nsecret:  {secret}")
+        click.echo("Keep the secret: it is stored hashed and cannot be shown again.")
+
+
+@projects.command("list")
+@click.option("--json", "as_json", is_flag=True, help="print a JSON array")
+@database_option
+def projects_list(as_json: bool, database_url: str | None) -> None:
+    """List projects with their tokens."""
+    _settings, engines = _open(database_url)
+    try:
+        found = list_projects(engines.reader)
+    finally:
+        engines.dispose()
+    if as_json:
+        rows = [{"id": p.id, "name": p.name, "token": p.token, "created_at": p.created_at.isoformat()} for p in found]
+        click.echo(orjson.dumps(rows))
+        return
+    for project in found:
+        click.echo(f"{project.id}\t{project.name}\t{project.token}")
+
+
+def _print_banner(settings: Settings, engines: Engines, created: tuple[Project, str] | None) -> None:
+    base = f"http://{settings.host}:{settings.port}"
+    out = sys.stdout
+    out.write(f"\nSalesmachine self-hosted, serving on {base}\n")
+    out.write(f"database: {_redact(settings.database_url)}\n")
+    if created is not None:
+        project, secret = created
+        out.write(f"\nCreated project '{project.name}'.\n  token:  {project.token}\n  secret: {secret}\n")
+        out.write("  (the secret is stored hashed: note it now, it will not be shown again)\n")
+        token = project.token
+    else:
+        known = list_projects(engines.reader)
+        token = known[0].token if known else "YOUR_API_TOKEN"
+        for project in known:
+            out.write(f"project '{project.name}': token {project.token}\n")
+    out.write(
+        "\nTry it:\n"
+        f"  curl -X POST -H 'Content-Type: application/json' -u '{token}:' \\\n"
+        f"    -d '{{\"contact_uid\":\"123456\", \"params\": {{\"email\":\"elon@teslamotors.com\"}}}}' \\\n"
+        f"    '{base}/v1/contact'\n\n"
+    )
+    out.flush()
+
+
+def _redact(url: str) -> str:
+    """A database URL without its password, for printing."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        credentials, host = rest.rsplit("@", 1)
+        user = credentials.split(":", 1)[0]
+        return f"{scheme}://{user}@{host}" if ":" in credentials else url
+    return url

@@ -1,0 +1,1 @@
+"""The write path: from decoded JSON to committed rows."""

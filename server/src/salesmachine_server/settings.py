@@ -1,0 +1,52 @@
+"""Configuration: defaults, overridden by the environment, overridden by the command line.
+
+Every setting has one name, `SALESMACHINE_<NAME>` in the environment and `--<name>` on
+`salesmachine serve`, so that what the README documents is what both places accept.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+
+DEFAULT_DATABASE_URL = "sqlite:///./data/salesmachine.db"
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    host: str = "127.0.0.1"
+    port: int = 8080
+    # Limits on what one request may carry (WIRE.md, Answers: 413 and 400).
+    max_body_bytes: int = 5 * 1024 * 1024
+    max_item_bytes: int = 64 * 1024
+    max_batch_items: int = 2500
+    # How many items one group commit may gather from concurrent requests.
+    max_group_items: int = 5000
+    # Seconds a client is told to wait (Retry-After) when the store is unreachable.
+    retry_after_seconds: int = 5
+    access_log: bool = False
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> "Settings":
+        """Settings from `SALESMACHINE_*` variables, then from explicit overrides (CLI flags)."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for field in dataclasses.fields(cls):
+            raw = environ.get(f"SALESMACHINE_{field.name.upper()}")
+            if raw is not None:
+                values[field.name] = _parse(field.type, raw, field.name)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+def _parse(type_name: object, raw: str, name: str) -> object:
+    if type_name in ("int", int):
+        try:
+            return int(raw)
+        except ValueError:
+            raise ValueError(f"SALESMACHINE_{name.upper()} must be an integer, got {raw!r}") from None
+    if type_name in ("bool", bool):
+        return raw.strip().lower() in ("1", "true", "yes", "on")
+    return raw

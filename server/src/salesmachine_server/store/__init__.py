@@ -1,0 +1,1 @@
+"""Storage: the schema, its migrations, and the engines for SQLite and PostgreSQL."""

@@ -1,0 +1,153 @@
+"""The one schema both engines share.
+
+Conventions that hold for every table:
+- every row carries `project_id`; no query crosses projects;
+- times are naive UTC datetimes (SQLite has no time zone type; PostgreSQL gets the same);
+- `params` are JSON objects (JSONB on PostgreSQL so that the read API can filter on them).
+
+The migrations under `migrations/versions` build exactly this; `tests/test_schema.py` checks it.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+# BIGINT ids on PostgreSQL; SQLite only auto-increments a column declared INTEGER.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+Params = JSON().with_variant(JSONB(), "postgresql")
+
+metadata = MetaData()
+
+projects = Table(
+    "projects",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("token", String(64), nullable=False, unique=True),
+    # SHA-256 of the secret: the secret itself is shown once, at creation.
+    Column("secret_hash", String(64), nullable=False, unique=True),
+    Column("settings", Params, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+)
+
+contacts = Table(
+    "contacts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("project_id", Id, ForeignKey("projects.id"), nullable=False),
+    # The first uid the contact was known by; every uid, this one included, is in contact_uids.
+    Column("contact_uid", String(255), nullable=False),
+    Column("params", Params, nullable=False),
+    Column("first_seen_at", DateTime, nullable=False),
+    # Time of the latest event or pageview; NULL until the contact does something.
+    Column("last_seen_at", DateTime),
+    Column("updated_at", DateTime, nullable=False),
+)
+
+contact_uids = Table(
+    "contact_uids",
+    metadata,
+    Column("project_id", Id, ForeignKey("projects.id"), primary_key=True),
+    Column("uid", String(255), primary_key=True),
+    Column("contact_id", Id, ForeignKey("contacts.id"), nullable=False, index=True),
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("project_id", Id, ForeignKey("projects.id"), nullable=False),
+    Column("account_uid", String(255), nullable=False),
+    Column("params", Params, nullable=False),
+    Column("first_seen_at", DateTime, nullable=False),
+    Column("last_seen_at", DateTime),
+    Column("updated_at", DateTime, nullable=False),
+    UniqueConstraint("project_id", "account_uid", name="uq_accounts_project_uid"),
+)
+
+memberships = Table(
+    "memberships",
+    metadata,
+    Column("account_id", Id, ForeignKey("accounts.id"), primary_key=True),
+    Column("contact_id", Id, ForeignKey("contacts.id"), primary_key=True),
+    Column("project_id", Id, ForeignKey("projects.id"), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Index("ix_memberships_contact", "contact_id"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("project_id", Id, ForeignKey("projects.id"), nullable=False),
+    Column("contact_id", Id, ForeignKey("contacts.id"), nullable=False),
+    Column("account_id", Id, ForeignKey("accounts.id")),
+    Column("name", String(255), nullable=False),
+    # "pageview" for pageviews, "event" for everything else: the timeline filters on it.
+    Column("kind", String(16), nullable=False),
+    Column("params", Params, nullable=False),
+    Column("occurred_at", DateTime, nullable=False),
+    Column("received_at", DateTime, nullable=False),
+    Column("message_id", String(255)),
+    Index("ix_events_contact_time", "contact_id", "occurred_at"),
+    Index("ix_events_account_time", "account_id", "occurred_at"),
+    Index("ix_events_project_time", "project_id", "occurred_at"),
+)
+
+# One row each time a contact's or an account's mrr took a new value: revenue history.
+mrr_changes = Table(
+    "mrr_changes",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("project_id", Id, ForeignKey("projects.id"), nullable=False),
+    Column("contact_id", Id, ForeignKey("contacts.id")),
+    Column("account_id", Id, ForeignKey("accounts.id")),
+    # NULL when mrr was removed (sent as null).
+    Column("mrr", Float),
+    Column("effective_at", DateTime, nullable=False),
+    Column("received_at", DateTime, nullable=False),
+    Index("ix_mrr_changes_contact", "contact_id", "effective_at"),
+    Index("ix_mrr_changes_account", "account_id", "effective_at"),
+    Index("ix_mrr_changes_project", "project_id", "effective_at"),
+)
+
+# Client message ids already applied: a retried message is acknowledged, not applied twice.
+message_ids = Table(
+    "message_ids",
+    metadata,
+    Column("project_id", Id, ForeignKey("projects.id"), primary_key=True),
+    Column("message_id", String(255), primary_key=True),
+    Column("received_at", DateTime, nullable=False),
+)
+
+# What was refused, with why: nothing sent is silently gone.
+rejected_items = Table(
+    "rejected_items",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("project_id", Id, ForeignKey("projects.id"), nullable=False),
+    Column("received_at", DateTime, nullable=False),
+    Column("path", String(64), nullable=False),
+    # Position in the batch; NULL for a single call.
+    Column("item_index", Integer),
+    Column("raw", Text, nullable=False),
+    Column("code", String(64), nullable=False),
+    Column("field", String(255)),
+    Column("reason", Text, nullable=False),
+    Index("ix_rejected_project_time", "project_id", "received_at"),
+)
