@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Table
+from typing import Any
+
+from sqlalchemy import Connection, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
 
-def insert_ignore(dialect: str, table: Table, conflict_columns: list[str]):  # type: ignore[no-untyped-def]
-    """An INSERT that does nothing (rowcount 0) when the row's key already exists.
+def insert_ignore(conn: Connection, table: Table, conflict_columns: list[str], **values: Any) -> bool:
+    """Insert one row unless its key exists; True when it was inserted.
 
     On PostgreSQL it waits for a concurrent transaction holding the same key, so two server
-    processes creating the same uid at once end up with one row and both learn which.
+    processes creating the same uid at once end up with one row and both learn which. We ask
+    for the key back (RETURNING) rather than trust rowcount, which drivers report differently.
     """
-    module = postgresql if dialect == "postgresql" else sqlite
-    return module.insert(table).on_conflict_do_nothing(index_elements=conflict_columns)
+    module = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = (
+        module.insert(table)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=conflict_columns)
+        .returning(table.c[conflict_columns[0]])
+    )
+    return conn.execute(statement).first() is not None

@@ -213,11 +213,9 @@ class WriteTransaction:
         return None
 
     def _add_uid(self, project_id: int, uid: str, contact_id: int) -> bool:
-        inserted = self.conn.execute(
-            insert_ignore(self.dialect, contact_uids, ["project_id", "uid"]).values(
-                project_id=project_id, uid=uid, contact_id=contact_id
-            )
-        ).rowcount
+        inserted = insert_ignore(
+            self.conn, contact_uids, ["project_id", "uid"], project_id=project_id, uid=uid, contact_id=contact_id
+        )
         if inserted:
             self.contact_ids[(project_id, uid)] = contact_id
         return bool(inserted)
@@ -227,14 +225,15 @@ class WriteTransaction:
         cached = self.account_ids.get(key)
         if cached is not None:
             return cached
-        self.conn.execute(
-            insert_ignore(self.dialect, accounts, ["project_id", "account_uid"]).values(
-                project_id=project_id,
-                account_uid=uid,
-                params={},
-                first_seen_at=seen_at,
-                updated_at=self.received_at,
-            )
+        insert_ignore(
+            self.conn,
+            accounts,
+            ["project_id", "account_uid"],
+            project_id=project_id,
+            account_uid=uid,
+            params={},
+            first_seen_at=seen_at,
+            updated_at=self.received_at,
         )
         query = select(accounts.c.id).where(accounts.c.project_id == project_id, accounts.c.account_uid == uid)
         if self.lock_rows:
@@ -251,11 +250,15 @@ class WriteTransaction:
         return self.conn.execute(query).first() is not None
 
     def _join(self, project_id: int, account_id: int, contact_id: int) -> None:
-        inserted = self.conn.execute(
-            insert_ignore(self.dialect, memberships, ["account_id", "contact_id"]).values(
-                project_id=project_id, account_id=account_id, contact_id=contact_id, created_at=self.received_at
-            )
-        ).rowcount
+        inserted = insert_ignore(
+            self.conn,
+            memberships,
+            ["account_id", "contact_id"],
+            project_id=project_id,
+            account_id=account_id,
+            contact_id=contact_id,
+            created_at=self.received_at,
+        )
         if inserted:
             self.sole_account.pop(contact_id, None)
 
@@ -341,12 +344,13 @@ class WriteTransaction:
     # -- message ids, deferred writes -------------------------------------------------------
 
     def _claim_message_id(self, project_id: int, message_id: str) -> bool:
-        return bool(
-            self.conn.execute(
-                insert_ignore(self.dialect, message_ids, ["project_id", "message_id"]).values(
-                    project_id=project_id, message_id=message_id, received_at=self.received_at
-                )
-            ).rowcount
+        return insert_ignore(
+            self.conn,
+            message_ids,
+            ["project_id", "message_id"],
+            project_id=project_id,
+            message_id=message_id,
+            received_at=self.received_at,
         )
 
     def _seen(self, seen: dict[int, Seen], row_id: int, at: datetime, activity: bool) -> None:

@@ -1,0 +1,235 @@
+"""Test support: a real server process, real databases, and a reader for what was stored."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, select, text
+
+from salesmachine_server.store.schema import accounts, contacts, events, mrr_changes
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "SALESMACHINE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def postgres_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for this run, dropped afterwards. Without a reachable
+    PostgreSQL the tests that need it are skipped locally and fail in CI."""
+    admin_url = POSTGRES_ADMIN_URL.replace("postgresql://", "postgresql+psycopg://", 1)
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5})
+    name = f"sm_test_{secrets.token_hex(4)}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001 - any failure to reach PostgreSQL
+        admin.dispose()
+        message = f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL}: {exc}"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    base, _, _ = POSTGRES_ADMIN_URL.rpartition("/")
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@dataclass
+class ServerProcess:
+    """`salesmachine serve` in a subprocess, on a free port of 127.0.0.1."""
+
+    database_url: str
+    log_path: Path
+    port: int = 0
+    process: subprocess.Popen[bytes] | None = None
+    extra_args: tuple[str, ...] = ()
+    env: dict[str, str] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> "ServerProcess":
+        self.port = self.port or free_port()
+        log = open(self.log_path, "ab")
+        command = [sys.executable, "-m", "salesmachine_server", "serve", "--host", "127.0.0.1",
+                   "--port", str(self.port), "--database", self.database_url, *self.extra_args]
+        self.process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(self.env or {})}
+        )
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited with {self.process.returncode}:\n{self.log()}")
+            try:
+                if httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"server did not answer within {timeout}s:\n{self.log()}")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int | None:
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        code = self.process.returncode
+        self.process = None
+        return code
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+class StoredData:
+    """Reads what the server stored, straight from its database (the proof of 'stored')."""
+
+    def __init__(self, database_url: str, project_id: int) -> None:
+        from salesmachine_server.store.engine import open_engines
+
+        self.engines = open_engines(database_url)
+        self.project_id = project_id
+
+    def rows(self, sql: str, **params: Any) -> list[Any]:
+        with self.engines.reader.connect() as conn:
+            return conn.execute(text(sql), {"project": self.project_id, **params}).all()
+
+    def contact_id(self, uid: str) -> int | None:
+        found = self.rows("SELECT contact_id FROM contact_uids WHERE project_id = :project AND uid = :uid", uid=uid)
+        return found[0][0] if found else None
+
+    def contact(self, uid: str) -> dict[str, Any] | None:
+        contact_id = self.contact_id(uid)
+        if contact_id is None:
+            return None
+        with self.engines.reader.connect() as conn:
+            row = conn.execute(select(contacts).where(contacts.c.id == contact_id)).one()
+        uids = {r[0] for r in self.rows("SELECT uid FROM contact_uids WHERE contact_id = :id", id=contact_id)}
+        accounts = {
+            r[0]
+            for r in self.rows(
+                "SELECT a.account_uid FROM memberships m JOIN accounts a ON a.id = m.account_id "
+                "WHERE m.contact_id = :id",
+                id=contact_id,
+            )
+        }
+        return {
+            "id": contact_id,
+            "contact_uid": row.contact_uid,
+            "uids": uids,
+            "params": _json(row.params),
+            "accounts": accounts,
+            "first_seen_at": row.first_seen_at,
+            "last_seen_at": row.last_seen_at,
+            "events": self.events(contact_id),
+            "mrr": [mrr for mrr, _ in self.mrr_history(mrr_changes.c.contact_id == contact_id)],
+        }
+
+    def mrr_history(self, condition: Any) -> list[tuple[float | None, datetime]]:
+        """(mrr, effective_at) rows matching a condition on mrr_changes, oldest first."""
+        query = (
+            select(mrr_changes.c.mrr, mrr_changes.c.effective_at)
+            .where(condition)
+            .order_by(mrr_changes.c.effective_at, mrr_changes.c.id)
+        )
+        with self.engines.reader.connect() as conn:
+            return [(row.mrr, row.effective_at) for row in conn.execute(query)]
+
+    def events(self, contact_id: int) -> list[dict[str, Any]]:
+        query = (
+            select(events.c.name, events.c.kind, events.c.params, events.c.occurred_at, events.c.message_id,
+                   accounts.c.account_uid)
+            .select_from(events.outerjoin(accounts, accounts.c.id == events.c.account_id))
+            .where(events.c.contact_id == contact_id)
+            .order_by(events.c.occurred_at, events.c.id)
+        )
+        with self.engines.reader.connect() as conn:
+            rows = conn.execute(query).all()
+        return [
+            {"name": r.name, "kind": r.kind, "params": _json(r.params), "occurred_at": r.occurred_at,
+             "message_id": r.message_id, "account_uid": r.account_uid}
+            for r in rows
+        ]
+
+    def account(self, uid: str) -> dict[str, Any] | None:
+        found = self.rows("SELECT * FROM accounts WHERE project_id = :project AND account_uid = :uid", uid=uid)
+        if not found:
+            return None
+        row = found[0]
+        contacts = {
+            r[0]
+            for r in self.rows(
+                "SELECT c.contact_uid FROM memberships m JOIN contacts c ON c.id = m.contact_id "
+                "WHERE m.account_id = :id",
+                id=row.id,
+            )
+        }
+        return {
+            "params": _json(row.params),
+            "contacts": contacts,
+            "mrr": [mrr for mrr, _ in self.mrr_history(mrr_changes.c.account_id == row.id)],
+            "mrr_history": self.mrr_history(mrr_changes.c.account_id == row.id),
+            "event_count": self.rows("SELECT count(*) FROM events WHERE account_id = :id", id=row.id)[0][0],
+        }
+
+    def count(self, table: str) -> int:
+        return self.rows(f"SELECT count(*) FROM {table} WHERE project_id = :project")[0][0]
+
+    def rejected(self) -> list[Any]:
+        return self.rows(
+            "SELECT path, item_index, raw, code, field, reason FROM rejected_items "
+            "WHERE project_id = :project ORDER BY id"
+        )
+
+    def close(self) -> None:
+        self.engines.dispose()
+
+
+def _json(value: Any) -> Any:
+    import orjson
+
+    return orjson.loads(value) if isinstance(value, (str, bytes)) else value
+
+
+@dataclass
+class Project:
+    """A project on a running server, with an HTTP client holding its token."""
+
+    id: int
+    name: str
+    token: str
+    secret: str
+    http: httpx.Client
+    stored: StoredData
