@@ -16,6 +16,7 @@ from salesmachine_server.auth import ProjectDirectory
 from salesmachine_server.errors import ApiError, StoreUnavailable
 from salesmachine_server.ingest.http import json_response, ping, write_endpoint
 from salesmachine_server.ingest.writer import Writer
+from salesmachine_server.metrics import metrics
 from salesmachine_server.settings import Settings
 from salesmachine_server.store.engine import Engines, open_engines
 
@@ -40,6 +41,7 @@ def routes() -> list[Route]:
     writes = [Route(path, write_endpoint(kind), methods=["POST", "GET"]) for path, kind in WRITE_PATHS.items()]
     return [
         Route("/healthz", healthz, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
         Route("/v1/ping", ping, methods=["GET", "POST"]),
         *writes,
     ]

@@ -55,7 +55,7 @@ def parse_item(item: Any, kind: str, received_at: datetime) -> Message:
     """Validate one item for an endpoint kind ("contact", "account", "event", "pageview",
     "alias", or "batch" where the item names its own `method`). Raises `Invalid`."""
     if not isinstance(item, dict):
-        raise Invalid("body", "object", f"each item must be a JSON object, got {_json_type(item)}")
+        raise Invalid("body", "object", f"the body (each item) must be a JSON object, got {_json_type(item)}")
     if kind == "batch":
         kind = _batch_kind(item)
     params = _params(item)
@@ -67,8 +67,9 @@ def parse_item(item: Any, kind: str, received_at: datetime) -> Message:
     elif kind == "account":
         message = Message("account", account_uid=_required_uid(item, ("account_uid",), "account_uid"))
     elif kind == "event":
+        contact_uid = _contact_uid(item)
         name = _required_uid(item, ("event_uid", "event"), "event_uid")
-        message = Message("event", contact_uid=_contact_uid(item), event_name=name)
+        message = Message("event", contact_uid=contact_uid, event_name=name)
     elif kind == PAGEVIEW:
         message = Message("event", contact_uid=_contact_uid(item), event_name=PAGEVIEW)
     else:  # alias

@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from salesmachine_server import metrics
 from salesmachine_server.errors import StoreUnavailable
 from salesmachine_server.ingest.messages import Message
 from salesmachine_server.store.engine import Engines
@@ -74,6 +75,7 @@ class Writer:
         """Queue a job and wait until it is committed; returns the number of duplicates."""
         job.future = asyncio.get_running_loop().create_future()
         await self._queue.put(job)
+        metrics.QUEUE_DEPTH.set(self._queue.qsize())
         return await job.future
 
     async def _run(self) -> None:
@@ -91,6 +93,7 @@ class Writer:
                     break
                 group.append(job)
                 items += job.size()
+            metrics.QUEUE_DEPTH.set(self._queue.qsize())
             await self._commit(loop, group)
 
     async def _commit(self, loop: asyncio.AbstractEventLoop, group: list[Job]) -> None:
@@ -109,7 +112,12 @@ class Writer:
             for job in group:
                 await self._commit(loop, [job])
             return
+        metrics.COMMITS.inc()
+        metrics.JOBS.inc(len(group))
         for job, duplicates in zip(group, results):
+            metrics.ITEMS.labels("accepted").inc(len(job.messages) - duplicates)
+            metrics.ITEMS.labels("duplicate").inc(duplicates)
+            metrics.ITEMS.labels("rejected").inc(len(job.rejections))
             _settle(job, result=duplicates)
 
     def _commit_group(self, group: list[Job]) -> list[int]:
@@ -117,9 +125,11 @@ class Writer:
         deadlock or serialization failure (nothing of it was committed)."""
         for attempt in range(1, _ATTEMPTS + 1):
             try:
-                return self._transaction(group)
+                with metrics.COMMIT_SECONDS.time():
+                    return self._transaction(group)
             except OperationalError as exc:
                 if _sqlstate(exc) in _RETRYABLE_SQLSTATES and attempt < _ATTEMPTS:
+                    log.info("retrying a group of %d jobs after: %s", len(group), _describe(exc))
                     time.sleep(random.uniform(0, 0.01 * attempt))
                     continue
                 raise StoreUnavailable(_describe(exc)) from exc
@@ -133,6 +143,8 @@ class Writer:
         received_at = group[-1].received_at
         with self.engines.writer.begin() as conn:
             tx = WriteTransaction(conn, self.engines.dialect, received_at)
+            for project_id in sorted({job.project_id for job in group}):
+                tx.lock_in_order(project_id, [m for job in group if job.project_id == project_id for m in job.messages])
             results = []
             for job in group:
                 tx.received_at = job.received_at

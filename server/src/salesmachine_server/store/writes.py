@@ -68,6 +68,31 @@ class WriteTransaction:
 
     # -- messages ---------------------------------------------------------------------------
 
+    def lock_in_order(self, project_id: int, messages: list[Message]) -> None:
+        """Lock the existing contacts and accounts these messages touch, in id order, before
+        applying any: two processes then take shared rows in the same order and do not
+        deadlock. Rows created or merged meanwhile are still handled by `_contact`."""
+        if not self.lock_rows or not messages:
+            return
+        uids = {uid for m in messages for uid in (m.contact_uid, m.alias) if uid is not None}
+        account_uids = {m.account_uid for m in messages if m.account_uid is not None}
+        for m in messages:
+            account_uids.update(str(uid) for uid in _as_list(m.params.get("account_uid")))
+        if uids:
+            contact_ids = select(contact_uids.c.contact_id).where(
+                contact_uids.c.project_id == project_id, contact_uids.c.uid.in_(uids)
+            )
+            self.conn.execute(
+                select(contacts.c.id).where(contacts.c.id.in_(contact_ids)).order_by(contacts.c.id).with_for_update()
+            ).all()
+        if account_uids:
+            self.conn.execute(
+                select(accounts.c.id)
+                .where(accounts.c.project_id == project_id, accounts.c.account_uid.in_(account_uids))
+                .order_by(accounts.c.id)
+                .with_for_update()
+            ).all()
+
     def apply(self, project_id: int, message: Message) -> bool:
         """Apply one message; False when its messageId was already applied (a duplicate)."""
         if message.message_id is not None and not self._claim_message_id(project_id, message.message_id):
