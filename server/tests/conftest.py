@@ -6,17 +6,19 @@ its own on it, so tests cannot see each other's data.
 
 from __future__ import annotations
 
-import secrets
+import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from salesmachine_server.store.engine import open_engines
-from salesmachine_server.store.migrate import migrate
-from salesmachine_server.store.projects import create_project
-from tests.support import Project, ServerProcess, StoredData, postgres_database
+from tests.support import Project, ServerProcess, StoredData, make_project, postgres_database
+
+# One server key for this run, shared by the servers the tests start (they inherit the
+# environment) and the projects the tests create in-process.
+os.environ["SALESMACHINE_KEY_FILE"] = os.path.join(tempfile.mkdtemp(prefix="sm-key-"), "server.key")
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
@@ -37,10 +39,7 @@ def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
 @pytest.fixture
 def project(server: ServerProcess) -> Iterator[Project]:
-    engines = open_engines(server.database_url)
-    migrate(engines)
-    created, secret = create_project(engines.writer, f"test-{secrets.token_hex(4)}")
-    engines.dispose()
+    created, secret = make_project(server.database_url)
     stored = StoredData(server.database_url, created.id)
     with httpx.Client(base_url=server.base_url, auth=(created.token, ""), timeout=30) as http:
         yield Project(created.id, created.name, created.token, secret, http, stored)

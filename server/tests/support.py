@@ -223,6 +223,27 @@ def _json(value: Any) -> Any:
     return orjson.loads(value) if isinstance(value, (str, bytes)) else value
 
 
+def make_project(database_url: str, name: str | None = None, **settings: Any) -> tuple[Any, str]:
+    """Create a project directly in the database, as `salesmachine projects create` does."""
+    from salesmachine_server.keys import load_server_key
+    from salesmachine_server.settings import Settings
+    from salesmachine_server.store.engine import open_engines
+    from salesmachine_server.store.migrate import migrate
+    from salesmachine_server.store.projects import create_project, update_settings
+
+    engines = open_engines(database_url)
+    try:
+        migrate(engines)
+        project, secret = create_project(
+            engines.writer, name or f"test-{secrets.token_hex(4)}", load_server_key(Settings.from_env())
+        )
+        if settings:
+            project = update_settings(engines.writer, project.name, settings)
+    finally:
+        engines.dispose()
+    return project, secret
+
+
 @dataclass
 class Project:
     """A project on a running server, with an HTTP client holding its token."""

@@ -138,12 +138,9 @@ def test_a_duplicate_message_id_is_acknowledged_and_not_applied_twice(project: P
 def test_message_ids_are_per_project(project: Project, server) -> None:  # type: ignore[no-untyped-def]
     import httpx
 
-    from salesmachine_server.store.engine import open_engines
-    from salesmachine_server.store.projects import create_project
+    from tests.support import make_project
 
-    engines = open_engines(server.database_url)
-    other, _ = create_project(engines.writer, f"other-{uuid.uuid4().hex[:6]}")
-    engines.dispose()
+    other, _ = make_project(server.database_url)
     event = {"contact_uid": "d", "event_uid": "paid", "messageId": "same-id"}
     post(project, "/v1/track/event", event)
     response = httpx.post(f"{server.base_url}/v1/track/event", json=event, auth=(other.token, ""))

@@ -8,15 +8,19 @@ from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from salesmachine_server.auth import ProjectDirectory
+from salesmachine_server.cors import WriteCors
 from salesmachine_server.errors import ApiError, StoreUnavailable
 from salesmachine_server.ingest.http import json_response, ping, write_endpoint
 from salesmachine_server.ingest.writer import Writer
+from salesmachine_server.keys import load_server_key
 from salesmachine_server.metrics import metrics
+from salesmachine_server.ratelimit import RateLimiter
 from salesmachine_server.settings import Settings
 from salesmachine_server.store.engine import Engines, open_engines
 
@@ -80,6 +84,8 @@ def create_app(settings: Settings, engines: Engines | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         opened = engines or open_engines(settings.database_url)
         app.state.engines = opened
+        app.state.server_key = load_server_key(settings)
+        app.state.rate_limiter = RateLimiter(settings.rate_limit, settings.rate_limit_burst)
         app.state.projects = ProjectDirectory(opened.reader)
         app.state.writer = Writer(opened, settings.max_group_items)
         await app.state.writer.start()
@@ -92,6 +98,7 @@ def create_app(settings: Settings, engines: Engines | None = None) -> Starlette:
     app = Starlette(
         routes=routes(),
         lifespan=lifespan,
+        middleware=[Middleware(WriteCors, paths={"/v1/ping", *WRITE_PATHS})],
         exception_handlers={
             ApiError: _api_error,
             HTTPException: _http_error,

@@ -26,7 +26,8 @@ CHALLENGE = {"WWW-Authenticate": 'Basic realm="salesmachine"'}
 @dataclass(frozen=True, slots=True)
 class Credentials:
     project: Project
-    has_secret: bool  # token and secret together: may read
+    has_secret: bool  # the secret was shown: writes are trusted (identity verification)
+    can_read: bool = False  # token and secret together
 
 
 def unauthorized(message: str) -> ApiError:
@@ -103,10 +104,10 @@ async def authenticate(
         if password in ("", username):
             return Credentials(project, has_secret=False)
         if project.secret_matches(password):
-            return Credentials(project, has_secret=True)
+            return Credentials(project, has_secret=True, can_read=True)
         raise unauthorized("the password is neither empty, the token, nor this project's secret")
     if password == "":
         project = await directory.by_secret(username)
         if project is not None:
-            return Credentials(project, has_secret=False)
+            return Credentials(project, has_secret=True)
     raise unauthorized("unknown API token")

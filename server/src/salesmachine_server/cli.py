@@ -8,10 +8,11 @@ import sys
 import click
 import orjson
 
+from salesmachine_server.keys import derive_secret, load_server_key
 from salesmachine_server.settings import Settings
 from salesmachine_server.store.engine import Engines, open_engines
 from salesmachine_server.store.migrate import migrate
-from salesmachine_server.store.projects import Project, create_project, list_projects
+from salesmachine_server.store.projects import Project, create_project, list_projects, update_settings
 
 database_option = click.option(
     "--database",
@@ -48,8 +49,18 @@ def main() -> None:
     is_flag=True,
     help="create a project named 'default' when there is none and print its credentials",
 )
+@click.option("--maintenance", is_flag=True, default=None, help="answer every API call 503 (Retry-After)")
+@click.option("--rate-limit", type=float, default=None, help="requests per second per project (0: off)")
+@click.option("--rate-limit-burst", type=int, default=None, help="requests a project may make at once")
 def serve(
-    host: str | None, port: int | None, database_url: str | None, access_log: bool | None, first_project: bool
+    host: str | None,
+    port: int | None,
+    database_url: str | None,
+    access_log: bool | None,
+    first_project: bool,
+    maintenance: bool | None,
+    rate_limit: float | None,
+    rate_limit_burst: int | None,
 ) -> None:
     """Migrate the database and serve the API."""
     import uvicorn
@@ -57,10 +68,18 @@ def serve(
     from salesmachine_server.app import create_app
 
     settings, engines = _open(database_url)
-    settings = Settings.from_env(database_url=settings.database_url, host=host, port=port, access_log=access_log)
+    settings = Settings.from_env(
+        database_url=settings.database_url,
+        host=host,
+        port=port,
+        access_log=access_log,
+        maintenance=maintenance,
+        rate_limit=rate_limit,
+        rate_limit_burst=rate_limit_burst,
+    )
     created = None
     if first_project and not list_projects(engines.writer):
-        created = create_project(engines.writer, "default")
+        created = create_project(engines.writer, "default", load_server_key(settings))
     _print_banner(settings, engines, created)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     uvicorn.run(
@@ -93,9 +112,9 @@ def projects() -> None:
 @database_option
 def projects_create(name: str, as_json: bool, database_url: str | None) -> None:
     """Create a project and print its token and secret (the secret is shown only now)."""
-    _settings, engines = _open(database_url)
+    settings, engines = _open(database_url)
     try:
-        project, secret = create_project(engines.writer, name)
+        project, secret = create_project(engines.writer, name, load_server_key(settings))
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     finally:
@@ -104,7 +123,6 @@ def projects_create(name: str, as_json: bool, database_url: str | None) -> None:
         click.echo(orjson.dumps({"id": project.id, "name": project.name, "token": project.token, "secret": secret}))
     else:
         click.echo(f"project: {project.name}\ntoken:   {project.token}\nsecret:  {secret}")
-        click.echo("Keep the secret: it is stored hashed and cannot be shown again.")
 
 
 @projects.command("list")
@@ -125,6 +143,47 @@ def projects_list(as_json: bool, database_url: str | None) -> None:
         click.echo(f"{project.id}\t{project.name}\t{project.token}")
 
 
+@projects.command("secret")
+@click.argument("name")
+@database_option
+def projects_secret(name: str, database_url: str | None) -> None:
+    """Print a project's secret (derived from the server key; see docs/security.md)."""
+    settings, engines = _open(database_url)
+    try:
+        found = [p for p in list_projects(engines.reader) if p.name == name]
+    finally:
+        engines.dispose()
+    if not found:
+        raise click.ClickException(f"no project named {name!r}")
+    secret = derive_secret(load_server_key(settings), found[0].token)
+    if not found[0].secret_matches(secret):
+        raise click.ClickException("this server key did not issue that project's secret (another key file?)")
+    click.echo(secret)
+
+
+@projects.command("configure")
+@click.argument("name")
+@click.option(
+    "--identity-verification/--no-identity-verification",
+    default=None,
+    help="require user_hash on writes made with the token alone",
+)
+@database_option
+def projects_configure(name: str, identity_verification: bool | None, database_url: str | None) -> None:
+    """Change a project's settings."""
+    _settings, engines = _open(database_url)
+    changes: dict[str, object] = {}
+    if identity_verification is not None:
+        changes["identity_verification"] = identity_verification
+    try:
+        project = update_settings(engines.writer, name, changes)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        engines.dispose()
+    click.echo(orjson.dumps(project.settings))
+
+
 def _print_banner(settings: Settings, engines: Engines, created: tuple[Project, str] | None) -> None:
     base = f"http://{settings.host}:{settings.port}"
     out = sys.stdout
@@ -133,7 +192,7 @@ def _print_banner(settings: Settings, engines: Engines, created: tuple[Project, 
     if created is not None:
         project, secret = created
         out.write(f"\nCreated project '{project.name}'.\n  token:  {project.token}\n  secret: {secret}\n")
-        out.write("  (the secret is stored hashed: note it now, it will not be shown again)\n")
+        out.write("  (print it again with: salesmachine projects secret default)\n")
         token = project.token
     else:
         known = list_projects(engines.reader)

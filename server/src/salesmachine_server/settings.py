@@ -27,6 +27,16 @@ class Settings:
     # Seconds a client is told to wait (Retry-After) when the store is unreachable.
     retry_after_seconds: int = 5
     access_log: bool = False
+    # Requests per second each project may make (a token bucket of `rate_limit_burst`); 0 is
+    # off. Per server process.
+    rate_limit: float = 0.0
+    rate_limit_burst: int = 0
+    # Answer every API call 503 (planned maintenance); /healthz still answers.
+    maintenance: bool = False
+    # The server key from which project secrets are derived (see keys.py): the environment's
+    # SALESMACHINE_SECRET_KEY, else this file, created on first use.
+    secret_key: str = ""
+    key_file: str = "./data/server.key"
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> "Settings":
@@ -47,6 +57,11 @@ def _parse(type_name: object, raw: str, name: str) -> object:
             return int(raw)
         except ValueError:
             raise ValueError(f"SALESMACHINE_{name.upper()} must be an integer, got {raw!r}") from None
+    if type_name in ("float", float):
+        try:
+            return float(raw)
+        except ValueError:
+            raise ValueError(f"SALESMACHINE_{name.upper()} must be a number, got {raw!r}") from None
     if type_name in ("bool", bool):
         return raw.strip().lower() in ("1", "true", "yes", "on")
     return raw

@@ -2,8 +2,8 @@
 
 - a JSON body, whatever its Content-Type says (curl's default form type, a beacon's text/plain);
 - `data=<base64 JSON>` (with `encode=base64`, the default) or `data=<JSON>` (`encode=none`), in
-  the query string of a GET or in an urlencoded form body; base64 may come wrapped in JSON
-  quotes.
+  the query string of a GET, or in an urlencoded or multipart form body; base64 may come
+  wrapped in JSON quotes.
 The credentials these forms carry (`api_token`) are read by `auth.py`.
 """
 
@@ -13,6 +13,8 @@ import base64
 import binascii
 from dataclasses import dataclass
 from typing import Any
+from email import policy
+from email.parser import BytesParser
 from urllib.parse import parse_qsl
 
 import orjson
@@ -21,6 +23,7 @@ from salesmachine_server.errors import ApiError
 
 JSON_TYPES = ("application/json", "text/json", "application/x-json")
 FORM_TYPE = "application/x-www-form-urlencoded"
+MULTIPART_TYPE = "multipart/form-data"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,10 +43,13 @@ def decode(query: dict[str, str], content_type: str | None, body: bytes) -> Enve
     if "data" in query:
         return Envelope(_decode_data(query["data"], query.get("encode")), query.get("api_token"))
     kind = media_type(content_type)
+    form: dict[str, str] = {}
     if kind == FORM_TYPE and not _looks_like_json(body):
         form = _parse_form(body)
-        if "data" in form:
-            return Envelope(_decode_data(form["data"], form.get("encode")), form.get("api_token") or query.get("api_token"))
+    elif kind == MULTIPART_TYPE:
+        form = _parse_multipart(content_type or "", body)
+    if "data" in form:
+        return Envelope(_decode_data(form["data"], form.get("encode")), form.get("api_token") or query.get("api_token"))
     return Envelope(_parse_json(body, kind), query.get("api_token"))
 
 
@@ -73,6 +79,24 @@ def _parse_form(body: bytes) -> dict[str, str]:
     except UnicodeDecodeError:
         raise ApiError(400, "the form body is not valid UTF-8", field="body", rule="utf8") from None
     return dict(parse_qsl(text, keep_blank_values=True))
+
+
+def _parse_multipart(content_type: str, body: bytes) -> dict[str, str]:
+    """The text fields of a multipart/form-data body (the standard library's MIME parser)."""
+    try:
+        head = f"Content-Type: {content_type}\r\n\r\n".encode("ascii")
+    except UnicodeEncodeError:
+        raise ApiError(400, "the Content-Type header is not ASCII", field="content-type", rule="ascii") from None
+    message = BytesParser(policy=policy.HTTP).parsebytes(head + body)
+    if not message.is_multipart():
+        raise ApiError(400, "the multipart body has no parts (is the boundary right?)", field="body", rule="multipart")
+    fields: dict[str, str] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True)
+        if isinstance(name, str) and isinstance(payload, bytes):
+            fields[name] = payload.decode("utf-8", "replace")
+    return fields
 
 
 def _decode_data(data: str, encode: str | None) -> Any:

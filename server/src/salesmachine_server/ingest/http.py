@@ -1,8 +1,8 @@
 """The write endpoints: request -> credentials -> messages -> group commit -> answer.
 
 The answer is sent only after the writer has committed (201 means stored). A single call with
-bad input is answered 400 and stores nothing but the record of the refusal; a batch stores its
-good items and names each bad one by index.
+bad input is answered 400 (403 when identity verification refuses it) and stores nothing but
+the record of the refusal; a batch stores its good items and names each bad one by index.
 """
 
 from __future__ import annotations
@@ -14,9 +14,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from salesmachine_server.auth import Credentials, authenticate
-from salesmachine_server.errors import ApiError
-from salesmachine_server.ingest.messages import Invalid, Message, parse_item
+from salesmachine_server.errors import CODES, ApiError
+from salesmachine_server.ingest.messages import Invalid, ItemError, Message, parse_item
+from salesmachine_server.ingest.verification import check_identity
 from salesmachine_server.ingest.writer import Job
+from salesmachine_server.keys import derive_secret
 from salesmachine_server.settings import Settings
 from salesmachine_server.store.projects import utcnow
 from salesmachine_server.wire import decode
@@ -26,6 +28,16 @@ SUCCESS = {"status": "success"}
 
 def json_response(body: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+def refuse_in_maintenance(request: Request) -> None:
+    settings: Settings = request.app.state.settings
+    if settings.maintenance:
+        raise ApiError(
+            503,
+            "the server is in maintenance; retry later",
+            headers={"Retry-After": str(settings.retry_after_seconds)},
+        )
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -47,14 +59,18 @@ def _too_large(limit: int) -> ApiError:
 
 
 async def credentials_for(request: Request, api_token: str | None = None) -> Credentials:
-    return await authenticate(
+    """Who is calling (401 otherwise), within the project's rate (429 otherwise)."""
+    credentials = await authenticate(
         request.app.state.projects,
         request.headers.get("authorization"),
         api_token if api_token is not None else request.query_params.get("api_token"),
     )
+    request.app.state.rate_limiter.check(credentials.project.id)
+    return credentials
 
 
 async def ping(request: Request) -> Response:
+    refuse_in_maintenance(request)
     await credentials_for(request)
     return json_response(SUCCESS)
 
@@ -63,75 +79,114 @@ def write_endpoint(kind: str):  # type: ignore[no-untyped-def]
     """The endpoint for one message kind: contact, account, event, pageview, alias or batch."""
 
     async def endpoint(request: Request) -> Response:
+        refuse_in_maintenance(request)
         settings: Settings = request.app.state.settings
+        if request.method == "GET" and "data" not in request.query_params:
+            raise ApiError(
+                400, "a GET write carries its JSON in the query: data=<base64 JSON>", field="data", rule="required"
+            )
         body = await read_body(request, settings.max_body_bytes)
         envelope = decode(dict(request.query_params), request.headers.get("content-type"), body)
         credentials = await credentials_for(request, envelope.api_token)
+        write = Write(request, credentials, settings, len(body))
         if kind == "batch":
-            return await _write_batch(request, credentials, envelope.payload, settings, len(body))
-        return await _write_one(request, credentials, envelope.payload, kind, settings, len(body))
+            return await write.batch(envelope.payload)
+        return await write.one(envelope.payload, kind)
 
     endpoint.__name__ = f"write_{kind}"
     return endpoint
 
 
-async def _write_one(
-    request: Request, credentials: Credentials, item: Any, kind: str, settings: Settings, body_size: int
-) -> Response:
-    received_at = utcnow()
-    project_id = credentials.project.id
-    try:
-        _check_item_size(item, settings, body_size)
-        message = parse_item(item, kind, received_at)
-    except Invalid as exc:
-        error = exc.error
-        await _submit(request, Job(project_id, received_at, [], [_rejection(project_id, request, None, item, error)]))
-        raise ApiError(400, error.message, field=error.field, rule=error.rule) from None
-    await _submit(request, Job(project_id, received_at, [message]))
-    return json_response(SUCCESS, 201)
+class Write:
+    """One write request being validated and handed to the writer."""
 
+    def __init__(self, request: Request, credentials: Credentials, settings: Settings, body_size: int) -> None:
+        self.request = request
+        self.credentials = credentials
+        self.settings = settings
+        self.body_size = body_size
+        self.project_id = credentials.project.id
+        self.received_at = utcnow()
+        self._secret: str | None = None
 
-async def _write_batch(
-    request: Request, credentials: Credentials, payload: Any, settings: Settings, body_size: int
-) -> Response:
-    items = _batch_items(payload)
-    if len(items) > settings.max_batch_items:
-        raise ApiError(
-            413,
-            f"a batch may carry at most {settings.max_batch_items} items, got {len(items)}",
-            field="batch",
-            rule="max_items",
-        )
-    received_at = utcnow()
-    project_id = credentials.project.id
-    messages: list[Message] = []
-    rejections: list[dict[str, Any]] = []
-    refused: list[dict[str, Any]] = []
-    for index, item in enumerate(items):
+    async def one(self, item: Any, kind: str) -> Response:
         try:
-            _check_item_size(item, settings, body_size)
-            messages.append(parse_item(item, "batch", received_at))
+            message = self._parse(item, kind)
         except Invalid as exc:
-            rejections.append(_rejection(project_id, request, index, item, exc.error))
-            refused.append(
-                {"index": index, "code": "bad_request", "message": exc.error.message,
-                 "field": exc.error.field, "rule": exc.error.rule}
+            error = exc.error
+            await self._submit([], [self._rejection(None, item, error)])
+            raise ApiError(error.status, error.message, field=error.field, rule=error.rule) from None
+        await self._submit([message], [])
+        return json_response(SUCCESS, 201)
+
+    async def batch(self, payload: Any) -> Response:
+        items = batch_items(payload)
+        if len(items) > self.settings.max_batch_items:
+            raise ApiError(
+                413,
+                f"a batch may carry at most {self.settings.max_batch_items} items, got {len(items)}",
+                field="batch",
+                rule="max_items",
             )
-    duplicates = await _submit(request, Job(project_id, received_at, messages, rejections))
-    if items and not messages:
-        message = f"no item of the batch was accepted; item 0: {refused[0]['message']}"
-        error = ApiError(400, message, field=f"batch[{refused[0]['index']}].{refused[0]['field']}", rule=refused[0]["rule"])
-        body = error.body() | {"accepted": 0, "rejected": refused}
-        return json_response(body, 400)
-    body: dict[str, Any] = {"status": "success", "accepted": len(messages)}
-    if duplicates:
-        body["duplicates"] = duplicates
-    if refused:
-        body["rejected"] = refused
-    return json_response(body, 201)
+        messages: list[Message] = []
+        rejections: list[dict[str, Any]] = []
+        refused: list[dict[str, Any]] = []
+        for index, item in enumerate(items):
+            try:
+                messages.append(self._parse(item, "batch"))
+            except Invalid as exc:
+                error = exc.error
+                rejections.append(self._rejection(index, item, error))
+                refused.append({"index": index, "code": CODES[error.status], "message": error.message,
+                                "field": error.field, "rule": error.rule})
+        duplicates = await self._submit(messages, rejections)
+        if items and not messages:
+            first = refused[0]
+            error = ApiError(
+                400,
+                f"no item of the batch was accepted; item {first['index']}: {first['message']}",
+                field=f"batch[{first['index']}].{first['field']}",
+                rule=first["rule"],
+            )
+            return json_response(error.body() | {"accepted": 0, "rejected": refused}, 400)
+        body: dict[str, Any] = {"status": "success", "accepted": len(messages)}
+        if duplicates:
+            body["duplicates"] = duplicates
+        if refused:
+            body["rejected"] = refused
+        return json_response(body, 201)
+
+    def _parse(self, item: Any, kind: str) -> Message:
+        # Only a body larger than the item limit can hold an item over it: skip the work otherwise.
+        if self.body_size > self.settings.max_item_bytes and len(orjson.dumps(item)) > self.settings.max_item_bytes:
+            raise Invalid("item", "max_size", f"an item may be at most {self.settings.max_item_bytes} bytes")
+        message = parse_item(item, kind, self.received_at)
+        check_identity(item, message, self.credentials, self._project_secret())
+        return message
+
+    def _project_secret(self) -> str:
+        if self._secret is None:
+            self._secret = derive_secret(self.request.app.state.server_key, self.credentials.project.token)
+        return self._secret
+
+    def _rejection(self, index: int | None, item: Any, error: ItemError) -> dict[str, Any]:
+        return {
+            "project_id": self.project_id,
+            "received_at": self.received_at,
+            "path": self.request.url.path[:64],
+            "item_index": index,
+            "raw": orjson.dumps(item).decode()[: self.settings.max_item_bytes],
+            "code": CODES[error.status],
+            "field": error.field,
+            "reason": error.message,
+        }
+
+    async def _submit(self, messages: list[Message], rejections: list[dict[str, Any]]) -> int:
+        job = Job(self.project_id, self.received_at, messages, rejections)
+        return await self.request.app.state.writer.submit(job)
 
 
-def _batch_items(payload: Any) -> list[Any]:
+def batch_items(payload: Any) -> list[Any]:
     """The document's bare array, or Segment's `{"batch": [...], "sent_at": ...}` envelope."""
     if isinstance(payload, list):
         return payload
@@ -139,29 +194,8 @@ def _batch_items(payload: Any) -> list[Any]:
         sent_at = payload.get("sent_at", payload.get("sentAt"))
         if sent_at is None:
             return payload["batch"]
-        return [item | {"sent_at": sent_at} if isinstance(item, dict) and "sent_at" not in item else item
-                for item in payload["batch"]]
+        return [
+            item | {"sent_at": sent_at} if isinstance(item, dict) and "sent_at" not in item else item
+            for item in payload["batch"]
+        ]
     raise ApiError(400, "a batch body must be a JSON array of items", field="body", rule="array")
-
-
-def _check_item_size(item: Any, settings: Settings, body_size: int) -> None:
-    # Only a body larger than the item limit can hold an item over it: skip the work otherwise.
-    if body_size > settings.max_item_bytes and len(orjson.dumps(item)) > settings.max_item_bytes:
-        raise Invalid("item", "max_size", f"an item may be at most {settings.max_item_bytes} bytes")
-
-
-def _rejection(project_id: int, request: Request, index: int | None, item: Any, error: Any) -> dict[str, Any]:
-    return {
-        "project_id": project_id,
-        "received_at": utcnow(),
-        "path": request.url.path[:64],
-        "item_index": index,
-        "raw": orjson.dumps(item).decode()[:65536],
-        "code": "bad_request",
-        "field": error.field,
-        "reason": error.message,
-    }
-
-
-async def _submit(request: Request, job: Job) -> int:
-    return await request.app.state.writer.submit(job)

@@ -43,12 +43,13 @@ class ItemError:
     field: str
     rule: str
     message: str
+    status: int = 400  # 403 when the item is well formed but not allowed
 
 
 class Invalid(Exception):
-    def __init__(self, field: str, rule: str, message: str) -> None:
+    def __init__(self, field: str, rule: str, message: str, status: int = 400) -> None:
         super().__init__(message)
-        self.error = ItemError(field, rule, message)
+        self.error = ItemError(field, rule, message, status)
 
 
 def parse_item(item: Any, kind: str, received_at: datetime) -> Message:

@@ -1,8 +1,8 @@
 """Projects and their credentials.
 
 A project has a public token (it identifies the project and may sit in a web page) and a
-private secret. Only the secret's SHA-256 is stored: the secret is a 160-bit random string,
-so a fast hash is enough, and it is shown once, when the project is created.
+private secret. Only the secret's SHA-256 is stored: the secret is a 160-bit string derived
+from the server key (keys.py), so a fast hash is enough.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
+from salesmachine_server.keys import derive_secret
 from salesmachine_server.store.schema import projects
 
 # Project settings a new project starts with (the read side uses them).
@@ -42,13 +43,13 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
-def create_project(engine: Engine, name: str) -> tuple[Project, str]:
-    """Create a project; returns it with its secret, which is not stored and cannot be read back."""
+def create_project(engine: Engine, name: str, server_key: bytes) -> tuple[Project, str]:
+    """Create a project; returns it with its secret, which is not stored in the database."""
     name = name.strip()
     if not name:
         raise ValueError("a project needs a name")
     token = secrets.token_hex(16)
-    secret = secrets.token_hex(20)
+    secret = derive_secret(server_key, token)
     with engine.begin() as conn:
         if conn.execute(select(projects.c.id).where(projects.c.name == name)).first() is not None:
             raise ValueError(f"a project named {name!r} already exists")
@@ -64,6 +65,17 @@ def create_project(engine: Engine, name: str) -> tuple[Project, str]:
             .returning(*projects.c)
         ).one()
     return _project(row), secret
+
+
+def update_settings(engine: Engine, name: str, changes: dict[str, Any]) -> Project:
+    """Merge changes into a project's settings (a value of None removes the setting)."""
+    with engine.begin() as conn:
+        row = conn.execute(select(projects).where(projects.c.name == name)).first()
+        if row is None:
+            raise ValueError(f"no project named {name!r}")
+        merged = {k: v for k, v in {**row.settings, **changes}.items() if v is not None}
+        conn.execute(projects.update().where(projects.c.id == row.id).values(settings=merged))
+        return _project(row._replace(settings=merged))
 
 
 def list_projects(engine: Engine) -> list[Project]:
