@@ -87,6 +87,7 @@ def serve(
         host=settings.host,
         port=settings.port,
         access_log=settings.access_log,
+        http=settings.http,
         log_level="info",
         timeout_graceful_shutdown=30,
     )

@@ -27,6 +27,9 @@ class Settings:
     # Seconds a client is told to wait (Retry-After) when the store is unreachable.
     retry_after_seconds: int = 5
     access_log: bool = False
+    # uvicorn's HTTP/1.1 parser: "auto" (httptools, the fastest) or "h11". Neither can accept a
+    # header line ended by a bare newline (docs/api.md, Credentials).
+    http: str = "auto"
     # Requests per second each project may make (a token bucket of `rate_limit_burst`); 0 is
     # off. Per server process.
     rate_limit: float = 0.0

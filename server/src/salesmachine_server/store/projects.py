@@ -7,6 +7,7 @@ from the server key (keys.py), so a fast hash is enough.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -75,7 +76,7 @@ def update_settings(engine: Engine, name: str, changes: dict[str, Any]) -> Proje
             raise ValueError(f"no project named {name!r}")
         merged = {k: v for k, v in {**row.settings, **changes}.items() if v is not None}
         conn.execute(projects.update().where(projects.c.id == row.id).values(settings=merged))
-        return _project(row._replace(settings=merged))
+    return dataclasses.replace(_project(row), settings=merged)
 
 
 def list_projects(engine: Engine) -> list[Project]:
