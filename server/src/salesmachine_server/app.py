@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from salesmachine_server.api import profiles, timelines
 from salesmachine_server.auth import ProjectDirectory
 from salesmachine_server.cors import WriteCors
 from salesmachine_server.errors import ApiError, StoreUnavailable
@@ -48,6 +49,13 @@ def routes() -> list[Route]:
         Route("/metrics", metrics, methods=["GET"]),
         Route("/v1/ping", ping, methods=["GET", "POST"]),
         *writes,
+        Route("/v1/contacts", profiles.contacts, methods=["GET"]),
+        Route("/v1/contacts/{uid}", profiles.contact, methods=["GET"]),
+        Route("/v1/contacts/{uid}/events", timelines.contact_events, methods=["GET"]),
+        Route("/v1/accounts", profiles.accounts, methods=["GET"]),
+        Route("/v1/accounts/{uid}", profiles.account, methods=["GET"]),
+        Route("/v1/accounts/{uid}/events", timelines.account_events, methods=["GET"]),
+        Route("/v1/events", timelines.project_events, methods=["GET"]),
     ]
 
 

@@ -182,7 +182,8 @@ class Write:
         }
 
     async def _submit(self, messages: list[Message], rejections: list[dict[str, Any]]) -> int:
-        job = Job(self.project_id, self.received_at, messages, rejections)
+        timezone = self.credentials.project.settings.get("timezone", "UTC")
+        job = Job(self.project_id, self.received_at, messages, rejections, timezone=timezone)
         return await self.request.app.state.writer.submit(job)
 
 

@@ -42,6 +42,7 @@ class Job:
     received_at: datetime
     messages: list[Message]
     rejections: list[dict[str, Any]] = field(default_factory=list)
+    timezone: str = "UTC"  # the project's: events are counted per calendar day there
     future: asyncio.Future[int] | None = None  # resolves to how many messages were duplicates
 
     def size(self) -> int:
@@ -147,6 +148,7 @@ class Writer:
                 tx.lock_in_order(project_id, [m for job in group if job.project_id == project_id for m in job.messages])
             results = []
             for job in group:
+                tx.set_timezone(job.project_id, job.timezone)
                 tx.received_at = job.received_at
                 duplicates = sum(1 for message in job.messages if not tx.apply(job.project_id, message))
                 tx.reject(job.rejections)

@@ -23,3 +23,15 @@ def insert_ignore(conn: Connection, table: Table, conflict_columns: list[str], *
         .returning(table.c[conflict_columns[0]])
     )
     return conn.execute(statement).first() is not None
+
+
+def upsert_add(conn: Connection, table: Table, key_columns: list[str], counter: str, rows: list[dict[str, Any]]) -> None:
+    """Insert rows, or add their `counter` to the row already stored under the same key."""
+    if not rows:
+        return
+    module = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = module.insert(table)
+    statement = statement.on_conflict_do_update(
+        index_elements=key_columns, set_={counter: table.c[counter] + statement.excluded[counter]}
+    )
+    conn.execute(statement, rows)

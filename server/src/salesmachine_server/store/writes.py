@@ -17,14 +17,16 @@ the caller (nothing of it was committed).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, case, delete, select, update
 
 from salesmachine_server.ingest.messages import PAGEVIEW, Message
 from salesmachine_server.store.schema import (
     accounts,
+    contact_days,
     contact_uids,
     contacts,
     events,
@@ -33,7 +35,8 @@ from salesmachine_server.store.schema import (
     mrr_changes,
     rejected_items,
 )
-from salesmachine_server.store.upsert import insert_ignore
+from salesmachine_server.store.upsert import insert_ignore, upsert_add
+from salesmachine_server.timezones import local_day, zone
 
 # How often a uid is looked up again when another process merged or created it meanwhile.
 _RESOLVE_ATTEMPTS = 20
@@ -65,6 +68,12 @@ class WriteTransaction:
         self.pending_events: list[dict[str, Any]] = []
         self.contacts_seen: dict[int, Seen] = {}
         self.accounts_seen: dict[int, Seen] = {}
+        # Events per (project, contact, local day), added to contact_days at flush.
+        self.day_counts: dict[tuple[int, int, date], int] = {}
+        self.timezones: dict[int, ZoneInfo] = {}
+
+    def set_timezone(self, project_id: int, name: str | None) -> None:
+        self.timezones[project_id] = zone(name)
 
     # -- messages ---------------------------------------------------------------------------
 
@@ -161,6 +170,8 @@ class WriteTransaction:
             }
         )
         self._seen(self.contacts_seen, contact_id, message.occurred_at, activity=True)
+        day = (project_id, contact_id, local_day(message.occurred_at, self.timezones.get(project_id) or zone(None)))
+        self.day_counts[day] = self.day_counts.get(day, 0) + 1
         if account_id is not None:
             self._seen(self.accounts_seen, account_id, message.occurred_at, activity=True)
 
@@ -353,6 +364,17 @@ class WriteTransaction:
         )
         for table in (contact_uids, events, mrr_changes):
             self.conn.execute(update(table).where(table.c.contact_id == gone).values(contact_id=keep))
+        gone_days = self.conn.execute(
+            select(contact_days.c.day, contact_days.c.events).where(contact_days.c.contact_id == gone)
+        ).all()
+        upsert_add(
+            self.conn,
+            contact_days,
+            ["contact_id", "day"],
+            "events",
+            [{"contact_id": keep, "day": day, "project_id": project_id, "events": n} for day, n in gone_days],
+        )
+        self.conn.execute(delete(contact_days).where(contact_days.c.contact_id == gone))
         for (account_id,) in self.conn.execute(
             select(memberships.c.account_id).where(memberships.c.contact_id == gone)
         ).all():
@@ -388,6 +410,13 @@ class WriteTransaction:
         if self.pending_events:
             self.conn.execute(events.insert(), self.pending_events)
             self.pending_events = []
+        if self.day_counts:
+            rows = [
+                {"project_id": project_id, "contact_id": contact_id, "day": day, "events": count}
+                for (project_id, contact_id, day), count in self.day_counts.items()
+            ]
+            upsert_add(self.conn, contact_days, ["contact_id", "day"], "events", rows)
+            self.day_counts = {}
 
     def _flush_seen(self) -> None:
         for table, seen in ((contacts, self.contacts_seen), (accounts, self.accounts_seen)):

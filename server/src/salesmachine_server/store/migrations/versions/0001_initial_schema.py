@@ -118,6 +118,18 @@ def upgrade() -> None:
     with op.batch_alter_table('memberships', schema=None) as batch_op:
         batch_op.create_index('ix_memberships_contact', ['contact_id'], unique=False)
 
+    op.create_table('contact_days',
+    sa.Column('contact_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('project_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('events', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['contact_id'], ['contacts.id'], ),
+    sa.ForeignKeyConstraint(['project_id'], ['projects.id'], ),
+    sa.PrimaryKeyConstraint('contact_id', 'day')
+    )
+    with op.batch_alter_table('contact_days', schema=None) as batch_op:
+        batch_op.create_index('ix_contact_days_project_day', ['project_id', 'day'], unique=False)
+
     op.create_table('mrr_changes',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('project_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -147,6 +159,10 @@ def downgrade() -> None:
         batch_op.drop_index('ix_mrr_changes_account')
 
     op.drop_table('mrr_changes')
+    with op.batch_alter_table('contact_days', schema=None) as batch_op:
+        batch_op.drop_index('ix_contact_days_project_day')
+
+    op.drop_table('contact_days')
     with op.batch_alter_table('memberships', schema=None) as batch_op:
         batch_op.drop_index('ix_memberships_contact')
 

@@ -1,0 +1,45 @@
+"""What every read endpoint needs: the project, its health rule and today, and a thread to
+run the blocking query on."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
+from salesmachine_server.api.access import reader
+from salesmachine_server.health import HealthRule
+from salesmachine_server.store.projects import Project
+from salesmachine_server.store.reads import Window
+from salesmachine_server.timezones import local_today, zone
+
+T = TypeVar("T")
+
+
+class ReadContext:
+    def __init__(self, request: Request, project: Project) -> None:
+        self.request = request
+        self.project = project
+        self.zone = zone(project.settings.get("timezone"))
+        self.window = Window(today=local_today(self.zone), rule=HealthRule.of(project.settings))
+
+    async def run(self, query: Callable[[Connection], T]) -> T:
+        """Run a query function on a reader connection, off the event loop."""
+
+        def with_connection() -> T:
+            with self.request.app.state.engines.reader.connect() as conn:
+                return query(conn)
+
+        return await run_in_threadpool(with_connection)
+
+
+async def read_context(request: Request) -> ReadContext:
+    return ReadContext(request, await reader(request))
+
+
+def path_uid(request: Request, name: str) -> str:
+    value: Any = request.path_params[name]
+    return str(value)

@@ -1,0 +1,103 @@
+"""GET /v1/events, /v1/contacts/{uid}/events, /v1/accounts/{uid}/events: newest first.
+
+Query: `event` (a name; repeat it for several), `kind` (event or pageview), `from` and `to`
+(times, `to` excluded), `limit` (1 to 1000, default 50), `cursor` (from `next_cursor`).
+An account's timeline is the events attributed to it (WIRE.md: an event's account_uid, or its
+contact's only account).
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from salesmachine_server.api.context import path_uid, read_context
+from salesmachine_server.api.render import json_answer
+from salesmachine_server.errors import ApiError
+from salesmachine_server.ingest.messages import Invalid, parse_time
+from salesmachine_server.segments import MAX_LIMIT, decode_cursor
+from salesmachine_server.store import reads
+
+KNOWN = {"event", "kind", "from", "to", "limit", "cursor"}
+
+
+def event_query(request: Request) -> reads.EventQuery:
+    params = request.query_params
+    unknown = sorted(set(params) - KNOWN)
+    if unknown:
+        raise ApiError(400, f"unknown query parameter {unknown[0]!r}; timelines take {', '.join(sorted(KNOWN))}",
+                       field=unknown[0], rule="known")
+    kind = params.get("kind")
+    if kind not in (None, "event", "pageview"):
+        raise ApiError(400, "kind must be event or pageview", field="kind", rule="one_of")
+    limit = params.get("limit", "50")
+    if not limit.isdigit() or not 1 <= int(limit) <= MAX_LIMIT:
+        raise ApiError(400, f"limit must be a whole number from 1 to {MAX_LIMIT}", field="limit", rule="range")
+    cursor = params.get("cursor")
+    return reads.EventQuery(
+        names=tuple(params.getlist("event")),
+        kind=kind,
+        since=_time(params.get("from"), "from"),
+        until=_time(params.get("to"), "to"),
+        limit=int(limit),
+        after=decode_cursor(cursor, "datetime") if cursor else None,
+    )
+
+
+def _time(value: str | None, name: str):  # type: ignore[no-untyped-def]
+    try:
+        return parse_time(value, name)
+    except Invalid as exc:
+        raise ApiError(400, exc.error.message, field=name, rule="datetime") from None
+
+
+def _answer(rows, cursor) -> Response:  # type: ignore[no-untyped-def]
+    return json_answer({
+        "data": [
+            {"id": r.id, "event_uid": r.name, "kind": r.kind, "contact_uid": r.contact_uid,
+             "account_uid": r.account_uid, "params": r.params, "created_at": r.occurred_at,
+             "received_at": r.received_at, "message_id": r.message_id}
+            for r in rows
+        ],
+        "next_cursor": cursor,
+    })
+
+
+async def project_events(request: Request) -> Response:
+    context = await read_context(request)
+    query = event_query(request)
+    return _answer(*await context.run(lambda conn: reads.events_page(conn, context.project.id, query)))
+
+
+async def contact_events(request: Request) -> Response:
+    context = await read_context(request)
+    query = event_query(request)
+    uid = path_uid(request, "uid")
+
+    def run(conn):  # type: ignore[no-untyped-def]
+        contact_id = reads.contact_id_for(conn, context.project.id, uid)
+        if contact_id is None:
+            return None
+        return reads.events_page(conn, context.project.id, query, contact_id=contact_id)
+
+    page = await context.run(run)
+    if page is None:
+        raise ApiError(404, f"no contact has the uid {uid!r}", field="uid", rule="exists")
+    return _answer(*page)
+
+
+async def account_events(request: Request) -> Response:
+    context = await read_context(request)
+    query = event_query(request)
+    uid = path_uid(request, "uid")
+
+    def run(conn):  # type: ignore[no-untyped-def]
+        row = reads.account_row(conn, context.project.id, uid)
+        if row is None:
+            return None
+        return reads.events_page(conn, context.project.id, query, account_id=row.id)
+
+    page = await context.run(run)
+    if page is None:
+        raise ApiError(404, f"no account has the uid {uid!r}", field="uid", rule="exists")
+    return _answer(*page)

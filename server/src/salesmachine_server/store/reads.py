@@ -1,0 +1,381 @@
+"""The read side's queries: profiles, lists with filters and keyset pages, timelines.
+
+Everything derived (active days, health) is computed here from `contact_days`, which the
+write path keeps exact, so lists of 100,000 contacts filter on health with one aggregate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Select, and_, distinct, exists, func, literal, or_, select
+
+from salesmachine_server.segments import Filter, ListQuery, encode_cursor
+from salesmachine_server.health import HealthRule, window_start
+from salesmachine_server.store.json_params import param_number, param_text
+from salesmachine_server.store.schema import (
+    accounts,
+    contact_days,
+    contact_uids,
+    contacts,
+    events,
+    memberships,
+    mrr_changes,
+)
+
+# What NULL sorts as, so that keyset pagination can compare every row.
+_SENTINELS = {"datetime": datetime(1970, 1, 1), "number": -1.0, "text": ""}
+CONTACT_SORTS = {
+    "last_seen_at": "datetime", "first_seen_at": "datetime", "mrr": "number",
+    "active_days_14": "number", "active_days_30": "number", "contact_uid": "text",
+}
+ACCOUNT_SORTS = {
+    "last_seen_at": "datetime", "first_seen_at": "datetime", "mrr": "number",
+    "active_days_14": "number", "active_days_30": "number", "account_uid": "text",
+}
+
+
+@dataclass(frozen=True)
+class Window:
+    """The calendar windows that active days are counted over, for one request."""
+
+    today: date
+    rule: HealthRule
+
+    def since(self, days: int) -> date:
+        return window_start(self.today, days)
+
+
+# -- activity ------------------------------------------------------------------------------
+
+
+def contact_activity(project_id: int, since: date):  # type: ignore[no-untyped-def]
+    """(contact_id, days): active days of each contact since a day."""
+    return (
+        select(contact_days.c.contact_id, func.count().label("days"))
+        .where(contact_days.c.project_id == project_id, contact_days.c.day >= since)
+        .group_by(contact_days.c.contact_id)
+        .subquery()
+    )
+
+
+def account_activity(project_id: int, since: date):  # type: ignore[no-untyped-def]
+    """(account_id, days): days any contact of each account was active since a day."""
+    return (
+        select(memberships.c.account_id, func.count(distinct(contact_days.c.day)).label("days"))
+        .select_from(memberships.join(contact_days, contact_days.c.contact_id == memberships.c.contact_id))
+        .where(memberships.c.project_id == project_id, contact_days.c.day >= since)
+        .group_by(memberships.c.account_id)
+        .subquery()
+    )
+
+
+def contact_active_days(conn: Connection, contact_id: int, since: date) -> int:
+    return conn.execute(
+        select(func.count()).where(contact_days.c.contact_id == contact_id, contact_days.c.day >= since)
+    ).scalar_one()
+
+
+def account_active_days(conn: Connection, account_id: int, since: date) -> int:
+    return conn.execute(
+        select(func.count(distinct(contact_days.c.day)))
+        .select_from(memberships.join(contact_days, contact_days.c.contact_id == memberships.c.contact_id))
+        .where(memberships.c.account_id == account_id, contact_days.c.day >= since)
+    ).scalar_one()
+
+
+def usage(conn: Connection, contact_ids: Select | list[int], since: date) -> dict[date, int]:
+    """Events per day since a day, over some contacts (the usage map)."""
+    rows = conn.execute(
+        select(contact_days.c.day, func.sum(contact_days.c.events))
+        .where(contact_days.c.contact_id.in_(contact_ids), contact_days.c.day >= since)
+        .group_by(contact_days.c.day)
+    )
+    return {day: int(total) for day, total in rows}
+
+
+# -- profiles -----------------------------------------------------------------------------
+
+
+def contact_id_for(conn: Connection, project_id: int, uid: str) -> int | None:
+    return conn.execute(
+        select(contact_uids.c.contact_id).where(contact_uids.c.project_id == project_id, contact_uids.c.uid == uid)
+    ).scalar()
+
+
+def account_row(conn: Connection, project_id: int, uid: str) -> Any:
+    return conn.execute(
+        select(accounts).where(accounts.c.project_id == project_id, accounts.c.account_uid == uid)
+    ).first()
+
+
+def contact_profile(conn: Connection, project_id: int, uid: str, window: Window) -> dict[str, Any] | None:
+    contact_id = contact_id_for(conn, project_id, uid)
+    if contact_id is None:
+        return None
+    row = conn.execute(select(contacts).where(contacts.c.id == contact_id)).one()
+    uids = sorted(u for (u,) in conn.execute(select(contact_uids.c.uid).where(contact_uids.c.contact_id == contact_id)))
+    member_of = conn.execute(
+        select(accounts.c.account_uid, accounts.c.params)
+        .select_from(memberships.join(accounts, accounts.c.id == memberships.c.account_id))
+        .where(memberships.c.contact_id == contact_id)
+        .order_by(accounts.c.account_uid)
+    ).all()
+    days_14 = contact_active_days(conn, contact_id, window.since(14))
+    days_30 = contact_active_days(conn, contact_id, window.since(30))
+    days_rule = contact_active_days(conn, contact_id, window.since(window.rule.window_days))
+    return {
+        "contact_uid": row.contact_uid,
+        "aliases": [u for u in uids if u != row.contact_uid],
+        "params": row.params,
+        "accounts": [{"account_uid": a.account_uid, "name": a.params.get("name")} for a in member_of],
+        "mrr": row.params.get("mrr"),
+        "mrr_history": mrr_history(conn, mrr_changes.c.contact_id == contact_id),
+        "first_seen_at": row.first_seen_at,
+        "last_seen_at": row.last_seen_at,
+        "active_days_14": days_14,
+        "active_days_30": days_30,
+        "health": window.rule.classify(days_rule),
+        "health_reason": window.rule.explain(days_rule),
+    }
+
+
+def account_profile(
+    conn: Connection, project_id: int, uid: str, window: Window, contacts_limit: int = 100
+) -> dict[str, Any] | None:
+    row = account_row(conn, project_id, uid)
+    if row is None:
+        return None
+    members = select(memberships.c.contact_id).where(memberships.c.account_id == row.id)
+    member_rows = conn.execute(
+        select(contacts.c.contact_uid, contacts.c.params, contacts.c.last_seen_at)
+        .where(contacts.c.id.in_(members))
+        .order_by(contacts.c.last_seen_at.desc().nulls_last(), contacts.c.id)
+        .limit(contacts_limit)
+    ).all()
+    contacts_count = conn.execute(select(func.count()).select_from(members.subquery())).scalar_one()
+    active_contacts = conn.execute(
+        select(func.count(distinct(contact_days.c.contact_id))).where(
+            contact_days.c.contact_id.in_(members), contact_days.c.day >= window.since(14)
+        )
+    ).scalar_one()
+    days_rule = account_active_days(conn, row.id, window.since(window.rule.window_days))
+    return {
+        "account_uid": row.account_uid,
+        "params": row.params,
+        "contacts": [
+            {"contact_uid": c.contact_uid, "name": c.params.get("name"), "email": c.params.get("email"),
+             "last_seen_at": c.last_seen_at}
+            for c in member_rows
+        ],
+        "contacts_count": contacts_count,
+        "mrr": row.params.get("mrr"),
+        "mrr_history": mrr_history(conn, mrr_changes.c.account_id == row.id),
+        "first_seen_at": row.first_seen_at,
+        "last_seen_at": row.last_seen_at,
+        "active_days_14": account_active_days(conn, row.id, window.since(14)),
+        "active_days_30": account_active_days(conn, row.id, window.since(30)),
+        "health": window.rule.classify(days_rule),
+        "health_reason": window.rule.explain(days_rule),
+        "active_contacts_share_14": round(active_contacts / contacts_count, 4) if contacts_count else 0.0,
+    }
+
+
+def mrr_history(conn: Connection, condition: ColumnElement[bool]) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        select(mrr_changes.c.mrr, mrr_changes.c.effective_at)
+        .where(condition)
+        .order_by(mrr_changes.c.effective_at, mrr_changes.c.id)
+    )
+    return [{"mrr": mrr, "effective_at": at} for mrr, at in rows]
+
+
+# -- lists --------------------------------------------------------------------------------
+
+
+def list_contacts(
+    conn: Connection, project_id: int, query: ListQuery, window: Window
+) -> tuple[list[Any], str | None]:
+    dialect = conn.dialect.name
+    a14, a30, arule = (contact_activity(project_id, window.since(d)) for d in (14, 30, window.rule.window_days))
+    days_14, days_30 = func.coalesce(a14.c.days, 0), func.coalesce(a30.c.days, 0)
+    fields: dict[str, ColumnElement[Any]] = {
+        "first_seen_at": contacts.c.first_seen_at,
+        "last_seen_at": contacts.c.last_seen_at,
+        "active_days_14": days_14,
+        "active_days_30": days_30,
+        "mrr": param_number(dialect, contacts.c.params, "mrr"),
+        "health": window.rule.sql(func.coalesce(arule.c.days, 0)),
+        "contact_uid": contacts.c.contact_uid,
+    }
+    statement = (
+        select(contacts.c.id, contacts.c.contact_uid, contacts.c.params, contacts.c.first_seen_at,
+               contacts.c.last_seen_at, days_14.label("active_days_14"), days_30.label("active_days_30"),
+               fields["health"].label("health"))
+        .select_from(
+            contacts.outerjoin(a14, a14.c.contact_id == contacts.c.id)
+            .outerjoin(a30, a30.c.contact_id == contacts.c.id)
+            .outerjoin(arule, arule.c.contact_id == contacts.c.id)
+        )
+        .where(contacts.c.project_id == project_id)
+    )
+    if query.search:
+        pattern = _like(query.search)
+        uid_match = exists().where(contact_uids.c.contact_id == contacts.c.id,
+                                   func.lower(contact_uids.c.uid).like(pattern, escape="\\"))
+        statement = statement.where(or_(
+            uid_match,
+            func.lower(param_text(dialect, contacts.c.params, "email")).like(pattern, escape="\\"),
+            func.lower(param_text(dialect, contacts.c.params, "name")).like(pattern, escape="\\"),
+        ))
+    return _page(conn, statement, contacts.c.id, fields, contacts.c.params, query, CONTACT_SORTS)
+
+
+def list_accounts(
+    conn: Connection, project_id: int, query: ListQuery, window: Window
+) -> tuple[list[Any], str | None]:
+    dialect = conn.dialect.name
+    a14, a30, arule = (account_activity(project_id, window.since(d)) for d in (14, 30, window.rule.window_days))
+    days_14, days_30 = func.coalesce(a14.c.days, 0), func.coalesce(a30.c.days, 0)
+    fields: dict[str, ColumnElement[Any]] = {
+        "first_seen_at": accounts.c.first_seen_at,
+        "last_seen_at": accounts.c.last_seen_at,
+        "active_days_14": days_14,
+        "active_days_30": days_30,
+        "mrr": param_number(dialect, accounts.c.params, "mrr"),
+        "health": window.rule.sql(func.coalesce(arule.c.days, 0)),
+        "account_uid": accounts.c.account_uid,
+    }
+    contacts_count = (
+        select(func.count()).where(memberships.c.account_id == accounts.c.id).scalar_subquery().label("contacts_count")
+    )
+    statement = (
+        select(accounts.c.id, accounts.c.account_uid, accounts.c.params, accounts.c.first_seen_at,
+               accounts.c.last_seen_at, days_14.label("active_days_14"), days_30.label("active_days_30"),
+               fields["health"].label("health"), contacts_count)
+        .select_from(
+            accounts.outerjoin(a14, a14.c.account_id == accounts.c.id)
+            .outerjoin(a30, a30.c.account_id == accounts.c.id)
+            .outerjoin(arule, arule.c.account_id == accounts.c.id)
+        )
+        .where(accounts.c.project_id == project_id)
+    )
+    if query.search:
+        pattern = _like(query.search)
+        statement = statement.where(or_(
+            func.lower(accounts.c.account_uid).like(pattern, escape="\\"),
+            func.lower(param_text(dialect, accounts.c.params, "name")).like(pattern, escape="\\"),
+            func.lower(param_text(dialect, accounts.c.params, "domain")).like(pattern, escape="\\"),
+        ))
+    return _page(conn, statement, accounts.c.id, fields, accounts.c.params, query, ACCOUNT_SORTS)
+
+
+def _page(
+    conn: Connection,
+    statement: Select,
+    id_column: ColumnElement[int],
+    fields: dict[str, ColumnElement[Any]],
+    params_column: ColumnElement[Any],
+    query: ListQuery,
+    sorts: dict[str, str],
+) -> tuple[list[Any], str | None]:
+    dialect = conn.dialect.name
+    for one in query.filters:
+        statement = statement.where(_condition(dialect, one, fields, params_column))
+    kind = sorts[query.sort_field]
+    sort_key = func.coalesce(fields[query.sort_field], literal(_SENTINELS[kind]))
+    if query.after is not None:
+        value, last_id = query.after
+        if query.descending:
+            statement = statement.where(or_(sort_key < value, and_(sort_key == value, id_column < last_id)))
+        else:
+            statement = statement.where(or_(sort_key > value, and_(sort_key == value, id_column > last_id)))
+    order = (sort_key.desc(), id_column.desc()) if query.descending else (sort_key.asc(), id_column.asc())
+    statement = statement.add_columns(sort_key.label("sort_key")).order_by(*order).limit(query.limit + 1)
+    rows = conn.execute(statement).all()
+    if len(rows) <= query.limit:
+        return rows, None
+    rows = rows[: query.limit]
+    return rows, encode_cursor(rows[-1].sort_key, rows[-1].id)
+
+
+def _condition(
+    dialect: str, one: Filter, fields: dict[str, ColumnElement[Any]], params_column: ColumnElement[Any]
+) -> ColumnElement[bool]:
+    key = one.param_key
+    if key is None:
+        expression = fields[one.field]
+    elif isinstance(one.value, float):
+        expression = param_number(dialect, params_column, key)
+    else:
+        expression = param_text(dialect, params_column, key)
+    if one.value is None:
+        return expression.is_(None) if one.op == "=" else expression.is_not(None)
+    return {
+        "=": lambda: expression == one.value,
+        "!=": lambda: or_(expression != one.value, expression.is_(None)),
+        ">": lambda: expression > one.value,
+        ">=": lambda: expression >= one.value,
+        "<": lambda: expression < one.value,
+        "<=": lambda: expression <= one.value,
+    }[one.op]()
+
+
+def _like(text: str) -> str:
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+# -- timelines ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EventQuery:
+    names: tuple[str, ...] = ()
+    kind: str | None = None  # "event" or "pageview"
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 50
+    after: tuple[datetime, int] | None = None
+
+
+def events_page(
+    conn: Connection, project_id: int, query: EventQuery, *, contact_id: int | None = None,
+    account_id: int | None = None,
+) -> tuple[list[Any], str | None]:
+    """Events newest first, keyset-paged on (occurred_at, id)."""
+    statement = (
+        select(events.c.id, events.c.name, events.c.kind, events.c.params, events.c.occurred_at,
+               events.c.received_at, events.c.message_id, contacts.c.contact_uid, accounts.c.account_uid)
+        .select_from(
+            events.join(contacts, contacts.c.id == events.c.contact_id)
+            .outerjoin(accounts, accounts.c.id == events.c.account_id)
+        )
+        .where(events.c.project_id == project_id)
+    )
+    if contact_id is not None:
+        statement = statement.where(events.c.contact_id == contact_id)
+    if account_id is not None:
+        statement = statement.where(events.c.account_id == account_id)
+    if query.names:
+        statement = statement.where(events.c.name.in_(query.names))
+    if query.kind:
+        statement = statement.where(events.c.kind == query.kind)
+    if query.since is not None:
+        statement = statement.where(events.c.occurred_at >= query.since)
+    if query.until is not None:
+        statement = statement.where(events.c.occurred_at < query.until)
+    if query.after is not None:
+        at, last_id = query.after
+        statement = statement.where(
+            or_(events.c.occurred_at < at, and_(events.c.occurred_at == at, events.c.id < last_id))
+        )
+    rows = conn.execute(
+        statement.order_by(events.c.occurred_at.desc(), events.c.id.desc()).limit(query.limit + 1)
+    ).all()
+    if len(rows) <= query.limit:
+        return rows, None
+    rows = rows[: query.limit]
+    return rows, encode_cursor(rows[-1].occurred_at, rows[-1].id)
