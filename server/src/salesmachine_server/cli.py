@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 
 import click
 import orjson
 
+from salesmachine_server.importer import import_file
 from salesmachine_server.keys import derive_secret, load_server_key
 from salesmachine_server.settings import Settings
 from salesmachine_server.store.engine import Engines, open_engines
 from salesmachine_server.store.migrate import migrate
+from salesmachine_server.store.activity import rebuild_contact_days
 from salesmachine_server.store.projects import Project, create_project, list_projects, update_settings
+from salesmachine_server.timezones import is_valid as is_valid_timezone
 
 database_option = click.option(
     "--database",
@@ -169,20 +173,70 @@ def projects_secret(name: str, database_url: str | None) -> None:
     default=None,
     help="require user_hash on writes made with the token alone",
 )
+@click.option("--timezone", help="IANA time zone in which active days are counted, e.g. Europe/Paris")
+@click.option("--health-window", type=click.IntRange(1, 365), help="days health looks back over (default 14)")
+@click.option("--health-good-above", type=click.IntRange(0), help="good: more active days than this (default 4)")
+@click.option("--health-bad-at-most", type=click.IntRange(0), help="bad: this many active days or fewer (default 0)")
 @database_option
-def projects_configure(name: str, identity_verification: bool | None, database_url: str | None) -> None:
-    """Change a project's settings."""
+def projects_configure(
+    name: str,
+    identity_verification: bool | None,
+    timezone: str | None,
+    health_window: int | None,
+    health_good_above: int | None,
+    health_bad_at_most: int | None,
+    database_url: str | None,
+) -> None:
+    """Change a project's settings; prints them all."""
     _settings, engines = _open(database_url)
-    changes: dict[str, object] = {}
-    if identity_verification is not None:
-        changes["identity_verification"] = identity_verification
     try:
-        project = update_settings(engines.writer, name, changes)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
+        changes: dict[str, object] = {}
+        if identity_verification is not None:
+            changes["identity_verification"] = identity_verification
+        if timezone is not None:
+            if not is_valid_timezone(timezone):
+                raise click.BadParameter(f"unknown time zone {timezone!r}", param_hint="--timezone")
+            changes["timezone"] = timezone
+        health = {"window_days": health_window, "good_above": health_good_above, "bad_at_most": health_bad_at_most}
+        if any(v is not None for v in health.values()):
+            current = next((p.settings.get("health", {}) for p in list_projects(engines.reader) if p.name == name), {})
+            changes["health"] = current | {k: v for k, v in health.items() if v is not None}
+        try:
+            project = update_settings(engines.writer, name, changes)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+        if timezone is not None:
+            days = rebuild_contact_days(engines.writer, project.id, timezone)
+            click.echo(f"recounted active days in {timezone}: {days} contact-days", err=True)
     finally:
         engines.dispose()
     click.echo(orjson.dumps(project.settings))
+
+
+@main.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--project", "project_name", required=True, help="the project to import into")
+@click.option("--kind", type=click.Choice(["contacts", "accounts", "events"]), help="default: told by each row")
+@database_option
+def import_command(path: Path, project_name: str, kind: str | None, database_url: str | None) -> None:
+    """Import contacts, accounts or events from CSV or NDJSON (as /v1/export gives them)."""
+    _settings, engines = _open(database_url)
+    try:
+        project = next((p for p in list_projects(engines.reader) if p.name == project_name), None)
+        if project is None:
+            raise click.ClickException(f"no project named {project_name!r}")
+        try:
+            report = import_file(engines, project, path, kind)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+    finally:
+        engines.dispose()
+    click.echo(f"{report.rows} rows, {report.messages} messages applied ({report.duplicates} already there), "
+               f"{len(report.refused)} refused")
+    for line in report.refused[:20]:
+        click.echo(f"  refused: {line}", err=True)
+    if report.refused:
+        sys.exit(1)
 
 
 def _print_banner(settings: Settings, engines: Engines, created: tuple[Project, str] | None) -> None:

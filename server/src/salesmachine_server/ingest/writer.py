@@ -122,39 +122,46 @@ class Writer:
             _settle(job, result=duplicates)
 
     def _commit_group(self, group: list[Job]) -> list[int]:
-        """Runs on the writer thread: one transaction for the whole group, retried whole on a
-        deadlock or serialization failure (nothing of it was committed)."""
-        for attempt in range(1, _ATTEMPTS + 1):
-            try:
-                with metrics.COMMIT_SECONDS.time():
-                    return self._transaction(group)
-            except OperationalError as exc:
-                if _sqlstate(exc) in _RETRYABLE_SQLSTATES and attempt < _ATTEMPTS:
-                    log.info("retrying a group of %d jobs after: %s", len(group), _describe(exc))
-                    time.sleep(random.uniform(0, 0.01 * attempt))
-                    continue
-                raise StoreUnavailable(_describe(exc)) from exc
-            except DBAPIError as exc:
-                if exc.connection_invalidated:
-                    raise StoreUnavailable(_describe(exc)) from exc
-                raise
-        raise AssertionError("unreachable")
+        return commit(self.engines, group)
 
-    def _transaction(self, group: list[Job]) -> list[int]:
-        received_at = group[-1].received_at
-        with self.engines.writer.begin() as conn:
-            tx = WriteTransaction(conn, self.engines.dialect, received_at)
-            for project_id in sorted({job.project_id for job in group}):
-                tx.lock_in_order(project_id, [m for job in group if job.project_id == project_id for m in job.messages])
-            results = []
-            for job in group:
-                tx.set_timezone(job.project_id, job.timezone)
-                tx.received_at = job.received_at
-                duplicates = sum(1 for message in job.messages if not tx.apply(job.project_id, message))
-                tx.reject(job.rejections)
-                results.append(duplicates)
-            tx.finish()
-        return results
+
+def commit(engines: Engines, group: list[Job]) -> list[int]:
+    """Apply a group of jobs in one transaction and commit; the number of duplicates of each.
+
+    Retried whole on a deadlock or serialization failure (nothing of it was committed); an
+    unreachable store raises StoreUnavailable. Runs on the writer thread, or directly (import).
+    """
+    for attempt in range(1, _ATTEMPTS + 1):
+        try:
+            with metrics.COMMIT_SECONDS.time():
+                return _transaction(engines, group)
+        except OperationalError as exc:
+            if _sqlstate(exc) in _RETRYABLE_SQLSTATES and attempt < _ATTEMPTS:
+                log.info("retrying a group of %d jobs after: %s", len(group), _describe(exc))
+                time.sleep(random.uniform(0, 0.01 * attempt))
+                continue
+            raise StoreUnavailable(_describe(exc)) from exc
+        except DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise StoreUnavailable(_describe(exc)) from exc
+            raise
+    raise AssertionError("unreachable")
+
+
+def _transaction(engines: Engines, group: list[Job]) -> list[int]:
+    with engines.writer.begin() as conn:
+        tx = WriteTransaction(conn, engines.dialect, group[-1].received_at)
+        for project_id in sorted({job.project_id for job in group}):
+            tx.lock_in_order(project_id, [m for job in group if job.project_id == project_id for m in job.messages])
+        results = []
+        for job in group:
+            tx.set_timezone(job.project_id, job.timezone)
+            tx.received_at = job.received_at
+            duplicates = sum(1 for message in job.messages if not tx.apply(job.project_id, message))
+            tx.reject(job.rejections)
+            results.append(duplicates)
+        tx.finish()
+    return results
 
 
 def _settle(job: Job, result: int | None = None, exception: BaseException | None = None) -> None:

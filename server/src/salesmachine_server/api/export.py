@@ -1,0 +1,63 @@
+"""GET /v1/export/{contacts|accounts|events}?format=ndjson|csv: everything, streamed."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from salesmachine_server.api.access import reader
+from salesmachine_server.api.render import dumps
+from salesmachine_server.errors import ApiError
+from salesmachine_server.store import exports
+
+FORMATS = {"ndjson": "application/x-ndjson", "csv": "text/csv; charset=utf-8"}
+
+
+async def export(request: Request) -> Response:
+    project = await reader(request)
+    kind = request.path_params["kind"]
+    if kind not in exports.KINDS:
+        raise ApiError(404, f"export one of {', '.join(exports.KINDS)}", field="kind", rule="one_of")
+    fmt = request.query_params.get("format", "ndjson")
+    if fmt not in FORMATS:
+        raise ApiError(400, "format must be ndjson or csv", field="format", rule="one_of")
+    rows = exports.rows(request.app.state.engines.reader, project.id, kind)
+    body = _ndjson(rows) if fmt == "ndjson" else _csv(rows, exports.COLUMNS[kind])
+    filename = f"{project.name}-{kind}.{fmt}".replace('"', "")
+    return StreamingResponse(
+        body, media_type=FORMATS[fmt], headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+    )
+
+
+def _ndjson(rows: Iterator[dict[str, Any]]) -> Iterator[bytes]:
+    for row in rows:
+        yield dumps(row) + b"\n"
+
+
+def _csv(rows: Iterator[dict[str, Any]], columns: list[str]) -> Iterator[bytes]:
+    """One line per row; structured values (params, lists, history) as JSON in their cell."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([_cell(row[column]) for column in columns])
+        yield buffer.getvalue().encode()
+        buffer.seek(0)
+        buffer.truncate()
+    yield buffer.getvalue().encode()
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list)):
+        return dumps(value).decode()
+    if isinstance(value, str):
+        return value
+    text = dumps(value).decode()
+    return text.strip('"')
