@@ -26,12 +26,12 @@ from sqlalchemy import Connection, DateTime, Integer, bindparam, case, select, u
 
 from salesmachine_server.ingest.messages import PAGEVIEW, Message
 from salesmachine_server.store.bulk import chunks, distinct, insert_ignore_many
+from salesmachine_server.store.event_insert import insert_events
 from salesmachine_server.store.identity import Identity
 from salesmachine_server.store.schema import (
     accounts,
     contact_days,
     contacts,
-    events,
     memberships,
     message_ids,
     mrr_changes,
@@ -276,8 +276,7 @@ class RunState:
                  "account_id": row_id if kind == "account" else None, "mrr": mrr, "effective_at": at,
                  "received_at": received_at}
                 for kind, row_id, mrr, at in self.mrr_rows])
-        if self.events:
-            conn.execute(events.insert(), self.events)
+        insert_events(conn, self.events)
         upsert_add(conn, contact_days, ["contact_id", "day"], "events", [
             {"contact_id": c, "day": d, "project_id": project_id, "events": n} for (c, d), n in self.days.items()])
         for kind, table in (("contact", contacts), ("account", accounts)):
