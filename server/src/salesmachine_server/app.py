@@ -24,6 +24,7 @@ from salesmachine_server.metrics import metrics
 from salesmachine_server.ratelimit import RateLimiter
 from salesmachine_server.settings import Settings
 from salesmachine_server.store.engine import Engines, open_engines
+from salesmachine_server.web import javascripts
 
 log = logging.getLogger("salesmachine")
 
@@ -47,6 +48,7 @@ def routes() -> list[Route]:
     return [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
+        Route("/javascripts/salesmachine.min.js", javascripts.salesmachine_min_js, methods=["GET"]),
         Route("/v1/ping", ping, methods=["GET", "POST"]),
         *writes,
         Route("/v1/contacts", profiles.contacts, methods=["GET"]),

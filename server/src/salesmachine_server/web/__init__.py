@@ -1,0 +1,1 @@
+"""What the server serves to browsers: the browser library (and, later, the dashboard)."""
