@@ -40,6 +40,9 @@ class Settings:
     # SALESMACHINE_SECRET_KEY, else this file, created on first use.
     secret_key: str = ""
     key_file: str = "./data/server.key"
+    # Reverse proxies whose X-Forwarded-For names the client (IPs and CIDRs, comma-separated),
+    # for the visit_ip of browser writes (ingest/client_ip.py). Empty: the connection's address.
+    trusted_proxies: str = ""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> "Settings":

@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from salesmachine_server.auth import Credentials, authenticate
 from salesmachine_server.errors import CODES, ApiError
+from salesmachine_server.ingest.client_ip import fill_visit_ip, request_client_ip
 from salesmachine_server.ingest.messages import Invalid, ItemError, Message, parse_item
 from salesmachine_server.ingest.verification import check_identity
 from salesmachine_server.ingest.writer import Job
@@ -108,6 +109,9 @@ class Write:
         self.project_id = credentials.project.id
         self.received_at = utcnow()
         self._secret: str | None = None
+        # The token in the query or a form: a browser, whose address is the visitor's (client_ip.py).
+        browser = "authorization" not in request.headers
+        self.visit_ip = request_client_ip(request.scope, settings.trusted_proxies) if browser else None
 
     async def one(self, item: Any, kind: str) -> Response:
         try:
@@ -162,6 +166,7 @@ class Write:
             raise Invalid("item", "max_size", f"an item may be at most {self.settings.max_item_bytes} bytes")
         message = parse_item(item, kind, self.received_at)
         check_identity(item, message, self.credentials, self._project_secret())
+        fill_visit_ip(message, self.visit_ip)
         return message
 
     def _project_secret(self) -> str:
