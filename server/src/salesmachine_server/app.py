@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from salesmachine_server.api import export, profiles, timelines
+from salesmachine_server.api import export, profiles, revenue, timelines
 from salesmachine_server.auth import ProjectDirectory
 from salesmachine_server.cors import WriteCors
 from salesmachine_server.errors import ApiError, StoreUnavailable
@@ -59,6 +59,7 @@ def routes() -> list[Route]:
         Route("/v1/accounts/{uid}/events", timelines.account_events, methods=["GET"]),
         Route("/v1/events", timelines.project_events, methods=["GET"]),
         Route("/v1/export/{kind}", export.export, methods=["GET"]),
+        Route("/v1/revenue", revenue.revenue_report, methods=["GET"]),
     ]
 
 
