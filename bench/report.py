@@ -1,0 +1,135 @@
+"""LATEST.md (the table) and LATEST.png (throughput and latency) from the results of one run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+ENGINES = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
+
+
+def _n(value: float | None, digits: int = 0) -> str:
+    if value is None:
+        return "—"
+    return f"{value:,.{digits}f}"
+
+
+def _ratio(value: float | None, limit: float | None) -> str:
+    if value is None or not limit:
+        return "—"
+    return f"{value / limit:.2f}"
+
+
+def _met(ok: bool | None) -> str:
+    return "—" if ok is None else ("**met**" if ok else "**not met**")
+
+
+def markdown(run: dict[str, Any]) -> str:
+    machine, rows, commands = run["machine"], run["rows"], run["commands"]
+    out = [
+        "# Benchmark results",
+        "",
+        f"- **Date**: {run['date']} (whole run {run['seconds']:.0f} s; the read database was "
+        f"{run['reads_note']})",
+        f"- **Machine**: {machine['cores']} cores ({machine['cpu']}), {machine['memory_gib']:.1f} GiB memory "
+        f"(/proc/cpuinfo, /proc/meminfo), {machine['kernel']}; load generator (wrk) on the same machine",
+        f"- **Software**: Python {machine['python']}, SQLite {machine['sqlite']}, PostgreSQL "
+        f"{machine.get('postgres', {}).get('server_version', '—')} "
+        f"(shared_buffers {machine.get('postgres', {}).get('shared_buffers', '—')}, synchronous_commit "
+        f"{machine.get('postgres', {}).get('synchronous_commit', '—')}), "
+        + ", ".join(f"{k} {v}" for k, v in machine["packages"].items()),
+        f"- **Server code**: commit {machine['commit']}"
+        + (f"; **uncommitted changes under server/ were present** ({machine['server_dirty']})"
+           if machine["server_dirty"] else ", no uncommitted changes under server/"),
+        f"- **Command**: `{run['command']}`; durations scaled to fit 10 minutes on 2 cores: {run['durations']}",
+        "",
+        "Each row's command is listed under it by number; ratios are the figure divided by the limit named "
+        "in the row, both measured in this run.",
+        "",
+        "| # | scenario | engine | server | figure | limit | ratio | target | met |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for i, row in enumerate(rows, 1):
+        out.append(
+            f"| {i} | {row['scenario']} | {ENGINES.get(row['engine'], row['engine'])} | {row['server']} | "
+            f"{row['figure']} | {row.get('limit_text', '—')} | {row.get('ratio_text', '—')} | "
+            f"{row.get('target_text', '—')} | {_met(row.get('met'))} |"
+        )
+    out += ["", "## What was measured beside the figures", ""]
+    out += [f"- {note}" for note in run["notes"]]
+    out += ["", "## Commands", ""]
+    for i, row in enumerate(rows, 1):
+        out.append(f"{i}. " + "; ".join(f"`{c}`" for c in row["commands"]))
+    out += ["", "Commands shared by the rows above:", ""]
+    out += [f"- {name}: `{command}`" for name, command in commands.items()]
+    out.append("")
+    return "\n".join(out)
+
+
+def chart(run: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    charts = run["chart"]
+    fig, axes = plt.subplots(2, 2, figsize=(15, 10))
+    colors = {"sqlite": "#4C72B0", "postgres": "#DD8452", "limit": "#A0A0A0", "bare": "#55A868"}
+
+    def bars(ax, entries, title, unit, target=None, log=False):  # type: ignore[no-untyped-def]
+        labels = [e["label"] for e in entries]
+        values = [e["value"] or 0 for e in entries]
+        ax.bar(range(len(values)), values, color=[colors.get(e["color"], "#888") for e in entries])
+        for x, v in enumerate(values):
+            ax.text(x, v, f"{v:,.0f}" if v >= 10 else f"{v:.1f}", ha="center", va="bottom", fontsize=8)
+        ax.set_xticks(range(len(values)), labels, rotation=30, ha="right", fontsize=8)
+        ax.set_title(title, fontsize=11)
+        ax.set_ylabel(unit)
+        if log:
+            ax.set_yscale("log")
+        if target:
+            ax.axhline(target[0], color="red", linestyle="--", linewidth=1)
+            ax.text(len(values) - 0.5, target[0], target[1], color="red", ha="right", va="bottom", fontsize=8)
+
+    batch = [e for e in charts["batch"] if e["color"] != "bare"]
+    off_chart = [e for e in charts["batch"] if e["color"] == "bare"]
+    bars(axes[0][0], batch, "Batch ingestion: items/s (100-item batches) beside raw insert", "items/s")
+    for value, label, color in ((50_000, "SQLite target 50,000", colors["sqlite"]),
+                                (30_000, "PostgreSQL target 30,000", colors["postgres"])):
+        axes[0][0].axhline(value, color=color, linestyle="--", linewidth=1)
+        axes[0][0].text(-0.4, value, label, color=color, va="bottom", fontsize=8)
+    for e in off_chart:
+        axes[0][0].text(0.99, 0.97, f"{e['label']}: {e['value']:,.0f} items/s (off the chart)",
+                        transform=axes[0][0].transAxes, ha="right", va="top", fontsize=8, color=colors["bare"])
+    bars(axes[0][1], charts["single"], "Single calls: POST /v1/track/event, requests/s", "requests/s",
+         target=(5000, "target 5,000"))
+    ax = axes[1][0]
+    lat = charts["latency"]
+    xs = range(len(lat))
+    ax.bar([x - 0.2 for x in xs], [e["p50"] or 0 for e in lat], width=0.4, label="p50",
+           color=[colors[e["color"]] for e in lat], alpha=0.55)
+    ax.bar([x + 0.2 for x in xs], [e["p99"] or 0 for e in lat], width=0.4, label="p99",
+           color=[colors[e["color"]] for e in lat])
+    for x, e in zip(xs, lat):
+        if e["p99"]:
+            ax.text(x + 0.2, e["p99"], f"{e['p99']:.0f}" if e["p99"] >= 10 else f"{e['p99']:.1f}", ha="center",
+                    va="bottom", fontsize=7)
+    ax.set_yscale("log")
+    ax.set_xticks(list(xs), [e["label"] for e in lat], rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel("ms (log)")
+    ax.set_title("Latency, p50 (light) and p99 (dark); targets: single p99 < 25 ms, profile p99 < 50 ms",
+                 fontsize=10)
+    ax.axhline(25, color="red", linestyle=":", linewidth=1)
+    ax.axhline(50, color="red", linestyle="--", linewidth=1)
+    bars(axes[1][1], charts["memory"], "Server memory during the scenario (peak RSS)", "MB",
+         target=(300, "target 300 MB"))
+    machine = run["machine"]
+    fig.suptitle(
+        f"Salesmachine self-hosted, {run['date']}: {machine['cores']} cores, {machine['memory_gib']:.1f} GiB, "
+        f"commit {machine['commit']}{' (server/ had uncommitted changes)' if machine['server_dirty'] else ''}",
+        fontsize=12)
+    fig.text(0.01, 0.004, f"command: {run['command']}; each figure's own command is in LATEST.md\n"
+             f"{run['durations']}", fontsize=8)
+    fig.tight_layout(rect=(0, 0.035, 1, 0.96))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,0 +1,560 @@
+"""`make bench`: every scenario on SQLite and PostgreSQL, with the limits measured in the same
+run, written to bench/results/LATEST.md, LATEST.png and LATEST.json.
+
+    .venv/bin/python bench/run.py [--engines sqlite,postgres] [--quick] [--skip-reads]
+
+See bench/README.md for what each scenario does. Durations are scaled so that the whole run
+takes about 6 minutes on 2 cores once the read database is cached (generating it takes about
+2 minutes more, once a week).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import shutil
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import harness  # noqa: E402
+import rawinsert  # noqa: E402
+import readdata  # noqa: E402
+import report  # noqa: E402
+import workload  # noqa: E402
+from harness import BENCH, CACHE, ROOT, RssSampler, WrkResult, basic, wrk  # noqa: E402
+
+RESULTS = BENCH / "results"
+ENGINE_NAMES = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
+INGEST_DB = "salesmachine_bench_ingest"
+RAW_DB = "salesmachine_bench_raw"
+
+# Targets of issue 5.
+BATCH_TARGET = {"sqlite": 50_000, "postgres": 30_000}
+BATCH_RAW_SHARE = 0.5
+SINGLE_TARGET_RPS = 5_000
+SINGLE_TARGET_P99_MS = 25
+SINGLE_BARE_SHARE = 0.6
+PROFILE_TARGET_P99_MS = 50
+RSS_TARGET_MB = 300
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+# -- setup --------------------------------------------------------------------------------
+
+
+def ensure_tools() -> None:
+    missing = shutil.which("wrk") is None
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        missing = True
+    if missing or not harness.granian_available():
+        log("installing what the benchmarks need (bench/install.sh)")
+        subprocess.run(["sh", str(BENCH / "install.sh"), sys.executable], check=missing)
+
+
+def machine_info() -> dict[str, Any]:
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
+    mem_kb = next(int(line.split()[1]) for line in open("/proc/meminfo") if line.startswith("MemTotal"))
+    packages = {}
+    for name in ("uvicorn", "starlette", "granian", "sqlalchemy", "psycopg", "uvloop", "httptools"):
+        try:
+            from importlib.metadata import version
+
+            packages[name] = version(name)
+        except Exception:
+            pass
+    wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split(" [")[0]
+    packages["wrk"] = wrk_version.replace("wrk ", "")
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", "server"], cwd=ROOT, capture_output=True,
+                           text=True).stdout.split("\n")
+    dirty_files = [line[3:] for line in dirty if line.strip()]
+    info = {"cores": os.cpu_count(), "cpu": cpu, "memory_gib": mem_kb / 1024 / 1024, "kernel": platform.platform(),
+            "python": platform.python_version(), "sqlite": sqlite3.sqlite_version, "packages": packages,
+            "commit": commit.strip(), "server_dirty": ", ".join(dirty_files[:6]) + (" …" if len(dirty_files) > 6 else "")}
+    if harness.postgres_available():
+        info["postgres"] = harness.postgres_settings()
+    return info
+
+
+def fresh_database(engine: str, name: str) -> str:
+    return harness.fresh_sqlite(name) if engine == "sqlite" else harness.fresh_postgres(INGEST_DB)
+
+
+def count_events(engine: str, url: str) -> int:
+    if engine == "sqlite":
+        conn = sqlite3.connect(url.removeprefix("sqlite:///"))
+        try:
+            return conn.execute("SELECT count(*) FROM events").fetchone()[0]
+        finally:
+            conn.close()
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT count(*) FROM events").fetchone()[0]
+
+
+# -- the scenarios ------------------------------------------------------------------------
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.rows: list[dict[str, Any]] = []
+        self.notes: list[str] = []
+        self.commands: dict[str, str] = {}
+        self.limits: dict[str, float] = {}
+        self.chart: dict[str, list[dict[str, Any]]] = {"batch": [], "single": [], "latency": [], "memory": []}
+        self.batches_file = CACHE / "bodies-batch.ndjson"
+        self.singles_file = CACHE / "bodies-single.ndjson"
+        self.batches: list[list[dict[str, Any]]] = []
+
+    def row(self, **row: Any) -> dict[str, Any]:
+        self.rows.append(row)
+        return row
+
+    # the workload -------------------------------------------------------------------------
+
+    def prepare_bodies(self) -> None:
+        self.batches = workload.write_batches(self.batches_file, 1000)
+        workload.write_singles(self.singles_file, 20_000)
+        self.commands["request bodies"] = ("bench/workload.py: 1,000 batches of 100 items (70 events, 20 pageviews, "
+                                           "8 contact and 2 account updates, 10,000 contacts, 1,000 accounts) and "
+                                           "20,000 single events, seeded, cycled by lua/write.lua")
+
+    # limits -------------------------------------------------------------------------------
+
+    def bare_http(self) -> None:
+        a = self.args
+        servers = [("uvicorn", harness.bare_server("bare-uvicorn"))]
+        if harness.granian_available():
+            servers.append(("granian", harness.bare_granian("bare-granian")))
+        for stack, server in servers:
+            with server:
+                self.commands[f"bare HTTP server ({stack})"] = server.command
+                sampler = RssSampler(server.process.pid)
+                sampler.start()
+                if stack == "uvicorn":
+                    result = wrk(f"{server.url}/v1/batch", "write.lua",
+                                 [str(self.batches_file), basic("bare")],
+                                 a.batch_connections, a.bare_seconds)
+                    self.limits["bare batch"] = result.ok_per_second * workload.BATCH_ITEMS
+                    self.limits["bare batch rps"] = result.ok_per_second
+                    usage = sampler.stop()
+                    sampler = RssSampler(server.process.pid)
+                    sampler.start()
+                    self.row(scenario="limit: bare HTTP, batch", engine="none", server=f"bare {stack}",
+                             figure=f"{_n(result.ok_per_second * workload.BATCH_ITEMS)} items/s "
+                                    f"({_n(result.ok_per_second)} req/s, p99 {result.latency_ms('p99'):.1f} ms; "
+                                    f"{cpu(usage, result)})",
+                             commands=[server.command, result.command], failures=result.failures)
+                    self.chart["batch"].append({"label": "bare HTTP (uvicorn)", "value":
+                                                self.limits["bare batch"], "color": "bare"})
+                result = wrk(f"{server.url}/v1/track/event", "write.lua",
+                             [str(self.singles_file), basic("bare")],
+                             a.single_connections, a.single_seconds)
+                usage = sampler.stop()
+                self.limits[f"bare single {stack}"] = result.ok_per_second
+                self.row(scenario="limit: bare HTTP, single call", engine="none", server=f"bare {stack}",
+                         figure=f"{_n(result.ok_per_second)} req/s, p50 {result.latency_ms('p50'):.1f} ms, "
+                                f"p99 {result.latency_ms('p99'):.1f} ms; {cpu(usage, result)}",
+                         commands=[server.command, result.command], failures=result.failures)
+                self.chart["single"].append({"label": f"bare HTTP ({stack})", "value": result.ok_per_second,
+                                             "color": "bare"})
+                self.chart["latency"].append({"label": f"bare {stack} single", "p50": result.latency_ms("p50"),
+                                              "p99": result.latency_ms("p99"), "color": "bare"})
+
+    def raw_insert(self, engine: str) -> None:
+        rows = rawinsert.rows_of(self.batches, 1)
+        best = 0.0
+        for per_transaction in (workload.BATCH_ITEMS, 5000):
+            url = harness.fresh_sqlite("raw") if engine == "sqlite" else harness.fresh_postgres(RAW_DB)
+            result = rawinsert.run(engine, url, rows, per_transaction, self.args.raw_seconds)
+            best = max(best, result["rows_per_second"])
+            self.limits[f"raw {engine} {per_transaction}"] = result["rows_per_second"]
+            self.row(scenario=f"limit: raw insert, {per_transaction:,} rows per transaction", engine=engine,
+                     server="none (driver)", figure=f"{_n(result['rows_per_second'])} rows/s",
+                     commands=[f"bench/rawinsert.py: {result['how']}, {self.args.raw_seconds:g} s, into the events "
+                               f"table of a database made by salesmachine migrate"])
+            self.chart["batch"].append({"label": f"raw insert {ENGINE_NAMES[engine]}\n{per_transaction} rows/tx",
+                                        "value": result["rows_per_second"], "color": "limit"})
+        if engine == "postgres":
+            harness.drop_postgres(RAW_DB)
+        self.limits[f"raw {engine}"] = best
+
+    # 1. batch ingestion -------------------------------------------------------------------
+
+    def batch_ingestion(self, engine: str) -> None:
+        a = self.args
+        url = fresh_database(engine, "ingest-batch")
+        project = harness.create_project(url)
+        with harness.salesmachine_server(f"batch-{engine}", url) as server:
+            sampler = RssSampler(server.process.pid)
+            sampler.start()
+            profiler = self.profiler(server, a.batch_seconds, f"batch-{engine}")
+            result = wrk(f"{server.url}/v1/batch", "write.lua",
+                         [str(self.batches_file), basic(project["token"]),
+                          f'"accepted":{workload.BATCH_ITEMS}'],
+                         a.batch_connections, a.batch_seconds)
+            memory = sampler.stop()
+            self.finish_profile(profiler, f"1. batch ingestion, {ENGINE_NAMES[engine]}")
+        stored = count_events(engine, url)
+        acknowledged_events = result.data["ok"] * (workload.MIX["event"] + workload.MIX["pageview"])
+        items = result.ok_per_second * workload.BATCH_ITEMS
+        raw, bare = self.limits.get(f"raw {engine}"), self.limits.get("bare batch")
+        target = BATCH_TARGET[engine]
+        met = (result.failures == 0 and items >= target and raw is not None and items >= BATCH_RAW_SHARE * raw)
+        self.row(scenario="1. batch ingestion (items/s)", engine=engine, server="uvicorn",
+                 figure=f"{_n(items)} items/s ({_n(result.ok_per_second)} req/s; {result.data['ok']:,} acknowledged, "
+                        f"{result.failures} failed; p50 {result.latency_ms('p50'):.0f} ms, "
+                        f"p99 {result.latency_ms('p99'):.0f} ms; {cpu(memory, result)})",
+                 limit_text=f"raw insert {_n(raw)} rows/s; bare HTTP {_n(bare)} items/s",
+                 ratio_text=f"{_ratio(items, raw)} of raw; {_ratio(items, bare)} of bare",
+                 target_text=f"≥ {target:,} items/s and ≥ {BATCH_RAW_SHARE:.0%} of raw; no failure",
+                 met=met, commands=[server.command, result.command], value=items)
+        if stored < acknowledged_events:
+            self.notes.append(f"{ENGINE_NAMES[engine]} batch ingestion: only {stored:,} events stored for "
+                              f"{acknowledged_events:,} acknowledged: acknowledged data is MISSING")
+        else:
+            self.notes.append(f"{ENGINE_NAMES[engine]} batch ingestion: {stored:,} events and pageviews found in the "
+                              f"database after the run, for {acknowledged_events:,} acknowledged "
+                              f"({result.data['ok']:,} batches × 90); the extra ones were committed for requests "
+                              f"wrk had not yet seen answered when it stopped")
+        self.memory_row(engine, "1. batch ingestion", memory, [server.command])
+        self.chart["batch"].append({"label": f"server {ENGINE_NAMES[engine]}", "value": items, "color": engine})
+
+    # 2. single calls ----------------------------------------------------------------------
+
+    def single_calls(self, engine: str, stack: str = "uvicorn") -> None:
+        a = self.args
+        url = fresh_database(engine, f"ingest-single-{stack}")
+        project = harness.create_project(url)
+        make = harness.salesmachine_server if stack == "uvicorn" else harness.granian_server
+        with make(f"single-{stack}-{engine}", url) as server:
+            sampler = RssSampler(server.process.pid)
+            sampler.start()
+            profiler = self.profiler(server, a.single_seconds, f"single-{stack}-{engine}") if stack == "uvicorn" else None
+            result = wrk(f"{server.url}/v1/track/event", "write.lua",
+                         [str(self.singles_file), basic(project["token"])],
+                         a.single_connections, a.single_seconds)
+            memory = sampler.stop()
+            self.finish_profile(profiler, f"2. single calls, {ENGINE_NAMES[engine]}")
+        rps, p50, p99 = result.ok_per_second, result.latency_ms("p50"), result.latency_ms("p99")
+        bare = self.limits.get(f"bare single {stack}")
+        met = (result.failures == 0 and rps >= SINGLE_TARGET_RPS and p99 < SINGLE_TARGET_P99_MS and bare is not None
+               and rps >= SINGLE_BARE_SHARE * bare)
+        self.row(scenario="2. single calls, 64 connections", engine=engine, server=stack,
+                 figure=f"{_n(rps)} req/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms ({result.data['ok']:,} acknowledged, "
+                        f"{result.failures} failed; {cpu(memory, result)})",
+                 limit_text=f"bare HTTP ({stack}) {_n(bare)} req/s", ratio_text=_ratio(rps, bare),
+                 target_text=f"≥ {SINGLE_TARGET_RPS:,} req/s, p99 < {SINGLE_TARGET_P99_MS} ms, "
+                             f"≥ {SINGLE_BARE_SHARE:.0%} of bare; no failure",
+                 met=met, commands=[server.command, result.command], value=rps)
+        self.memory_row(engine, f"2. single calls ({stack})", memory, [server.command])
+        self.chart["single"].append({"label": f"{stack} {ENGINE_NAMES[engine]}", "value": rps, "color": engine})
+        self.chart["latency"].append({"label": f"single {stack} {ENGINE_NAMES[engine]}", "p50": p50, "p99": p99,
+                                      "color": engine})
+
+    def profiler(self, server: harness.Server, seconds: int, name: str):  # type: ignore[no-untyped-def]
+        if not self.args.profile:
+            return None
+        from profile import Profiler
+
+        return Profiler(server.process.pid, seconds, self.args.out / "profiles" / f"{name}.md")
+
+    def finish_profile(self, profiler, title: str) -> None:  # type: ignore[no-untyped-def]
+        if profiler is not None:
+            path = profiler.finish(title)
+            self.notes.append(f"py-spy profile of {title}: {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}"
+                              " (figures of this run were taken with py-spy attached)")
+
+    def memory_row(self, engine: str, scenario: str, memory: dict[str, float], commands: list[str]) -> None:
+        peak = max(memory["rss_peak_mb"], memory["vmhwm_mb"])
+        self.row(scenario=f"4. server memory during {scenario}", engine=engine, server=scenario.split("(")[-1].rstrip(")")
+                 if "(" in scenario else "uvicorn",
+                 figure=f"peak {peak:.0f} MB (VmHWM {memory['vmhwm_mb']:.0f} MB, VmRSS at end "
+                        f"{memory['rss_end_mb']:.0f} MB)",
+                 limit_text=f"target {RSS_TARGET_MB} MB", ratio_text=f"{peak / RSS_TARGET_MB:.2f}",
+                 target_text=f"< {RSS_TARGET_MB} MB", met=peak < RSS_TARGET_MB,
+                 commands=commands + ["/proc/PID/status VmRSS (sampled every 0.25 s) and VmHWM of the server "
+                                      "process and its children"])
+        self.chart["memory"].append({"label": f"{scenario.split(' ', 1)[1]} {ENGINE_NAMES[engine]}", "value": peak,
+                                     "color": engine})
+
+    # 3. reads -----------------------------------------------------------------------------
+
+    def reads(self, engine: str, marker: dict[str, Any]) -> None:
+        a = self.args
+        project = marker["project"]
+        authorization = basic(project["token"], project["secret"])
+        paths = readdata.read_paths(CACHE)
+        events = marker["counts"]["events"]
+        with harness.salesmachine_server(f"reads-{engine}", readdata.url_for(engine, events)) as server:
+            for name, path_file in paths.items():
+                first = path_file.read_text().split("\n", 1)[0]
+                if name == "revenue report" and not _answers(server.url + first, authorization):
+                    self.notes.append(f"{ENGINE_NAMES[engine]}: GET /v1/revenue did not answer 200 on this server: "
+                                      "revenue reads skipped")
+                    continue
+                profile = name in ("contact profile", "latest 50 events")
+                if profile:
+                    # Many small queries: wrk, 4 connections, after a warm-up.
+                    wrk(server.url, "read.lua", [str(path_file), authorization], a.read_connections, a.read_warmup)
+                    result = wrk(server.url, "read.lua", [str(path_file), authorization], a.read_connections,
+                                 a.read_seconds, timeout=30)
+                    p50, p99, n, rate = (result.latency_ms("p50"), result.latency_ms("p99"), result.data["ok"],
+                                         result.ok_per_second)
+                    failures, command = result.failures, result.command
+                else:
+                    # Aggregates over the whole project taking about a second: one at a time (with
+                    # several at once on 2 cores wrk would measure the queue, and requests it
+                    # abandons at its end would keep the server busy into the next measurement).
+                    timed = timed_client(server.url + first, authorization, a.read_seconds)
+                    p50, p99, n, rate, failures = (timed["p50"], timed["p99"], timed["n"], timed["rate"],
+                                                   timed["failures"])
+                    command = (f"bench/run.py timed client: GET {first} one request at a time for "
+                               f"{a.read_seconds} s (at least 5 requests) after one untimed request")
+                met = (failures == 0 and p99 < PROFILE_TARGET_P99_MS) if profile else None
+                self.row(scenario=f"3. reads: {name} (`{first}`)", engine=engine, server="uvicorn",
+                         figure=f"p50 {p50:.1f} ms, p99 {p99:.1f} ms ({_n(rate, 1)} req/s, "
+                                f"{n:,} answered, {failures} failed)",
+                         limit_text=f"target {PROFILE_TARGET_P99_MS} ms" if profile else "—",
+                         ratio_text=f"{p99 / PROFILE_TARGET_P99_MS:.2f}" if profile else "—",
+                         target_text=f"p99 < {PROFILE_TARGET_P99_MS} ms" if profile else "none in issue 5",
+                         met=met, commands=[server.command, command])
+                self.chart["latency"].append({"label": f"{name} {ENGINE_NAMES[engine]}", "p50": p50, "p99": p99,
+                                              "color": engine})
+
+    # 4. the Python client -----------------------------------------------------------------
+
+    def client_memory(self) -> None:
+        sdk = ROOT / "sdks" / "python"
+        if not any(sdk.glob("**/salesmachine/__init__.py")):
+            self.notes.append("Python client memory with a full queue: not measured, sdks/python holds no "
+                              "`salesmachine` package in this tree")
+            return
+        command = [sys.executable, str(BENCH / "clientmem.py"), "token", "secret", "10000"]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        line = next((ln for ln in done.stdout.splitlines() if ln.startswith("{")), None)
+        shown = "python bench/clientmem.py TOKEN SECRET 10000"
+        if done.returncode != 0 or line is None:
+            self.notes.append(f"Python client memory: `{shown}` failed: {(done.stderr or done.stdout)[-400:]!r}")
+            return
+        data = json.loads(line)
+        self.row(scenario="4. Python client, full queue (10,000 events, server unreachable)", engine="none",
+                 server="client", figure=f"RSS {data['rss_full_mb']:.0f} MB full vs {data['rss_baseline_mb']:.0f} MB "
+                 f"empty: {data['per_item_bytes']:.0f} bytes per queued event; "
+                 f"{data['enqueue_us_per_call']:.1f} µs per call; queue depth {data['queue_depth']}",
+                 commands=[shown])
+
+    # the whole run ------------------------------------------------------------------------
+
+    def run(self, engines: list[str], read_markers: dict[str, dict[str, Any]], only: set[str]) -> None:
+        self.prepare_bodies()
+        if "limits" in only:
+            log("limit: bare HTTP")
+            self.bare_http()
+        for engine in engines:
+            if "limits" in only:
+                log(f"{engine}: limit: raw insert")
+                self.raw_insert(engine)
+            if "batch" in only:
+                log(f"{engine}: 1. batch ingestion")
+                self.batch_ingestion(engine)
+            if "single" in only:
+                log(f"{engine}: 2. single calls (uvicorn)")
+                self.single_calls(engine, "uvicorn")
+                if harness.granian_available():
+                    log(f"{engine}: 2. single calls (granian)")
+                    self.single_calls(engine, "granian")
+            if "reads" in only and engine in read_markers:
+                log(f"{engine}: 3. reads")
+                self.reads(engine, read_markers[engine])
+        if "postgres" in engines:
+            harness.drop_postgres(INGEST_DB)
+        if "client" in only:
+            log("4. Python client memory")
+            self.client_memory()
+
+
+def timed_client(url: str, authorization: str, seconds: float) -> dict[str, Any]:
+    """Latency of one request at a time: nearest-rank p50 and p99 (p99 is the slowest of fewer than
+    100 requests)."""
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(url, headers={"Authorization": authorization})
+    times, failures = [], 0
+    _answers(url, authorization)
+    started = time.perf_counter()
+    while (time.perf_counter() - started < seconds or len(times) + failures < 5) and len(times) < 10_000:
+        t = time.perf_counter()
+        try:
+            with urllib.request.urlopen(request, timeout=120) as answer:
+                answer.read()
+                ok = answer.status == 200
+        except (urllib.error.URLError, OSError):
+            ok = False
+        if ok:
+            times.append((time.perf_counter() - t) * 1000)
+        else:
+            failures += 1
+    elapsed = time.perf_counter() - started
+    times.sort()
+
+    def rank(p: float) -> float:
+        return times[max(0, min(len(times) - 1, int(-(-len(times) * p // 100)) - 1))] if times else 0.0
+
+    return {"p50": rank(50), "p99": rank(99), "n": len(times), "rate": len(times) / elapsed, "failures": failures}
+
+
+def _answers(url: str, authorization: str) -> bool:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers={"Authorization": authorization}),
+                                    timeout=60) as answer:
+            return answer.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def cpu(memory: dict[str, float], result: WrkResult) -> str:
+    """Where the machine's CPU went: the server, wrk, and anything else (another process's load
+    disturbs a figure; this says when)."""
+    other = max(0.0, memory["machine_cores"] - memory["server_cores"] - memory["postgres_cores"] - result.cores)
+    postgres = f"PostgreSQL {memory['postgres_cores']:.2f}, " if memory["postgres_cores"] >= 0.01 else ""
+    return (f"CPU: server {memory['server_cores']:.2f}, {postgres}wrk {result.cores:.2f}, other {other:.2f} of "
+            f"{os.cpu_count()} cores")
+
+
+def _n(value: float | None, digits: int = 0) -> str:
+    return "—" if value is None else f"{value:,.{digits}f}"
+
+
+def _ratio(value: float | None, limit: float | None) -> str:
+    if value is None or not limit:
+        return "—"
+    ratio = value / limit
+    return f"{ratio:.2f}" if ratio >= 0.1 else f"{ratio:.3f}"
+
+
+def prepare_reads(engines: list[str], events: int) -> tuple[dict[str, dict[str, Any]], str]:
+    """Cached read databases, generated (in parallel, one per engine) when missing."""
+    markers: dict[str, dict[str, Any]] = {}
+    todo = []
+    for engine in engines:
+        marker = readdata.cached(engine, events)
+        if marker is None:
+            todo.append(engine)
+        else:
+            markers[engine] = marker
+    if todo:
+        log(f"generating the read databases ({events:,} events) for {', '.join(todo)}; cached afterwards")
+        failures: dict[str, BaseException] = {}
+
+        def one(engine: str) -> None:
+            try:
+                markers[engine] = readdata.generate(engine, events, log=log)
+            except BaseException as exc:  # reported below
+                failures[engine] = exc
+
+        threads = [threading.Thread(target=one, args=(e,)) for e in todo]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        for engine, exc in failures.items():
+            log(f"generating the {engine} read database failed: {exc!r}")
+    parts = []
+    for engine in engines:
+        if engine in markers:
+            m = markers[engine]
+            state = "generated in this run" if engine in todo else "cached"
+            parts.append(f"{ENGINE_NAMES[engine]} {state}: generated {m['generated_at'][:16]} in {m['seconds']:.0f} s "
+                         f"({m['counts']['events']:,} events)")
+    return markers, "; ".join(parts) or "not used"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--engines", default="sqlite,postgres")
+    parser.add_argument("--quick", action="store_true", help="5 s scenarios and 1,000,000 read events (a smoke run)")
+    parser.add_argument("--skip-reads", action="store_true")
+    parser.add_argument("--only", default="limits,batch,single,reads,client",
+                        help="scenarios to run, of: limits,batch,single,reads,client")
+    parser.add_argument("--batch-seconds", type=int, default=30)
+    parser.add_argument("--single-seconds", type=int, default=20)
+    parser.add_argument("--bare-seconds", type=int, default=15)
+    parser.add_argument("--raw-seconds", type=float, default=8)
+    parser.add_argument("--read-seconds", type=int, default=10)
+    parser.add_argument("--read-warmup", type=int, default=2)
+    parser.add_argument("--batch-connections", type=int, default=16)
+    parser.add_argument("--single-connections", type=int, default=64)
+    parser.add_argument("--read-connections", type=int, default=4)
+    parser.add_argument("--profile", action="store_true",
+                        help="attach py-spy to the server in scenarios 1 and 2; summaries in results/profiles/")
+    parser.add_argument("--events", type=int, default=readdata.EVENTS, help="events in the read database")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="where LATEST.* are written")
+    args = parser.parse_args()
+    if args.quick:
+        args.batch_seconds = args.single_seconds = args.bare_seconds = args.read_seconds = 5
+        args.raw_seconds, args.read_warmup, args.events = 3, 1, 1_000_000
+    started = time.perf_counter()
+    CACHE.mkdir(exist_ok=True)
+    ensure_tools()
+    engines = [e for e in args.engines.split(",") if e]
+    notes = []
+    if "postgres" in engines and not harness.postgres_available():
+        engines.remove("postgres")
+        notes.append(f"PostgreSQL could not be reached at {harness.POSTGRES_ADMIN}: its scenarios were skipped")
+    machine = machine_info()
+    only = set(args.only.split(","))
+    if args.skip_reads:
+        only.discard("reads")
+    markers, reads_note = prepare_reads(engines, args.events) if "reads" in only else ({}, "not used")
+    prepared = time.perf_counter()
+    bench = Bench(args)
+    bench.notes += notes
+    bench.run(engines, markers, only)
+    finished = time.perf_counter()
+    durations = (f"batch ingestion {args.batch_seconds} s, single calls {args.single_seconds} s, bare HTTP "
+                 f"{args.bare_seconds} s, raw insert {args.raw_seconds:g} s per size, reads {args.read_seconds} s "
+                 f"each after {args.read_warmup} s warm-up; wrk -t1, {args.batch_connections} connections for batches, "
+                 f"{args.single_connections} for single calls, {args.read_connections} for reads")
+    bench.notes.append(f"Time: scenarios {finished - prepared:.0f} s; preparing the read databases "
+                       f"{prepared - started:.0f} s (a cached database costs nothing)")
+    bench.notes.append("Latency percentiles are wrk's (closed loop: a connection sends its next request when the "
+                       "previous one is answered), so they include queueing behind the other connections.")
+    command = "make bench  (= .venv/bin/python bench/run.py" + (" " + shlex.join(sys.argv[1:]) if sys.argv[1:]
+                                                                else "") + ")"
+    result = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "seconds": finished - started,
+              "machine": machine, "command": command, "durations": durations, "reads_note": reads_note,
+              "rows": bench.rows, "notes": bench.notes, "commands": bench.commands, "limits": bench.limits,
+              "chart": bench.chart}
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "LATEST.json").write_text(json.dumps(result, indent=1, default=str))
+    (args.out / "LATEST.md").write_text(report.markdown(result))
+    report.chart(result, args.out / "LATEST.png")
+    log(f"wrote {args.out / 'LATEST.md'} and LATEST.png in {finished - started:.0f} s")
+    print((args.out / "LATEST.md").read_text())
+
+
+if __name__ == "__main__":
+    main()
