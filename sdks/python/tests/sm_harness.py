@@ -51,7 +51,7 @@ def free_port() -> int:
 
 def server_command() -> list[str]:
     """`salesmachine`, the server's console script: $SALESMACHINE_SERVER_BIN, else beside
-    this interpreter, else in the repository's .venv, else on PATH."""
+    this interpreter, else in the repository's .venv."""
     candidates = [
         os.environ.get("SALESMACHINE_SERVER_BIN", ""),
         str(Path(sys.executable).parent / "salesmachine"),

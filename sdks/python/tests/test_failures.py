@@ -60,8 +60,8 @@ def test_an_answer_lost_after_storing_is_not_stored_twice(
     assert client.flush(timeout=10)
 
     assert [r.status for r in proxy.seen] == [500, 500, 201]
-    ids = [[item["messageId"] for item in request.items] for request in proxy.seen]
-    assert ids[0] == ids[1] == ids[2] == [m["messageId"] for m in sent]
+    attempts = [[item["messageId"] for item in request.items] for request in proxy.seen]
+    assert attempts[0] == attempts[1] == attempts[2] == [m["messageId"] for m in sent]
     assert not errors
     assert [e["params"]["i"] for e in stored.events(uid("123456"))] == list(range(10))
     ids = [m["messageId"] for m in sent]

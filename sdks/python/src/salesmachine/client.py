@@ -13,6 +13,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Optional
@@ -122,7 +123,6 @@ class Client:
         self._lock = threading.Lock()
         self._outbox = Outbox(max_queue_size)
         self._consumer: Optional[Consumer] = None
-        self._pid = os.getpid()
         self._closed = False
         self._dropping = 0  # drops since the queue last had room, for one warning per streak
 
@@ -130,6 +130,7 @@ class Client:
             _log_debug()
         if send and not sync_mode:
             atexit.register(self._at_exit)
+        _clients.add(self)
 
     # -- the API document's calls -------------------------------------------------------
 
@@ -199,7 +200,7 @@ class Client:
         if self.sync_mode or not self.send:
             return True
         if self._outbox.unfinished:
-            self._ensure_consumer()  # e.g. in a forked child, or after join()
+            self._ensure_consumer()  # after join(), the thread is gone
         return self._outbox.flush(timeout)
 
     def join(self, timeout: Optional[float] = None) -> bool:
@@ -207,27 +208,35 @@ class Client:
         False if it was still busy after `timeout` seconds."""
         with self._lock:
             consumer = self._consumer
-        if consumer is None or self._pid != os.getpid():
+        if consumer is None:
             return self._outbox.unfinished == 0
         consumer.stop()
         consumer.join(timeout)
-        return not consumer.is_alive()
+        return not consumer.is_alive() or self._outbox.unfinished == 0
 
     def shutdown(self, timeout: Optional[float] = None) -> bool:
         """Send what is queued within `timeout` seconds (default `shutdown_timeout`), then
-        stop for good: later calls are dropped with a warning. Runs at exit by itself."""
+        stop for good: later calls are dropped with a warning. What could not be sent in
+        time is logged and given to on_error. Runs at exit by itself."""
         timeout = self.shutdown_timeout if timeout is None else timeout
         self._closed = True
         atexit.unregister(self._at_exit)
         if self.sync_mode or not self.send:
             return True
-        done = self.join(timeout)
-        if not done:
-            log.warning(
-                "salesmachine: %d message(s) were not sent to %s within %.1fs of shutdown and are lost",
-                self._outbox.unfinished, self.host, timeout,
-            )
-        return done
+        if self.join(timeout):
+            return True
+        log.warning(
+            "salesmachine: %d message(s) were not sent to %s within %.1fs of shutdown and are lost",
+            self._outbox.unfinished, self.host, timeout,
+        )
+        with self._lock:
+            consumer = self._consumer
+        if consumer is not None:
+            consumer.abandon()  # the batch in hand goes to on_error when its attempt ends
+        lost = self._outbox.drain()
+        if lost:
+            self._tell(ClientClosed("the client was shut down before these were sent"), [i.message for i in lost])
+        return False
 
     @property
     def queued(self) -> int:
@@ -252,7 +261,7 @@ class Client:
             return message
         if self._closed:
             log.warning("salesmachine: the client was shut down; %s %s is not sent", message["method"], message["messageId"])
-            self._tell(ClientClosed("the client was shut down"), message)
+            self._tell(ClientClosed("the client was shut down"), [message])
             return message
         self._ensure_consumer()
         if self._outbox.put(item, block=self.block_when_full):
@@ -277,13 +286,13 @@ class Client:
                 "block_when_full=True to wait instead.",
                 self.max_queue_size, self.host,
             )
-        self._tell(QueueFull(self.max_queue_size), message)
+        self._tell(QueueFull(self.max_queue_size), [message])
 
-    def _tell(self, error: Exception, message: dict[str, Any]) -> None:
+    def _tell(self, error: Exception, messages: list[dict[str, Any]]) -> None:
         if self.on_error is None:
             return
         try:
-            self.on_error(error, [message])
+            self.on_error(error, messages)
         except Exception:  # noqa: BLE001 - the caller's call must not fail for its callback
             log.exception("on_error raised")
 
@@ -299,12 +308,6 @@ class Client:
 
     def _ensure_consumer(self) -> None:
         with self._lock:
-            if self._pid != os.getpid():
-                # A forked child: the parent's thread did not come along, and its lock and
-                # queue may be mid-use. Start afresh; the parent sends what it had queued.
-                self._pid = os.getpid()
-                self._outbox = Outbox(self.max_queue_size)
-                self._consumer = None
             consumer = self._consumer
             if consumer is not None and consumer.is_alive() and not consumer.stopping:
                 return
@@ -313,11 +316,33 @@ class Client:
             )
             self._consumer.start()
 
+    def _after_fork(self) -> None:
+        """In a forked child the sending thread did not come along, and the lock and queue
+        may have been copied mid-use: start afresh. The parent sends what it had queued."""
+        self._lock = threading.Lock()
+        self._outbox = Outbox(self.max_queue_size)
+        self._consumer = None
+        self._dropping = 0
+
     def _at_exit(self) -> None:
         try:
             self.shutdown(self.shutdown_timeout)
         except Exception:  # noqa: BLE001 - never turn a clean exit into a traceback
             log.exception("salesmachine: shutdown at exit failed")
+
+
+# Every live client, to be made whole again in a forked child (gunicorn workers,
+# multiprocessing): weak, so that this registry keeps no client alive.
+_clients: weakref.WeakSet[Client] = weakref.WeakSet()
+
+
+def _reset_clients_after_fork() -> None:
+    for client in list(_clients):
+        client._after_fork()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX; Windows has no fork
+    os.register_at_fork(after_in_child=_reset_clients_after_fork)
 
 
 def resolve_host(host: Optional[str] = None, url: Optional[str] = None) -> str:

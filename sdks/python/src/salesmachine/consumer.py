@@ -40,6 +40,7 @@ class Consumer(threading.Thread):
         self.max_batch_bytes = max_batch_bytes
         self.upload_interval = upload_interval
         self._stopping = threading.Event()
+        self._abandoned = threading.Event()
 
     def run(self) -> None:
         log.debug("consumer started")
@@ -50,9 +51,11 @@ class Consumer(threading.Thread):
             if not batch:
                 break
             try:
-                deliver(self.sender, batch, self.on_error)
+                deliver(self.sender, batch, self.on_error, self._abandoned)
             finally:
                 self.outbox.done(len(batch))
+            if self._abandoned.is_set():
+                break
         log.debug("consumer stopped")
 
     @property
@@ -63,3 +66,9 @@ class Consumer(threading.Thread):
         """Send what is queued without waiting to fill batches, then end."""
         self._stopping.set()
         self.outbox.wake()
+
+    def abandon(self) -> None:
+        """Stop retrying and end after the batch in hand (a shutdown whose time ran out):
+        a thread retrying forever behind a closed client helps nobody."""
+        self._abandoned.set()
+        self.stop()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -38,7 +39,7 @@ class Backoff:
     max_retries: int = 10
 
     def delay(self, retry: int, retry_after: Optional[float] = None) -> float:
-        ceiling = min(self.cap, self.base * (2 ** min(retry, 32)))
+        ceiling = min(self.cap, self.base * 2.0 ** min(retry, 32))
         jittered = ceiling / 2 + random.uniform(0, ceiling / 2)
         return max(jittered, retry_after or 0.0)
 
@@ -60,23 +61,16 @@ def batch_body(items: Sequence[Item], sent_at: str) -> bytes:
 class Sender:
     """Sends batches to `{host}/v1/batch` with the client's credentials and retry policy."""
 
-    def __init__(
-        self,
-        url: str,
-        authorization: str,
-        timeout: float,
-        backoff: Backoff,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
+    def __init__(self, url: str, authorization: str, timeout: float, backoff: Backoff) -> None:
         self.url = url
         self.authorization = authorization
         self.timeout = timeout
         self.backoff = backoff
-        self.sleep = sleep
 
-    def send(self, items: Sequence[Item]) -> Answer:
+    def send(self, items: Sequence[Item], give_up: Optional[threading.Event] = None) -> Answer:
         """Send until acknowledged. Raises the last SalesmachineError when the server refused
-        the batch (a 4xx other than 408/429) or the retries are spent."""
+        the batch (a 4xx other than 408/429), the retries are spent, or `give_up` is set
+        (a shutdown whose time ran out) while waiting to retry."""
         retry = 0
         while True:
             try:
@@ -84,7 +78,7 @@ class Sender:
                 log.debug("sent %d message(s): %s %s", len(items), answer.status, answer.body)
                 return answer
             except SalesmachineError as exc:
-                if not exc.retryable or retry >= self.backoff.max_retries:
+                if not exc.retryable or retry >= self.backoff.max_retries or (give_up and give_up.is_set()):
                     raise
                 wait = self.backoff.delay(retry, getattr(exc, "retry_after", None))
                 retry += 1
@@ -92,7 +86,10 @@ class Sender:
                     "sending %d message(s) failed (%s); retry %d of %d in %.2fs",
                     len(items), exc, retry, self.backoff.max_retries, wait,
                 )
-                self.sleep(wait)
+                if give_up is None:
+                    time.sleep(wait)
+                elif give_up.wait(wait):
+                    raise
 
 
 def report(on_error: Optional[OnError], error: Exception, messages: list[dict[str, Any]]) -> None:
@@ -106,10 +103,12 @@ def report(on_error: Optional[OnError], error: Exception, messages: list[dict[st
         log.exception("on_error raised")
 
 
-def deliver(sender: Sender, items: Sequence[Item], on_error: Optional[OnError]) -> None:
+def deliver(
+    sender: Sender, items: Sequence[Item], on_error: Optional[OnError], give_up: Optional[threading.Event] = None
+) -> None:
     """Send a batch from the background thread: never raises, reports every loss."""
     try:
-        answer = sender.send(items)
+        answer = sender.send(items, give_up)
     except SalesmachineError as exc:
         report(on_error, exc, [item.message for item in items])
         return

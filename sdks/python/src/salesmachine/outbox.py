@@ -101,6 +101,17 @@ class Outbox:
             self._lock.notify_all()
             return self._lock.wait_for(lambda: self.finished >= target, timeout)
 
+    def drain(self) -> list[Item]:
+        """Remove and return everything queued, counted as finished (a shutdown gave up)."""
+        with self._lock:
+            items = list(self._items)
+            self._items.clear()
+            self._bytes = 0
+            self._taken += len(items)
+            self.finished += len(items)
+            self._lock.notify_all()
+            return items
+
     def wake(self) -> None:
         """Make a waiting `take` look at `stopping()` again."""
         with self._lock:
