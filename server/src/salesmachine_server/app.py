@@ -25,6 +25,7 @@ from salesmachine_server.ratelimit import RateLimiter
 from salesmachine_server.settings import Settings
 from salesmachine_server.store.engine import Engines, open_engines
 from salesmachine_server.web import javascripts
+from salesmachine_server.web.routes import dashboard_routes
 
 log = logging.getLogger("salesmachine")
 
@@ -60,6 +61,7 @@ def routes() -> list[Route]:
         Route("/v1/events", timelines.project_events, methods=["GET"]),
         Route("/v1/export/{kind}", export.export, methods=["GET"]),
         Route("/v1/revenue", revenue.revenue_report, methods=["GET"]),
+        *dashboard_routes(),
     ]
 
 

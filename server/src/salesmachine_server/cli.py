@@ -17,6 +17,7 @@ from salesmachine_server.store.migrate import migrate
 from salesmachine_server.store.activity import rebuild_contact_days
 from salesmachine_server.store.projects import Project, create_project, list_projects, update_settings
 from salesmachine_server.timezones import is_valid as is_valid_timezone
+from salesmachine_server.user_commands import first_user, print_first_user, users
 
 database_option = click.option(
     "--database",
@@ -85,6 +86,8 @@ def serve(
     if first_project and not list_projects(engines.writer):
         created = create_project(engines.writer, "default", load_server_key(settings))
     _print_banner(settings, engines, created)
+    if first_project:
+        print_first_user(first_user(engines), f"http://{settings.host}:{settings.port}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     uvicorn.run(
         create_app(settings, engines),
@@ -95,6 +98,9 @@ def serve(
         log_level="info",
         timeout_graceful_shutdown=30,
     )
+
+
+main.add_command(users)
 
 
 @main.command("migrate")
