@@ -165,3 +165,55 @@ rejected_items = Table(
     Column("reason", Text, nullable=False),
     Index("ix_rejected_project_time", "project_id", "received_at"),
 )
+
+# -- the dashboard (migration 0002) ------------------------------------------------------------
+# People who sign in to the dashboard. A person may work on several projects, so users are not
+# per project; what each one may see is `project_members`.
+users = Table(
+    "users",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    # Lower-cased: sign-in must not depend on how the address was typed.
+    Column("email", String(320), nullable=False, unique=True),
+    # argon2id, with its salt and parameters (store/users.py).
+    Column("password_hash", String(255), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+)
+
+project_members = Table(
+    "project_members",
+    metadata,
+    Column("project_id", Id, ForeignKey("projects.id"), primary_key=True),
+    Column("user_id", Id, ForeignKey("users.id"), primary_key=True),
+    Column("created_at", DateTime, nullable=False),
+    Index("ix_project_members_user", "user_id"),
+)
+
+# Signed-in browsers. The cookie holds a random token; only its SHA-256 is kept, so a dump of
+# the database signs nobody in. Signing out deletes the row: the cookie is dead at once.
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", Id, ForeignKey("users.id"), nullable=False),
+    # Every form of the session carries it back (web/csrf.py).
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+    Index("ix_web_sessions_user", "user_id"),
+)
+
+# A list filter saved under a name: `query` is the filter language of segments.py, exactly what
+# GET /v1/contacts or /v1/accounts takes, so a segment can be read through the API too.
+saved_segments = Table(
+    "segments",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("project_id", Id, ForeignKey("projects.id"), nullable=False),
+    Column("kind", String(16), nullable=False),  # "contacts" or "accounts"
+    Column("name", String(200), nullable=False),
+    Column("query", Text, nullable=False),
+    Column("created_by", Id, ForeignKey("users.id")),
+    Column("created_at", DateTime, nullable=False),
+    UniqueConstraint("project_id", "kind", "name", name="uq_segments_project_kind_name"),
+)

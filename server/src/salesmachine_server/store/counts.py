@@ -1,0 +1,118 @@
+"""Totals the dashboard shows beside the lists: how many match a filter, accounts per health
+band, and accounts that just turned bad.
+
+The read API pages through lists (store/reads.py) and never counts them. These queries are built
+from the same pieces (the activity subqueries, `reads._condition` for filters, the health rule)
+so that a count agrees with the list it counts; tests/test_dashboard.py checks that it does.
+Activity subqueries are joined only when a filter needs them: counting a segment on `plan=pro`
+over 100,000 contacts does not aggregate their active days.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, distinct, exists, func, or_, select
+
+from salesmachine_server.health import BAD, LEVELS
+from salesmachine_server.segments import ListQuery
+from salesmachine_server.store import reads
+from salesmachine_server.store.json_params import param_number, param_text
+from salesmachine_server.store.schema import accounts, contact_days, contact_uids, contacts, memberships
+
+
+def count_matching(conn: Connection, project_id: int, kind: str, query: ListQuery, window: reads.Window) -> int:
+    """How many contacts or accounts (`kind`) the list with these filters and search holds."""
+    dialect = conn.dialect.name
+    table = contacts if kind == "contacts" else accounts
+    activity = reads.contact_activity if kind == "contacts" else reads.account_activity
+    owner = "contact_id" if kind == "contacts" else "account_id"
+    source: Any = table
+    fields: dict[str, ColumnElement[Any]] = {
+        "first_seen_at": table.c.first_seen_at,
+        "last_seen_at": table.c.last_seen_at,
+        "mrr": param_number(dialect, table.c.params, "mrr"),
+    }
+    used = {one.field for one in query.filters}
+    for name, days in (("active_days_14", 14), ("active_days_30", 30), ("health", window.rule.window_days)):
+        if name not in used:
+            continue
+        sub = activity(project_id, window.since(days))
+        source = source.outerjoin(sub, sub.c[owner] == table.c.id)
+        active = func.coalesce(sub.c.days, 0)
+        fields[name] = window.rule.sql(active) if name == "health" else active
+    statement = select(func.count()).select_from(source).where(table.c.project_id == project_id)
+    for one in query.filters:
+        statement = statement.where(reads._condition(dialect, one, fields, table.c.params))
+    if query.search:
+        statement = statement.where(_search(dialect, kind, query.search))
+    return conn.execute(statement).scalar_one()
+
+
+def _search(dialect: str, kind: str, text: str) -> ColumnElement[bool]:
+    """The read API's `q`: uids, e-mail and name of contacts; uid, name and domain of accounts."""
+    pattern = reads._like(text)
+    if kind == "contacts":
+        return or_(
+            exists().where(contact_uids.c.contact_id == contacts.c.id,
+                           func.lower(contact_uids.c.uid).like(pattern, escape="\\")),
+            func.lower(param_text(dialect, contacts.c.params, "email")).like(pattern, escape="\\"),
+            func.lower(param_text(dialect, contacts.c.params, "name")).like(pattern, escape="\\"),
+        )
+    return or_(
+        func.lower(accounts.c.account_uid).like(pattern, escape="\\"),
+        func.lower(param_text(dialect, accounts.c.params, "name")).like(pattern, escape="\\"),
+        func.lower(param_text(dialect, accounts.c.params, "domain")).like(pattern, escape="\\"),
+    )
+
+
+def health_bands(conn: Connection, project_id: int, kind: str, window: reads.Window) -> dict[str, int]:
+    """{good, average, bad: how many} of a project's accounts or contacts, by the project's rule."""
+    table = contacts if kind == "contacts" else accounts
+    activity = reads.contact_activity if kind == "contacts" else reads.account_activity
+    owner = "contact_id" if kind == "contacts" else "account_id"
+    sub = activity(project_id, window.since(window.rule.window_days))
+    band = window.rule.sql(func.coalesce(sub.c.days, 0)).label("band")
+    rows = conn.execute(
+        select(band, func.count())
+        .select_from(table.outerjoin(sub, sub.c[owner] == table.c.id))
+        .where(table.c.project_id == project_id)
+        .group_by(band)
+    )
+    counts = dict.fromkeys(LEVELS, 0)
+    counts.update({level: int(n) for level, n in rows})
+    return counts
+
+
+def _account_days_between(project_id: int, first: date, last: date):  # type: ignore[no-untyped-def]
+    """(account_id, days): days any contact of each account was active from first to last."""
+    return (
+        select(memberships.c.account_id, func.count(distinct(contact_days.c.day)).label("days"))
+        .select_from(memberships.join(contact_days, contact_days.c.contact_id == memberships.c.contact_id))
+        .where(memberships.c.project_id == project_id, contact_days.c.day >= first, contact_days.c.day <= last)
+        .group_by(memberships.c.account_id)
+        .subquery()
+    )
+
+
+def turned_bad(conn: Connection, project_id: int, window: reads.Window, days_ago: int = 7,
+               limit: int = 10) -> list[Any]:
+    """Accounts that are bad today and were not `days_ago` days ago, by the same rule over the
+    window that ended then: the ones a CSM should call first, the biggest mrr first."""
+    rule = window.rule
+    then = window.today - timedelta(days=days_ago)
+    before = _account_days_between(project_id, then - timedelta(days=rule.window_days - 1), then)
+    now = reads.account_activity(project_id, window.since(rule.window_days))
+    mrr = param_number(conn.dialect.name, accounts.c.params, "mrr")
+    statement = (
+        select(accounts.c.account_uid, accounts.c.params, accounts.c.last_seen_at,
+               before.c.days.label("days_before"), func.coalesce(now.c.days, 0).label("days_now"))
+        .select_from(accounts.join(before, before.c.account_id == accounts.c.id)
+                     .outerjoin(now, now.c.account_id == accounts.c.id))
+        .where(accounts.c.project_id == project_id, before.c.days > rule.bad_at_most,
+               rule.sql(func.coalesce(now.c.days, 0)) == BAD)
+        .order_by(mrr.desc().nulls_last(), accounts.c.last_seen_at.desc().nulls_last(), accounts.c.id)
+        .limit(limit)
+    )
+    return conn.execute(statement).all()

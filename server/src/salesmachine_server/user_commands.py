@@ -1,0 +1,124 @@
+"""`salesmachine users ...`: who may sign in to the dashboard, and to which projects.
+
+Kept apart from cli.py, which registers this group; `first_user` is what `serve
+--first-project` (`make run`) calls so that a fresh install can be signed in to at once.
+"""
+
+from __future__ import annotations
+
+import click
+
+from salesmachine_server.store.engine import Engines
+from salesmachine_server.store.projects import Project, list_projects
+from salesmachine_server.store.users import User, count_users, create_user, grant, list_users, set_password
+
+FIRST_USER_EMAIL = "admin@localhost"
+
+database_option = click.option(
+    "--database",
+    "database_url",
+    metavar="URL",
+    help="sqlite:///path or postgresql://user@host/db (default: $SALESMACHINE_DATABASE_URL, "
+    "else sqlite:///./data/salesmachine.db)",
+)
+
+
+def _open(database_url: str | None) -> Engines:
+    from salesmachine_server.cli import _open as open_and_migrate  # cli.py imports this module
+
+    return open_and_migrate(database_url)[1]
+
+
+def _projects(engines: Engines, names: tuple[str, ...]) -> list[Project]:
+    known = {p.name: p for p in list_projects(engines.reader)}
+    missing = [name for name in names if name not in known]
+    if missing:
+        raise click.ClickException(f"no project named {missing[0]!r} (salesmachine projects list)")
+    return [known[name] for name in names]
+
+
+def first_user(engines: Engines) -> tuple[User, str] | None:
+    """On an install without users, a first one, member of every project; else None."""
+    if count_users(engines.reader):
+        return None
+    project_ids = tuple(p.id for p in list_projects(engines.reader))
+    return create_user(engines.writer, FIRST_USER_EMAIL, None, project_ids)
+
+
+def print_first_user(created: tuple[User, str] | None, base_url: str) -> None:
+    if created is None:
+        return
+    user, password = created
+    click.echo(f"Created a dashboard user: sign in at {base_url}/\n  e-mail:   {user.email}\n  password: {password}\n"
+               "  (shown once; change it with: salesmachine users password admin@localhost)\n")
+
+
+@click.group()
+def users() -> None:
+    """Create dashboard users and give them projects."""
+
+
+@users.command("create")
+@click.argument("email")
+@click.option("--project", "project_names", multiple=True, required=True, help="a project the user sees (repeat)")
+@click.option("--password", help="the password (at least 8 characters); default: a generated one, printed")
+@database_option
+def users_create(email: str, project_names: tuple[str, ...], password: str | None, database_url: str | None) -> None:
+    """Create a user who may sign in to the dashboard and see the given projects."""
+    engines = _open(database_url)
+    try:
+        projects = _projects(engines, project_names)
+        user, given = create_user(engines.writer, email, password, tuple(p.id for p in projects))
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        engines.dispose()
+    click.echo(f"user:     {user.email}\nprojects: {', '.join(p.name for p in projects)}")
+    if password is None:
+        click.echo(f"password: {given}")
+
+
+@users.command("grant")
+@click.argument("email")
+@click.option("--project", "project_names", multiple=True, required=True, help="a project to add (repeat)")
+@database_option
+def users_grant(email: str, project_names: tuple[str, ...], database_url: str | None) -> None:
+    """Let an existing user see more projects."""
+    engines = _open(database_url)
+    try:
+        for project in _projects(engines, project_names):
+            grant(engines.writer, email, project.id)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        engines.dispose()
+
+
+@users.command("password")
+@click.argument("email")
+@click.option("--password", help="the new password; default: a generated one, printed")
+@database_option
+def users_password(email: str, password: str | None, database_url: str | None) -> None:
+    """Set a user's password; the user's open sessions end."""
+    engines = _open(database_url)
+    try:
+        given = set_password(engines.writer, email, password)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        engines.dispose()
+    if password is None:
+        click.echo(f"password: {given}")
+
+
+@users.command("list")
+@database_option
+def users_list(database_url: str | None) -> None:
+    """Every user with their projects."""
+    engines = _open(database_url)
+    try:
+        found = list_users(engines.reader)
+    finally:
+        engines.dispose()
+    for user, names in found:
+        click.echo(f"{user.email}\t{', '.join(names)}")

@@ -1,0 +1,188 @@
+"""Who is asking and which project they may see: every dashboard page starts here.
+
+A page under /p/{pid}/ is served only to a signed-in user who is a member of project `pid`;
+anyone else gets the same 404 as for a project that does not exist, so ids reveal nothing.
+`Dashboard` then carries what every page needs: the project, its time zone and health rule,
+a thread to run queries on, and the sidebar (the user's projects, the saved segments with
+their live counts).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, Engine
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from salesmachine_server.errors import ApiError
+from salesmachine_server.health import HealthRule
+from salesmachine_server.segments import parse_list_query
+from salesmachine_server.store import reads
+from salesmachine_server.store.counts import count_matching
+from salesmachine_server.store.projects import Project, list_projects
+from salesmachine_server.store.saved_segments import Segment, list_segments
+from salesmachine_server.store.users import project_ids_of
+from salesmachine_server.store.web_sessions import WebSession, find_session
+from salesmachine_server.timezones import local_today, zone
+from salesmachine_server.web.forms import FormRefused
+from salesmachine_server.web.templating import render
+
+SESSION_COOKIE = "sm_session"
+T = TypeVar("T")
+
+
+class NotSignedIn(Exception):
+    """No live session: the browser is sent to the sign-in page."""
+
+
+class PageNotFound(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+async def in_thread(engine: Engine, query: Callable[[Connection], T]) -> T:
+    """Run a query function on a connection of `engine`, off the event loop."""
+
+    def with_connection() -> T:
+        with engine.connect() as conn:
+            return query(conn)
+
+    return await run_in_threadpool(with_connection)
+
+
+async def current_session(request: Request) -> WebSession | None:
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    return await run_in_threadpool(find_session, request.app.state.engines.reader, token)
+
+
+async def projects_of(request: Request, session: WebSession) -> list[Project]:
+    engine = request.app.state.engines.reader
+
+    def load() -> list[Project]:
+        with engine.connect() as conn:
+            allowed = set(project_ids_of(conn, session.user_id))
+        return [p for p in list_projects(engine) if p.id in allowed]
+
+    return await run_in_threadpool(load)
+
+
+@dataclass(frozen=True)
+class SidebarSegment:
+    segment: Segment
+    count: int | None  # None: the saved filter no longer reads (shown, not counted)
+
+
+@dataclass
+class Dashboard:
+    request: Request
+    session: WebSession
+    projects: list[Project]
+    project: Project
+    zone: ZoneInfo = field(init=False)
+    window: reads.Window = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.zone = zone(self.project.settings.get("timezone"))
+        self.window = reads.Window(today=local_today(self.zone), rule=HealthRule.of(self.project.settings))
+
+    @property
+    def engines(self) -> Any:
+        return self.request.app.state.engines
+
+    async def run(self, query: Callable[[Connection], T]) -> T:
+        return await in_thread(self.engines.reader, query)
+
+    def url(self, path: str = "/") -> str:
+        return f"/p/{self.project.id}{path}"
+
+    async def sidebar(self) -> list[SidebarSegment]:
+        project_id, window = self.project.id, self.window
+
+        def load(conn: Connection) -> list[SidebarSegment]:
+            found = []
+            for segment in list_segments(conn, project_id):
+                try:
+                    query = parse_list_query(segment.query, _sorts(segment.kind), "-last_seen_at")
+                except ApiError:
+                    found.append(SidebarSegment(segment, None))
+                    continue
+                found.append(SidebarSegment(segment, count_matching(conn, project_id, segment.kind, query, window)))
+            return found
+
+        return await self.run(load)
+
+    async def page(self, template: str, section: str, values: dict[str, Any], status: int = 200) -> Response:
+        """A page of this project, with the header and sidebar every page has."""
+        return render(
+            template,
+            {
+                "dash": self,
+                "project": self.project,
+                "projects": self.projects,
+                "user_email": self.session.email,
+                "csrf": self.session.csrf_token,
+                "tz": self.zone,
+                "section": section,
+                "segments": await self.sidebar(),
+                **values,
+            },
+            status=status,
+        )
+
+
+def _sorts(kind: str) -> dict[str, str]:
+    return reads.CONTACT_SORTS if kind == "contacts" else reads.ACCOUNT_SORTS
+
+
+async def dashboard(request: Request) -> Dashboard:
+    """The signed-in user's view of the project in the path, or NotSignedIn / PageNotFound."""
+    session = await current_session(request)
+    if session is None:
+        raise NotSignedIn()
+    projects = await projects_of(request, session)
+    wanted = request.path_params.get("pid")
+    project = next((p for p in projects if p.id == wanted), None)
+    if project is None:
+        raise PageNotFound("There is no such project, or you are not a member of it.")
+    return Dashboard(request, session, projects, project)
+
+
+def sign_in_redirect(request: Request) -> Response:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/signin?next={quote(target, safe='')}", status_code=303)
+
+
+def error_page(status: int, title: str, message: str) -> Response:
+    return render("error.html", {"title": title, "message": message}, status=status)
+
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def page_handler(handler: Handler) -> Handler:
+    """Turns the dashboard's refusals into pages: sign-in redirect, 404 and 403 pages."""
+
+    @functools.wraps(handler)
+    async def wrapped(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except NotSignedIn:
+            if request.method != "GET":
+                return error_page(403, "Signed out", "Your session has ended: sign in again.")
+            return sign_in_redirect(request)
+        except PageNotFound as exc:
+            return error_page(404, "Not found", exc.message)
+        except FormRefused as exc:
+            return error_page(403, "Refused", exc.reason)
+
+    return wrapped

@@ -1,0 +1,86 @@
+"""The home page: MRR now and its trend, the last twelve months of revenue movements, accounts
+per health band, accounts that just turned bad, and the newest contacts.
+
+Revenue figures come from `salesmachine_server.revenue`, the same computation GET /v1/revenue
+answers with, over the same rows (`api.revenue.mrr_rows`): the dashboard and the API cannot
+disagree on a month's MRR.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Connection
+from starlette.requests import Request
+from starlette.responses import Response
+
+from salesmachine_server import revenue
+from salesmachine_server.api.revenue import accounts_of_paying_contacts, mrr_rows
+from salesmachine_server.segments import ListQuery
+from salesmachine_server.store import reads
+from salesmachine_server.store.counts import health_bands, turned_bad
+from salesmachine_server.web.access import dashboard, page_handler
+
+MONTHS = 12
+
+
+def first_month(today: date, months: int = MONTHS) -> date:
+    """The first day of the month `months - 1` months before today's: `months` calendar months."""
+    index = today.year * 12 + today.month - 1 - (months - 1)
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def movements_chart(reports: list[revenue.PeriodReport]) -> dict[str, Any]:
+    """What the movements chart draws: per month, each movement (losses negative) and the MRR."""
+    return {
+        "labels": [r.period.start.strftime("%b %Y") for r in reports],
+        "movements": {
+            kind: [revenue.rounded(revenue.SIGN[kind] * r.total(kind)) for r in reports] for kind in revenue.MOVEMENTS
+        },
+        "mrr": [revenue.rounded(r.mrr) for r in reports],
+    }
+
+
+def trend(reports: list[revenue.PeriodReport]) -> dict[str, Any]:
+    """MRR now against the end of last month, as an amount and a share."""
+    now = reports[-1].mrr
+    before = reports[-2].mrr if len(reports) > 1 else reports[-1].start_mrr
+    change = now - before
+    return {
+        "mrr": revenue.rounded(now),
+        "arr": revenue.rounded(reports[-1].arr),
+        "customers": reports[-1].customers,
+        "change": revenue.rounded(change),
+        "share": float(change / before * 100) if before else None,
+    }
+
+
+@page_handler
+async def home(request: Request) -> Response:
+    dash = await dashboard(request)
+    project_id, window = dash.project.id, dash.window
+    cuts = revenue.periods(first_month(window.today), window.today, revenue.MONTH, dash.zone)
+
+    def load(conn: Connection) -> dict[str, Any]:
+        signups, _ = reads.list_contacts(
+            conn, project_id, ListQuery(sort_field="first_seen_at", descending=True, limit=8), window
+        )
+        return {
+            "rows": mrr_rows(conn, project_id),
+            "accounts_of": accounts_of_paying_contacts(conn, project_id),
+            "bands": health_bands(conn, project_id, "accounts", window),
+            "turned_bad": turned_bad(conn, project_id, window),
+            "signups": signups,
+        }
+
+    found = await dash.run(load)
+    reports = revenue.report(revenue.revenue_units(found["rows"], found["accounts_of"]), cuts)
+    return await dash.page("home.html", "home", {
+        "trend": trend(reports),
+        "chart": movements_chart(reports),
+        "bands": found["bands"],
+        "turned_bad": found["turned_bad"],
+        "signups": found["signups"],
+        "rule": window.rule,
+    })

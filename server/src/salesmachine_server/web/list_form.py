@@ -1,0 +1,118 @@
+"""The list pages' filter form, and its translation to and from the filter language.
+
+A CSM fills in a search box, a health band, an activity choice, a sort and free conditions
+(`plan=pro`, `mrr>100`, one per line). The page turns those into the filter language of
+segments.py (`q=acme&health=bad&active_days_14=0&plan=pro&sort=-mrr`), which is what
+reads.py lists, what a saved segment stores and what GET /v1/accounts takes. Reading a saved
+segment goes the other way, so its filter shows in the form, ready to change.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from urllib.parse import quote_plus, unquote_plus
+
+from starlette.datastructures import QueryParams
+
+from salesmachine_server.health import LEVELS
+
+_PAIR = re.compile(r"^\s*(?P<field>[^<>=!]+?)\s*(?P<op>>=|<=|!=|>|<|=)\s*(?P<value>.*?)\s*$", re.DOTALL)
+# The activity menu: choice -> the condition it stands for.
+ACTIVITY = {
+    "active_14": "active_days_14>0",
+    "inactive_14": "active_days_14=0",
+    "active_30": "active_days_30>0",
+    "inactive_30": "active_days_30=0",
+}
+ACTIVITY_LABELS = {
+    "": "any activity",
+    "active_14": "active in the last 14 days",
+    "inactive_14": "inactive for 14 days",
+    "active_30": "active in the last 30 days",
+    "inactive_30": "inactive for 30 days",
+}
+SORTS = {
+    "-last_seen_at": "last seen, newest first",
+    "-mrr": "mrr, highest first",
+    "mrr": "mrr, lowest first",
+    "-first_seen_at": "signed up, newest first",
+    "last_seen_at": "last seen, oldest first",
+}
+DEFAULT_SORT = "-last_seen_at"
+
+
+def _pair(text: str) -> str:
+    """One condition of the language, encoded as parse_list_query reads it back."""
+    return quote_plus(text, safe="=<>!")
+
+
+@dataclass
+class ListForm:
+    q: str = ""
+    health: str = ""
+    activity: str = ""
+    sort: str = DEFAULT_SORT
+    conditions: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_params(cls, params: QueryParams) -> "ListForm":
+        """The form as the browser sent it (GET, so the page's address is shareable)."""
+        lines: list[str] = []
+        for value in params.getlist("where"):
+            lines += [line.strip() for line in value.splitlines() if line.strip()]
+        health = params.get("health", "")
+        activity = params.get("activity", "")
+        return cls(
+            q=params.get("q", "").strip(),
+            health=health if health in LEVELS else "",
+            activity=activity if activity in ACTIVITY else "",
+            sort=params.get("sort") or DEFAULT_SORT,
+            conditions=lines,
+        )
+
+    @classmethod
+    def from_language(cls, query: str) -> "ListForm":
+        """The form that a saved segment's filter stands for."""
+        form = cls()
+        conditions = {v: k for k, v in ACTIVITY.items()}
+        for raw in filter(None, query.split("&")):
+            text = unquote_plus(raw)
+            match = _PAIR.match(text)
+            name, op, value = (match["field"], match["op"], match["value"]) if match else ("", "", "")
+            if name == "q" and op == "=":
+                form.q = value
+            elif name == "sort" and op == "=":
+                form.sort = value
+            elif name == "health" and op == "=" and value in LEVELS and not form.health:
+                form.health = value
+            elif f"{name}{op}{value}" in conditions and not form.activity:
+                form.activity = conditions[f"{name}{op}{value}"]
+            elif name not in ("cursor", "limit"):
+                form.conditions.append(text)
+        return form
+
+    def language(self, with_sort: bool = True) -> str:
+        """The filter language for this form: what a segment saves and the API takes."""
+        pairs = [f"q={self.q}"] if self.q else []
+        if self.health:
+            pairs.append(f"health={self.health}")
+        if self.activity:
+            pairs.append(ACTIVITY[self.activity])
+        for text in self.conditions:
+            match = _PAIR.match(text)
+            pairs.append(f"{match['field']}{match['op']}{match['value']}" if match else text)
+        if with_sort and self.sort != DEFAULT_SORT:
+            pairs.append(f"sort={self.sort}")
+        return "&".join(_pair(p) for p in pairs)
+
+    def address(self, **extra: str) -> str:
+        """The query string of the list page showing this form (plus `extra`, e.g. a cursor)."""
+        fields = [("q", self.q), ("health", self.health), ("activity", self.activity),
+                  ("where", "\n".join(self.conditions)), ("sort", self.sort if self.sort != DEFAULT_SORT else "")]
+        fields += list(extra.items())
+        return "&".join(f"{k}={quote_plus(v)}" for k, v in fields if v)
+
+    @property
+    def is_filtered(self) -> bool:
+        return bool(self.q or self.health or self.activity or self.conditions)

@@ -1,0 +1,124 @@
+"""The accounts and contacts lists, and saving their filter as a named segment.
+
+The list is reads.list_accounts / list_contacts, paged by their keyset cursor, with the total
+from store/counts.py; a segment's page is the same list with the segment's saved filter.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote_plus
+
+from sqlalchemy import Connection
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from salesmachine_server.errors import ApiError
+from salesmachine_server.health import LEVELS
+from salesmachine_server.segments import parse_list_query
+from salesmachine_server.store import reads
+from salesmachine_server.store.counts import count_matching
+from salesmachine_server.store.saved_segments import KINDS, Segment, delete_segment, find_segment, save_segment
+from salesmachine_server.web.access import Dashboard, PageNotFound, dashboard, page_handler
+from salesmachine_server.web.forms import checked_form
+from salesmachine_server.web.list_form import ACTIVITY_LABELS, SORTS, ListForm
+from salesmachine_server.web.logos import Logo
+
+PAGE_SIZE = 25
+
+
+async def _segment(dash: Dashboard, raw: str) -> Segment:
+    segment = None
+    if raw.isdigit():
+        segment = await dash.run(lambda conn: find_segment(conn, dash.project.id, int(raw)))
+    if segment is None:
+        raise PageNotFound("There is no such segment in this project.")
+    return segment
+
+
+async def _list(request: Request, kind: str) -> Response:
+    dash = await dashboard(request)
+    params = request.query_params
+    segment = None
+    if "segment" in params:
+        segment = await _segment(dash, params["segment"])
+        if segment.kind != kind:
+            return RedirectResponse(dash.url(f"/{segment.kind}?segment={segment.id}"), status_code=303)
+        form = ListForm.from_language(segment.query)
+    else:
+        form = ListForm.from_params(params)
+    cursor = params.get("cursor", "")
+    language = "&".join(filter(None, [form.language(), f"cursor={quote_plus(cursor)}" if cursor else ""]))
+    sorts = reads.CONTACT_SORTS if kind == "contacts" else reads.ACCOUNT_SORTS
+    project_id, window = dash.project.id, dash.window
+    error, rows, total, next_cursor = None, [], None, None
+    try:
+        query = parse_list_query(language, sorts, "-last_seen_at")
+    except ApiError as exc:
+        error = exc.message
+    else:
+        query.limit = PAGE_SIZE
+        lister = reads.list_contacts if kind == "contacts" else reads.list_accounts
+
+        def load(conn: Connection) -> tuple[Any, Any, int]:
+            found, after = lister(conn, project_id, query, window)
+            return found, after, count_matching(conn, project_id, kind, query, window)
+
+        rows, next_cursor, total = await dash.run(load)
+    base = f"segment={segment.id}" if segment else form.address()
+    return await dash.page("list.html", kind, {
+        "kind": kind,
+        "form": form,
+        "segment": segment,
+        "language": form.language(),
+        "rows": rows,
+        "logos": {r.account_uid: Logo.of(r.params) for r in rows} if kind == "accounts" else {},
+        "total": total,
+        "error": error,
+        "paged": bool(cursor),
+        "first_url": dash.url(f"/{kind}?{base}"),
+        "next_url": dash.url(f"/{kind}?{base}&cursor={quote_plus(next_cursor)}") if next_cursor else None,
+        "levels": LEVELS,
+        "activity_labels": ACTIVITY_LABELS,
+        "sorts": SORTS,
+    })
+
+
+@page_handler
+async def accounts_list(request: Request) -> Response:
+    return await _list(request, "accounts")
+
+
+@page_handler
+async def contacts_list(request: Request) -> Response:
+    return await _list(request, "contacts")
+
+
+@page_handler
+async def segment_save(request: Request) -> Response:
+    """Save the filter a list page shows under a name; the sidebar lists it from now on."""
+    dash = await dashboard(request)
+    form = await checked_form(request, dash.session.csrf_token)
+    kind, query = form.get("kind", ""), form.get("query", "")
+    sorts = reads.CONTACT_SORTS if kind == "contacts" else reads.ACCOUNT_SORTS
+    try:
+        parse_list_query(query, sorts, "-last_seen_at")
+        if kind not in KINDS:
+            raise ValueError("a segment lists accounts or contacts")
+        segment = await run_in_threadpool(save_segment, dash.engines.writer, dash.project.id, kind,
+                                          form.get("name", ""), query, dash.session.user_id)
+    except (ApiError, ValueError) as exc:
+        message = exc.message if isinstance(exc, ApiError) else str(exc)
+        return await dash.page("error.html", kind if kind in KINDS else "home",
+                               {"title": "Segment not saved", "message": message}, status=400)
+    return RedirectResponse(dash.url(f"/{segment.kind}?segment={segment.id}"), status_code=303)
+
+
+@page_handler
+async def segment_delete(request: Request) -> Response:
+    dash = await dashboard(request)
+    await checked_form(request, dash.session.csrf_token)
+    segment = await _segment(dash, str(request.path_params["sid"]))
+    await run_in_threadpool(delete_segment, dash.engines.writer, dash.project.id, segment.id)
+    return RedirectResponse(dash.url(f"/{segment.kind}"), status_code=303)

@@ -1,0 +1,87 @@
+"""Account logos from their domain, with the initials of their name as the fallback.
+
+The dashboard makes no request to another site (no logo service, no CDN): a logo is shown only
+when a file for the account's domain is present locally, in SALESMACHINE_LOGO_DIR (default
+./data/logos), named after the domain: `acme.com.png` (or .svg, .jpg, .webp). An enrichment job
+may fill that folder; without it every account gets its initials on a colour of its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+
+from salesmachine_server.web.access import current_session
+
+EXTENSIONS = {".png": "image/png", ".svg": "image/svg+xml", ".jpg": "image/jpeg", ".webp": "image/webp"}
+_DOMAIN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$")
+COLOURS = 8
+
+
+def logo_dir() -> Path:
+    return Path(os.environ.get("SALESMACHINE_LOGO_DIR", "data/logos"))
+
+
+def domain_of(params: dict[str, Any]) -> str | None:
+    """The account's domain: `domain`, else the host of `website` or `url`; None if none reads."""
+    for key in ("domain", "website", "url"):
+        value = params.get(key)
+        if not isinstance(value, str) or not value.strip():
+            continue
+        text = value.strip().lower()
+        host = urlsplit(text if "//" in text else f"//{text}").hostname or ""
+        host = host.removeprefix("www.")
+        if _DOMAIN.match(host):
+            return host
+    return None
+
+
+def initials(name: str) -> str:
+    """'Tesla Motors' -> 'TM', 'acme' -> 'AC', '' -> '?'."""
+    words = [w for w in re.split(r"[\s_.\-]+", name.strip()) if w]
+    if not words:
+        return "?"
+    if len(words) == 1:
+        return words[0][:2].upper()
+    return (words[0][0] + words[1][0]).upper()
+
+
+@dataclass(frozen=True)
+class Logo:
+    initials: str
+    colour: int  # CSS class avatar-cN: a stable colour per name, so an account is recognisable
+    image: str | None  # URL of a local logo file, when there is one
+
+    @classmethod
+    def of(cls, params: dict[str, Any], fallback: str = "") -> "Logo":
+        name = params.get("name") if isinstance(params.get("name"), str) else None
+        label = name or fallback
+        colour = hashlib.sha256(label.encode()).digest()[0] % COLOURS
+        domain = domain_of(params)
+        image = None
+        if domain is not None:
+            for extension in EXTENSIONS:
+                if (logo_dir() / f"{domain}{extension}").is_file():
+                    image = f"/logos/{domain}{extension}"
+                    break
+        return cls(initials(label), colour, image)
+
+
+async def logo_file(request: Request) -> Response:
+    """A local logo, to signed-in users only (which customers a project has is not public)."""
+    if await current_session(request) is None:
+        return Response(status_code=404)
+    name = str(request.path_params["name"])
+    stem, extension = os.path.splitext(name)
+    path = logo_dir() / name
+    if extension not in EXTENSIONS or not _DOMAIN.match(stem) or not path.is_file():
+        return Response(status_code=404)
+    return FileResponse(path, media_type=EXTENSIONS[extension], headers={"Cache-Control": "private, max-age=86400"})

@@ -1,0 +1,135 @@
+"""Account and contact pages: attributes, health and the rule behind it, the mrr history, the
+usage map, the timeline, the account's contacts or the contact's accounts, the latest visits.
+
+The profile itself is reads.account_profile / contact_profile (what GET /v1/accounts/{uid}
+answers); the timeline is reads.events_page, paged by its cursor with `?before=`.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Connection, select
+from starlette.requests import Request
+from starlette.responses import Response
+
+from salesmachine_server import revenue
+from salesmachine_server.errors import ApiError
+from salesmachine_server.segments import decode_cursor
+from salesmachine_server.store import reads
+from salesmachine_server.store.schema import memberships
+from salesmachine_server.web.access import Dashboard, PageNotFound, dashboard, page_handler
+from salesmachine_server.web.home import first_month
+from salesmachine_server.web.logos import Logo
+from salesmachine_server.web.usage_map import first_day, usage_map
+from salesmachine_server.web.visits import visit_of
+
+TIMELINE_PAGE = 30
+VISITS = 5
+
+
+def mrr_chart(history: list[dict[str, Any]], dash: Dashboard) -> dict[str, Any]:
+    """MRR at the end of each of the last twelve months (now, for this month), from the history
+    of changes: what the profile's chart draws."""
+    changes = [(row["effective_at"], revenue.money(row["mrr"])) for row in history]
+    cuts = revenue.periods(first_month(dash.window.today), dash.window.today, revenue.MONTH, dash.zone)
+    return {
+        "labels": [cut.start.strftime("%b %Y") for cut in cuts],
+        "mrr": [revenue.rounded(revenue.mrr_at(changes, cut.end_at)) for cut in cuts],
+    }
+
+
+def _timeline_query(request: Request) -> tuple[reads.EventQuery, str | None]:
+    params = request.query_params
+    kind = params.get("kind") if params.get("kind") in ("event", "pageview") else None
+    after = None
+    if params.get("before"):
+        try:
+            after = decode_cursor(params["before"], "datetime")
+        except ApiError:
+            after = None
+    return reads.EventQuery(kind=kind, limit=TIMELINE_PAGE, after=after), kind
+
+
+def _visits(conn: Connection, project_id: int, **owner: int) -> list[Any]:
+    rows, _ = reads.events_page(conn, project_id, reads.EventQuery(kind="pageview", limit=VISITS), **owner)
+    return [visit_of(r.occurred_at, r.params) for r in rows]
+
+
+@page_handler
+async def account_page(request: Request) -> Response:
+    dash = await dashboard(request)
+    uid = str(request.path_params["uid"])
+    query, kind = _timeline_query(request)
+    project_id, window = dash.project.id, dash.window
+    since = first_day(window.today)
+
+    def load(conn: Connection) -> dict[str, Any] | None:
+        profile = reads.account_profile(conn, project_id, uid, window)
+        if profile is None:
+            return None
+        account_id = reads.account_row(conn, project_id, uid).id
+        timeline, cursor = reads.events_page(conn, project_id, query, account_id=account_id)
+        members = select(memberships.c.contact_id).where(memberships.c.account_id == account_id)
+        return {
+            "profile": profile,
+            "timeline": timeline,
+            "cursor": cursor,
+            "usage": reads.usage(conn, members, since),
+            "visits": _visits(conn, project_id, account_id=account_id),
+        }
+
+    found = await dash.run(load)
+    if found is None:
+        raise PageNotFound(f"No account has the uid {uid!r}.")
+    return await _profile_page(dash, "account.html", "accounts", found, kind, Logo.of(found["profile"]["params"], uid))
+
+
+@page_handler
+async def contact_page(request: Request) -> Response:
+    dash = await dashboard(request)
+    uid = str(request.path_params["uid"])
+    query, kind = _timeline_query(request)
+    project_id, window = dash.project.id, dash.window
+    since = first_day(window.today)
+
+    def load(conn: Connection) -> dict[str, Any] | None:
+        profile = reads.contact_profile(conn, project_id, uid, window)
+        if profile is None:
+            return None
+        contact_id = reads.contact_id_for(conn, project_id, uid)
+        timeline, cursor = reads.events_page(conn, project_id, query, contact_id=contact_id)
+        return {
+            "profile": profile,
+            "timeline": timeline,
+            "cursor": cursor,
+            "usage": reads.usage(conn, [contact_id], since),
+            "visits": _visits(conn, project_id, contact_id=contact_id),
+        }
+
+    found = await dash.run(load)
+    if found is None:
+        raise PageNotFound(f"No contact has the uid {uid!r}.")
+    params = found["profile"]["params"]
+    label = params.get("name") if isinstance(params.get("name"), str) else params.get("email")
+    return await _profile_page(dash, "contact.html", "contacts", found, kind,
+                               Logo.of({"name": label if isinstance(label, str) else uid}))
+
+
+async def _profile_page(dash: Dashboard, template: str, section: str, found: dict[str, Any], kind: str | None,
+                        logo: Logo) -> Response:
+    profile = found["profile"]
+    today: date = dash.window.today
+    return await dash.page(template, section, {
+        "p": profile,
+        "logo": logo,
+        "attributes": sorted(profile["params"].items()),
+        "chart": mrr_chart(profile["mrr_history"], dash),
+        "usage": usage_map(found["usage"], today),
+        "timeline": found["timeline"],
+        "timeline_kind": kind,
+        "next_cursor": found["cursor"],
+        "visits": found["visits"],
+        "rule": dash.window.rule,
+    })

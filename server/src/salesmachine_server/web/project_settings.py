@@ -1,0 +1,120 @@
+"""Settings: the project's token, its secret (revealed on request), the snippet to paste with
+this server's address, the health thresholds and the time zone.
+
+Changing the time zone recounts the project's active days in the new zone
+(store/activity.rebuild_contact_days), as `salesmachine projects configure --timezone` does:
+a day is a calendar day where the customer's team lives, and health follows from it.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from functools import cache
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from salesmachine_server.health import HealthRule
+from salesmachine_server.keys import derive_secret
+from salesmachine_server.store.activity import rebuild_contact_days
+from salesmachine_server.store.projects import update_settings
+from salesmachine_server.timezones import is_valid
+from salesmachine_server.web.access import Dashboard, dashboard, page_handler
+from salesmachine_server.web.forms import checked_form
+
+# The API document's snippet, with the host and token filled in.
+SNIPPET = """<script type="text/javascript">
+var salesmachine = salesmachine || [];
+salesmachine.Settings = function(apiToken, options) {
+var script = document.createElement('script');
+script.type = 'text/javascript';
+script.async = true;
+script.src = "%(base)s/javascripts/salesmachine.min.js";
+var firstScript = document.getElementsByTagName('script')[0];
+firstScript.parentNode.insertBefore(script, firstScript);
+var methodFactory = function (type) {
+return function () {
+salesmachine.push([type].concat(Array.prototype.slice.call(arguments, 0)));
+};
+};
+var methods = ['init', 'salesmachine', 'pageview', 'account', 'contact', 'track'];
+for (var i = 0; i < methods.length; i++) {
+salesmachine[methods[i]] = methodFactory(methods[i]);
+}
+salesmachine.init(apiToken, options);
+};
+salesmachine.Settings("%(token)s", {});
+</script>"""
+
+LIMITS = {"window_days": (1, 365), "good_above": (0, 365), "bad_at_most": (0, 365)}
+
+
+@cache
+def time_zones() -> list[str]:
+    return sorted(zoneinfo.available_timezones())
+
+
+def snippet(request: Request, token: str) -> str:
+    base = f"{request.url.scheme}://{request.url.netloc}"
+    return SNIPPET % {"base": base, "token": token}
+
+
+async def _page(dash: Dashboard, values: dict[str, Any], status: int = 200) -> Response:
+    rule = HealthRule.of(dash.project.settings)
+    return await dash.page("settings.html", "settings", {
+        "snippet": snippet(dash.request, dash.project.token),
+        "rule": rule,
+        "timezone": dash.zone.key,
+        "time_zones": time_zones(),
+        "identity_verification": bool(dash.project.settings.get("identity_verification")),
+        "secret": None,
+        "errors": [],
+        "saved": dash.request.query_params.get("saved") == "1",
+        **values,
+    }, status=status)
+
+
+@page_handler
+async def settings_page(request: Request) -> Response:
+    return await _page(await dashboard(request), {})
+
+
+@page_handler
+async def reveal_secret(request: Request) -> Response:
+    """The secret, shown on this answer only (a POST: it is not in the address or the history)."""
+    dash = await dashboard(request)
+    await checked_form(request, dash.session.csrf_token)
+    secret = derive_secret(request.app.state.server_key, dash.project.token)
+    if not dash.project.secret_matches(secret):
+        return await _page(dash, {"errors": [
+            "This server's key did not issue this project's secret (was the key file replaced?): "
+            "it cannot be shown."]}, status=409)
+    return await _page(dash, {"secret": secret})
+
+
+@page_handler
+async def save_settings(request: Request) -> Response:
+    dash = await dashboard(request)
+    form = await checked_form(request, dash.session.csrf_token)
+    errors, health = [], {}
+    for name, (low, high) in LIMITS.items():
+        value = form.get(name, "").strip()
+        if not value.isdigit() or not low <= int(value) <= high:
+            errors.append(f"{name.replace('_', ' ')} must be a whole number from {low} to {high}")
+        else:
+            health[name] = int(value)
+    timezone = form.get("timezone", "").strip()
+    if not is_valid(timezone):
+        errors.append(f"unknown time zone {timezone!r}")
+    if not errors and health["good_above"] < health["bad_at_most"]:
+        errors.append("'good: more than' must not be below 'bad: at most'")
+    if errors:
+        return await _page(dash, {"errors": errors}, status=400)
+    writer = dash.engines.writer
+    changed_zone = timezone != dash.zone.key
+    await run_in_threadpool(update_settings, writer, dash.project.name, {"health": health, "timezone": timezone})
+    if changed_zone:
+        await run_in_threadpool(rebuild_contact_days, writer, dash.project.id, timezone)
+    return RedirectResponse(dash.url("/settings?saved=1"), status_code=303)

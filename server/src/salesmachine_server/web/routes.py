@@ -1,0 +1,36 @@
+"""The dashboard's addresses: mounted beside the API by app.routes()."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from salesmachine_server.web import home, lists, live, logos, profiles, project_settings, signin
+
+STATIC = Path(__file__).parent / "static"
+
+
+def dashboard_routes() -> list[BaseRoute]:
+    project = "/p/{pid:int}"
+    return [
+        Route("/", signin.root, methods=["GET"]),
+        Route("/signin", signin.signin_page, methods=["GET"]),
+        Route("/signin", signin.signin_submit, methods=["POST"]),
+        Route("/signout", signin.signout, methods=["POST"]),
+        Route(f"{project}/", home.home, methods=["GET"]),
+        Route(f"{project}/accounts", lists.accounts_list, methods=["GET"]),
+        Route(f"{project}/accounts/{{uid:path}}", profiles.account_page, methods=["GET"]),
+        Route(f"{project}/contacts", lists.contacts_list, methods=["GET"]),
+        Route(f"{project}/contacts/{{uid:path}}", profiles.contact_page, methods=["GET"]),
+        Route(f"{project}/segments", lists.segment_save, methods=["POST"]),
+        Route(f"{project}/segments/{{sid:int}}/delete", lists.segment_delete, methods=["POST"]),
+        Route(f"{project}/live", live.live_page, methods=["GET"]),
+        Route(f"{project}/live/feed", live.live_feed, methods=["GET"]),
+        Route(f"{project}/settings", project_settings.settings_page, methods=["GET"]),
+        Route(f"{project}/settings", project_settings.save_settings, methods=["POST"]),
+        Route(f"{project}/settings/secret", project_settings.reveal_secret, methods=["POST"]),
+        Route("/logos/{name}", logos.logo_file, methods=["GET"]),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ]

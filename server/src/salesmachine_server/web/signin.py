@@ -1,0 +1,92 @@
+"""Signing in and out, and `/`, which sends each user to their first project.
+
+The session cookie is HttpOnly (scripts cannot read it), SameSite=Lax (other sites' forms and
+scripts do not carry it; a link from an e-mail still opens the dashboard signed in), and Secure
+when the dashboard is reached over HTTPS. The sign-in form is protected by a double-submit token:
+there is no session yet, so the token lives in a short cookie of its own, scoped to /signin.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from salesmachine_server.store.users import authenticate
+from salesmachine_server.store.web_sessions import LIFETIME, end_session, start_session
+from salesmachine_server.web.access import SESSION_COOKIE, current_session, error_page, page_handler, projects_of
+from salesmachine_server.web.forms import checked_form
+from salesmachine_server.web.templating import render
+
+SIGNIN_COOKIE = "sm_signin"
+
+
+def _secure(request: Request) -> bool:
+    return request.url.scheme == "https"
+
+
+def safe_next(target: str | None) -> str:
+    """Where to go after signing in: a path of this site only (never //other.site or a URL)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+def _signin_form(request: Request, error: str | None = None, email: str = "", status: int = 200) -> Response:
+    token = secrets.token_urlsafe(32)
+    response = render(
+        "signin.html",
+        {"csrf": token, "error": error, "email": email, "next": safe_next(request.query_params.get("next"))},
+        status=status,
+    )
+    response.set_cookie(SIGNIN_COOKIE, token, max_age=3600, path="/signin", httponly=True, samesite="strict",
+                        secure=_secure(request))
+    return response
+
+
+@page_handler
+async def signin_page(request: Request) -> Response:
+    if await current_session(request) is not None:
+        return RedirectResponse(safe_next(request.query_params.get("next")), status_code=303)
+    return _signin_form(request)
+
+
+@page_handler
+async def signin_submit(request: Request) -> Response:
+    form = await checked_form(request, request.cookies.get(SIGNIN_COOKIE))
+    email = form.get("email", "")
+    user = await run_in_threadpool(authenticate, request.app.state.engines.reader, email, form.get("password", ""))
+    if user is None:
+        return _signin_form(request, "Wrong e-mail or password.", email=email, status=401)
+    token, _session = await run_in_threadpool(start_session, request.app.state.engines.writer, user.id)
+    response = RedirectResponse(safe_next(form.get("next")), status_code=303)
+    response.set_cookie(SESSION_COOKIE, token, max_age=int(LIFETIME.total_seconds()), path="/", httponly=True,
+                        samesite="lax", secure=_secure(request))
+    response.delete_cookie(SIGNIN_COOKIE, path="/signin")
+    return response
+
+
+@page_handler
+async def signout(request: Request) -> Response:
+    session = await current_session(request)
+    if session is not None:
+        await checked_form(request, session.csrf_token)
+        await run_in_threadpool(end_session, request.app.state.engines.writer, request.cookies[SESSION_COOKIE])
+    response = RedirectResponse("/signin", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@page_handler
+async def root(request: Request) -> Response:
+    session = await current_session(request)
+    if session is None:
+        return RedirectResponse("/signin", status_code=303)
+    projects = await projects_of(request, session)
+    if not projects:
+        return error_page(403, "No project yet",
+                          "You are not a member of any project: ask an administrator to run "
+                          f"`salesmachine users grant {session.email} --project NAME`.")
+    return RedirectResponse(f"/p/{projects[0].id}/", status_code=303)

@@ -1,0 +1,184 @@
+/* The dashboard's little script: draws the charts from the JSON each page embeds, copies the
+ * snippet, and keeps the live view up to date. Everything from the server is inserted as text
+ * (textContent), never as HTML. */
+(function () {
+  "use strict";
+
+  var COLOURS = {
+    new: "#2f9e44", expansion: "#66a80f", reactivation: "#1c7ed6",
+    contraction: "#f08c00", churn: "#e03131", mrr: "#343a8f"
+  };
+  var LABELS = {
+    new: "New", expansion: "Expansion", reactivation: "Reactivation",
+    contraction: "Contraction", churn: "Churn"
+  };
+
+  function money(value) {
+    return Number(value).toLocaleString(undefined, { maximumFractionDigits: 2 });
+  }
+
+  function movementsChart(canvas, data) {
+    var datasets = Object.keys(LABELS).map(function (kind) {
+      return {
+        type: "bar", label: LABELS[kind], data: data.movements[kind], backgroundColor: COLOURS[kind],
+        stack: "movements", yAxisID: "y", order: 2
+      };
+    });
+    datasets.push({
+      type: "line", label: "MRR", data: data.mrr, borderColor: COLOURS.mrr, backgroundColor: COLOURS.mrr,
+      yAxisID: "mrr", order: 1
+    });
+    return new window.Chart(canvas, {
+      data: { labels: data.labels, datasets: datasets },
+      options: {
+        maintainAspectRatio: false, animation: false,
+        interaction: { mode: "index", intersect: false },
+        scales: {
+          x: { stacked: true },
+          y: { stacked: true, title: { display: true, text: "movements" }, ticks: { callback: money } },
+          mrr: { position: "right", beginAtZero: true, grid: { drawOnChartArea: false },
+                 title: { display: true, text: "MRR" }, ticks: { callback: money } }
+        },
+        plugins: { tooltip: { callbacks: { label: function (c) { return c.dataset.label + ": " + money(c.raw); } } } }
+      }
+    });
+  }
+
+  function mrrChart(canvas, data) {
+    return new window.Chart(canvas, {
+      type: "line",
+      data: { labels: data.labels, datasets: [{
+        label: "MRR", data: data.mrr, borderColor: COLOURS.mrr, backgroundColor: "rgba(52,58,143,0.12)",
+        fill: true, stepped: true
+      }] },
+      options: {
+        maintainAspectRatio: false, animation: false,
+        scales: { y: { beginAtZero: true, ticks: { callback: money } } },
+        plugins: { legend: { display: false } }
+      }
+    });
+  }
+
+  function drawCharts() {
+    var canvases = document.querySelectorAll("canvas[data-chart]");
+    if (!canvases.length) { return; }
+    if (!window.Chart) { document.body.setAttribute("data-charts", "missing"); return; }
+    var makers = { movements: movementsChart, mrr: mrrChart };
+    Array.prototype.forEach.call(canvases, function (canvas) {
+      var data = JSON.parse(document.getElementById(canvas.getAttribute("data-source")).textContent);
+      makers[canvas.getAttribute("data-chart")](canvas, data);
+      canvas.setAttribute("data-drawn", "true");
+    });
+    document.body.setAttribute("data-charts", "drawn");
+  }
+
+  function copyButtons() {
+    Array.prototype.forEach.call(document.querySelectorAll("[data-copy]"), function (button) {
+      button.addEventListener("click", function () {
+        var source = document.getElementById(button.getAttribute("data-copy"));
+        source.select();
+        var done = function () { button.textContent = "Copied"; };
+        if (navigator.clipboard && navigator.clipboard.writeText) {
+          navigator.clipboard.writeText(source.value).then(done, function () { document.execCommand("copy"); done(); });
+        } else {
+          document.execCommand("copy");
+          done();
+        }
+      });
+    });
+  }
+
+  // --- live view ------------------------------------------------------------------------------
+
+  function cell(row, text, className) {
+    var td = document.createElement("td");
+    if (className) {
+      var inner = document.createElement(className === "raw" ? "code" : "span");
+      inner.className = className;
+      inner.textContent = text;
+      td.appendChild(inner);
+    } else {
+      td.textContent = text;
+    }
+    row.appendChild(td);
+    return td;
+  }
+
+  function link(td, href, text) {
+    var a = document.createElement("a");
+    a.href = href;
+    a.textContent = text;
+    td.appendChild(a);
+  }
+
+  function newestId(tbody) {
+    var first = tbody.querySelector("tr[data-id]");
+    return first ? first.getAttribute("data-id") : "0";
+  }
+
+  function startLive(status) {
+    var feed = status.getAttribute("data-feed");
+    var poll = Number(status.getAttribute("data-poll")) || 2000;
+    var base = feed.replace(/\/live\/feed$/, "");
+    var events = document.getElementById("event-rows");
+    var rejected = document.getElementById("rejected-rows");
+    // The project's time zone, as the rows the server rendered use: "2026-11-26 21:07".
+    var clock = new Intl.DateTimeFormat("sv-SE", {
+      timeZone: status.getAttribute("data-tz") || "UTC", year: "numeric", month: "2-digit", day: "2-digit",
+      hour: "2-digit", minute: "2-digit"
+    });
+    var format = function (iso) { return clock.format(new Date(iso)); };
+
+    function addEvent(e) {
+      var tr = document.createElement("tr");
+      tr.setAttribute("data-id", e.id);
+      tr.className = "fresh";
+      cell(tr, format(e.received_at));
+      cell(tr, e.kind, "badge kind-" + e.kind);
+      cell(tr, e.name);
+      link(cell(tr, ""), base + "/contacts/" + encodeURIComponent(e.contact_uid), e.contact_uid);
+      var account = cell(tr, "");
+      if (e.account_uid) { link(account, base + "/accounts/" + encodeURIComponent(e.account_uid), e.account_uid); }
+      cell(tr, e.params, "raw");
+      events.insertBefore(tr, events.firstChild);
+    }
+
+    function addRejected(r) {
+      var tr = document.createElement("tr");
+      tr.setAttribute("data-id", r.id);
+      tr.className = "fresh";
+      cell(tr, format(r.received_at));
+      cell(tr, r.path + (r.item_index === null ? "" : " #" + r.item_index));
+      cell(tr, r.code + ": " + r.reason + (r.field ? " (field " + r.field + ")" : ""));
+      cell(tr, r.raw, "raw");
+      rejected.insertBefore(tr, rejected.firstChild);
+    }
+
+    function tick() {
+      var url = feed + "?event=" + newestId(events) + "&rejected=" + newestId(rejected);
+      fetch(url, { credentials: "same-origin", cache: "no-store" }).then(function (answer) {
+        if (!answer.ok) { throw new Error(String(answer.status)); }
+        return answer.json();
+      }).then(function (data) {
+        data.events.slice().reverse().forEach(addEvent);
+        data.rejected.slice().reverse().forEach(addRejected);
+        Array.prototype.forEach.call(document.querySelectorAll(".empty-note"), function (note) {
+          if (note.parentNode.querySelector("tr[data-id]")) { note.hidden = true; }
+        });
+        status.textContent = "live";
+        status.className = "live-dot";
+      }).catch(function () {
+        status.textContent = "reconnecting";
+        status.className = "live-dot off";
+      }).then(function () { setTimeout(tick, poll); });
+    }
+    setTimeout(tick, poll);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    drawCharts();
+    copyButtons();
+    var status = document.getElementById("live-status");
+    if (status) { startLive(status); }
+  });
+})();
