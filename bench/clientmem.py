@@ -41,7 +41,7 @@ def main() -> None:
 
     baseline = rss_kb()
     client = salesmachine.Client(token, secret, host=f"http://127.0.0.1:{closed_port()}", max_queue_size=size)
-    track = getattr(client, "track", None) or getattr(client, "event")
+    track = next(getattr(client, name) for name in ("track_event", "track", "event") if hasattr(client, name))
     started = time.perf_counter()
     for i in range(size + size // 10):  # past full: the overflow must be dropped, not grow memory
         track(f"c{i % 10_000}", "feature_used",
@@ -49,9 +49,9 @@ def main() -> None:
     enqueue_seconds = time.perf_counter() - started
     time.sleep(0.5)
     full = rss_kb()
-    queue = getattr(client, "queue", None)
-    depth = queue.qsize() if queue is not None and hasattr(queue, "qsize") else None
+    depth = getattr(client, "queued", None)
     print(json.dumps({"max_queue_size": size, "calls": size + size // 10, "queue_depth": depth,
+                      "dropped": getattr(client, "dropped", None),
                       "rss_baseline_mb": baseline / 1024, "rss_full_mb": full / 1024,
                       "rss_hwm_mb": rss_kb("VmHWM") / 1024, "per_item_bytes": (full - baseline) * 1024 / size,
                       "enqueue_us_per_call": enqueue_seconds / (size + size // 10) * 1e6}))

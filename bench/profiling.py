@@ -1,5 +1,6 @@
 """Where the server's time goes during a scenario: py-spy attached to the server process
-(`run.py --profile`), summarised as the functions with the most samples, by thread.
+(scenarios 1 and 2 on uvicorn; `run.py --no-profile` turns it off), summarised as the functions
+with the most samples, by thread: the measured reason behind a target not met.
 
 py-spy samples at 100 Hz without pausing the server (--nonblocking), so its cost is small but
 not nil: the figures of a profiled run are marked as such.
@@ -23,28 +24,41 @@ class Profiler:
                      "--nonblocking", "--threads", "--format", "raw", "--output", str(self.raw)]
         self.process = subprocess.Popen(self.argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
-    def finish(self, title: str) -> Path:
+    def finish(self, title: str) -> dict[str, object]:
+        """Writes the summary; returns where, the threads' shares and the top frames."""
         self.process.wait(timeout=120)
+        if not self.raw.exists():
+            return {}
         self.out.write_text(summarise(self.raw, title, relative(" ".join(self.argv))))
-        return self.out
+        threads, own, _ = count(self.raw)
+        total = max(1, sum(threads.values()))
+        name = lambda frame: frame.split(": ", 1)[-1]  # noqa: E731  "thread (123): writer_0" -> "writer_0"
+        return {"path": self.out, "samples": sum(threads.values()),
+                "threads": [(name(t), n / total) for t, n in threads.most_common(3)],
+                "own": [(f, n / total) for f, n in own.most_common(4)]}
 
 
-def summarise(raw: Path, title: str, command: str, top: int = 30) -> str:
+def count(raw: Path) -> tuple[Counter[str], Counter[str], Counter[str]]:
+    """Samples per thread, per frame on top of the stack (own), per frame anywhere (inclusive)."""
     own: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
     threads: Counter[str] = Counter()
-    total = 0
     for line in raw.read_text().splitlines():
-        stack, _, count = line.rpartition(" ")
+        stack, _, samples = line.rpartition(" ")
         if not stack:
             continue
-        n = int(count)
+        n = int(samples)
         frames = stack.split(";")
         threads[frames[0]] += n
-        total += n
         own[frames[-1]] += n
         for frame in set(frames[1:]):
             inclusive[frame] += n
+    return threads, own, inclusive
+
+
+def summarise(raw: Path, title: str, command: str, top: int = 30) -> str:
+    threads, own, inclusive = count(raw)
+    total = sum(threads.values())
     lines = [f"# {title}", "", f"`{command}`: {total:,} samples", "", "## Threads", ""]
     lines += [f"- {share(n, total)} {name}" for name, n in threads.most_common()]
     lines += ["", "## Own time (the frame on top of the stack)", ""]

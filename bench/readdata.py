@@ -137,7 +137,7 @@ class _Steps:
 def _sqlite_fill(url: str, project_id: int, now: datetime, events: int, log) -> dict[str, float]:  # type: ignore[no-untyped-def]
     steps = _Steps("sqlite", log)
     conn = sqlite3.connect(sqlite_path(events), isolation_level=None)
-    for pragma in ("journal_mode=OFF", "synchronous=OFF", "cache_size=-1000000", "temp_store=MEMORY"):
+    for pragma in ("journal_mode=OFF", "synchronous=OFF", "cache_size=-1000000", "temp_store=MEMORY", "threads=2"):
         conn.execute(f"PRAGMA {pragma}")
     p, anchor = project_id, int(now.replace(tzinfo=timezone.utc).timestamp())
     stamp = now.isoformat(" ", "microseconds")

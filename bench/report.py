@@ -53,7 +53,8 @@ def markdown(run: dict[str, Any]) -> str:
         out.append(
             f"| {i} | {row['scenario']} | {ENGINES.get(row['engine'], row['engine'])} | {row['server']} | "
             f"{row['figure']} | {row.get('limit_text', '—')} | {row.get('ratio_text', '—')} | "
-            f"{row.get('target_text', '—')} | {_met(row.get('met'))} |"
+            f"{row.get('target_text', '—')} | {_met(row.get('met'))}"
+            + (f": {row['reason']}" if row.get("reason") else "") + " |"
         )
     out += ["", "## What was measured beside the figures", ""]
     out += [f"- {note}" for note in run["notes"]]
@@ -99,7 +100,7 @@ def chart(run: dict[str, Any], path: Path) -> None:
         axes[0][0].axhline(value, color=color, linestyle="--", linewidth=1)
         axes[0][0].text(-0.4, value, label, color=color, va="bottom", fontsize=8)
     for e in off_chart:
-        axes[0][0].text(0.99, 0.97, f"{e['label']}: {e['value']:,.0f} items/s (off the chart)",
+        axes[0][0].text(0.99, 0.90, f"{e['label']}: {e['value']:,.0f} items/s (off the chart)",
                         transform=axes[0][0].transAxes, ha="right", va="top", fontsize=8, color=colors["bare"])
     bars(axes[0][1], charts["single"], "Single calls: POST /v1/track/event, requests/s", "requests/s",
          target=(5000, "target 5,000"))
@@ -124,9 +125,11 @@ def chart(run: dict[str, Any], path: Path) -> None:
     bars(axes[1][1], charts["memory"], "Server memory during the scenario (peak RSS)", "MB",
          target=(300, "target 300 MB"))
     machine = run["machine"]
+    disturbed = sum("**disturbed**" in row["figure"] for row in run["rows"])
     fig.suptitle(
         f"Salesmachine self-hosted, {run['date']}: {machine['cores']} cores, {machine['memory_gib']:.1f} GiB, "
-        f"commit {machine['commit']}{' (server/ had uncommitted changes)' if machine['server_dirty'] else ''}",
+        f"commit {machine['commit']}{' (server/ had uncommitted changes)' if machine['server_dirty'] else ''}"
+        + (f"\n{disturbed} figures were disturbed by other processes' CPU use (see LATEST.md)" if disturbed else ""),
         fontsize=12)
     fig.text(0.01, 0.004, f"command: {run['command']}; each figure's own command is in LATEST.md\n"
              f"{run['durations']}", fontsize=8)

@@ -1,11 +1,9 @@
 """`make bench`: every scenario on SQLite and PostgreSQL, with the limits measured in the same
 run, written to bench/results/LATEST.md, LATEST.png and LATEST.json.
 
-    .venv/bin/python bench/run.py [--engines sqlite,postgres] [--quick] [--skip-reads]
+    .venv/bin/python bench/run.py [--engines sqlite,postgres] [--only limits,batch,...] [--quick]
 
-See bench/README.md for what each scenario does. Durations are scaled so that the whole run
-takes about 6 minutes on 2 cores once the read database is cached (generating it takes about
-2 minutes more, once a week).
+See bench/README.md for what each scenario does and how long it takes.
 """
 
 from __future__ import annotations
@@ -62,7 +60,7 @@ def ensure_tools() -> None:
         import matplotlib  # noqa: F401
     except ImportError:
         missing = True
-    if missing or not harness.granian_available():
+    if missing or not harness.granian_available() or not (harness.VENV_BIN / "py-spy").exists():
         log("installing what the benchmarks need (bench/install.sh)")
         subprocess.run(["sh", str(BENCH / "install.sh"), sys.executable], check=missing)
 
@@ -147,6 +145,7 @@ class Bench:
         for stack, server in servers:
             with server:
                 self.commands[f"bare HTTP server ({stack})"] = server.command
+                QUIET.wait()
                 sampler = RssSampler(server.process.pid)
                 sampler.start()
                 if stack == "uvicorn":
@@ -156,6 +155,7 @@ class Bench:
                     self.limits["bare batch"] = result.ok_per_second * workload.BATCH_ITEMS
                     self.limits["bare batch rps"] = result.ok_per_second
                     usage = sampler.stop()
+                    QUIET.wait()
                     sampler = RssSampler(server.process.pid)
                     sampler.start()
                     self.row(scenario="limit: bare HTTP, batch", engine="none", server=f"bare {stack}",
@@ -184,6 +184,7 @@ class Bench:
         best = 0.0
         for per_transaction in (workload.BATCH_ITEMS, 5000):
             url = harness.fresh_sqlite("raw") if engine == "sqlite" else harness.fresh_postgres(RAW_DB)
+            QUIET.wait()
             result = rawinsert.run(engine, url, rows, per_transaction, self.args.raw_seconds)
             best = max(best, result["rows_per_second"])
             self.limits[f"raw {engine} {per_transaction}"] = result["rows_per_second"]
@@ -206,13 +207,14 @@ class Bench:
         with harness.salesmachine_server(f"batch-{engine}", url) as server:
             sampler = RssSampler(server.process.pid)
             sampler.start()
+            QUIET.wait()
             profiler = self.profiler(server, a.batch_seconds, f"batch-{engine}")
             result = wrk(f"{server.url}/v1/batch", "write.lua",
                          [str(self.batches_file), basic(project["token"]),
                           f'"accepted":{workload.BATCH_ITEMS}'],
                          a.batch_connections, a.batch_seconds)
             memory = sampler.stop()
-            self.finish_profile(profiler, f"1. batch ingestion, {ENGINE_NAMES[engine]}")
+            spy = self.finish_profile(profiler, f"1. batch ingestion, {ENGINE_NAMES[engine]}")
         stored = count_events(engine, url)
         acknowledged_events = result.data["ok"] * (workload.MIX["event"] + workload.MIX["pageview"])
         items = result.ok_per_second * workload.BATCH_ITEMS
@@ -226,7 +228,8 @@ class Bench:
                  limit_text=f"raw insert {_n(raw)} rows/s; bare HTTP {_n(bare)} items/s",
                  ratio_text=f"{_ratio(items, raw)} of raw; {_ratio(items, bare)} of bare",
                  target_text=f"≥ {target:,} items/s and ≥ {BATCH_RAW_SHARE:.0%} of raw; no failure",
-                 met=met, commands=[server.command, result.command], value=items)
+                 met=met, reason=None if met else why(memory, result, spy),
+                 commands=[server.command, result.command] + ([spy["command"]] if spy else []), value=items)
         if stored < acknowledged_events:
             self.notes.append(f"{ENGINE_NAMES[engine]} batch ingestion: only {stored:,} events stored for "
                               f"{acknowledged_events:,} acknowledged: acknowledged data is MISSING")
@@ -248,12 +251,13 @@ class Bench:
         with make(f"single-{stack}-{engine}", url) as server:
             sampler = RssSampler(server.process.pid)
             sampler.start()
+            QUIET.wait()
             profiler = self.profiler(server, a.single_seconds, f"single-{stack}-{engine}") if stack == "uvicorn" else None
             result = wrk(f"{server.url}/v1/track/event", "write.lua",
                          [str(self.singles_file), basic(project["token"])],
                          a.single_connections, a.single_seconds)
             memory = sampler.stop()
-            self.finish_profile(profiler, f"2. single calls, {ENGINE_NAMES[engine]}")
+            spy = self.finish_profile(profiler, f"2. single calls ({stack}), {ENGINE_NAMES[engine]}")
         rps, p50, p99 = result.ok_per_second, result.latency_ms("p50"), result.latency_ms("p99")
         bare = self.limits.get(f"bare single {stack}")
         met = (result.failures == 0 and rps >= SINGLE_TARGET_RPS and p99 < SINGLE_TARGET_P99_MS and bare is not None
@@ -264,24 +268,30 @@ class Bench:
                  limit_text=f"bare HTTP ({stack}) {_n(bare)} req/s", ratio_text=_ratio(rps, bare),
                  target_text=f"≥ {SINGLE_TARGET_RPS:,} req/s, p99 < {SINGLE_TARGET_P99_MS} ms, "
                              f"≥ {SINGLE_BARE_SHARE:.0%} of bare; no failure",
-                 met=met, commands=[server.command, result.command], value=rps)
+                 met=met, reason=None if met else why(memory, result, spy),
+                 commands=[server.command, result.command] + ([spy["command"]] if spy else []), value=rps)
         self.memory_row(engine, f"2. single calls ({stack})", memory, [server.command])
         self.chart["single"].append({"label": f"{stack} {ENGINE_NAMES[engine]}", "value": rps, "color": engine})
         self.chart["latency"].append({"label": f"single {stack} {ENGINE_NAMES[engine]}", "p50": p50, "p99": p99,
                                       "color": engine})
 
     def profiler(self, server: harness.Server, seconds: int, name: str):  # type: ignore[no-untyped-def]
-        if not self.args.profile:
+        if not self.args.profile or not (harness.VENV_BIN / "py-spy").exists():
             return None
-        from profile import Profiler
+        from profiling import Profiler
 
         return Profiler(server.process.pid, seconds, self.args.out / "profiles" / f"{name}.md")
 
-    def finish_profile(self, profiler, title: str) -> None:  # type: ignore[no-untyped-def]
-        if profiler is not None:
-            path = profiler.finish(title)
-            self.notes.append(f"py-spy profile of {title}: {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}"
-                              " (figures of this run were taken with py-spy attached)")
+    def finish_profile(self, profiler, title: str) -> dict[str, Any] | None:  # type: ignore[no-untyped-def]
+        if profiler is None:
+            return None
+        spy = profiler.finish(title)
+        if not spy:
+            self.notes.append(f"py-spy recorded nothing for {title}")
+            return None
+        path = spy["path"]
+        spy["command"] = f"py-spy record --nonblocking --rate 100 (summary: {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path})"
+        return spy
 
     def memory_row(self, engine: str, scenario: str, memory: dict[str, float], commands: list[str]) -> None:
         peak = max(memory["rss_peak_mb"], memory["vmhwm_mb"])
@@ -312,6 +322,7 @@ class Bench:
                                       "revenue reads skipped")
                     continue
                 profile = name in ("contact profile", "latest 50 events")
+                QUIET.wait()
                 if profile:
                     # Many small queries: wrk, 4 connections, after a warm-up.
                     wrk(server.url, "read.lua", [str(path_file), authorization], a.read_connections, a.read_warmup)
@@ -356,10 +367,16 @@ class Bench:
             self.notes.append(f"Python client memory: `{shown}` failed: {(done.stderr or done.stdout)[-400:]!r}")
             return
         data = json.loads(line)
+        state = subprocess.run(["git", "status", "--porcelain", "--", "sdks/python"], cwd=ROOT, capture_output=True,
+                               text=True).stdout.strip()
+        if state:
+            self.notes.append("The Python client was measured as found in the working tree (sdks/python had "
+                              "uncommitted files)")
         self.row(scenario="4. Python client, full queue (10,000 events, server unreachable)", engine="none",
                  server="client", figure=f"RSS {data['rss_full_mb']:.0f} MB full vs {data['rss_baseline_mb']:.0f} MB "
                  f"empty: {data['per_item_bytes']:.0f} bytes per queued event; "
-                 f"{data['enqueue_us_per_call']:.1f} µs per call; queue depth {data['queue_depth']}",
+                 f"{data['enqueue_us_per_call']:.1f} µs per call; {data['calls']:,} calls: {data['queue_depth']} queued, "
+                 f"{data['dropped']} dropped",
                  commands=[shown])
 
     # the whole run ------------------------------------------------------------------------
@@ -435,13 +452,65 @@ def _answers(url: str, authorization: str) -> bool:
         return False
 
 
+class Quiet:
+    """Waits, before a measurement, for other processes on the machine (other people's tests,
+    builds) to stop using the CPU: at most `budget` seconds over the whole run. What could not
+    be waited out is reported in the row (`other` CPU) and marked as disturbed."""
+
+    def __init__(self, budget: float) -> None:
+        self.budget = budget
+        self.waited = 0.0
+
+    def wait(self, threshold: float = 0.3) -> float:
+        """Returns when a second passes with others under `threshold` cores, or when the budget
+        is spent: then the cores others were using (0 when quiet)."""
+        while True:
+            before = harness.machine_busy()
+            time.sleep(1)
+            after = harness.machine_busy()
+            busy = (os.cpu_count() or 1) * (after[0] - before[0]) / max(1, after[1] - before[1])
+            if busy < threshold:
+                return 0.0
+            self.waited += 1
+            if self.waited >= self.budget:
+                return busy
+
+
+QUIET = Quiet(60)
+DISTURBED = 0.25  # cores used by other processes above which a figure is marked
+
+
+def why(memory: dict[str, float], result: WrkResult, spy: dict[str, Any] | None) -> str:
+    """The measured reason a throughput target is not met: where the CPU went, and where the
+    server's own time went (py-spy)."""
+    parts = []
+    if result.failures:
+        parts.append(f"{result.failures} requests failed")
+    server, postgres = memory["server_cores"], memory["postgres_cores"]
+    other = max(0.0, memory["machine_cores"] - server - postgres - result.cores)
+    if server >= 0.85:
+        parts.append(f"the server process is CPU-bound ({server:.2f} cores: Python runs on one)")
+    elif other > DISTURBED:
+        parts.append(f"the server got {server:.2f} cores while other processes took {other:.2f}: this figure is "
+                     "not the server's limit")
+    else:
+        parts.append(f"the server used {server:.2f} cores" + (f" and PostgreSQL {postgres:.2f}" if postgres >= 0.01 else "")
+                     + ": it waits on the store more than it computes")
+    if spy:
+        thread, share = spy["threads"][0]
+        top = ", ".join(f"{frame.split(' (')[0]} {frac:.0%}" for frame, frac in spy["own"][:3])
+        parts.append(f"py-spy: thread {thread} {share:.0%} of samples; most own time in {top}")
+    return "; ".join(parts)
+
+
 def cpu(memory: dict[str, float], result: WrkResult) -> str:
     """Where the machine's CPU went: the server, wrk, and anything else (another process's load
     disturbs a figure; this says when)."""
     other = max(0.0, memory["machine_cores"] - memory["server_cores"] - memory["postgres_cores"] - result.cores)
     postgres = f"PostgreSQL {memory['postgres_cores']:.2f}, " if memory["postgres_cores"] >= 0.01 else ""
+    mark = " — **disturbed** by other processes" if other > DISTURBED else ""
     return (f"CPU: server {memory['server_cores']:.2f}, {postgres}wrk {result.cores:.2f}, other {other:.2f} of "
-            f"{os.cpu_count()} cores")
+            f"{os.cpu_count()} cores{mark}")
 
 
 def _n(value: float | None, digits: int = 0) -> str:
@@ -501,15 +570,15 @@ def main() -> None:
                         help="scenarios to run, of: limits,batch,single,reads,client")
     parser.add_argument("--batch-seconds", type=int, default=30)
     parser.add_argument("--single-seconds", type=int, default=20)
-    parser.add_argument("--bare-seconds", type=int, default=15)
-    parser.add_argument("--raw-seconds", type=float, default=8)
+    parser.add_argument("--bare-seconds", type=int, default=10)
+    parser.add_argument("--raw-seconds", type=float, default=6)
     parser.add_argument("--read-seconds", type=int, default=10)
     parser.add_argument("--read-warmup", type=int, default=2)
     parser.add_argument("--batch-connections", type=int, default=16)
     parser.add_argument("--single-connections", type=int, default=64)
     parser.add_argument("--read-connections", type=int, default=4)
-    parser.add_argument("--profile", action="store_true",
-                        help="attach py-spy to the server in scenarios 1 and 2; summaries in results/profiles/")
+    parser.add_argument("--no-profile", dest="profile", action="store_false",
+                        help="do not attach py-spy to the server in scenarios 1 and 2 (summaries in results/profiles/)")
     parser.add_argument("--events", type=int, default=readdata.EVENTS, help="events in the read database")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where LATEST.* are written")
     args = parser.parse_args()
@@ -540,6 +609,13 @@ def main() -> None:
                  f"{args.single_connections} for single calls, {args.read_connections} for reads")
     bench.notes.append(f"Time: scenarios {finished - prepared:.0f} s; preparing the read databases "
                        f"{prepared - started:.0f} s (a cached database costs nothing)")
+    bench.notes.append(f"Before each measurement the runner waited for the machine to be quiet (other processes "
+                       f"under 0.3 cores for a second): {QUIET.waited:.0f} s of waiting in all (at most "
+                       f"{QUIET.budget:.0f} s); a row whose `other` CPU is above {DISTURBED} cores is marked disturbed")
+    if args.profile:
+        bench.notes.append("py-spy (sampling at 100 Hz without pausing the server) was attached to the server during "
+                           "scenarios 1 and 2 on uvicorn, for the reasons in the `met` column; it costs a few percent "
+                           "of one core (`--no-profile` turns it off)")
     bench.notes.append("Latency percentiles are wrk's (closed loop: a connection sends its next request when the "
                        "previous one is answered), so they include queueing behind the other connections.")
     command = "make bench  (= .venv/bin/python bench/run.py" + (" " + shlex.join(sys.argv[1:]) if sys.argv[1:]
