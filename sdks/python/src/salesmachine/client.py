@@ -255,13 +255,13 @@ class Client:
         if not self.send:
             log.debug("send=False, not sending %s", message)
             return message
-        item = Item(message, encoded, time.monotonic())
-        if self.sync_mode:
-            self._send_now(item)
-            return message
         if self._closed:
             log.warning("salesmachine: the client was shut down; %s %s is not sent", message["method"], message["messageId"])
             self._tell(ClientClosed("the client was shut down"), [message])
+            return message
+        item = Item(message, encoded, time.monotonic())
+        if self.sync_mode:
+            self._send_now(item)
             return message
         self._ensure_consumer()
         if self._outbox.put(item, block=self.block_when_full):
@@ -294,7 +294,7 @@ class Client:
         try:
             self.on_error(error, messages)
         except Exception:  # noqa: BLE001 - the caller's call must not fail for its callback
-            log.exception("on_error raised")
+            log.exception("salesmachine: on_error raised")
 
     def _send_now(self, item: Item) -> None:
         try:

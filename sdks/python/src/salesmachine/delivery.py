@@ -83,7 +83,7 @@ class Sender:
                 wait = self.backoff.delay(retry, getattr(exc, "retry_after", None))
                 retry += 1
                 log.warning(
-                    "sending %d message(s) failed (%s); retry %d of %d in %.2fs",
+                    "salesmachine: sending %d message(s) failed (%s); retry %d of %d in %.2fs",
                     len(items), exc, retry, self.backoff.max_retries, wait,
                 )
                 if give_up is None:
@@ -94,13 +94,13 @@ class Sender:
 
 def report(on_error: Optional[OnError], error: Exception, messages: list[dict[str, Any]]) -> None:
     """Tell the application a batch (or part of it) will never be stored."""
-    log.error("%d message(s) not stored: %s", len(messages), error)
+    log.error("salesmachine: %d message(s) not stored: %s", len(messages), error)
     if on_error is None:
         return
     try:
         on_error(error, messages)
     except Exception:  # noqa: BLE001 - a faulty callback must not stop the sending thread
-        log.exception("on_error raised")
+        log.exception("salesmachine: on_error raised")
 
 
 def deliver(
@@ -113,7 +113,7 @@ def deliver(
         report(on_error, exc, [item.message for item in items])
         return
     except Exception as exc:  # noqa: BLE001 - an unforeseen fault loses this batch, not the thread
-        log.exception("unexpected error sending %d message(s)", len(items))
+        log.exception("salesmachine: unexpected error sending %d message(s)", len(items))
         report(on_error, exc, [item.message for item in items])
         return
     report_rejections(answer, items, on_error)
