@@ -21,6 +21,7 @@ from salesmachine_server.ingest.http import json_response, ping, write_endpoint
 from salesmachine_server.ingest.writer import Writer
 from salesmachine_server.keys import load_server_key
 from salesmachine_server.metrics import metrics
+from salesmachine_server.openapi import docs_page, openapi_json
 from salesmachine_server.ratelimit import RateLimiter
 from salesmachine_server.settings import Settings
 from salesmachine_server.store.engine import Engines, open_engines
@@ -49,6 +50,8 @@ def routes() -> list[Route]:
     return [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
+        Route("/openapi.json", openapi_json, methods=["GET"]),
+        Route("/docs", docs_page, methods=["GET"]),
         Route("/javascripts/salesmachine.min.js", javascripts.salesmachine_min_js, methods=["GET"]),
         Route("/v1/ping", ping, methods=["GET", "POST"]),
         *writes,

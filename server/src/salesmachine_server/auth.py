@@ -70,6 +70,8 @@ class ProjectDirectory:
         return await self._cached(self._by_secret, secret, find_by_secret)
 
     async def _cached(self, cache, key, find):  # type: ignore[no-untyped-def]
+        if "\x00" in key:  # no credential holds NUL, and PostgreSQL refuses it in a query
+            return None
         hit = cache.get(key)
         now = time.monotonic()
         if hit is not None and hit[0] > now:

@@ -7,6 +7,7 @@ the record of the refusal; a batch stores its good items and names each bad one 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
@@ -162,7 +163,7 @@ class Write:
 
     def _parse(self, item: Any, kind: str) -> Message:
         # Only a body larger than the item limit can hold an item over it: skip the work otherwise.
-        if self.body_size > self.settings.max_item_bytes and len(orjson.dumps(item)) > self.settings.max_item_bytes:
+        if self.body_size > self.settings.max_item_bytes and len(item_json(item)) > self.settings.max_item_bytes:
             raise Invalid("item", "max_size", f"an item may be at most {self.settings.max_item_bytes} bytes")
         message = parse_item(item, kind, self.received_at)
         check_identity(item, message, self.credentials, self._project_secret())
@@ -180,7 +181,7 @@ class Write:
             "received_at": self.received_at,
             "path": self.request.url.path[:64],
             "item_index": index,
-            "raw": orjson.dumps(item).decode()[: self.settings.max_item_bytes],
+            "raw": item_json(item).decode()[: self.settings.max_item_bytes],
             "code": CODES[error.status],
             "field": error.field,
             "reason": error.message,
@@ -190,6 +191,19 @@ class Write:
         timezone = self.credentials.project.settings.get("timezone", "UTC")
         job = Job(self.project_id, self.received_at, messages, rejections, timezone=timezone)
         return await self.request.app.state.writer.submit(job)
+
+
+def item_json(item: Any) -> bytes:
+    """An item as JSON text, to measure it and to keep it when refused. orjson writes at most
+    254 levels of nesting though it reads 1024: a deeper item goes through the standard
+    library, and one too deep even for that is kept as a note saying so."""
+    try:
+        return orjson.dumps(item)
+    except orjson.JSONEncodeError:
+        try:
+            return json.dumps(item, ensure_ascii=False).encode()
+        except RecursionError:
+            return b'"(not kept: nested too deeply)"'
 
 
 def batch_items(payload: Any) -> list[Any]:

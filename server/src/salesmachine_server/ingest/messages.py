@@ -8,9 +8,12 @@ epoch or ISO `created_at`, `sent_at` / `sentAt` for clock-skew correction.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
+
+import orjson
 
 MAX_UID_LENGTH = 255
 KINDS = ("contact", "account", "event", "alias")
@@ -83,6 +86,7 @@ def parse_item(item: Any, kind: str, received_at: datetime) -> Message:
     message.occurred_at = occurred_at
     message.message_id = message_id
     _check_reserved_params(message)
+    _check_storable(params)
     return message
 
 
@@ -125,6 +129,8 @@ def uid_string(value: Any, name: str) -> str:
     text = str(value)
     if not text.strip():
         raise Invalid(name, "not_empty", f"{name} must not be empty")
+    if "\x00" in text:
+        raise Invalid(name, "no_nul", f"{name} must not contain the NUL character (\\u0000)")
     if len(text) > MAX_UID_LENGTH:
         raise Invalid(name, "max_length", f"{name} must be at most {MAX_UID_LENGTH} characters, got {len(text)}")
     return text
@@ -139,6 +145,29 @@ def _params(item: dict[str, Any]) -> dict[str, Any]:
     return params
 
 
+def _check_storable(params: dict[str, Any]) -> None:
+    """Params are stored as JSON on both engines, so refuse here what one of them cannot hold
+    rather than fail the commit: orjson writes at most 254 levels of nesting (it reads 1024),
+    and PostgreSQL's text and JSONB cannot hold the NUL character. Serializing is also the
+    cheap way to look for NUL: only a match is walked."""
+    try:
+        text = orjson.dumps(params)
+    except orjson.JSONEncodeError:
+        raise Invalid("params", "max_depth", "params are nested too deeply to be stored") from None
+    if b"\\u0000" in text and _holds_nul(params):
+        raise Invalid("params", "no_nul", "params must not contain the NUL character (\\u0000)")
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any("\x00" in key or _holds_nul(one) for key, one in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(one) for one in value)
+    return False
+
+
 def _check_reserved_params(message: Message) -> None:
     """`mrr` must be a number (a numeric string is taken as the number it spells)."""
     if "mrr" in message.params and message.kind in ("contact", "account"):
@@ -148,6 +177,11 @@ def _check_reserved_params(message: Message) -> None:
         values = value if isinstance(value, list) else [value]
         for one in values:
             uid_string(one, "params.account_uid")
+
+
+# Floats hold every integer up to 2**53 exactly; "1e300" stays a float (as an int it would
+# exceed the 64 bits that JSON storage and SQLite take).
+_EXACT_INTEGERS = 2**53
 
 
 def _mrr(value: Any) -> float | int | None:
@@ -163,7 +197,7 @@ def _mrr(value: Any) -> float | int | None:
             number = float(value.strip())
         except ValueError:
             raise Invalid("params.mrr", "number", f"params.mrr must be a number, got {_show(value)}") from None
-        if number.is_integer():
+        if number.is_integer() and abs(number) <= _EXACT_INTEGERS:
             number = int(number)
     else:
         raise Invalid("params.mrr", "number", f"params.mrr must be a number, got {_json_type(value)}")
@@ -182,14 +216,32 @@ def _occurred_at(item: dict[str, Any], received_at: datetime) -> datetime:
     sent = parse_time(sent_raw, "sent_at")
     if created is None:
         return received_at
-    if sent is not None:
-        return received_at - (sent - created)
-    return created
+    try:
+        occurred = created if sent is None else received_at - (sent - created)
+    except OverflowError:
+        occurred = datetime.max
+    if not _EARLIEST <= occurred <= _LATEST:
+        raise Invalid(
+            "created_at",
+            "datetime",
+            f"created_at must fall between 0001-01-02 and 9999-12-30 (after any sent_at correction), "
+            f"got {_show(item.get('created_at'))}",
+        )
+    return occurred
+
+
+# An event is counted on its calendar day in the project's time zone: keep a day's margin
+# inside datetime's range so that day exists in every zone.
+_EARLIEST = datetime(1, 1, 2)
+_LATEST = datetime(9999, 12, 30)
 
 
 # Epoch values above this are milliseconds (JavaScript's Date.now()), not seconds:
 # as seconds they would be after the year 5000.
 _EPOCH_MILLIS_FROM = 100_000_000_000
+# Epoch seconds or milliseconds as a string: ASCII digits (str.isdigit also takes "²", which
+# int() refuses), few enough that int() takes them; anything longer is out of range anyway.
+_EPOCH_DIGITS = re.compile(r"[0-9]{1,18}")
 
 
 def parse_time(value: Any, name: str) -> datetime | None:
@@ -208,7 +260,7 @@ def parse_time(value: Any, name: str) -> datetime | None:
             raise Invalid(name, "datetime", f"{name} is out of range: {value}") from None
     if isinstance(value, str):
         text = value.strip()
-        if text.isdigit():
+        if _EPOCH_DIGITS.fullmatch(text):
             return parse_time(int(text), name)
         try:
             parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
@@ -217,7 +269,10 @@ def parse_time(value: Any, name: str) -> datetime | None:
                 name, "datetime", f"{name} must be an ISO-8601 time such as 2013-01-01T00:00:00.000Z, got {_show(value)}"
             ) from None
         if parsed.tzinfo is not None:
-            parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
+            try:
+                parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
+            except OverflowError:  # 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+                raise Invalid(name, "datetime", f"{name} is out of range: {_show(value)}") from None
         return parsed
     raise Invalid(name, "datetime", f"{name} must be an ISO-8601 string or epoch seconds, got {_json_type(value)}")
 
