@@ -7,6 +7,7 @@ Kept apart from cli.py, which registers this group; `first_user` is what `serve
 from __future__ import annotations
 
 import click
+from sqlalchemy.exc import IntegrityError
 
 from salesmachine_server.store.engine import Engines
 from salesmachine_server.store.projects import Project, list_projects
@@ -42,7 +43,10 @@ def first_user(engines: Engines) -> tuple[User, str] | None:
     if count_users(engines.reader):
         return None
     project_ids = tuple(p.id for p in list_projects(engines.reader))
-    return create_user(engines.writer, FIRST_USER_EMAIL, None, project_ids)
+    try:
+        return create_user(engines.writer, FIRST_USER_EMAIL, None, project_ids)
+    except (ValueError, IntegrityError):
+        return None  # another process starting at the same time created it: it printed it
 
 
 def print_first_user(created: tuple[User, str] | None, base_url: str) -> None:

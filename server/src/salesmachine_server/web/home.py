@@ -17,9 +17,8 @@ from starlette.responses import Response
 
 from salesmachine_server import revenue
 from salesmachine_server.api.revenue import accounts_of_paying_contacts, mrr_rows
-from salesmachine_server.segments import ListQuery
-from salesmachine_server.store import reads
 from salesmachine_server.store.counts import health_bands, turned_bad
+from salesmachine_server.store.signups import recent_signups
 from salesmachine_server.web.access import dashboard, page_handler
 
 MONTHS = 12
@@ -63,15 +62,12 @@ async def home(request: Request) -> Response:
     cuts = revenue.periods(first_month(window.today), window.today, revenue.MONTH, dash.zone)
 
     def load(conn: Connection) -> dict[str, Any]:
-        signups, _ = reads.list_contacts(
-            conn, project_id, ListQuery(sort_field="first_seen_at", descending=True, limit=8), window
-        )
         return {
             "rows": mrr_rows(conn, project_id),
             "accounts_of": accounts_of_paying_contacts(conn, project_id),
             "bands": health_bands(conn, project_id, "accounts", window),
             "turned_bad": turned_bad(conn, project_id, window),
-            "signups": signups,
+            "signups": recent_signups(conn, project_id, window),
         }
 
     found = await dash.run(load)
