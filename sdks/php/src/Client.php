@@ -23,8 +23,9 @@ final class Client
      * Options: host (default $SALESMACHINE_HOST, else http://127.0.0.1:8080), batch_size (100),
      * max_queue_size (10000), max_retries (5), backoff_base (0.25 s), backoff_cap (8 s),
      * timeout (10 s), connect_timeout (5 s), on_error (callable(int $status, string $message,
-     * array $messages)), logger (callable(string $level, string $message)), use_buffer (true;
-     * false sends each call at once).
+     * array $messages)), logger (callable(string $level, string $message)), and the legacy
+     * library's use_buffer (true; false sends each call at once), use_https (false; the scheme
+     * of a host given without one) and debug (false; log every request).
      *
      * @param array<string, mixed> $options
      */

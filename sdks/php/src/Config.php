@@ -32,8 +32,12 @@ final class Config
         'connect_timeout' => 5.0,
         'on_error' => null,
         'logger' => null,
-        // The legacy library's switch: false sent every call at once (a batch of one).
+        // The legacy library's switches: use_buffer false sent every call at once (a batch
+        // of one); use_https chose the scheme (here: of a host given without one); debug
+        // logged every request.
         'use_buffer' => true,
+        'use_https' => false,
+        'debug' => false,
     ];
 
     public readonly string $url;
@@ -70,7 +74,7 @@ final class Config
         $env ??= getenv();
 
         $host = $values['host'] ?? (($env['SALESMACHINE_HOST'] ?? '') !== '' ? $env['SALESMACHINE_HOST'] : self::DEFAULT_HOST);
-        $this->url = self::batchUrl((string) $host);
+        $this->url = self::batchUrl((string) $host, (bool) $values['use_https']);
         $this->batchSize = $values['use_buffer'] ? min(self::positiveInt($values, 'batch_size'), self::MAX_BATCH_SIZE) : 1;
         $this->maxQueueSize = self::positiveInt($values, 'max_queue_size');
         if (!is_int($values['max_retries']) || $values['max_retries'] < 0) {
@@ -88,18 +92,19 @@ final class Config
         if ($values['logger'] !== null && !is_callable($values['logger'])) {
             throw new \InvalidArgumentException('logger must be callable as (string $level, string $message)');
         }
-        $this->logger = $values['logger'] ?? [self::class, 'errorLog'];
+        $this->logger = $values['logger'] ?? ($values['debug'] ? [self::class, 'errorLogAll'] : [self::class, 'errorLog']);
     }
 
     /**
      * `{host}/v1/batch`. The host is a URL (`https://sm.example.com`, `http://127.0.0.1:8080`,
-     * with a path prefix when the server sits behind one); a bare `host:port` means http.
+     * with a path prefix when the server sits behind one); a bare `host:port` means http, or
+     * https with `use_https`.
      */
-    public static function batchUrl(string $host): string
+    public static function batchUrl(string $host, bool $https = false): string
     {
         $text = rtrim(trim($host), '/');
         if (!preg_match('#^[a-z][a-z0-9+.-]*://#i', $text)) {
-            $text = 'http://' . $text;
+            $text = ($https ? 'https://' : 'http://') . $text;
         }
         $parts = parse_url($text);
         if ($parts === false || !in_array(strtolower($parts['scheme'] ?? ''), ['http', 'https'], true)
@@ -115,6 +120,12 @@ final class Config
         if ($level !== 'debug') {
             error_log("salesmachine {$level}: {$message}");
         }
+    }
+
+    /** The default logger with `debug`: every line to PHP's error log. */
+    public static function errorLogAll(string $level, string $message): void
+    {
+        error_log("salesmachine {$level}: {$message}");
     }
 
     /** @param array<string, mixed> $values */

@@ -113,6 +113,9 @@ final class ValidationTest extends TestCase
         $this->assertSame('https://sm.example.com/prefix/v1/batch',
             $url(['host' => 'https://sm.example.com/prefix'], ['SALESMACHINE_HOST' => 'http://ignored']));
         $this->assertSame('http://localhost:8080/v1/batch', $url(['host' => 'localhost:8080'], []));
+        // The legacy library's use_https, for a host given without a scheme.
+        $this->assertSame('https://sm.example.com/v1/batch', $url(['host' => 'sm.example.com', 'use_https' => true], []));
+        $this->assertSame('http://sm.example.com/v1/batch', $url(['host' => 'http://sm.example.com', 'use_https' => true], []));
     }
 
     public function testBackoffDoublesWithJitterUpToTheCapAndHonoursRetryAfter(): void

@@ -19,9 +19,10 @@ module SalesmachineTest
   LIB = File.expand_path('../lib', __dir__)
   WORKDIR = Dir.mktmpdir('salesmachine-ruby-test-')
 
-  # The server most tests share; tests that stop a server start their own.
+  # The server most tests share (creating their projects ahead); tests that stop a server
+  # start their own.
   def self.server
-    @server ||= Server.new(Dir.mktmpdir('shared-', WORKDIR)).start
+    @server ||= Server.new(Dir.mktmpdir('shared-', WORKDIR), prefetch: true).start
   end
 
   Minitest.after_run do

@@ -72,6 +72,9 @@ class ValidationTest < Minitest::Test
     assert_equal 'https://sm.example.com/prefix/v1/batch',
                  url.call({ host: 'https://sm.example.com/prefix' }, { 'SALESMACHINE_HOST' => 'http://ignored' })
     assert_equal 'http://localhost:8080/v1/batch', url.call({ host: 'localhost:8080' }, {})
+    # The legacy gem's options: a host name, :port and :ssl.
+    assert_equal 'https://sm.example.com:8443/v1/batch', url.call({ host: 'sm.example.com', port: 8443, ssl: true }, {})
+    assert_equal 'http://sm.internal:9000/v1/batch', url.call({ host: 'sm.internal:9000', port: 1234 }, {})
   end
 
   def test_backoff_doubles_with_jitter_up_to_the_cap_and_honours_retry_after

@@ -18,7 +18,8 @@ final class Server
     private ?Process $process = null;
     private ?Process $nextProject = null;
 
-    public function __construct(private readonly string $workdir)
+    /** @param bool $prefetch create each next project in the background (see createProject) */
+    public function __construct(private readonly string $workdir, private readonly bool $prefetch = false)
     {
         $this->dbPath = $workdir . '/salesmachine.db';
         $this->logPath = $workdir . '/server.log';
@@ -71,7 +72,7 @@ final class Server
     public function createProject(): Project
     {
         $ready = $this->nextProject ?? $this->startProjectCreation();
-        $this->nextProject = $this->startProjectCreation();
+        $this->nextProject = $this->prefetch ? $this->startProjectCreation() : null;
         if ($ready->wait(60) !== 0) {
             throw new \RuntimeException('projects create failed: ' . $ready->stderr());
         }

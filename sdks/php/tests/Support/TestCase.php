@@ -37,17 +37,20 @@ abstract class TestCase extends \PHPUnit\Framework\TestCase
     }
 
     /** A server of one's own, in a folder under the suite's. */
-    public static function newServer(): Server
+    public static function newServer(bool $prefetch = false): Server
     {
         $dir = self::workdir() . '/server-' . bin2hex(random_bytes(4));
         mkdir($dir);
-        return (new Server($dir))->start();
+        return (new Server($dir, $prefetch))->start();
     }
 
-    /** The server most tests share; tests that stop a server start their own. */
+    /**
+     * The server most tests share (creating their projects ahead); tests that stop a server
+     * start their own.
+     */
     protected function server(): Server
     {
-        return self::$server ??= self::newServer();
+        return self::$server ??= self::newServer(prefetch: true);
     }
 
     /** @return array{Project, Stored} a fresh project and the reader of what it stores */

@@ -18,6 +18,9 @@ module Salesmachine
     DEFAULTS = {
       api_secret: nil,
       host: nil,
+      # The legacy gem's way to name the server: a bare host name, with :port and :ssl.
+      port: nil,
+      ssl: false,
       batch_size: 100,
       max_queue_size: 10_000,
       max_retries: 10,
@@ -48,7 +51,8 @@ module Salesmachine
 
       values = DEFAULTS.merge(options)
       @api_secret = values[:api_secret]
-      @url = self.class.batch_url(values[:host] || env['SALESMACHINE_HOST'] || DEFAULT_HOST)
+      @url = self.class.batch_url(values[:host] || env['SALESMACHINE_HOST'] || DEFAULT_HOST,
+                                  port: values[:port], ssl: values[:ssl])
       @batch_size = positive(values, :batch_size, Integer).clamp(1, MAX_BATCH_SIZE)
       @max_queue_size = positive(values, :max_queue_size, Integer)
       @max_retries = values[:max_retries]
@@ -65,11 +69,17 @@ module Salesmachine
     end
 
     # `{host}/v1/batch`. The host is a URL (`https://sm.example.com`, `http://127.0.0.1:8080`,
-    # with a path prefix when the server sits behind one); a bare `host:port` means http.
-    def self.batch_url(host)
+    # with a path prefix when the server sits behind one). A bare `host` or `host:port` is
+    # http, or https with `ssl: true`; `port:` sets the port of a host given without one.
+    def self.batch_url(host, port: nil, ssl: false)
       text = host.to_s.strip.chomp('/')
-      text = "http://#{text}" unless text.match?(%r{\A[a-z][a-z0-9+.-]*://}i)
+      text = "#{ssl ? 'https' : 'http'}://#{text}" unless text.match?(%r{\A[a-z][a-z0-9+.-]*://}i)
       uri = URI.parse("#{text}/v1/batch")
+      if port
+        raise ArgumentError, ":port must be an Integer, got #{port.inspect}" unless port.is_a?(Integer)
+
+        uri.port = port if uri.port == uri.default_port && !text.match?(%r{://[^/]*:\d+})
+      end
       raise ArgumentError, "host must be an http or https URL, got #{host.inspect}" unless uri.is_a?(URI::HTTP) && uri.host && !uri.host.empty?
 
       uri

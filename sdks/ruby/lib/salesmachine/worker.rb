@@ -38,6 +38,9 @@ module Salesmachine
     # Wait until everything queued so far is sent (or given up on). With a timeout, returns
     # false if it ran out first.
     def flush(timeout = nil)
+      # From on_error or a logger, on the worker thread itself: waiting would never end.
+      return false if Thread.current == @thread
+
       deadline = timeout && (monotonic + timeout)
       @mutex.synchronize do
         forget_parent_after_fork

@@ -36,8 +36,10 @@ module SalesmachineTest
       server&.close
     end
 
-    def initialize(workdir)
+    # prefetch: create each next project in the background (see create_project).
+    def initialize(workdir, prefetch: false)
       @workdir = workdir
+      @prefetch = prefetch
       @db_path = File.join(workdir, 'salesmachine.db')
       @log_path = File.join(workdir, 'server.log')
       @port = self.class.free_port
@@ -62,13 +64,13 @@ module SalesmachineTest
     # next project is created in the background while the test that asked uses this one.
     def create_project
       @prefetch_lock.synchronize do
-        ready = @prefetched || prefetch
-        @prefetched = prefetch
+        ready = @prefetched || start_project_creation
+        @prefetched = @prefetch ? start_project_creation : nil
         ready.value
       end
     end
 
-    def prefetch
+    def start_project_creation
       Thread.new { create_project_now }.tap { |thread| thread.report_on_exception = false }
     end
 
