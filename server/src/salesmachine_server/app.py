@@ -6,6 +6,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
+from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -17,12 +18,14 @@ from salesmachine_server.api import export, profiles, revenue, timelines
 from salesmachine_server.auth import ProjectDirectory
 from salesmachine_server.cors import WriteCors
 from salesmachine_server.errors import ApiError, StoreUnavailable
+from salesmachine_server.health_checks import readyz
 from salesmachine_server.ingest.http import json_response, ping, write_endpoint
 from salesmachine_server.ingest.writer import Writer
 from salesmachine_server.keys import load_server_key
 from salesmachine_server.metrics import metrics
 from salesmachine_server.openapi import docs_page, openapi_json
 from salesmachine_server.ratelimit import RateLimiter
+from salesmachine_server.request_metrics import RequestMetrics
 from salesmachine_server.settings import Settings
 from salesmachine_server.store.engine import Engines, open_engines
 from salesmachine_server.web import javascripts
@@ -49,6 +52,7 @@ def routes() -> list[Route]:
     writes = [Route(path, write_endpoint(kind), methods=["POST", "GET"]) for path, kind in WRITE_PATHS.items()]
     return [
         Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
         Route("/openapi.json", openapi_json, methods=["GET"]),
         Route("/docs", docs_page, methods=["GET"]),
@@ -81,12 +85,31 @@ async def _http_error(_request: Request, exc: Exception) -> Response:
     return ApiError(exc.status_code, message, headers=dict(exc.headers or {})).response()
 
 
+# Causes of a 503 a client may be told in words (the driver's own text may name hosts).
+_STORE_CAUSES = (
+    ("database or disk is full", "the database's disk is full"),
+    ("disk I/O error", "the database cannot write to its disk"),
+    ("readonly database", "the database is read-only"),
+)
+
+
 async def _store_unavailable(request: Request, exc: Exception) -> Response:
     log.error("store unavailable: %s", exc)
     retry_after = str(request.app.state.settings.retry_after_seconds)
-    return ApiError(
-        503, "the database cannot be reached; retry later", headers={"Retry-After": retry_after}
-    ).response()
+    cause = next((told for seen, told in _STORE_CAUSES if seen in str(exc)), "the database cannot be reached")
+    return ApiError(503, f"{cause}; retry later", headers={"Retry-After": retry_after}).response()
+
+
+async def _database_error(request: Request, exc: Exception) -> Response:
+    """A database error outside the writer (reads, credentials): the database unreachable or
+    out of service is a 503 like the writer's, anything else a fault of ours. Logged by the
+    driver's first line only: SQLAlchemy's text carries the statement's parameters."""
+    assert isinstance(exc, DBAPIError)
+    driver = str(exc.orig).strip() if exc.orig is not None else ""
+    reason = driver.splitlines()[0] if driver else type(exc).__name__
+    if isinstance(exc, OperationalError) or exc.connection_invalidated:
+        return await _store_unavailable(request, StoreUnavailable(reason))
+    return await _server_fault(request, RuntimeError(f"{type(exc).__name__}: {reason}"))
 
 
 async def _server_fault(_request: Request, exc: Exception) -> Response:
@@ -115,11 +138,12 @@ def create_app(settings: Settings, engines: Engines | None = None) -> Starlette:
     app = Starlette(
         routes=routes(),
         lifespan=lifespan,
-        middleware=[Middleware(WriteCors, paths={"/v1/ping", *WRITE_PATHS})],
+        middleware=[Middleware(RequestMetrics), Middleware(WriteCors, paths={"/v1/ping", *WRITE_PATHS})],
         exception_handlers={
             ApiError: _api_error,
             HTTPException: _http_error,
             StoreUnavailable: _store_unavailable,
+            DBAPIError: _database_error,
             Exception: _server_fault,
         },
     )

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import binascii
 import time
 from dataclasses import dataclass
 
@@ -45,7 +44,7 @@ def basic_pair(header: str | None) -> tuple[str, str] | None:
     compact = "".join(encoded.split())
     try:
         decoded = base64.b64decode(compact + "=" * (-len(compact) % 4), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # bad base64, not UTF-8, or a header holding non-ASCII bytes at all
         raise unauthorized("the Authorization header is not valid Basic base64") from None
     username, _, password = decoded.partition(":")
     return username.strip(), password.strip()

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from pathlib import Path
 
 import click
 import orjson
 
+from salesmachine_server.http_protocol import protocol_for
 from salesmachine_server.importer import import_file
 from salesmachine_server.keys import derive_secret, load_server_key
 from salesmachine_server.settings import Settings
@@ -89,15 +91,24 @@ def serve(
     if first_project:
         print_first_user(first_user(engines), f"http://{settings.host}:{settings.port}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    signal.signal(signal.SIGTERM, _exit_after_graceful_shutdown)
     uvicorn.run(
         create_app(settings, engines),
         host=settings.host,
         port=settings.port,
         access_log=settings.access_log,
-        http=settings.http,
+        http=protocol_for(settings.http, settings.max_head_bytes, settings.head_timeout_seconds),
+        h11_max_incomplete_event_size=settings.max_head_bytes,
         log_level="info",
         timeout_graceful_shutdown=30,
     )
+
+
+def _exit_after_graceful_shutdown(_signum: int, _frame: object) -> None:
+    """uvicorn re-raises SIGTERM once it has stopped gracefully (in-flight requests answered,
+    the writer's queue committed), which would end the process as killed by the signal (143).
+    That stop is a success: exit 0, as service managers and orchestrators expect."""
+    raise SystemExit(0)
 
 
 main.add_command(users)

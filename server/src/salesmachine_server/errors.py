@@ -18,8 +18,10 @@ CODES = {
     404: "not_found",
     405: "method_not_allowed",
     406: "not_acceptable",
+    408: "request_timeout",
     413: "payload_too_large",
     429: "too_many_requests",
+    431: "request_header_fields_too_large",
     500: "internal_error",
     503: "service_unavailable",
 }

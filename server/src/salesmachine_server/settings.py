@@ -30,6 +30,10 @@ class Settings:
     # uvicorn's HTTP/1.1 parser: "auto" (httptools, the fastest) or "h11". Neither can accept a
     # header line ended by a bare newline (docs/api.md, Credentials).
     http: str = "auto"
+    # The request line and headers: answered 431 over this size, 408 when not complete this
+    # many seconds after they started (slow clients must not hold connections; http_protocol.py).
+    max_head_bytes: int = 64 * 1024
+    head_timeout_seconds: float = 30.0
     # Requests per second each project may make (a token bucket of `rate_limit_burst`); 0 is
     # off. Per server process.
     rate_limit: float = 0.0

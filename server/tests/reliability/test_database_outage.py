@@ -1,0 +1,69 @@
+"""PostgreSQL cut off under load: the server answers 503 with Retry-After, stays up, and
+recovers by itself when the database is back; clients that retry 503s with the same
+messageIds lose nothing and store nothing twice.
+
+The connections are cut by a TCP relay between the server and PostgreSQL (support.TcpProxy):
+open connections break mid-transaction and new ones are refused, as when the database
+restarts or the network drops.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+import pytest
+
+from tests.reliability.conftest import StartServer
+from tests.reliability.probes import wait_for
+from tests.reliability.traffic import Traffic, check_store
+from tests.support import TcpProxy, make_project, postgres_database
+
+OUTAGE_SECONDS = 2.0
+
+
+@pytest.fixture
+def postgres_behind_proxy() -> Iterator[tuple[str, TcpProxy]]:
+    with postgres_database() as url:
+        parts = urlsplit(url)
+        proxy = TcpProxy(parts.hostname or "127.0.0.1", parts.port or 5432).start()
+        netloc = f"{parts.username}@127.0.0.1:{proxy.port}" if parts.username else f"127.0.0.1:{proxy.port}"
+        yield urlunsplit(parts._replace(netloc=netloc)), proxy
+        proxy.cut()
+
+
+def test_outage_under_load_is_503_and_retrying_clients_lose_nothing(
+    postgres_behind_proxy: tuple[str, TcpProxy], start_server: StartServer
+) -> None:
+    url, proxy = postgres_behind_proxy
+    project, secret = make_project(url)
+    server = start_server(url, env={"SALESMACHINE_RETRY_AFTER_SECONDS": "1"})
+    traffic = Traffic(server.base_url, project.token, prefix="out", threads=4, seed=3, retry=True,
+                      requests_per_thread=30, expected=(503,)).start()
+    wait_for(lambda: traffic.acknowledged_requests() >= 10, 20, "no write was acknowledged")
+
+    proxy.cut()
+    cut_at = time.monotonic()
+    with httpx.Client(base_url=server.base_url, timeout=10) as http:
+        wait_for(lambda: traffic.outcome().statuses["503"] >= 3, 10, "writes were not answered 503 during the outage")
+        ready = http.get("/readyz")
+        assert ready.status_code == 503 and ready.headers["retry-after"] == "1", ready.text
+        read = http.get("/v1/contacts", auth=(project.token, secret))
+        assert read.status_code == 503, read.text
+        assert read.headers["retry-after"] == "1"
+        assert read.json()["code"] == "service_unavailable"
+        assert http.get("/healthz").status_code == 200
+        time.sleep(max(0.0, OUTAGE_SECONDS - (time.monotonic() - cut_at)))  # the outage lasts a while
+        proxy.restore()
+        wait_for(lambda: http.get("/readyz").status_code == 200, 20, "the server did not become ready again")
+
+    outcome = traffic.join(90)
+    assert server.process is not None and server.process.poll() is None, "the server died in the outage"
+    assert not outcome.surprises, outcome.surprises[:5]
+    assert "503:1" in outcome.retry_after_seen
+    assert not outcome.unanswered, f"{len(outcome.unanswered)} messages never acknowledged"
+    check = check_store(url, project.id, outcome)
+    check.assert_exactly_once()
+    assert "Traceback" not in server.log()
