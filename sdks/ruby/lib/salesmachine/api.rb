@@ -37,8 +37,9 @@ module Salesmachine
       sender = Sender.new(transport, Backoff.new(@config.backoff_base, @config.backoff_cap),
                           max_retries: @config.max_retries, logger: @config.logger, on_error: @config.on_error)
       @worker = Worker.new(sender, batch_size: @config.batch_size, max_batch_bytes: Config::MAX_BATCH_BYTES,
-                                   max_queue_size: @config.max_queue_size)
-      ExitFlush.register(@worker, @config.exit_timeout, @config.logger)
+                                   max_queue_size: @config.max_queue_size, exit_timeout: @config.exit_timeout,
+                                   logger: @config.logger)
+      ExitFlush.register(@worker)
     end
 
     # Create or update a contact: :contact_uid, :params (an `account_uid` param links the

@@ -3,23 +3,26 @@
 module Salesmachine
   # Sends what is still queued when the program ends, so a script that tracks and exits
   # loses nothing. One at_exit hook for the process, over every live worker; workers are
-  # held weakly so that a client the application drops can still be collected.
+  # held weakly so that a client the application drops can still be collected (a worker with
+  # messages to send is kept alive by its own thread).
   module ExitFlush
+    # WeakMap holds its values weakly too: the value is `true`, which is never collected, and
+    # what the flush needs (its timeout, the logger) lives on the worker.
     @workers = ObjectSpace::WeakMap.new
     @lock = Mutex.new
 
     class << self
-      def register(worker, timeout, logger)
-        @lock.synchronize { @workers[worker] = [timeout, logger] }
+      def register(worker)
+        @lock.synchronize { @workers[worker] = true }
       end
 
       def run
         workers = []
-        @lock.synchronize { @workers.each_pair { |worker, settings| workers << [worker, settings] } }
-        workers.each do |worker, (timeout, logger)|
-          next if worker.flush(timeout)
+        @lock.synchronize { @workers.each_key { |worker| workers << worker } }
+        workers.each do |worker|
+          next if worker.flush(worker.exit_timeout)
 
-          logger.error("exiting with #{worker.pending} message(s) not sent after waiting #{timeout}s")
+          worker.logger.error("exiting with #{worker.pending} message(s) not sent after waiting #{worker.exit_timeout}s")
         end
       end
     end

@@ -8,8 +8,13 @@ module Salesmachine
   # application sends few, large requests and a quiet one sends at once. `pending` counts
   # messages queued or in flight, which is what `flush` waits on.
   class Worker
-    def initialize(sender, batch_size:, max_batch_bytes:, max_queue_size:)
+    # What the program's exit needs to flush this worker (see ExitFlush).
+    attr_reader :exit_timeout, :logger
+
+    def initialize(sender, batch_size:, max_batch_bytes:, max_queue_size:, exit_timeout:, logger:)
       @sender = sender
+      @exit_timeout = exit_timeout
+      @logger = logger
       @batch_size = batch_size
       @max_batch_bytes = max_batch_bytes
       @max_queue_size = max_queue_size
