@@ -9,7 +9,8 @@ keep-alive timeout only runs between requests). Here a head over `max_head_bytes
 size is the write endpoints' limit (413).
 
 With the h11 parser (`SALESMACHINE_HTTP=h11`) uvicorn's own `h11_max_incomplete_event_size`
-bounds the size (cli.py passes it); there is no time bound for that parser.
+(cli.py passes it) bounds a head that arrives in pieces; one that arrives in a single read
+(up to 256 KiB) passes, and there is no time bound for that parser.
 """
 
 from __future__ import annotations

@@ -9,8 +9,13 @@ restarts or the network drops.
 
 from __future__ import annotations
 
+import importlib
+import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -19,9 +24,10 @@ import pytest
 from tests.reliability.conftest import StartServer
 from tests.reliability.probes import wait_for
 from tests.reliability.traffic import Traffic, check_store
-from tests.support import TcpProxy, make_project, postgres_database
+from tests.support import StoredData, TcpProxy, make_project, postgres_database
 
 OUTAGE_SECONDS = 2.0
+SDK_SOURCE = Path(__file__).resolve().parents[3] / "sdks" / "python" / "src"
 
 
 @pytest.fixture
@@ -67,3 +73,67 @@ def test_outage_under_load_is_503_and_retrying_clients_lose_nothing(
     check = check_store(url, project.id, outcome)
     check.assert_exactly_once()
     assert "Traceback" not in server.log()
+
+
+def python_client_class() -> Any:
+    """`salesmachine.client.Client`, installed or from the repository's source (it needs
+    nothing beyond the standard library)."""
+    try:
+        return importlib.import_module("salesmachine.client").Client
+    except ImportError:
+        if not (SDK_SOURCE / "salesmachine" / "client.py").exists():
+            pytest.fail(f"the Python client is neither installed nor at {SDK_SOURCE}")
+        sys.path.insert(0, str(SDK_SOURCE))
+        return importlib.import_module("salesmachine.client").Client
+
+
+def test_the_python_client_rides_through_an_outage(
+    postgres_behind_proxy: tuple[str, TcpProxy], start_server: StartServer
+) -> None:
+    """Events tracked before, during and after the outage are each stored once: the client
+    retries 503s and broken connections with the messageIds it gave them."""
+    url, proxy = postgres_behind_proxy
+    project, _ = make_project(url)
+    server = start_server(url, env={"SALESMACHINE_RETRY_AFTER_SECONDS": "1"})
+    failures: list[Any] = []
+    client = python_client_class()(
+        project.token, host=server.base_url, upload_size=25, upload_interval=0.05, backoff_base=0.1,
+        backoff_max=1.0, max_retries=1000, timeout=5.0, on_error=lambda error, lost: failures.append((error, lost)),
+    )
+    sent = 0
+
+    def track(count: int) -> None:
+        nonlocal sent
+        for _ in range(count):
+            client.track_event(f"sdk-{sent % 7}", "tracked", {"seq": sent})
+            sent += 1
+            time.sleep(0.002)  # a steady trickle, so that batches leave during the outage too
+
+    try:
+        track(150)
+        assert client.flush(timeout=30)
+        proxy.cut()
+        track(150)
+        time.sleep(OUTAGE_SECONDS)  # the outage lasts a while: the client must keep retrying
+        proxy.restore()
+        track(150)
+        assert client.flush(timeout=60), f"{client.queued} messages still queued"
+    finally:
+        client.shutdown(timeout=5)
+    assert not failures, failures[:3]
+
+    stored = StoredData(url, project.id)
+    try:
+        rows = stored.rows("SELECT params FROM events WHERE project_id = :project AND name = 'tracked'")
+    finally:
+        stored.close()
+    seqs = Counter(_params(row[0])["seq"] for row in rows)
+    assert sorted(seqs) == list(range(sent)), f"missing: {sorted(set(range(sent)) - set(seqs))[:10]}"
+    assert max(seqs.values()) == 1, f"stored twice: {[s for s, n in seqs.items() if n > 1][:10]}"
+    assert "store unavailable" in server.log(), "no batch reached the server during the outage"
+
+
+def _params(value: Any) -> dict[str, Any]:
+    import orjson
+
+    return orjson.loads(value) if isinstance(value, (str, bytes)) else value
