@@ -173,27 +173,43 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def postgres_cpu() -> dict[int, float]:
-    """CPU seconds of each PostgreSQL process on this machine (its backends do the store's work)."""
-    found = {}
+def _stat_fields(pid: int) -> list[str] | None:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            text = handle.read()
+    except OSError:
+        return None
+    name = text[text.index("(") + 1 : text.rindex(")")]
+    return [name, *text.rsplit(")", 1)[1].split()]
+
+
+def system_cpu() -> dict[str, float]:
+    """CPU seconds so far of PostgreSQL (live processes, plus backends that already exited,
+    which the postmaster's cutime/cstime hold) and of kernel threads (children of kthreadd:
+    I/O completion, writeback), scanned from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    postgres = kernel = 0
     for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/comm") as handle:
-                    if handle.read().strip() != "postgres":
-                        continue
-            except OSError:
-                continue
-            found[int(entry)] = cpu_seconds([int(entry)])
-    return found
+        if not entry.isdigit():
+            continue
+        fields = _stat_fields(int(entry))
+        if fields is None:
+            continue
+        # fields: name, state, ppid, ... utime=12, stime=13, cutime=14, cstime=15
+        if fields[0] == "postgres":
+            postgres += int(fields[12]) + int(fields[13]) + int(fields[14]) + int(fields[15])
+        elif fields[2] == "2" or entry == "2":
+            kernel += int(fields[12]) + int(fields[13])
+    return {"postgres": postgres / ticks, "kernel": kernel / ticks}
 
 
-def machine_busy() -> tuple[float, float]:
-    """(busy, total) jiffies of all CPUs, from /proc/stat."""
+def machine_busy() -> tuple[float, float, float]:
+    """(busy, total, interrupts) jiffies of all CPUs, from /proc/stat; interrupts (irq and
+    softirq: loopback networking, disk completions) are in busy too."""
     with open("/proc/stat") as handle:
         values = [int(v) for v in handle.readline().split()[1:]]
     idle = values[3] + values[4]
-    return sum(values) - idle, sum(values)
+    return sum(values) - idle, sum(values), values[5] + values[6]
 
 
 class RssSampler(threading.Thread):
@@ -212,7 +228,7 @@ class RssSampler(threading.Thread):
         self._t0 = time.monotonic()
         self._cpu = cpu_seconds(process_tree(pid))
         self._machine = machine_busy()
-        self._postgres = postgres_cpu()
+        self._system = system_cpu()
 
     def run(self) -> None:
         while not self._halt.is_set():
@@ -230,12 +246,16 @@ class RssSampler(threading.Thread):
         self._halt.set()
         self.join()
         elapsed = time.monotonic() - self._t0
-        busy, total = machine_busy()
-        postgres = sum(seconds - self._postgres.get(pid, 0.0) for pid, seconds in postgres_cpu().items())
-        return {"postgres_cores": max(0.0, postgres) / elapsed,
+        busy, total, interrupts = machine_busy()
+        system = system_cpu()
+        cores = os.cpu_count() or 1
+        span = max(1, total - self._machine[1])
+        return {"postgres_cores": max(0.0, system["postgres"] - self._system["postgres"]) / elapsed,
+                "kernel_cores": max(0.0, system["kernel"] - self._system["kernel"]) / elapsed
+                + cores * (interrupts - self._machine[2]) / span,
                 "rss_peak_mb": self.peak_kb / 1024, "rss_end_mb": self.last_kb / 1024, "vmhwm_mb": self.hwm_kb / 1024,
                 "server_cores": (cpu_seconds(process_tree(self.pid)) - self._cpu) / elapsed,
-                "machine_cores": (os.cpu_count() or 1) * (busy - self._machine[0]) / max(1, total - self._machine[1])}
+                "machine_cores": cores * (busy - self._machine[0]) / span}
 
 
 @dataclass

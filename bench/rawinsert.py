@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import orjson
 
@@ -55,7 +55,8 @@ def _seed_sqlite(conn: Any, project_id: int) -> None:
     conn.execute("COMMIT")
 
 
-def sqlite_raw(url: str, rows: list[tuple[Any, ...]], per_transaction: int, seconds: float) -> dict[str, Any]:
+def sqlite_raw(url: str, rows: list[tuple[Any, ...]], per_transaction: int, seconds: float,
+               starting: Callable[[], None]) -> dict[str, Any]:
     import sqlite3
 
     project = create_project(url, "raw")
@@ -66,6 +67,7 @@ def sqlite_raw(url: str, rows: list[tuple[Any, ...]], per_transaction: int, seco
     _seed_sqlite(conn, project["id"])
     rows = [(project["id"], *r[1:]) for r in rows]
     statement = f"INSERT INTO events ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+    starting()
     written, start, position = 0, time.perf_counter(), 0
     while time.perf_counter() - start < seconds:
         chunk = rows[position : position + per_transaction]
@@ -80,7 +82,8 @@ def sqlite_raw(url: str, rows: list[tuple[Any, ...]], per_transaction: int, seco
             "how": f"sqlite3 executemany, {per_transaction} rows per transaction, WAL, synchronous=FULL"}
 
 
-def postgres_raw(url: str, rows: list[tuple[Any, ...]], per_transaction: int, seconds: float) -> dict[str, Any]:
+def postgres_raw(url: str, rows: list[tuple[Any, ...]], per_transaction: int, seconds: float,
+                 starting: Callable[[], None]) -> dict[str, Any]:
     import psycopg
 
     project = create_project(url, "raw")
@@ -96,6 +99,7 @@ def postgres_raw(url: str, rows: list[tuple[Any, ...]], per_transaction: int, se
                             [(i + 1, project["id"], f"a{i}", now, now) for i in range(ACCOUNTS)])
         conn.commit()
         copy_sql = f"COPY events ({', '.join(COLUMNS)}) FROM STDIN"
+        starting()
         written, start, position = 0, time.perf_counter(), 0
         while time.perf_counter() - start < seconds:
             chunk = rows[position : position + per_transaction]
@@ -110,10 +114,12 @@ def postgres_raw(url: str, rows: list[tuple[Any, ...]], per_transaction: int, se
             "how": f"psycopg COPY, {per_transaction} rows per transaction, synchronous_commit on"}
 
 
-def run(engine: str, url: str, rows: list[tuple[Any, ...]], per_transaction: int, seconds: float) -> dict[str, Any]:
+def run(engine: str, url: str, rows: list[tuple[Any, ...]], per_transaction: int, seconds: float,
+        starting: Callable[[], None] = lambda: None) -> dict[str, Any]:
+    """Prepares the scratch database, calls `starting()`, then writes for `seconds`."""
     if engine == "sqlite":
-        return sqlite_raw(url, rows, per_transaction, seconds)
-    return postgres_raw(url, rows, per_transaction, seconds)
+        return sqlite_raw(url, rows, per_transaction, seconds, starting)
+    return postgres_raw(url, rows, per_transaction, seconds, starting)
 
 
 if __name__ == "__main__":  # a quick look: python bench/rawinsert.py

@@ -122,8 +122,9 @@ def chart(run: dict[str, Any], path: Path) -> None:
                  fontsize=10)
     ax.axhline(25, color="red", linestyle=":", linewidth=1)
     ax.axhline(50, color="red", linestyle="--", linewidth=1)
-    bars(axes[1][1], charts["memory"], "Server memory during the scenario (peak RSS)", "MB",
+    bars(axes[1][1], charts["memory"], "Server memory: VmRSS peak during the scenario (bars), VmHWM (dots)", "MB",
          target=(300, "target 300 MB"))
+    axes[1][1].plot(range(len(charts["memory"])), [e.get("hwm", 0) for e in charts["memory"]], "k.", markersize=8)
     machine = run["machine"]
     disturbed = sum("**disturbed**" in row["figure"] for row in run["rows"])
     fig.suptitle(

@@ -184,12 +184,14 @@ class Bench:
         best = 0.0
         for per_transaction in (workload.BATCH_ITEMS, 5000):
             url = harness.fresh_sqlite("raw") if engine == "sqlite" else harness.fresh_postgres(RAW_DB)
-            QUIET.wait()
-            result = rawinsert.run(engine, url, rows, per_transaction, self.args.raw_seconds)
+            usages: list[Usage] = []
+            result = rawinsert.run(engine, url, rows, per_transaction, self.args.raw_seconds,
+                                   starting=lambda: (QUIET.wait(), usages.append(Usage())))
+            usage = usages[0]
             best = max(best, result["rows_per_second"])
             self.limits[f"raw {engine} {per_transaction}"] = result["rows_per_second"]
             self.row(scenario=f"limit: raw insert, {per_transaction:,} rows per transaction", engine=engine,
-                     server="none (driver)", figure=f"{_n(result['rows_per_second'])} rows/s",
+                     server="none (driver)", figure=f"{_n(result['rows_per_second'])} rows/s ({usage.stop()})",
                      commands=[f"bench/rawinsert.py: {result['how']}, {self.args.raw_seconds:g} s, into the events "
                                f"table of a database made by salesmachine migrate"])
             self.chart["batch"].append({"label": f"raw insert {ENGINE_NAMES[engine]}\n{per_transaction} rows/tx",
@@ -205,9 +207,9 @@ class Bench:
         url = fresh_database(engine, "ingest-batch")
         project = harness.create_project(url)
         with harness.salesmachine_server(f"batch-{engine}", url) as server:
+            QUIET.wait()
             sampler = RssSampler(server.process.pid)
             sampler.start()
-            QUIET.wait()
             profiler = self.profiler(server, a.batch_seconds, f"batch-{engine}")
             result = wrk(f"{server.url}/v1/batch", "write.lua",
                          [str(self.batches_file), basic(project["token"]),
@@ -249,9 +251,9 @@ class Bench:
         project = harness.create_project(url)
         make = harness.salesmachine_server if stack == "uvicorn" else harness.granian_server
         with make(f"single-{stack}-{engine}", url) as server:
+            QUIET.wait()
             sampler = RssSampler(server.process.pid)
             sampler.start()
-            QUIET.wait()
             profiler = self.profiler(server, a.single_seconds, f"single-{stack}-{engine}") if stack == "uvicorn" else None
             result = wrk(f"{server.url}/v1/track/event", "write.lua",
                          [str(self.singles_file), basic(project["token"])],
@@ -297,14 +299,14 @@ class Bench:
         peak = max(memory["rss_peak_mb"], memory["vmhwm_mb"])
         self.row(scenario=f"4. server memory during {scenario}", engine=engine, server=scenario.split("(")[-1].rstrip(")")
                  if "(" in scenario else "uvicorn",
-                 figure=f"peak {peak:.0f} MB (VmHWM {memory['vmhwm_mb']:.0f} MB, VmRSS at end "
-                        f"{memory['rss_end_mb']:.0f} MB)",
+                 figure=f"VmRSS peak {memory['rss_peak_mb']:.0f} MB during the scenario, {memory['rss_end_mb']:.0f} MB "
+                        f"at its end; VmHWM {memory['vmhwm_mb']:.0f} MB (since start, start-up included)",
                  limit_text=f"target {RSS_TARGET_MB} MB", ratio_text=f"{peak / RSS_TARGET_MB:.2f}",
                  target_text=f"< {RSS_TARGET_MB} MB", met=peak < RSS_TARGET_MB,
                  commands=commands + ["/proc/PID/status VmRSS (sampled every 0.25 s) and VmHWM of the server "
                                       "process and its children"])
-        self.chart["memory"].append({"label": f"{scenario.split(' ', 1)[1]} {ENGINE_NAMES[engine]}", "value": peak,
-                                     "color": engine})
+        self.chart["memory"].append({"label": f"{scenario.split(' ', 1)[1]} {ENGINE_NAMES[engine]}",
+                                     "value": memory["rss_peak_mb"], "hwm": memory["vmhwm_mb"], "color": engine})
 
     # 3. reads -----------------------------------------------------------------------------
 
@@ -323,11 +325,15 @@ class Bench:
                     continue
                 profile = name in ("contact profile", "latest 50 events")
                 QUIET.wait()
+                usage = ""
                 if profile:
                     # Many small queries: wrk, 4 connections, after a warm-up.
                     wrk(server.url, "read.lua", [str(path_file), authorization], a.read_connections, a.read_warmup)
+                    sampler = RssSampler(server.process.pid)
+                    sampler.start()
                     result = wrk(server.url, "read.lua", [str(path_file), authorization], a.read_connections,
                                  a.read_seconds, timeout=30)
+                    usage = "; " + cpu(sampler.stop(), result)
                     p50, p99, n, rate = (result.latency_ms("p50"), result.latency_ms("p99"), result.data["ok"],
                                          result.ok_per_second)
                     failures, command = result.failures, result.command
@@ -343,7 +349,7 @@ class Bench:
                 met = (failures == 0 and p99 < PROFILE_TARGET_P99_MS) if profile else None
                 self.row(scenario=f"3. reads: {name} (`{first}`)", engine=engine, server="uvicorn",
                          figure=f"p50 {p50:.1f} ms, p99 {p99:.1f} ms ({_n(rate, 1)} req/s, "
-                                f"{n:,} answered, {failures} failed)",
+                                f"{n:,} answered, {failures} failed{usage})",
                          limit_text=f"target {PROFILE_TARGET_P99_MS} ms" if profile else "—",
                          ratio_text=f"{p99 / PROFILE_TARGET_P99_MS:.2f}" if profile else "—",
                          target_text=f"p99 < {PROFILE_TARGET_P99_MS} ms" if profile else "none in issue 5",
@@ -452,6 +458,37 @@ def _answers(url: str, authorization: str) -> bool:
         return False
 
 
+class Usage:
+    """CPU of this process (the raw insert runs in it), PostgreSQL, the kernel and the rest,
+    from now until stop()."""
+
+    def __init__(self) -> None:
+        self._t0 = time.monotonic()
+        self._self = self._own()
+        self._system = harness.system_cpu()
+        self._machine = harness.machine_busy()
+
+    @staticmethod
+    def _own() -> float:
+        import resource
+
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+
+    def stop(self) -> str:
+        elapsed = time.monotonic() - self._t0
+        cores = os.cpu_count() or 1
+        busy, total, interrupts = harness.machine_busy()
+        span = max(1, total - self._machine[1])
+        system = harness.system_cpu()
+        usage = {"server_cores": (self._own() - self._self) / elapsed,
+                 "postgres_cores": max(0.0, system["postgres"] - self._system["postgres"]) / elapsed,
+                 "kernel_cores": max(0.0, system["kernel"] - self._system["kernel"]) / elapsed
+                 + cores * (interrupts - self._machine[2]) / span,
+                 "machine_cores": cores * (busy - self._machine[0]) / span}
+        return cpu(usage, None, "Python and driver")
+
+
 class Quiet:
     """Waits, before a measurement, for other processes on the machine (other people's tests,
     builds) to stop using the CPU: at most `budget` seconds over the whole run. What could not
@@ -487,7 +524,7 @@ def why(memory: dict[str, float], result: WrkResult, spy: dict[str, Any] | None)
     if result.failures:
         parts.append(f"{result.failures} requests failed")
     server, postgres = memory["server_cores"], memory["postgres_cores"]
-    other = max(0.0, memory["machine_cores"] - server - postgres - result.cores)
+    other = max(0.0, memory["machine_cores"] - server - postgres - memory["kernel_cores"] - result.cores)
     if server >= 0.85:
         parts.append(f"the server process is CPU-bound ({server:.2f} cores: Python runs on one)")
     elif other > DISTURBED:
@@ -503,14 +540,18 @@ def why(memory: dict[str, float], result: WrkResult, spy: dict[str, Any] | None)
     return "; ".join(parts)
 
 
-def cpu(memory: dict[str, float], result: WrkResult) -> str:
-    """Where the machine's CPU went: the server, wrk, and anything else (another process's load
-    disturbs a figure; this says when)."""
-    other = max(0.0, memory["machine_cores"] - memory["server_cores"] - memory["postgres_cores"] - result.cores)
+def cpu(memory: dict[str, float], result: WrkResult | None, who: str = "server") -> str:
+    """Where the machine's CPU went: the server, PostgreSQL, wrk, the kernel (interrupts and
+    kernel threads: loopback networking, disk writes), and anything else: another process's
+    load disturbs a figure, and this says when."""
+    load = result.cores if result is not None else 0.0
+    other = max(0.0, memory["machine_cores"] - memory["server_cores"] - memory["postgres_cores"]
+                - memory["kernel_cores"] - load)
     postgres = f"PostgreSQL {memory['postgres_cores']:.2f}, " if memory["postgres_cores"] >= 0.01 else ""
+    wrk_part = f"wrk {load:.2f}, " if result is not None else ""
     mark = " — **disturbed** by other processes" if other > DISTURBED else ""
-    return (f"CPU: server {memory['server_cores']:.2f}, {postgres}wrk {result.cores:.2f}, other {other:.2f} of "
-            f"{os.cpu_count()} cores{mark}")
+    return (f"CPU: {who} {memory['server_cores']:.2f}, {postgres}{wrk_part}kernel {memory['kernel_cores']:.2f}, "
+            f"other {other:.2f} of {os.cpu_count()} cores{mark}")
 
 
 def _n(value: float | None, digits: int = 0) -> str:
