@@ -46,6 +46,8 @@ def markdown(run: dict[str, Any]) -> str:
         "Each row's command is listed under it by number; ratios are the figure divided by the limit named "
         "in the row, both measured in this run.",
         "",
+        _summary(rows),
+        "",
         "| # | scenario | engine | server | figure | limit | ratio | target | met |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
@@ -65,6 +67,20 @@ def markdown(run: dict[str, Any]) -> str:
     out += [f"- {name}: `{command}`" for name, command in commands.items()]
     out.append("")
     return "\n".join(out)
+
+
+def _summary(rows: list[dict[str, Any]]) -> str:
+    judged = [r for r in rows if r.get("met") is not None]
+    met = [r for r in judged if r["met"]]
+    missed = [f"{r['scenario'].split(' (')[0]} on {ENGINES.get(r['engine'], r['engine'])} ({r['server']})"
+              for r in judged if not r["met"]]
+    disturbed = sum("**disturbed**" in r["figure"] for r in rows)
+    text = f"**Targets of issue 5: {len(met)} of {len(judged)} met.**"
+    if missed:
+        text += " Not met: " + "; ".join(missed) + "."
+    if disturbed:
+        text += f" {disturbed} figures were disturbed by other processes' CPU use (marked)."
+    return text
 
 
 def chart(run: dict[str, Any], path: Path) -> None:
@@ -94,14 +110,13 @@ def chart(run: dict[str, Any], path: Path) -> None:
 
     batch = [e for e in charts["batch"] if e["color"] != "bare"]
     off_chart = [e for e in charts["batch"] if e["color"] == "bare"]
-    bars(axes[0][0], batch, "Batch ingestion: items/s (100-item batches) beside raw insert", "items/s")
+    bare_note = "".join(f"\n{e['label']}: {e['value']:,.0f} items/s, off the chart" for e in off_chart)
+    bars(axes[0][0], batch, "Batch ingestion: items/s (100-item batches) beside raw insert" + bare_note, "items/s")
+    axes[0][0].set_ylim(0, max([50_000] + [e["value"] or 0 for e in batch]) * 1.15)
     for value, label, color in ((50_000, "SQLite target 50,000", colors["sqlite"]),
                                 (30_000, "PostgreSQL target 30,000", colors["postgres"])):
         axes[0][0].axhline(value, color=color, linestyle="--", linewidth=1)
         axes[0][0].text(-0.4, value, label, color=color, va="bottom", fontsize=8)
-    for e in off_chart:
-        axes[0][0].text(0.99, 0.90, f"{e['label']}: {e['value']:,.0f} items/s (off the chart)",
-                        transform=axes[0][0].transAxes, ha="right", va="top", fontsize=8, color=colors["bare"])
     bars(axes[0][1], charts["single"], "Single calls: POST /v1/track/event, requests/s", "requests/s",
          target=(5000, "target 5,000"))
     ax = axes[1][0]
