@@ -217,6 +217,7 @@ class Bench:
                          a.batch_connections, a.batch_seconds)
             memory = sampler.stop()
             spy = self.finish_profile(profiler, f"1. batch ingestion, {ENGINE_NAMES[engine]}")
+            groups = group_commits(server.url)
         stored = count_events(engine, url)
         acknowledged_events = result.data["ok"] * (workload.MIX["event"] + workload.MIX["pageview"])
         items = result.ok_per_second * workload.BATCH_ITEMS
@@ -230,7 +231,7 @@ class Bench:
                  limit_text=f"raw insert {_n(raw)} rows/s; bare HTTP {_n(bare)} items/s",
                  ratio_text=f"{_ratio(items, raw)} of raw; {_ratio(items, bare)} of bare",
                  target_text=f"≥ {target:,} items/s and ≥ {BATCH_RAW_SHARE:.0%} of raw; no failure",
-                 met=met, reason=None if met else why(memory, result, spy),
+                 met=met, reason=why(memory, result, spy, groups) if not met else groups or None,
                  commands=[server.command, result.command] + ([spy["command"]] if spy else []), value=items)
         if stored < acknowledged_events:
             self.notes.append(f"{ENGINE_NAMES[engine]} batch ingestion: only {stored:,} events stored for "
@@ -260,6 +261,7 @@ class Bench:
                          a.single_connections, a.single_seconds)
             memory = sampler.stop()
             spy = self.finish_profile(profiler, f"2. single calls ({stack}), {ENGINE_NAMES[engine]}")
+            groups = group_commits(server.url)
         rps, p50, p99 = result.ok_per_second, result.latency_ms("p50"), result.latency_ms("p99")
         bare = self.limits.get(f"bare single {stack}")
         met = (result.failures == 0 and rps >= SINGLE_TARGET_RPS and p99 < SINGLE_TARGET_P99_MS and bare is not None
@@ -270,7 +272,7 @@ class Bench:
                  limit_text=f"bare HTTP ({stack}) {_n(bare)} req/s", ratio_text=_ratio(rps, bare),
                  target_text=f"≥ {SINGLE_TARGET_RPS:,} req/s, p99 < {SINGLE_TARGET_P99_MS} ms, "
                              f"≥ {SINGLE_BARE_SHARE:.0%} of bare; no failure",
-                 met=met, reason=None if met else why(memory, result, spy),
+                 met=met, reason=why(memory, result, spy, groups) if not met else groups or None,
                  commands=[server.command, result.command] + ([spy["command"]] if spy else []), value=rps)
         self.memory_row(engine, f"2. single calls ({stack})", memory, [server.command])
         self.chart["single"].append({"label": f"{stack} {ENGINE_NAMES[engine]}", "value": rps, "color": engine})
@@ -517,7 +519,33 @@ QUIET = Quiet(60)
 DISTURBED = 0.25  # cores used by other processes above which a figure is marked
 
 
-def why(memory: dict[str, float], result: WrkResult, spy: dict[str, Any] | None) -> str:
+def group_commits(url: str) -> str:
+    """The writer's own account of the run, from /metrics: how many requests and items each
+    group commit took, and how long a commit took. Empty when the metrics are not there."""
+    import re
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{url}/metrics", timeout=10) as answer:
+            text = answer.read().decode()
+    except OSError:
+        return ""
+
+    def value(pattern: str) -> float | None:
+        found = re.search(rf"^{pattern} ([0-9.e+]+)$", text, re.MULTILINE)
+        return float(found.group(1)) if found else None
+
+    commits = value("salesmachine_commits_total")
+    jobs = value("salesmachine_write_jobs_total")
+    items = value('salesmachine_items_total\\{outcome="accepted"\\}')
+    seconds = value("salesmachine_commit_seconds_sum")
+    if not commits or jobs is None or items is None or seconds is None:
+        return ""
+    return (f"group commit: {commits:,.0f} commits of {jobs / commits:.1f} requests and {items / commits:,.0f} items "
+            f"on average, {1000 * seconds / commits:.1f} ms each")
+
+
+def why(memory: dict[str, float], result: WrkResult, spy: dict[str, Any] | None, groups: str = "") -> str:
     """The measured reason a throughput target is not met: where the CPU went, and where the
     server's own time went (py-spy)."""
     parts = []
@@ -530,13 +558,17 @@ def why(memory: dict[str, float], result: WrkResult, spy: dict[str, Any] | None)
     elif other > DISTURBED:
         parts.append(f"the server got {server:.2f} cores while other processes took {other:.2f}: this figure is "
                      "not the server's limit")
+    elif postgres >= 0.01:
+        parts.append(f"the server used {server:.2f} cores and PostgreSQL {postgres:.2f}, neither a full core: "
+                     "the one writer's Python and PostgreSQL's work on its statements take turns (commits are serial)")
     else:
-        parts.append(f"the server used {server:.2f} cores" + (f" and PostgreSQL {postgres:.2f}" if postgres >= 0.01 else "")
-                     + ": it waits on the store more than it computes")
+        parts.append(f"the server used {server:.2f} cores, less than a full one: it waits (on the disk, or for work)")
     if spy:
         thread, share = spy["threads"][0]
         top = ", ".join(f"{frame.split(' (')[0]} {frac:.0%}" for frame, frac in spy["own"][:3])
         parts.append(f"py-spy: thread {thread} {share:.0%} of samples; most own time in {top}")
+    if groups:
+        parts.append(groups)
     return "; ".join(parts)
 
 
