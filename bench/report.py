@@ -79,7 +79,8 @@ def _summary(rows: list[dict[str, Any]]) -> str:
     if missed:
         text += " Not met: " + "; ".join(missed) + "."
     if disturbed:
-        text += f" {disturbed} figures were disturbed by other processes' CPU use (marked)."
+        text += (f" {disturbed} figure{'s were' if disturbed > 1 else ' was'} disturbed by other processes' CPU use "
+                 "(marked).")
     return text
 
 

@@ -482,8 +482,12 @@ class Usage:
         cores = os.cpu_count() or 1
         busy, total, interrupts = harness.machine_busy()
         span = max(1, total - self._machine[1])
+        own = self._own()
+        # The raw insert has just closed its connection: let its backend exit and be reaped, or
+        # a scan of /proc could read the postmaster before the reap and miss the backend after.
+        time.sleep(0.5)
         system = harness.system_cpu()
-        usage = {"server_cores": (self._own() - self._self) / elapsed,
+        usage = {"server_cores": (own - self._self) / elapsed,
                  "postgres_cores": max(0.0, system["postgres"] - self._system["postgres"]) / elapsed,
                  "kernel_cores": max(0.0, system["kernel"] - self._system["kernel"]) / elapsed
                  + cores * (interrupts - self._machine[2]) / span,
