@@ -1,25 +1,45 @@
-# The two commands of the README: `make run` and `make test`.
+# The two commands of the README: `make run` and `make test`. `make bench` runs bench/.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 # Re-install when a distribution's declared dependencies change.
 STAMP := $(VENV)/.installed
-PACKAGES := server/pyproject.toml $(wildcard sdks/python/pyproject.toml)
+PACKAGES := server/pyproject.toml sdks/python/pyproject.toml
+# The client suites that need a runtime from Debian's packages (sdks/install-runtimes.sh).
+# In CI a missing runtime fails the run; elsewhere the suite is skipped with a line that says so.
+CLIENT_SUITES := ruby php
 
-.PHONY: run test test-server venv clean
+.PHONY: run test test-server test-python-client $(addprefix test-,$(CLIENT_SUITES)) bench venv clean
 
 run: $(STAMP)
 	$(BIN)/salesmachine serve --first-project
 
-test: $(STAMP)
+test: test-server test-python-client $(addprefix test-,$(CLIENT_SUITES))
+
+test-server: $(STAMP)
 	$(BIN)/python -m pytest -p no:cacheprovider server/tests
+
+test-python-client: $(STAMP)
+	$(BIN)/python -m pytest -p no:cacheprovider sdks/python/tests
+
+test-ruby: RUNTIME := ruby
+test-php: RUNTIME := php
+$(addprefix test-,$(CLIENT_SUITES)): $(STAMP)
+	@if command -v $(RUNTIME) >/dev/null 2>&1 || [ -n "$$CI" ]; then \
+		PATH="$(CURDIR)/$(BIN):$$PATH" bash sdks/$(RUNTIME)/run-tests.sh; \
+	else \
+		echo "SKIPPED: the $(RUNTIME) client suite ($(RUNTIME) is not installed; bash sdks/install-runtimes.sh)"; \
+	fi
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 venv: $(STAMP)
 
 $(STAMP): $(PACKAGES)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e './server[test]'
+	$(BIN)/python -m pip install --quiet -e './server[test]' -e ./sdks/python
 	touch $(STAMP)
 
 clean:
