@@ -101,6 +101,9 @@ def serve(
         h11_max_incomplete_event_size=settings.max_head_bytes,
         log_level="info",
         timeout_graceful_shutdown=30,
+        # X-Forwarded-For is honoured only from SALESMACHINE_TRUSTED_PROXIES (ingest/client_ip.py);
+        # uvicorn's own handling would trust 127.0.0.1 and rewrite the client address first.
+        proxy_headers=False,
     )
 
 

@@ -1,7 +1,9 @@
 """Configuration: defaults, overridden by the environment, overridden by the command line.
 
 Every setting has one name, `SALESMACHINE_<NAME>` in the environment and `--<name>` on
-`salesmachine serve`, so that what the README documents is what both places accept.
+`salesmachine serve`, so that what the README documents is what both places accept. The one
+exception is the listening address: `SALESMACHINE_LISTEN_HOST` and `SALESMACHINE_LISTEN_PORT`
+(see `env_name`).
 """
 
 from __future__ import annotations
@@ -54,11 +56,22 @@ class Settings:
         environ = os.environ if environ is None else environ
         values: dict[str, object] = {}
         for field in dataclasses.fields(cls):
-            raw = environ.get(f"SALESMACHINE_{field.name.upper()}")
+            raw = environ.get(env_name(field.name))
             if raw is not None:
                 values[field.name] = _parse(field.type, raw, field.name)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+
+# The clients (Python, Ruby, PHP) read SALESMACHINE_HOST as the server's URL to send to. A shell
+# that sets it for them must not make the server try to listen on "http://...": the listening
+# address and port have names of their own.
+_ENV_NAMES = {"host": "SALESMACHINE_LISTEN_HOST", "port": "SALESMACHINE_LISTEN_PORT"}
+
+
+def env_name(setting: str) -> str:
+    """The environment variable that holds a setting."""
+    return _ENV_NAMES.get(setting, f"SALESMACHINE_{setting.upper()}")
 
 
 def _parse(type_name: object, raw: str, name: str) -> object:
@@ -66,12 +79,12 @@ def _parse(type_name: object, raw: str, name: str) -> object:
         try:
             return int(raw)
         except ValueError:
-            raise ValueError(f"SALESMACHINE_{name.upper()} must be an integer, got {raw!r}") from None
+            raise ValueError(f"{env_name(name)} must be an integer, got {raw!r}") from None
     if type_name in ("float", float):
         try:
             return float(raw)
         except ValueError:
-            raise ValueError(f"SALESMACHINE_{name.upper()} must be a number, got {raw!r}") from None
+            raise ValueError(f"{env_name(name)} must be a number, got {raw!r}") from None
     if type_name in ("bool", bool):
         return raw.strip().lower() in ("1", "true", "yes", "on")
     return raw

@@ -1,0 +1,28 @@
+"""Settings from the environment: the names the README documents, and errors that name them."""
+
+import pytest
+
+from salesmachine_server.settings import Settings
+
+
+def test_the_clients_host_variable_does_not_move_the_server() -> None:
+    # A shell that points the clients at the server (SALESMACHINE_HOST=http://...) also starts it.
+    settings = Settings.from_env({"SALESMACHINE_HOST": "http://127.0.0.1:9999"})
+    assert (settings.host, settings.port) == ("127.0.0.1", 8080)
+
+
+def test_the_listening_address_has_names_of_its_own() -> None:
+    settings = Settings.from_env({"SALESMACHINE_LISTEN_HOST": "0.0.0.0", "SALESMACHINE_LISTEN_PORT": "9000"})
+    assert (settings.host, settings.port) == ("0.0.0.0", 9000)
+
+
+def test_a_flag_overrides_the_environment() -> None:
+    settings = Settings.from_env({"SALESMACHINE_LISTEN_PORT": "9000"}, port=9001)
+    assert settings.port == 9001
+
+
+def test_a_bad_number_names_its_variable() -> None:
+    with pytest.raises(ValueError, match="SALESMACHINE_LISTEN_PORT must be an integer, got 'x'"):
+        Settings.from_env({"SALESMACHINE_LISTEN_PORT": "x"})
+    with pytest.raises(ValueError, match="SALESMACHINE_MAX_BATCH_ITEMS must be an integer"):
+        Settings.from_env({"SALESMACHINE_MAX_BATCH_ITEMS": "many"})
