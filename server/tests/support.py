@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -26,6 +27,14 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "SALESMACHINE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def path_part(uid: str) -> str:
+    """A uid as one segment of a URL path, as clients (and the dashboard's links) write it:
+    percent-encoded whole, "/" included; "." and ".." spelled %2E, or HTTP clients and browsers
+    would resolve them as directories."""
+    part = quote(uid, safe="")
+    return part.replace(".", "%2E") if part in (".", "..") else part
 
 
 def free_port() -> int:

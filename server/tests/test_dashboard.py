@@ -18,14 +18,16 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
+from markupsafe import escape
 
 from tests.dashboard_support import (
     PASSWORD, SCRIPT_NAME, csrf_of, make_user, send_customers, signed_in,
 )
-from tests.support import IN_CI, Project, ServerProcess, StoredData, make_project
+from tests.support import IN_CI, Project, ServerProcess, StoredData, make_project, path_part
 
 CHROMIUM = "/usr/bin/chromium"
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -137,6 +139,58 @@ def test_everything_a_client_sent_is_shown_escaped(server: ServerProcess, projec
             text = browser.get(f"/p/{project.id}{path}").text
             assert "Bob &lt;script&gt;alert(1)&lt;/script&gt;" in text, path
             assert SCRIPT_NAME not in text, path
+
+
+# Uids a client may send that a path must encode: slashes (one looking like a route of its
+# own), "?", "#", "%", spaces, unicode, HTML, and "." / ".." that a browser would resolve.
+PATH_UIDS = ["acme/eu", "a/b/c", "x/events", "trailing/", "a b", "what?x=1", "#frag", "50%", "a%20b",
+             "Ω/≈ 𝕳", ".", "..", "<b>&amp;"]
+
+
+def test_profile_links_name_any_uid_and_open_its_page(server: ServerProcess, project: Project) -> None:
+    items = []
+    for n, uid in enumerate(PATH_UIDS):
+        items += [{"method": "account", "account_uid": uid, "params": {"name": f"Account {n}"}},
+                  {"method": "contact", "contact_uid": uid, "params": {"name": f"Contact {n}", "account_uid": uid}},
+                  {"method": "event", "contact_uid": uid, "event_uid": f"e{n}", "params": {"account_uid": uid}}]
+    assert project.http.post("/v1/batch", json=items).json()["accepted"] == len(items)
+    email = make_user(server.database_url, project.id)
+    base = f"/p/{project.id}"
+
+    def links(text: str, kind: str) -> set[str]:
+        return {html.unescape(href) for href in re.findall(rf'href="({base}/{kind}/[^"]*)"', text)}
+
+    expected = {kind: {f"{base}/{kind}/{path_part(uid)}" for uid in PATH_UIDS} for kind in ("contacts", "accounts")}
+    with signed_in(server.base_url, email) as browser:
+        for kind in ("contacts", "accounts"):
+            assert links(browser.get(f"{base}/{kind}").text, kind) == expected[kind]
+        live = browser.get(f"{base}/live").text
+        assert links(live, "contacts") == expected["contacts"] and links(live, "accounts") == expected["accounts"]
+        for n, uid in enumerate(PATH_UIDS):
+            other = {"contacts": "accounts", "accounts": "contacts"}
+            for kind in ("contacts", "accounts"):
+                page = browser.get(f"{base}/{kind}/{path_part(uid)}")
+                assert page.status_code == 200, (kind, uid, page.text)
+                assert f"{kind[:-1]} {escape(uid)}" in page.text, (kind, uid)
+                assert f"<h1>{'Contact' if kind == 'contacts' else 'Account'} {n}</h1>" in page.text
+                # The contact's account, the account's contacts and the timeline link back.
+                assert links(page.text, other[kind]) >= {f"{base}/{other[kind]}/{path_part(uid)}"}, (kind, uid)
+        # An unencoded slash is the same page here (nothing follows a uid in these paths).
+        assert "account a/b/c" in browser.get(f"{base}/accounts/a/b/c").text
+        missing = browser.get(f"{base}/contacts/nobody%2Fhere")
+        assert missing.status_code == 404 and "No contact has the uid &#39;nobody/here&#39;." in missing.text
+
+    # Signed out, the page's address survives the trip through the sign-in form as it was sent.
+    with httpx.Client(base_url=server.base_url) as stranger:
+        sent = f"{base}/contacts/{path_part('a%20b')}?kind=event"
+        answer = stranger.get(sent)
+        assert answer.headers["location"] == f"/signin?next={quote(sent, safe='')}"
+        form = stranger.get(answer.headers["location"])
+        assert re.search(r'name="next" value="([^"]*)"', form.text).group(1) == html.escape(sent)
+        signed = stranger.post("/signin", data={"csrf": csrf_of(form.text), "email": email, "password": PASSWORD,
+                                                "next": sent})
+        assert signed.headers["location"] == sent
+        assert "contact a%20b" in stranger.get(sent).text
 
 
 def test_a_saved_segment_counts_what_its_list_and_the_api_list(server: ServerProcess, project: Project) -> None:

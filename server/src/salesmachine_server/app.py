@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from salesmachine_server.api import export, profiles, revenue, timelines
 from salesmachine_server.auth import ProjectDirectory
@@ -26,6 +26,7 @@ from salesmachine_server.metrics import metrics
 from salesmachine_server.openapi import docs_page, openapi_json
 from salesmachine_server.ratelimit import RateLimiter
 from salesmachine_server.request_metrics import RequestMetrics
+from salesmachine_server.sent_paths import EncodedRoute
 from salesmachine_server.settings import Settings
 from salesmachine_server.store.engine import Engines, open_engines
 from salesmachine_server.web import javascripts
@@ -47,7 +48,7 @@ async def healthz(_request: Request) -> Response:
     return json_response({"status": "ok"})
 
 
-def routes() -> list[Route]:
+def routes() -> list[BaseRoute]:
     # GET on write paths is the legacy transport (`?data=<base64>&_method=post`).
     writes = [Route(path, write_endpoint(kind), methods=["POST", "GET"]) for path, kind in WRITE_PATHS.items()]
     return [
@@ -60,13 +61,14 @@ def routes() -> list[Route]:
         Route("/v1/ping", ping, methods=["GET", "POST"]),
         *writes,
         Route("/v1/contacts", profiles.contacts, methods=["GET"]),
-        Route("/v1/contacts/{uid}", profiles.contact, methods=["GET"]),
-        Route("/v1/contacts/{uid}/events", timelines.contact_events, methods=["GET"]),
+        # A uid is one segment of the path as sent, "%2F" and all: matched before decoding.
+        EncodedRoute("/v1/contacts/{uid}", profiles.contact, methods=["GET"]),
+        EncodedRoute("/v1/contacts/{uid}/events", timelines.contact_events, methods=["GET"]),
         Route("/v1/accounts", profiles.accounts, methods=["GET"]),
-        Route("/v1/accounts/{uid}", profiles.account, methods=["GET"]),
-        Route("/v1/accounts/{uid}/events", timelines.account_events, methods=["GET"]),
+        EncodedRoute("/v1/accounts/{uid}", profiles.account, methods=["GET"]),
+        EncodedRoute("/v1/accounts/{uid}/events", timelines.account_events, methods=["GET"]),
         Route("/v1/events", timelines.project_events, methods=["GET"]),
-        Route("/v1/export/{kind}", export.export, methods=["GET"]),
+        EncodedRoute("/v1/export/{kind}", export.export, methods=["GET"]),
         Route("/v1/revenue", revenue.revenue_report, methods=["GET"]),
         *dashboard_routes(),
     ]

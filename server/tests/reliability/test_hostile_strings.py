@@ -13,7 +13,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from tests.support import Project
+from tests.support import Project, path_part
 
 NASTY = [
     "'; DROP TABLE contacts; --",
@@ -38,10 +38,7 @@ def _reader(project: Project) -> httpx.Client:
 @pytest.mark.parametrize("index", range(len(NASTY)))
 def test_sql_and_html_in_every_string_field_are_stored_and_read_back_literally(project: Project, index: int) -> None:
     nasty = NASTY[index]
-    # Uids are read back through a path segment, which a '/' cannot be part of (see the xfail
-    # below); everywhere else the string goes as it is.
-    in_path = nasty.replace("/", "|")
-    uid, account_uid, alias, event = f"c {in_path}", f"a {in_path}", f"alias {in_path}", f"e {nasty}"
+    uid, account_uid, alias, event = f"c {nasty}", f"a {nasty}", f"alias {nasty}", f"e {nasty}"
     writes = [
         ("/v1/account", {"account_uid": account_uid, "params": {"name": nasty, nasty: nasty}}),
         ("/v1/contact", {"contact_uid": uid, "messageId": f"m1 {nasty}",
@@ -85,13 +82,44 @@ def test_sql_and_html_in_every_string_field_are_stored_and_read_back_literally(p
     assert stored is not None and stored["params"]["email"] == nasty
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: /v1/contacts/{uid} cannot name a uid holding '/': %2F is decoded "
-                   "before routing, so the path has one segment too many and answers 404 'no such endpoint'")
-def test_a_uid_with_a_slash_can_be_read_back(project: Project) -> None:
-    assert project.http.post("/v1/contact", json={"contact_uid": "a/b", "params": {"x": 1}}).status_code == 201
+# Uids as clients put them in a path (support.path_part): percent-encoded whole, so that a "/"
+# is "%2F" and the uid one segment, even when the rest of it looks like a route.
+PATH_UIDS = [
+    "acme/eu", "a/b/c", "/leading", "trailing/", "a//b", "x/events", "events", "a b", "what?x=1", "#frag",
+    "50%", "%2F", "a%20b", "Ω/≈ 𝕳", ".", "..", "../x", "a\\b", "+plus+", "semi;colon", "at@colon:",
+]
+
+
+def test_any_uid_is_read_back_through_its_percent_encoded_path(project: Project) -> None:
+    items = []
+    for n, uid in enumerate(PATH_UIDS):
+        items += [{"method": "account", "account_uid": uid, "params": {"n": n}},
+                  {"method": "contact", "contact_uid": uid, "params": {"n": n, "account_uid": uid}},
+                  {"method": "event", "contact_uid": uid, "event_uid": f"e{n}", "params": {"account_uid": uid}}]
+    answer = project.http.post("/v1/batch", json=items)
+    assert answer.status_code == 201 and answer.json()["accepted"] == len(items), answer.text
     with _reader(project) as read:
-        answer = read.get("/v1/contacts/a%2Fb")
-    assert answer.status_code == 200, answer.text
+        for n, uid in enumerate(PATH_UIDS):
+            for kind in ("contacts", "accounts"):
+                profile = read.get(f"/v1/{kind}/{path_part(uid)}")
+                assert profile.status_code == 200, (uid, kind, profile.text)
+                assert profile.json()[f"{kind[:-1]}_uid"] == uid
+                assert profile.json()["params"]["n"] == n
+                timeline = read.get(f"/v1/{kind}/{path_part(uid)}/events")
+                assert timeline.status_code == 200, (uid, kind, timeline.text)
+                assert [e["event_uid"] for e in timeline.json()["data"]] == [f"e{n}"], (uid, kind)
+        # "x/events" is a uid, not the timeline of "x"; "events" is a uid, not a missing one.
+        assert read.get("/v1/contacts/x/events").status_code == 404
+        assert read.get("/v1/contacts/x%2Fevents").json()["contact_uid"] == "x/events"
+        assert read.get("/v1/contacts/events/events").json()["data"][0]["contact_uid"] == "events"
+        # Lower-case escapes and escapes of characters that need none are the same uid.
+        assert read.get("/v1/accounts/acme%2feu").json()["account_uid"] == "acme/eu"
+        assert read.get("/v1/accounts/%61cme%2Feu").json()["account_uid"] == "acme/eu"
+        # A slash left unencoded separates segments: a path no route takes.
+        unencoded = read.get("/v1/contacts/a/b/c")
+        assert unencoded.status_code == 404 and unencoded.json()["message"] == "no such endpoint"
+        missing = read.get("/v1/contacts/nobody%2Fhere")
+        assert missing.status_code == 404 and missing.json()["message"] == "no contact has the uid 'nobody/here'"
 
 
 INVALID_UTF8 = b"\xff\xfe\xc3\x28\xed\xa0\x80"
@@ -127,3 +155,9 @@ def test_bytes_that_are_not_utf8_are_refused_by_name_wherever_they_come(project:
                 answer = read.get(path)
                 assert answer.status_code in (200, 400, 404), (path, answer.status_code, answer.text)
                 assert "Traceback" not in answer.text
+            for path, rule in (("/v1/contacts/%FF%FE", "utf8"), ("/v1/contacts/a%ED%A0%80", "utf8"),
+                               ("/v1/accounts/%C3%28/events", "utf8"), ("/v1/contacts/a%00b", "no_nul"),
+                               ("/v1/accounts/%00/events", "no_nul")):
+                answer = read.get(path)
+                assert answer.status_code == 400, (path, answer.text)
+                assert answer.json()["field"] == "uid" and answer.json()["rule"] == rule, answer.text

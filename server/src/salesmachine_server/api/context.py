@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from salesmachine_server.api.access import reader
+from salesmachine_server.errors import ApiError
 from salesmachine_server.health import HealthRule
 from salesmachine_server.store.projects import Project
 from salesmachine_server.store.reads import Window
@@ -41,5 +42,16 @@ async def read_context(request: Request) -> ReadContext:
 
 
 def path_uid(request: Request, name: str) -> str:
+    """A uid from the path, percent-decoded (sent_paths.EncodedRoute); one whose bytes are
+    not UTF-8, or that holds NUL (no uid does: PostgreSQL refuses it), is refused by name."""
     value: Any = request.path_params[name]
-    return str(value)
+    text = str(value)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ApiError(400, f"the {name} in the path is not UTF-8 once percent-decoded", field=name,
+                       rule="utf8") from None
+    if "\x00" in text:
+        raise ApiError(400, f"the {name} in the path must not contain the NUL character (%00)", field=name,
+                       rule="no_nul")
+    return text

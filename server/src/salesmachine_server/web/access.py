@@ -24,6 +24,7 @@ from starlette.responses import RedirectResponse, Response
 from salesmachine_server.errors import ApiError
 from salesmachine_server.health import HealthRule
 from salesmachine_server.segments import parse_list_query
+from salesmachine_server.sent_paths import sent_path
 from salesmachine_server.store import reads
 from salesmachine_server.store.counts import count_matching
 from salesmachine_server.store.projects import Project, list_projects
@@ -158,7 +159,8 @@ async def dashboard(request: Request) -> Dashboard:
 
 
 def sign_in_redirect(request: Request) -> Response:
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    # The path as sent: decoded, a uid's "%2F" or "%3F" would name another page after sign-in.
+    target = sent_path(request.scope) + (f"?{request.url.query}" if request.url.query else "")
     return RedirectResponse(f"/signin?next={quote(target, safe='')}", status_code=303)
 
 

@@ -67,8 +67,10 @@ def ago(value: datetime | None, now: datetime | None = None) -> str:
 
 
 def path_part(value: Any) -> str:
-    """A uid as one segment of a URL path: slashes and all else encoded."""
-    return quote(str(value), safe="")
+    """A uid as one segment of a URL path: slashes and all else encoded; "." and ".." spelled
+    %2E, or a browser would resolve them as directories."""
+    part = quote(str(value), safe="")
+    return part.replace(".", "%2E") if part in (".", "..") else part
 
 
 def plain(value: Any) -> str:

@@ -111,6 +111,13 @@
     td.appendChild(a);
   }
 
+  // A uid as one segment of a path (the template filter path_part): "." and ".." spelled
+  // %2E, or the browser would resolve them as directories.
+  function pathPart(uid) {
+    var part = encodeURIComponent(uid);
+    return part === "." || part === ".." ? part.replace(/\./g, "%2E") : part;
+  }
+
   function newestId(tbody) {
     var first = tbody.querySelector("tr[data-id]");
     return first ? first.getAttribute("data-id") : "0";
@@ -136,9 +143,9 @@
       cell(tr, format(e.received_at));
       cell(tr, e.kind, "badge kind-" + e.kind);
       cell(tr, e.name);
-      link(cell(tr, ""), base + "/contacts/" + encodeURIComponent(e.contact_uid), e.contact_uid);
+      link(cell(tr, ""), base + "/contacts/" + pathPart(e.contact_uid), e.contact_uid);
       var account = cell(tr, "");
-      if (e.account_uid) { link(account, base + "/accounts/" + encodeURIComponent(e.account_uid), e.account_uid); }
+      if (e.account_uid) { link(account, base + "/accounts/" + pathPart(e.account_uid), e.account_uid); }
       cell(tr, e.params, "raw");
       events.insertBefore(tr, events.firstChild);
     }
