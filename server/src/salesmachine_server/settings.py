@@ -49,6 +49,12 @@ class Settings:
     # Reverse proxies whose X-Forwarded-For names the client (IPs and CIDRs, comma-separated),
     # for the visit_ip of browser writes (ingest/client_ip.py). Empty: the connection's address.
     trusted_proxies: str = ""
+    # Enrichment (enrich/, docs/enrichment.md): derive location and browser of each event as it
+    # is written ("off" leaves it to `salesmachine enrich --backfill`); a MaxMind-format .mmdb
+    # file for cities (country needs none); what is kept of visit_ip: full, truncated or off.
+    enrichment: bool = True
+    geoip_db: str = ""
+    ip_storage: str = "full"
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> "Settings":

@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from salesmachine_server.auth import Credentials, authenticate
+from salesmachine_server.enrich.events import enricher_from
 from salesmachine_server.errors import CODES, ApiError
 from salesmachine_server.ingest.client_ip import fill_visit_ip, request_client_ip
 from salesmachine_server.ingest.messages import Invalid, ItemError, Message, parse_item
@@ -113,6 +114,9 @@ class Write:
         # The token in the query or a form: a browser, whose address is the visitor's (client_ip.py).
         browser = "authorization" not in request.headers
         self.visit_ip = request_client_ip(request.scope, settings.trusted_proxies) if browser else None
+        # Its User-Agent is the visitor's too: the agent of events that carry no visit_agent.
+        self.browser_agent = request.headers.get("user-agent") if browser else None
+        self.enricher = enricher_from(settings)
 
     async def one(self, item: Any, kind: str) -> Response:
         try:
@@ -168,6 +172,8 @@ class Write:
         message = parse_item(item, kind, self.received_at)
         check_identity(item, message, self.credentials, self._project_secret())
         fill_visit_ip(message, self.visit_ip)
+        if message.kind == "event":
+            message.enrichment = self.enricher.event(message.params, self.browser_agent)
         return message
 
     def _project_secret(self) -> str:

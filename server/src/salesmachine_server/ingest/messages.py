@@ -11,9 +11,12 @@ import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
+
+if TYPE_CHECKING:
+    from salesmachine_server.enrich.events import Enrichment
 
 MAX_UID_LENGTH = 255
 KINDS = ("contact", "account", "event", "alias")
@@ -39,6 +42,8 @@ class Message:
     params: dict[str, Any] = field(default_factory=dict)
     occurred_at: datetime | None = None  # naive UTC
     message_id: str | None = None
+    # An event's location and user agent (enrich/events.py); None when not enriched.
+    enrichment: Enrichment | None = None
 
 
 @dataclass(slots=True)

@@ -1,9 +1,10 @@
 """Totals the dashboard shows beside the lists: how many match a filter, accounts per health
 band, and accounts that just turned bad.
 
-The read API pages through lists (store/reads.py) and never counts them. These queries are built
-from the same pieces (the activity subqueries, `reads._condition` for filters, the health rule)
-so that a count agrees with the list it counts; tests/test_dashboard.py checks that it does.
+The read API pages through lists (store/reads.py) and never counts them. A count is built by
+the same builder as its list (store/filters.py: fields, filters and search; the activity
+subqueries of reads.activity_source) so that it agrees with the list it counts;
+tests/test_dashboard.py checks that it does.
 Activity subqueries are joined only when a filter needs them: counting a segment on `plan=pro`
 over 100,000 contacts does not aggregate their active days.
 """
@@ -13,70 +14,38 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, distinct, exists, func, or_, select
+from sqlalchemy import Connection, distinct, func, select
 
 from salesmachine_server.health import BAD, LEVELS
 from salesmachine_server.segments import ListQuery
-from salesmachine_server.store import reads
-from salesmachine_server.store.json_params import param_number, param_text
-from salesmachine_server.store.schema import accounts, contact_days, contact_uids, contacts, memberships
+from salesmachine_server.store import filters, reads
+from salesmachine_server.store.json_params import param_number
+from salesmachine_server.store.schema import accounts, contact_days, memberships
 
 
 def count_matching(conn: Connection, project_id: int, kind: str, query: ListQuery, window: reads.Window) -> int:
     """How many contacts or accounts (`kind`) the list with these filters and search holds."""
     dialect = conn.dialect.name
-    table = contacts if kind == "contacts" else accounts
-    activity = reads.contact_activity if kind == "contacts" else reads.account_activity
-    owner = "contact_id" if kind == "contacts" else "account_id"
-    source: Any = table
-    fields: dict[str, ColumnElement[Any]] = {
-        "first_seen_at": table.c.first_seen_at,
-        "last_seen_at": table.c.last_seen_at,
-        "mrr": param_number(dialect, table.c.params, "mrr"),
-    }
+    table = filters.table_of(kind)
     used = {one.field for one in query.filters}
-    for name, days in (("active_days_14", 14), ("active_days_30", 30), ("health", window.rule.window_days)):
-        if name not in used:
-            continue
-        sub = activity(project_id, window.since(days))
-        source = source.outerjoin(sub, sub.c[owner] == table.c.id)
-        active = func.coalesce(sub.c.days, 0)
-        fields[name] = window.rule.sql(active) if name == "health" else active
-    statement = select(func.count()).select_from(source).where(table.c.project_id == project_id)
-    for one in query.filters:
-        statement = statement.where(reads._condition(dialect, one, fields, table.c.params))
-    if query.search:
-        statement = statement.where(_search(dialect, kind, query.search))
-    return conn.execute(statement).scalar_one()
-
-
-def _search(dialect: str, kind: str, text: str) -> ColumnElement[bool]:
-    """The read API's `q`: uids, e-mail and name of contacts; uid, name and domain of accounts."""
-    pattern = reads._like(text)
-    if kind == "contacts":
-        return or_(
-            exists().where(contact_uids.c.contact_id == contacts.c.id,
-                           func.lower(contact_uids.c.uid).like(pattern, escape="\\")),
-            func.lower(param_text(dialect, contacts.c.params, "email")).like(pattern, escape="\\"),
-            func.lower(param_text(dialect, contacts.c.params, "name")).like(pattern, escape="\\"),
-        )
-    return or_(
-        func.lower(accounts.c.account_uid).like(pattern, escape="\\"),
-        func.lower(param_text(dialect, accounts.c.params, "name")).like(pattern, escape="\\"),
-        func.lower(param_text(dialect, accounts.c.params, "domain")).like(pattern, escape="\\"),
+    source, days = reads.activity_source(kind, project_id, window, [f for f in filters.ACTIVITY_FIELDS if f in used])
+    fields = filters.list_fields(dialect, table, days, window.rule)
+    statement = (
+        select(func.count())
+        .select_from(source)
+        .where(table.c.project_id == project_id, *filters.list_conditions(dialect, kind, query, fields))
     )
+    return conn.execute(statement).scalar_one()
 
 
 def health_bands(conn: Connection, project_id: int, kind: str, window: reads.Window) -> dict[str, int]:
     """{good, average, bad: how many} of a project's accounts or contacts, by the project's rule."""
-    table = contacts if kind == "contacts" else accounts
-    activity = reads.contact_activity if kind == "contacts" else reads.account_activity
-    owner = "contact_id" if kind == "contacts" else "account_id"
-    sub = activity(project_id, window.since(window.rule.window_days))
-    band = window.rule.sql(func.coalesce(sub.c.days, 0)).label("band")
+    table = filters.table_of(kind)
+    source, days = reads.activity_source(kind, project_id, window, ["health"])
+    band = window.rule.sql(days["health"]).label("band")
     rows = conn.execute(
         select(band, func.count())
-        .select_from(table.outerjoin(sub, sub.c[owner] == table.c.id))
+        .select_from(source)
         .where(table.c.project_id == project_id)
         .group_by(band)
     )

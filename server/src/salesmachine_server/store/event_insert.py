@@ -16,14 +16,24 @@ from sqlalchemy import Connection
 
 COLUMNS = ("project_id", "contact_id", "account_id", "name", "kind", "params", "occurred_at", "received_at",
            "message_id")
-_SQLITE = f"INSERT INTO events ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
-_POSTGRES = (f"INSERT INTO events ({', '.join(COLUMNS)}) "
-             "VALUES (%s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s)")
+# Filled by enrich/events.py (Enrichment.columns); all NULL for an event not enriched.
+ENRICHMENT_COLUMNS = ("ip_scope", "country", "region", "city", "latitude", "longitude", "browser",
+                      "browser_version", "os", "os_version", "device", "enrichment")
+_NOT_ENRICHED = (None,) * len(ENRICHMENT_COLUMNS)
+_ALL = COLUMNS + ENRICHMENT_COLUMNS
+_SQLITE = f"INSERT INTO events ({', '.join(_ALL)}) VALUES ({', '.join('?' * len(_ALL))})"
+_POSTGRES = (f"INSERT INTO events ({', '.join(_ALL)}) "
+             f"VALUES (%s, %s, %s, %s, %s, %s::jsonb, {', '.join(['%s'] * (len(_ALL) - 6))})")
 
 
 def sqlite_time(value: datetime) -> str:
     """SQLAlchemy's SQLite storage format for DateTime: 2024-01-31 12:00:00.000000."""
     return value.isoformat(" ", "microseconds")
+
+
+def _enrichment(row: dict[str, Any]) -> tuple[Any, ...]:
+    enrichment = row.get("enrichment")
+    return _NOT_ENRICHED if enrichment is None else enrichment.columns()
 
 
 def insert_events(conn: Connection, rows: list[dict[str, Any]]) -> None:
@@ -32,12 +42,12 @@ def insert_events(conn: Connection, rows: list[dict[str, Any]]) -> None:
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql(_SQLITE, [
             (r["project_id"], r["contact_id"], r["account_id"], r["name"], r["kind"], orjson.dumps(r["params"]).decode(),
-             sqlite_time(r["occurred_at"]), sqlite_time(r["received_at"]), r["message_id"])
+             sqlite_time(r["occurred_at"]), sqlite_time(r["received_at"]), r["message_id"], *_enrichment(r))
             for r in rows
         ])
         return
     conn.exec_driver_sql(_POSTGRES, [
         (r["project_id"], r["contact_id"], r["account_id"], r["name"], r["kind"], orjson.dumps(r["params"]).decode(),
-         r["occurred_at"], r["received_at"], r["message_id"])
+         r["occurred_at"], r["received_at"], r["message_id"], *_enrichment(r))
         for r in rows
     ])

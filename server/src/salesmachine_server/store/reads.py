@@ -6,15 +6,16 @@ write path keeps exact, so lists of 100,000 contacts filter on health with one a
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, and_, distinct, exists, func, literal, or_, select
+from sqlalchemy import ColumnElement, Connection, Select, and_, distinct, func, literal, or_, select
 
-from salesmachine_server.segments import Filter, ListQuery, encode_cursor
+from salesmachine_server.segments import ListQuery, encode_cursor
 from salesmachine_server.health import HealthRule, window_start
-from salesmachine_server.store.json_params import param_number, param_text
+from salesmachine_server.store import filters
 from salesmachine_server.store.schema import (
     accounts,
     contact_days,
@@ -195,81 +196,55 @@ def mrr_history(conn: Connection, condition: ColumnElement[bool]) -> list[dict[s
 # -- lists --------------------------------------------------------------------------------
 
 
+def activity_source(kind: str, project_id: int, window: Window, names: Iterable[str]) -> tuple[Any, dict[str, Any]]:
+    """The table of a list of `kind` ("contacts" or "accounts") outer-joined to an activity
+    subquery for each named field (of filters.ACTIVITY_FIELDS, each over its own window), and
+    those fields' active days, 0 when none: {name: days}, for filters.list_fields."""
+    table = filters.table_of(kind)
+    activity = contact_activity if kind == "contacts" else account_activity
+    owner = "contact_id" if kind == "contacts" else "account_id"
+    source: Any = table
+    days: dict[str, Any] = {}
+    for name in names:
+        sub = activity(project_id, window.since(filters.window_days(name, window.rule)))
+        source = source.outerjoin(sub, sub.c[owner] == table.c.id)
+        days[name] = func.coalesce(sub.c.days, 0)
+    return source, days
+
+
 def list_contacts(
     conn: Connection, project_id: int, query: ListQuery, window: Window
 ) -> tuple[list[Any], str | None]:
     dialect = conn.dialect.name
-    a14, a30, arule = (contact_activity(project_id, window.since(d)) for d in (14, 30, window.rule.window_days))
-    days_14, days_30 = func.coalesce(a14.c.days, 0), func.coalesce(a30.c.days, 0)
-    fields: dict[str, ColumnElement[Any]] = {
-        "first_seen_at": contacts.c.first_seen_at,
-        "last_seen_at": contacts.c.last_seen_at,
-        "active_days_14": days_14,
-        "active_days_30": days_30,
-        "mrr": param_number(dialect, contacts.c.params, "mrr"),
-        "health": window.rule.sql(func.coalesce(arule.c.days, 0)),
-        "contact_uid": contacts.c.contact_uid,
-    }
+    source, days = activity_source("contacts", project_id, window, filters.ACTIVITY_FIELDS)
+    fields = {**filters.list_fields(dialect, contacts, days, window.rule), "contact_uid": contacts.c.contact_uid}
     statement = (
         select(contacts.c.id, contacts.c.contact_uid, contacts.c.params, contacts.c.first_seen_at,
-               contacts.c.last_seen_at, days_14.label("active_days_14"), days_30.label("active_days_30"),
-               fields["health"].label("health"))
-        .select_from(
-            contacts.outerjoin(a14, a14.c.contact_id == contacts.c.id)
-            .outerjoin(a30, a30.c.contact_id == contacts.c.id)
-            .outerjoin(arule, arule.c.contact_id == contacts.c.id)
-        )
-        .where(contacts.c.project_id == project_id)
+               contacts.c.last_seen_at, fields["active_days_14"].label("active_days_14"),
+               fields["active_days_30"].label("active_days_30"), fields["health"].label("health"))
+        .select_from(source)
+        .where(contacts.c.project_id == project_id, *filters.list_conditions(dialect, "contacts", query, fields))
     )
-    if query.search:
-        pattern = _like(query.search)
-        uid_match = exists().where(contact_uids.c.contact_id == contacts.c.id,
-                                   func.lower(contact_uids.c.uid).like(pattern, escape="\\"))
-        statement = statement.where(or_(
-            uid_match,
-            func.lower(param_text(dialect, contacts.c.params, "email")).like(pattern, escape="\\"),
-            func.lower(param_text(dialect, contacts.c.params, "name")).like(pattern, escape="\\"),
-        ))
-    return _page(conn, statement, contacts.c.id, fields, contacts.c.params, query, CONTACT_SORTS)
+    return _page(conn, statement, contacts.c.id, fields, query, CONTACT_SORTS)
 
 
 def list_accounts(
     conn: Connection, project_id: int, query: ListQuery, window: Window
 ) -> tuple[list[Any], str | None]:
     dialect = conn.dialect.name
-    a14, a30, arule = (account_activity(project_id, window.since(d)) for d in (14, 30, window.rule.window_days))
-    days_14, days_30 = func.coalesce(a14.c.days, 0), func.coalesce(a30.c.days, 0)
-    fields: dict[str, ColumnElement[Any]] = {
-        "first_seen_at": accounts.c.first_seen_at,
-        "last_seen_at": accounts.c.last_seen_at,
-        "active_days_14": days_14,
-        "active_days_30": days_30,
-        "mrr": param_number(dialect, accounts.c.params, "mrr"),
-        "health": window.rule.sql(func.coalesce(arule.c.days, 0)),
-        "account_uid": accounts.c.account_uid,
-    }
+    source, days = activity_source("accounts", project_id, window, filters.ACTIVITY_FIELDS)
+    fields = {**filters.list_fields(dialect, accounts, days, window.rule), "account_uid": accounts.c.account_uid}
     contacts_count = (
         select(func.count()).where(memberships.c.account_id == accounts.c.id).scalar_subquery().label("contacts_count")
     )
     statement = (
         select(accounts.c.id, accounts.c.account_uid, accounts.c.params, accounts.c.first_seen_at,
-               accounts.c.last_seen_at, days_14.label("active_days_14"), days_30.label("active_days_30"),
-               fields["health"].label("health"), contacts_count)
-        .select_from(
-            accounts.outerjoin(a14, a14.c.account_id == accounts.c.id)
-            .outerjoin(a30, a30.c.account_id == accounts.c.id)
-            .outerjoin(arule, arule.c.account_id == accounts.c.id)
-        )
-        .where(accounts.c.project_id == project_id)
+               accounts.c.last_seen_at, fields["active_days_14"].label("active_days_14"),
+               fields["active_days_30"].label("active_days_30"), fields["health"].label("health"), contacts_count)
+        .select_from(source)
+        .where(accounts.c.project_id == project_id, *filters.list_conditions(dialect, "accounts", query, fields))
     )
-    if query.search:
-        pattern = _like(query.search)
-        statement = statement.where(or_(
-            func.lower(accounts.c.account_uid).like(pattern, escape="\\"),
-            func.lower(param_text(dialect, accounts.c.params, "name")).like(pattern, escape="\\"),
-            func.lower(param_text(dialect, accounts.c.params, "domain")).like(pattern, escape="\\"),
-        ))
-    return _page(conn, statement, accounts.c.id, fields, accounts.c.params, query, ACCOUNT_SORTS)
+    return _page(conn, statement, accounts.c.id, fields, query, ACCOUNT_SORTS)
 
 
 def _page(
@@ -277,13 +252,10 @@ def _page(
     statement: Select,
     id_column: ColumnElement[int],
     fields: dict[str, ColumnElement[Any]],
-    params_column: ColumnElement[Any],
     query: ListQuery,
     sorts: dict[str, str],
 ) -> tuple[list[Any], str | None]:
-    dialect = conn.dialect.name
-    for one in query.filters:
-        statement = statement.where(_condition(dialect, one, fields, params_column))
+    """One keyset page of a filtered list, sorted by query's sort field then id."""
     kind = sorts[query.sort_field]
     sort_key = func.coalesce(fields[query.sort_field], literal(_SENTINELS[kind]))
     if query.after is not None:
@@ -299,33 +271,6 @@ def _page(
         return rows, None
     rows = rows[: query.limit]
     return rows, encode_cursor(rows[-1].sort_key, rows[-1].id)
-
-
-def _condition(
-    dialect: str, one: Filter, fields: dict[str, ColumnElement[Any]], params_column: ColumnElement[Any]
-) -> ColumnElement[bool]:
-    key = one.param_key
-    if key is None:
-        expression = fields[one.field]
-    elif isinstance(one.value, float):
-        expression = param_number(dialect, params_column, key)
-    else:
-        expression = param_text(dialect, params_column, key)
-    if one.value is None:
-        return expression.is_(None) if one.op == "=" else expression.is_not(None)
-    return {
-        "=": lambda: expression == one.value,
-        "!=": lambda: or_(expression != one.value, expression.is_(None)),
-        ">": lambda: expression > one.value,
-        ">=": lambda: expression >= one.value,
-        "<": lambda: expression < one.value,
-        "<=": lambda: expression <= one.value,
-    }[one.op]()
-
-
-def _like(text: str) -> str:
-    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
 
 
 # -- timelines ----------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -105,9 +106,33 @@ events = Table(
     Column("occurred_at", DateTime, nullable=False),
     Column("received_at", DateTime, nullable=False),
     Column("message_id", String(255)),
+    # Enrichment (migration 0003, enrich/): derived on the write path from `visit_ip` and
+    # `visit_agent` (or a browser's User-Agent), kept beside the params the client sent.
+    # Where: the address's scope (public, private, loopback, link_local, multicast,
+    # unspecified, reserved, invalid; NULL without an address); country (ISO 3166-1 alpha-2)
+    # for a public one; region, city and coordinates from an optional .mmdb file.
+    Column("ip_scope", String(16)),
+    Column("country", String(2)),
+    Column("region", String(255)),
+    Column("city", String(255)),
+    Column("latitude", Float),
+    Column("longitude", Float),
+    # With what: browser and operating system families and versions, device type (desktop,
+    # mobile, tablet, bot).
+    Column("browser", String(64)),
+    Column("browser_version", String(32)),
+    Column("os", String(64)),
+    Column("os_version", String(32)),
+    Column("device", String(16)),
+    # Which version of enrichment was applied; NULL for events stored before it existed (or
+    # with it turned off), which `salesmachine enrich --backfill` finds through the partial
+    # index below (new enriched rows never enter it).
+    Column("enrichment", Integer),
     Index("ix_events_contact_time", "contact_id", "occurred_at"),
     Index("ix_events_account_time", "account_id", "occurred_at"),
     Index("ix_events_project_time", "project_id", "occurred_at"),
+    Index("ix_events_unenriched", "id", sqlite_where=text("enrichment IS NULL"),
+          postgresql_where=text("enrichment IS NULL")),
 )
 
 # Events and pageviews per contact per calendar day in the project's time zone. Derived from

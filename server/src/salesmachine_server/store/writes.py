@@ -157,7 +157,7 @@ class WriteTransaction:
                 "project_id": project_id, "contact_id": contact_id, "account_id": account_id,
                 "name": m.event_name, "kind": "pageview" if m.event_name == PAGEVIEW else "event",
                 "params": m.params, "occurred_at": m.occurred_at, "received_at": received,
-                "message_id": m.message_id,
+                "message_id": m.message_id, "enrichment": m.enrichment,
             })
             state.count_day(contact_id, local_day(m.occurred_at, tz))
             state.seen("contact", contact_id, m.occurred_at, activity=True)

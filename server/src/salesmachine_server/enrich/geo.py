@@ -1,0 +1,158 @@
+"""Where an IP address is.
+
+Every address gets a scope: `public`, or one of `private` (RFC 1918, carrier-grade NAT, IPv6
+unique local), `loopback`, `link_local`, `multicast`, `unspecified`, `reserved` (documentation,
+benchmarking, future use and the rest of the special-purpose registry) or `invalid` (not an
+address). Only a public address is located, never guessed: its country comes from iptocc,
+which ships the Regional Internet Registries' allocation data in its wheel; region, city and
+coordinates come from a MaxMind-format .mmdb file (GeoLite2-City, DB-IP City Lite...) when
+SALESMACHINE_GEOIP_DB names one. When the file knows the address, its country is used with its
+city so that the two agree; iptocc answers for the rest.
+
+Lookups are cached (LRU by address text): traffic comes from far fewer addresses than events.
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+from dataclasses import dataclass
+from typing import Any
+
+import iptocc
+import maxminddb
+
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+_PRIVATE = tuple(ipaddress.ip_network(n) for n in (
+    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",  # RFC 1918
+    "100.64.0.0/10",  # carrier-grade NAT (RFC 6598): a provider's private network
+    "fc00::/7",  # IPv6 unique local
+))
+CACHE_SIZE = 65_536
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    scope: str
+    country: str | None = None
+    region: str | None = None
+    city: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"scope": self.scope, "country": self.country, "region": self.region, "city": self.city,
+                "latitude": self.latitude, "longitude": self.longitude}
+
+
+def parse_address(text: str) -> Address | None:
+    """An address as clients send it (surrounding blanks, `[v6]`, IPv4-mapped IPv6 as IPv4)."""
+    text = text.strip()
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1]
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def scope_of(address: Address) -> str:
+    if address.is_unspecified:
+        return "unspecified"
+    if address.is_loopback:
+        return "loopback"
+    if address.is_link_local:
+        return "link_local"
+    if address.is_multicast:
+        return "multicast"
+    if any(address in network for network in _PRIVATE):
+        return "private"
+    if not address.is_global:
+        return "reserved"
+    return "public"
+
+
+class Geolocator:
+    """Addresses -> Locations, with iptocc and, optionally, a .mmdb file for cities."""
+
+    def __init__(self, mmdb_path: str | None = None, cache_size: int = CACHE_SIZE) -> None:
+        self.mmdb_path = mmdb_path or None
+        # Raises (FileNotFoundError, maxminddb.InvalidDatabaseError) at start-up, not per event.
+        self._reader = maxminddb.open_database(self.mmdb_path) if self.mmdb_path else None
+        self.locate = functools.lru_cache(maxsize=cache_size)(self._locate)
+
+    def _locate(self, text: str) -> Location:
+        address = parse_address(text)
+        if address is None:
+            return Location("invalid")
+        scope = scope_of(address)
+        if scope != "public":
+            return Location(scope)
+        found = self._from_mmdb(address) if self._reader is not None else None
+        if found is not None and found.country is not None:
+            return found
+        country = iptocc.country_code(str(address))
+        if found is not None:  # a city without a country in the file: iptocc's country
+            return Location("public", country, found.region, found.city, found.latitude, found.longitude)
+        return Location("public", country)
+
+    def _from_mmdb(self, address: Address) -> Location | None:
+        assert self._reader is not None
+        try:
+            record = self._reader.get(address)
+        except ValueError:  # an IPv6 address in an IPv4-only file
+            return None
+        if not isinstance(record, dict):
+            return None
+        return _mmdb_location(record)
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+
+
+def _mmdb_location(record: dict[str, Any]) -> Location:
+    """MaxMind's City layout (also DB-IP's and IPinfo's lite files), or flat keys."""
+    country = _iso(record.get("country")) or _iso(record.get("registered_country")) or _text(record.get("country_code"))
+    subdivisions = record.get("subdivisions")
+    region = _name(subdivisions[0]) if isinstance(subdivisions, list) and subdivisions else _text(record.get("region"))
+    city = _name(record.get("city"))
+    location = record.get("location") if isinstance(record.get("location"), dict) else record
+    return Location(
+        "public",
+        country.upper() if country and len(country) == 2 else None,
+        _clip(region),
+        _clip(city),
+        _number(location.get("latitude")),
+        _number(location.get("longitude")),
+    )
+
+
+def _iso(value: Any) -> str | None:
+    return _text(value.get("iso_code")) if isinstance(value, dict) else None
+
+
+def _name(value: Any) -> str | None:
+    """The English name of a city or subdivision (`{"names": {"en": ...}}`), or a bare string."""
+    if isinstance(value, dict):
+        names = value.get("names")
+        if isinstance(names, dict):
+            return _text(names.get("en")) or next((n for n in names.values() if isinstance(n, str) and n), None)
+        return _text(value.get("name"))
+    return _text(value)
+
+
+def _text(value: Any) -> str | None:
+    return value.strip() or None if isinstance(value, str) else None
+
+
+def _clip(value: str | None) -> str | None:
+    return value[:255] if value else None
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None

@@ -1,0 +1,103 @@
+"""The list language (segments.py parses it) as SQL: the fields a filter names and the WHERE
+clauses of a ListQuery's filters and search, over contacts or accounts.
+
+One builder for the lists the read API pages through (reads.list_contacts / list_accounts)
+and for the totals the dashboard shows beside them (counts.count_matching), so that a count
+always selects what its list shows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import ColumnElement, Table, exists, func, or_
+
+from salesmachine_server.health import HealthRule
+from salesmachine_server.segments import Filter, ListQuery
+from salesmachine_server.store.json_params import param_number, param_text
+from salesmachine_server.store.schema import accounts, contact_uids, contacts
+
+# The fields counted from active days (an activity subquery per field), in the order joined.
+ACTIVITY_FIELDS = ("active_days_14", "active_days_30", "health")
+
+
+def table_of(kind: str) -> Table:
+    """The table a list of `kind` ("contacts" or "accounts") reads."""
+    return contacts if kind == "contacts" else accounts
+
+
+def window_days(name: str, rule: HealthRule) -> int:
+    """How many days back an activity field (one of ACTIVITY_FIELDS) counts active days."""
+    return {"active_days_14": 14, "active_days_30": 30}.get(name, rule.window_days)
+
+
+def list_fields(dialect: str, table: Table, days: Mapping[str, ColumnElement[Any]],
+                rule: HealthRule) -> dict[str, ColumnElement[Any]]:
+    """The fields a filter names, as SQL over `table`: first and last seen, the mrr param,
+    and each activity field given in `days` (its active days, 0 when none; health is the
+    rule's band of them). A list passes all three activity fields; a count only those its
+    filters use, to join no activity it does not need."""
+    fields: dict[str, ColumnElement[Any]] = {
+        "first_seen_at": table.c.first_seen_at,
+        "last_seen_at": table.c.last_seen_at,
+        "mrr": param_number(dialect, table.c.params, "mrr"),
+    }
+    for name, active in days.items():
+        fields[name] = rule.sql(active) if name == "health" else active
+    return fields
+
+
+def list_conditions(dialect: str, kind: str, query: ListQuery,
+                    fields: Mapping[str, ColumnElement[Any]]) -> list[ColumnElement[bool]]:
+    """The WHERE clauses of a list of `kind`: its search, and one per filter of `query`."""
+    params = table_of(kind).c.params
+    conditions = [search_condition(dialect, kind, query.search)] if query.search else []
+    return conditions + [filter_condition(dialect, one, fields, params) for one in query.filters]
+
+
+def filter_condition(
+    dialect: str, one: Filter, fields: Mapping[str, ColumnElement[Any]], params_column: ColumnElement[Any]
+) -> ColumnElement[bool]:
+    """One filter: a list field, or a param (compared as a number when the value is one).
+    An empty value means missing (=) or present (!=); != also takes a missing value."""
+    key = one.param_key
+    if key is None:
+        expression = fields[one.field]
+    elif isinstance(one.value, float):
+        expression = param_number(dialect, params_column, key)
+    else:
+        expression = param_text(dialect, params_column, key)
+    if one.value is None:
+        return expression.is_(None) if one.op == "=" else expression.is_not(None)
+    return {
+        "=": lambda: expression == one.value,
+        "!=": lambda: or_(expression != one.value, expression.is_(None)),
+        ">": lambda: expression > one.value,
+        ">=": lambda: expression >= one.value,
+        "<": lambda: expression < one.value,
+        "<=": lambda: expression <= one.value,
+    }[one.op]()
+
+
+def search_condition(dialect: str, kind: str, text: str) -> ColumnElement[bool]:
+    """The list's `q`, case-insensitive, anywhere in: any uid (aliases too), the e-mail and
+    the name of a contact; the uid, the name and the domain of an account."""
+    pattern = _like(text)
+    if kind == "contacts":
+        return or_(
+            exists().where(contact_uids.c.contact_id == contacts.c.id,
+                           func.lower(contact_uids.c.uid).like(pattern, escape="\\")),
+            func.lower(param_text(dialect, contacts.c.params, "email")).like(pattern, escape="\\"),
+            func.lower(param_text(dialect, contacts.c.params, "name")).like(pattern, escape="\\"),
+        )
+    return or_(
+        func.lower(accounts.c.account_uid).like(pattern, escape="\\"),
+        func.lower(param_text(dialect, accounts.c.params, "name")).like(pattern, escape="\\"),
+        func.lower(param_text(dialect, accounts.c.params, "domain")).like(pattern, escape="\\"),
+    )
+
+
+def _like(text: str) -> str:
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
