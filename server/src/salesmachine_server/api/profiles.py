@@ -48,9 +48,14 @@ async def contacts(request: Request) -> Response:
 async def accounts(request: Request) -> Response:
     context = await read_context(request)
     query = parse_list_query(request.url.query, reads.ACCOUNT_SORTS, "-last_seen_at")
-    rows, cursor = await context.run(lambda conn: reads.list_accounts(conn, context.project.id, query, context.window))
+
+    def run(conn):  # type: ignore[no-untyped-def]
+        rows, cursor = reads.list_accounts(conn, context.project.id, query, context.window)
+        return rows, cursor, reads.account_domains(conn, [(r.id, r.params) for r in rows])
+
+    rows, cursor, domains = await context.run(run)
     data = [
-        {"account_uid": r.account_uid, "params": r.params, "mrr": r.params.get("mrr"),
+        {"account_uid": r.account_uid, "params": r.params, "domain": domains[r.id], "mrr": r.params.get("mrr"),
          "contacts_count": r.contacts_count, "first_seen_at": r.first_seen_at, "last_seen_at": r.last_seen_at,
          "active_days_14": r.active_days_14, "active_days_30": r.active_days_30, "health": r.health}
         for r in rows

@@ -56,7 +56,8 @@ def _answer(rows, cursor) -> Response:  # type: ignore[no-untyped-def]
         "data": [
             {"id": r.id, "event_uid": r.name, "kind": r.kind, "contact_uid": r.contact_uid,
              "account_uid": r.account_uid, "params": r.params, "created_at": r.occurred_at,
-             "received_at": r.received_at, "message_id": r.message_id}
+             "received_at": r.received_at, "message_id": r.message_id, "geo": reads.event_geo(r),
+             "agent": reads.event_agent(r)}
             for r in rows
         ],
         "next_cursor": cursor,

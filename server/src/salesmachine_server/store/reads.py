@@ -13,9 +13,12 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Select, and_, distinct, func, literal, or_, select
 
+from salesmachine_server.enrich.domains import account_domain, domain_from_params
 from salesmachine_server.segments import ListQuery, encode_cursor
 from salesmachine_server.health import HealthRule, window_start
 from salesmachine_server.store import filters
+from salesmachine_server.store.bulk import chunks
+from salesmachine_server.store.json_params import param_text
 from salesmachine_server.store.schema import (
     accounts,
     contact_days,
@@ -140,6 +143,8 @@ def contact_profile(conn: Connection, project_id: int, uid: str, window: Window)
         "active_days_30": days_30,
         "health": window.rule.classify(days_rule),
         "health_reason": window.rule.explain(days_rule),
+        **whereabouts(conn, events.c.contact_id == contact_id),
+        "agent": latest_agent(conn, events.c.contact_id == contact_id),
     }
 
 
@@ -166,6 +171,7 @@ def account_profile(
     return {
         "account_uid": row.account_uid,
         "params": row.params,
+        "domain": account_domains(conn, [(row.id, row.params)])[row.id],
         "contacts": [
             {"contact_uid": c.contact_uid, "name": c.params.get("name"), "email": c.params.get("email"),
              "last_seen_at": c.last_seen_at}
@@ -181,7 +187,77 @@ def account_profile(
         "health": window.rule.classify(days_rule),
         "health_reason": window.rule.explain(days_rule),
         "active_contacts_share_14": round(active_contacts / contacts_count, 4) if contacts_count else 0.0,
+        **whereabouts(conn, events.c.account_id == row.id),
     }
+
+
+# -- enrichment (enrich/): derived from the events' columns when read, so always exact ---------
+
+
+def whereabouts(conn: Connection, condition: ColumnElement[bool]) -> dict[str, Any]:
+    """The latest known location of a contact's or an account's events, and its visits
+    (pageviews) counted by country, most first."""
+    return {"location": latest_location(conn, condition), "visits_by_country": visits_by_country(conn, condition)}
+
+
+def latest_location(conn: Connection, condition: ColumnElement[bool]) -> dict[str, Any] | None:
+    row = conn.execute(
+        select(events.c.country, events.c.region, events.c.city, events.c.latitude, events.c.longitude,
+               events.c.occurred_at)
+        .where(condition, events.c.country.is_not(None))
+        .order_by(events.c.occurred_at.desc(), events.c.id.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    return {"country": row.country, "region": row.region, "city": row.city, "latitude": row.latitude,
+            "longitude": row.longitude, "seen_at": row.occurred_at}
+
+
+def latest_agent(conn: Connection, condition: ColumnElement[bool]) -> dict[str, Any] | None:
+    """Browser, operating system and device of the latest event that had a user agent."""
+    row = conn.execute(
+        select(events.c.browser, events.c.browser_version, events.c.os, events.c.os_version, events.c.device,
+               events.c.occurred_at)
+        .where(condition, or_(events.c.browser.is_not(None), events.c.os.is_not(None), events.c.device.is_not(None)))
+        .order_by(events.c.occurred_at.desc(), events.c.id.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    return {"browser": row.browser, "browser_version": row.browser_version, "os": row.os,
+            "os_version": row.os_version, "device": row.device, "seen_at": row.occurred_at}
+
+
+def visits_by_country(conn: Connection, condition: ColumnElement[bool]) -> list[dict[str, Any]]:
+    count = func.count().label("visits")
+    rows = conn.execute(
+        select(events.c.country, count)
+        .where(condition, events.c.kind == "pageview", events.c.country.is_not(None))
+        .group_by(events.c.country)
+        .order_by(count.desc(), events.c.country)
+    )
+    return [{"country": country, "visits": visits} for country, visits in rows]
+
+
+def account_domains(conn: Connection, rows: list[tuple[int, dict[str, Any]]]) -> dict[int, str | None]:
+    """Each account's domain (enrich/domains.py): from its params, else from the e-mail addresses
+    of its contacts, read only for the accounts whose params name none."""
+    found = {account_id: domain_from_params(params) for account_id, params in rows}
+    missing = [account_id for account_id, domain in found.items() if domain is None]
+    emails: dict[int, list[str]] = {account_id: [] for account_id in missing}
+    dialect = conn.dialect.name
+    email = param_text(dialect, contacts.c.params, "email")
+    for part in chunks(missing):
+        for account_id, address in conn.execute(
+            select(memberships.c.account_id, email)
+            .select_from(memberships.join(contacts, contacts.c.id == memberships.c.contact_id))
+            .where(memberships.c.account_id.in_(part), email.is_not(None))
+        ):
+            emails[account_id].append(address)
+    for account_id in missing:
+        found[account_id] = account_domain({}, emails[account_id])
+    return found
 
 
 def mrr_history(conn: Connection, condition: ColumnElement[bool]) -> list[dict[str, Any]]:
@@ -275,6 +351,28 @@ def _page(
 
 # -- timelines ----------------------------------------------------------------------------
 
+# The enrichment columns of an event row (event_insert.ENRICHMENT_COLUMNS, less the version).
+ENRICHMENT = (events.c.ip_scope, events.c.country, events.c.region, events.c.city, events.c.latitude,
+              events.c.longitude, events.c.browser, events.c.browser_version, events.c.os, events.c.os_version,
+              events.c.device)
+
+
+def event_geo(row: Any) -> dict[str, Any] | None:
+    """Where an event came from (None: it carried no address, or was not enriched)."""
+    if row.ip_scope is None:
+        return None
+    return {"scope": row.ip_scope, "country": row.country, "region": row.region, "city": row.city,
+            "latitude": row.latitude, "longitude": row.longitude}
+
+
+def event_agent(row: Any) -> dict[str, Any] | None:
+    """With what an event was sent (None: no user agent, or nothing could be read from it)."""
+    if row.browser is None and row.os is None and row.device is None:
+        return None
+    return {"browser": row.browser, "browser_version": row.browser_version, "os": row.os,
+            "os_version": row.os_version, "device": row.device}
+
+
 
 @dataclass(frozen=True)
 class EventQuery:
@@ -293,7 +391,8 @@ def events_page(
     """Events newest first, keyset-paged on (occurred_at, id)."""
     statement = (
         select(events.c.id, events.c.name, events.c.kind, events.c.params, events.c.occurred_at,
-               events.c.received_at, events.c.message_id, contacts.c.contact_uid, accounts.c.account_uid)
+               events.c.received_at, events.c.message_id, contacts.c.contact_uid, accounts.c.account_uid,
+               *ENRICHMENT)
         .select_from(
             events.join(contacts, contacts.c.id == events.c.contact_id)
             .outerjoin(accounts, accounts.c.id == events.c.account_id)

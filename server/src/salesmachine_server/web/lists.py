@@ -52,7 +52,7 @@ async def _list(request: Request, kind: str) -> Response:
     language = "&".join(filter(None, [form.language(), f"cursor={quote_plus(cursor)}" if cursor else ""]))
     sorts = reads.CONTACT_SORTS if kind == "contacts" else reads.ACCOUNT_SORTS
     project_id, window = dash.project.id, dash.window
-    error, rows, total, next_cursor = None, [], None, None
+    error, rows, total, next_cursor, domains = None, [], None, None, {}
     try:
         query = parse_list_query(language, sorts, "-last_seen_at")
     except ApiError as exc:
@@ -61,11 +61,12 @@ async def _list(request: Request, kind: str) -> Response:
         query.limit = PAGE_SIZE
         lister = reads.list_contacts if kind == "contacts" else reads.list_accounts
 
-        def load(conn: Connection) -> tuple[Any, Any, int]:
+        def load(conn: Connection) -> tuple[Any, Any, int, dict[int, str | None]]:
             found, after = lister(conn, project_id, query, window)
-            return found, after, count_matching(conn, project_id, kind, query, window)
+            domains = reads.account_domains(conn, [(r.id, r.params) for r in found]) if kind == "accounts" else {}
+            return found, after, count_matching(conn, project_id, kind, query, window), domains
 
-        rows, next_cursor, total = await dash.run(load)
+        rows, next_cursor, total, domains = await dash.run(load)
     base = f"segment={segment.id}" if segment else form.address()
     return await dash.page("list.html", kind, {
         "kind": kind,
@@ -73,7 +74,8 @@ async def _list(request: Request, kind: str) -> Response:
         "segment": segment,
         "language": form.language(),
         "rows": rows,
-        "logos": {r.account_uid: Logo.of(r.params) for r in rows} if kind == "accounts" else {},
+        "logos": {r.account_uid: Logo.of(r.params, domain=domains[r.id]) for r in rows}
+        if kind == "accounts" else {},
         "total": total,
         "error": error,
         "paged": bool(cursor),

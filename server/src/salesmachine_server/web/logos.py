@@ -2,8 +2,9 @@
 
 The dashboard makes no request to another site (no logo service, no CDN): a logo is shown only
 when a file for the account's domain is present locally, in SALESMACHINE_LOGO_DIR (default
-./data/logos), named after the domain: `acme.com.png` (or .svg, .jpg, .webp). An enrichment job
-may fill that folder; without it every account gets its initials on a colour of its own.
+./data/logos), named after the domain: `acme.com.png` (or .svg, .jpg, .webp). The domain is the
+account's (enrich/domains.py: `domain`, else `website_url`, else its contacts' company e-mail
+domain); without a file for it every account gets its initials on a colour of its own.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
+from salesmachine_server.enrich.domains import domain_from_params
 from salesmachine_server.web.access import current_session
 
 EXTENSIONS = {".png": "image/png", ".svg": "image/svg+xml", ".jpg": "image/jpeg", ".webp": "image/webp"}
@@ -28,20 +29,6 @@ COLOURS = 8
 
 def logo_dir() -> Path:
     return Path(os.environ.get("SALESMACHINE_LOGO_DIR", "data/logos"))
-
-
-def domain_of(params: dict[str, Any]) -> str | None:
-    """The account's domain: `domain`, else the host of `website` or `url`; None if none reads."""
-    for key in ("domain", "website", "url"):
-        value = params.get(key)
-        if not isinstance(value, str) or not value.strip():
-            continue
-        text = value.strip().lower()
-        host = urlsplit(text if "//" in text else f"//{text}").hostname or ""
-        host = host.removeprefix("www.")
-        if _DOMAIN.match(host):
-            return host
-    return None
 
 
 def initials(name: str) -> str:
@@ -61,11 +48,12 @@ class Logo:
     image: str | None  # URL of a local logo file, when there is one
 
     @classmethod
-    def of(cls, params: dict[str, Any], fallback: str = "") -> "Logo":
+    def of(cls, params: dict[str, Any], fallback: str = "", domain: str | None = None) -> "Logo":
+        """`domain`: the account's, when known (reads.account_domains); else read from params."""
         name = params.get("name") if isinstance(params.get("name"), str) else None
         label = name or fallback
         colour = hashlib.sha256(label.encode()).digest()[0] % COLOURS
-        domain = domain_of(params)
+        domain = domain or domain_from_params(params)
         image = None
         if domain is not None:
             for extension in EXTENSIONS:

@@ -23,7 +23,7 @@ from salesmachine_server.web.access import Dashboard, PageNotFound, dashboard, p
 from salesmachine_server.web.home import first_month
 from salesmachine_server.web.logos import Logo
 from salesmachine_server.web.usage_map import first_day, usage_map
-from salesmachine_server.web.visits import visit_of
+from salesmachine_server.web.visits import agent_label, place, visit_of
 
 TIMELINE_PAGE = 30
 VISITS = 5
@@ -54,7 +54,7 @@ def _timeline_query(request: Request) -> tuple[reads.EventQuery, str | None]:
 
 def _visits(conn: Connection, project_id: int, **owner: int) -> list[Any]:
     rows, _ = reads.events_page(conn, project_id, reads.EventQuery(kind="pageview", limit=VISITS), **owner)
-    return [visit_of(r.occurred_at, r.params) for r in rows]
+    return [visit_of(r) for r in rows]
 
 
 @page_handler
@@ -83,7 +83,9 @@ async def account_page(request: Request) -> Response:
     found = await dash.run(load)
     if found is None:
         raise PageNotFound(f"No account has the uid {uid!r}.")
-    return await _profile_page(dash, "account.html", "accounts", found, kind, Logo.of(found["profile"]["params"], uid))
+    profile = found["profile"]
+    return await _profile_page(dash, "account.html", "accounts", found, kind,
+                               Logo.of(profile["params"], uid, profile["domain"]))
 
 
 @page_handler
@@ -131,5 +133,7 @@ async def _profile_page(dash: Dashboard, template: str, section: str, found: dic
         "timeline_kind": kind,
         "next_cursor": found["cursor"],
         "visits": found["visits"],
+        "place": place(profile["location"]),
+        "agent": agent_label(profile.get("agent")),
         "rule": dash.window.rule,
     })
