@@ -10,6 +10,8 @@ from pathlib import Path
 import click
 import orjson
 
+from salesmachine_server.enrich import backfill as enrich_backfill
+from salesmachine_server.enrich.events import Enricher, enricher_from
 from salesmachine_server.http_protocol import protocol_for
 from salesmachine_server.importer import import_file
 from salesmachine_server.keys import derive_secret, load_server_key
@@ -84,6 +86,7 @@ def serve(
         rate_limit=rate_limit,
         rate_limit_burst=rate_limit_burst,
     )
+    _enricher(settings)  # a missing .mmdb file or a bad IP storage mode stops the start, not a write
     created = None
     if first_project and not list_projects(engines.writer):
         created = create_project(engines.writer, "default", load_server_key(settings))
@@ -107,6 +110,13 @@ def serve(
     )
 
 
+def _enricher(settings: Settings, enabled: bool | None = None) -> Enricher:
+    try:
+        return enricher_from(settings, enabled)
+    except (ValueError, OSError, RuntimeError) as exc:  # RuntimeError: maxminddb's InvalidDatabaseError
+        raise click.UsageError(f"enrichment: {exc}") from None
+
+
 def _exit_after_graceful_shutdown(_signum: int, _frame: object) -> None:
     """uvicorn re-raises SIGTERM once it has stopped gracefully (in-flight requests answered,
     the writer's queue committed), which would end the process as killed by the signal (143).
@@ -124,6 +134,32 @@ def migrate_command(database_url: str | None) -> None:
     settings, engines = _open(database_url)
     engines.dispose()
     click.echo(f"database is up to date: {_redact(settings.database_url)}")
+
+
+@main.command("enrich")
+@click.option("--backfill", is_flag=True, help="enrich the events stored before enrichment (resumable, idempotent)")
+@click.option("--batch-size", type=click.IntRange(1, 100_000), default=enrich_backfill.BATCH, show_default=True,
+              help="events per transaction")
+@database_option
+def enrich_command(backfill: bool, batch_size: int, database_url: str | None) -> None:
+    """Location and browser of stored events (docs/enrichment.md); without --backfill, count
+    the events still to do."""
+    settings, engines = _open(database_url)
+    try:
+        if not backfill:
+            click.echo(f"{enrich_backfill.pending(engines)} events not enriched yet; "
+                       "`salesmachine enrich --backfill` enriches them")
+            return
+        enricher = _enricher(settings, enabled=True)
+
+        def progress(report: enrich_backfill.BackfillReport) -> None:
+            click.echo(f"  {report.events} events enriched", err=True)
+
+        report = enrich_backfill.backfill(engines, enricher, batch_size, progress)
+    finally:
+        engines.dispose()
+    click.echo(f"enriched {report.events} events ({report.located} with an address, {report.with_agent} with a "
+               f"user agent, {report.addresses_changed} addresses truncated or removed); none left to do")
 
 
 @main.group()
