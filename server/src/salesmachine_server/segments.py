@@ -65,10 +65,13 @@ def parse_list_query(raw_query: str, sort_fields: dict[str, str], default_sort: 
     sort = default_sort
     cursor = None
     for pair in filter(None, raw_query.split("&")):
-        match = _PAIR.match(unquote_plus(pair))
+        text = unquote_plus(pair)
+        if "\x00" in text:  # no stored text holds NUL, and PostgreSQL refuses it in a query
+            raise ApiError(400, "the query must not contain the NUL character (%00)", field="query", rule="no_nul")
+        match = _PAIR.match(text)
         if match is None:
-            raise ApiError(400, f"cannot read the filter {unquote_plus(pair)!r}: write field=value, field>value, ...",
-                           field=unquote_plus(pair), rule="filter")
+            raise ApiError(400, f"cannot read the filter {text!r}: write field=value, field>value, ...",
+                           field=text, rule="filter")
         name, op, value = match["field"].strip(), match["op"], match["value"]
         if name in CONTROL:
             if op != "=":
@@ -126,8 +129,13 @@ def _number(value: str) -> float | None:
     return number if number == number and abs(number) != float("inf") else None
 
 
+def is_whole_number(value: str) -> bool:
+    """ASCII digits only: str.isdigit() also takes "²", which int() refuses."""
+    return value.isascii() and value.isdigit()
+
+
 def _limit(value: str) -> int:
-    if not value.isdigit() or not 1 <= int(value) <= MAX_LIMIT:
+    if not is_whole_number(value) or not 1 <= int(value) <= MAX_LIMIT:
         raise ApiError(400, f"limit must be a whole number from 1 to {MAX_LIMIT}", field="limit", rule="range")
     return int(value)
 
@@ -150,13 +158,14 @@ def encode_cursor(value: Any, row_id: int) -> str:
 def decode_cursor(cursor: str, kind: str) -> tuple[Any, int]:
     try:
         value, row_id = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if not isinstance(row_id, int):
+        # An id is a 64-bit integer: a larger one overflows the database driver.
+        if not isinstance(row_id, int) or not -(2**63) <= row_id < 2**63:
             raise ValueError
         if kind == "datetime":
             value = datetime.fromisoformat(value)
         elif kind == "number":
             value = float(value)
-        elif not isinstance(value, str):
+        elif not isinstance(value, str) or "\x00" in value:
             raise ValueError
     except (ValueError, TypeError, orjson.JSONDecodeError):
         raise ApiError(400, "the cursor is not one this server gave", field="cursor", rule="cursor") from None

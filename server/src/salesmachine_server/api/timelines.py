@@ -15,7 +15,7 @@ from salesmachine_server.api.context import path_uid, read_context
 from salesmachine_server.api.render import json_answer
 from salesmachine_server.errors import ApiError
 from salesmachine_server.ingest.messages import Invalid, parse_time
-from salesmachine_server.segments import MAX_LIMIT, decode_cursor
+from salesmachine_server.segments import MAX_LIMIT, decode_cursor, is_whole_number
 from salesmachine_server.store import reads
 
 KNOWN = {"event", "kind", "from", "to", "limit", "cursor"}
@@ -27,11 +27,13 @@ def event_query(request: Request) -> reads.EventQuery:
     if unknown:
         raise ApiError(400, f"unknown query parameter {unknown[0]!r}; timelines take {', '.join(sorted(KNOWN))}",
                        field=unknown[0], rule="known")
+    if any("\x00" in value for _, value in params.multi_items()):  # PostgreSQL refuses NUL in a query
+        raise ApiError(400, "the query must not contain the NUL character (%00)", field="query", rule="no_nul")
     kind = params.get("kind")
     if kind not in (None, "event", "pageview"):
         raise ApiError(400, "kind must be event or pageview", field="kind", rule="one_of")
     limit = params.get("limit", "50")
-    if not limit.isdigit() or not 1 <= int(limit) <= MAX_LIMIT:
+    if not is_whole_number(limit) or not 1 <= int(limit) <= MAX_LIMIT:
         raise ApiError(400, f"limit must be a whole number from 1 to {MAX_LIMIT}", field="limit", rule="range")
     cursor = params.get("cursor")
     return reads.EventQuery(
