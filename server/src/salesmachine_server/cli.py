@@ -49,8 +49,8 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--host", default=None, help="address to listen on (default 127.0.0.1)")
-@click.option("--port", type=int, default=None, help="port to listen on (default 8080)")
+@click.option("--host", default=None, help="address to listen on (default $SALESMACHINE_LISTEN_HOST, else 127.0.0.1)")
+@click.option("--port", type=int, default=None, help="port to listen on (default $SALESMACHINE_LISTEN_PORT, else 8080)")
 @database_option
 @click.option("--access-log/--no-access-log", default=None, help="log every request")
 @click.option(
