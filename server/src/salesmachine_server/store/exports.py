@@ -29,12 +29,23 @@ def rows(engine: Engine, project_id: int, kind: str) -> Iterator[dict[str, Any]]
     return {"contacts": _contacts, "accounts": _accounts, "events": _events}[kind](engine, project_id)
 
 
+def _in_project(table: Any, project_id: int) -> Any:
+    """The project condition of a page query, written so that no index can serve it.
+
+    Pages walk the primary key (`id > last_id ORDER BY id LIMIT n`). Offered an index on
+    (project_id, ...), SQLite takes it, reads every row of the project and sorts them, for each
+    page: an export of a million events took minutes per page. `project_id + 0` leaves it (and
+    PostgreSQL) only the primary key, so each page reads just its rows and the export is linear.
+    """
+    return table.c.project_id + 0 == project_id
+
+
 def _pages(engine: Engine, table: Any, project_id: int, fetch) -> Iterator[dict[str, Any]]:  # type: ignore[no-untyped-def]
     last_id = 0
     while True:
         with engine.connect() as conn:
             page = conn.execute(
-                select(table).where(table.c.project_id == project_id, table.c.id > last_id)
+                select(table).where(_in_project(table, project_id), table.c.id > last_id)
                 .order_by(table.c.id).limit(PAGE_SIZE)
             ).all()
             if not page:
@@ -104,7 +115,7 @@ def _events(engine: Engine, project_id: int) -> Iterator[dict[str, Any]]:
                        events.c.received_at, events.c.message_id, contacts.c.contact_uid, accounts.c.account_uid)
                 .select_from(events.join(contacts, contacts.c.id == events.c.contact_id)
                              .outerjoin(accounts, accounts.c.id == events.c.account_id))
-                .where(events.c.project_id == project_id, events.c.id > last_id)
+                .where(_in_project(events, project_id), events.c.id > last_id)
                 .order_by(events.c.id).limit(PAGE_SIZE)
             ).all()
         if not page:
