@@ -193,6 +193,18 @@ def test_profile_links_name_any_uid_and_open_its_page(server: ServerProcess, pro
         assert "contact a%20b" in stranger.get(sent).text
 
 
+def test_nul_anywhere_in_a_page_address_is_never_a_server_error(server: ServerProcess, project: Project) -> None:
+    # PostgreSQL refuses NUL in a query; no stored uid, name or param can hold one (writes refuse it).
+    send_customers(project)
+    email = make_user(server.database_url, project.id)
+    base = f"/p/{project.id}"
+    with signed_in(server.base_url, email) as browser:
+        for path in ("/contacts/a%00b", "/accounts/a%00b", "/contacts?q=a%00b", "/accounts?q=%00",
+                     "/contacts/bob?event=x%00y", "/accounts?plan=%00"):
+            answer = browser.get(base + path)
+            assert answer.status_code in (200, 400, 404), (path, answer.status_code, answer.text[:300])
+
+
 def test_a_saved_segment_counts_what_its_list_and_the_api_list(server: ServerProcess, project: Project) -> None:
     send_customers(project)
     email = make_user(server.database_url, project.id)

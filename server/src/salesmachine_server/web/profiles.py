@@ -57,10 +57,19 @@ def _visits(conn: Connection, project_id: int, **owner: int) -> list[Any]:
     return [visit_of(r) for r in rows]
 
 
+def _uid(request: Request, noun: str) -> str:
+    """The uid in the path. One holding NUL names nothing (writes refuse it), and PostgreSQL
+    would refuse the query: not found, before the database is asked."""
+    uid = str(request.path_params["uid"])
+    if "\x00" in uid:
+        raise PageNotFound(f"No {noun} has the uid {uid!r}.")
+    return uid
+
+
 @page_handler
 async def account_page(request: Request) -> Response:
     dash = await dashboard(request)
-    uid = str(request.path_params["uid"])
+    uid = _uid(request, "account")
     query, kind = _timeline_query(request)
     project_id, window = dash.project.id, dash.window
     since = first_day(window.today)
@@ -91,7 +100,7 @@ async def account_page(request: Request) -> Response:
 @page_handler
 async def contact_page(request: Request) -> Response:
     dash = await dashboard(request)
-    uid = str(request.path_params["uid"])
+    uid = _uid(request, "contact")
     query, kind = _timeline_query(request)
     project_id, window = dash.project.id, dash.window
     since = first_day(window.today)
