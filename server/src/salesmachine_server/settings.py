@@ -1,9 +1,9 @@
 """Configuration: defaults, overridden by the environment, overridden by the command line.
 
-Every setting has one name, `SALESMACHINE_<NAME>` in the environment and `--<name>` on
-`salesmachine serve`, so that what the README documents is what both places accept. The one
-exception is the listening address: `SALESMACHINE_LISTEN_HOST` and `SALESMACHINE_LISTEN_PORT`
-(see `env_name`).
+Every setting has one name, `SALESMACHINE_<NAME>` in the environment, and those an operator
+changes per run also a flag `--<name>` on `salesmachine serve` (host, port, database, access log,
+maintenance, rate limit). The one exception to the naming is the listening address:
+`SALESMACHINE_LISTEN_HOST` and `SALESMACHINE_LISTEN_PORT` (see `env_name`).
 """
 
 from __future__ import annotations

@@ -24,8 +24,8 @@ final class Server
         $this->dbPath = $workdir . '/salesmachine.db';
         $this->logPath = $workdir . '/server.log';
         $this->port = self::freePort();
-        // The server reads every SALESMACHINE_* variable as a setting (SALESMACHINE_HOST is
-        // the address it listens on, while the client reads it as where to send): none reach it.
+        // The server reads SALESMACHINE_* variables as its settings: none of the test run's
+        // (SALESMACHINE_HOST, say, which is where the client sends) reach it.
         $env = array_filter(getenv(), static fn (string $key) => !str_starts_with($key, 'SALESMACHINE_'), ARRAY_FILTER_USE_KEY);
         $env['SALESMACHINE_KEY_FILE'] = $workdir . '/server.key';
         $this->env = $env;

@@ -221,7 +221,7 @@ web_sessions = Table(
     metadata,
     Column("token_hash", String(64), primary_key=True),
     Column("user_id", Id, ForeignKey("users.id"), nullable=False),
-    # Every form of the session carries it back (web/csrf.py).
+    # Every form of the session carries it back (web/forms.py).
     Column("csrf_token", String(64), nullable=False),
     Column("created_at", DateTime, nullable=False),
     Column("expires_at", DateTime, nullable=False),
