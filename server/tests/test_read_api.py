@@ -195,6 +195,8 @@ def test_lists_filter_search_and_sort(project: Project) -> None:
     assert uids_raw("last_seen_at>=" + (datetime.now(timezone.utc) - timedelta(days=5)).date().isoformat()) == ["1", "2"]
     assert uids_raw("active_days_14>0&sort=-mrr") == ["1", "3", "2"]
     assert uids(sort="-mrr") == ["1", "3", "2", "4"]
+    # A script that sends its token in every query still reads with token:secret, unfiltered.
+    assert uids(api_token=project.token, plan="pro") == ["1", "3"]
 
 
 def test_lists_page_with_cursors(project: Project) -> None:

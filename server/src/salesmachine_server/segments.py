@@ -73,6 +73,10 @@ def parse_list_query(raw_query: str, sort_fields: dict[str, str], default_sort: 
             raise ApiError(400, f"cannot read the filter {text!r}: write field=value, field>value, ...",
                            field=text, rule="filter")
         name, op, value = match["field"].strip(), match["op"], match["value"]
+        if name == "api_token":
+            # A credential, not a param: scripts that send it everywhere still read with Basic
+            # token:secret (access.py refuses it alone), so it must not filter the list empty.
+            continue
         if name in CONTROL:
             if op != "=":
                 raise ApiError(400, f"{name} takes =", field=name, rule="operator")
