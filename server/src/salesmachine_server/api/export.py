@@ -27,11 +27,29 @@ async def export(request: Request) -> Response:
     if fmt not in FORMATS:
         raise ApiError(400, "format must be ndjson or csv", field="format", rule="one_of")
     rows = exports.rows(request.app.state.engines.reader, project.id, kind)
-    body = _ndjson(rows) if fmt == "ndjson" else _csv(rows, exports.COLUMNS[kind])
+    body = _chunks(_ndjson(rows) if fmt == "ndjson" else _csv(rows, exports.COLUMNS[kind]))
     filename = f"{project.name}-{kind}.{fmt}".replace('"', "")
     return StreamingResponse(
         body, media_type=FORMATS[fmt], headers={"Content-Disposition": f'attachment; filename="{filename}"'}
     )
+
+
+CHUNK_BYTES = 64 * 1024
+
+
+def _chunks(lines: Iterator[bytes]) -> Iterator[bytes]:
+    """Lines gathered into chunks of about 64 KiB. Starlette runs a sync iterator's every step
+    on a worker thread: one step per row cost more than the row itself (7,000 rows/s)."""
+    parts: list[bytes] = []
+    size = 0
+    for line in lines:
+        parts.append(line)
+        size += len(line)
+        if size >= CHUNK_BYTES:
+            yield b"".join(parts)
+            parts, size = [], 0
+    if parts:
+        yield b"".join(parts)
 
 
 def _ndjson(rows: Iterator[dict[str, Any]]) -> Iterator[bytes]:
