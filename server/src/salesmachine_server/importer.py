@@ -6,6 +6,8 @@ Rows are what `/v1/export/*` gives (and what other tools can easily produce):
 - events: `contact_uid`, `event_uid`, `params`, `created_at`, optional `account_uid`, `message_id`.
 Each row becomes the same messages a client would send (validated the same way, with
 `created_at` honoured and message ids deduplicated), applied in batches of one transaction each.
+A row's `mrr_history`, when it has one, is the authority on its mrr: each value is sent at the
+time it took effect, and `params` are sent without mrr (docs/revenue.md, backfills).
 CSV cells holding objects or lists are JSON. Import accounts, then contacts, then events.
 """
 
@@ -75,12 +77,19 @@ def items_for(row: dict[str, Any], kind: str) -> list[tuple[dict[str, Any], str]
     uid_key, item_kind = ("account_uid", "account") if kind == "accounts" else ("contact_uid", "contact")
     uid = row.get(uid_key, row.get("unique_id"))
     items: list[tuple[dict[str, Any], str]] = []
-    # Revenue history first, each value at the time it took effect; the params then carry the
-    # current value, which is the last of the history and so records nothing more.
-    for change in row.get("mrr_history") or []:
+    # Revenue history first, each value at the time it took effect. When there is one, it is
+    # the authority on mrr: the params (sent at first_seen_at, older than most of the history)
+    # leave mrr out, or their current value would be a backfill at first_seen_at. The current
+    # value is the last of the history; it is sent as the params spell it (99, not 99.0).
+    params = dict(row.get("params") or {})
+    history = [dict(change) for change in row.get("mrr_history") or []]
+    if history:
+        current = params.pop("mrr", None)
+        if current is not None and current == history[-1].get("mrr"):
+            history[-1]["mrr"] = current
+    for change in history:
         items.append(({uid_key: uid, "params": {"mrr": change.get("mrr")}, "created_at": change.get("effective_at")},
                       item_kind))
-    params = dict(row.get("params") or {})
     if row.get("accounts"):
         params["account_uid"] = row["accounts"]
     items.append(({uid_key: uid, "params": params, "created_at": row.get("first_seen_at")}, item_kind))

@@ -5,7 +5,9 @@ with the number of statements, not of items: a run of messages (everything betwe
 aliases) is applied in a handful of statements whatever its length —
 1. claim the message ids (the duplicates drop out);
 2. resolve every contact uid and account uid at once, creating the new ones (identity.py);
-3. load the current params and memberships of the rows the run touches;
+3. load the current params and memberships of the rows the run touches, and for the rows it
+   sets mrr on, the latest row of their revenue history (the whole history only of the few
+   that get a value older than their latest: a backfill);
 4. walk the messages in order in memory: params merged (mrr changes noted), memberships added,
    events attributed to accounts, activity counted;
 5. write the results: changed params, new memberships, revenue history, events, active days,
@@ -16,9 +18,12 @@ alone, after everything before it was written, because it may merge two contacts
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from operator import itemgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -126,11 +131,18 @@ class WriteTransaction:
                 _earliest(account_first_seen, uid, m.occurred_at)
         contact_ids = self.identity.resolve(project_id, contact_first_seen)
         account_ids = self._resolve_accounts(project_id, account_first_seen)
+        mrr_writes: list[tuple[Owner, datetime]] = []  # in run order
+        for m, _ in run:
+            if m.kind in ("contact", "account") and "mrr" in m.params:
+                uid, ids = (m.account_uid, account_ids) if m.kind == "account" else (m.contact_uid, contact_ids)
+                assert uid is not None and m.occurred_at is not None
+                mrr_writes.append(((m.kind, ids[uid]), m.occurred_at))
         state = RunState.load(
             self.conn,
             contacts_with_params=[contact_ids[m.contact_uid] for m, _ in run if m.kind == "contact" and m.contact_uid],
             contacts_with_accounts=list(contact_ids.values()),
             accounts_with_params=[account_ids[m.account_uid] for m, _ in run if m.kind == "account" and m.account_uid],
+            mrr_writes=mrr_writes,
         )
         tz = self.timezones.get(project_id) or zone(None)
         for m, received in run:
@@ -190,18 +202,27 @@ class WriteTransaction:
         return resolved | found
 
 
+Owner = tuple[str, int]  # ("contact" | "account", row id)
+MrrEntry = tuple[datetime, Any]  # (effective_at, mrr); mrr None when it was removed
+
+
 class RunState:
     """What one run of messages reads, changes in memory, and writes back at its end."""
 
     def __init__(self) -> None:
-        self.params: dict[tuple[str, int], dict[str, Any]] = {}
-        self.dirty: set[tuple[str, int]] = set()
+        self.params: dict[Owner, dict[str, Any]] = {}
+        self.dirty: set[Owner] = set()
         self.members: dict[int, set[int]] = defaultdict(set)  # contact id -> account ids
         self.new_members: list[tuple[int, int]] = []
+        # Revenue history of the rows the run sets mrr on: the latest entry of each (stored or
+        # written by this run; None when it has none), and the whole history, oldest first,
+        # of those that get a value older than their latest (plan_mrr).
+        self.mrr_latest: dict[Owner, MrrEntry | None] = {}
+        self.mrr_history: dict[Owner, list[MrrEntry]] = {}
         self.mrr_rows: list[tuple[str, int, Any, datetime]] = []
         self.events: list[dict[str, Any]] = []
         self.days: dict[tuple[int, date], int] = defaultdict(int)
-        self.seen_rows: dict[tuple[str, int], Seen] = {}
+        self.seen_rows: dict[Owner, Seen] = {}
 
     @classmethod
     def load(
@@ -210,32 +231,82 @@ class RunState:
         contacts_with_params: list[int],
         contacts_with_accounts: list[int],
         accounts_with_params: list[int],
+        mrr_writes: Sequence[tuple[Owner, datetime]] = (),
     ) -> "RunState":
         state = cls()
-        for part in chunks(distinct(contacts_with_params)):
-            for row_id, params in conn.execute(select(contacts.c.id, contacts.c.params).where(contacts.c.id.in_(part))):
-                state.params[("contact", row_id)] = params
+        mrr_owners = {owner for owner, _ in mrr_writes}
+        for kind, row_ids in (("contact", contacts_with_params), ("account", accounts_with_params)):
+            for part in chunks(distinct(row_ids)):
+                with_mrr = not mrr_owners.isdisjoint((kind, row_id) for row_id in part)
+                for row in conn.execute(_LOAD_PARAMS[kind, with_mrr], {"ids": list(part)}):
+                    owner = (kind, row[0])
+                    state.params[owner] = row[1]
+                    if owner in mrr_owners:
+                        state.mrr_latest[owner] = None if row[2] is None else (row[2], row[3])
         for part in chunks(distinct(contacts_with_accounts)):
-            for contact_id, account_id in conn.execute(
-                select(memberships.c.contact_id, memberships.c.account_id).where(memberships.c.contact_id.in_(part))
-            ):
+            for contact_id, account_id in conn.execute(_LOAD_MEMBERSHIPS, {"ids": list(part)}):
                 state.members[contact_id].add(account_id)
-        for part in chunks(distinct(accounts_with_params)):
-            for row_id, params in conn.execute(select(accounts.c.id, accounts.c.params).where(accounts.c.id.in_(part))):
-                state.params[("account", row_id)] = params
+        if mrr_writes:
+            state.plan_mrr(conn, mrr_writes)
         return state
 
+    def plan_mrr(self, conn: Connection, mrr_writes: Sequence[tuple[Owner, datetime]]) -> None:
+        """Load the whole revenue history of the rows that, in this run, get an mrr value older
+        than their latest (stored, or sent earlier in the run): a backfill must be compared with
+        the value in force at its own time and slotted in there. The common case, every value
+        newer than what is stored, loads nothing more: the latest entry is enough."""
+        newest: dict[Owner, datetime] = {o: e[0] for o, e in self.mrr_latest.items() if e is not None}
+        backfilled: set[Owner] = set()
+        for owner, at in mrr_writes:
+            latest = newest.get(owner)
+            if latest is not None and at < latest:
+                backfilled.add(owner)
+            else:
+                newest[owner] = at
+        if not backfilled:
+            return
+        for owner in backfilled:
+            self.mrr_history[owner] = []
+        for kind in ("contact", "account"):
+            stored = sorted(row_id for k, row_id in backfilled if k == kind and self.mrr_latest.get((k, row_id)))
+            for part in chunks(stored):
+                for row_id, effective_at, mrr in conn.execute(_LOAD_MRR_HISTORY[kind], {"ids": list(part)}):
+                    self.mrr_history[(kind, row_id)].append((effective_at, mrr))
+
     def merge_params(self, kind: str, row_id: int, sent: dict[str, Any], effective_at: datetime) -> None:
-        """A key sent replaces its value, a key sent as null is removed, others are kept; a new
-        value of mrr is a row of revenue history."""
+        """A key sent replaces its value, a key sent as null is removed, others are kept. A value
+        of mrr is a row of revenue history when it differs from the value in force at its time,
+        and becomes the current mrr only when it is the newest (docs/revenue.md)."""
         key = (kind, row_id)
         current = self.params.get(key, {})
+        if "mrr" in sent and not self.set_mrr(key, sent["mrr"], effective_at):
+            sent = {k: v for k, v in sent.items() if k != "mrr"}
         merged = merge_params(current, sent)
         if merged != current:
             self.params[key] = merged
             self.dirty.add(key)
-        if "mrr" in sent and sent["mrr"] != current.get("mrr"):
-            self.mrr_rows.append((kind, row_id, sent["mrr"], effective_at))
+
+    def set_mrr(self, owner: Owner, value: Any, at: datetime) -> bool:
+        """Record mrr `value` effective at `at`; True when it is now the owner's latest value.
+
+        The value in force at `at` is the latest entry at or before it, so at equal times the
+        value recorded last wins (in a request, the later item). A value equal to the one in
+        force records nothing. A value older than the latest entry goes in between and leaves
+        the current value alone, even when the entry after it now repeats it."""
+        history = self.mrr_history.get(owner)
+        if history is None:  # every value sent for it in this run is at or after its latest
+            latest = self.mrr_latest.get(owner)
+            assert latest is None or at >= latest[0], "plan_mrr missed a backfill"
+            if value != (None if latest is None else latest[1]):
+                self.mrr_latest[owner] = (at, value)
+                self.mrr_rows.append((owner[0], owner[1], value, at))
+            return True
+        index = bisect_right(history, at, key=itemgetter(0))
+        newest = index == len(history)
+        if value != (history[index - 1][1] if index else None):
+            history.insert(index, (at, value))
+            self.mrr_rows.append((owner[0], owner[1], value, at))
+        return newest
 
     def join(self, account_id: int, contact_id: int) -> None:
         if account_id not in self.members[contact_id]:
@@ -284,6 +355,48 @@ class RunState:
                     for (k, row_id), s in self.seen_rows.items() if k == kind]
             if rows:
                 conn.execute(_seen_update(table), rows)
+
+
+# The statements of RunState.load, built once: building a SELECT costs more Python than running
+# it on a small group, and a statement object built once keeps its cache key.
+_IDS = bindparam("ids", expanding=True)
+
+
+def _owner_column(kind: str) -> Any:
+    return mrr_changes.c.contact_id if kind == "contact" else mrr_changes.c.account_id
+
+
+def _latest_mrr(kind: str, table: Any) -> list[Any]:
+    """The time and value of a row's latest mrr history entry (NULL when it has none), as two
+    columns of the query that loads its params: an index probe each, no extra statement."""
+
+    def latest(field: Any) -> Any:
+        return (
+            select(field)
+            .where(_owner_column(kind) == table.c.id)
+            .order_by(mrr_changes.c.effective_at.desc(), mrr_changes.c.id.desc())
+            .limit(1)
+            .correlate(table)
+            .scalar_subquery()
+        )
+
+    return [latest(mrr_changes.c.effective_at), latest(mrr_changes.c.mrr)]
+
+
+_LOAD_PARAMS = {
+    (kind, with_mrr): select(table.c.id, table.c.params, *(_latest_mrr(kind, table) if with_mrr else []))
+    .where(table.c.id.in_(_IDS))
+    for kind, table in (("contact", contacts), ("account", accounts))
+    for with_mrr in (False, True)
+}
+_LOAD_MEMBERSHIPS = select(memberships.c.contact_id, memberships.c.account_id).where(
+    memberships.c.contact_id.in_(_IDS))
+_LOAD_MRR_HISTORY = {
+    kind: select(_owner_column(kind), mrr_changes.c.effective_at, mrr_changes.c.mrr)
+    .where(_owner_column(kind).in_(_IDS))
+    .order_by(_owner_column(kind), mrr_changes.c.effective_at, mrr_changes.c.id)
+    for kind in ("contact", "account")
+}
 
 
 def _seen_update(table: Any) -> Any:
