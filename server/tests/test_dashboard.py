@@ -63,6 +63,29 @@ def test_a_wrong_password_is_refused_and_the_right_one_opens_the_project(server:
         assert "script-src 'self'" in page.headers["content-security-policy"]
 
 
+def test_the_session_cookie_is_secure_behind_a_trusted_tls_proxy_only(server: ServerProcess, project: Project,
+                                                                     tmp_path: Path) -> None:
+    email = make_user(server.database_url, project.id)
+    https = {"X-Forwarded-Proto": "https"}
+
+    def cookie_of(base_url: str) -> str:
+        with httpx.Client(base_url=base_url) as browser:
+            form = browser.get("/signin")
+            signed = browser.post("/signin", headers=https,
+                                  data={"csrf": csrf_of(form.text), "email": email, "password": PASSWORD})
+            assert signed.status_code == 303, signed.text
+            return signed.headers["set-cookie"].lower()
+
+    # Anyone may send the header: from a connection not listed as a proxy it is ignored.
+    assert "; secure" not in cookie_of(server.base_url)
+    behind_proxy = ServerProcess(server.database_url, tmp_path / "proxied.log",
+                                 env={"SALESMACHINE_TRUSTED_PROXIES": "127.0.0.1"}).start()
+    try:
+        assert "; secure" in cookie_of(behind_proxy.base_url)
+    finally:
+        behind_proxy.stop()
+
+
 def test_pages_send_a_browser_without_a_session_to_sign_in(server: ServerProcess, project: Project) -> None:
     answer = httpx.get(f"{server.base_url}/p/{project.id}/accounts?health=bad")
     assert answer.status_code == 303

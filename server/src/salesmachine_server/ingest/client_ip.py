@@ -81,6 +81,14 @@ def request_client_ip(scope: dict[str, Any], trusted_spec: str) -> str | None:
     return client_ip(client[0] if client else None, forwarded, trusted_networks(trusted_spec))
 
 
+def behind_trusted_proxy(scope: dict[str, Any], trusted_spec: str) -> bool:
+    """Whether the connection comes from a proxy of SALESMACHINE_TRUSTED_PROXIES, whose
+    X-Forwarded-* headers may then be believed."""
+    client = scope.get("client")
+    peer = _address(client[0]) if client else None
+    return peer is not None and any(peer in network for network in trusted_networks(trusted_spec))
+
+
 def fill_visit_ip(message: Message, ip: str | None) -> None:
     """Events and pageviews without a `visit_ip` get the client's."""
     if ip and message.kind == "event" and message.params.get("visit_ip") in (None, ""):

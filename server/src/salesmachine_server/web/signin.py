@@ -17,6 +17,7 @@ from starlette.responses import RedirectResponse, Response
 from salesmachine_server.store.users import authenticate
 from salesmachine_server.store.web_sessions import LIFETIME, end_session, start_session
 from salesmachine_server.web.access import SESSION_COOKIE, current_session, error_page, page_handler, projects_of
+from salesmachine_server.ingest.client_ip import behind_trusted_proxy
 from salesmachine_server.web.forms import checked_form
 from salesmachine_server.web.templating import render
 
@@ -24,7 +25,13 @@ SIGNIN_COOKIE = "sm_signin"
 
 
 def _secure(request: Request) -> bool:
-    return request.url.scheme == "https"
+    """Reached over HTTPS: directly, or through a trusted proxy that ended TLS and said so in
+    X-Forwarded-Proto (the proxies of SALESMACHINE_TRUSTED_PROXIES; from anyone else the header
+    is ignored, like X-Forwarded-For)."""
+    if request.url.scheme == "https":
+        return True
+    proto = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+    return proto == "https" and behind_trusted_proxy(request.scope, request.app.state.settings.trusted_proxies)
 
 
 def safe_next(target: str | None) -> str:
