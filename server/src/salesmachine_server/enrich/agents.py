@@ -13,7 +13,7 @@ Parsing costs ~20 us; results are cached by string (LRU), and real traffic repea
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import ua_parser
@@ -34,6 +34,12 @@ class Agent:
     os: str | None
     os_version: str | None
     device: str | None  # desktop, mobile, tablet, bot
+    # The values of the events columns browser .. device, made once per agent parsed.
+    columns: tuple[Any, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "columns", (self.browser, self.browser_version, self.os, self.os_version,
+                                             self.device))
 
     def as_json(self) -> dict[str, Any]:
         return {"browser": self.browser, "browser_version": self.browser_version, "os": self.os,

@@ -10,7 +10,6 @@ events stored before.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from typing import Any
 
 from salesmachine_server.enrich.agents import Agent, parse_agent
@@ -23,22 +22,31 @@ IP_KEY = "visit_ip"
 AGENT_KEYS = ("visit_agent", "user_agent")
 
 
-@dataclass(frozen=True, slots=True)
 class Enrichment:
-    location: Location | None = None
-    agent: Agent | None = None
+    """An event's location and agent (either may be None). A plain class: one is made per
+    event on the write path, where a frozen dataclass's __init__ costs twice as much."""
+
+    __slots__ = ("location", "agent")
+
+    def __init__(self, location: Location | None = None, agent: Agent | None = None) -> None:
+        self.location = location
+        self.agent = agent
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Enrichment) and (self.location, self.agent) == (other.location, other.agent)
+
+    def __repr__(self) -> str:
+        return f"Enrichment({self.location!r}, {self.agent!r})"
 
     def columns(self) -> tuple[Any, ...]:
         """Values of events.ip_scope .. device, enrichment (event_insert.ENRICHMENT_COLUMNS)."""
-        where, what = self.location, self.agent
-        return (
-            where.scope if where else None, where.country if where else None, where.region if where else None,
-            where.city if where else None, where.latitude if where else None, where.longitude if where else None,
-            what.browser if what else None, what.browser_version if what else None, what.os if what else None,
-            what.os_version if what else None, what.device if what else None, VERSION,
-        )
+        where = self.location.columns if self.location is not None else _NO_LOCATION
+        what = self.agent.columns if self.agent is not None else _NO_AGENT
+        return where + what + (VERSION,)
 
 
+_NO_LOCATION = (None,) * 6
+_NO_AGENT = (None,) * 5
 NOTHING = Enrichment()
 
 
@@ -64,9 +72,11 @@ class Enricher:
         return enrichment
 
     def _derive(self, ip: Any, params: dict[str, Any], browser_agent: str | None) -> Enrichment:
+        agent_text = params.get(AGENT_KEYS[0]) or params.get(AGENT_KEYS[1]) or browser_agent
+        if ip is None and agent_text is None:  # most server-side events: nothing to look up
+            return NOTHING
         location = self.geolocator.locate(ip) if isinstance(ip, str) and ip else None
-        agent_text = next((v for v in map(params.get, AGENT_KEYS) if isinstance(v, str) and v), browser_agent)
-        agent = parse_agent(agent_text) if agent_text else None
+        agent = parse_agent(agent_text) if isinstance(agent_text, str) and agent_text else None
         if location is None and agent is None:
             return NOTHING
         return Enrichment(location, agent)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import iptocc
@@ -40,6 +40,12 @@ class Location:
     city: str | None = None
     latitude: float | None = None
     longitude: float | None = None
+    # The values of the events columns ip_scope .. longitude, made once per address looked up.
+    columns: tuple[Any, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "columns", (self.scope, self.country, self.region, self.city, self.latitude,
+                                             self.longitude))
 
     def as_json(self) -> dict[str, Any]:
         return {"scope": self.scope, "country": self.country, "region": self.region, "city": self.city,
