@@ -43,7 +43,11 @@ NOT_LOCATED = {
     "fe80::1": "link_local",
     "169.254.10.1": "link_local",
     "224.0.0.251": "multicast",
+    "ff02::1": "multicast",
     "0.0.0.0": "unspecified",
+    "0.1.2.3": "reserved",  # "this network"
+    "198.18.0.1": "reserved",  # benchmarking
+    "fec0::1": "reserved",  # deprecated site-local
     "203.0.113.7": "reserved",  # documentation (TEST-NET-3)
     "2001:db8::1": "reserved",  # documentation
     "240.0.0.1": "reserved",  # future use
