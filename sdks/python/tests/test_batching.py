@@ -3,6 +3,7 @@ message waits more than half a second for its batch to fill."""
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Callable
 
@@ -58,3 +59,31 @@ def test_flush_sends_at_once(make_client: Callable[..., Client], proxy: FaultPro
     client.set_account("78910", {"name": "Tesla Motors"})
     assert client.flush(timeout=10)
     assert time.monotonic() - called < 10 and len(proxy.seen) == 1
+
+
+def test_ten_thousand_events_from_eight_threads_arrive_exactly_once(
+    make_client: Callable[..., Client], proxy: FaultProxy, stored: Stored, uid: Callable[[str], str]
+) -> None:
+    # Shared by eight threads, with two batches stored by the server but answered 500 on the
+    # way back (so sent again): every event is stored, none twice.
+    client = make_client(host=proxy.url, max_queue_size=20_000)
+    proxy.fail_next(2, 500, forward=True)
+    contact = uid("123456")
+
+    def send(thread: int) -> None:
+        for i in range(1250):
+            client.track_event(contact, "clicked", {"thread": thread, "i": i})
+
+    threads = [threading.Thread(target=send, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert client.flush(timeout=60)
+
+    events = stored.events(contact)
+    assert len(events) == 10_000
+    assert sorted((e["params"]["thread"], e["params"]["i"]) for e in events) == [
+        (t, i) for t in range(8) for i in range(1250)]
+    assert [r.status for r in proxy.seen].count(500) == 2
+    assert len({e["message_id"] for e in events}) == 10_000
