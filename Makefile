@@ -9,18 +9,23 @@ PACKAGES := server/pyproject.toml sdks/python/pyproject.toml
 # In CI a missing runtime fails the run; elsewhere the suite is skipped with a line that says so.
 CLIENT_SUITES := ruby php
 
-.PHONY: run test test-server test-python-client $(addprefix test-,$(CLIENT_SUITES)) bench venv clean
+.PHONY: run test test-server test-python-client test-js $(addprefix test-,$(CLIENT_SUITES)) bench venv clean
 
 run: $(STAMP)
 	$(BIN)/salesmachine serve --first-project
 
-test: test-server test-python-client $(addprefix test-,$(CLIENT_SUITES))
+test: test-server test-python-client test-js $(addprefix test-,$(CLIENT_SUITES))
 
 test-server: $(STAMP)
 	$(BIN)/python -m pytest -p no:cacheprovider server/tests
 
 test-python-client: $(STAMP)
 	$(BIN)/python -m pytest -p no:cacheprovider sdks/python/tests
+
+# The browser library's unit tests (node's own test runner; no npm packages needed). Node 20
+# runs every .js file of a directory given to --test, the helper too: hence the glob.
+test-js:
+	@if command -v node >/dev/null 2>&1 || [ -n "$$CI" ]; then node --test sdks/js/test/*.test.js; else echo "SKIPPED: the browser library's unit tests (node is not installed)"; fi
 
 test-ruby: RUNTIME := ruby
 test-php: RUNTIME := php
