@@ -181,6 +181,11 @@
         state.failures += 1;
         persist();
         if (state.failures < MAX_FAILURES) {
+          // The backoff replaces a send that a call made during the request scheduled sooner.
+          if (state.timer !== null) {
+            clearTimeout(state.timer);
+            state.timer = null;
+          }
           schedule(backoff(state.failures));
         }
         return;

@@ -144,6 +144,23 @@ test('a failed batch goes back ahead of the calls made while it was in flight', 
   assert.deepEqual(ids(page.requests[1]).slice(0, 2), ids(page.requests[0]));
 });
 
+test('a call made during a request that then fails does not cut the backoff short', async () => {
+  const pending = [];
+  const page = await loadedPage({answer: (req) => { pending.push(req); return null; }});
+  page.sm.track('u1', 'a', {});
+  await page.advance(250);
+  page.sm.track('u1', 'b', {}); // would go out 250 ms later
+  await page.advance(100);
+  pending.shift().respond(503, '');
+  await page.advance(0);
+  assert.deepEqual(page.pendingDelays(), [1000], 'the backoff, not the call\'s 250 ms');
+  await page.advance(999);
+  assert.equal(page.requests.length, 1);
+  await page.advance(1);
+  assert.equal(page.requests.length, 2);
+  assert.deepEqual(page.requests[1].items.map((i) => i.event_uid), ['a', 'b']);
+});
+
 test('a request unanswered for 30 s is retried; its late answer changes nothing', async () => {
   const pending = [];
   const page = await loadedPage({answer: (req) => { pending.push(req); return null; }});
