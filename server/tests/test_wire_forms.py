@@ -206,3 +206,4 @@ def test_cors_on_write_paths_and_preflight(project: Project) -> None:
         assert posted.status_code == 201 and posted.headers["access-control-allow-origin"] == "*"
         refused = raw.post("/v1/contact", headers={"Origin": "https://app.example"}, content=b"{}")
         assert refused.status_code == 401 and refused.headers["access-control-allow-origin"] == "*"
+        assert refused.headers["access-control-expose-headers"] == "Retry-After"  # readable on 429/503

@@ -35,7 +35,10 @@ class WriteCors:
 
         async def send_with_cors(message: Message) -> None:
             if message["type"] == "http.response.start":
-                MutableHeaders(scope=message)["Access-Control-Allow-Origin"] = "*"
+                headers = MutableHeaders(scope=message)
+                headers["Access-Control-Allow-Origin"] = "*"
+                # A page may read how long a 429 or 503 asks it to wait (CORS hides it otherwise).
+                headers["Access-Control-Expose-Headers"] = "Retry-After"
             await send(message)
 
         await self.app(scope, receive, send_with_cors)
