@@ -10,11 +10,17 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from tests.support import Project, ServerProcess, StoredData, make_project, postgres_database
+from tests.support import IN_CI, Project, ServerProcess, StoredData, make_project, postgres_database
+
+# Debian's Chromium, driven by Playwright for Python (sdks/js/install-browser.sh installs both).
+CHROMIUM = "/usr/bin/chromium"
+LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+               "--disable-sync", "--no-first-run"]
 
 # One server key for this run, shared by the servers the tests start (they inherit the
 # environment) and the projects the tests create in-process.
@@ -44,3 +50,29 @@ def project(server: ServerProcess) -> Iterator[Project]:
     with httpx.Client(base_url=server.base_url, auth=(created.token, ""), timeout=30) as http:
         yield Project(created.id, created.name, created.token, secret, http, stored)
     stored.close()
+
+
+def _missing_browser() -> str | None:
+    if not os.access(CHROMIUM, os.X_OK):
+        return f"{CHROMIUM} is missing: run sdks/js/install-browser.sh"
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        return "Playwright for Python is missing: run sdks/js/install-browser.sh"
+    return None
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """A headless Chromium: skipped locally when it is missing, a failure in CI."""
+    missing = _missing_browser()
+    if missing:
+        if IN_CI:
+            pytest.fail(missing)
+        pytest.skip(missing)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
+        yield launched
+        launched.close()

@@ -7,7 +7,6 @@ installs both. Without them these tests are skipped locally and fail in CI.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import threading
@@ -26,9 +25,6 @@ import pytest
 from salesmachine_server.ingest.client_ip import client_ip, trusted_networks
 from tests.support import IN_CI, Project, ServerProcess, free_port
 
-CHROMIUM = "/usr/bin/chromium"
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-               "--disable-sync", "--no-first-run"]
 REPOSITORY = Path(__file__).resolve().parents[2]
 BUILT = REPOSITORY / "server/src/salesmachine_server/web/static/salesmachine.min.js"
 
@@ -87,31 +83,6 @@ def event_names(project: Project, uid: str) -> list[str]:
 
 
 # ---- the browser, and a site of another origin that pastes the snippet ----------------------
-
-
-def _missing_browser() -> str | None:
-    if not os.access(CHROMIUM, os.X_OK):
-        return f"{CHROMIUM} is missing: run sdks/js/install-browser.sh"
-    try:
-        import playwright  # noqa: F401
-    except ImportError:
-        return "Playwright for Python is missing: run sdks/js/install-browser.sh"
-    return None
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    missing = _missing_browser()
-    if missing:
-        if IN_CI:
-            pytest.fail(missing)
-        pytest.skip(missing)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
-        yield launched
-        launched.close()
 
 
 class Site:

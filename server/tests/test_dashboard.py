@@ -15,7 +15,6 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -27,11 +26,8 @@ from markupsafe import escape
 from tests.dashboard_support import (
     PASSWORD, SCRIPT_NAME, csrf_of, make_user, send_customers, signed_in,
 )
-from tests.support import IN_CI, Project, ServerProcess, StoredData, make_project, path_part
+from tests.support import Project, ServerProcess, StoredData, make_project, path_part
 
-CHROMIUM = "/usr/bin/chromium"
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-               "--disable-sync", "--no-first-run"]
 REPOSITORY = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPOSITORY / "docs" / "screenshots"
 
@@ -303,31 +299,6 @@ def test_a_fresh_install_prints_a_first_users_credentials_once(tmp_path: Path) -
 
 
 # ---- the browser walk ------------------------------------------------------------------------
-
-
-def _missing_browser() -> str | None:
-    if not os.access(CHROMIUM, os.X_OK):
-        return f"{CHROMIUM} is missing: run sdks/js/install-browser.sh"
-    try:
-        import playwright  # noqa: F401
-    except ImportError:
-        return "Playwright for Python is missing: run sdks/js/install-browser.sh"
-    return None
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    missing = _missing_browser()
-    if missing:
-        if IN_CI:
-            pytest.fail(missing)
-        pytest.skip(missing)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
-        yield launched
-        launched.close()
 
 
 class Camera:

@@ -21,15 +21,7 @@ from salesmachine_server.store.migrate import migrate
 from salesmachine_server.store.activity import rebuild_contact_days
 from salesmachine_server.store.projects import Project, create_project, list_projects, update_settings
 from salesmachine_server.timezones import is_valid as is_valid_timezone
-from salesmachine_server.user_commands import first_user, print_first_user, users
-
-database_option = click.option(
-    "--database",
-    "database_url",
-    metavar="URL",
-    help="sqlite:///path or postgresql://user@host/db (default: $SALESMACHINE_DATABASE_URL, "
-    "else sqlite:///./data/salesmachine.db)",
-)
+from salesmachine_server.user_commands import database_option, first_user, print_first_user, users
 
 
 def _open(database_url: str | None) -> tuple[Settings, Engines]:
