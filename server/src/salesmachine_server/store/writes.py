@@ -27,22 +27,21 @@ from operator import itemgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, DateTime, Integer, bindparam, case, select, update
+from sqlalchemy import Connection, bindparam, select
 
 from salesmachine_server.ingest.messages import PAGEVIEW, Message
 from salesmachine_server.store.bulk import chunks, distinct, insert_ignore_many
+from salesmachine_server.store.driver import Driver
 from salesmachine_server.store.event_insert import insert_events
 from salesmachine_server.store.identity import Identity
 from salesmachine_server.store.schema import (
     accounts,
-    contact_days,
     contacts,
     memberships,
     message_ids,
     mrr_changes,
     rejected_items,
 )
-from salesmachine_server.store.upsert import upsert_add
 from salesmachine_server.timezones import local_day, zone
 
 
@@ -69,6 +68,7 @@ class WriteTransaction:
         self.lock_rows = dialect == "postgresql"
         self.timezones: dict[int, ZoneInfo] = {}
         self.account_ids: dict[tuple[int, str], int] = {}
+        self.driver = Driver(connection)
 
     def set_timezone(self, project_id: int, name: str | None) -> None:
         self.timezones[project_id] = zone(name)
@@ -178,29 +178,31 @@ class WriteTransaction:
         state.write(self.conn, project_id, self.received_at)
 
     def _resolve_accounts(self, project_id: int, first_seen: dict[str, datetime]) -> dict[str, int]:
-        """Account ids for uids, creating accounts when first named, locked for us."""
+        """Account ids for uids, creating accounts when first named, locked for us.
+
+        Looked up first and only the missing ones inserted: most uids of a group name existing
+        accounts, and inserting them all (to be ignored) cost more than the lookup."""
         resolved = {uid: self.account_ids[(project_id, uid)] for uid in first_seen
                     if (project_id, uid) in self.account_ids}
         missing = [uid for uid in first_seen if uid not in resolved]
         if not missing:
             return resolved
-        insert_ignore_many(self.conn, accounts, ["project_id", "account_uid"], [
-            {"project_id": project_id, "account_uid": uid, "params": {}, "first_seen_at": first_seen[uid],
-             "updated_at": self.received_at} for uid in missing])
-        found: dict[str, int] = {}
-        for part in chunks(missing):
-            query = select(accounts.c.account_uid, accounts.c.id).where(
-                accounts.c.project_id == project_id, accounts.c.account_uid.in_(part))
-            found.update(self.conn.execute(query).tuples().all())
+        found = dict(self.driver.select_in(_ACCOUNT_IDS, (project_id,), missing))
+        new = [uid for uid in missing if uid not in found]
+        if new:
+            # Another process may create the same uid meanwhile: ON CONFLICT DO NOTHING keeps
+            # one row, and the lookup after it finds that row whoever inserted it.
+            d = self.driver
+            d.insert("accounts", ("project_id", "account_uid", "params", "first_seen_at", "updated_at"),
+                     [(project_id, uid, "{}", d.time(first_seen[uid]), d.time(self.received_at)) for uid in new],
+                     conflict=("project_id", "account_uid"), json_columns=("params",))
+            found.update(d.select_in(_ACCOUNT_IDS, (project_id,), new))
         if self.lock_rows:
-            for part in chunks(sorted(found.values())):
-                self.conn.execute(
-                    select(accounts.c.id).where(accounts.c.id.in_(part)).order_by(accounts.c.id).with_for_update()
-                ).all()
+            self.driver.select_in("SELECT id FROM accounts WHERE id IN ({in}) ORDER BY id FOR UPDATE", (),
+                                  sorted(found.values()))
         for uid, account_id in found.items():
             self.account_ids[(project_id, uid)] = account_id
         return resolved | found
-
 
 Owner = tuple[str, int]  # ("contact" | "account", row id)
 MrrEntry = tuple[datetime, Any]  # (effective_at, mrr); mrr None when it was removed
@@ -328,19 +330,15 @@ class RunState:
         entry.note(at, activity)
 
     def write(self, conn: Connection, project_id: int, received_at: datetime) -> None:
-        for kind, table in (("contact", contacts), ("account", accounts)):
-            changed = [{"b_id": row_id, "b_params": self.params[(k, row_id)], "b_now": received_at}
-                       for (k, row_id) in self.dirty if k == kind]
-            if changed:
-                conn.execute(
-                    update(table).where(table.c.id == bindparam("b_id", type_=Integer)).values(
-                        params=bindparam("b_params", type_=table.c.params.type),
-                        updated_at=bindparam("b_now", type_=DateTime)),
-                    changed,
-                )
-        insert_ignore_many(conn, memberships, ["account_id", "contact_id"], [
-            {"account_id": a, "contact_id": c, "project_id": project_id, "created_at": received_at}
-            for a, c in self.new_members])
+        # Through the driver (driver.py): these statements carry a row per contact or account
+        # the run touched, and SQLAlchemy's per-value bind processing cost more than SQLite.
+        d = Driver(conn)
+        now = d.time(received_at)
+        for kind, table in (("contact", "contacts"), ("account", "accounts")):
+            d.executemany(f"UPDATE {table} SET params = {d.pj}, updated_at = {d.p} WHERE id = {d.p}", [
+                (d.json(self.params[(k, row_id)]), now, row_id) for (k, row_id) in self.dirty if k == kind])
+        d.insert("memberships", ("account_id", "contact_id", "project_id", "created_at"),
+                 [(a, c, project_id, now) for a, c in self.new_members], conflict=("account_id", "contact_id"))
         if self.mrr_rows:
             conn.execute(mrr_changes.insert(), [
                 {"project_id": project_id, "contact_id": row_id if kind == "contact" else None,
@@ -348,14 +346,27 @@ class RunState:
                  "received_at": received_at}
                 for kind, row_id, mrr, at in self.mrr_rows])
         insert_events(conn, self.events)
-        upsert_add(conn, contact_days, ["contact_id", "day"], "events", [
-            {"contact_id": c, "day": d, "project_id": project_id, "events": n} for (c, d), n in self.days.items()])
-        for kind, table in (("contact", contacts), ("account", accounts)):
-            rows = [{"b_id": row_id, "b_first": s.first, "b_last": s.last_activity}
-                    for (k, row_id), s in self.seen_rows.items() if k == kind]
-            if rows:
-                conn.execute(_seen_update(table), rows)
-
+        d.executemany(
+            f"INSERT INTO contact_days (contact_id, day, project_id, events) VALUES ({d.p}, {d.p}, {d.p}, {d.p}) "
+            "ON CONFLICT (contact_id, day) DO UPDATE SET events = contact_days.events + excluded.events",
+            [(c, d.day(day), project_id, n) for (c, day), n in self.days.items()])
+        # first_seen_at lowered and last_seen_at raised to what this run saw; a row with no
+        # activity in the run leaves last_seen_at alone (two statements: no NULL to compare).
+        for kind, table in (("contact", "contacts"), ("account", "accounts")):
+            first = f"first_seen_at = CASE WHEN first_seen_at > {d.p} THEN {d.p} ELSE first_seen_at END"
+            last = (f"last_seen_at = CASE WHEN last_seen_at IS NULL OR last_seen_at < {d.p} THEN {d.p} "
+                    "ELSE last_seen_at END")
+            active, idle = [], []
+            for (k, row_id), s in self.seen_rows.items():
+                if k == kind:
+                    t = d.time(s.first)
+                    if s.last_activity is None:
+                        idle.append((t, t, row_id))
+                    else:
+                        t_last = d.time(s.last_activity)
+                        active.append((t, t, t_last, t_last, row_id))
+            d.executemany(f"UPDATE {table} SET {first}, {last} WHERE id = {d.p}", active)
+            d.executemany(f"UPDATE {table} SET {first} WHERE id = {d.p}", idle)
 
 # The statements of RunState.load, built once: building a SELECT costs more Python than running
 # it on a small group, and a statement object built once keeps its cache key.
@@ -391,32 +402,13 @@ _LOAD_PARAMS = {
 }
 _LOAD_MEMBERSHIPS = select(memberships.c.contact_id, memberships.c.account_id).where(
     memberships.c.contact_id.in_(_IDS))
+_ACCOUNT_IDS = "SELECT account_uid, id FROM accounts WHERE project_id = {p} AND account_uid IN ({in})"
 _LOAD_MRR_HISTORY = {
     kind: select(_owner_column(kind), mrr_changes.c.effective_at, mrr_changes.c.mrr)
     .where(_owner_column(kind).in_(_IDS))
     .order_by(_owner_column(kind), mrr_changes.c.effective_at, mrr_changes.c.id)
     for kind in ("contact", "account")
 }
-
-
-def _seen_update(table: Any) -> Any:
-    """first_seen_at lowered and last_seen_at raised to what this run saw, in one statement
-    for all rows (executemany)."""
-    first = bindparam("b_first", type_=DateTime)
-    last = bindparam("b_last", type_=DateTime)
-    return (
-        update(table)
-        .where(table.c.id == bindparam("b_id", type_=Integer))
-        .values(
-            first_seen_at=case((table.c.first_seen_at > first, first), else_=table.c.first_seen_at),
-            last_seen_at=case(
-                (last.is_(None), table.c.last_seen_at),
-                (table.c.last_seen_at.is_(None), last),
-                (table.c.last_seen_at < last, last),
-                else_=table.c.last_seen_at,
-            ),
-        )
-    )
 
 
 def merge_params(current: dict[str, Any], sent: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,70 @@
+"""The writer's CPU per item, without HTTP: the batch bodies of scenario 1 parsed once, then
+committed in groups of 8 requests (what group commit forms under 16 connections) straight
+through ingest.writer.commit on a fresh database. Prints items/s of wall time and of the
+writer thread's CPU time (the latter is steadier on a loaded machine). For A/B runs while tuning.
+
+    .venv/bin/python bench/writer_cpu.py sqlite|postgres [--seconds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import orjson
+from sqlalchemy import create_engine, text
+
+from salesmachine_server.ingest.messages import parse_item
+from salesmachine_server.ingest.writer import Job, commit
+from salesmachine_server.store.engine import open_engines
+from salesmachine_server.store.migrate import migrate
+from salesmachine_server.store.projects import create_project
+
+HERE = Path(__file__).resolve().parent
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+PG_DB = "salesmachine_bench_writer_cpu"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("engine", choices=["sqlite", "postgres"])
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--group", type=int, default=8)
+    args = parser.parse_args()
+    bodies = [orjson.loads(line) for line in (HERE / ".cache/bodies-batch.ndjson").read_bytes().splitlines()[:400]]
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.engine == "sqlite":
+            url = f"sqlite:///{tmp}/w.db"
+        else:
+            admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+            with admin.connect() as c:
+                c.execute(text(f"DROP DATABASE IF EXISTS {PG_DB}"))
+                c.execute(text(f"CREATE DATABASE {PG_DB}"))
+            url = f"postgresql://postgres@127.0.0.1:5432/{PG_DB}"
+        engines = open_engines(url)
+        migrate(engines)
+        project, _ = create_project(engines.writer, "bench", b"k" * 32)
+        items, wall, cpu, i = 0, 0.0, 0.0, 0
+        while wall < args.seconds:  # only commit() is timed: parsing is the event loop's work
+            group = []
+            for _ in range(args.group):
+                now = datetime.now(timezone.utc).replace(tzinfo=None)
+                body = bodies[i % len(bodies)]
+                i += 1
+                group.append(Job(project.id, now, [parse_item(item, "batch", now) for item in body]))
+                items += len(body)
+            start, cpu0 = time.perf_counter(), time.thread_time()
+            commit(engines, group)
+            wall, cpu = wall + time.perf_counter() - start, cpu + time.thread_time() - cpu0
+        engines.dispose()
+    print(f"{args.engine}: {items} items in {wall:.1f} s: {items / wall:,.0f} items/s wall, "
+          f"{items / cpu:,.0f} items/s of CPU", flush=True)
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

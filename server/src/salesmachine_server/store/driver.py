@@ -1,0 +1,82 @@
+"""The writer's statements written straight through the database driver.
+
+The writer thread is CPU-bound (bench/results/tuning.md): for each group commit SQLAlchemy
+compiled multi-row VALUES of a few hundred rows, expanded IN lists, and ran a bind processor
+on every value (on SQLite, DATETIME's strftime-like formatting was 10% of the writer alone).
+Here the SQL is a plain string and the rows plain tuples in the form SQLAlchemy itself would
+have stored (`Driver.time`, `Driver.json`), so every read through SQLAlchemy types is
+unchanged; event_insert.py did this first for events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection
+
+from salesmachine_server.store.bulk import CHUNK, chunks
+from salesmachine_server.store.event_insert import sqlite_time
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value).decode()  # the engines' json_serializer (engine.py)
+
+
+class Driver:
+    """Statements for one connection, with its placeholders and value formats."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.postgres = conn.dialect.name == "postgresql"
+        self.p = "%s" if self.postgres else "?"
+        # A JSON text bound on PostgreSQL is text: cast it to the column's jsonb.
+        self.pj = "%s::jsonb" if self.postgres else "?"
+        # psycopg adapts datetime and date itself; SQLite stores SQLAlchemy's text formats.
+        self.time = _same if self.postgres else sqlite_time
+        self.day = _same if self.postgres else date.isoformat
+        self.json = _json
+
+    def time_or_none(self, value: datetime | None) -> Any:
+        return None if value is None else self.time(value)
+
+    def executemany(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        if rows:
+            self.conn.exec_driver_sql(sql, list(rows))
+
+    def select_in(self, sql: str, fixed: tuple[Any, ...], values: Sequence[Any]) -> list[Any]:
+        """Rows of `sql`, whose `{in}` is replaced by an IN list of `values` (in chunks) and
+        `{p}` by a placeholder; `fixed` are the parameters before the list."""
+        rows: list[Any] = []
+        for part in chunks(values):
+            marks = ", ".join([self.p] * len(part))
+            rows += self.conn.exec_driver_sql(sql.format(p=self.p, **{"in": marks}), (*fixed, *part)).all()
+        return rows
+
+    def insert(
+        self, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]], conflict: Sequence[str] = (),
+        returning: str | None = None, json_columns: Sequence[str] = (),
+    ) -> list[Any]:
+        """INSERT of `rows` (tuples in the order of `columns`), ON CONFLICT (`conflict`) DO
+        NOTHING when given; the `returning` columns of the rows inserted. Without RETURNING,
+        one executemany; with it, multi-row VALUES in chunks (SQLite's executemany cannot
+        return rows)."""
+        if not rows:
+            return []
+        one = "(" + ", ".join(self.pj if c in json_columns else self.p for c in columns) + ")"
+        head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+        tail = f" ON CONFLICT ({', '.join(conflict)}) DO NOTHING" if conflict else ""
+        if returning is None:
+            self.conn.exec_driver_sql(head + one + tail, list(rows))
+            return []
+        found: list[Any] = []
+        for part in chunks(rows, CHUNK // 2):
+            sql = head + ", ".join([one] * len(part)) + tail + f" RETURNING {returning}"
+            found += self.conn.exec_driver_sql(sql, tuple(v for row in part for v in row)).all()
+        return found
