@@ -21,14 +21,6 @@ def chunks(values: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
         yield values[start : start + size]
 
 
-def insert_returning(conn: Connection, table: Table, rows: list[dict[str, Any]], *returning: Any) -> list[Any]:
-    """Insert rows with multi-row VALUES, returning the asked columns of each."""
-    found: list[Any] = []
-    for part in chunks(rows, CHUNK // 2):
-        found += conn.execute(table.insert().values(list(part)).returning(*returning)).all()
-    return found
-
-
 def insert_ignore_many(
     conn: Connection, table: Table, conflict_columns: list[str], rows: list[dict[str, Any]], *returning: Any
 ) -> list[Any]:

@@ -15,7 +15,8 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, select, update
 
-from salesmachine_server.store.bulk import chunks, insert_ignore_many, insert_returning
+from salesmachine_server.store.bulk import chunks, insert_ignore_many
+from salesmachine_server.store.driver import Driver
 from salesmachine_server.store.schema import contact_days, contact_uids, contacts, events, memberships, mrr_changes
 from salesmachine_server.store.upsert import insert_ignore, upsert_add
 
@@ -29,6 +30,7 @@ class Identity:
         self.lock_rows = conn.dialect.name == "postgresql"  # SQLite has one writer
         self.received_at = received_at
         self.contact_ids: dict[tuple[int, str], int] = {}
+        self.driver = Driver(conn)  # the bulk statements, without SQLAlchemy's compilation
 
     def forget(self, project_id: int) -> None:
         """Drop resolved uids: after a merge some name a contact that is gone."""
@@ -57,24 +59,20 @@ class Identity:
         return resolved
 
     def _lookup(self, project_id: int, uids: list[str]) -> dict[str, int]:
-        found: dict[str, int] = {}
-        for part in chunks(uids):
-            found.update(self.conn.execute(
-                select(contact_uids.c.uid, contact_uids.c.contact_id).where(
-                    contact_uids.c.project_id == project_id, contact_uids.c.uid.in_(part))
-            ).tuples().all())
-        return found
+        return dict(self.driver.select_in(
+            "SELECT uid, contact_id FROM contact_uids WHERE project_id = {p} AND uid IN ({in})", (project_id,), uids))
 
     def _create(self, project_id: int, first_seen: dict[str, datetime]) -> dict[str, int]:
         """New contacts for new uids; the uids another process claimed first are left out."""
-        rows = [{"project_id": project_id, "contact_uid": uid, "params": {}, "first_seen_at": at,
-                 "updated_at": self.received_at} for uid, at in first_seen.items()]
-        ids = dict(insert_returning(self.conn, contacts, rows, contacts.c.contact_uid, contacts.c.id))
-        claimed = {uid for (uid,) in insert_ignore_many(
-            self.conn, contact_uids, ["project_id", "uid"],
-            [{"project_id": project_id, "uid": uid, "contact_id": ids[uid]} for uid in first_seen],
-            contact_uids.c.uid,
-        )}
+        d = self.driver
+        now = d.time(self.received_at)
+        ids = dict(d.insert(
+            "contacts", ("project_id", "contact_uid", "params", "first_seen_at", "updated_at"),
+            [(project_id, uid, "{}", d.time(at), now) for uid, at in first_seen.items()],
+            returning="contact_uid, id", json_columns=("params",)))
+        claimed = {uid for (uid,) in d.insert(
+            "contact_uids", ("project_id", "uid", "contact_id"),
+            [(project_id, uid, ids[uid]) for uid in first_seen], conflict=("project_id", "uid"), returning="uid")}
         orphans = [ids[uid] for uid in first_seen if uid not in claimed]
         for part in chunks(orphans):
             self.conn.execute(delete(contacts).where(contacts.c.id.in_(part)))
@@ -84,12 +82,8 @@ class Identity:
         """Lock contacts in id order; the ids that still exist (others were merged away)."""
         if not self.lock_rows or not contact_ids:
             return contact_ids
-        locked: set[int] = set()
-        for part in chunks(sorted(contact_ids)):
-            locked.update(self.conn.execute(
-                select(contacts.c.id).where(contacts.c.id.in_(part)).order_by(contacts.c.id).with_for_update()
-            ).scalars())
-        return locked
+        return {contact_id for (contact_id,) in self.driver.select_in(
+            "SELECT id FROM contacts WHERE id IN ({in}) ORDER BY id FOR UPDATE", (), sorted(contact_ids))}
 
     # -- alias --------------------------------------------------------------------------------
 
