@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from salesmachine_server.enrich.agents import MAX_LENGTH as MAX_AGENT
 from salesmachine_server.enrich.agents import Agent, parse_agent
 from salesmachine_server.enrich.geo import Geolocator, Location
 from salesmachine_server.enrich.ip_storage import check_mode, kept
@@ -48,6 +49,8 @@ class Enrichment:
 _NO_LOCATION = (None,) * 6
 _NO_AGENT = (None,) * 5
 NOTHING = Enrichment()
+NOT_AN_ADDRESS = Location("invalid")
+MAX_ADDRESS = 64
 
 
 class Enricher:
@@ -75,11 +78,16 @@ class Enricher:
         agent_text = params.get(AGENT_KEYS[0]) or params.get(AGENT_KEYS[1]) or browser_agent
         if ip is None and agent_text is None:  # most server-side events: nothing to look up
             return NOTHING
-        location = self.geolocator.locate(ip) if isinstance(ip, str) and ip else None
-        agent = parse_agent(agent_text) if isinstance(agent_text, str) and agent_text else None
+        location = self._locate(ip) if isinstance(ip, str) and ip else None
+        # Cached by their text: bounded first, so that a cache full of huge strings stays small.
+        agent = parse_agent(agent_text[:MAX_AGENT]) if isinstance(agent_text, str) and agent_text else None
         if location is None and agent is None:
             return NOTHING
         return Enrichment(location, agent)
+
+    def _locate(self, text: str) -> Location:
+        # No address is longer than 45 characters (IPv6 with an IPv4 tail) plus brackets and blanks.
+        return self.geolocator.locate(text) if len(text) <= MAX_ADDRESS else NOT_AN_ADDRESS
 
 
 def enricher_from(settings: Settings, enabled: bool | None = None) -> Enricher:
