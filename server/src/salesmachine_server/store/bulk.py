@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, String, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
 T = TypeVar("T")
@@ -39,3 +39,13 @@ def insert_ignore_many(
 def distinct(values: Iterable[T]) -> list[T]:
     """Values in first-seen order, once each."""
     return list(dict.fromkeys(values))
+
+
+def unnest(table: Table, columns: Sequence[str]) -> str:
+    """`unnest(%s::T[], ...) AS v(column, ...)`: PostgreSQL rows from one array per column, of
+    the column's own type (strings as text, so that a value too long for a varchar column fails
+    on insert as it did, rather than being cut by the cast)."""
+    dialect = postgresql.dialect()
+    types = ["TEXT" if isinstance(table.c[c].type, String) else table.c[c].type.compile(dialect=dialect)
+             for c in columns]
+    return f"unnest({', '.join(f'%s::{t}[]' for t in types)}) AS v({', '.join(columns)})"

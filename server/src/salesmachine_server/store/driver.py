@@ -46,9 +46,18 @@ class Driver:
     def time_or_none(self, value: datetime | None) -> Any:
         return None if value is None else self.time(value)
 
-    def executemany(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
-        if rows:
-            self.conn.exec_driver_sql(sql, list(rows))
+    def many(self, sqlite_sql: str, postgres_sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        """One statement over all rows. SQLite: executemany, a loop in C without round trips.
+        PostgreSQL: executemany is a bind and execute per row on the server, whose per-statement
+        work left the writer waiting most of the time; `postgres_sql` instead takes the rows
+        as one array per column (its %s in the order of the tuples' values) and unnests them:
+        one statement, one round trip."""
+        if not rows:
+            return
+        if self.postgres:
+            self.conn.exec_driver_sql(postgres_sql, tuple(list(column) for column in zip(*rows)))
+        else:
+            self.conn.exec_driver_sql(sqlite_sql, list(rows))
 
     def select_in(self, sql: str, fixed: tuple[Any, ...], values: Sequence[Any]) -> list[Any]:
         """Rows of `sql`, whose `{in}` is replaced by an IN list of `values` (in chunks) and

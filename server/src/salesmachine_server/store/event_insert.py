@@ -14,6 +14,9 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection
 
+from salesmachine_server.store.bulk import unnest
+from salesmachine_server.store.schema import events
+
 COLUMNS = ("project_id", "contact_id", "account_id", "name", "kind", "params", "occurred_at", "received_at",
            "message_id")
 # Filled by enrich/events.py (Enrichment.columns); all NULL for an event not enriched.
@@ -22,8 +25,9 @@ ENRICHMENT_COLUMNS = ("ip_scope", "country", "region", "city", "latitude", "long
 _NOT_ENRICHED = (None,) * len(ENRICHMENT_COLUMNS)
 _ALL = COLUMNS + ENRICHMENT_COLUMNS
 _SQLITE = f"INSERT INTO events ({', '.join(_ALL)}) VALUES ({', '.join('?' * len(_ALL))})"
-_POSTGRES = (f"INSERT INTO events ({', '.join(_ALL)}) "
-             f"VALUES (%s, %s, %s, %s, %s, %s::jsonb, {', '.join(['%s'] * (len(_ALL) - 6))})")
+# PostgreSQL takes the rows as one array per column (one statement, one round trip: an
+# executemany is a bind and execute per row there, which kept the writer waiting).
+_POSTGRES = f"INSERT INTO events ({', '.join(_ALL)}) SELECT * FROM {unnest(events, _ALL)}"
 
 
 def sqlite_time(value: datetime) -> str:
@@ -46,8 +50,9 @@ def insert_events(conn: Connection, rows: list[dict[str, Any]]) -> None:
             for r in rows
         ])
         return
-    conn.exec_driver_sql(_POSTGRES, [
+    rows_out = [
         (r["project_id"], r["contact_id"], r["account_id"], r["name"], r["kind"], orjson.dumps(r["params"]).decode(),
          r["occurred_at"], r["received_at"], r["message_id"], *_enrichment(r))
         for r in rows
-    ])
+    ]
+    conn.exec_driver_sql(_POSTGRES, tuple(list(column) for column in zip(*rows_out)))

@@ -30,12 +30,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, bindparam, select
 
 from salesmachine_server.ingest.messages import PAGEVIEW, Message
-from salesmachine_server.store.bulk import chunks, distinct, insert_ignore_many
+from salesmachine_server.store.bulk import chunks, distinct, insert_ignore_many, unnest
 from salesmachine_server.store.driver import Driver
 from salesmachine_server.store.event_insert import insert_events
 from salesmachine_server.store.identity import Identity
 from salesmachine_server.store.schema import (
     accounts,
+    contact_days,
     contacts,
     memberships,
     message_ids,
@@ -331,14 +332,15 @@ class RunState:
 
     def write(self, conn: Connection, project_id: int, received_at: datetime) -> None:
         # Through the driver (driver.py): these statements carry a row per contact or account
-        # the run touched, and SQLAlchemy's per-value bind processing cost more than SQLite.
+        # the run touched, and SQLAlchemy's per-value bind processing cost more than SQLite;
+        # on PostgreSQL each is one statement over arrays (Driver.many).
         d = Driver(conn)
         now = d.time(received_at)
-        for kind, table in (("contact", "contacts"), ("account", "accounts")):
-            d.executemany(f"UPDATE {table} SET params = {d.pj}, updated_at = {d.p} WHERE id = {d.p}", [
-                (d.json(self.params[(k, row_id)]), now, row_id) for (k, row_id) in self.dirty if k == kind])
-        d.insert("memberships", ("account_id", "contact_id", "project_id", "created_at"),
-                 [(a, c, project_id, now) for a, c in self.new_members], conflict=("account_id", "contact_id"))
+        for kind in ("contact", "account"):
+            d.many(_UPDATE_PARAMS["sqlite", kind], _UPDATE_PARAMS["postgresql", kind], [
+                (row_id, d.json(self.params[(k, row_id)]), now) for (k, row_id) in self.dirty if k == kind])
+        d.many(_ADD_MEMBERS["sqlite"], _ADD_MEMBERS["postgresql"],
+               [(a, c, project_id, now) for a, c in self.new_members])
         if self.mrr_rows:
             conn.execute(mrr_changes.insert(), [
                 {"project_id": project_id, "contact_id": row_id if kind == "contact" else None,
@@ -346,27 +348,19 @@ class RunState:
                  "received_at": received_at}
                 for kind, row_id, mrr, at in self.mrr_rows])
         insert_events(conn, self.events)
-        d.executemany(
-            f"INSERT INTO contact_days (contact_id, day, project_id, events) VALUES ({d.p}, {d.p}, {d.p}, {d.p}) "
-            "ON CONFLICT (contact_id, day) DO UPDATE SET events = contact_days.events + excluded.events",
-            [(c, d.day(day), project_id, n) for (c, day), n in self.days.items()])
-        # first_seen_at lowered and last_seen_at raised to what this run saw; a row with no
-        # activity in the run leaves last_seen_at alone (two statements: no NULL to compare).
-        for kind, table in (("contact", "contacts"), ("account", "accounts")):
-            first = f"first_seen_at = CASE WHEN first_seen_at > {d.p} THEN {d.p} ELSE first_seen_at END"
-            last = (f"last_seen_at = CASE WHEN last_seen_at IS NULL OR last_seen_at < {d.p} THEN {d.p} "
-                    "ELSE last_seen_at END")
+        d.many(_COUNT_DAYS["sqlite"], _COUNT_DAYS["postgresql"],
+               [(c, d.day(day), project_id, n) for (c, day), n in self.days.items()])
+        for kind in ("contact", "account"):
             active, idle = [], []
             for (k, row_id), s in self.seen_rows.items():
                 if k == kind:
-                    t = d.time(s.first)
                     if s.last_activity is None:
-                        idle.append((t, t, row_id))
+                        idle.append((row_id, d.time(s.first)))
                     else:
-                        t_last = d.time(s.last_activity)
-                        active.append((t, t, t_last, t_last, row_id))
-            d.executemany(f"UPDATE {table} SET {first}, {last} WHERE id = {d.p}", active)
-            d.executemany(f"UPDATE {table} SET {first} WHERE id = {d.p}", idle)
+                        active.append((row_id, d.time(s.first), d.time(s.last_activity)))
+            d.many(_SEEN["sqlite", kind, True], _SEEN["postgresql", kind, True], active)
+            d.many(_SEEN["sqlite", kind, False], _SEEN["postgresql", kind, False], idle)
+
 
 # The statements of RunState.load, built once: building a SELECT costs more Python than running
 # it on a small group, and a statement object built once keeps its cache key.
@@ -402,6 +396,53 @@ _LOAD_PARAMS = {
 }
 _LOAD_MEMBERSHIPS = select(memberships.c.contact_id, memberships.c.account_id).where(
     memberships.c.contact_id.in_(_IDS))
+# The statements of RunState.write, for SQLite (executemany of a row's values: ?1 is the
+# first of its tuple) and PostgreSQL (the same tuples as one array per column: Driver.many).
+def _per_engine(sqlite_sql: str, postgres_sql: str) -> dict[str, str]:
+    return {"sqlite": sqlite_sql, "postgresql": postgres_sql}
+
+
+_UPDATE_PARAMS = {
+    (engine, kind): sql
+    for kind, table in (("contact", contacts), ("account", accounts))
+    for engine, sql in _per_engine(
+        f"UPDATE {table.name} SET params = ?2, updated_at = ?3 WHERE id = ?1",
+        f"UPDATE {table.name} AS t SET params = v.params, updated_at = v.updated_at "
+        f"FROM {unnest(table, ('id', 'params', 'updated_at'))} WHERE t.id = v.id",
+    ).items()
+}
+_MEMBER_COLUMNS = ("account_id", "contact_id", "project_id", "created_at")
+_ADD_MEMBERS = _per_engine(
+    f"INSERT INTO memberships ({', '.join(_MEMBER_COLUMNS)}) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (account_id, contact_id) DO NOTHING",
+    f"INSERT INTO memberships ({', '.join(_MEMBER_COLUMNS)}) SELECT * FROM {unnest(memberships, _MEMBER_COLUMNS)} "
+    "ON CONFLICT (account_id, contact_id) DO NOTHING",
+)
+_DAY_COLUMNS = ("contact_id", "day", "project_id", "events")
+_COUNT_DAYS = _per_engine(
+    f"INSERT INTO contact_days ({', '.join(_DAY_COLUMNS)}) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (contact_id, day) DO UPDATE SET events = contact_days.events + excluded.events",
+    f"INSERT INTO contact_days ({', '.join(_DAY_COLUMNS)}) SELECT * FROM {unnest(contact_days, _DAY_COLUMNS)} "
+    "ON CONFLICT (contact_id, day) DO UPDATE SET events = contact_days.events + excluded.events",
+)
+# first_seen_at lowered and last_seen_at raised to what the run saw; a row without activity
+# in the run (False) leaves last_seen_at alone.
+_FIRST = "first_seen_at = CASE WHEN t.first_seen_at > {f} THEN {f} ELSE t.first_seen_at END"
+_LAST = ("last_seen_at = CASE WHEN t.last_seen_at IS NULL OR t.last_seen_at < {l} THEN {l} "
+         "ELSE t.last_seen_at END")
+_SEEN = {
+    (engine, kind, active): sql
+    for kind, table in (("contact", contacts), ("account", accounts))
+    for active in (True, False)
+    for engine, sql in _per_engine(
+        f"UPDATE {table.name} AS t SET {_FIRST.format(f='?2')}" + (f", {_LAST.format(l='?3')}" if active else "")
+        + " WHERE id = ?1",
+        f"UPDATE {table.name} AS t SET {_FIRST.format(f='v.first_seen_at')}"
+        + (f", {_LAST.format(l='v.last_seen_at')}" if active else "")
+        + f" FROM {unnest(table, ('id', 'first_seen_at', 'last_seen_at') if active else ('id', 'first_seen_at'))}"
+        " WHERE t.id = v.id",
+    ).items()
+}
 _ACCOUNT_IDS = "SELECT account_uid, id FROM accounts WHERE project_id = {p} AND account_uid IN ({in})"
 _LOAD_MRR_HISTORY = {
     kind: select(_owner_column(kind), mrr_changes.c.effective_at, mrr_changes.c.mrr)
