@@ -62,11 +62,27 @@ class Driver:
     def select_in(self, sql: str, fixed: tuple[Any, ...], values: Sequence[Any]) -> list[Any]:
         """Rows of `sql`, whose `{in}` is replaced by an IN list of `values` (in chunks) and
         `{p}` by a placeholder; `fixed` are the parameters before the list."""
+        if self.postgres:  # one array parameter, whatever the number of values
+            return self.conn.exec_driver_sql(sql.replace("IN ({in})", "= ANY(%s)").format(p="%s"),
+                                             (*fixed, list(values))).all()
         rows: list[Any] = []
         for part in chunks(values):
             marks = ", ".join([self.p] * len(part))
             rows += self.conn.exec_driver_sql(sql.format(p=self.p, **{"in": marks}), (*fixed, *part)).all()
         return rows
+
+    def lookup(self, table: str, key: str, value: str, project_id: int, keys: Sequence[str]) -> list[Any]:
+        """(key, value) of the rows of a project whose `key` is one of `keys`."""
+        if self.postgres:
+            # Joined to the array rather than `key = ANY(array)` or an IN list: psycopg prepares a
+            # statement run often, and PostgreSQL's generic plan for those used the index on
+            # project_id alone and compared every key of the project with every value sent (137 ms
+            # for 500 uids among 10,000 contacts, against 2.6 ms for this join).
+            return self.conn.exec_driver_sql(
+                f"SELECT t.{key}, t.{value} FROM unnest(%s::text[]) AS v(k) "
+                f"JOIN {table} AS t ON t.project_id = %s AND t.{key} = v.k", (list(keys), project_id)).all()
+        return self.select_in(f"SELECT {key}, {value} FROM {table} WHERE project_id = ? AND {key} IN ({{in}})",
+                              (project_id,), keys)
 
     def insert(
         self, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]], conflict: Sequence[str] = (),

@@ -59,8 +59,7 @@ class Identity:
         return resolved
 
     def _lookup(self, project_id: int, uids: list[str]) -> dict[str, int]:
-        return dict(self.driver.select_in(
-            "SELECT uid, contact_id FROM contact_uids WHERE project_id = {p} AND uid IN ({in})", (project_id,), uids))
+        return dict(self.driver.lookup("contact_uids", "uid", "contact_id", project_id, uids))
 
     def _create(self, project_id: int, first_seen: dict[str, datetime]) -> dict[str, int]:
         """New contacts for new uids; the uids another process claimed first are left out."""

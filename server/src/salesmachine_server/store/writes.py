@@ -188,7 +188,7 @@ class WriteTransaction:
         missing = [uid for uid in first_seen if uid not in resolved]
         if not missing:
             return resolved
-        found = dict(self.driver.select_in(_ACCOUNT_IDS, (project_id,), missing))
+        found = dict(self.driver.lookup("accounts", "account_uid", "id", project_id, missing))
         new = [uid for uid in missing if uid not in found]
         if new:
             # Another process may create the same uid meanwhile: ON CONFLICT DO NOTHING keeps
@@ -197,7 +197,7 @@ class WriteTransaction:
             d.insert("accounts", ("project_id", "account_uid", "params", "first_seen_at", "updated_at"),
                      [(project_id, uid, "{}", d.time(first_seen[uid]), d.time(self.received_at)) for uid in new],
                      conflict=("project_id", "account_uid"), json_columns=("params",))
-            found.update(d.select_in(_ACCOUNT_IDS, (project_id,), new))
+            found.update(d.lookup("accounts", "account_uid", "id", project_id, new))
         if self.lock_rows:
             self.driver.select_in("SELECT id FROM accounts WHERE id IN ({in}) ORDER BY id FOR UPDATE", (),
                                   sorted(found.values()))
@@ -443,7 +443,6 @@ _SEEN = {
         " WHERE t.id = v.id",
     ).items()
 }
-_ACCOUNT_IDS = "SELECT account_uid, id FROM accounts WHERE project_id = {p} AND account_uid IN ({in})"
 _LOAD_MRR_HISTORY = {
     kind: select(_owner_column(kind), mrr_changes.c.effective_at, mrr_changes.c.mrr)
     .where(_owner_column(kind).in_(_IDS))
