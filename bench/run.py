@@ -318,6 +318,9 @@ class Bench:
         authorization = basic(project["token"], project["secret"])
         paths = readdata.read_paths(CACHE)
         events = marker["counts"]["events"]
+        warmed = readdata.warm(engine, events)
+        self.notes.append(f"{ENGINE_NAMES[engine]}: the read database was read whole into memory before the read "
+                          f"scenarios ({warmed:.0f} s; readdata.warm)")
         with harness.salesmachine_server(f"reads-{engine}", readdata.url_for(engine, events)) as server:
             for name, path_file in paths.items():
                 first = path_file.read_text().split("\n", 1)[0]
