@@ -21,6 +21,7 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
+from salesmachine_server.enrich.geo import parse_address
 from salesmachine_server.ingest.messages import Message
 
 log = logging.getLogger("salesmachine")
@@ -45,19 +46,14 @@ def trusted_networks(spec: str) -> tuple[Network, ...]:
 
 
 def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    """An address as proxies write it: bare, `1.2.3.4:port`, `[v6]` or `[v6]:port`."""
+    """An address as proxies write it: bare, `1.2.3.4:port`, `[v6]` or `[v6]:port`; the port
+    is dropped here, the rest read as enrichment reads every address (geo.parse_address)."""
     text = text.strip().strip('"')
     if text.startswith("["):
         text = text[1:].partition("]")[0]
     elif text.count(":") == 1:
         text = text.partition(":")[0]
-    try:
-        address = ipaddress.ip_address(text)
-    except ValueError:
-        return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    return address
+    return parse_address(text)
 
 
 def client_ip(peer: str | None, forwarded_for: Iterable[str], trusted: tuple[Network, ...]) -> str | None:
