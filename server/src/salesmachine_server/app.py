@@ -51,15 +51,16 @@ async def healthz(_request: Request) -> Response:
 def routes() -> list[BaseRoute]:
     # GET on write paths is the legacy transport (`?data=<base64>&_method=post`).
     writes = [Route(path, write_endpoint(kind), methods=["POST", "GET"]) for path, kind in WRITE_PATHS.items()]
+    # The router tries routes in order: the write paths, nearly every request, come first.
     return [
+        *writes,
+        Route("/v1/ping", ping, methods=["GET", "POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
         Route("/openapi.json", openapi_json, methods=["GET"]),
         Route("/docs", docs_page, methods=["GET"]),
         Route("/javascripts/salesmachine.min.js", javascripts.salesmachine_min_js, methods=["GET"]),
-        Route("/v1/ping", ping, methods=["GET", "POST"]),
-        *writes,
         Route("/v1/contacts", profiles.contacts, methods=["GET"]),
         # A uid is one segment of the path as sent, "%2F" and all: matched before decoding.
         EncodedRoute("/v1/contacts/{uid}", profiles.contact, methods=["GET"]),

@@ -7,7 +7,7 @@ here without reaching the application.
 
 from __future__ import annotations
 
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import Headers
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -16,6 +16,12 @@ PREFLIGHT_HEADERS = {
     "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
     "Access-Control-Max-Age": "86400",
 }
+
+_CORS_ANSWER_HEADERS = (
+    (b"access-control-allow-origin", b"*"),
+    # A page may read how long a 429 or 503 asks it to wait (CORS hides it otherwise).
+    (b"access-control-expose-headers", b"Retry-After"),
+)
 
 
 class WriteCors:
@@ -35,10 +41,8 @@ class WriteCors:
 
         async def send_with_cors(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                headers["Access-Control-Allow-Origin"] = "*"
-                # A page may read how long a 429 or 503 asks it to wait (CORS hides it otherwise).
-                headers["Access-Control-Expose-Headers"] = "Retry-After"
+                # Appended as raw pairs: no answer of the app sets these two itself.
+                message["headers"] = [*message.get("headers", ()), *_CORS_ANSWER_HEADERS]
             await send(message)
 
         await self.app(scope, receive, send_with_cors)

@@ -170,7 +170,7 @@ class Write:
         if self.body_size > self.settings.max_item_bytes and len(item_json(item)) > self.settings.max_item_bytes:
             raise Invalid("item", "max_size", f"an item may be at most {self.settings.max_item_bytes} bytes")
         message = parse_item(item, kind, self.received_at)
-        check_identity(item, message, self.credentials, self._project_secret())
+        check_identity(item, message, self.credentials, self._project_secret)
         fill_visit_ip(message, self.visit_ip)
         if message.kind == "event":
             message.enrichment = self.enricher.event(message.params, self.browser_agent)

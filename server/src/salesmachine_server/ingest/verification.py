@@ -11,6 +11,7 @@ contacts. An account call made with the token alone must name the verified conta
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from typing import Any
 
 from salesmachine_server.auth import Credentials
@@ -20,7 +21,10 @@ from salesmachine_server.keys import user_hash
 RULE = "identity_verification"
 
 
-def check_identity(item: dict[str, Any], message: Message, credentials: Credentials, secret: str) -> None:
+def check_identity(
+    item: dict[str, Any], message: Message, credentials: Credentials, secret: Callable[[], str]
+) -> None:
+    """`secret` gives the project secret: derived only for a project that verifies identity."""
     if credentials.has_secret or not credentials.project.settings.get("identity_verification"):
         return
     if message.kind == "alias":
@@ -38,7 +42,7 @@ def check_identity(item: dict[str, Any], message: Message, credentials: Credenti
             )
         contact_uid = uid_string(raw, "contact_uid")
     provided = item.get("user_hash")
-    if not isinstance(provided, str) or not hmac.compare_digest(provided.lower(), user_hash(secret, contact_uid)):
+    if not isinstance(provided, str) or not hmac.compare_digest(provided.lower(), user_hash(secret(), contact_uid)):
         raise _forbidden(
             "user_hash",
             "user_hash must be the hex HMAC-SHA256 of contact_uid keyed by the project secret "
