@@ -5,20 +5,27 @@ compiled multi-row VALUES of a few hundred rows, expanded IN lists, and ran a bi
 on every value (on SQLite, DATETIME's strftime-like formatting was 10% of the writer alone).
 Here the SQL is a plain string and the rows plain tuples in the form SQLAlchemy itself would
 have stored (`Driver.time`, `Driver.json`), so every read through SQLAlchemy types is
-unchanged; event_insert.py did this first for events.
+unchanged (events, the most numerous rows, go through event_insert.py).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
 import orjson
 from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
 
 from salesmachine_server.store.bulk import CHUNK, chunks
-from salesmachine_server.store.event_insert import sqlite_time
+
+
+# SQLAlchemy's SQLite storage format for DateTime (2024-01-31 12:00:00.000000), called as the
+# C method itself: a Python function around it cost a third of the formatting, five times per
+# item of a batch (event times, first and last seen).
+sqlite_time = functools.partial(datetime.isoformat, sep=" ", timespec="microseconds")
 
 
 def _same(value: Any) -> Any:
@@ -30,7 +37,12 @@ def _json(value: Any) -> str:
 
 
 class Driver:
-    """Statements for one connection, with its placeholders and value formats."""
+    """Statements for one connection, with its placeholders and value formats.
+
+    They go to the driver's own cursor: SQLAlchemy's execution layer (events, result objects,
+    the context per statement) cost about as much as SQLite's work for a group of single
+    events. A driver error is raised as SQLAlchemy's, as `exec_driver_sql` would
+    (`_raise_as_sqlalchemy`), so the writer tells an unreachable store from a bad write."""
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -55,20 +67,19 @@ class Driver:
         if not rows:
             return
         if self.postgres:
-            self.conn.exec_driver_sql(postgres_sql, tuple(list(column) for column in zip(*rows)))
+            self.execute(postgres_sql, tuple(list(column) for column in zip(*rows)))
         else:
-            self.conn.exec_driver_sql(sqlite_sql, list(rows))
+            self.execute(sqlite_sql, rows, many=True)
 
     def select_in(self, sql: str, fixed: tuple[Any, ...], values: Sequence[Any]) -> list[Any]:
         """Rows of `sql`, whose `{in}` is replaced by an IN list of `values` (in chunks) and
         `{p}` by a placeholder; `fixed` are the parameters before the list."""
         if self.postgres:  # one array parameter, whatever the number of values
-            return self.conn.exec_driver_sql(sql.replace("IN ({in})", "= ANY(%s)").format(p="%s"),
-                                             (*fixed, list(values))).all()
+            return self.fetch(sql.replace("IN ({in})", "= ANY(%s)").format(p="%s"), (*fixed, list(values)))
         rows: list[Any] = []
         for part in chunks(values):
             marks = ", ".join([self.p] * len(part))
-            rows += self.conn.exec_driver_sql(sql.format(p=self.p, **{"in": marks}), (*fixed, *part)).all()
+            rows += self.fetch(sql.format(p=self.p, **{"in": marks}), (*fixed, *part))
         return rows
 
     def lookup(self, table: str, key: str, value: str, project_id: int, keys: Sequence[str]) -> list[Any]:
@@ -78,9 +89,9 @@ class Driver:
             # statement run often, and PostgreSQL's generic plan for those used the index on
             # project_id alone and compared every key of the project with every value sent (137 ms
             # for 500 uids among 10,000 contacts, against 2.6 ms for this join).
-            return self.conn.exec_driver_sql(
+            return self.fetch(
                 f"SELECT t.{key}, t.{value} FROM unnest(%s::text[]) AS v(k) "
-                f"JOIN {table} AS t ON t.project_id = %s AND t.{key} = v.k", (list(keys), project_id)).all()
+                f"JOIN {table} AS t ON t.project_id = %s AND t.{key} = v.k", (list(keys), project_id))
         return self.select_in(f"SELECT {key}, {value} FROM {table} WHERE project_id = ? AND {key} IN ({{in}})",
                               (project_id,), keys)
 
@@ -98,10 +109,58 @@ class Driver:
         head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
         tail = f" ON CONFLICT ({', '.join(conflict)}) DO NOTHING" if conflict else ""
         if returning is None:
-            self.conn.exec_driver_sql(head + one + tail, list(rows))
+            self.execute(head + one + tail, rows, many=True)
             return []
         found: list[Any] = []
         for part in chunks(rows, CHUNK // 2):
             sql = head + ", ".join([one] * len(part)) + tail + f" RETURNING {returning}"
-            found += self.conn.exec_driver_sql(sql, tuple(v for row in part for v in row)).all()
+            found += self.fetch(sql, tuple(v for row in part for v in row))
         return found
+
+    def execute(self, sql: str, parameters: Any, many: bool = False) -> None:
+        """Run a statement (`many`: once per tuple of `parameters`) in the connection's transaction."""
+        self._run(sql, parameters, many, fetch=False)
+
+    def fetch(self, sql: str, parameters: Any) -> list[Any]:
+        """The rows of a statement."""
+        return self._run(sql, parameters, many=False, fetch=True)
+
+    def copy(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        """PostgreSQL's COPY ... FROM STDIN of `rows`, in the connection's transaction."""
+        raw = self.conn.connection.dbapi_connection
+        assert raw is not None
+        cursor = raw.cursor()
+        try:
+            with cursor.copy(sql) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        except self.conn.dialect.loaded_dbapi.Error as exc:
+            self._raise_as_sqlalchemy(exc, sql, (), cursor)
+        finally:
+            cursor.close()
+
+    def _run(self, sql: str, parameters: Any, many: bool, fetch: bool) -> list[Any]:
+        raw = self.conn.connection.dbapi_connection
+        assert raw is not None
+        cursor = raw.cursor()
+        try:
+            if many:
+                cursor.executemany(sql, parameters)
+            else:
+                cursor.execute(sql, parameters)
+            return cursor.fetchall() if fetch else []
+        except self.conn.dialect.loaded_dbapi.Error as exc:
+            self._raise_as_sqlalchemy(exc, sql, parameters, cursor)
+            raise  # not reached
+        finally:
+            cursor.close()
+
+    def _raise_as_sqlalchemy(self, exc: Exception, sql: str, parameters: Any, cursor: Any) -> None:
+        """SQLAlchemy's exception for a driver error (OperationalError, IntegrityError, ...),
+        the connection invalidated when the error means it is lost, as `exec_driver_sql` does."""
+        dialect = self.conn.dialect
+        lost = dialect.is_disconnect(exc, self.conn.connection.dbapi_connection, cursor)
+        if lost:
+            self.conn.invalidate(exc)
+        raise DBAPIError.instance(sql, parameters, exc, dialect.loaded_dbapi.Error,
+                                  connection_invalidated=lost, dialect=dialect) from exc

@@ -8,14 +8,13 @@ the same SQLAlchemy types (tests/test_schema.py and every read test hold this to
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import orjson
 from sqlalchemy import Connection
 
-from salesmachine_server.store.bulk import unnest
-from salesmachine_server.store.schema import events
+from salesmachine_server.store.driver import Driver, sqlite_time
+
 
 COLUMNS = ("project_id", "contact_id", "account_id", "name", "kind", "params", "occurred_at", "received_at",
            "message_id")
@@ -25,14 +24,10 @@ ENRICHMENT_COLUMNS = ("ip_scope", "country", "region", "city", "latitude", "long
 _NOT_ENRICHED = (None,) * len(ENRICHMENT_COLUMNS)
 _ALL = COLUMNS + ENRICHMENT_COLUMNS
 _SQLITE = f"INSERT INTO events ({', '.join(_ALL)}) VALUES ({', '.join('?' * len(_ALL))})"
-# PostgreSQL takes the rows as one array per column (one statement, one round trip: an
-# executemany is a bind and execute per row there, which kept the writer waiting).
-_POSTGRES = f"INSERT INTO events ({', '.join(_ALL)}) SELECT * FROM {unnest(events, _ALL)}"
-
-
-def sqlite_time(value: datetime) -> str:
-    """SQLAlchemy's SQLite storage format for DateTime: 2024-01-31 12:00:00.000000."""
-    return value.isoformat(" ", "microseconds")
+# PostgreSQL takes the rows by COPY: one statement, one round trip, and each row formatted by
+# psycopg's C code (an INSERT over one array per column spent as long dumping the arrays in
+# Python as PostgreSQL spent inserting; bench/results/tuning.md).
+_POSTGRES_COPY = f"COPY events ({', '.join(_ALL)}) FROM STDIN"
 
 
 def _enrichment(row: dict[str, Any]) -> tuple[Any, ...]:
@@ -44,15 +39,14 @@ def insert_events(conn: Connection, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
     if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql(_SQLITE, [
+        Driver(conn).execute(_SQLITE, [
             (r["project_id"], r["contact_id"], r["account_id"], r["name"], r["kind"], orjson.dumps(r["params"]).decode(),
              sqlite_time(r["occurred_at"]), sqlite_time(r["received_at"]), r["message_id"], *_enrichment(r))
             for r in rows
-        ])
+        ], many=True)
         return
-    rows_out = [
+    Driver(conn).copy(_POSTGRES_COPY, [
         (r["project_id"], r["contact_id"], r["account_id"], r["name"], r["kind"], orjson.dumps(r["params"]).decode(),
          r["occurred_at"], r["received_at"], r["message_id"], *_enrichment(r))
         for r in rows
-    ]
-    conn.exec_driver_sql(_POSTGRES, tuple(list(column) for column in zip(*rows_out)))
+    ])

@@ -124,11 +124,12 @@ class WriteTransaction:
             return
         contact_first_seen: dict[str, datetime] = {}
         account_first_seen: dict[str, datetime] = {}
-        for m, _ in run:
+        linked_uids = [_linked_accounts(m) for m, _ in run]  # read twice below
+        for (m, _), uids in zip(run, linked_uids):
             assert m.occurred_at is not None
             if m.contact_uid is not None:
                 _earliest(contact_first_seen, m.contact_uid, m.occurred_at)
-            for uid in _linked_accounts(m):
+            for uid in uids:
                 _earliest(account_first_seen, uid, m.occurred_at)
         contact_ids = self.identity.resolve(project_id, contact_first_seen)
         account_ids = self._resolve_accounts(project_id, account_first_seen)
@@ -146,7 +147,7 @@ class WriteTransaction:
             mrr_writes=mrr_writes,
         )
         tz = self.timezones.get(project_id) or zone(None)
-        for m, received in run:
+        for (m, received), uids in zip(run, linked_uids):
             assert m.occurred_at is not None
             if m.kind == "account":
                 assert m.account_uid is not None
@@ -156,7 +157,7 @@ class WriteTransaction:
                 continue
             assert m.contact_uid is not None
             contact_id = contact_ids[m.contact_uid]
-            linked = [account_ids[uid] for uid in _linked_accounts(m)]
+            linked = [account_ids[uid] for uid in uids]
             for account_id in linked:
                 state.join(account_id, contact_id)
             if m.kind == "contact":
