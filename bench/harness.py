@@ -322,7 +322,7 @@ def salesmachine_server(name: str, database_url: str) -> Server:
 def granian_server(name: str, database_url: str, target: str = "granian_factory:create") -> Server:
     port = free_port()
     argv = [str(VENV_BIN / "granian"), "--interface", "asgi", "--host", "127.0.0.1", "--port", str(port),
-            "--workers", "1", "--loop", "uvloop", "--no-ws", "--log-level", "warning", "--factory",
+            "--workers", os.environ.get("BENCH_GRANIAN_WORKERS", "1"), "--loop", "uvloop", "--no-ws", "--log-level", "warning", "--factory",
             "--working-dir", str(BENCH), target]
     return Server(name, argv, port, server_env(database_url))
 
@@ -330,6 +330,12 @@ def granian_server(name: str, database_url: str, target: str = "granian_factory:
 def bare_server(name: str) -> Server:
     port = free_port()
     return Server(name, [sys.executable, str(BENCH / "bare_app.py"), "--port", str(port)], port, server_env())
+
+
+def nostore_server(name: str, database_url: str) -> Server:
+    port = free_port()
+    return Server(name, [sys.executable, str(BENCH / "nostore_app.py"), "--port", str(port),
+                         "--database", database_url], port, server_env())
 
 
 def bare_granian(name: str) -> Server:

@@ -179,6 +179,45 @@ class Bench:
                 self.chart["latency"].append({"label": f"bare {stack} single", "p50": result.latency_ms("p50"),
                                               "p99": result.latency_ms("p99"), "color": "bare"})
 
+    def app_without_store(self) -> None:
+        """The real application, its writer answering at once (nostore_app.py): what our own
+        request code costs beside bare HTTP, and what is left for the store to explain."""
+        a = self.args
+        url = harness.fresh_sqlite("nostore")
+        project = harness.create_project(url)
+        with harness.nostore_server("nostore", url) as server:
+            for path, body_file, connections, unit in (("/v1/batch", self.batches_file, a.batch_connections, "batch"),
+                                                        ("/v1/track/event", self.singles_file,
+                                                         a.single_connections, "single")):
+                QUIET.wait()
+                sampler = RssSampler(server.process.pid)
+                sampler.start()
+                result = wrk(f"{server.url}{path}", "write.lua", [str(body_file), basic(project["token"])],
+                             connections, a.bare_seconds)
+                usage = sampler.stop()
+                self.limits[f"nostore {unit}"] = result.ok_per_second
+                bare = self.limits.get(f"bare {unit} rps" if unit == "batch" else "bare single uvicorn")
+                figure = (f"{_n(result.ok_per_second * workload.BATCH_ITEMS)} items/s ({_n(result.ok_per_second)} "
+                          f"req/s, " if unit == "batch" else f"{_n(result.ok_per_second)} req/s (")
+                self.row(scenario=f"limit: the app without the store, {'batch' if unit == 'batch' else 'single call'}",
+                         engine="none", server="uvicorn, writer answering at once",
+                         figure=f"{figure}p50 {result.latency_ms('p50'):.1f} ms, p99 {result.latency_ms('p99'):.1f} "
+                                f"ms; {cpu(usage, result)})",
+                         limit_text=f"bare HTTP {_n(bare)} req/s", ratio_text=_ratio(result.ok_per_second, bare),
+                         commands=[server.command, result.command], failures=result.failures)
+
+    def _beyond_app(self, stack: str) -> str:
+        """Said of single calls when the app without the store, measured here, already misses
+        the target: the request code alone is over its budget, whatever the store does."""
+        nostore, bare = self.limits.get("nostore single"), self.limits.get("bare single uvicorn")
+        if stack != "uvicorn" or nostore is None or bare is None:
+            return ""
+        if nostore >= SINGLE_TARGET_RPS and nostore >= SINGLE_BARE_SHARE * bare:
+            return ""
+        return (f"even storing nothing the app answers {_n(nostore)} req/s ({_ratio(nostore, bare)} of bare HTTP): "
+                "our request code alone (routing, credentials, decoding, validation, enrichment) is over the "
+                "target's budget on this machine")
+
     def raw_insert(self, engine: str) -> None:
         rows = rawinsert.rows_of(self.batches, 1)
         best = 0.0
@@ -231,7 +270,7 @@ class Bench:
                  limit_text=f"raw insert {_n(raw)} rows/s; bare HTTP {_n(bare)} items/s",
                  ratio_text=f"{_ratio(items, raw)} of raw; {_ratio(items, bare)} of bare",
                  target_text=f"≥ {target:,} items/s and ≥ {BATCH_RAW_SHARE:.0%} of raw; no failure",
-                 met=met, reason=why(memory, result, spy, groups) if not met else groups or None,
+                 met=met, reason=why(memory, result, spy, groups, _beyond_raw(target, raw)) if not met else groups or None,
                  commands=[server.command, result.command] + ([spy["command"]] if spy else []), value=items)
         if stored < acknowledged_events:
             self.notes.append(f"{ENGINE_NAMES[engine]} batch ingestion: only {stored:,} events stored for "
@@ -272,7 +311,7 @@ class Bench:
                  limit_text=f"bare HTTP ({stack}) {_n(bare)} req/s", ratio_text=_ratio(rps, bare),
                  target_text=f"≥ {SINGLE_TARGET_RPS:,} req/s, p99 < {SINGLE_TARGET_P99_MS} ms, "
                              f"≥ {SINGLE_BARE_SHARE:.0%} of bare; no failure",
-                 met=met, reason=why(memory, result, spy, groups) if not met else groups or None,
+                 met=met, reason=why(memory, result, spy, groups, self._beyond_app(stack)) if not met else groups or None,
                  commands=[server.command, result.command] + ([spy["command"]] if spy else []), value=rps)
         self.memory_row(engine, f"2. single calls ({stack})", memory, [server.command])
         self.chart["single"].append({"label": f"{stack} {ENGINE_NAMES[engine]}", "value": rps, "color": engine})
@@ -397,6 +436,8 @@ class Bench:
         if "limits" in only:
             log("limit: bare HTTP")
             self.bare_http()
+            log("limit: the app without the store")
+            self.app_without_store()
         for engine in engines:
             if "limits" in only:
                 log(f"{engine}: limit: raw insert")
@@ -552,10 +593,12 @@ def group_commits(url: str) -> str:
             f"on average, {1000 * seconds / commits:.1f} ms each")
 
 
-def why(memory: dict[str, float], result: WrkResult, spy: dict[str, Any] | None, groups: str = "") -> str:
+def why(memory: dict[str, float], result: WrkResult, spy: dict[str, Any] | None, groups: str = "",
+        above_limit: str = "") -> str:
     """The measured reason a throughput target is not met: where the CPU went, and where the
-    server's own time went (py-spy)."""
-    parts = []
+    server's own time went (py-spy). `above_limit` says when the target itself is beyond a
+    limit measured in the same run (no server could meet it here)."""
+    parts = [above_limit] if above_limit else []
     if result.failures:
         parts.append(f"{result.failures} requests failed")
     server, postgres = memory["server_cores"], memory["postgres_cores"]
@@ -577,6 +620,13 @@ def why(memory: dict[str, float], result: WrkResult, spy: dict[str, Any] | None,
     if groups:
         parts.append(groups)
     return "; ".join(parts)
+
+
+def _beyond_raw(target: float, raw: float | None) -> str:
+    if raw is None or target <= raw:
+        return ""
+    return (f"the target ({target:,.0f} items/s) is above the raw insert limit measured here ({raw:,.0f} rows/s "
+            "of events alone, straight through the driver): out of reach on this machine")
 
 
 def cpu(memory: dict[str, float], result: WrkResult | None, who: str = "server") -> str:

@@ -9,6 +9,7 @@ writer thread's CPU time (the latter is steadier on a loaded machine). For A/B r
 from __future__ import annotations
 
 import argparse
+import cProfile
 import sys
 import tempfile
 import time
@@ -34,8 +35,15 @@ def main() -> None:
     parser.add_argument("engine", choices=["sqlite", "postgres"])
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--group", type=int, default=8)
+    parser.add_argument("--single", action="store_true",
+                        help="single-event requests (scenario 2's bodies), one event per job")
+    parser.add_argument("--profile", help="write a cProfile of the commits to this file")
     args = parser.parse_args()
-    bodies = [orjson.loads(line) for line in (HERE / ".cache/bodies-batch.ndjson").read_bytes().splitlines()[:400]]
+    if args.single:
+        lines = (HERE / ".cache/bodies-single.ndjson").read_bytes().splitlines()[:4000]
+        bodies = [[orjson.loads(line)] for line in lines]
+    else:
+        bodies = [orjson.loads(line) for line in (HERE / ".cache/bodies-batch.ndjson").read_bytes().splitlines()[:400]]
     with tempfile.TemporaryDirectory() as tmp:
         if args.engine == "sqlite":
             url = f"sqlite:///{tmp}/w.db"
@@ -48,21 +56,30 @@ def main() -> None:
         engines = open_engines(url)
         migrate(engines)
         project, _ = create_project(engines.writer, "bench", b"k" * 32)
-        items, wall, cpu, i = 0, 0.0, 0.0, 0
+        items, wall, cpu, i, commits = 0, 0.0, 0.0, 0, 0
+        profiler = cProfile.Profile() if args.profile else None
         while wall < args.seconds:  # only commit() is timed: parsing is the event loop's work
             group = []
             for _ in range(args.group):
                 now = datetime.now(timezone.utc).replace(tzinfo=None)
                 body = bodies[i % len(bodies)]
                 i += 1
-                group.append(Job(project.id, now, [parse_item(item, "batch", now) for item in body]))
+                kind = "event" if args.single else "batch"
+                group.append(Job(project.id, now, [parse_item(item, kind, now) for item in body]))
                 items += len(body)
             start, cpu0 = time.perf_counter(), time.thread_time()
+            if profiler is not None:
+                profiler.enable()
             commit(engines, group)
+            if profiler is not None:
+                profiler.disable()
             wall, cpu = wall + time.perf_counter() - start, cpu + time.thread_time() - cpu0
+            commits += 1
         engines.dispose()
+    if profiler is not None:
+        profiler.dump_stats(args.profile)
     print(f"{args.engine}: {items} items in {wall:.1f} s: {items / wall:,.0f} items/s wall, "
-          f"{items / cpu:,.0f} items/s of CPU", flush=True)
+          f"{items / cpu:,.0f} items/s of CPU; {commits} commits, {1000 * wall / commits:.2f} ms each", flush=True)
     sys.exit(0)
 
 
