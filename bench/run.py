@@ -377,7 +377,8 @@ class Bench:
                     sampler.start()
                     result = wrk(server.url, "read.lua", [str(path_file), authorization], a.read_connections,
                                  a.read_seconds, timeout=30)
-                    usage = "; " + cpu(sampler.stop(), result)
+                    used = sampler.stop()
+                    usage = "; " + cpu(used, result)
                     p50, p99, n, rate = (result.latency_ms("p50"), result.latency_ms("p99"), result.data["ok"],
                                          result.ok_per_second)
                     failures, command = result.failures, result.command
@@ -397,7 +398,8 @@ class Bench:
                          limit_text=f"target {PROFILE_TARGET_P99_MS} ms" if profile else "—",
                          ratio_text=f"{p99 / PROFILE_TARGET_P99_MS:.2f}" if profile else "—",
                          target_text=f"p99 < {PROFILE_TARGET_P99_MS} ms" if profile else "none in issue 5",
-                         met=met, commands=[server.command, command])
+                         met=met, commands=[server.command, command],
+                         reason=read_reason(used["server_cores"], rate, a.read_connections) if met is False else None)
                 self.chart["latency"].append({"label": f"{name} {ENGINE_NAMES[engine]}", "p50": p50, "p99": p99,
                                               "color": engine})
 
@@ -620,6 +622,16 @@ def why(memory: dict[str, float], result: WrkResult, spy: dict[str, Any] | None,
     if groups:
         parts.append(groups)
     return "; ".join(parts)
+
+
+def read_reason(server_cores: float, rate: float, connections: int) -> str:
+    """Why a read's p99 is over its target, from what the run measured: the server's CPU per
+    answer, and the queue that the other connections' requests make in front of each one."""
+    per_request = 1000 * server_cores / rate if rate else float("nan")
+    return (f"the server spent {server_cores:.2f} cores on {rate:,.0f} answers/s: {per_request:.1f} ms of CPU per "
+            f"answer in one Python process, so with {connections} connections an answer waits behind up to "
+            f"{connections - 1} others (about {connections * per_request:.0f} ms); the p99 is that queue plus the "
+            "hand-overs of the interpreter lock between the request threads")
 
 
 def _beyond_raw(target: float, raw: float | None) -> str:
