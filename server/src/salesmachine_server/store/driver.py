@@ -10,10 +10,11 @@ unchanged (events, the most numerous rows, go through event_insert.py).
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NoReturn
 
 import orjson
 from sqlalchemy import Connection
@@ -127,35 +128,33 @@ class Driver:
 
     def copy(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
         """PostgreSQL's COPY ... FROM STDIN of `rows`, in the connection's transaction."""
-        raw = self.conn.connection.dbapi_connection
-        assert raw is not None
-        cursor = raw.cursor()
-        try:
-            with cursor.copy(sql) as copy:
-                for row in rows:
-                    copy.write_row(row)
-        except self.conn.dialect.loaded_dbapi.Error as exc:
-            self._raise_as_sqlalchemy(exc, sql, (), cursor)
-        finally:
-            cursor.close()
+        with self._cursor(sql, ()) as cursor, cursor.copy(sql) as copy:
+            for row in rows:
+                copy.write_row(row)
 
     def _run(self, sql: str, parameters: Any, many: bool, fetch: bool) -> list[Any]:
-        raw = self.conn.connection.dbapi_connection
-        assert raw is not None
-        cursor = raw.cursor()
-        try:
+        with self._cursor(sql, parameters) as cursor:
             if many:
                 cursor.executemany(sql, parameters)
             else:
                 cursor.execute(sql, parameters)
             return cursor.fetchall() if fetch else []
+
+    @contextlib.contextmanager
+    def _cursor(self, sql: str, parameters: Any) -> Iterator[Any]:
+        """A cursor of the driver's connection (in its transaction), closed after use; a driver
+        error raised in the block comes out as SQLAlchemy's."""
+        raw = self.conn.connection.dbapi_connection
+        assert raw is not None
+        cursor = raw.cursor()
+        try:
+            yield cursor
         except self.conn.dialect.loaded_dbapi.Error as exc:
             self._raise_as_sqlalchemy(exc, sql, parameters, cursor)
-            raise  # not reached
         finally:
             cursor.close()
 
-    def _raise_as_sqlalchemy(self, exc: Exception, sql: str, parameters: Any, cursor: Any) -> None:
+    def _raise_as_sqlalchemy(self, exc: Exception, sql: str, parameters: Any, cursor: Any) -> NoReturn:
         """SQLAlchemy's exception for a driver error (OperationalError, IntegrityError, ...),
         the connection invalidated when the error means it is lost, as `exec_driver_sql` does."""
         dialect = self.conn.dialect

@@ -1,9 +1,10 @@
 """The one statement on the hot path, written straight through the driver.
 
 Events are most of what arrives. SQLAlchemy's per-row parameter processing (JSON and datetime
-bind processors) cost more than SQLite's own insert, so events go to the driver's executemany
-as plain tuples, formatted the way SQLAlchemy would store them: the same rows, read back by
-the same SQLAlchemy types (tests/test_schema.py and every read test hold this to account).
+bind processors) cost more than SQLite's own insert, so events go to the driver as plain
+tuples, formatted the way SQLAlchemy would store them: an executemany on SQLite, a COPY on
+PostgreSQL. The same rows are read back by the same SQLAlchemy types (tests/test_schema.py
+and every read test hold this to account).
 """
 
 from __future__ import annotations
