@@ -196,6 +196,9 @@ class Bench:
                              connections, a.bare_seconds)
                 usage = sampler.stop()
                 self.limits[f"nostore {unit}"] = result.ok_per_second
+                if unit == "single":
+                    self.chart["single"].append({"label": "the app storing\nnothing (uvicorn)",
+                                                 "value": result.ok_per_second, "color": "limit"})
                 bare = self.limits.get(f"bare {unit} rps" if unit == "batch" else "bare single uvicorn")
                 figure = (f"{_n(result.ok_per_second * workload.BATCH_ITEMS)} items/s ({_n(result.ok_per_second)} "
                           f"req/s, " if unit == "batch" else f"{_n(result.ok_per_second)} req/s (")
