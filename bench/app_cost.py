@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import harness
+import nostore_app
 
 from salesmachine_server.app import create_app
-from salesmachine_server.ingest.writer import Job
 from salesmachine_server.settings import Settings
 
 CACHE = Path(__file__).resolve().parent / ".cache"
@@ -52,7 +52,7 @@ async def call(app: Any, request: dict[str, Any], body: bytes, status: int) -> N
     assert sent[0]["status"] == status, sent
 
 
-async def measure(app: Any, requests: list[tuple[dict[str, Any], bytes]], status: int, stub_writer: bool) -> None:
+async def measure(app: Any, requests: list[tuple[dict[str, Any], bytes]], status: int) -> None:
     startup: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     await startup.put({"type": "lifespan.startup"})
     started: list[dict[str, Any]] = []
@@ -64,11 +64,6 @@ async def measure(app: Any, requests: list[tuple[dict[str, Any], bytes]], status
                                        startup.get, send))
     while not started:
         await asyncio.sleep(0.01)
-    if stub_writer:
-        async def answered_at_once(_job: Job) -> int:
-            return 0
-
-        app.state.writer.submit = answered_at_once
     for request, body in requests[:200]:  # warm-up: caches, first compilations
         await call(app, request, body, status)
     wall, cpu = time.perf_counter(), time.process_time()
@@ -92,14 +87,14 @@ def main() -> None:
         authorization = harness.basic(project["token"]).encode()
         bodies = (CACHE / "bodies-single.ndjson").read_bytes().splitlines()[:2000]
         requests = [(scope("POST", "/v1/track/event", authorization, b), b) for b in bodies] * 10
-        asyncio.run(measure(create_app(Settings.from_env(database_url=url)), requests, 201, stub_writer=True))
+        asyncio.run(measure(nostore_app.create(url), requests, 201))  # the writer answers at once
     else:
         meta = json.loads((CACHE / "reads-sqlite.json").read_text())["project"]
         authorization = harness.basic(meta["token"], meta["secret"]).encode()
         paths = (CACHE / "reads-contact-profile.txt").read_text().split()[:300]
         url = harness.sqlite_url(CACHE / "reads.sqlite")
         requests = [(scope("GET", path, authorization), b"") for path in paths]
-        asyncio.run(measure(create_app(Settings.from_env(database_url=url)), requests, 200, stub_writer=False))
+        asyncio.run(measure(create_app(Settings.from_env(database_url=url)), requests, 200))
 
 
 if __name__ == "__main__":
