@@ -1,4 +1,4 @@
-"""Credentials -> project (WIRE.md, Credentials).
+"""Credentials -> project (docs/wire.md, Credentials).
 
 A write needs only the public token; reading needs the token and the secret together. The
 accepted forms are every one that Salesmachine clients have sent: Basic `token:`,

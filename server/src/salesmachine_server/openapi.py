@@ -3,7 +3,7 @@
 
 Written by hand rather than generated from the routes: a write endpoint takes its body raw
 (wire.py reads every form the clients in the field send), so nothing in the code declares what
-a body holds. What it holds is WIRE.md and docs/api.md; this module says the same in a form
+a body holds. What it holds is docs/wire.md and docs/api.md; this module says the same in a form
 tools read, and the tests hold the server to it (tests/test_schemathesis.py). The limits come
 from the running server's settings, so the description matches the server that serves it.
 
@@ -49,7 +49,7 @@ def described(schema: Schema, description: str, **extra: Any) -> Schema:
 
 
 def obj(properties: dict[str, Schema], required: tuple[str, ...] = (), **extra: Any) -> Schema:
-    """An object schema; unknown keys are allowed unless `extra` says otherwise (WIRE.md:
+    """An object schema; unknown keys are allowed unless `extra` says otherwise (docs/wire.md:
     unknown top-level keys are ignored, never an error)."""
     schema: Schema = {"type": "object", "properties": properties, **extra}
     if required:

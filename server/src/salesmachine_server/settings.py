@@ -20,7 +20,7 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     host: str = "127.0.0.1"
     port: int = 8080
-    # Limits on what one request may carry (WIRE.md, Answers: 413 and 400).
+    # Limits on what one request may carry (docs/wire.md, Answers: 413 and 400).
     max_body_bytes: int = 5 * 1024 * 1024
     max_item_bytes: int = 64 * 1024
     max_batch_items: int = 2500
