@@ -9,12 +9,16 @@ PACKAGES := server/pyproject.toml sdks/python/pyproject.toml
 # In CI a missing runtime fails the run; elsewhere the suite is skipped with a line that says so.
 CLIENT_SUITES := ruby php
 
-.PHONY: run test test-server test-python-client test-js $(addprefix test-,$(CLIENT_SUITES)) bench venv clean
+.PHONY: run test test-fast test-server test-python-client test-js $(addprefix test-,$(CLIENT_SUITES)) bench venv clean
 
 run: $(STAMP)
 	$(BIN)/salesmachine serve --first-project
 
 test: test-server test-python-client test-js $(addprefix test-,$(CLIENT_SUITES))
+
+# The fast tier: the app in process and the rules as functions (server/tests/fast), in seconds.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -p no:cacheprovider -m fast server/tests
 
 test-server: $(STAMP)
 	$(BIN)/python -m pytest -p no:cacheprovider server/tests
