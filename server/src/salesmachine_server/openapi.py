@@ -7,18 +7,18 @@ a body holds. What it holds is docs/wire.md and docs/api.md; this module says th
 tools read, and the tests hold the server to it (tests/test_schemathesis.py). The limits come
 from the running server's settings, so the description matches the server that serves it.
 
-The docs page is rendered on the server from the same dictionary: no script, no stylesheet
-from elsewhere (the server may have no internet), nothing to build.
+The docs page is Swagger UI drawing /openapi.json, vendored from npm into web/static/vendor/
+(server/web-vendor/vendor.sh) and served by this server: nothing comes from another site (the
+server may have no internet), and its CSP says so.
 """
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
 import orjson
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 
 from salesmachine_server import __version__
 from salesmachine_server.api.export import FORMATS as EXPORT_FORMATS
@@ -34,6 +34,7 @@ from salesmachine_server.settings import Settings
 from salesmachine_server.store.exports import COLUMNS as EXPORT_COLUMNS
 from salesmachine_server.store.exports import KINDS as EXPORT_KINDS
 from salesmachine_server.store.reads import ACCOUNT_SORTS, CONTACT_SORTS
+from salesmachine_server.web.templating import render
 
 Schema = dict[str, Any]
 
@@ -817,80 +818,8 @@ async def openapi_json(request: Request) -> Response:
 
 
 async def docs_page(request: Request) -> Response:
-    return HTMLResponse(render_page(build_openapi(request.app.state.settings)))
-
-
-# -- the page ---------------------------------------------------------------------------------
-
-STYLE = """
-body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
-code,pre{font:13px ui-monospace,monospace;background:#f4f4f4;padding:.1rem .3rem;border-radius:3px}
-pre{padding:.6rem;overflow:auto}
-section{border-top:1px solid #ddd;margin-top:1.5rem}
-.method{font-weight:bold;text-transform:uppercase;margin-right:.5rem}
-table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #ddd;padding:.2rem .5rem;text-align:left;
-vertical-align:top}
-"""
-
-
-def render_page(spec: dict[str, Any]) -> str:
-    """Every operation of the description, with its parameters, body keys, answers and an example."""
-    schemas_ = spec["components"]["schemas"]
-    esc = html.escape
-    parts = [
-        "<!doctype html><html lang=en><meta charset=utf-8>",
-        f"<title>{esc(spec['info']['title'])} API</title><style>{STYLE}</style>",
-        f"<h1>{esc(spec['info']['title'])} API <small>{esc(spec['info']['version'])}</small></h1>",
-        f"<p>{esc(spec['info']['description'])}</p>",
-        '<p>Machine-readable: <a href="/openapi.json">/openapi.json</a> (OpenAPI 3.1).</p>',
-    ]
-    for path, operations in spec["paths"].items():
-        for method, operation in operations.items():
-            if method == "options":
-                continue
-            parts.append(f"<section><h2><span class=method>{method}</span><code>{esc(path)}</code></h2>")
-            parts.append(f"<p><b>{esc(operation['summary'])}.</b> {esc(operation.get('description', ''))}</p>")
-            if operation.get("parameters"):
-                rows = "".join(
-                    f"<tr><td><code>{esc(p['name'])}</code></td><td>{esc(p.get('description', ''))}</td></tr>"
-                    for p in operation["parameters"]
-                )
-                parts.append(f"<table><tr><th>query</th><th></th></tr>{rows}</table>")
-            body = operation.get("requestBody", {}).get("content", {}).get("application/json")
-            if body:
-                parts.append(_body_table(body["schema"], schemas_))
-            rows = "".join(
-                f"<tr><td>{esc(status)}</td><td>{esc(answer['description'])}</td></tr>"
-                for status, answer in operation["responses"].items()
-            )
-            parts.append(f"<table><tr><th>answer</th><th></th></tr>{rows}</table></section>")
-    return "".join(parts)
-
-
-def _body_table(schema: Schema, schemas_: dict[str, Schema]) -> str:
-    name = schema.get("$ref", "").rpartition("/")[2]
-    resolved = schemas_.get(name, schema)
-    properties = resolved.get("properties", {})
-    if not properties:
-        example = orjson.dumps(resolved.get("example")).decode()
-        return f"<p>{html.escape(resolved.get('description', ''))}</p><pre>{html.escape(example)}</pre>"
-    required = set(resolved.get("required", []))
-    rows = "".join(
-        f"<tr><td><code>{html.escape(key)}</code>{' (required)' if key in required else ''}</td>"
-        f"<td>{html.escape(_describe(value, schemas_))}</td></tr>"
-        for key, value in properties.items()
-    )
-    example = resolved.get("example")
-    shown = "" if example is None else f"<pre>{html.escape(orjson.dumps(example).decode())}</pre>"
-    return f"<table><tr><th>body key</th><th></th></tr>{rows}</table>{shown}"
-
-
-def _describe(schema: Schema, schemas_: dict[str, Schema]) -> str:
-    if "description" in schema:
-        return str(schema["description"])
-    for option in schema.get("anyOf", []):
-        if "$ref" in option:
-            return _describe(schemas_[option["$ref"].rpartition("/")[2]], schemas_)
-    if "$ref" in schema:
-        return _describe(schemas_[schema["$ref"].rpartition("/")[2]], schemas_)
-    return ""
+    """Swagger UI over /openapi.json, everything served by this server (web/templates/docs.html),
+    under the dashboard's Content-Security-Policy: scripts, styles and requests to this server
+    only, images also as data: URIs (Swagger UI's stylesheet draws its icons with them)."""
+    info = build_openapi(request.app.state.settings)["info"]
+    return render("docs.html", {"title": info["title"], "version": info["version"]})

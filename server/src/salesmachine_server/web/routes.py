@@ -7,7 +7,7 @@ from pathlib import Path
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from salesmachine_server.web import home, lists, live, logos, profiles, project_settings, signin
+from salesmachine_server.web import home, lists, live, logos, profiles, project_settings, revenue, signin
 
 STATIC = Path(__file__).parent / "static"
 
@@ -26,6 +26,8 @@ def dashboard_routes() -> list[BaseRoute]:
         Route(f"{project}/contacts/{{uid:path}}", profiles.contact_page, methods=["GET"]),
         Route(f"{project}/segments", lists.segment_save, methods=["POST"]),
         Route(f"{project}/segments/{{sid:int}}/delete", lists.segment_delete, methods=["POST"]),
+        Route(f"{project}/revenue", revenue.revenue_page, methods=["GET"]),
+        Route(f"{project}/revenue/period", revenue.period_page, methods=["GET"]),
         Route(f"{project}/live", live.live_page, methods=["GET"]),
         Route(f"{project}/live/feed", live.live_feed, methods=["GET"]),
         Route(f"{project}/settings", project_settings.settings_page, methods=["GET"]),
