@@ -40,6 +40,9 @@ class Settings:
     # off. Per server process.
     rate_limit: float = 0.0
     rate_limit_burst: int = 0
+    # A bearer token /metrics then requires (`Authorization: Bearer <token>`, what Prometheus
+    # sends with `authorization: {credentials: ...}`); empty: /metrics is open, as exporters are.
+    metrics_token: str = ""
     # Answer every API call 503 (planned maintenance); /healthz still answers.
     maintenance: bool = False
     # The server key from which project secrets are derived (see keys.py): the environment's
