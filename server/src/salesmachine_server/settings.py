@@ -37,7 +37,8 @@ class Settings:
     max_head_bytes: int = 64 * 1024
     head_timeout_seconds: float = 30.0
     # Requests per second each project may make (a token bucket of `rate_limit_burst`); 0 is
-    # off. Per server process.
+    # off. Per project: shared through the database by the processes of one PostgreSQL
+    # (ratelimit.py).
     rate_limit: float = 0.0
     rate_limit_burst: int = 0
     # A bearer token /metrics then requires (`Authorization: Bearer <token>`, what Prometheus

@@ -69,7 +69,7 @@ async def credentials_for(request: Request, api_token: str | None = None) -> Cre
         request.headers.get("authorization"),
         api_token if api_token is not None else request.query_params.get("api_token"),
     )
-    request.app.state.rate_limiter.check(credentials.project.id)
+    await request.app.state.rate_limiter.check(credentials.project.id)
     return credentials
 
 
