@@ -593,7 +593,7 @@ def uid_parameter(what: str) -> dict[str, Any]:
             "schema": {"type": "string", "minLength": 1}}
 
 
-def list_parameters(sorts: dict[str, str], search: str) -> list[dict[str, Any]]:
+def list_parameters(sorts: dict[str, str], search: str, account_uid: str) -> list[dict[str, Any]]:
     """segments.py's language: control keys, then `field<op>value` filters. OpenAPI can name
     only the `=` form of a filter; the others carry the operator in the key (`mrr>=100` is the
     key `mrr>` with the value 100, `mrr>100` a key alone)."""
@@ -612,6 +612,7 @@ def list_parameters(sorts: dict[str, str], search: str) -> list[dict[str, Any]]:
         limit_parameter(),
         cursor_parameter(),
         *filters,
+        query("account_uid", f"Filter: {account_uid} (= and != only).", {"type": "string"}),
         {"name": "params", "in": "query", "style": "form", "explode": True,
          "description": "Filters on params: `params.plan=pro`, or a bare key that is no field of the list "
                         "(`plan=pro`). With > >= < <= a numeric value compares as a number, else as text.",
@@ -669,7 +670,8 @@ def read_paths() -> dict[str, Any]:
     return {
         "/v1/contacts": read_operation(
             "list_contacts", "List contacts", f"A page of contacts with their activity and health. {filters}",
-            list_parameters(CONTACT_SORTS, "any of its uids, params.email or params.name"),
+            list_parameters(CONTACT_SORTS, "any of its uids, params.email or params.name",
+                            "members of that account; empty: of no account"),
             response("A page of contacts.", ref("ContactPage")), {"400": bad_list}),
         "/v1/contacts/{uid}": read_operation(
             "get_contact", "A contact's profile", "By its uid or any of its aliases.",
@@ -682,7 +684,9 @@ def read_paths() -> dict[str, Any]:
         "/v1/accounts": read_operation(
             "list_accounts", "List accounts",
             f"A page of accounts with their activity (any of their contacts') and health. {filters}",
-            list_parameters(ACCOUNT_SORTS, "account_uid, params.name or params.domain"),
+            list_parameters(ACCOUNT_SORTS, "account_uid, params.name, params.domain / website_url / website / url, "
+                                          "or its contacts' e-mail domain (free mail excluded)",
+                            "the account's uid"),
             response("A page of accounts.", ref("AccountPage")), {"400": bad_list}),
         "/v1/accounts/{uid}": read_operation(
             "get_account", "An account's profile", "With its first 100 contacts and their count.",
