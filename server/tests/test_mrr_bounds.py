@@ -182,3 +182,24 @@ def test_a_stored_value_out_of_range_does_not_break_the_account_page(server: Ser
     assert chart is not None, page.text
     values = [float(v) for v in chart.group(1).split(",")]
     assert min(values) == 0 and max(values) == 300 and values[-1] == 300, values
+
+
+@pytest.mark.parametrize("mrr", [1e25, 1.7e308], ids=repr)
+def test_a_whale_stored_before_the_bound_and_never_corrected_leaves_the_home_and_report_working(
+        server: ServerProcess, project: Project, mrr: float) -> None:
+    """The issue's case as first seen: the whale is the current value (ARR 12 × 1e25 overflowed)."""
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    response = project.http.post("/v1/batch", json=[
+        {"method": "account", "account_uid": "acme", "created_at": iso(now - timedelta(days=90)), "params": {"mrr": 100}},
+        {"method": "account", "account_uid": "whale", "created_at": iso(now - timedelta(days=5)), "params": {"mrr": 1}},
+    ])
+    assert response.status_code == 201 and "rejected" not in response.json(), response.text
+    store_directly(project, "whale", mrr, (now - timedelta(days=5)).replace(tzinfo=None))
+    email = make_user(server.database_url, project.id)
+    with signed_in(server.base_url, email) as browser:
+        page = browser.get(f"/p/{project.id}/")
+    assert page.status_code == 200, page.text[:2000]
+    kpi = re.search(r'id="kpi-arr"><div class="kpi-label">ARR</div><div class="kpi-value">([^<]*)<', page.text)
+    assert kpi is not None and kpi.group(1) == "1,200"
+    period = revenue_report(project)["periods"][-1]
+    assert (period["mrr"], period["arr"], period["customers"]) == (100, 1200, 1)
