@@ -243,6 +243,11 @@ def test_import_keeps_plain_columns_as_attributes(project: Project, server: Serv
     ann = project.stored.contact("c1")
     assert ann is not None and ann["params"] == {"email": "ann@acme.io", "name": "Ann"} and ann["accounts"] == {"acme"}
     assert project.stored.contact("c3")["accounts"] == set()
+    # NDJSON too: keys that are not fields are attributes, as JSON typed them.
+    (tmp_path / "accounts.ndjson").write_text('{"account_uid": "delta", "name": "Delta", "seats": 4, "tags": ["a"]}\n')
+    result = import_file(server, project.name, tmp_path / "accounts.ndjson")
+    assert result.returncode == 0, result.stderr
+    assert project.stored.account("delta")["params"] == {"name": "Delta", "seats": 4, "tags": ["a"]}
 
 
 def test_import_columns_can_be_typed_or_skipped(project: Project, server: ServerProcess, tmp_path: Path) -> None:

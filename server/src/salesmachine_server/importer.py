@@ -145,6 +145,9 @@ class RowMessages:
         if row.error is not None:
             raise row.error
         kind = self.kind or kind_of({k: v for k, v in row.values.items() if v is not None})
+        for name in self.columns:
+            if name in FIELDS[kind]:  # a CSV file's header was checked before; NDJSON's rows are here
+                raise ValueError(f"--column {name}: not an attribute column: it is {FIELDS[kind][name]}")
         fields, attributes = split(row.values, kind, self.columns)
         items = items_for(fields, attributes, kind)
         messages = [parse_item(item, item_kind, utcnow()) for item, item_kind in items]
