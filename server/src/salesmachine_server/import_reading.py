@@ -111,6 +111,7 @@ def _ndjson_rows(path: Path) -> Iterator[Row]:
                 yield Row(number, {}, Invalid("body", "json", f"not JSON: {exc}"))
                 continue
             if not isinstance(values, dict):
-                yield Row(number, {}, Invalid("body", "object", f"each line must be a JSON object, got {_json_type(values)}"))
+                yield Row(number, {}, Invalid("body", "object",
+                                              f"each line must be a JSON object, got {_json_type(values)}"))
                 continue
             yield Row(number, values)

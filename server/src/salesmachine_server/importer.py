@@ -82,8 +82,8 @@ def items_for(fields: dict[str, Any], attributes: dict[str, Any], kind: str) -> 
     params = {**raw, **attributes} if isinstance(raw, dict) else attributes if raw is None else raw
     time = _first(fields, "first_seen_at", "created_at")
     if kind == "events":
-        item = {"contact_uid": _first(fields, "contact_uid", "unique_id"), "event_uid": _first(fields, "event_uid", "event"),
-                "params": params, "created_at": fields.get("created_at"),
+        item = {"contact_uid": _first(fields, "contact_uid", "unique_id"),
+                "event_uid": _first(fields, "event_uid", "event"), "params": params, "created_at": fields.get("created_at"),
                 "messageId": _first(fields, "message_id", "messageId")}
         return [(item, "event")]
     uid_key, item_kind = ("account_uid", "account") if kind == "accounts" else ("contact_uid", "contact")
@@ -257,7 +257,8 @@ def import_file(engines: Engines, project: Project, path: Path, kind: str | None
             flush()
     flush()
     if dry_run:
-        report.preview[:0] = ["columns:", *mapping(path, kind, columns, sample), "first rows, as the messages they become:"]
+        report.preview[:0] = ["columns:", *mapping(path, kind, columns, sample),
+                              "first rows, as the messages they become:"]
     return report
 
 
