@@ -538,6 +538,11 @@ def read_schemas() -> dict[str, Schema]:
             "params": {"type": "object"},
             **event_times,
             "message_id": message_id,
+            # Its enrichment as stored, flat (what `geo` and `agent` show in a timeline); all null
+            # for an event without address or agent, or not enriched.
+            "ip_scope": nullable(geo["scope"], "What its address was; null without one."),
+            **{k: v for k, v in geo.items() if k != "scope"},
+            **agent,
         }),
         "RevenueMovement": movement,
         "RevenuePeriod": closed({

@@ -46,6 +46,12 @@ class Message:
     message_id: str | None = None
     # An event's location and user agent (enrich/events.py); None when not enriched.
     enrichment: Enrichment | None = None
+    # Set by `salesmachine import` (importer.py) alone, to give back an exported event as it was:
+    # its account is `account_uid` (None: no account), not found again from the contact's
+    # memberships; and `import_key`, derived from the row, deduplicates it as a message id would
+    # without being stored as one.
+    account_given: bool = False
+    import_key: str | None = None
 
 
 @dataclass(slots=True)
