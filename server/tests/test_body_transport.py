@@ -37,6 +37,8 @@ def b64(value: Any) -> str:
 BODY_REFUSALS: list[tuple[str, str, dict[str, Any], int, str, str, str]] = [
     ("invalid UTF-8", "/v1/contact", {"content": b'{"contact_uid":"caf\xe9"}', "headers": JSON},
      400, "body", "json", '{"contact_uid":"caf'),
+    ("a NUL byte (PostgreSQL's text refuses it)", "/v1/contact", {"content": b'{"contact_uid":"a\x00b"}', "headers": JSON},
+     400, "body", "json", '"a\\x00b"'),
     ("truncated JSON", "/v1/contact", {"content": b'{"contact_uid":"trunc', "headers": JSON},
      400, "body", "json", '{"contact_uid":"trunc'),
     ("trailing garbage", "/v1/track/event", {"content": b'{"contact_uid":"c","event_uid":"e"} tail', "headers": JSON},
