@@ -16,7 +16,7 @@ from starlette.responses import RedirectResponse, Response
 
 from salesmachine_server.errors import ApiError
 from salesmachine_server.health import LEVELS
-from salesmachine_server.segments import parse_list_query
+from salesmachine_server.segments import is_whole_number, parse_list_query
 from salesmachine_server.store import reads
 from salesmachine_server.store.counts import count_matching
 from salesmachine_server.store.saved_segments import KINDS, Segment, delete_segment, find_segment, save_segment
@@ -26,15 +26,36 @@ from salesmachine_server.web.list_form import ACTIVITY_LABELS, SORTS, ListForm
 from salesmachine_server.web.logos import Logo
 
 PAGE_SIZE = 25
+# A segment's id is a 64-bit integer on both engines: a larger one overflows the driver.
+MAX_ID = 2**63 - 1
+
+
+class BadSegmentId(Exception):
+    """A segment id that is not one: answered with the 400 page."""
+
+
+def segment_id(raw: str) -> int:
+    """The id in `?segment=` or the delete path: ASCII digits (str.isdigit() also takes "²",
+    which int() refuses), 1 to MAX_ID (checked on the text's length first: int() of thousands
+    of digits is refused or slow)."""
+    if not is_whole_number(raw) or len(raw) > len(str(MAX_ID)) or not 1 <= int(raw) <= MAX_ID:
+        raise BadSegmentId()
+    return int(raw)
 
 
 async def _segment(dash: Dashboard, raw: str) -> Segment:
-    segment = None
-    if raw.isdigit():
-        segment = await dash.run(lambda conn: find_segment(conn, dash.project.id, int(raw)))
+    wanted = segment_id(raw)
+    segment = await dash.run(lambda conn: find_segment(conn, dash.project.id, wanted))
     if segment is None:
         raise PageNotFound("There is no such segment in this project.")
     return segment
+
+
+async def _bad_segment_id(dash: Dashboard, section: str) -> Response:
+    return await dash.page("error.html", section, {
+        "title": "No such segment",
+        "message": f"segment must be a whole number from 1 to {MAX_ID} (a segment's id, as the sidebar links it).",
+    }, status=400)
 
 
 async def _list(request: Request, kind: str) -> Response:
@@ -42,7 +63,10 @@ async def _list(request: Request, kind: str) -> Response:
     params = request.query_params
     segment = None
     if "segment" in params:
-        segment = await _segment(dash, params["segment"])
+        try:
+            segment = await _segment(dash, params["segment"])
+        except BadSegmentId:
+            return await _bad_segment_id(dash, kind)
         if segment.kind != kind:
             return RedirectResponse(dash.url(f"/{segment.kind}?segment={segment.id}"), status_code=303)
         form = ListForm.from_language(segment.query)
@@ -121,6 +145,9 @@ async def segment_save(request: Request) -> Response:
 async def segment_delete(request: Request) -> Response:
     dash = await dashboard(request)
     await checked_form(request, dash.session.csrf_token)
-    segment = await _segment(dash, str(request.path_params["sid"]))
+    try:
+        segment = await _segment(dash, str(request.path_params["sid"]))
+    except BadSegmentId:
+        return await _bad_segment_id(dash, "home")
     await run_in_threadpool(delete_segment, dash.engines.writer, dash.project.id, segment.id)
     return RedirectResponse(dash.url(f"/{segment.kind}"), status_code=303)

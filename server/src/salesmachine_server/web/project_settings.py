@@ -18,6 +18,7 @@ from starlette.responses import RedirectResponse, Response
 
 from salesmachine_server.health import HealthRule
 from salesmachine_server.keys import derive_secret
+from salesmachine_server.segments import is_whole_number
 from salesmachine_server.store.activity import rebuild_contact_days
 from salesmachine_server.store.projects import update_settings
 from salesmachine_server.timezones import is_valid
@@ -101,7 +102,8 @@ async def save_settings(request: Request) -> Response:
     errors, health = [], {}
     for name, (low, high) in LIMITS.items():
         value = form.get(name, "").strip()
-        if not value.isdigit() or not low <= int(value) <= high:
+        # ASCII digits only ("²" passes str.isdigit() but not int()), and few of them.
+        if not is_whole_number(value) or len(value) > len(str(high)) or not low <= int(value) <= high:
             errors.append(f"{name.replace('_', ' ')} must be a whole number from {low} to {high}")
         else:
             health[name] = int(value)
