@@ -48,7 +48,8 @@ def test_the_live_feed_refuses_ids_that_are_not_64_bit_whole_numbers(server: Ser
         assert answer.status_code == 400, answer.text[:300]
         body = answer.json()
         assert body["field"] == name and body["rule"] == "whole_number", body
-        assert browser.get(f"/p/{project.id}/live/feed", params={name: "0"}).status_code == 200
+        # Leading zeros are still the number (and are not what int()'s digit limit counts).
+        assert browser.get(f"/p/{project.id}/live/feed", params={name: "0" * 5000}).status_code == 200
 
 
 @pytest.mark.parametrize("value", ["²", "٣", "9" * 5000, "-1", "366"])

@@ -16,7 +16,7 @@ from starlette.responses import RedirectResponse, Response
 
 from salesmachine_server.errors import ApiError
 from salesmachine_server.health import LEVELS
-from salesmachine_server.segments import is_whole_number, parse_list_query
+from salesmachine_server.segments import parse_list_query
 from salesmachine_server.store import reads
 from salesmachine_server.store.counts import count_matching
 from salesmachine_server.store.saved_segments import KINDS, Segment, delete_segment, find_segment, save_segment
@@ -24,10 +24,9 @@ from salesmachine_server.web.access import Dashboard, PageNotFound, dashboard, p
 from salesmachine_server.web.forms import checked_form
 from salesmachine_server.web.list_form import ACTIVITY_LABELS, SORTS, ListForm
 from salesmachine_server.web.logos import Logo
+from salesmachine_server.web.numbers import MAX_ID, whole_number
 
 PAGE_SIZE = 25
-# A segment's id is a 64-bit integer on both engines: a larger one overflows the driver.
-MAX_ID = 2**63 - 1
 
 
 class BadSegmentId(Exception):
@@ -35,12 +34,11 @@ class BadSegmentId(Exception):
 
 
 def segment_id(raw: str) -> int:
-    """The id in `?segment=` or the delete path: ASCII digits (str.isdigit() also takes "²",
-    which int() refuses), 1 to MAX_ID (checked on the text's length first: int() of thousands
-    of digits is refused or slow)."""
-    if not is_whole_number(raw) or len(raw) > len(str(MAX_ID)) or not 1 <= int(raw) <= MAX_ID:
+    """The id in `?segment=` or the delete path (web/numbers.py)."""
+    number = whole_number(raw, 1, MAX_ID)
+    if number is None:
         raise BadSegmentId()
-    return int(raw)
+    return number
 
 
 async def _segment(dash: Dashboard, raw: str) -> Segment:

@@ -17,13 +17,12 @@ from starlette.responses import Response
 
 from salesmachine_server.api.render import json_answer
 from salesmachine_server.errors import ApiError
-from salesmachine_server.segments import is_whole_number
 from salesmachine_server.store.live_feed import recent_events, recent_rejections
 from salesmachine_server.web.access import NotSignedIn, PageNotFound, dashboard, page_handler
+from salesmachine_server.web.numbers import MAX_ID, whole_number
 
 RAW_CHARS = 2000
 POLL_MS = 2000
-MAX_ID = 2**63 - 1  # ids are 64-bit on both engines: a larger one overflows the driver
 
 
 def event_json(row: Any) -> dict[str, Any]:
@@ -68,12 +67,11 @@ async def live_feed(request: Request) -> Response:
         return json_answer({"error": "sign in to a project you are a member of"}, status=404)
 
     def number(name: str) -> int:
-        """The newest id the page shows: ASCII digits ("²" passes str.isdigit() but not int()),
-        at most MAX_ID (the length is checked first: int() refuses thousands of digits)."""
-        value = request.query_params.get(name, "0")
-        if not is_whole_number(value) or len(value) > len(str(MAX_ID)) or int(value) > MAX_ID:
+        """The newest id the page shows (web/numbers.py)."""
+        number = whole_number(request.query_params.get(name, "0"), 0, MAX_ID)
+        if number is None:
             raise ApiError(400, f"{name} must be a whole number from 0 to {MAX_ID}", field=name, rule="whole_number")
-        return int(value)
+        return number
 
     after_event, after_rejected = number("event"), number("rejected")
     feed = await dash.run(lambda conn: _feed(conn, dash.project.id, after_event, after_rejected))

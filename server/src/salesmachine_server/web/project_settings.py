@@ -18,12 +18,12 @@ from starlette.responses import RedirectResponse, Response
 
 from salesmachine_server.health import HealthRule
 from salesmachine_server.keys import derive_secret
-from salesmachine_server.segments import is_whole_number
 from salesmachine_server.store.activity import rebuild_contact_days
 from salesmachine_server.store.projects import update_settings
 from salesmachine_server.timezones import is_valid
 from salesmachine_server.web.access import Dashboard, dashboard, page_handler
 from salesmachine_server.web.forms import checked_form
+from salesmachine_server.web.numbers import whole_number
 
 # The API document's snippet, with the host and token filled in.
 SNIPPET = """<script type="text/javascript">
@@ -101,12 +101,11 @@ async def save_settings(request: Request) -> Response:
     form = await checked_form(request, dash.session.csrf_token)
     errors, health = [], {}
     for name, (low, high) in LIMITS.items():
-        value = form.get(name, "").strip()
-        # ASCII digits only ("²" passes str.isdigit() but not int()), and few of them.
-        if not is_whole_number(value) or len(value) > len(str(high)) or not low <= int(value) <= high:
+        number = whole_number(form.get(name, "").strip(), low, high)
+        if number is None:
             errors.append(f"{name.replace('_', ' ')} must be a whole number from {low} to {high}")
         else:
-            health[name] = int(value)
+            health[name] = number
     timezone = form.get("timezone", "").strip()
     if not is_valid(timezone):
         errors.append(f"unknown time zone {timezone!r}")
