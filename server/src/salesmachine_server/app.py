@@ -27,6 +27,7 @@ from salesmachine_server.openapi import docs_page, openapi_json
 from salesmachine_server.ratelimit import RateLimiter
 from salesmachine_server.request_metrics import RequestMetrics
 from salesmachine_server.sent_paths import EncodedRoute
+from salesmachine_server.server_faults import AnswerServerFaults, fault_response
 from salesmachine_server.settings import Settings
 from salesmachine_server.store.engine import Engines, open_engines
 from salesmachine_server.web import javascripts
@@ -117,7 +118,7 @@ async def _database_error(request: Request, exc: Exception) -> Response:
 
 async def _server_fault(_request: Request, exc: Exception) -> Response:
     log.error("server fault: %r", exc)
-    return ApiError(500, "the server failed to handle this request; it has been logged").response()
+    return fault_response().response()
 
 
 def create_app(settings: Settings, engines: Engines | None = None) -> Starlette:
@@ -141,7 +142,10 @@ def create_app(settings: Settings, engines: Engines | None = None) -> Starlette:
     app = Starlette(
         routes=routes(),
         lifespan=lifespan,
-        middleware=[Middleware(RequestMetrics), Middleware(WriteCors, paths={"/v1/ping", *WRITE_PATHS})],
+        # AnswerServerFaults answers what no handler took without re-raising it (server_faults.py):
+        # a 500 then leaves the keep-alive connection usable.
+        middleware=[Middleware(RequestMetrics), Middleware(AnswerServerFaults),
+                    Middleware(WriteCors, paths={"/v1/ping", *WRITE_PATHS})],
         exception_handlers={
             ApiError: _api_error,
             HTTPException: _http_error,

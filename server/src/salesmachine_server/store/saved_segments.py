@@ -33,6 +33,9 @@ def save_segment(engine: Engine, project_id: int, kind: str, name: str, query: s
         raise ValueError("a segment needs a name")
     if len(name) > 200:
         raise ValueError("a segment's name has at most 200 characters")
+    # PostgreSQL's text cannot hold a NUL; SQLite's can, but a name is for reading on both.
+    if "\x00" in name or "\x00" in query:
+        raise ValueError("a segment's name and filter cannot contain a NUL character")
     with engine.begin() as conn:
         found = conn.execute(
             select(saved_segments.c.id).where(

@@ -228,6 +228,21 @@ web_sessions = Table(
     Index("ix_web_sessions_user", "user_id"),
 )
 
+# Sign-in attempts that did not succeed, for throttling (store/sign_in_attempts.py): in the
+# database, so that every server process on it keeps one count. Rows older than the window are
+# deleted as new ones come; a successful sign-in deletes its account's rows.
+sign_in_failures = Table(
+    "sign_in_failures",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("email", String(320)),  # as stored in users (lower-cased); NULL when not an address
+    Column("address", String(64)),  # the client's IP (an IPv6 client's /64); NULL when unknown
+    Column("failed_at", DateTime, nullable=False),
+    Index("ix_sign_in_failures_email", "email", "failed_at"),
+    Index("ix_sign_in_failures_address", "address", "failed_at"),
+    Index("ix_sign_in_failures_failed_at", "failed_at"),
+)
+
 # A list filter saved under a name: `query` is the filter language of segments.py, exactly what
 # GET /v1/contacts or /v1/accounts takes, so a segment can be read through the API too.
 saved_segments = Table(
@@ -243,7 +258,7 @@ saved_segments = Table(
     UniqueConstraint("project_id", "kind", "name", name="uq_segments_project_kind_name"),
 )
 
-# -- operations (migration 0004_ops) -----------------------------------------------------------
+# -- operations (migration 0004_rate_limit_buckets) -----------------------------------------------------------
 # The rate limit's token bucket of each project, shared by every `serve` process on one
 # PostgreSQL (ratelimit.py): the tokens left, and when (the database's clock, in seconds since
 # the epoch) they were counted. Written only when a rate limit is set; SQLite, served by one

@@ -24,17 +24,36 @@ from salesmachine_server.web.access import Dashboard, PageNotFound, dashboard, p
 from salesmachine_server.web.forms import checked_form
 from salesmachine_server.web.list_form import ACTIVITY_LABELS, SORTS, ListForm
 from salesmachine_server.web.logos import Logo
+from salesmachine_server.web.numbers import MAX_ID, whole_number
 
 PAGE_SIZE = 25
 
 
+class BadSegmentId(Exception):
+    """A segment id that is not one: answered with the 400 page."""
+
+
+def segment_id(raw: str) -> int:
+    """The id in `?segment=` or the delete path (web/numbers.py)."""
+    number = whole_number(raw, 1, MAX_ID)
+    if number is None:
+        raise BadSegmentId()
+    return number
+
+
 async def _segment(dash: Dashboard, raw: str) -> Segment:
-    segment = None
-    if raw.isdigit():
-        segment = await dash.run(lambda conn: find_segment(conn, dash.project.id, int(raw)))
+    wanted = segment_id(raw)
+    segment = await dash.run(lambda conn: find_segment(conn, dash.project.id, wanted))
     if segment is None:
         raise PageNotFound("There is no such segment in this project.")
     return segment
+
+
+async def _bad_segment_id(dash: Dashboard, section: str) -> Response:
+    return await dash.page("error.html", section, {
+        "title": "No such segment",
+        "message": f"segment must be a whole number from 1 to {MAX_ID} (a segment's id, as the sidebar links it).",
+    }, status=400)
 
 
 async def _list(request: Request, kind: str) -> Response:
@@ -42,7 +61,10 @@ async def _list(request: Request, kind: str) -> Response:
     params = request.query_params
     segment = None
     if "segment" in params:
-        segment = await _segment(dash, params["segment"])
+        try:
+            segment = await _segment(dash, params["segment"])
+        except BadSegmentId:
+            return await _bad_segment_id(dash, kind)
         if segment.kind != kind:
             return RedirectResponse(dash.url(f"/{segment.kind}?segment={segment.id}"), status_code=303)
         form = ListForm.from_language(segment.query)
@@ -121,6 +143,9 @@ async def segment_save(request: Request) -> Response:
 async def segment_delete(request: Request) -> Response:
     dash = await dashboard(request)
     await checked_form(request, dash.session.csrf_token)
-    segment = await _segment(dash, str(request.path_params["sid"]))
+    try:
+        segment = await _segment(dash, str(request.path_params["sid"]))
+    except BadSegmentId:
+        return await _bad_segment_id(dash, "home")
     await run_in_threadpool(delete_segment, dash.engines.writer, dash.project.id, segment.id)
     return RedirectResponse(dash.url(f"/{segment.kind}"), status_code=303)

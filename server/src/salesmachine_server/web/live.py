@@ -16,8 +16,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from salesmachine_server.api.render import json_answer
+from salesmachine_server.errors import ApiError
 from salesmachine_server.store.live_feed import recent_events, recent_rejections
 from salesmachine_server.web.access import NotSignedIn, PageNotFound, dashboard, page_handler
+from salesmachine_server.web.numbers import MAX_ID, whole_number
 
 RAW_CHARS = 2000
 POLL_MS = 2000
@@ -65,8 +67,11 @@ async def live_feed(request: Request) -> Response:
         return json_answer({"error": "sign in to a project you are a member of"}, status=404)
 
     def number(name: str) -> int:
-        value = request.query_params.get(name, "0")
-        return int(value) if value.isdigit() and len(value) < 19 else 0
+        """The newest id the page shows (web/numbers.py)."""
+        number = whole_number(request.query_params.get(name, "0"), 0, MAX_ID)
+        if number is None:
+            raise ApiError(400, f"{name} must be a whole number from 0 to {MAX_ID}", field=name, rule="whole_number")
+        return number
 
     after_event, after_rejected = number("event"), number("rejected")
     feed = await dash.run(lambda conn: _feed(conn, dash.project.id, after_event, after_rejected))

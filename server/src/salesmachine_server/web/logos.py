@@ -5,6 +5,12 @@ when a file for the account's domain is present locally, in SALESMACHINE_LOGO_DI
 ./data/logos), named after the domain: `acme.com.png` (or .svg, .jpg, .webp). The domain is the
 account's (enrich/domains.py: `domain`, else `website_url`, else its contacts' company e-mail
 domain); without a file for it every account gets its initials on a colour of its own.
+
+A logo file is the operator's, but it may come from anywhere (an SVG can carry a script): it is
+served with a Content-Security-Policy that runs nothing and sandboxes the document, and
+`nosniff`, so opened on its own it cannot act in the dashboard's origin. And it goes only to a
+member of a project that has an account of that domain (store/logo_domains.py): which customers
+a project has is not for other projects' users to probe.
 """
 
 from __future__ import annotations
@@ -16,15 +22,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
 from salesmachine_server.enrich.domains import domain_from_params
+from salesmachine_server.store.logo_domains import projects_have_domain
+from salesmachine_server.store.users import project_ids_of
 from salesmachine_server.web.access import current_session
 
 EXTENSIONS = {".png": "image/png", ".svg": "image/svg+xml", ".jpg": "image/jpeg", ".webp": "image/webp"}
 _DOMAIN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$")
 COLOURS = 8
+# An image needs no script, frame or connection; `sandbox` also gives an SVG opened on its own
+# an opaque origin. Inline styles are allowed: SVG files from design tools use them.
+LOGO_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; img-src data:; style-src 'unsafe-inline'; sandbox",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "private, max-age=86400",
+}
 
 
 def logo_dir() -> Path:
@@ -64,12 +80,21 @@ class Logo:
 
 
 async def logo_file(request: Request) -> Response:
-    """A local logo, to signed-in users only (which customers a project has is not public)."""
-    if await current_session(request) is None:
+    """A local logo, to members of a project with an account of that domain; to anyone else the
+    same 404 as for a logo that does not exist."""
+    session = await current_session(request)
+    if session is None:
         return Response(status_code=404)
     name = str(request.path_params["name"])
     stem, extension = os.path.splitext(name)
     path = logo_dir() / name
     if extension not in EXTENSIONS or not _DOMAIN.match(stem) or not path.is_file():
         return Response(status_code=404)
-    return FileResponse(path, media_type=EXTENSIONS[extension], headers={"Cache-Control": "private, max-age=86400"})
+
+    def allowed() -> bool:
+        with request.app.state.engines.reader.connect() as conn:
+            return projects_have_domain(conn, project_ids_of(conn, session.user_id), stem)
+
+    if not await run_in_threadpool(allowed):
+        return Response(status_code=404)
+    return FileResponse(path, media_type=EXTENSIONS[extension], headers=LOGO_HEADERS)

@@ -23,6 +23,7 @@ from salesmachine_server.store.projects import update_settings
 from salesmachine_server.timezones import is_valid
 from salesmachine_server.web.access import Dashboard, dashboard, page_handler
 from salesmachine_server.web.forms import checked_form
+from salesmachine_server.web.numbers import whole_number
 
 # The API document's snippet, with the host and token filled in.
 SNIPPET = """<script type="text/javascript">
@@ -100,11 +101,11 @@ async def save_settings(request: Request) -> Response:
     form = await checked_form(request, dash.session.csrf_token)
     errors, health = [], {}
     for name, (low, high) in LIMITS.items():
-        value = form.get(name, "").strip()
-        if not value.isdigit() or not low <= int(value) <= high:
+        number = whole_number(form.get(name, "").strip(), low, high)
+        if number is None:
             errors.append(f"{name.replace('_', ' ')} must be a whole number from {low} to {high}")
         else:
-            health[name] = int(value)
+            health[name] = number
     timezone = form.get("timezone", "").strip()
     if not is_valid(timezone):
         errors.append(f"unknown time zone {timezone!r}")

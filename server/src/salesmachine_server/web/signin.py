@@ -4,20 +4,26 @@ The session cookie is HttpOnly (scripts cannot read it), SameSite=Lax (other sit
 scripts do not carry it; a link from an e-mail still opens the dashboard signed in), and Secure
 when the dashboard is reached over HTTPS. The sign-in form is protected by a double-submit token:
 there is no session yet, so the token lives in a short cookie of its own, scoped to /signin.
+
+Wrong passwords are throttled per account and per client address (store/sign_in_attempts.py):
+past a few failures the form answers 429 with Retry-After, without checking the password. The
+password's check (argon2, deliberately slow) runs on a worker thread, off the event loop.
 """
 
 from __future__ import annotations
 
+import math
 import secrets
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from salesmachine_server.store.sign_in_attempts import begin_attempt, succeeded
 from salesmachine_server.store.users import authenticate
 from salesmachine_server.store.web_sessions import LIFETIME, end_session, start_session
 from salesmachine_server.web.access import SESSION_COOKIE, current_session, error_page, page_handler, projects_of
-from salesmachine_server.ingest.client_ip import behind_trusted_proxy
+from salesmachine_server.ingest.client_ip import behind_trusted_proxy, request_client_ip
 from salesmachine_server.web.forms import checked_form
 from salesmachine_server.web.templating import render
 
@@ -64,9 +70,19 @@ async def signin_page(request: Request) -> Response:
 async def signin_submit(request: Request) -> Response:
     form = await checked_form(request, request.cookies.get(SIGNIN_COOKIE))
     email = form.get("email", "")
-    user = await run_in_threadpool(authenticate, request.app.state.engines.reader, email, form.get("password", ""))
+    engines = request.app.state.engines
+    client = request_client_ip(request.scope, request.app.state.settings.trusted_proxies)
+    attempt = await run_in_threadpool(begin_attempt, engines.writer, email, client)
+    if attempt.retry_after:
+        minutes = math.ceil(attempt.retry_after / 60)
+        response = _signin_form(request, "Too many failed sign-ins: try again in "
+                                f"{minutes} minute{'s' if minutes != 1 else ''}.", email=email, status=429)
+        response.headers["Retry-After"] = str(attempt.retry_after)
+        return response
+    user = await run_in_threadpool(authenticate, engines.reader, email, form.get("password", ""))
     if user is None:
         return _signin_form(request, "Wrong e-mail or password.", email=email, status=401)
+    await run_in_threadpool(succeeded, engines.writer, attempt)
     token, _session = await run_in_threadpool(start_session, request.app.state.engines.writer, user.id)
     response = RedirectResponse(safe_next(form.get("next")), status_code=303)
     response.set_cookie(SESSION_COOKIE, token, max_age=int(LIFETIME.total_seconds()), path="/", httponly=True,

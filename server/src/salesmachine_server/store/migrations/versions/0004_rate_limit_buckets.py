@@ -1,6 +1,6 @@
 """rate limit buckets shared by the server processes of one database
 
-Revision ID: 0004_ops
+Revision ID: 0004_rate_limit_buckets
 Revises: 0003
 
 A new, empty table: quick on any database.
@@ -9,7 +9,7 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0004_ops'
+revision = '0004_rate_limit_buckets'
 down_revision = '0003'
 branch_labels = None
 depends_on = None
