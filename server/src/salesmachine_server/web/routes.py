@@ -7,7 +7,7 @@ from pathlib import Path
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from salesmachine_server.web import home, lists, live, logos, profiles, project_settings, signin
+from salesmachine_server.web import home, lists, live, logos, missing_pages, profiles, project_settings, signin
 
 STATIC = Path(__file__).parent / "static"
 
@@ -31,6 +31,10 @@ def dashboard_routes() -> list[BaseRoute]:
         Route(f"{project}/settings", project_settings.settings_page, methods=["GET"]),
         Route(f"{project}/settings", project_settings.save_settings, methods=["POST"]),
         Route(f"{project}/settings/secret", project_settings.reveal_secret, methods=["POST"]),
+        # Any other address under /p/: the dashboard's own "not found" page, not the API's JSON.
+        # Last, and GET only: a form posted to a known page with the wrong method stays a 405.
+        Route(f"{project}/{{rest:path}}", missing_pages.in_project, methods=["GET"]),
+        Route("/p/{rest:path}", missing_pages.outside_projects, methods=["GET"]),
         Route("/logos/{name}", logos.logo_file, methods=["GET"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
