@@ -126,7 +126,7 @@ async def reveal_secret(request: Request) -> Response:
     module's docstring says why this way)."""
     dash = await dashboard(request)
     await checked_form(request, dash.session.csrf_token)
-    response = RedirectResponse(dash.url("/settings#credentials"), status_code=303)
+    response = RedirectResponse(dash.url("/settings"), status_code=303)
     # Not `Secure`: the mark alone reveals nothing, and the session cookie it needs is Secure
     # wherever the dashboard is reached over HTTPS.
     response.set_cookie(REVEAL_COOKIE, _reveal_mark(dash), max_age=REVEAL_SECONDS, path=dash.url("/settings"),
