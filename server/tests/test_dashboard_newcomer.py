@@ -105,6 +105,17 @@ def test_an_unknown_dashboard_address_answers_the_dashboards_not_found_page(serv
         assert signed_out.status_code == 303 and signed_out.headers["location"].startswith("/signin?next=")
 
 
+def test_the_not_found_page_keeps_the_dashboard_around_it(server: ServerProcess, project: Project,
+                                                         page_of: Any, shots: Path) -> None:
+    page = page_of()
+    answer = page.goto(f"{server.base_url}/p/{project.id}/acounts")
+    assert answer.status == 404 and page.inner_text("h1") == "Not found"
+    page.click("nav.sidebar >> text=Accounts")
+    assert page.url == f"{server.base_url}/p/{project.id}/accounts"
+    page.go_back()
+    page.screenshot(path=str(shots / "not-found.png"))
+
+
 # ---- the live view -----------------------------------------------------------------------------
 
 # Each cell of a row as what a person sees: its elements' tags and classes, links and text.
@@ -150,7 +161,7 @@ def test_rows_added_live_look_like_the_rows_the_page_rendered(server: ServerProc
 
 
 def test_timeline_filters_and_older_keep_the_timeline_in_view(server: ServerProcess, project: Project,
-                                                              page_of: Any) -> None:
+                                                              page_of: Any, shots: Path) -> None:
     send_customers(project)
     items = [{"method": "event" if n % 3 else "pageview", "contact_uid": "alice", "event_uid": f"step {n}",
               "params": {"account_uid": "acme", "n": n}} for n in range(80)]
@@ -177,6 +188,7 @@ def test_timeline_filters_and_older_keep_the_timeline_in_view(server: ServerProc
     timeline_in_view()
     assert page.locator("#timeline .tl-name").first.inner_text() != first
     assert page.locator("#timeline li.tl-pageview").count() == 0  # still events only
+    page.screenshot(path=str(shots / "timeline-older.png"))  # the window, as the person sees it
     with page.expect_navigation():
         page.click(".timeline-filter >> text=All")
     timeline_in_view()
