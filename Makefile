@@ -4,12 +4,12 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # Re-install when a distribution's declared dependencies change.
 STAMP := $(VENV)/.installed
-PACKAGES := server/pyproject.toml sdks/python/pyproject.toml
+PACKAGES := server/pyproject.toml sdks/python/pyproject.toml server/requirements.lock
 # The client suites that need a runtime from Debian's packages (sdks/install-runtimes.sh).
 # In CI a missing runtime fails the run; elsewhere the suite is skipped with a line that says so.
 CLIENT_SUITES := ruby php
 
-.PHONY: run test test-server test-python-client test-js $(addprefix test-,$(CLIENT_SUITES)) bench venv clean
+.PHONY: run test test-fast lint lock test-server test-python-client test-js $(addprefix test-,$(CLIENT_SUITES)) bench venv clean
 
 # Through ./salesmachine (.venv/bin/salesmachine for a shell without the venv on its PATH), so
 # that the commands the server prints, spelled the same way, run as printed.
@@ -17,6 +17,10 @@ run: $(STAMP)
 	./salesmachine serve --first-project
 
 test: test-server test-python-client test-js $(addprefix test-,$(CLIENT_SUITES))
+
+# The fast tier: the app in process and the rules as functions (server/tests/fast), in seconds.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -p no:cacheprovider -m fast server/tests
 
 test-server: $(STAMP)
 	$(BIN)/python -m pytest -p no:cacheprovider server/tests
@@ -38,6 +42,16 @@ $(addprefix test-,$(CLIENT_SUITES)): $(STAMP)
 		echo "SKIPPED: the $(RUNTIME) client suite ($(RUNTIME) is not installed; bash sdks/install-runtimes.sh)"; \
 	fi
 
+# ruff (lint and format) and mypy strict on the server package: what .ci/run checks first.
+lint: $(STAMP)
+	cd server && ../$(BIN)/ruff check . && ../$(BIN)/ruff format --check . && ../$(BIN)/mypy
+
+# The server's dependencies and test tools, pinned (installed as constraints by make venv).
+lock: $(STAMP)
+	$(BIN)/python -m pip install --quiet uv
+	cd server && ../$(BIN)/uv pip compile pyproject.toml --extra test --python-version 3.11 --quiet \
+		-o requirements.lock --custom-compile-command "make lock"
+
 bench: $(STAMP)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
@@ -46,7 +60,7 @@ venv: $(STAMP)
 $(STAMP): $(PACKAGES)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e './server[test]' -e ./sdks/python
+	$(BIN)/python -m pip install --quiet -c server/requirements.lock -e './server[test]' -e ./sdks/python
 	touch $(STAMP)
 
 clean:

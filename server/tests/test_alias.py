@@ -1,4 +1,4 @@
-"""Alias: two uids, one contact, with everything both had (WIRE.md, Semantics)."""
+"""Alias: two uids, one contact, with everything both had (docs/wire.md, Semantics)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""WIRE.md, Semantics: what each call does to the stored contacts, accounts and events."""
+"""docs/wire.md, Semantics: what each call does to the stored contacts, accounts and events."""
 
 from __future__ import annotations
 

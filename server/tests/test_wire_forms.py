@@ -1,4 +1,4 @@
-"""Every request form of WIRE.md, sent as the clients in the field send it, and what was stored.
+"""Every request form of docs/wire.md, sent as the clients in the field send it, and what was stored.
 
 Each case builds one raw HTTP request (credentials, transport, keys) for a contact update of
 uid `form-<n>`; the test checks the answer and that the contact is stored with its params.

@@ -2,6 +2,10 @@
 
 declare(strict_types=1);
 
+// The legacy library is loaded with this one file (`require 'salesmachine-php/lib/Salesmachine.php'`,
+// or composer's `files`): it brings in the loader of the Salesmachine\* classes it fronts.
+require_once __DIR__ . '/../autoload.php';
+
 /**
  * The static interface of the API document:
  *

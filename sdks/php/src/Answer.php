@@ -15,7 +15,7 @@ final class Answer
     }
 
     /**
-     * Items the server refused while storing the rest (WIRE.md, Answers).
+     * Items the server refused while storing the rest (docs/wire.md, Answers).
      *
      * @return list<array<string, mixed>>
      */

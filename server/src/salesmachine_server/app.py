@@ -128,7 +128,7 @@ def create_app(settings: Settings, engines: Engines | None = None) -> Starlette:
         opened = engines or open_engines(settings.database_url)
         app.state.engines = opened
         app.state.server_key = load_server_key(settings)
-        app.state.rate_limiter = RateLimiter(settings.rate_limit, settings.rate_limit_burst)
+        app.state.rate_limiter = RateLimiter(settings.rate_limit, settings.rate_limit_burst, opened)
         app.state.projects = ProjectDirectory(opened.reader)
         app.state.writer = Writer(opened, settings.max_group_items)
         await app.state.writer.start()

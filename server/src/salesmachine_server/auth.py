@@ -1,4 +1,4 @@
-"""Credentials -> project (WIRE.md, Credentials).
+"""Credentials -> project (docs/wire.md, Credentials).
 
 A write needs only the public token; reading needs the token and the secret together. The
 accepted forms are every one that Salesmachine clients have sent: Basic `token:`,
@@ -51,16 +51,21 @@ def basic_pair(header: str | None) -> tuple[str, str] | None:
 
 
 class ProjectDirectory:
-    """Finds projects by token or secret, remembering hits for a short while: credentials are
-    checked on every request and change rarely, while a project created by the CLI in another
-    process must be found at once (a miss always asks the database)."""
+    """Finds projects by token or secret, remembering hits for a second: credentials are
+    checked on every request, while a project's settings (time zone, health rule, identity
+    verification) changed by another process (the CLI, another `serve` on the same PostgreSQL)
+    must apply within about a second, and a project created elsewhere at once (a miss always
+    asks the database). The process that changes settings calls `forget`, so it applies them
+    at once. Concurrent requests for an expired entry share one query; if the database cannot
+    answer it, the entry last read serves (the write path then answers 503 on its own)."""
 
-    TTL_SECONDS = 30.0
+    TTL_SECONDS = 1.0
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._by_token: dict[str, tuple[float, Project]] = {}
         self._by_secret: dict[str, tuple[float, Project]] = {}
+        self._lookups: dict[tuple[int, str], asyncio.Future[Project | None]] = {}
 
     async def by_token(self, token: str) -> Project | None:
         return await self._cached(self._by_token, token, find_by_token)
@@ -68,22 +73,47 @@ class ProjectDirectory:
     async def by_secret(self, secret: str) -> Project | None:
         return await self._cached(self._by_secret, secret, find_by_secret)
 
+    def forget(self, project_id: int) -> None:
+        """Drop what is remembered of a project: its next request reads it again."""
+        for cache in (self._by_token, self._by_secret):
+            for key in [key for key, (_, project) in cache.items() if project.id == project_id]:
+                del cache[key]
+
     async def _cached(self, cache, key, find):  # type: ignore[no-untyped-def]
         if "\x00" in key:  # no credential holds NUL, and PostgreSQL refuses it in a query
             return None
         hit = cache.get(key)
-        now = time.monotonic()
-        if hit is not None and hit[0] > now:
+        if hit is not None and hit[0] > time.monotonic():
             return hit[1]
         try:
-            project = await asyncio.to_thread(find, self.engine, key)
-        except OperationalError as exc:
-            raise StoreUnavailable(str(exc.orig)) from exc
+            project = await self._shared_lookup(cache, key, find)
+        except StoreUnavailable:
+            if hit is not None:
+                return hit[1]
+            raise
         if project is not None:
             if len(cache) > 10_000:
                 cache.clear()
-            cache[key] = (now + self.TTL_SECONDS, project)
+            cache[key] = (time.monotonic() + self.TTL_SECONDS, project)
         return project
+
+    async def _shared_lookup(self, cache, key, find):  # type: ignore[no-untyped-def]
+        """The lookup of `key` in flight, or a new one: concurrent callers share one query."""
+        slot = (id(cache), key)
+        running = self._lookups.get(slot)
+        if running is None:
+            running = asyncio.ensure_future(self._lookup(find, key))
+            self._lookups[slot] = running
+            running.add_done_callback(lambda _done: self._lookups.pop(slot, None))
+            # A lookup that outlived its callers must not log "exception never retrieved".
+            running.add_done_callback(lambda done: done.cancelled() or done.exception())
+        return await asyncio.shield(running)
+
+    async def _lookup(self, find, key):  # type: ignore[no-untyped-def]
+        try:
+            return await asyncio.to_thread(find, self.engine, key)
+        except OperationalError as exc:
+            raise StoreUnavailable(str(exc.orig)) from exc
 
 
 async def authenticate(

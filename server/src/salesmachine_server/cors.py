@@ -1,4 +1,4 @@
-"""CORS for the write paths, so the browser library can post from any site (WIRE.md).
+"""CORS for the write paths, so the browser library can post from any site (docs/wire.md).
 
 Writes are authorised by the public token, not by cookies, so any origin may send them:
 `Access-Control-Allow-Origin: *` on every answer of a write path, and preflights answered

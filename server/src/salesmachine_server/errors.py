@@ -1,6 +1,6 @@
 """Errors that become HTTP answers, in the one shape every client can read.
 
-WIRE.md: every error carries `error` (read by the Ruby client), `code` and `message` (read by
+docs/wire.md: every error carries `error` (read by the Ruby client), `code` and `message` (read by
 the Python client). We add `field` and `rule` when the error is about one field, so that a
 developer sees at once what to change.
 """

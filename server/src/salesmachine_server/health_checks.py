@@ -1,4 +1,5 @@
 """`GET /readyz`: may this process take traffic now? 200 when the database answers, else 503.
+The same probe makes `/v1/ping` answer 503 while the database is unreachable.
 
 `/healthz` says the process is up (restart it if not); `/readyz` says whether it can do its
 job (send it no traffic if not): a trivial query on a real table must answer within
@@ -31,17 +32,24 @@ async def readyz(request: Request) -> Response:
     retry_after = {"Retry-After": str(state.settings.retry_after_seconds)}
     if state.settings.maintenance:
         return ApiError(503, "not ready: the server is in maintenance", headers=retry_after).response()
+    problem = await database_problem(state)
+    if problem is not None:
+        return ApiError(503, f"not ready: {problem}", headers=retry_after).response()
+    return Response(b'{"status":"ready"}', media_type="application/json")
+
+
+async def database_problem(state: object) -> str | None:
+    """Why the database cannot serve this process now, in words a client may read; None when
+    a trivial query answers. Shared by /readyz and /v1/ping (ingest/http.py)."""
     try:
         await asyncio.wait_for(asyncio.shield(_shared_probe(state)), PROBE_TIMEOUT_SECONDS)
     except TimeoutError:
-        log.warning("readyz: the database did not answer within %.1f s", PROBE_TIMEOUT_SECONDS)
-        return ApiError(
-            503, f"not ready: the database did not answer within {PROBE_TIMEOUT_SECONDS:g} s", headers=retry_after
-        ).response()
+        log.warning("the database did not answer within %.1f s", PROBE_TIMEOUT_SECONDS)
+        return f"the database did not answer within {PROBE_TIMEOUT_SECONDS:g} s"
     except Exception as exc:  # noqa: BLE001 - any failure of the probe means not ready
-        log.warning("readyz: the database cannot be reached: %s", _first_line(exc))
-        return ApiError(503, "not ready: the database cannot be reached", headers=retry_after).response()
-    return Response(b'{"status":"ready"}', media_type="application/json")
+        log.warning("the database cannot be reached: %s", _first_line(exc))
+        return "the database cannot be reached"
+    return None
 
 
 def _shared_probe(state: object) -> asyncio.Future[None]:

@@ -3,22 +3,22 @@
 
 Written by hand rather than generated from the routes: a write endpoint takes its body raw
 (wire.py reads every form the clients in the field send), so nothing in the code declares what
-a body holds. What it holds is WIRE.md and docs/api.md; this module says the same in a form
+a body holds. What it holds is docs/wire.md and docs/api.md; this module says the same in a form
 tools read, and the tests hold the server to it (tests/test_schemathesis.py). The limits come
 from the running server's settings, so the description matches the server that serves it.
 
-The docs page is rendered on the server from the same dictionary: no script, no stylesheet
-from elsewhere (the server may have no internet), nothing to build.
+The docs page is Swagger UI drawing /openapi.json, vendored from npm into web/static/vendor/
+(server/web-vendor/vendor.sh) and served by this server: nothing comes from another site (the
+server may have no internet), and its CSP says so.
 """
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
 import orjson
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 
 from salesmachine_server import __version__
 from salesmachine_server.api.export import FORMATS as EXPORT_FORMATS
@@ -34,6 +34,7 @@ from salesmachine_server.settings import Settings
 from salesmachine_server.store.exports import COLUMNS as EXPORT_COLUMNS
 from salesmachine_server.store.exports import KINDS as EXPORT_KINDS
 from salesmachine_server.store.reads import ACCOUNT_SORTS, CONTACT_SORTS
+from salesmachine_server.web.templating import render
 
 Schema = dict[str, Any]
 
@@ -49,7 +50,7 @@ def described(schema: Schema, description: str, **extra: Any) -> Schema:
 
 
 def obj(properties: dict[str, Schema], required: tuple[str, ...] = (), **extra: Any) -> Schema:
-    """An object schema; unknown keys are allowed unless `extra` says otherwise (WIRE.md:
+    """An object schema; unknown keys are allowed unless `extra` says otherwise (docs/wire.md:
     unknown top-level keys are ignored, never an error)."""
     schema: Schema = {"type": "object", "properties": properties, **extra}
     if required:
@@ -592,7 +593,7 @@ def uid_parameter(what: str) -> dict[str, Any]:
             "schema": {"type": "string", "minLength": 1}}
 
 
-def list_parameters(sorts: dict[str, str], search: str) -> list[dict[str, Any]]:
+def list_parameters(sorts: dict[str, str], search: str, account_uid: str) -> list[dict[str, Any]]:
     """segments.py's language: control keys, then `field<op>value` filters. OpenAPI can name
     only the `=` form of a filter; the others carry the operator in the key (`mrr>=100` is the
     key `mrr>` with the value 100, `mrr>100` a key alone)."""
@@ -611,6 +612,7 @@ def list_parameters(sorts: dict[str, str], search: str) -> list[dict[str, Any]]:
         limit_parameter(),
         cursor_parameter(),
         *filters,
+        query("account_uid", f"Filter: {account_uid} (= and != only).", {"type": "string"}),
         {"name": "params", "in": "query", "style": "form", "explode": True,
          "description": "Filters on params: `params.plan=pro`, or a bare key that is no field of the list "
                         "(`plan=pro`). With > >= < <= a numeric value compares as a number, else as text.",
@@ -668,7 +670,8 @@ def read_paths() -> dict[str, Any]:
     return {
         "/v1/contacts": read_operation(
             "list_contacts", "List contacts", f"A page of contacts with their activity and health. {filters}",
-            list_parameters(CONTACT_SORTS, "any of its uids, params.email or params.name"),
+            list_parameters(CONTACT_SORTS, "any of its uids, params.email or params.name",
+                            "members of that account; empty: of no account"),
             response("A page of contacts.", ref("ContactPage")), {"400": bad_list}),
         "/v1/contacts/{uid}": read_operation(
             "get_contact", "A contact's profile", "By its uid or any of its aliases.",
@@ -681,7 +684,9 @@ def read_paths() -> dict[str, Any]:
         "/v1/accounts": read_operation(
             "list_accounts", "List accounts",
             f"A page of accounts with their activity (any of their contacts') and health. {filters}",
-            list_parameters(ACCOUNT_SORTS, "account_uid, params.name or params.domain"),
+            list_parameters(ACCOUNT_SORTS, "account_uid, params.name, params.domain / website_url / website / url, "
+                                          "or its contacts' e-mail domain (free mail excluded)",
+                            "the account's uid"),
             response("A page of accounts.", ref("AccountPage")), {"400": bad_list}),
         "/v1/accounts/{uid}": read_operation(
             "get_account", "An account's profile", "With its first 100 contacts and their count.",
@@ -817,80 +822,8 @@ async def openapi_json(request: Request) -> Response:
 
 
 async def docs_page(request: Request) -> Response:
-    return HTMLResponse(render_page(build_openapi(request.app.state.settings)))
-
-
-# -- the page ---------------------------------------------------------------------------------
-
-STYLE = """
-body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
-code,pre{font:13px ui-monospace,monospace;background:#f4f4f4;padding:.1rem .3rem;border-radius:3px}
-pre{padding:.6rem;overflow:auto}
-section{border-top:1px solid #ddd;margin-top:1.5rem}
-.method{font-weight:bold;text-transform:uppercase;margin-right:.5rem}
-table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #ddd;padding:.2rem .5rem;text-align:left;
-vertical-align:top}
-"""
-
-
-def render_page(spec: dict[str, Any]) -> str:
-    """Every operation of the description, with its parameters, body keys, answers and an example."""
-    schemas_ = spec["components"]["schemas"]
-    esc = html.escape
-    parts = [
-        "<!doctype html><html lang=en><meta charset=utf-8>",
-        f"<title>{esc(spec['info']['title'])} API</title><style>{STYLE}</style>",
-        f"<h1>{esc(spec['info']['title'])} API <small>{esc(spec['info']['version'])}</small></h1>",
-        f"<p>{esc(spec['info']['description'])}</p>",
-        '<p>Machine-readable: <a href="/openapi.json">/openapi.json</a> (OpenAPI 3.1).</p>',
-    ]
-    for path, operations in spec["paths"].items():
-        for method, operation in operations.items():
-            if method == "options":
-                continue
-            parts.append(f"<section><h2><span class=method>{method}</span><code>{esc(path)}</code></h2>")
-            parts.append(f"<p><b>{esc(operation['summary'])}.</b> {esc(operation.get('description', ''))}</p>")
-            if operation.get("parameters"):
-                rows = "".join(
-                    f"<tr><td><code>{esc(p['name'])}</code></td><td>{esc(p.get('description', ''))}</td></tr>"
-                    for p in operation["parameters"]
-                )
-                parts.append(f"<table><tr><th>query</th><th></th></tr>{rows}</table>")
-            body = operation.get("requestBody", {}).get("content", {}).get("application/json")
-            if body:
-                parts.append(_body_table(body["schema"], schemas_))
-            rows = "".join(
-                f"<tr><td>{esc(status)}</td><td>{esc(answer['description'])}</td></tr>"
-                for status, answer in operation["responses"].items()
-            )
-            parts.append(f"<table><tr><th>answer</th><th></th></tr>{rows}</table></section>")
-    return "".join(parts)
-
-
-def _body_table(schema: Schema, schemas_: dict[str, Schema]) -> str:
-    name = schema.get("$ref", "").rpartition("/")[2]
-    resolved = schemas_.get(name, schema)
-    properties = resolved.get("properties", {})
-    if not properties:
-        example = orjson.dumps(resolved.get("example")).decode()
-        return f"<p>{html.escape(resolved.get('description', ''))}</p><pre>{html.escape(example)}</pre>"
-    required = set(resolved.get("required", []))
-    rows = "".join(
-        f"<tr><td><code>{html.escape(key)}</code>{' (required)' if key in required else ''}</td>"
-        f"<td>{html.escape(_describe(value, schemas_))}</td></tr>"
-        for key, value in properties.items()
-    )
-    example = resolved.get("example")
-    shown = "" if example is None else f"<pre>{html.escape(orjson.dumps(example).decode())}</pre>"
-    return f"<table><tr><th>body key</th><th></th></tr>{rows}</table>{shown}"
-
-
-def _describe(schema: Schema, schemas_: dict[str, Schema]) -> str:
-    if "description" in schema:
-        return str(schema["description"])
-    for option in schema.get("anyOf", []):
-        if "$ref" in option:
-            return _describe(schemas_[option["$ref"].rpartition("/")[2]], schemas_)
-    if "$ref" in schema:
-        return _describe(schemas_[schema["$ref"].rpartition("/")[2]], schemas_)
-    return ""
+    """Swagger UI over /openapi.json, everything served by this server (web/templates/docs.html),
+    under the dashboard's Content-Security-Policy: scripts, styles and requests to this server
+    only, images also as data: URIs (Swagger UI's stylesheet draws its icons with them)."""
+    info = build_openapi(request.app.state.settings)["info"]
+    return render("docs.html", {"title": info["title"], "version": info["version"]})

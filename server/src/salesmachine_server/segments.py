@@ -2,9 +2,10 @@
 
 Filters are `field<op>value` pairs of the query string, with op one of = != > >= < <=:
 `params.plan=pro`, `mrr>100`, `params.seats>=10`, `last_seen_at>=2024-01-01`,
-`active_days_14>3`, `health=good`. A bare name that is not one of the list's own fields is a
-param (`plan=pro` is `params.plan=pro`). `q` searches uids, e-mail and name. These filters are
-what a saved segment stores.
+`active_days_14>3`, `health=good`, `account_uid=acme` (contacts: members of that account;
+accounts: that account). A bare name that is not one of the list's own fields is a param
+(`plan=pro` is `params.plan=pro`). `q` searches uids, e-mail and name (and an account's
+domain: store/filters.py). These filters are what a saved segment stores.
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ COMMON_FIELDS = {
     "mrr": "number",
     "health": "health",
 }
+# A field of both lists that is not a column of the contacts list: store/filters.py reads it
+# as membership there.
+ACCOUNT_UID = "account_uid"
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,12 @@ def parse_list_query(raw_query: str, sort_fields: dict[str, str], default_sort: 
 
 
 def _filter(name: str, op: str, value: str) -> Filter:
+    if name == ACCOUNT_UID:
+        # Membership on the contacts list, the uid itself on the accounts list: equality only.
+        if op not in ("=", "!="):
+            raise ApiError(400, "account_uid takes = or != (an empty value: in no account, in some account)",
+                           field=ACCOUNT_UID, rule="operator")
+        return Filter(ACCOUNT_UID, op, value or None)
     if not name.startswith("params.") and name not in COMMON_FIELDS:
         name = "params." + name
     if name == "params.":

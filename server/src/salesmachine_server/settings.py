@@ -20,7 +20,7 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     host: str = "127.0.0.1"
     port: int = 8080
-    # Limits on what one request may carry (WIRE.md, Answers: 413 and 400).
+    # Limits on what one request may carry (docs/wire.md, Answers: 413 and 400).
     max_body_bytes: int = 5 * 1024 * 1024
     max_item_bytes: int = 64 * 1024
     max_batch_items: int = 2500
@@ -37,9 +37,13 @@ class Settings:
     max_head_bytes: int = 64 * 1024
     head_timeout_seconds: float = 30.0
     # Requests per second each project may make (a token bucket of `rate_limit_burst`); 0 is
-    # off. Per server process.
+    # off. Per project: shared through the database by the processes of one PostgreSQL
+    # (ratelimit.py).
     rate_limit: float = 0.0
     rate_limit_burst: int = 0
+    # A bearer token /metrics then requires (`Authorization: Bearer <token>`, what Prometheus
+    # sends with `authorization: {credentials: ...}`); empty: /metrics is open, as exporters are.
+    metrics_token: str = ""
     # Answer every API call 503 (planned maintenance); /healthz still answers.
     maintenance: bool = False
     # The server key from which project secrets are derived (see keys.py): the environment's

@@ -1,4 +1,4 @@
-"""Every accepted request form -> the JSON value it carries (WIRE.md, Legacy transports).
+"""Every accepted request form -> the JSON value it carries (docs/wire.md, Legacy transports).
 
 - a JSON body, whatever its Content-Type says (curl's default form type, a beacon's text/plain);
 - `data=<base64 JSON>` (with `encode=base64`, the default) or `data=<JSON>` (`encode=none`), in

@@ -33,7 +33,7 @@ class Answer:
 
     @property
     def rejected(self) -> list[dict[str, Any]]:
-        """Items the server refused while storing the rest (WIRE.md, Answers)."""
+        """Items the server refused while storing the rest (docs/wire.md, Answers)."""
         rejected = self.body.get("rejected")
         return [item for item in rejected if isinstance(item, dict)] if isinstance(rejected, list) else []
 

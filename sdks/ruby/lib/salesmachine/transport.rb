@@ -24,7 +24,7 @@ module Salesmachine
 
     # A success answer (2xx) and its JSON body ({} when it had none).
     Answer = Struct.new(:status, :body) do
-      # Items the server refused while storing the rest (WIRE.md, Answers).
+      # Items the server refused while storing the rest (docs/wire.md, Answers).
       def rejected
         list = body['rejected']
         list.is_a?(Array) ? list.select { |entry| entry.is_a?(Hash) } : []

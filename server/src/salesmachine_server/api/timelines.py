@@ -2,7 +2,7 @@
 
 Query: `event` (a name; repeat it for several), `kind` (event or pageview), `from` and `to`
 (times, `to` excluded), `limit` (1 to 1000, default 50), `cursor` (from `next_cursor`).
-An account's timeline is the events attributed to it (WIRE.md: an event's account_uid, or its
+An account's timeline is the events attributed to it (docs/wire.md: an event's account_uid, or its
 contact's only account).
 """
 

@@ -17,6 +17,7 @@ from starlette.responses import Response
 from salesmachine_server.auth import Credentials, authenticate
 from salesmachine_server.enrich.events import enricher_from
 from salesmachine_server.errors import CODES, ApiError
+from salesmachine_server.health_checks import database_problem
 from salesmachine_server.ingest.client_ip import fill_visit_ip, request_client_ip
 from salesmachine_server.ingest.messages import Invalid, ItemError, Message, parse_item
 from salesmachine_server.ingest.verification import check_identity
@@ -68,13 +69,23 @@ async def credentials_for(request: Request, api_token: str | None = None) -> Cre
         request.headers.get("authorization"),
         api_token if api_token is not None else request.query_params.get("api_token"),
     )
-    request.app.state.rate_limiter.check(credentials.project.id)
+    await request.app.state.rate_limiter.check(credentials.project.id)
     return credentials
 
 
 async def ping(request: Request) -> Response:
+    """Can this client send now? Its credentials are good, and the database answers (the
+    readiness probe, shared with /readyz): a 200 while nothing could be stored would send a
+    client's data into 503s it was told it would not meet."""
     refuse_in_maintenance(request)
     await credentials_for(request)
+    problem = await database_problem(request.app.state)
+    if problem is not None:
+        raise ApiError(
+            503,
+            f"the database is unreachable ({problem}): nothing can be stored now; retry later",
+            headers={"Retry-After": str(request.app.state.settings.retry_after_seconds)},
+        )
     return json_response(SUCCESS)
 
 

@@ -1,6 +1,6 @@
 """Turn one decoded JSON item into a canonical `Message`, or say precisely what is wrong.
 
-Everything the field sends is accepted here (WIRE.md, "Message keys seen in the field"):
+Everything the field sends is accepted here (docs/wire.md, "Message keys seen in the field"):
 `event` for `event_uid`, `unique_id` for `contact_uid`, `message_id` for `messageId`,
 epoch or ISO `created_at`, `sent_at` / `sentAt` for clock-skew correction.
 """

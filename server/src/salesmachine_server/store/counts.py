@@ -33,7 +33,7 @@ def count_matching(conn: Connection, project_id: int, kind: str, query: ListQuer
     statement = (
         select(func.count())
         .select_from(source)
-        .where(table.c.project_id == project_id, *filters.list_conditions(dialect, kind, query, fields))
+        .where(table.c.project_id == project_id, *filters.list_conditions(dialect, kind, query, fields, project_id))
     )
     return conn.execute(statement).scalar_one()
 

@@ -349,7 +349,7 @@ def _list(conn: Connection, kind: str, project_id: int, query: ListQuery, window
     fields = {**filters.list_fields(dialect, table, days, window.rule), uid_field: table.c[uid_field]}
     chosen = (
         select(table.c.id).select_from(source)
-        .where(table.c.project_id == project_id, *filters.list_conditions(dialect, kind, query, fields))
+        .where(table.c.project_id == project_id, *filters.list_conditions(dialect, kind, query, fields, project_id))
     )
     page, cursor = _page(conn, chosen, table.c.id, fields, query, sorts)
     ids = [row.id for row in page]

@@ -242,3 +242,16 @@ saved_segments = Table(
     Column("created_at", DateTime, nullable=False),
     UniqueConstraint("project_id", "kind", "name", name="uq_segments_project_kind_name"),
 )
+
+# -- operations (migration 0004_ops) -----------------------------------------------------------
+# The rate limit's token bucket of each project, shared by every `serve` process on one
+# PostgreSQL (ratelimit.py): the tokens left, and when (the database's clock, in seconds since
+# the epoch) they were counted. Written only when a rate limit is set; SQLite, served by one
+# process, keeps its buckets in memory and leaves this table empty.
+rate_limit_buckets = Table(
+    "rate_limit_buckets",
+    metadata,
+    Column("project_id", Id, ForeignKey("projects.id"), primary_key=True, autoincrement=False),
+    Column("tokens", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)

@@ -1,4 +1,4 @@
-"""Apply canonical messages inside one database transaction (WIRE.md, Semantics).
+"""Apply canonical messages inside one database transaction (docs/wire.md, Semantics).
 
 A `WriteTransaction` applies the messages of a group commit set-wise, so that its cost grows
 with the number of statements, not of items: a run of messages (everything between two
@@ -318,7 +318,7 @@ class RunState:
             self.new_members.append((account_id, contact_id))
 
     def sole_account(self, contact_id: int) -> int | None:
-        """The contact's account when it belongs to exactly one (WIRE.md: event attribution)."""
+        """The contact's account when it belongs to exactly one (docs/wire.md: event attribution)."""
         accounts_of = self.members.get(contact_id)
         return next(iter(accounts_of)) if accounts_of and len(accounts_of) == 1 else None
 

@@ -23,6 +23,7 @@ from salesmachine_server.web.access import Dashboard, PageNotFound, dashboard, p
 from salesmachine_server.web.attribute_values import shown
 from salesmachine_server.web.home import first_month
 from salesmachine_server.web.logos import Logo
+from salesmachine_server.web.revenue import paying_accounts_of
 from salesmachine_server.web.usage_map import first_day, usage_map
 from salesmachine_server.web.visits import agent_label, place, visit_of
 
@@ -118,6 +119,8 @@ async def contact_page(request: Request) -> Response:
             "cursor": cursor,
             "usage": reads.usage(conn, [contact_id], since),
             "visits": _visits(conn, project_id, contact_id=contact_id),
+            # Where the revenue report counts this contact's revenue, if on its accounts.
+            "paying_accounts": paying_accounts_of(conn, contact_id),
         }
 
     found = await dash.run(load)
@@ -126,11 +129,12 @@ async def contact_page(request: Request) -> Response:
     params = found["profile"]["params"]
     label = params.get("name") if isinstance(params.get("name"), str) else params.get("email")
     return await _profile_page(dash, "contact.html", "contacts", found, kind,
-                               Logo.of({"name": label if isinstance(label, str) else uid}))
+                               Logo.of({"name": label if isinstance(label, str) else uid}),
+                               paying_accounts=found["paying_accounts"])
 
 
 async def _profile_page(dash: Dashboard, template: str, section: str, found: dict[str, Any], kind: str | None,
-                        logo: Logo) -> Response:
+                        logo: Logo, **extra: Any) -> Response:
     profile = found["profile"]
     today: date = dash.window.today
     return await dash.page(template, section, {
@@ -146,4 +150,5 @@ async def _profile_page(dash: Dashboard, template: str, section: str, found: dic
         "place": place(profile["location"]),
         "agent": agent_label(profile.get("agent")),
         "rule": dash.window.rule,
+        **extra,
     })

@@ -155,6 +155,7 @@ async def save_settings(request: Request) -> Response:
     writer = dash.engines.writer
     changed_zone = timezone != dash.zone.key
     await run_in_threadpool(update_settings, writer, dash.project.name, {"health": health, "timezone": timezone})
+    request.app.state.projects.forget(dash.project.id)  # the API of this process applies them at once
     if changed_zone:
         await run_in_threadpool(rebuild_contact_days, writer, dash.project.id, timezone)
     return RedirectResponse(dash.url("/settings?saved=1"), status_code=303)

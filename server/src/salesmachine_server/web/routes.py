@@ -7,7 +7,9 @@ from pathlib import Path
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from salesmachine_server.web import home, lists, live, logos, missing_pages, profiles, project_settings, signin
+from salesmachine_server.web import (
+    home, lists, live, logos, missing_pages, profiles, project_settings, revenue, signin,
+)
 
 STATIC = Path(__file__).parent / "static"
 
@@ -26,15 +28,19 @@ def dashboard_routes() -> list[BaseRoute]:
         Route(f"{project}/contacts/{{uid:path}}", profiles.contact_page, methods=["GET"]),
         Route(f"{project}/segments", lists.segment_save, methods=["POST"]),
         Route(f"{project}/segments/{{sid:int}}/delete", lists.segment_delete, methods=["POST"]),
+        Route(f"{project}/revenue", revenue.revenue_page, methods=["GET"]),
+        Route(f"{project}/revenue/period", revenue.period_page, methods=["GET"]),
         Route(f"{project}/live", live.live_page, methods=["GET"]),
         Route(f"{project}/live/feed", live.live_feed, methods=["GET"]),
         Route(f"{project}/settings", project_settings.settings_page, methods=["GET"]),
         Route(f"{project}/settings", project_settings.save_settings, methods=["POST"]),
         Route(f"{project}/settings/secret", project_settings.reveal_secret, methods=["POST"]),
-        # Any other address under /p/: the dashboard's own "not found" page, not the API's JSON.
-        # Last, and GET only: a form posted to a known page with the wrong method stays a 405.
-        Route(f"{project}/{{rest:path}}", missing_pages.in_project, methods=["GET"]),
-        Route("/p/{rest:path}", missing_pages.outside_projects, methods=["GET"]),
         Route("/logos/{name}", logos.logo_file, methods=["GET"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
+        # Any other address under /p/: the dashboard's own "not found" page, not the API's JSON.
+        # Keep these last (the router takes the first match: a page added after them would be
+        # unreachable), and GET only (a form posted to a known page with the wrong method
+        # stays a 405).
+        Route(f"{project}/{{rest:path}}", missing_pages.in_project, methods=["GET"]),
+        Route("/p/{rest:path}", missing_pages.outside_projects, methods=["GET"]),
     ]
