@@ -54,8 +54,7 @@ def page_of(browser: Any, server: ServerProcess, member: str) -> Iterator[Any]:
 
     def open_page(viewport: dict[str, int] = LAPTOP, **options: Any) -> Any:
         context = browser.new_context(viewport=viewport, **options)
-        context.add_cookies([{"name": "sm_session", "value": _session_cookie(server, member),
-                              "url": server.base_url}])
+        context.add_cookies([{"name": "sm_session", "value": _session_cookie(server, member), "url": server.base_url}])
         contexts.append(context)
         page = context.new_page()
         page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
@@ -80,12 +79,17 @@ def _until(page: Any, condition: str, seconds: float = 15) -> None:
 # ---- an unknown address ------------------------------------------------------------------------
 
 
-def test_an_unknown_dashboard_address_answers_the_dashboards_not_found_page(server: ServerProcess,
-                                                                            project: Project, member: str) -> None:
+def test_an_unknown_dashboard_address_answers_the_dashboards_not_found_page(
+    server: ServerProcess, project: Project, member: str
+) -> None:
     base = f"/p/{project.id}"
     with signed_in(server.base_url, member) as client:
-        for path in (f"{base}/no-such-page", f"{base}/accounts/acme/../../revenu", f"{base}/segments",
-                     f"{base}/settings/secret"):
+        for path in (
+            f"{base}/no-such-page",
+            f"{base}/accounts/acme/../../revenu",
+            f"{base}/segments",
+            f"{base}/settings/secret",
+        ):
             answer = client.get(path)
             assert answer.status_code == 404, path
             assert answer.headers["content-type"].startswith("text/html"), (path, answer.text[:200])
@@ -105,8 +109,9 @@ def test_an_unknown_dashboard_address_answers_the_dashboards_not_found_page(serv
         assert signed_out.status_code == 303 and signed_out.headers["location"].startswith("/signin?next=")
 
 
-def test_the_not_found_page_keeps_the_dashboard_around_it(server: ServerProcess, project: Project,
-                                                         page_of: Any, shots: Path) -> None:
+def test_the_not_found_page_keeps_the_dashboard_around_it(
+    server: ServerProcess, project: Project, page_of: Any, shots: Path
+) -> None:
     page = page_of()
     answer = page.goto(f"{server.base_url}/p/{project.id}/acounts")
     assert answer.status == 404 and page.inner_text("h1") == "Not found"
@@ -129,19 +134,31 @@ CELLS = """row => Array.from(row.cells).map(cell => {
 })"""
 
 
-def test_rows_added_live_look_like_the_rows_the_page_rendered(server: ServerProcess, project: Project,
-                                                               page_of: Any, shots: Path) -> None:
+def test_rows_added_live_look_like_the_rows_the_page_rendered(
+    server: ServerProcess, project: Project, page_of: Any, shots: Path
+) -> None:
     page = page_of()
     base = f"{server.base_url}/p/{project.id}"
     page.goto(f"{base}/live")
-    assert project.http.post("/v1/track/event", json={
-        "contact_uid": "erin", "event_uid": "invited_teammate", "params": {"account_uid": "acme", "seats": 3}}
-    ).status_code == 201
-    refused = project.http.post("/v1/batch", json=[
-        {"method": "event", "contact_uid": "erin", "event_uid": "ok"},
-        {"method": "event", "event_uid": "orphan"},
-        {"method": "contact", "contact_uid": "erin", "created_at": "yesterday"},
-    ])
+    assert (
+        project.http.post(
+            "/v1/track/event",
+            json={
+                "contact_uid": "erin",
+                "event_uid": "invited_teammate",
+                "params": {"account_uid": "acme", "seats": 3},
+            },
+        ).status_code
+        == 201
+    )
+    refused = project.http.post(
+        "/v1/batch",
+        json=[
+            {"method": "event", "contact_uid": "erin", "event_uid": "ok"},
+            {"method": "event", "event_uid": "orphan"},
+            {"method": "contact", "contact_uid": "erin", "created_at": "yesterday"},
+        ],
+    )
     assert refused.status_code == 201 and len(refused.json()["rejected"]) == 2
     page.wait_for_selector("#event-rows tr.fresh >> text=invited_teammate", timeout=15_000)
     _until(page, "document.querySelectorAll('#rejected-rows tr.fresh').length === 2")
@@ -160,11 +177,19 @@ def test_rows_added_live_look_like_the_rows_the_page_rendered(server: ServerProc
 # ---- the timeline ------------------------------------------------------------------------------
 
 
-def test_timeline_filters_and_older_keep_the_timeline_in_view(server: ServerProcess, project: Project,
-                                                              page_of: Any, shots: Path) -> None:
+def test_timeline_filters_and_older_keep_the_timeline_in_view(
+    server: ServerProcess, project: Project, page_of: Any, shots: Path
+) -> None:
     send_customers(project)
-    items = [{"method": "event" if n % 3 else "pageview", "contact_uid": "alice", "event_uid": f"step {n}",
-              "params": {"account_uid": "acme", "n": n}} for n in range(80)]
+    items = [
+        {
+            "method": "event" if n % 3 else "pageview",
+            "contact_uid": "alice",
+            "event_uid": f"step {n}",
+            "params": {"account_uid": "acme", "n": n},
+        }
+        for n in range(80)
+    ]
     assert project.http.post("/v1/batch", json=items).status_code == 201
     page = page_of()
     page.goto(f"{server.base_url}/p/{project.id}/contacts/alice")
@@ -198,12 +223,31 @@ def test_timeline_filters_and_older_keep_the_timeline_in_view(server: ServerProc
 
 
 def test_attributes_read_as_a_person_writes_them_with_the_raw_value_in_a_title(
-        server: ServerProcess, project: Project, page_of: Any, shots: Path) -> None:
+    server: ServerProcess, project: Project, page_of: Any, shots: Path
+) -> None:
     send_customers(project)
-    assert project.http.post("/v1/account", json={"account_uid": "acme", "params": {
-        "mrr": 2700.0, "seats": 12000, "ratio": 0.25, "renewal_at": "2026-03-01T09:30:00.000Z",
-        "trial_ended_at": "2025-11-02T23:15:00+01:00", "signed_on": "2025-12-24", "plan": "pro", "beta": True,
-        "tags": ["a", "b"], "user_id": 1234567, "version": "2026-03-01 beta"}}).status_code == 201
+    assert (
+        project.http.post(
+            "/v1/account",
+            json={
+                "account_uid": "acme",
+                "params": {
+                    "mrr": 2700.0,
+                    "seats": 12000,
+                    "ratio": 0.25,
+                    "renewal_at": "2026-03-01T09:30:00.000Z",
+                    "trial_ended_at": "2025-11-02T23:15:00+01:00",
+                    "signed_on": "2025-12-24",
+                    "plan": "pro",
+                    "beta": True,
+                    "tags": ["a", "b"],
+                    "user_id": 1234567,
+                    "version": "2026-03-01 beta",
+                },
+            },
+        ).status_code
+        == 201
+    )
     page = page_of()
     page.goto(f"{server.base_url}/p/{project.id}/accounts/acme")
 
@@ -228,8 +272,9 @@ def test_attributes_read_as_a_person_writes_them_with_the_raw_value_in_a_title(
 # ---- on a phone --------------------------------------------------------------------------------
 
 
-def test_the_accounts_table_keeps_its_columns_aligned_on_a_phone(server: ServerProcess, project: Project,
-                                                                 page_of: Any, shots: Path) -> None:
+def test_the_accounts_table_keeps_its_columns_aligned_on_a_phone(
+    server: ServerProcess, project: Project, page_of: Any, shots: Path
+) -> None:
     send_customers(project)
     page = page_of(PHONE, is_mobile=True, has_touch=True)
     page.goto(f"{server.base_url}/p/{project.id}/accounts")
@@ -274,8 +319,9 @@ def test_the_accounts_table_keeps_its_columns_aligned_on_a_phone(server: ServerP
 # ---- the secret --------------------------------------------------------------------------------
 
 
-def test_revealing_the_secret_redirects_to_a_page_that_shows_it_once(server: ServerProcess, project: Project,
-                                                                     member: str) -> None:
+def test_revealing_the_secret_redirects_to_a_page_that_shows_it_once(
+    server: ServerProcess, project: Project, member: str
+) -> None:
     settings = f"/p/{project.id}/settings"
     with signed_in(server.base_url, member) as client:
         csrf = csrf_of(client.get(settings).text)
@@ -297,8 +343,9 @@ def test_revealing_the_secret_redirects_to_a_page_that_shows_it_once(server: Ser
         assert client.post(f"{settings}/secret", data={"csrf": "forged"}).status_code == 403
 
 
-def test_the_revealed_secret_is_on_a_get_the_browser_can_reload(server: ServerProcess, project: Project,
-                                                                page_of: Any) -> None:
+def test_the_revealed_secret_is_on_a_get_the_browser_can_reload(
+    server: ServerProcess, project: Project, page_of: Any
+) -> None:
     page = page_of()
     page.goto(f"{server.base_url}/p/{project.id}/settings")
     with page.expect_navigation() as navigation:

@@ -27,8 +27,9 @@ NEW_SHELL_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "salesmachine_server", *args], capture_output=True, text=True,
-                          timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "salesmachine_server", *args], capture_output=True, text=True, timeout=60
+    )
 
 
 def _new_shell_env(tmp_path: Path) -> dict[str, str]:
@@ -47,9 +48,15 @@ def test_the_commands_make_run_prints_run_as_printed_in_a_new_shell(tmp_path: Pa
     assert shutil.which("salesmachine", path=NEW_SHELL_PATH) is None, "a salesmachine on the plain PATH hides the test"
     env = _new_shell_env(tmp_path)
     port = free_port()
-    run = subprocess.Popen(["make", "--no-print-directory", "run"], cwd=REPOSITORY, start_new_session=True,
-                           env={**env, "SALESMACHINE_LISTEN_PORT": str(port)},
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    run = subprocess.Popen(
+        ["make", "--no-print-directory", "run"],
+        cwd=REPOSITORY,
+        start_new_session=True,
+        env={**env, "SALESMACHINE_LISTEN_PORT": str(port)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(iter(run.stdout.readline, "")), daemon=True)
     reader.start()
@@ -72,8 +79,9 @@ def test_the_commands_make_run_prints_run_as_printed_in_a_new_shell(tmp_path: Pa
         assert len(printed) == 2, output  # print the secret again; change the password
 
         def in_new_shell(command: str) -> subprocess.CompletedProcess[str]:
-            return subprocess.run(["bash", "-c", command], cwd=REPOSITORY, env=env, capture_output=True, text=True,
-                                  timeout=60)
+            return subprocess.run(
+                ["bash", "-c", command], cwd=REPOSITORY, env=env, capture_output=True, text=True, timeout=60
+            )
 
         again = in_new_shell(printed[0])
         assert again.returncode == 0, f"{printed[0]!r}: {again.stderr}"
@@ -100,8 +108,14 @@ def test_the_wrapper_says_what_to_do_when_the_venv_is_missing(tmp_path: Path) ->
     copy = tmp_path / "checkout"
     copy.mkdir()
     shutil.copy2(REPOSITORY / "salesmachine", copy / "salesmachine")
-    done = subprocess.run(["bash", "-c", "./salesmachine projects list"], cwd=copy, env=_new_shell_env(tmp_path),
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        ["bash", "-c", "./salesmachine projects list"],
+        cwd=copy,
+        env=_new_shell_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode != 0 and "make venv" in done.stderr, done.stderr
 
 
@@ -123,8 +137,7 @@ def test_projects_configure_without_options_prints_the_effective_settings(server
         "identity_verification": False,
         "health": {"window_days": 14, "good_above": 4, "bad_at_most": 0},
     }
-    changed = _cli("projects", "configure", project.name, "--health-good-above", "6", "--database",
-                   server.database_url)
+    changed = _cli("projects", "configure", project.name, "--health-good-above", "6", "--database", server.database_url)
     assert changed.returncode == 0, changed.stderr
     assert orjson.loads(changed.stdout)["health"] == {"window_days": 14, "good_above": 6, "bad_at_most": 0}
 

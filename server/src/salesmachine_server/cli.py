@@ -19,11 +19,12 @@ from salesmachine_server.importer import import_file
 from salesmachine_server.invocation import invoked_as
 from salesmachine_server.keys import derive_secret, load_server_key
 from salesmachine_server.settings import Settings
+from salesmachine_server.store.activity import rebuild_contact_days
 from salesmachine_server.store.engine import Engines, open_engines
 from salesmachine_server.store.migrate import migrate
-from salesmachine_server.store.activity import rebuild_contact_days
 from salesmachine_server.store.projects import Project, create_project, list_projects, update_settings
-from salesmachine_server.timezones import is_valid as is_valid_timezone, zone
+from salesmachine_server.timezones import is_valid as is_valid_timezone
+from salesmachine_server.timezones import zone
 from salesmachine_server.user_commands import Again, database_option, first_user, print_first_user, users
 
 

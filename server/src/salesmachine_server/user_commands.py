@@ -16,7 +16,13 @@ from salesmachine_server.invocation import invoked_as
 from salesmachine_server.store.engine import Engines
 from salesmachine_server.store.projects import Project, list_projects
 from salesmachine_server.store.users import (
-    User, count_users, create_user, grant, list_users, normalise_email, set_password,
+    User,
+    count_users,
+    create_user,
+    grant,
+    list_users,
+    normalise_email,
+    set_password,
 )
 
 FIRST_USER_EMAIL = "admin@localhost"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -47,8 +47,12 @@ def _readable(key: str, value: Any, tz: ZoneInfo) -> str:
 def _is_identifier(key: str) -> bool:
     """Ids and years are numbers nobody writes with a thousands separator."""
     name = key.lower()
-    return (name in ("id", "uid") or name.endswith(("_id", "_uid", "-id")) or key.endswith(("Id", "ID", "Uid"))
-            or "year" in name)
+    return (
+        name in ("id", "uid")
+        or name.endswith(("_id", "_uid", "-id"))
+        or key.endswith(("Id", "ID", "Uid"))
+        or "year" in name
+    )
 
 
 def _number(value: int | float) -> str:
@@ -76,6 +80,6 @@ def _time(text: str, tz: ZoneInfo) -> str | None:
     except ValueError:
         return None
     if at.tzinfo is None:
-        at = at.replace(tzinfo=timezone.utc)  # no zone is UTC, as for created_at (docs/api.md)
+        at = at.replace(tzinfo=UTC)  # no zone is UTC, as for created_at (docs/api.md)
     local = at.astimezone(tz)
     return f"{local.day} {local:%b %Y, %H:%M}"

@@ -8,7 +8,15 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from salesmachine_server.web import (
-    home, lists, live, logos, missing_pages, profiles, project_settings, revenue, signin,
+    home,
+    lists,
+    live,
+    logos,
+    missing_pages,
+    profiles,
+    project_settings,
+    revenue,
+    signin,
 )
 
 STATIC = Path(__file__).parent / "static"
