@@ -193,7 +193,6 @@ def test_timeline_filters_and_older_keep_the_timeline_in_view(
     assert project.http.post("/v1/batch", json=items).status_code == 201
     page = page_of()
     page.goto(f"{server.base_url}/p/{project.id}/contacts/alice")
-    page.wait_for_selector("body[data-charts=drawn]")
     assert page.evaluate("document.documentElement.scrollHeight") > 3 * LAPTOP["height"]
 
     def timeline_in_view() -> None:
