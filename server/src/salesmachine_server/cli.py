@@ -15,6 +15,7 @@ from salesmachine_server.enrich import backfill as enrich_backfill
 from salesmachine_server.enrich.events import Enricher, enricher_from
 from salesmachine_server.health import HealthRule
 from salesmachine_server.http_protocol import protocol_for
+from salesmachine_server.import_columns import parse_column_option
 from salesmachine_server.importer import import_file
 from salesmachine_server.invocation import invoked_as
 from salesmachine_server.keys import derive_secret, load_server_key
@@ -285,26 +286,44 @@ def _effective_settings(stored: dict[str, object]) -> dict[str, object]:
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--project", "project_name", required=True, help="the project to import into")
 @click.option("--kind", type=click.Choice(["contacts", "accounts", "events"]), help="default: told by each row")
+@click.option("--column", "column_specs", multiple=True, metavar="NAME:TYPE",
+              help="an attribute column's type: auto (default), string, number, boolean, date, json, or skip")
+@click.option("--dry-run", is_flag=True, help="show what each column becomes and the first rows; import nothing")
 @database_option
-def import_command(path: Path, project_name: str, kind: str | None, database_url: str | None) -> None:
-    """Import contacts, accounts or events from CSV or NDJSON (as /v1/export gives them)."""
+def import_command(path: Path, project_name: str, kind: str | None, column_specs: tuple[str, ...], dry_run: bool,
+                   database_url: str | None) -> None:
+    """Import contacts, accounts or events from CSV or NDJSON (as /v1/export gives them, or any
+    file with a uid column: other columns become attributes)."""
+    try:
+        columns = dict(parse_column_option(spec) for spec in column_specs)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--column") from None
     _settings, engines = _open(database_url)
     try:
         project = next((p for p in list_projects(engines.reader) if p.name == project_name), None)
         if project is None:
             raise click.ClickException(f"no project named {project_name!r}")
         try:
-            report = import_file(engines, project, path, kind)
+            report = import_file(engines, project, path, kind, columns, dry_run=dry_run)
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
     finally:
         engines.dispose()
-    click.echo(f"{report.rows} rows, {report.messages} messages applied ({report.duplicates} already there), "
-               f"{len(report.refused)} refused")
-    for line in report.refused[:20]:
+    for line in report.preview:
+        click.echo(line)
+    applied = "would be applied" if dry_run else f"applied ({report.duplicates} already there)"
+    click.echo(f"{report.rows} rows, {report.messages} messages {applied}, {len(report.refused)} refused")
+    for line in report.refused[:REFUSED_SHOWN]:
         click.echo(f"  refused: {line}", err=True)
+    if len(report.refused) > REFUSED_SHOWN:
+        click.echo(f"  ... and {len(report.refused) - REFUSED_SHOWN} more refused rows", err=True)
+    if dry_run:
+        click.echo("dry run: nothing was imported")
     if report.refused:
         sys.exit(1)
+
+
+REFUSED_SHOWN = 20
 
 
 def _print_banner(settings: Settings, engines: Engines, created: tuple[Project, str] | None, again: Again) -> None:

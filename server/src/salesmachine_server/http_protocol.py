@@ -8,6 +8,12 @@ keep-alive timeout only runs between requests). Here a head over `max_head_bytes
 (or after the connection opened) is answered 408 and closed. The body is not concerned: its
 size is the write endpoints' limit (413).
 
+A response sent before the request's body has fully arrived (a 413 over the limit, a 401 for
+credentials checked first) is followed, on a connection that closes, by reading and discarding
+the rest of that body (up to `drain_bytes`, for up to `drain_seconds`) before closing: closing
+with unread data sends a reset, and a client that writes its whole body before reading
+(urllib, requests) would see "connection reset" instead of the answer.
+
 With the h11 parser (`SALESMACHINE_HTTP=h11`) uvicorn's own `h11_max_incomplete_event_size`
 (cli.py passes it) bounds a head that arrives in pieces; one that arrives in a single read
 (up to 256 KiB) passes, and there is no time bound for that parser.
@@ -48,11 +54,32 @@ def _answer(status: int, reason: bytes, message: str) -> bytes:
     ) + body
 
 
+class _CloseAfterBody:
+    """The transport as one request's cycle sees it: closing waits for the rest of the body."""
+
+    def __init__(self, transport: asyncio.Transport, protocol: Any) -> None:
+        self._transport = transport
+        self._protocol = protocol
+        self._closing = False
+
+    def close(self) -> None:
+        self._closing = True
+        self._protocol.close_after_body()
+
+    def is_closing(self) -> bool:
+        return self._closing or self._transport.is_closing()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
 if HttpToolsProtocol is not None:
 
     class BoundedHttpToolsProtocol(HttpToolsProtocol):  # type: ignore[misc,valid-type]
         max_head_bytes = 64 * 1024
         head_timeout = 30.0
+        drain_bytes = 64 * 1024 * 1024
+        drain_seconds = 5.0
 
         # A request head is being read from the moment the connection opens and again after
         # each request's body, until the parser says the head is complete.
@@ -61,6 +88,9 @@ if HttpToolsProtocol is not None:
         _head_size = 0  # the exact size of the head parsed so far
         _head_timer: asyncio.TimerHandle | None = None
         _refused = False
+        _draining = False  # the answer is sent; the rest of the body is read and discarded
+        _drained = 0
+        _drain_timer: asyncio.TimerHandle | None = None
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
@@ -68,12 +98,18 @@ if HttpToolsProtocol is not None:
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._stop_head_timer()
+            self._stop_draining()
             super().connection_lost(exc)
 
         def data_received(self, data: bytes) -> None:
             if self._refused:
                 return
-            if self._in_head:
+            if self._draining:
+                self._drained += len(data)
+                if self._drained > self.drain_bytes:
+                    self._close_now()
+                    return
+            elif self._in_head:
                 if self._head_timer is None:
                     self._start_head()
                 self._received += len(data)
@@ -102,7 +138,11 @@ if HttpToolsProtocol is not None:
             if self._head_size > self.max_head_bytes:
                 self._refuse(431, b"Request Header Fields Too Large", self._too_large())
                 return
+            if self._refused:  # a request after a drained body: not for this connection
+                return
             super().on_headers_complete()
+            if self.cycle is not None:
+                self.cycle.transport = _CloseAfterBody(self.transport, self)
 
         def on_body(self, body: bytes) -> None:
             if not self._refused:
@@ -111,11 +151,37 @@ if HttpToolsProtocol is not None:
         def on_message_complete(self) -> None:
             if self._refused:
                 return
+            if self._draining:  # the whole body is in: the client reads the answer now
+                self._close_now()
+                return
             super().on_message_complete()
             # What follows is the next request's head; its clock starts with its first byte
             # (uvicorn's keep-alive timeout covers the idle time before it).
             self._in_head = True
             self._received = 0
+
+        def close_after_body(self) -> None:
+            """Close now, or once the body being received has arrived (bounded)."""
+            cycle = self.cycle
+            receiving = not self._in_head and cycle is not None and not cycle.waiting_for_100_continue
+            if not receiving or self._refused or self.transport.is_closing():
+                self._close_now()
+                return
+            self._draining = True
+            self._drained = 0
+            self.flow.resume_reading()
+            self._drain_timer = self.loop.call_later(self.drain_seconds, self._close_now)
+
+        def _close_now(self) -> None:
+            self._refused = True  # nothing more is parsed from this connection
+            self._stop_draining()
+            if not self.transport.is_closing():
+                self.transport.close()
+
+        def _stop_draining(self) -> None:
+            if self._drain_timer is not None:
+                self._drain_timer.cancel()
+                self._drain_timer = None
 
         def _too_large(self) -> str:
             return f"the request line and headers are over the limit of {self.max_head_bytes} bytes"

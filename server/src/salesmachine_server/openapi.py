@@ -28,7 +28,7 @@ from salesmachine_server.errors import CODES
 from salesmachine_server.health import LEVELS
 from salesmachine_server.health_checks import PROBE_TIMEOUT_SECONDS
 from salesmachine_server.ingest.messages import BATCH_METHODS, MAX_UID_LENGTH
-from salesmachine_server.revenue import INTERVALS, MAX_PERIODS, MOVEMENTS
+from salesmachine_server.revenue import INTERVALS, MAX_MRR, MAX_PERIODS, MOVEMENTS
 from salesmachine_server.segments import COMMON_FIELDS, DEFAULT_LIMIT, MAX_LIMIT
 from salesmachine_server.settings import Settings
 from salesmachine_server.store.exports import COLUMNS as EXPORT_COLUMNS
@@ -110,10 +110,11 @@ def schemas(settings: Settings) -> dict[str, Schema]:
     params = obj(
         {
             "mrr": described(
-                {"anyOf": [{"type": "number", "minimum": 0}, {"type": "string"}, {"type": "null"}]},
-                "Monthly recurring revenue, 0 or more (a numeric string such as \"49.5\" is taken as that "
-                "number). Contacts and accounts only; each new value is recorded in the revenue history, "
-                "null removes it.",
+                {"anyOf": [{"type": "number", "minimum": 0, "maximum": MAX_MRR},
+                           {"type": "string", "pattern": r"^[ \t]*[0-9]+(\.[0-9]+)?[ \t]*$"}, {"type": "null"}]},
+                f"Monthly recurring revenue, from 0 to {MAX_MRR} (a string of a plain decimal number such as "
+                "\"49.5\" is taken as that number). Contacts and accounts only; each new value is recorded in "
+                "the revenue history, null removes it.",
             ),
             "account_uid": described(
                 {"anyOf": [ref("Uid"), {"type": "array", "items": ref("Uid")}, {"type": "null"}]},
@@ -537,6 +538,11 @@ def read_schemas() -> dict[str, Schema]:
             "params": {"type": "object"},
             **event_times,
             "message_id": message_id,
+            # Its enrichment as stored, flat (what `geo` and `agent` show in a timeline); all null
+            # for an event without address or agent, or not enriched.
+            "ip_scope": nullable(geo["scope"], "What its address was; null without one."),
+            **{k: v for k, v in geo.items() if k != "scope"},
+            **agent,
         }),
         "RevenueMovement": movement,
         "RevenuePeriod": closed({
@@ -560,6 +566,11 @@ def read_schemas() -> dict[str, Schema]:
             "interval": {"enum": list(INTERVALS)},
             "timezone": {"type": "string", "description": "The project's time zone, in which days are cut."},
             "periods": {"type": "array", "items": ref("RevenuePeriod"), "minItems": 1},
+            "ignored": {"type": "array", "description": "Stored mrr values out of range (not a number from 0 to "
+                        f"{MAX_MRR}), left out of every figure.", "items": {"oneOf": [
+                            closed({unit: {"type": "string"}, "effective_at": at,
+                                    "mrr": {"type": "string", "description": "The stored value, as text."}})
+                            for unit in ("account_uid", "contact_uid")]}},
         }),
     }
 

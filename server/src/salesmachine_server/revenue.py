@@ -13,10 +13,16 @@ figures and tests can check them without a database:
 Money is `Decimal` from the number as it was written (`Decimal(str(float))`), so sums are
 exact and `end - start == new + reactivation + expansion - contraction - churn` holds to the
 cent; `rounded` turns it into 2 decimals only for output.
+
+The API refuses an mrr above `MAX_MRR` (ingest/messages.py); a stored value it would refuse
+today (written before the bound, or into the database by hand) is left out of the histories,
+as if it had never been sent, and `out_of_range` names it: one bad row can neither fail the
+report nor skew every figure after it.
 """
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -28,6 +34,10 @@ from zoneinfo import ZoneInfo
 
 ZERO = Decimal(0)
 CENT = Decimal("0.01")
+# The largest mrr accepted, per contact or account and month: no business bills one customer
+# this much, and below it a float holds every cent exactly (15 significant digits), so sums
+# over millions of units, ARR included, stay exact within Decimal's default 28 digits.
+MAX_MRR = 1_000_000_000_000
 
 DAY, WEEK, MONTH, QUARTER, YEAR = "day", "week", "month", "quarter", "year"
 INTERVALS = (DAY, WEEK, MONTH, QUARTER, YEAR)
@@ -68,6 +78,23 @@ def money(value: float | int | Decimal | None) -> Decimal:
     return ZERO if value is None else Decimal(str(value))
 
 
+def stored_mrr(value: object) -> Decimal | None:
+    """The money of a stored mrr value (None, removed, is 0), or None when the API would refuse
+    it today: anything but a finite number from 0 to MAX_MRR."""
+    if value is None:
+        return ZERO
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if not (math.isfinite(value) and 0 <= value <= MAX_MRR):
+        return None
+    return money(value)
+
+
+def out_of_range(rows: Iterable[MrrRow]) -> list[MrrRow]:
+    """The rows `revenue_units` leaves out, in the order given: the report names them."""
+    return [row for row in rows if stored_mrr(row.mrr) is None]
+
+
 def rounded(value: Decimal) -> float:
     """Money for output: 2 decimals, half up, never -0.0."""
     return float(value.quantize(CENT, rounding=ROUND_HALF_UP)) + 0.0
@@ -82,15 +109,16 @@ def revenue_units(rows: Iterable[MrrRow], accounts_of: Mapping[str, Iterable[str
     The rule looks at the whole history, not at the time of each row, so that handing revenue
     over from a contact to its account restates the past instead of showing a churn and a new
     customer that never happened. Rows that share an instant keep their order (the order they
-    were recorded in).
+    were recorded in). A row whose value is out of range (`stored_mrr`) is left out before
+    anything else, as if it had never been sent.
     """
-    rows = list(rows)
-    paying_accounts = {row.owner.uid for row in rows if row.owner.kind == "account"}
+    kept = [(row, value) for row in rows if (value := stored_mrr(row.mrr)) is not None]
+    paying_accounts = {row.owner.uid for row, _ in kept if row.owner.kind == "account"}
     histories: dict[Unit, History] = defaultdict(list)
-    for row in rows:
+    for row, value in kept:
         if row.owner.kind == "contact" and not paying_accounts.isdisjoint(accounts_of.get(row.owner.uid, ())):
             continue
-        histories[row.owner].append((row.effective_at, money(row.mrr)))
+        histories[row.owner].append((row.effective_at, value))
     for history in histories.values():
         history.sort(key=lambda change: change[0])  # stable: ties stay in recorded order
     return dict(histories)

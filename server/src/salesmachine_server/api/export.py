@@ -1,4 +1,7 @@
-"""GET /v1/export/{contacts|accounts|events}?format=ndjson|csv: everything, streamed."""
+"""GET /v1/export/{contacts|accounts|events}?format=ndjson|csv: everything, streamed.
+
+CSV cells that a spreadsheet would run as formulas are neutralised (csv_formulas.py).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from starlette.responses import Response, StreamingResponse
 
 from salesmachine_server.api.access import reader
 from salesmachine_server.api.render import dumps
+from salesmachine_server.csv_formulas import neutralise
 from salesmachine_server.errors import ApiError
 from salesmachine_server.store import exports
 
@@ -58,9 +62,10 @@ def _ndjson(rows: Iterator[dict[str, Any]]) -> Iterator[bytes]:
 
 
 def _csv(rows: Iterator[dict[str, Any]], columns: list[str]) -> Iterator[bytes]:
-    """One line per row; structured values (params, lists, history) as JSON in their cell."""
+    """One line per row; structured values (params, lists, history) as JSON in their cell.
+    Every field is quoted, as OWASP advises beside the leading quote of a would-be formula."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = csv.writer(buffer, quoting=csv.QUOTE_ALL)
     writer.writerow(columns)
     for row in rows:
         writer.writerow([_cell(row[column]) for column in columns])
@@ -76,6 +81,6 @@ def _cell(value: Any) -> str:
     if isinstance(value, (dict, list)):
         return dumps(value).decode()
     if isinstance(value, str):
-        return value
+        return neutralise(value)
     text = dumps(value).decode()
-    return text.strip('"')
+    return text.strip('"')  # a time (its JSON string unquoted) or a number: neither starts a formula

@@ -3,7 +3,8 @@
 Query: `from` and `to` (local dates YYYY-MM-DD, both included; default the twelve calendar
 months ending today), `interval` (day, week, month, quarter or year; default month). Periods
 are cut at calendar boundaries in the project's time zone. The figures come from
-`salesmachine_server.revenue`; this module reads the rows and shapes the answer.
+`salesmachine_server.revenue`; this module reads the rows and shapes the answer, which also
+names the stored mrr values the figures leave out (`ignored`: out of range, docs/revenue.md).
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ async def revenue_report(request: Request) -> Response:
         "interval": query.interval,
         "timezone": tz.key,
         "periods": [period_json(r) for r in reports],
+        "ignored": [ignored_json(row) for row in revenue.out_of_range(rows)],
     })
 
 
@@ -147,6 +149,12 @@ def accounts_of_paying_contacts(conn: Connection, project_id: int) -> dict[str, 
     for contact_uid, account_uid in conn.execute(query):
         found[contact_uid].add(account_uid)
     return found
+
+
+def ignored_json(row: revenue.MrrRow) -> dict[str, Any]:
+    """A stored mrr the report leaves out (revenue.stored_mrr), with the value as text: it may
+    be no JSON number at all (Infinity, NaN)."""
+    return {**row.owner.as_json(), "effective_at": row.effective_at, "mrr": repr(row.mrr)}
 
 
 def period_json(period: revenue.PeriodReport) -> dict[str, Any]:

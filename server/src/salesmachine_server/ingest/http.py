@@ -1,8 +1,11 @@
-"""The write endpoints: request -> credentials -> messages -> group commit -> answer.
+"""The write endpoints: request -> credentials -> body -> messages -> group commit -> answer.
 
+The credentials are checked before the body is read, except when the body itself may carry
+them (a legacy form without an Authorization header: see body.py for what that may cost).
 The answer is sent only after the writer has committed (201 means stored). A single call with
 bad input is answered 400 (403 when identity verification refuses it) and stores nothing but
-the record of the refusal; a batch stores its good items and names each bad one by index.
+the record of the refusal; a batch stores its good items and names each bad one by index. A
+body refused whole (not JSON, too large, ...) is recorded too, once its project is known.
 """
 
 from __future__ import annotations
@@ -14,10 +17,11 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from salesmachine_server.auth import Credentials, authenticate
+from salesmachine_server.auth import Credentials, authenticate, basic_pair
 from salesmachine_server.enrich.events import enricher_from
 from salesmachine_server.errors import CODES, ApiError
 from salesmachine_server.health_checks import database_problem
+from salesmachine_server.ingest.body import off_the_loop_if_large, read_body, stranger_bodies
 from salesmachine_server.ingest.client_ip import fill_visit_ip, request_client_ip
 from salesmachine_server.ingest.messages import Invalid, ItemError, Message, parse_item
 from salesmachine_server.ingest.verification import check_identity
@@ -25,7 +29,7 @@ from salesmachine_server.ingest.writer import Job
 from salesmachine_server.keys import derive_secret
 from salesmachine_server.settings import Settings
 from salesmachine_server.store.projects import utcnow
-from salesmachine_server.wire import decode
+from salesmachine_server.wire import Envelope, may_carry_credentials, open_envelope, sent_text
 
 SUCCESS = {"status": "success"}
 
@@ -42,24 +46,6 @@ def refuse_in_maintenance(request: Request) -> None:
             "the server is in maintenance; retry later",
             headers={"Retry-After": str(settings.retry_after_seconds)},
         )
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    """The body, refused with 413 as soon as it is known to exceed the limit."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise _too_large(limit)
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _too_large(limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _too_large(limit: int) -> ApiError:
-    return ApiError(413, f"the request body is over the limit of {limit} bytes", field="body", rule="max_size")
 
 
 async def credentials_for(request: Request, api_token: str | None = None) -> Credentials:
@@ -99,16 +85,47 @@ def write_endpoint(kind: str):  # type: ignore[no-untyped-def]
             raise ApiError(
                 400, "a GET write carries its JSON in the query: data=<base64 JSON>", field="data", rule="required"
             )
-        body = await read_body(request, settings.max_body_bytes)
-        envelope = decode(dict(request.query_params), request.headers.get("content-type"), body)
-        credentials = await credentials_for(request, envelope.api_token)
-        write = Write(request, credentials, settings, len(body))
+        query = dict(request.query_params)
+        content_type = request.headers.get("content-type")
+        credentials: Credentials | None = None
+        if basic_pair(request.headers.get("authorization")) is not None or not may_carry_credentials(query, content_type):
+            credentials = await credentials_for(request)
+        envelope = await _open(request, credentials, query, content_type)
+        if credentials is None:
+            credentials = await credentials_for(request, envelope.api_token)
+        write = Write(request, credentials, settings, envelope.size)
+        try:
+            payload = await off_the_loop_if_large(envelope.size, envelope.payload)
+            items = batch_items(payload, settings.max_batch_items) if kind == "batch" else []
+        except ApiError as error:
+            await write.keep_refusal(error, envelope.sent)
+            raise
         if kind == "batch":
-            return await write.batch(envelope.payload)
-        return await write.one(envelope.payload, kind)
+            return await write.batch(items)
+        return await write.one(payload, kind)
 
     endpoint.__name__ = f"write_{kind}"
     return endpoint
+
+
+async def _open(
+    request: Request, credentials: Credentials | None, query: dict[str, str], content_type: str | None
+) -> Envelope:
+    """The body, read and opened; a refusal (too large, a malformed form) is kept when the
+    sender is known. Without credentials yet, a large body waits for a stranger's turn."""
+    settings: Settings = request.app.state.settings
+    body = b""
+    try:
+        async with stranger_bodies(request).reading() as admit:
+            body = await read_body(request, settings.max_body_bytes, None if credentials else admit)
+            form_size = len(body) if may_carry_credentials(query, content_type) else 0  # else nothing to split
+            return await off_the_loop_if_large(form_size, open_envelope, query, content_type, body)
+    except ApiError as error:
+        # A form refused before its own api_token could be read: kept if the query names the project.
+        sender = credentials or await _sender_named_in_query(request)
+        if sender is not None and error.status < 500:
+            await Write(request, sender, settings, len(body)).keep_refusal(error, body)
+        raise
 
 
 class Write:
@@ -139,15 +156,7 @@ class Write:
         await self._submit([message], [])
         return json_response(SUCCESS, 201)
 
-    async def batch(self, payload: Any) -> Response:
-        items = batch_items(payload)
-        if len(items) > self.settings.max_batch_items:
-            raise ApiError(
-                413,
-                f"a batch may carry at most {self.settings.max_batch_items} items, got {len(items)}",
-                field="batch",
-                rule="max_items",
-            )
+    async def batch(self, items: list[Any]) -> Response:
         messages: list[Message] = []
         rejections: list[dict[str, Any]] = []
         refused: list[dict[str, Any]] = []
@@ -175,6 +184,21 @@ class Write:
         if refused:
             body["rejected"] = refused
         return json_response(body, 201)
+
+    async def keep_refusal(self, error: ApiError, sent: bytes | str) -> None:
+        """Record a refusal of the body itself as a refused item is recorded (rejected_items,
+        the Live page): what was sent, cut to the item limit, and the reason with its rule."""
+        reason = f"{error.message} (rule: {error.rule})" if error.rule else error.message
+        await self._submit([], [{
+            "project_id": self.project_id,
+            "received_at": self.received_at,
+            "path": self.request.url.path[:64],
+            "item_index": None,
+            "raw": sent_text(sent, self.settings.max_item_bytes),
+            "code": CODES.get(error.status, "error"),
+            "field": error.field,
+            "reason": reason,
+        }])
 
     def _parse(self, item: Any, kind: str) -> Message:
         # Only a body larger than the item limit can hold an item over it: skip the work otherwise.
@@ -223,16 +247,32 @@ def item_json(item: Any) -> bytes:
             return b'"(not kept: nested too deeply)"'
 
 
-def batch_items(payload: Any) -> list[Any]:
-    """The document's bare array, or Segment's `{"batch": [...], "sent_at": ...}` envelope."""
+def batch_items(payload: Any, max_items: int) -> list[Any]:
+    """The document's bare array, or Segment's `{"batch": [...], "sent_at": ...}` envelope;
+    413 over `max_items`."""
     if isinstance(payload, list):
-        return payload
-    if isinstance(payload, dict) and isinstance(payload.get("batch"), list):
+        items = payload
+    elif isinstance(payload, dict) and isinstance(payload.get("batch"), list):
         sent_at = payload.get("sent_at", payload.get("sentAt"))
-        if sent_at is None:
-            return payload["batch"]
-        return [
-            item | {"sent_at": sent_at} if isinstance(item, dict) and "sent_at" not in item else item
-            for item in payload["batch"]
-        ]
-    raise ApiError(400, "a batch body must be a JSON array of items", field="body", rule="array")
+        items = payload["batch"]
+        if sent_at is not None and len(items) <= max_items:
+            items = [
+                item | {"sent_at": sent_at} if isinstance(item, dict) and "sent_at" not in item else item
+                for item in items
+            ]
+    else:
+        raise ApiError(400, "a batch body must be a JSON array of items", field="body", rule="array")
+    if len(items) > max_items:
+        raise ApiError(413, f"a batch may carry at most {max_items} items, got {len(items)}",
+                       field="batch", rule="max_items")
+    return items
+
+
+async def _sender_named_in_query(request: Request) -> Credentials | None:
+    """The project of the query's api_token, if it names one (else None: nothing to keep)."""
+    if not request.query_params.get("api_token"):
+        return None
+    try:
+        return await credentials_for(request)
+    except ApiError:
+        return None

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from salesmachine_server.revenue import MAX_MRR
+
 if TYPE_CHECKING:
     from salesmachine_server.enrich.events import Enrichment
 
@@ -44,6 +46,12 @@ class Message:
     message_id: str | None = None
     # An event's location and user agent (enrich/events.py); None when not enriched.
     enrichment: Enrichment | None = None
+    # Set by `salesmachine import` (importer.py) alone, to give back an exported event as it was:
+    # its account is `account_uid` (None: no account), not found again from the contact's
+    # memberships; and `import_key`, derived from the row, deduplicates it as a message id would
+    # without being stored as one.
+    account_given: bool = False
+    import_key: str | None = None
 
 
 @dataclass(slots=True)
@@ -184,9 +192,10 @@ def _check_reserved_params(message: Message) -> None:
             uid_string(one, "params.account_uid")
 
 
-# Floats hold every integer up to 2**53 exactly; "1e300" stays a float (as an int it would
-# exceed the 64 bits that JSON storage and SQLite take).
-_EXACT_INTEGERS = 2**53
+# mrr as a string, as PHP clients send numbers read from a database ("99", "49.50"): ASCII
+# digits with an optional fraction, nothing else. float() would also take "1_000", "١٠",
+# "1e3" and "inf", which no client means as an amount.
+_DECIMAL_STRING = re.compile(r"-?[0-9]+(?:\.[0-9]+)?", re.ASCII)
 
 
 def _mrr(value: Any) -> float | int | None:
@@ -198,18 +207,24 @@ def _mrr(value: Any) -> float | int | None:
     if isinstance(value, (int, float)):
         number = value
     elif isinstance(value, str):
-        try:
-            number = float(value.strip())
-        except ValueError:
-            raise Invalid("params.mrr", "number", f"params.mrr must be a number, got {_show(value)}") from None
-        if number.is_integer() and abs(number) <= _EXACT_INTEGERS:
-            number = int(number)
+        text = value.strip(" \t")
+        if not _DECIMAL_STRING.fullmatch(text):
+            raise Invalid("params.mrr", "number",
+                          f"params.mrr must be a number or a string of a plain decimal number such as "
+                          f"\"49.50\", got {_show(value)}")
+        number = float(text)  # inf when too long: refused by the bound below
+        if number.is_integer() and abs(number) <= MAX_MRR:
+            number = int(number)  # "99" is 99, as if sent as a JSON number
     else:
         raise Invalid("params.mrr", "number", f"params.mrr must be a number, got {_json_type(value)}")
-    if isinstance(number, float) and not math.isfinite(number):
+    if isinstance(number, float) and math.isnan(number):
         raise Invalid("params.mrr", "number", "params.mrr must be a finite number")
     if number < 0:
-        raise Invalid("params.mrr", "min", f"params.mrr must be 0 or more, got {number}")
+        raise Invalid("params.mrr", "min", f"params.mrr must be 0 or more, got {_show(value)}")
+    if number > MAX_MRR:
+        # The bound keeps one write from breaking or dwarfing a project's revenue (revenue.py).
+        raise Invalid("params.mrr", "max",
+                      f"params.mrr must be at most {MAX_MRR} (a monthly revenue per customer), got {_show(value)}")
     return number
 
 

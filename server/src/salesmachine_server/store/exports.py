@@ -3,7 +3,7 @@
 Each page is read on a fresh connection and released before its rows are handed on, so a slow
 client never holds a database connection (or an SQLite read snapshot) for the whole export.
 The rows are what `importer.py` reads back: an export imports into an empty project as the
-same profiles.
+same profiles, each event with the account and the enrichment it had.
 """
 
 from __future__ import annotations
@@ -18,10 +18,15 @@ from salesmachine_server.store.schema import accounts, contact_uids, contacts, e
 
 PAGE_SIZE = 2000
 KINDS = ("contacts", "accounts", "events")
+# An event's enrichment (enrich/, schema.py): where from and with what, as stored. All None for
+# an event that carried no address or agent, or that was not enriched.
+ENRICHMENT = ("ip_scope", "country", "region", "city", "latitude", "longitude", "browser", "browser_version",
+              "os", "os_version", "device")
 COLUMNS = {
     "contacts": ["contact_uid", "aliases", "params", "accounts", "first_seen_at", "last_seen_at", "mrr_history"],
     "accounts": ["account_uid", "params", "first_seen_at", "last_seen_at", "mrr_history"],
-    "events": ["contact_uid", "event_uid", "kind", "account_uid", "params", "created_at", "received_at", "message_id"],
+    "events": ["contact_uid", "event_uid", "kind", "account_uid", "params", "created_at", "received_at", "message_id",
+               *ENRICHMENT],
 }
 
 
@@ -112,7 +117,8 @@ def _events(engine: Engine, project_id: int) -> Iterator[dict[str, Any]]:
         with engine.connect() as conn:
             page = conn.execute(
                 select(events.c.id, events.c.name, events.c.kind, events.c.params, events.c.occurred_at,
-                       events.c.received_at, events.c.message_id, contacts.c.contact_uid, accounts.c.account_uid)
+                       events.c.received_at, events.c.message_id, contacts.c.contact_uid, accounts.c.account_uid,
+                       *(events.c[name] for name in ENRICHMENT))
                 .select_from(events.join(contacts, contacts.c.id == events.c.contact_id)
                              .outerjoin(accounts, accounts.c.id == events.c.account_id))
                 .where(_in_project(events, project_id), events.c.id > last_id)
@@ -123,5 +129,5 @@ def _events(engine: Engine, project_id: int) -> Iterator[dict[str, Any]]:
         for r in page:
             yield {"contact_uid": r.contact_uid, "event_uid": r.name, "kind": r.kind, "account_uid": r.account_uid,
                    "params": r.params, "created_at": r.occurred_at, "received_at": r.received_at,
-                   "message_id": r.message_id}
+                   "message_id": r.message_id, **dict(zip(ENRICHMENT, r[-len(ENRICHMENT):]))}
         last_id = page[-1].id

@@ -100,9 +100,10 @@ class WriteTransaction:
 
     def _claim_message_ids(self, project_id: int, messages: list[Message], received_at: list[datetime]) -> list[bool]:
         first_of: dict[str, int] = {}
-        for index, message in enumerate(messages):
-            if message.message_id is not None:
-                first_of.setdefault(message.message_id, index)
+        keys = [m.message_id if m.import_key is None else m.import_key for m in messages]
+        for index, key in enumerate(keys):
+            if key is not None:
+                first_of.setdefault(key, index)
         claimed = {
             message_id
             for (message_id,) in insert_ignore_many(
@@ -112,10 +113,7 @@ class WriteTransaction:
                 message_ids.c.message_id,
             )
         } if first_of else set()
-        return [
-            m.message_id is None or (m.message_id in claimed and first_of[m.message_id] == i)
-            for i, m in enumerate(messages)
-        ]
+        return [key is None or (key in claimed and first_of[key] == i) for i, key in enumerate(keys)]
 
     # -- steps 2 to 5 -------------------------------------------------------------------------
 
@@ -166,7 +164,10 @@ class WriteTransaction:
                     state.merge_params("contact", contact_id, params, m.occurred_at)
                 state.seen("contact", contact_id, m.occurred_at, activity=False)
                 continue
-            account_id = linked[0] if linked else state.sole_account(contact_id)
+            if m.account_given:  # an imported event: the account it had (importer.py)
+                account_id = account_ids[m.account_uid] if m.account_uid is not None else None
+            else:
+                account_id = linked[0] if linked else state.sole_account(contact_id)
             state.events.append({
                 "project_id": project_id, "contact_id": contact_id, "account_id": account_id,
                 "name": m.event_name, "kind": "pageview" if m.event_name == PAGEVIEW else "event",
@@ -468,9 +469,10 @@ def _linked_accounts(message: Message) -> list[str]:
         assert message.account_uid is not None
         return [message.account_uid]
     value = message.params.get("account_uid")
-    if value is None:
-        return []
-    return [str(uid) for uid in (value if isinstance(value, list) else [value])]
+    linked = [] if value is None else [str(uid) for uid in (value if isinstance(value, list) else [value])]
+    if message.account_given and message.account_uid is not None and message.account_uid not in linked:
+        linked.append(message.account_uid)  # an imported event's account (its contact was a member)
+    return linked
 
 
 def _earliest(seen: dict[str, datetime], uid: str, at: datetime) -> None:

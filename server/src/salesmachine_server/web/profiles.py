@@ -33,8 +33,10 @@ VISITS = 5
 
 def mrr_chart(history: list[dict[str, Any]], dash: Dashboard) -> dict[str, Any]:
     """MRR at the end of each of the last twelve months (now, for this month), from the history
-    of changes: what the profile's chart draws."""
-    changes = [(row["effective_at"], revenue.money(row["mrr"])) for row in history]
+    of changes: what the profile's chart draws. A stored value out of range is left out, as the
+    revenue report does (revenue.stored_mrr)."""
+    changes = [(row["effective_at"], value) for row in history
+               if (value := revenue.stored_mrr(row["mrr"])) is not None]
     cuts = revenue.periods(first_month(dash.window.today), dash.window.today, revenue.MONTH, dash.zone)
     return {
         "labels": [cut.start.strftime("%b %Y") for cut in cuts],
