@@ -11,8 +11,10 @@ CLIENT_SUITES := ruby php
 
 .PHONY: run test test-fast lint lock test-server test-python-client test-js $(addprefix test-,$(CLIENT_SUITES)) bench venv clean
 
+# Through ./salesmachine (.venv/bin/salesmachine for a shell without the venv on its PATH), so
+# that the commands the server prints, spelled the same way, run as printed.
 run: $(STAMP)
-	$(BIN)/salesmachine serve --first-project
+	./salesmachine serve --first-project
 
 test: test-server test-python-client test-js $(addprefix test-,$(CLIENT_SUITES))
 

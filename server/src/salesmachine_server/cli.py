@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shlex
 import signal
 import sys
 from pathlib import Path
@@ -12,17 +13,20 @@ import orjson
 
 from salesmachine_server.enrich import backfill as enrich_backfill
 from salesmachine_server.enrich.events import Enricher, enricher_from
+from salesmachine_server.health import HealthRule
 from salesmachine_server.http_protocol import protocol_for
 from salesmachine_server.import_columns import parse_column_option
 from salesmachine_server.importer import import_file
+from salesmachine_server.invocation import invoked_as
 from salesmachine_server.keys import derive_secret, load_server_key
 from salesmachine_server.settings import Settings
+from salesmachine_server.store.activity import rebuild_contact_days
 from salesmachine_server.store.engine import Engines, open_engines
 from salesmachine_server.store.migrate import migrate
-from salesmachine_server.store.activity import rebuild_contact_days
 from salesmachine_server.store.projects import Project, create_project, list_projects, update_settings
 from salesmachine_server.timezones import is_valid as is_valid_timezone
-from salesmachine_server.user_commands import database_option, first_user, print_first_user, users
+from salesmachine_server.timezones import zone
+from salesmachine_server.user_commands import Again, database_option, first_user, print_first_user, users
 
 
 def _open(database_url: str | None) -> tuple[Settings, Engines]:
@@ -83,9 +87,12 @@ def serve(
     created = None
     if first_project and not list_projects(engines.writer):
         created = create_project(engines.writer, "default", load_server_key(settings))
-    _print_banner(settings, engines, created)
+    # The commands the banner prints name the database the way this command was told it, so
+    # that they reach the same one (a URL's password is not printed: it is redacted).
+    again = Again(invoked_as(), f" --database {shlex.quote(_redact(database_url))}" if database_url else "")
+    _print_banner(settings, engines, created, again)
     if first_project:
-        print_first_user(first_user(engines), f"http://{settings.host}:{settings.port}")
+        print_first_user(first_user(engines), f"http://{settings.host}:{settings.port}", again)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     signal.signal(signal.SIGTERM, _exit_after_graceful_shutdown)
     uvicorn.run(
@@ -236,7 +243,8 @@ def projects_configure(
     health_bad_at_most: int | None,
     database_url: str | None,
 ) -> None:
-    """Change a project's settings; prints them all."""
+    """Change a project's settings; prints them all, defaults included (without options: only
+    prints them)."""
     _settings, engines = _open(database_url)
     try:
         changes: dict[str, object] = {}
@@ -259,7 +267,19 @@ def projects_configure(
             click.echo(f"recounted active days in {timezone}: {days} contact-days", err=True)
     finally:
         engines.dispose()
-    click.echo(orjson.dumps(project.settings))
+    click.echo(orjson.dumps(_effective_settings(project.settings)))
+
+
+def _effective_settings(stored: dict[str, object]) -> dict[str, object]:
+    """A project's settings as the server applies them: what was set, and the default of
+    what was not (without options, `configure` shows a newcomer the thresholds in force)."""
+    rule = HealthRule.of(stored)
+    return {
+        **stored,
+        "timezone": zone(stored.get("timezone")).key,
+        "identity_verification": bool(stored.get("identity_verification")),
+        "health": {"window_days": rule.window_days, "good_above": rule.good_above, "bad_at_most": rule.bad_at_most},
+    }
 
 
 @main.command("import")
@@ -306,7 +326,8 @@ def import_command(path: Path, project_name: str, kind: str | None, column_specs
 REFUSED_SHOWN = 20
 
 
-def _print_banner(settings: Settings, engines: Engines, created: tuple[Project, str] | None) -> None:
+def _print_banner(settings: Settings, engines: Engines, created: tuple[Project, str] | None, again: Again) -> None:
+    """Where it serves, the first project's credentials, and a request to try."""
     base = f"http://{settings.host}:{settings.port}"
     out = sys.stdout
     out.write(f"\nSalesmachine self-hosted, serving on {base}\n")
@@ -314,7 +335,7 @@ def _print_banner(settings: Settings, engines: Engines, created: tuple[Project, 
     if created is not None:
         project, secret = created
         out.write(f"\nCreated project '{project.name}'.\n  token:  {project.token}\n  secret: {secret}\n")
-        out.write("  (print it again with: salesmachine projects secret default)\n")
+        out.write(f"  (print it again with: {again('projects secret', project.name)})\n")
         token = project.token
     else:
         known = list_projects(engines.reader)

@@ -6,12 +6,24 @@ Kept apart from cli.py, which registers this group; `first_user` is what `serve
 
 from __future__ import annotations
 
+import shlex
+from dataclasses import dataclass
+
 import click
 from sqlalchemy.exc import IntegrityError
 
+from salesmachine_server.invocation import invoked_as
 from salesmachine_server.store.engine import Engines
 from salesmachine_server.store.projects import Project, list_projects
-from salesmachine_server.store.users import User, count_users, create_user, grant, list_users, set_password
+from salesmachine_server.store.users import (
+    User,
+    count_users,
+    create_user,
+    grant,
+    list_users,
+    normalise_email,
+    set_password,
+)
 
 FIRST_USER_EMAIL = "admin@localhost"
 
@@ -30,11 +42,23 @@ def _open(database_url: str | None) -> Engines:
     return open_and_migrate(database_url)[1]
 
 
+@dataclass(frozen=True)
+class Again:
+    """A `salesmachine` command line to print, as the user called this one (invocation.py) and
+    with the same --database, so that it runs as printed from a new shell in the same directory."""
+
+    command: str
+    database: str = ""  # " --database URL" when the user gave one
+
+    def __call__(self, subcommand: str, *args: str) -> str:
+        return " ".join([self.command, subcommand, *(shlex.quote(a) for a in args)]) + self.database
+
+
 def _projects(engines: Engines, names: tuple[str, ...]) -> list[Project]:
     known = {p.name: p for p in list_projects(engines.reader)}
     missing = [name for name in names if name not in known]
     if missing:
-        raise click.ClickException(f"no project named {missing[0]!r} (salesmachine projects list)")
+        raise click.ClickException(f"no project named {missing[0]!r} ({invoked_as()} projects list)")
     return [known[name] for name in names]
 
 
@@ -49,12 +73,12 @@ def first_user(engines: Engines) -> tuple[User, str] | None:
         return None  # another process starting at the same time created it: it printed it
 
 
-def print_first_user(created: tuple[User, str] | None, base_url: str) -> None:
+def print_first_user(created: tuple[User, str] | None, base_url: str, again: Again) -> None:
     if created is None:
         return
     user, password = created
     click.echo(f"Created a dashboard user: sign in at {base_url}/\n  e-mail:   {user.email}\n  password: {password}\n"
-               "  (shown once; change it with: salesmachine users password admin@localhost)\n")
+               f"  (shown once; change it with: {again('users password', user.email)})\n")
 
 
 @click.group()
@@ -92,10 +116,14 @@ def users_grant(email: str, project_names: tuple[str, ...], database_url: str | 
     try:
         for project in _projects(engines, project_names):
             grant(engines.writer, email, project.id)
+        user, names = next((u, n) for u, n in list_users(engines.reader) if u.email == normalise_email(email))
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     finally:
         engines.dispose()
+    # What the user sees now, every project (as `users create` prints it): a silent success
+    # looked like nothing had happened.
+    click.echo(f"user:     {user.email}\nprojects: {', '.join(names)}")
 
 
 @users.command("password")

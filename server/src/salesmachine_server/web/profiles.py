@@ -20,6 +20,7 @@ from salesmachine_server.segments import decode_cursor
 from salesmachine_server.store import reads
 from salesmachine_server.store.schema import memberships
 from salesmachine_server.web.access import Dashboard, PageNotFound, dashboard, page_handler
+from salesmachine_server.web.attribute_values import shown
 from salesmachine_server.web.home import first_month
 from salesmachine_server.web.logos import Logo
 from salesmachine_server.web.revenue import paying_accounts_of
@@ -141,7 +142,7 @@ async def _profile_page(dash: Dashboard, template: str, section: str, found: dic
     return await dash.page(template, section, {
         "p": profile,
         "logo": logo,
-        "attributes": sorted(profile["params"].items()),
+        "attributes": [(key, shown(key, value, dash.zone)) for key, value in sorted(profile["params"].items())],
         "chart": mrr_chart(profile["mrr_history"], dash),
         "usage": usage_map(found["usage"], today),
         "timeline": found["timeline"],

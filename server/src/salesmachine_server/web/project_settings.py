@@ -1,6 +1,13 @@
 """Settings: the project's token, its secret (revealed on request), the snippet to paste with
 this server's address, the health thresholds and the time zone.
 
+Revealing the secret is a form (POST, with the session's CSRF token), answered by a redirect to
+the settings page (Post/Redirect/Get): the browser ends on a GET it can reload, without "confirm
+form resubmission". The secret never travels in an address: the POST leaves a short-lived
+cookie, a mark bound to the session and the project, and the next settings page shows the
+secret and clears the mark. So the secret appears once, on a page sent `Cache-Control:
+no-store` (every dashboard page is); a reload shows the button again.
+
 Changing the time zone recounts the project's active days in the new zone
 (store/activity.rebuild_contact_days), as `salesmachine projects configure --timezone` does:
 a day is a calendar day where the customer's team lives, and health follows from it.
@@ -8,6 +15,8 @@ a day is a calendar day where the customer's team lives, and health follows from
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import zoneinfo
 from functools import cache
 from typing import Any
@@ -49,6 +58,11 @@ salesmachine.init(apiToken, options);
 salesmachine.Settings("%(token)s", {});
 </script>"""
 
+# The mark "show the secret on the next settings page": a cookie of the settings page only, for
+# a minute at most, worthless without the session it is derived from (it is not the secret).
+REVEAL_COOKIE = "sm_reveal"
+REVEAL_SECONDS = 60
+
 LIMITS = {"window_days": (1, 365), "good_above": (0, 365), "bad_at_most": (0, 365)}
 
 
@@ -77,22 +91,48 @@ async def _page(dash: Dashboard, values: dict[str, Any], status: int = 200) -> R
     }, status=status)
 
 
+def _reveal_mark(dash: Dashboard) -> str:
+    """The reveal cookie's value for this session and project (keyed by the session's own
+    random CSRF token: another session's mark, or a forged one, shows nothing)."""
+    message = f"reveal the secret of project {dash.project.id}".encode()
+    return hmac.new(dash.session.csrf_token.encode(), message, hashlib.sha256).hexdigest()
+
+
 @page_handler
 async def settings_page(request: Request) -> Response:
-    return await _page(await dashboard(request), {})
-
-
-@page_handler
-async def reveal_secret(request: Request) -> Response:
-    """The secret, shown on this answer only (a POST: it is not in the address or the history)."""
     dash = await dashboard(request)
-    await checked_form(request, dash.session.csrf_token)
-    secret = derive_secret(request.app.state.server_key, dash.project.token)
+    mark = request.cookies.get(REVEAL_COOKIE)
+    if not mark:
+        return await _page(dash, {})
+    if hmac.compare_digest(mark, _reveal_mark(dash)):
+        response = await _revealed(dash)
+    else:
+        response = await _page(dash, {})
+    response.delete_cookie(REVEAL_COOKIE, path=dash.url("/settings"), httponly=True, samesite="strict")
+    return response
+
+
+async def _revealed(dash: Dashboard) -> Response:
+    secret = derive_secret(dash.request.app.state.server_key, dash.project.token)
     if not dash.project.secret_matches(secret):
         return await _page(dash, {"errors": [
             "This server's key did not issue this project's secret (was the key file replaced?): "
             "it cannot be shown."]}, status=409)
     return await _page(dash, {"secret": secret})
+
+
+@page_handler
+async def reveal_secret(request: Request) -> Response:
+    """Asks the next settings page to show the secret, then sends the browser there (the
+    module's docstring says why this way)."""
+    dash = await dashboard(request)
+    await checked_form(request, dash.session.csrf_token)
+    response = RedirectResponse(dash.url("/settings"), status_code=303)
+    # Not `Secure`: the mark alone reveals nothing, and the session cookie it needs is Secure
+    # wherever the dashboard is reached over HTTPS.
+    response.set_cookie(REVEAL_COOKIE, _reveal_mark(dash), max_age=REVEAL_SECONDS, path=dash.url("/settings"),
+                        httponly=True, samesite="strict")
+    return response
 
 
 @page_handler

@@ -7,7 +7,17 @@ from pathlib import Path
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from salesmachine_server.web import home, lists, live, logos, profiles, project_settings, revenue, signin
+from salesmachine_server.web import (
+    home,
+    lists,
+    live,
+    logos,
+    missing_pages,
+    profiles,
+    project_settings,
+    revenue,
+    signin,
+)
 
 STATIC = Path(__file__).parent / "static"
 
@@ -35,4 +45,10 @@ def dashboard_routes() -> list[BaseRoute]:
         Route(f"{project}/settings/secret", project_settings.reveal_secret, methods=["POST"]),
         Route("/logos/{name}", logos.logo_file, methods=["GET"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
+        # Any other address under /p/: the dashboard's own "not found" page, not the API's JSON.
+        # Keep these last (the router takes the first match: a page added after them would be
+        # unreachable), and GET only (a form posted to a known page with the wrong method
+        # stays a 405).
+        Route(f"{project}/{{rest:path}}", missing_pages.in_project, methods=["GET"]),
+        Route("/p/{rest:path}", missing_pages.outside_projects, methods=["GET"]),
     ]

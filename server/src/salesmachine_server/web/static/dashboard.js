@@ -104,6 +104,22 @@
     return td;
   }
 
+  // Children in order: strings as text, nodes as they are.
+  function append(parent) {
+    for (var i = 1; i < arguments.length; i++) {
+      var child = arguments[i];
+      parent.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
+    }
+    return parent;
+  }
+
+  function element(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) { node.className = className; }
+    if (text !== undefined) { node.textContent = text; }
+    return node;
+  }
+
   function link(td, href, text) {
     var a = document.createElement("a");
     a.href = href;
@@ -136,6 +152,7 @@
     });
     var format = function (iso) { return clock.format(new Date(iso)); };
 
+    // The same markup as live.html's rows (test_dashboard_newcomer.py compares them).
     function addEvent(e) {
       var tr = document.createElement("tr");
       tr.setAttribute("data-id", e.id);
@@ -150,13 +167,16 @@
       events.insertBefore(tr, events.firstChild);
     }
 
+    // The same markup as live.html's rows (test_dashboard_newcomer.py compares them).
     function addRejected(r) {
       var tr = document.createElement("tr");
       tr.setAttribute("data-id", r.id);
       tr.className = "fresh";
       cell(tr, format(r.received_at));
-      cell(tr, r.path + (r.item_index === null ? "" : " #" + r.item_index));
-      cell(tr, r.code + ": " + r.reason + (r.field ? " (field " + r.field + ")" : ""));
+      var where = append(cell(tr, ""), element("code", "", r.path));
+      if (r.item_index !== null) { append(where, " ", element("span", "muted", "#" + r.item_index)); }
+      var why = append(cell(tr, ""), element("span", "badge bad-code", r.code), " " + r.reason);
+      if (r.field) { append(why, " ", append(element("span", "muted"), "(field ", element("code", "", r.field), ")")); }
       cell(tr, r.raw, "raw");
       rejected.insertBefore(tr, rejected.firstChild);
     }
