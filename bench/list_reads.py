@@ -7,20 +7,23 @@ PostgreSQL), best of three, optionally beside another version of the server's co
 
 Writes bench/results/list-reads.md (list-reads-postgres.md). `--before` takes a source tree
 (e.g. from `git archive <commit> server/src | tar -x -C /tmp/before`) and checks both answer the
-same rows (for pages: the same HTML, its session's CSRF token aside). Targets: the home page
+same rows (for pages: the same rows, totals, health bands, accounts turned bad). Targets: the home page
 and health-filtered lists under 100 ms (issue 16, item 15).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import re
+import socket
 import subprocess
 import sys
 import time
 from datetime import datetime, timezone
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -46,14 +49,66 @@ def serve(database: str, port: int, source: str | None) -> subprocess.Popen[byte
     if source:
         env["PYTHONPATH"] = source
     process = subprocess.Popen([sys.executable, "-m", "salesmachine_server", "serve", "--port", str(port),
-                                "--database", database], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(300):
+                                "--database", database], env=env, stdout=subprocess.DEVNULL,
+                               stderr=open(harness.CACHE / f"list-reads-{port}.log", "wb"))
+    deadline = time.monotonic() + 180  # a loaded machine: a start takes seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"the server exited ({process.returncode})")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
                 return process
         except httpx.HTTPError:
             time.sleep(0.2)
+    process.terminate()
     raise SystemExit("the server did not start")
+
+
+def head_of(source: str) -> str:
+    """The latest migration of a source tree (the one no other revises)."""
+    versions = Path(source) / "salesmachine_server" / "store" / "migrations" / "versions"
+    found = {re.search(r"^revision = '([^']+)'", f.read_text(), re.M).group(1):
+             re.search(r"^down_revision = '([^']+)'", f.read_text(), re.M) for f in versions.glob("*.py")}
+    revised = {m.group(1) for m in found.values() if m}
+    (head,) = set(found) - revised
+    return head
+
+
+@contextlib.contextmanager
+def stamped(database: str, revision: str) -> Iterator[None]:
+    """The database marked as at an older code's latest migration while that code serves it:
+    it refuses a revision it does not know, and reads no column it does not know either."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database)
+    try:
+        with engine.begin() as conn:
+            current = conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
+            conn.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": revision})
+        yield
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": current})
+        engine.dispose()
+
+
+def figures(html: str) -> dict[str, list[str]]:
+    """What a page says that the data decides (its relative times aside, which move between two
+    runs): the rows of a list and their total; the home page's health bands and accounts that
+    just turned bad."""
+    return {
+        "rows": re.findall(r'<tr data-uid="([^"]+)"', html),
+        "total": re.findall(r'id="total">([^<]+)<', html),
+        "bands": re.findall(r'band-count">([^<]+)<', html),
+        "turned bad": re.findall(r'id="turned-bad".*?</section>', html, re.S),
+    }
+
+
+def free_port() -> int:
+    """A port nobody listens on (other checkouts may run this benchmark at the same time)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def dashboard_user(database: str, project_id: int) -> None:
@@ -95,7 +150,7 @@ def measure(database: str, auth: tuple[str, str], project_id: int, port: int,
             assert signed.status_code == 303, signed.text
             for page in PAGES:
                 seconds, answer = best_of_three(dash, page.format(p=project_id))
-                measured[page] = (seconds, re.sub(r'name="csrf" value="[^"]+"', "", answer.text))
+                measured[page] = (seconds, figures(answer.text))
     finally:
         process.terminate()
         process.wait()
@@ -113,8 +168,11 @@ def main() -> None:
     database, project = readdata.url_for(engine), marker["project"]
     auth = (project["token"], project["secret"])
     dashboard_user(database, project["id"])
-    after = measure(database, auth, project["id"], 18772, None)
-    before = measure(database, auth, project["id"], 18771, args.before) if args.before else None
+    after = measure(database, auth, project["id"], free_port(), None)
+    before = None
+    if args.before:
+        with stamped(database, head_of(args.before)):
+            before = measure(database, auth, project["id"], free_port(), args.before)
     command = f".venv/bin/python bench/list_reads.py --engine {engine}" + (f" --before {args.before}" if before else "")
     lines = ["# List reads on 10,000,000 events", "",
              f"Command: `{command}`  ",

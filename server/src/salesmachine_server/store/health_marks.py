@@ -149,9 +149,12 @@ class MarkWriter:
         self.rules: dict[int, Thresholds] = {}
 
     def thresholds(self, project_id: int) -> Thresholds:
-        # Read once per transaction, after its first days were written (the module's docstring).
+        # Read once per transaction, after its first days were written (the module's docstring),
+        # through the driver: SQLAlchemy's execution cost more than the writer's own statements.
         if project_id not in self.rules:
-            self.rules[project_id] = thresholds(self.conn, project_id)
+            found = self.driver.fetch(f"SELECT good_above, bad_at_most FROM health_marks WHERE project_id = "
+                                      f"{self.driver.p}", (project_id,))
+            self.rules[project_id] = tuple(found[0]) if found else thresholds(self.conn, project_id)  # type: ignore[assignment]
         return self.rules[project_id]
 
     def write(self, project_id: int, days: Sequence[tuple[Any, Any, int]], members: dict[int, set[int]],
