@@ -127,6 +127,9 @@ _ACCOUNTS = {
     "sqlite": f"UPDATE accounts SET {_set_marks('account', 'accounts', '?2', '?3')} WHERE id = ?1",
     "postgresql": f"UPDATE accounts AS t SET {_set_marks('account', 't', '%s', '%s')} WHERE t.id = ANY(%s)",
 }
+_ACCOUNT_DAYS = (f"INSERT INTO account_days (account_id, day, project_id) "
+                 f"SELECT * FROM {unnest(account_days, ('account_id', 'day', 'project_id'))} "
+                 "ON CONFLICT (account_id, day) DO NOTHING RETURNING account_id")
 # Every day of the contacts of new memberships, as days of their accounts.
 _MEMBER_DAYS = {
     "sqlite": "INSERT INTO account_days (account_id, day, project_id) SELECT ?1, day, project_id FROM contact_days "
@@ -164,8 +167,11 @@ class MarkWriter:
         `new_members`: the run's new (account_id, contact_id)."""
         d = self.driver
         account_rows = sorted({(a, day, project_id) for c, day, _ in days for a in members.get(c, ())})
-        changed = {a for (a,) in d.insert("account_days", ("account_id", "day", "project_id"), account_rows,
-                                          conflict=("account_id", "day"), returning="account_id")}
+        if d.postgres and account_rows:  # one array per column: psycopg adapts three values, not 3 per row
+            changed = {a for (a,) in d.fetch(_ACCOUNT_DAYS, tuple(list(col) for col in zip(*account_rows)))}
+        else:
+            changed = {a for (a,) in d.insert("account_days", ("account_id", "day", "project_id"), account_rows,
+                                              conflict=("account_id", "day"), returning="account_id")}
         if new_members:
             d.many(_MEMBER_DAYS["sqlite"], _MEMBER_DAYS["postgresql"], list(new_members))
             changed.update(a for a, _ in new_members)
