@@ -20,7 +20,7 @@ from salesmachine_server.importer import import_file
 from salesmachine_server.invocation import invoked_as
 from salesmachine_server.keys import derive_secret, load_server_key
 from salesmachine_server.settings import Settings
-from salesmachine_server.store.activity import rebuild_contact_days
+from salesmachine_server.store.activity import rebuild_contact_days, refresh_health_marks
 from salesmachine_server.store.engine import Engines, open_engines
 from salesmachine_server.store.migrate import migrate
 from salesmachine_server.store.projects import Project, create_project, list_projects, update_settings
@@ -262,9 +262,11 @@ def projects_configure(
             project = update_settings(engines.writer, name, changes)
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
-        if timezone is not None:
+        if timezone is not None:  # recomputes the health marks too
             days = rebuild_contact_days(engines.writer, project.id, timezone)
             click.echo(f"recounted active days in {timezone}: {days} contact-days", err=True)
+        elif health_good_above is not None or health_bad_at_most is not None:
+            refresh_health_marks(engines.writer, project.id)
     finally:
         engines.dispose()
     click.echo(orjson.dumps(_effective_settings(project.settings)))

@@ -6,7 +6,9 @@ the same builder as its list (store/filters.py: fields, filters and search; the 
 subqueries of reads.activity_source) so that it agrees with the list it counts;
 tests/test_dashboard.py checks that it does.
 Activity subqueries are joined only when a filter needs them: counting a segment on `plan=pro`
-over 100,000 contacts does not aggregate their active days.
+over 100,000 contacts does not aggregate their active days. Health is read from the health
+marks (store/health_marks.py) when they hold for the project's rule: the home page's bands and
+a count on `health=bad` compare two dates per row instead of counting active days.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from sqlalchemy import Connection, distinct, func, select
 
 from salesmachine_server.health import BAD, LEVELS
 from salesmachine_server.segments import ListQuery
-from salesmachine_server.store import filters, reads
+from salesmachine_server.store import filters, health_marks, reads
 from salesmachine_server.store.json_params import param_number
 from salesmachine_server.store.schema import accounts, contact_days, memberships
 
@@ -28,7 +30,9 @@ def count_matching(conn: Connection, project_id: int, kind: str, query: ListQuer
     dialect = conn.dialect.name
     table = filters.table_of(kind)
     used = {one.field for one in query.filters}
-    source, days = reads.activity_source(kind, project_id, window, [f for f in filters.ACTIVITY_FIELDS if f in used])
+    marks = "health" in used and health_marks.usable(conn, project_id, window.rule)
+    source, days = reads.activity_source(kind, project_id, window, [f for f in filters.ACTIVITY_FIELDS if f in used],
+                                         marks=marks)
     fields = filters.list_fields(dialect, table, days, window.rule)
     statement = (
         select(func.count())
@@ -41,8 +45,9 @@ def count_matching(conn: Connection, project_id: int, kind: str, query: ListQuer
 def health_bands(conn: Connection, project_id: int, kind: str, window: reads.Window) -> dict[str, int]:
     """{good, average, bad: how many} of a project's accounts or contacts, by the project's rule."""
     table = filters.table_of(kind)
-    source, days = reads.activity_source(kind, project_id, window, ["health"])
-    band = window.rule.sql(days["health"]).label("band")
+    marks = health_marks.usable(conn, project_id, window.rule)
+    source, days = reads.activity_source(kind, project_id, window, ["health"], marks=marks)
+    band = (days["health"].band() if marks else window.rule.sql(days["health"])).label("band")
     rows = conn.execute(
         select(band, func.count())
         .select_from(source)
@@ -54,12 +59,16 @@ def health_bands(conn: Connection, project_id: int, kind: str, window: reads.Win
     return counts
 
 
-def _account_days_between(project_id: int, first: date, last: date):  # type: ignore[no-untyped-def]
-    """(account_id, days): days any contact of each account was active from first to last."""
+def _account_days_between(project_id: int, first: date, last: date,
+                          only: Any = None):  # type: ignore[no-untyped-def]
+    """(account_id, days): days any contact of each account was active from first to last
+    (of the `only` account ids, a list or a SELECT of them, if given)."""
+    condition = [memberships.c.account_id.in_(only)] if only is not None else []
     return (
         select(memberships.c.account_id, func.count(distinct(contact_days.c.day)).label("days"))
         .select_from(memberships.join(contact_days, contact_days.c.contact_id == memberships.c.contact_id))
-        .where(memberships.c.project_id == project_id, contact_days.c.day >= first, contact_days.c.day <= last)
+        .where(memberships.c.project_id == project_id, contact_days.c.day >= first, contact_days.c.day <= last,
+               *condition)
         .group_by(memberships.c.account_id)
         .subquery()
     )
@@ -68,11 +77,22 @@ def _account_days_between(project_id: int, first: date, last: date):  # type: ig
 def turned_bad(conn: Connection, project_id: int, window: reads.Window, days_ago: int = 7,
                limit: int = 10) -> list[Any]:
     """Accounts that are bad today and were not `days_ago` days ago, by the same rule over the
-    window that ended then: the ones a CSM should call first, the biggest mrr first."""
+    window that ended then: the ones a CSM should call first, the biggest mrr first.
+
+    With the health marks, only a few accounts can be such: more than bad_at_most active days
+    in the window that ended then means a (bad_at_most + 1)-th most recent active day on or
+    after its start, and bad today means that day is before today's window (or missing). Those
+    few are counted exactly; without the marks, every account is."""
     rule = window.rule
     then = window.today - timedelta(days=days_ago)
-    before = _account_days_between(project_id, then - timedelta(days=rule.window_days - 1), then)
-    now = reads.account_activity(project_id, window.since(rule.window_days))
+    first_then = then - timedelta(days=rule.window_days - 1)
+    only: Any = None
+    if health_marks.usable(conn, project_id, rule):
+        only = select(accounts.c.id).where(
+            accounts.c.project_id == project_id, accounts.c.not_bad_day >= first_then,
+            accounts.c.not_bad_day < window.since(rule.window_days))
+    before = _account_days_between(project_id, first_then, then, only)
+    now = reads.account_activity(project_id, window.since(rule.window_days), only)
     mrr = param_number(conn.dialect.name, accounts.c.params, "mrr")
     statement = (
         select(accounts.c.account_uid, accounts.c.params, accounts.c.last_seen_at,

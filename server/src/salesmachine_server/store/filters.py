@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, Select, Table, and_, exists, func, or_, se
 from salesmachine_server.enrich.domains import FREE_MAIL, PARAM_KEYS
 from salesmachine_server.health import HealthRule
 from salesmachine_server.segments import ACCOUNT_UID, Filter, ListQuery
+from salesmachine_server.store.health_marks import Marks
 from salesmachine_server.store.json_params import param_number, param_text
 from salesmachine_server.store.schema import accounts, contact_uids, contacts, memberships
 
@@ -37,7 +38,7 @@ def list_fields(dialect: str, table: Table, days: Mapping[str, ColumnElement[Any
                 rule: HealthRule) -> dict[str, ColumnElement[Any]]:
     """The fields a filter names, as SQL over `table`: first and last seen, the mrr param,
     and each activity field given in `days` (its active days, 0 when none; health is the
-    rule's band of them). A list passes all three activity fields; a count only those its
+    rule's band of them, or the band of the rows' health marks when given those). A list passes all three activity fields; a count only those its
     filters use, to join no activity it does not need."""
     fields: dict[str, ColumnElement[Any]] = {
         "first_seen_at": table.c.first_seen_at,
@@ -45,7 +46,12 @@ def list_fields(dialect: str, table: Table, days: Mapping[str, ColumnElement[Any
         "mrr": param_number(dialect, table.c.params, "mrr"),
     }
     for name, active in days.items():
-        fields[name] = rule.sql(active) if name == "health" else active
+        if isinstance(active, Marks):
+            # Health from the rows' marks; "health_marks" lets a health filter be range
+            # conditions on their indexes rather than a comparison with the band.
+            fields[name], fields["health_marks"] = active.band(), active  # type: ignore[assignment]
+        else:
+            fields[name] = rule.sql(active) if name == "health" else active
     return fields
 
 
@@ -89,6 +95,9 @@ def filter_condition(
     """One filter: a list field, or a param (compared as a number when the value is one).
     An empty value means missing (=) or present (!=); != also takes a missing value."""
     key = one.param_key
+    marks = fields.get("health_marks") if one.field == "health" else None
+    if isinstance(marks, Marks):
+        return marks.is_(one.value) if one.op == "=" else marks.is_not(one.value)
     if key is None:
         expression = fields[one.field]
     elif isinstance(one.value, float):

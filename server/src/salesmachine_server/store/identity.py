@@ -14,10 +14,14 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
+from salesmachine_server.store import health_marks
 from salesmachine_server.store.bulk import chunks, insert_ignore_many
 from salesmachine_server.store.driver import Driver
-from salesmachine_server.store.schema import contact_days, contact_uids, contacts, events, memberships, mrr_changes
+from salesmachine_server.store.schema import (
+    account_days, contact_days, contact_uids, contacts, events, memberships, mrr_changes,
+)
 from salesmachine_server.store.upsert import insert_ignore, upsert_add
 
 # How often uids are looked up again when other processes merged or created them meanwhile.
@@ -148,6 +152,18 @@ class Identity:
                    [{"contact_id": keep, "day": d.day, "project_id": project_id, "events": d.events} for d in days])
         self.conn.execute(delete(contact_days).where(contact_days.c.contact_id == gone))
         self.conn.execute(delete(contacts).where(contacts.c.id == gone))
+        # The accounts of either now have the days of both; the marks follow the days.
+        account_ids = [a for (a,) in self.conn.execute(
+            select(memberships.c.account_id).where(memberships.c.contact_id == keep))]
+        dialect = postgresql if self.lock_rows else sqlite
+        self.conn.execute(dialect.insert(account_days).from_select(
+            ["account_id", "day", "project_id"],
+            select(memberships.c.account_id, contact_days.c.day, contact_days.c.project_id)
+            .select_from(memberships.join(contact_days, contact_days.c.contact_id == memberships.c.contact_id))
+            .where(memberships.c.contact_id == keep),
+        ).on_conflict_do_nothing())
+        health_marks.refresh_rows(self.conn, project_id, "contact", [keep])
+        health_marks.refresh_rows(self.conn, project_id, "account", account_ids)
         self.forget(project_id)
 
     def _move(self, table: Any, gone: int, keep: int, shape) -> None:  # type: ignore[no-untyped-def]

@@ -1,7 +1,8 @@
 """The read side's queries: profiles, lists with filters and keyset pages, timelines.
 
 Everything derived (active days, health) is computed here from `contact_days`, which the
-write path keeps exact, so lists of 100,000 contacts filter on health with one aggregate.
+write path keeps exact; a list or a count that filters on health reads it from the health
+marks the write path keeps with them (store/health_marks.py), without counting.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from sqlalchemy import ColumnElement, Connection, Select, and_, case, distinct, 
 from salesmachine_server.enrich.domains import account_domain, domain_from_params
 from salesmachine_server.segments import ListQuery, encode_cursor
 from salesmachine_server.health import HealthRule, window_start
-from salesmachine_server.store import filters
+from salesmachine_server.store import filters, health_marks
 from salesmachine_server.store.bulk import chunks
 from salesmachine_server.store.json_params import param_text
 from salesmachine_server.store.schema import (
@@ -284,17 +285,22 @@ def mrr_history(conn: Connection, condition: ColumnElement[bool]) -> list[dict[s
 
 
 def activity_source(kind: str, project_id: int, window: Window, names: Iterable[str],
-                    only: list[int] | None = None) -> tuple[Any, dict[str, Any]]:
+                    only: list[int] | None = None, marks: bool = False) -> tuple[Any, dict[str, Any]]:
     """The table of a list of `kind` ("contacts" or "accounts") outer-joined to an activity
     subquery for each named field (of filters.ACTIVITY_FIELDS, each over its own window), and
     those fields' active days, 0 when none: {name: days}, for filters.list_fields. With `only`,
-    the subqueries count the activity of those row ids alone."""
+    the subqueries count the activity of those row ids alone. With `marks` (the project's
+    health marks are usable for its rule: health_marks.usable), health is read from the rows'
+    marks, joining nothing: {"health": Marks}."""
     table = filters.table_of(kind)
     activity = contact_activity if kind == "contacts" else account_activity
     owner = "contact_id" if kind == "contacts" else "account_id"
     source: Any = table
     days: dict[str, Any] = {}
     for name in names:
+        if marks and name == "health":
+            days[name] = health_marks.Marks(table, window.since(window.rule.window_days))
+            continue
         sub = activity(project_id, window.since(filters.window_days(name, window.rule)), only)
         source = source.outerjoin(sub, sub.c[owner] == table.c.id)
         days[name] = func.coalesce(sub.c.days, 0)
@@ -345,7 +351,8 @@ def _list(conn: Connection, kind: str, project_id: int, query: ListQuery, window
     chooses = {one.field for one in query.filters} | {query.sort_field}
     choosing = [name for name in filters.ACTIVITY_FIELDS if name in chooses]
 
-    source, days = activity_source(kind, project_id, window, choosing)
+    marks = "health" in choosing and health_marks.usable(conn, project_id, window.rule)
+    source, days = activity_source(kind, project_id, window, choosing, marks=marks)
     fields = {**filters.list_fields(dialect, table, days, window.rule), uid_field: table.c[uid_field]}
     chosen = (
         select(table.c.id).select_from(source)

@@ -59,6 +59,13 @@ contacts = Table(
     # Time of the latest event or pageview; NULL until the contact does something.
     Column("last_seen_at", DateTime),
     Column("updated_at", DateTime, nullable=False),
+    # Health marks (store/health_marks.py): the contact's (good_above + 1)-th and
+    # (bad_at_most + 1)-th most recent active days, NULL when it has fewer. Good while the
+    # health window starts on or before good_day; bad once it starts after not_bad_day.
+    Column("good_day", Date),
+    Column("not_bad_day", Date),
+    Index("ix_contacts_good_day", "project_id", "good_day"),
+    Index("ix_contacts_not_bad_day", "project_id", "not_bad_day"),
 )
 
 contact_uids = Table(
@@ -79,7 +86,12 @@ accounts = Table(
     Column("first_seen_at", DateTime, nullable=False),
     Column("last_seen_at", DateTime),
     Column("updated_at", DateTime, nullable=False),
+    # Health marks, as on contacts, over the account's active days (account_days).
+    Column("good_day", Date),
+    Column("not_bad_day", Date),
     UniqueConstraint("project_id", "account_uid", name="uq_accounts_project_uid"),
+    Index("ix_accounts_good_day", "project_id", "good_day"),
+    Index("ix_accounts_not_bad_day", "project_id", "not_bad_day"),
 )
 
 memberships = Table(
@@ -146,6 +158,28 @@ contact_days = Table(
     Column("project_id", Id, ForeignKey("projects.id"), nullable=False),
     Column("events", Integer, nullable=False),
     Index("ix_contact_days_project_day", "project_id", "day"),
+)
+
+# The days any contact of an account was active (the union of its members' contact_days),
+# kept exact in the same transactions: an account's health marks are read from it by key.
+account_days = Table(
+    "account_days",
+    metadata,
+    Column("account_id", Id, ForeignKey("accounts.id"), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("project_id", Id, ForeignKey("projects.id"), nullable=False),
+    Index("ix_account_days_project_day", "project_id", "day"),
+)
+
+# The thresholds the health marks of a project's contacts and accounts were computed with. A
+# read uses the marks only when they match its project's rule; a writer computes new marks
+# with these, and changing the thresholds recomputes every mark (store/health_marks.py).
+health_marks = Table(
+    "health_marks",
+    metadata,
+    Column("project_id", Id, ForeignKey("projects.id"), primary_key=True),
+    Column("good_above", Integer, nullable=False),
+    Column("bad_at_most", Integer, nullable=False),
 )
 
 # One row each time a contact's or an account's mrr took a new value: revenue history.

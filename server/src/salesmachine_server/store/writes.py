@@ -10,8 +10,9 @@ aliases) is applied in a handful of statements whatever its length —
    that get a value older than their latest: a backfill);
 4. walk the messages in order in memory: params merged (mrr changes noted), memberships added,
    events attributed to accounts, activity counted;
-5. write the results: changed params, new memberships, revenue history, events, active days,
-   first/last seen, each as one statement.
+5. write the results: changed params, new memberships, revenue history, events, active days
+   (of contacts, then of accounts and the health marks of those with a new one:
+   health_marks.py), first/last seen, each as one statement.
 Order is kept exactly: step 4 sees each message after all those before it. An alias is applied
 alone, after everything before it was written, because it may merge two contacts.
 """
@@ -33,6 +34,7 @@ from salesmachine_server.ingest.messages import PAGEVIEW, Message
 from salesmachine_server.store.bulk import chunks, distinct, insert_ignore_many, unnest
 from salesmachine_server.store.driver import Driver
 from salesmachine_server.store.event_insert import insert_events
+from salesmachine_server.store.health_marks import MarkWriter
 from salesmachine_server.store.identity import Identity
 from salesmachine_server.store.schema import (
     accounts,
@@ -70,6 +72,7 @@ class WriteTransaction:
         self.timezones: dict[int, ZoneInfo] = {}
         self.account_ids: dict[tuple[int, str], int] = {}
         self.driver = Driver(connection)
+        self.marks = MarkWriter(connection)
 
     def set_timezone(self, project_id: int, name: str | None) -> None:
         self.timezones[project_id] = zone(name)
@@ -178,7 +181,7 @@ class WriteTransaction:
             state.seen("contact", contact_id, m.occurred_at, activity=True)
             if account_id is not None:
                 state.seen("account", account_id, m.occurred_at, activity=True)
-        state.write(self.conn, project_id, self.received_at)
+        state.write(self.conn, project_id, self.received_at, self.marks)
 
     def _resolve_accounts(self, project_id: int, first_seen: dict[str, datetime]) -> dict[str, int]:
         """Account ids for uids, creating accounts when first named, locked for us.
@@ -332,7 +335,7 @@ class RunState:
             self.seen_rows[(kind, row_id)] = entry = Seen(first=at)
         entry.note(at, activity)
 
-    def write(self, conn: Connection, project_id: int, received_at: datetime) -> None:
+    def write(self, conn: Connection, project_id: int, received_at: datetime, marks: MarkWriter) -> None:
         # Through the driver (driver.py): these statements carry a row per contact or account
         # the run touched, and SQLAlchemy's per-value bind processing cost more than SQLite;
         # on PostgreSQL each is one statement over arrays (Driver.many).
@@ -350,8 +353,9 @@ class RunState:
                  "received_at": received_at}
                 for kind, row_id, mrr, at in self.mrr_rows])
         insert_events(conn, self.events)
-        d.many(_COUNT_DAYS["sqlite"], _COUNT_DAYS["postgresql"],
-               [(c, d.day(day), project_id, n) for (c, day), n in self.days.items()])
+        days = [(c, d.day(day), n) for (c, day), n in self.days.items()]
+        d.many(_COUNT_DAYS["sqlite"], _COUNT_DAYS["postgresql"], [(c, day, project_id, n) for c, day, n in days])
+        marks.write(project_id, days, self.members, self.new_members)
         for kind in ("contact", "account"):
             active, idle = [], []
             for (k, row_id), s in self.seen_rows.items():

@@ -27,7 +27,7 @@ from starlette.responses import RedirectResponse, Response
 
 from salesmachine_server.health import HealthRule
 from salesmachine_server.keys import derive_secret
-from salesmachine_server.store.activity import rebuild_contact_days
+from salesmachine_server.store.activity import rebuild_contact_days, refresh_health_marks
 from salesmachine_server.store.projects import update_settings
 from salesmachine_server.timezones import is_valid
 from salesmachine_server.web.access import Dashboard, dashboard, page_handler
@@ -155,8 +155,12 @@ async def save_settings(request: Request) -> Response:
         return await _page(dash, {"errors": errors}, status=400)
     writer = dash.engines.writer
     changed_zone = timezone != dash.zone.key
+    rule = HealthRule.of({"health": health})
+    changed_marks = (rule.good_above, rule.bad_at_most) != (dash.window.rule.good_above, dash.window.rule.bad_at_most)
     await run_in_threadpool(update_settings, writer, dash.project.name, {"health": health, "timezone": timezone})
     request.app.state.projects.forget(dash.project.id)  # the API of this process applies them at once
-    if changed_zone:
+    if changed_zone:  # recomputes the health marks too
         await run_in_threadpool(rebuild_contact_days, writer, dash.project.id, timezone)
+    elif changed_marks:
+        await run_in_threadpool(refresh_health_marks, writer, dash.project.id)
     return RedirectResponse(dash.url("/settings?saved=1"), status_code=303)
