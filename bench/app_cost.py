@@ -26,7 +26,6 @@ import nostore_app
 
 from salesmachine_server.app import create_app
 from salesmachine_server.settings import Settings
-
 CACHE = Path(__file__).resolve().parent / ".cache"
 
 

@@ -85,9 +85,8 @@ def cpu_per_item(bodies: Path) -> dict[str, float]:
     from datetime import datetime
 
     from salesmachine_server.enrich.events import enricher_from
-    from salesmachine_server.ingest.messages import parse_item
+    from salesmachine_server.domain.messages import parse_item
     from salesmachine_server.settings import Settings
-
     items = [item for line in bodies.read_bytes().splitlines() if line for item in orjson.loads(line)]
     enricher = enricher_from(Settings())
     now = datetime(2026, 1, 1)
@@ -111,13 +110,12 @@ def commit_loop(engine: str, setting: str, bodies: Path, batches: int) -> tuple[
     through the write path's parse, enrichment and group commit (no HTTP): SQLite's own work is
     in this process, so its CPU time is the whole cost and other processes' load matters less."""
     from salesmachine_server.enrich.events import enricher_from
-    from salesmachine_server.ingest.messages import parse_item
-    from salesmachine_server.ingest.writer import Job, commit
+    from salesmachine_server.domain.messages import parse_item
+    from salesmachine_server.ingest.group_commit import Job, commit
     from salesmachine_server.settings import Settings
-    from salesmachine_server.store.engine import open_engines
-    from salesmachine_server.store.migrate import migrate
-    from salesmachine_server.store.projects import create_project, utcnow
-
+    from salesmachine_server.store.db.engine import open_engines
+    from salesmachine_server.store.db.migrate import migrate
+    from salesmachine_server.store.records.projects import create_project, utcnow
     url = fresh(engine, f"enrich_loop_{setting}")
     engines = open_engines(url)
     migrate(engines)

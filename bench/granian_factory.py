@@ -11,7 +11,5 @@ from starlette.applications import Starlette
 
 from salesmachine_server.app import create_app
 from salesmachine_server.settings import Settings
-
-
 def create() -> Starlette:
     return create_app(Settings.from_env())

@@ -113,9 +113,8 @@ def free_port() -> int:
 
 def dashboard_user(database: str, project_id: int) -> None:
     """The dashboard user the pages are read as, created once per database."""
-    from salesmachine_server.store.engine import open_engines
-    from salesmachine_server.store.users import create_user
-
+    from salesmachine_server.store.db.engine import open_engines
+    from salesmachine_server.store.records.users import create_user
     engines = open_engines(database)
     try:
         create_user(engines.writer, USER, PASSWORD, (project_id,))

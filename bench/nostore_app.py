@@ -16,10 +16,8 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 
 from salesmachine_server.app import create_app
-from salesmachine_server.ingest.writer import Job
+from salesmachine_server.ingest.group_commit import Job
 from salesmachine_server.settings import Settings
-
-
 def create(database_url: str) -> Starlette:
     app = create_app(Settings.from_env(database_url=database_url))
     started = app.router.lifespan_context
@@ -46,8 +44,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8099)
     args = parser.parse_args()
     # As `salesmachine serve` runs it (cli.py), but for the log level.
-    from salesmachine_server.http_protocol import protocol_for
-
+    from salesmachine_server.serving.http_protocol import protocol_for
     settings = Settings.from_env(database_url=args.database)
     uvicorn.run(create(args.database), host=args.host, port=args.port, access_log=False, log_level="warning",
                 http=protocol_for(settings.http, settings.max_head_bytes, settings.head_timeout_seconds),

@@ -31,7 +31,7 @@ from typing import Any
 import harness
 from workload import EVENT_NAMES
 
-VERSION = 2  # 2: account_days and the health marks (store/health_marks.py)
+VERSION = 2  # 2: account_days and the health marks (store/write/health_marks.py)
 CONTACTS = 100_000
 ACCOUNTS = 10_000
 EVENTS = 10_000_000

@@ -19,12 +19,11 @@ from pathlib import Path
 import orjson
 from sqlalchemy import create_engine, text
 
-from salesmachine_server.ingest.messages import parse_item
-from salesmachine_server.ingest.writer import Job, commit
-from salesmachine_server.store.engine import open_engines
-from salesmachine_server.store.migrate import migrate
-from salesmachine_server.store.projects import create_project
-
+from salesmachine_server.domain.messages import parse_item
+from salesmachine_server.ingest.group_commit import Job, commit
+from salesmachine_server.store.db.engine import open_engines
+from salesmachine_server.store.db.migrate import migrate
+from salesmachine_server.store.records.projects import create_project
 HERE = Path(__file__).resolve().parent
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 PG_DB = "salesmachine_bench_writer_cpu"

@@ -20,9 +20,8 @@ PASSWORD = "correct horse battery staple"
 def make_user(database_url: str, *project_ids: int, password: str = PASSWORD) -> str:
     """A dashboard user, member of the given projects, created as `salesmachine users create`
     does; returns the e-mail address."""
-    from salesmachine_server.store.engine import open_engines
-    from salesmachine_server.store.users import create_user
-
+    from salesmachine_server.store.db.engine import open_engines
+    from salesmachine_server.store.records.users import create_user
     email = f"csm-{secrets.token_hex(4)}@example.com"
     engines = open_engines(database_url)
     try:

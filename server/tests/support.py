@@ -21,8 +21,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, select, text
 
-from salesmachine_server.store.schema import accounts, contacts, events, mrr_changes
-
+from salesmachine_server.store.db.schema import accounts, contacts, events, mrr_changes
 POSTGRES_ADMIN_URL = os.environ.get(
     "SALESMACHINE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
@@ -126,8 +125,7 @@ class StoredData:
     """Reads what the server stored, straight from its database (the proof of 'stored')."""
 
     def __init__(self, database_url: str, project_id: int) -> None:
-        from salesmachine_server.store.engine import open_engines
-
+        from salesmachine_server.store.db.engine import open_engines
         self.engines = open_engines(database_url)
         self.project_id = project_id
 
@@ -236,10 +234,9 @@ def make_project(database_url: str, name: str | None = None, **settings: Any) ->
     """Create a project directly in the database, as `salesmachine projects create` does."""
     from salesmachine_server.keys import load_server_key
     from salesmachine_server.settings import Settings
-    from salesmachine_server.store.engine import open_engines
-    from salesmachine_server.store.migrate import migrate
-    from salesmachine_server.store.projects import create_project, update_settings
-
+    from salesmachine_server.store.db.engine import open_engines
+    from salesmachine_server.store.db.migrate import migrate
+    from salesmachine_server.store.records.projects import create_project, update_settings
     engines = open_engines(database_url)
     try:
         migrate(engines)

@@ -95,8 +95,7 @@ def throwaway_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[st
 def _damage(url: str, fault: str, project_id: int) -> None:
     """A store that no longer reads as the code expects: a table gone, or a stored health rule
     that is not a number (written by hand, past every check of the settings form)."""
-    from salesmachine_server.store.engine import open_engines
-
+    from salesmachine_server.store.db.engine import open_engines
     engines = open_engines(url)
     try:
         with engines.writer.begin() as conn:

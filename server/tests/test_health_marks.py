@@ -1,4 +1,4 @@
-"""Health marks (store/health_marks.py): the write path keeps, per contact and account, the days
+"""Health marks (store/write/health_marks.py): the write path keeps, per contact and account, the days
 from which health is read without counting active days; lists filtered on health, their
 counts and the home page read them, and must say exactly what counting says (the profile's
 health), through late events, memberships made after the events, alias merges, and changes of
@@ -42,7 +42,7 @@ def assert_lists_agree_with_profiles(project: Project, email: str) -> dict[str, 
     """Lists on health=X and health!=X, their dashboard counts and the home page's bands hold
     exactly the rows whose counted health (their profile's) is (not) X. The API and the
     dashboard are each checked against their own profiles: the API keeps a project's settings
-    for 30 s (auth.py), the dashboard reads them on each page."""
+    for 30 s (serving/credentials.py), the dashboard reads them on each page."""
     found = {}
     with reader(project) as http, signed_in(project.http.base_url, email) as dash:
         for kind in ("contacts", "accounts"):
@@ -157,9 +157,8 @@ def test_health_lists_counts_and_home_agree_with_counted_health(server: ServerPr
     save_settings(project, email, window_days=14, timezone="UTC")
 
     # Thresholds changed behind the server's back (no recomputation): reads count instead.
-    from salesmachine_server.store.engine import open_engines
-    from salesmachine_server.store.projects import update_settings
-
+    from salesmachine_server.store.db.engine import open_engines
+    from salesmachine_server.store.records.projects import update_settings
     engines = open_engines(server.database_url)
     try:
         update_settings(engines.writer, project.name, {"health": {"window_days": 14, "good_above": 3,

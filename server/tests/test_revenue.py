@@ -1,6 +1,6 @@
 """The revenue report: MRR, ARR, customers and the movements that explain each change.
 
-First the pure computation (`salesmachine_server.revenue`), then GET /v1/revenue over HTTP on
+First the pure computation (`salesmachine_server.domain.revenue`), then GET /v1/revenue over HTTP on
 a small history built through the write API, every figure checked against hand-computed
 expectations on SQLite and PostgreSQL.
 """
@@ -18,8 +18,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from salesmachine_server import revenue
-from salesmachine_server.revenue import MrrRow, Unit
+from salesmachine_server.domain import revenue
+from salesmachine_server.domain.revenue import MrrRow, Unit
 from tests.support import Project, ServerProcess, StoredData, make_project
 
 PARIS = ZoneInfo("Europe/Paris")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from salesmachine_server.store.engine import open_engines
-from salesmachine_server.store.migrate import migrate
-from salesmachine_server.store.schema import metadata
+from salesmachine_server.store.db.engine import open_engines
+from salesmachine_server.store.db.migrate import migrate
+from salesmachine_server.store.db.schema import metadata
 from tests.support import ServerProcess
 
 

@@ -6,7 +6,7 @@ Read operations are called with the token and secret together, on a project hold
 an account and events, so that lists and timelines answer rows and not only empty pages.
 
 A failure here is either a 5xx (a fault of ours: bad input must never cause one) or a drift
-between openapi.py and what the server does: a status, content type, header or body shape that
+between api/openapi.py and what the server does: a status, content type, header or body shape that
 the description does not admit.
 
 The operations are listed from the description built in-process (so each has its own test id)
@@ -36,7 +36,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from salesmachine_server.app import routes
-from salesmachine_server.openapi import build_openapi
+from salesmachine_server.api.openapi import build_openapi
 from salesmachine_server.web.routes import dashboard_routes
 from tests.support import Project, ServerProcess
 

@@ -50,9 +50,8 @@ def _sign_in(client: httpx.Client, server: ServerProcess, email: str, password: 
 
 def _age_failures(url: str, by: timedelta) -> None:
     """As if the failures so far happened `by` earlier (instead of waiting for it)."""
-    from salesmachine_server.store.engine import open_engines
-    from salesmachine_server.store.schema import sign_in_failures
-
+    from salesmachine_server.store.db.engine import open_engines
+    from salesmachine_server.store.db.schema import sign_in_failures
     engines = open_engines(url)
     try:
         with engines.writer.begin() as conn:

@@ -1,3 +1,2 @@
 from salesmachine_server.cli import main
-
 main()

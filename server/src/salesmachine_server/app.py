@@ -15,24 +15,23 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from salesmachine_server.api import export, profiles, revenue, timelines
-from salesmachine_server.auth import ProjectDirectory
-from salesmachine_server.cors import WriteCors
+from salesmachine_server.serving.credentials import ProjectDirectory
+from salesmachine_server.serving.cors import WriteCors
 from salesmachine_server.errors import ApiError, StoreUnavailable
-from salesmachine_server.health_checks import readyz
-from salesmachine_server.ingest.http import json_response, ping, write_endpoint
-from salesmachine_server.ingest.writer import Writer
+from salesmachine_server.serving.health_checks import readyz
+from salesmachine_server.ingest.endpoints import json_response, ping, write_endpoint
+from salesmachine_server.ingest.group_commit import Writer
 from salesmachine_server.keys import load_server_key
-from salesmachine_server.metrics import metrics
-from salesmachine_server.openapi import docs_page, openapi_json
-from salesmachine_server.ratelimit import RateLimiter
-from salesmachine_server.request_metrics import RequestMetrics
-from salesmachine_server.sent_paths import EncodedRoute
-from salesmachine_server.server_faults import AnswerServerFaults, fault_response
+from salesmachine_server.serving.metrics import metrics
+from salesmachine_server.api.openapi import docs_page, openapi_json
+from salesmachine_server.serving.ratelimit import RateLimiter
+from salesmachine_server.serving.request_metrics import RequestMetrics
+from salesmachine_server.serving.sent_paths import EncodedRoute
+from salesmachine_server.serving.server_faults import AnswerServerFaults, fault_response
 from salesmachine_server.settings import Settings
-from salesmachine_server.store.engine import Engines, open_engines
+from salesmachine_server.store.db.engine import Engines, open_engines
 from salesmachine_server.web import javascripts
 from salesmachine_server.web.routes import dashboard_routes
-
 log = logging.getLogger("salesmachine")
 
 WRITE_PATHS = {
@@ -142,7 +141,7 @@ def create_app(settings: Settings, engines: Engines | None = None) -> Starlette:
     app = Starlette(
         routes=routes(),
         lifespan=lifespan,
-        # AnswerServerFaults answers what no handler took without re-raising it (server_faults.py):
+        # AnswerServerFaults answers what no handler took without re-raising it (serving/server_faults.py):
         # a 500 then leaves the keep-alive connection usable.
         middleware=[Middleware(RequestMetrics), Middleware(AnswerServerFaults),
                     Middleware(WriteCors, paths={"/v1/ping", *WRITE_PATHS})],

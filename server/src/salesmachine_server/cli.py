@@ -13,22 +13,20 @@ import orjson
 
 from salesmachine_server.enrich import backfill as enrich_backfill
 from salesmachine_server.enrich.events import Enricher, enricher_from
-from salesmachine_server.health import HealthRule
-from salesmachine_server.http_protocol import protocol_for
-from salesmachine_server.import_columns import parse_column_option
-from salesmachine_server.importer import import_file
+from salesmachine_server.domain.health import HealthRule
+from salesmachine_server.serving.http_protocol import protocol_for
+from salesmachine_server.ingest.import_columns import parse_column_option
+from salesmachine_server.ingest.importer import import_file
 from salesmachine_server.invocation import invoked_as
 from salesmachine_server.keys import derive_secret, load_server_key
 from salesmachine_server.settings import Settings
-from salesmachine_server.store.activity import rebuild_contact_days, refresh_health_marks
-from salesmachine_server.store.engine import Engines, open_engines
-from salesmachine_server.store.migrate import migrate
-from salesmachine_server.store.projects import Project, create_project, list_projects, update_settings
-from salesmachine_server.timezones import is_valid as is_valid_timezone
-from salesmachine_server.timezones import zone
+from salesmachine_server.store.write.contact_days import rebuild_contact_days, refresh_health_marks
+from salesmachine_server.store.db.engine import Engines, open_engines
+from salesmachine_server.store.db.migrate import migrate
+from salesmachine_server.store.records.projects import Project, create_project, list_projects, update_settings
+from salesmachine_server.domain.timezones import is_valid as is_valid_timezone
+from salesmachine_server.domain.timezones import zone
 from salesmachine_server.user_commands import Again, database_option, first_user, print_first_user, users
-
-
 def _open(database_url: str | None) -> tuple[Settings, Engines]:
     settings = Settings.from_env(database_url=database_url)
     try:
@@ -72,7 +70,6 @@ def serve(
     import uvicorn
 
     from salesmachine_server.app import create_app
-
     settings, engines = _open(database_url)
     settings = Settings.from_env(
         database_url=settings.database_url,

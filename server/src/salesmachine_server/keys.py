@@ -17,7 +17,6 @@ import secrets
 from pathlib import Path
 
 from salesmachine_server.settings import Settings
-
 KEY_BYTES = 32
 
 

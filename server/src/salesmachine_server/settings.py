@@ -33,12 +33,12 @@ class Settings:
     # header line ended by a bare newline (docs/api.md, Credentials).
     http: str = "auto"
     # The request line and headers: answered 431 over this size, 408 when not complete this
-    # many seconds after they started (slow clients must not hold connections; http_protocol.py).
+    # many seconds after they started (slow clients must not hold connections; serving/http_protocol.py).
     max_head_bytes: int = 64 * 1024
     head_timeout_seconds: float = 30.0
     # Requests per second each project may make (a token bucket of `rate_limit_burst`); 0 is
     # off. Per project: shared through the database by the processes of one PostgreSQL
-    # (ratelimit.py).
+    # (serving/ratelimit.py).
     rate_limit: float = 0.0
     rate_limit_burst: int = 0
     # A bearer token /metrics then requires (`Authorization: Bearer <token>`, what Prometheus

@@ -13,9 +13,9 @@ import click
 from sqlalchemy.exc import IntegrityError
 
 from salesmachine_server.invocation import invoked_as
-from salesmachine_server.store.engine import Engines
-from salesmachine_server.store.projects import Project, list_projects
-from salesmachine_server.store.users import (
+from salesmachine_server.store.db.engine import Engines
+from salesmachine_server.store.records.projects import Project, list_projects
+from salesmachine_server.store.records.users import (
     User,
     count_users,
     create_user,

@@ -8,8 +8,7 @@ from datetime import datetime
 import pytest
 
 from salesmachine_server.errors import ApiError
-from salesmachine_server.segments import Filter, encode_cursor, parse_list_query
-
+from salesmachine_server.domain.list_query import Filter, encode_cursor, parse_list_query
 SORTS = {"last_seen_at": "datetime", "mrr": "number", "uid": "text"}
 
 

@@ -10,8 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from salesmachine_server.ingest.messages import Invalid, parse_item
-
+from salesmachine_server.domain.messages import Invalid, parse_item
 NOW = datetime(2026, 12, 5, 12, 0, 0)
 
 

@@ -20,8 +20,7 @@ from typing import Any
 import httpx
 from sqlalchemy import create_engine, text
 
-from salesmachine_server.store.engine import normalise_url
-
+from salesmachine_server.store.db.engine import normalise_url
 EVENT_KINDS = ("event", "pageview")
 
 

@@ -12,11 +12,10 @@ from starlette.requests import Request
 
 from salesmachine_server.api.access import reader
 from salesmachine_server.errors import ApiError
-from salesmachine_server.health import HealthRule
-from salesmachine_server.store.projects import Project
-from salesmachine_server.store.reads import Window
-from salesmachine_server.timezones import local_today, zone
-
+from salesmachine_server.domain.health import HealthRule
+from salesmachine_server.store.records.projects import Project
+from salesmachine_server.store.read.queries import Window
+from salesmachine_server.domain.timezones import local_today, zone
 T = TypeVar("T")
 
 

@@ -1,6 +1,6 @@
 """GET /v1/export/{contacts|accounts|events}?format=ndjson|csv: everything, streamed.
 
-CSV cells that a spreadsheet would run as formulas are neutralised (csv_formulas.py).
+CSV cells that a spreadsheet would run as formulas are neutralised (domain/csv_formulas.py).
 """
 
 from __future__ import annotations
@@ -15,10 +15,9 @@ from starlette.responses import Response, StreamingResponse
 
 from salesmachine_server.api.access import reader
 from salesmachine_server.api.render import dumps
-from salesmachine_server.csv_formulas import neutralise
+from salesmachine_server.domain.csv_formulas import neutralise
 from salesmachine_server.errors import ApiError
-from salesmachine_server.store import exports
-
+from salesmachine_server.store.read import exports
 FORMATS = {"ndjson": "application/x-ndjson", "csv": "text/csv; charset=utf-8"}
 
 

@@ -10,10 +10,8 @@ from starlette.responses import Response
 from salesmachine_server.api.context import path_uid, read_context
 from salesmachine_server.api.render import json_answer
 from salesmachine_server.errors import ApiError
-from salesmachine_server.segments import parse_list_query
-from salesmachine_server.store import reads
-
-
+from salesmachine_server.domain.list_query import parse_list_query
+from salesmachine_server.store.read import queries as reads
 async def contact(request: Request) -> Response:
     context = await read_context(request)
     uid = path_uid(request, "uid")

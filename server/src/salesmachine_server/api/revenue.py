@@ -3,7 +3,7 @@
 Query: `from` and `to` (local dates YYYY-MM-DD, both included; default the twelve calendar
 months ending today), `interval` (day, week, month, quarter or year; default month). Periods
 are cut at calendar boundaries in the project's time zone. The figures come from
-`salesmachine_server.revenue`; this module reads the rows and shapes the answer, which also
+`salesmachine_server.domain.revenue`; this module reads the rows and shapes the answer, which also
 names the stored mrr values the figures leave out (`ignored`: out of range, docs/revenue.md).
 """
 
@@ -21,13 +21,12 @@ from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 
-from salesmachine_server import revenue
+from salesmachine_server.domain import revenue
 from salesmachine_server.api.access import reader
 from salesmachine_server.api.render import json_answer
 from salesmachine_server.errors import ApiError
-from salesmachine_server.store.schema import accounts, contacts, memberships, mrr_changes
-from salesmachine_server.timezones import local_today, zone
-
+from salesmachine_server.store.db.schema import accounts, contacts, memberships, mrr_changes
+from salesmachine_server.domain.timezones import local_today, zone
 KNOWN = ("from", "to", "interval")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 # Dates whose local midnight exists as a UTC datetime in every zone, with room to spare.

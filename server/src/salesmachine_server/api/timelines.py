@@ -14,10 +14,9 @@ from starlette.responses import Response
 from salesmachine_server.api.context import path_uid, read_context
 from salesmachine_server.api.render import json_answer
 from salesmachine_server.errors import ApiError
-from salesmachine_server.ingest.messages import Invalid, parse_time
-from salesmachine_server.segments import MAX_LIMIT, decode_cursor, is_whole_number
-from salesmachine_server.store import reads
-
+from salesmachine_server.domain.messages import Invalid, parse_time
+from salesmachine_server.domain.list_query import MAX_LIMIT, decode_cursor, is_whole_number
+from salesmachine_server.store.read import queries as reads
 KNOWN = {"event", "kind", "from", "to", "limit", "cursor"}
 
 

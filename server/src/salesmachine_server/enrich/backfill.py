@@ -17,10 +17,9 @@ from dataclasses import dataclass
 from sqlalchemy import Integer, bindparam, func, select, update
 
 from salesmachine_server.enrich.events import Enricher
-from salesmachine_server.store.engine import Engines
-from salesmachine_server.store.event_insert import ENRICHMENT_COLUMNS
-from salesmachine_server.store.schema import events
-
+from salesmachine_server.store.db.engine import Engines
+from salesmachine_server.store.write.event_insert import ENRICHMENT_COLUMNS
+from salesmachine_server.store.db.schema import events
 BATCH = 2000
 
 

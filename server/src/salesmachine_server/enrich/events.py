@@ -17,7 +17,6 @@ from salesmachine_server.enrich.agents import Agent, parse_agent
 from salesmachine_server.enrich.geo import Geolocator, Location
 from salesmachine_server.enrich.ip_storage import check_mode, kept
 from salesmachine_server.settings import Settings
-
 VERSION = 1  # stored in events.enrichment: what a later backfill may look for
 IP_KEY = "visit_ip"
 AGENT_KEYS = ("visit_agent", "user_agent")

@@ -19,7 +19,6 @@ from anyio import to_thread
 from starlette.requests import Request
 
 from salesmachine_server.errors import ApiError
-
 LARGE_BODY_BYTES = 64 * 1024
 STRANGER_BODIES = 4
 STRANGER_WAIT_SECONDS = 10.0

@@ -22,8 +22,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from salesmachine_server.enrich.geo import parse_address
-from salesmachine_server.ingest.messages import Message
-
+from salesmachine_server.domain.messages import Message
 log = logging.getLogger("salesmachine")
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network

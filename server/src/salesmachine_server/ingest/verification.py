@@ -14,10 +14,9 @@ import hmac
 from collections.abc import Callable
 from typing import Any
 
-from salesmachine_server.auth import Credentials
-from salesmachine_server.ingest.messages import Invalid, Message, uid_string
+from salesmachine_server.serving.credentials import Credentials
+from salesmachine_server.domain.messages import Invalid, Message, uid_string
 from salesmachine_server.keys import user_hash
-
 RULE = "identity_verification"
 
 

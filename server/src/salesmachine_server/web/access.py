@@ -22,19 +22,18 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from salesmachine_server.errors import ApiError
-from salesmachine_server.health import HealthRule
-from salesmachine_server.segments import parse_list_query
-from salesmachine_server.sent_paths import sent_path
-from salesmachine_server.store import reads
-from salesmachine_server.store.counts import count_matching
-from salesmachine_server.store.projects import Project, list_projects
-from salesmachine_server.store.saved_segments import Segment, list_segments
-from salesmachine_server.store.users import project_ids_of
-from salesmachine_server.store.web_sessions import WebSession, find_session
-from salesmachine_server.timezones import local_today, zone
+from salesmachine_server.domain.health import HealthRule
+from salesmachine_server.domain.list_query import parse_list_query
+from salesmachine_server.serving.sent_paths import sent_path
+from salesmachine_server.store.read import queries as reads
+from salesmachine_server.store.read.counts import count_matching
+from salesmachine_server.store.records.projects import Project, list_projects
+from salesmachine_server.store.records.saved_segments import Segment, list_segments
+from salesmachine_server.store.records.users import project_ids_of
+from salesmachine_server.store.records.web_sessions import WebSession, find_session
+from salesmachine_server.domain.timezones import local_today, zone
 from salesmachine_server.web.forms import FormRefused
 from salesmachine_server.web.templating import render
-
 SESSION_COOKIE = "sm_session"
 T = TypeVar("T")
 

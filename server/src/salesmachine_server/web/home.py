@@ -1,7 +1,7 @@
 """The home page: MRR now and its trend, the last twelve months of revenue movements, accounts
 per health band, accounts that just turned bad, and the newest contacts.
 
-Revenue figures come from `salesmachine_server.revenue`, the same computation GET /v1/revenue
+Revenue figures come from `salesmachine_server.domain.revenue`, the same computation GET /v1/revenue
 answers with, over the same rows (`api.revenue.mrr_rows`): the dashboard and the API cannot
 disagree on a month's MRR.
 """
@@ -15,12 +15,11 @@ from sqlalchemy import Connection
 from starlette.requests import Request
 from starlette.responses import Response
 
-from salesmachine_server import revenue
+from salesmachine_server.domain import revenue
 from salesmachine_server.api.revenue import accounts_of_paying_contacts, mrr_rows
-from salesmachine_server.store.counts import health_bands, turned_bad
-from salesmachine_server.store.signups import recent_signups
+from salesmachine_server.store.read.counts import health_bands, turned_bad
+from salesmachine_server.store.read.signups import recent_signups
 from salesmachine_server.web.access import dashboard, page_handler
-
 MONTHS = 12
 
 

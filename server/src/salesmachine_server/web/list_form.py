@@ -2,7 +2,7 @@
 
 A CSM fills in a search box, a health band, an activity choice, a sort and free conditions
 (`plan=pro`, `mrr>100`, one per line). The page turns those into the filter language of
-segments.py (`q=acme&health=bad&active_days_14=0&plan=pro&sort=-mrr`), which is what
+domain/list_query.py (`q=acme&health=bad&active_days_14=0&plan=pro&sort=-mrr`), which is what
 reads.py lists, what a saved segment stores and what GET /v1/accounts takes. Reading a saved
 segment goes the other way, so its filter shows in the form, ready to change.
 """
@@ -15,8 +15,7 @@ from urllib.parse import quote_plus, unquote_plus
 
 from starlette.datastructures import QueryParams
 
-from salesmachine_server.health import LEVELS
-
+from salesmachine_server.domain.health import LEVELS
 _PAIR = re.compile(r"^\s*(?P<field>[^<>=!]+?)\s*(?P<op>>=|<=|!=|>|<|=)\s*(?P<value>.*?)\s*$", re.DOTALL)
 # The activity menu: choice -> the condition it stands for.
 ACTIVITY = {

@@ -1,7 +1,7 @@
 """The accounts and contacts lists, and saving their filter as a named segment.
 
 The list is reads.list_accounts / list_contacts, paged by their keyset cursor, with the total
-from store/counts.py; a segment's page is the same list with the segment's saved filter.
+from store/read/counts.py; a segment's page is the same list with the segment's saved filter.
 """
 
 from __future__ import annotations
@@ -15,17 +15,16 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from salesmachine_server.errors import ApiError
-from salesmachine_server.health import LEVELS
-from salesmachine_server.segments import parse_list_query
-from salesmachine_server.store import reads
-from salesmachine_server.store.counts import count_matching
-from salesmachine_server.store.saved_segments import KINDS, Segment, delete_segment, find_segment, save_segment
+from salesmachine_server.domain.health import LEVELS
+from salesmachine_server.domain.list_query import parse_list_query
+from salesmachine_server.store.read import queries as reads
+from salesmachine_server.store.read.counts import count_matching
+from salesmachine_server.store.records.saved_segments import KINDS, Segment, delete_segment, find_segment, save_segment
 from salesmachine_server.web.access import Dashboard, PageNotFound, dashboard, page_handler
 from salesmachine_server.web.forms import checked_form
 from salesmachine_server.web.list_form import ACTIVITY_LABELS, SORTS, ListForm
 from salesmachine_server.web.logos import Logo
 from salesmachine_server.web.numbers import MAX_ID, whole_number
-
 PAGE_SIZE = 25
 
 

@@ -17,10 +17,9 @@ from starlette.responses import Response
 
 from salesmachine_server.api.render import json_answer
 from salesmachine_server.errors import ApiError
-from salesmachine_server.store.live_feed import recent_events, recent_rejections
+from salesmachine_server.store.read.live_feed import recent_events, recent_rejections
 from salesmachine_server.web.access import NotSignedIn, PageNotFound, dashboard, page_handler
 from salesmachine_server.web.numbers import MAX_ID, whole_number
-
 RAW_CHARS = 2000
 POLL_MS = 2000
 

@@ -9,7 +9,7 @@ domain); without a file for it every account gets its initials on a colour of it
 A logo file is the operator's, but it may come from anywhere (an SVG can carry a script): it is
 served with a Content-Security-Policy that runs nothing and sandboxes the document, and
 `nosniff`, so opened on its own it cannot act in the dashboard's origin. And it goes only to a
-member of a project that has an account of that domain (store/logo_domains.py): which customers
+member of a project that has an account of that domain (store/read/logo_domains.py): which customers
 a project has is not for other projects' users to probe.
 """
 
@@ -27,10 +27,9 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
 from salesmachine_server.enrich.domains import domain_from_params
-from salesmachine_server.store.logo_domains import projects_have_domain
-from salesmachine_server.store.users import project_ids_of
+from salesmachine_server.store.read.logo_domains import projects_have_domain
+from salesmachine_server.store.records.users import project_ids_of
 from salesmachine_server.web.access import current_session
-
 EXTENSIONS = {".png": "image/png", ".svg": "image/svg+xml", ".jpg": "image/jpeg", ".webp": "image/webp"}
 _DOMAIN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$")
 COLOURS = 8

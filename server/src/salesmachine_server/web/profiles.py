@@ -14,11 +14,11 @@ from sqlalchemy import Connection, select
 from starlette.requests import Request
 from starlette.responses import Response
 
-from salesmachine_server import revenue
+from salesmachine_server.domain import revenue
 from salesmachine_server.errors import ApiError
-from salesmachine_server.segments import decode_cursor
-from salesmachine_server.store import reads
-from salesmachine_server.store.schema import memberships
+from salesmachine_server.domain.list_query import decode_cursor
+from salesmachine_server.store.read import queries as reads
+from salesmachine_server.store.db.schema import memberships
 from salesmachine_server.web.access import Dashboard, PageNotFound, dashboard, page_handler
 from salesmachine_server.web.attribute_values import shown
 from salesmachine_server.web.home import first_month
@@ -26,7 +26,6 @@ from salesmachine_server.web.logos import Logo
 from salesmachine_server.web.revenue import paying_accounts_of
 from salesmachine_server.web.usage_map import first_day, usage_map
 from salesmachine_server.web.visits import agent_label, place, visit_of
-
 TIMELINE_PAGE = 30
 VISITS = 5
 

@@ -25,16 +25,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from salesmachine_server.health import HealthRule
+from salesmachine_server.domain.health import HealthRule
 from salesmachine_server.keys import derive_secret
-from salesmachine_server.store.activity import rebuild_contact_days, refresh_health_marks
-from salesmachine_server.store.projects import update_settings
-from salesmachine_server.timezones import is_valid
+from salesmachine_server.store.write.contact_days import rebuild_contact_days, refresh_health_marks
+from salesmachine_server.store.records.projects import update_settings
+from salesmachine_server.domain.timezones import is_valid
 from salesmachine_server.web.access import Dashboard, dashboard, page_handler
 from salesmachine_server.web.forms import checked_form
-from salesmachine_server.web.numbers import whole_number
-
-# The API document's snippet, with the host and token filled in.
+from salesmachine_server.web.numbers import whole_number  # The API document's snippet, with the host and token filled in.
 SNIPPET = """<script type="text/javascript">
 var salesmachine = salesmachine || [];
 salesmachine.Settings = function(apiToken, options) {

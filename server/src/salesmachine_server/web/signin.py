@@ -5,7 +5,7 @@ scripts do not carry it; a link from an e-mail still opens the dashboard signed 
 when the dashboard is reached over HTTPS. The sign-in form is protected by a double-submit token:
 there is no session yet, so the token lives in a short cookie of its own, scoped to /signin.
 
-Wrong passwords are throttled per account and per client address (store/sign_in_attempts.py):
+Wrong passwords are throttled per account and per client address (store/records/sign_in_attempts.py):
 past a few failures the form answers 429 with Retry-After, without checking the password. The
 password's check (argon2, deliberately slow) runs on a worker thread, off the event loop.
 """
@@ -19,14 +19,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from salesmachine_server.store.sign_in_attempts import begin_attempt, succeeded
-from salesmachine_server.store.users import authenticate
-from salesmachine_server.store.web_sessions import LIFETIME, end_session, start_session
+from salesmachine_server.store.records.sign_in_attempts import begin_attempt, succeeded
+from salesmachine_server.store.records.users import authenticate
+from salesmachine_server.store.records.web_sessions import LIFETIME, end_session, start_session
 from salesmachine_server.web.access import SESSION_COOKIE, current_session, error_page, page_handler, projects_of
 from salesmachine_server.ingest.client_ip import behind_trusted_proxy, request_client_ip
 from salesmachine_server.web.forms import checked_form
 from salesmachine_server.web.templating import render
-
 SIGNIN_COOKIE = "sm_signin"
 
 

@@ -1,0 +1,1 @@
+"""What the product means, with no I/O: messages, the list query language, health, revenue, time zones."""

@@ -1,0 +1,277 @@
+"""The write endpoints: request -> credentials -> body -> messages -> group commit -> answer.
+
+The credentials are checked before the body is read, except when the body itself may carry
+them (a legacy form without an Authorization header: see body.py for what that may cost).
+The answer is sent only after the writer has committed (201 means stored). A single call with
+bad input is answered 400 (403 when identity verification refuses it) and stores nothing but
+the record of the refusal; a batch stores its good items and names each bad one by index. A
+body refused whole (not JSON, too large, ...) is recorded too, once its project is known.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from salesmachine_server.serving.credentials import Credentials, authenticate, basic_pair
+from salesmachine_server.enrich.events import enricher_from
+from salesmachine_server.errors import CODES, ApiError
+from salesmachine_server.serving.health_checks import database_problem
+from salesmachine_server.ingest.body import off_the_loop_if_large, read_body, stranger_bodies
+from salesmachine_server.ingest.client_ip import fill_visit_ip, request_client_ip
+from salesmachine_server.domain.messages import Invalid, ItemError, Message, parse_item
+from salesmachine_server.ingest.verification import check_identity
+from salesmachine_server.ingest.group_commit import Job
+from salesmachine_server.keys import derive_secret
+from salesmachine_server.settings import Settings
+from salesmachine_server.store.records.projects import utcnow
+from salesmachine_server.ingest.wire import Envelope, may_carry_credentials, open_envelope, sent_text
+SUCCESS = {"status": "success"}
+
+
+def json_response(body: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+def refuse_in_maintenance(request: Request) -> None:
+    settings: Settings = request.app.state.settings
+    if settings.maintenance:
+        raise ApiError(
+            503,
+            "the server is in maintenance; retry later",
+            headers={"Retry-After": str(settings.retry_after_seconds)},
+        )
+
+
+async def credentials_for(request: Request, api_token: str | None = None) -> Credentials:
+    """Who is calling (401 otherwise), within the project's rate (429 otherwise)."""
+    credentials = await authenticate(
+        request.app.state.projects,
+        request.headers.get("authorization"),
+        api_token if api_token is not None else request.query_params.get("api_token"),
+    )
+    await request.app.state.rate_limiter.check(credentials.project.id)
+    return credentials
+
+
+async def ping(request: Request) -> Response:
+    """Can this client send now? Its credentials are good, and the database answers (the
+    readiness probe, shared with /readyz): a 200 while nothing could be stored would send a
+    client's data into 503s it was told it would not meet."""
+    refuse_in_maintenance(request)
+    await credentials_for(request)
+    problem = await database_problem(request.app.state)
+    if problem is not None:
+        raise ApiError(
+            503,
+            f"the database is unreachable ({problem}): nothing can be stored now; retry later",
+            headers={"Retry-After": str(request.app.state.settings.retry_after_seconds)},
+        )
+    return json_response(SUCCESS)
+
+
+def write_endpoint(kind: str):  # type: ignore[no-untyped-def]
+    """The endpoint for one message kind: contact, account, event, pageview, alias or batch."""
+
+    async def endpoint(request: Request) -> Response:
+        refuse_in_maintenance(request)
+        settings: Settings = request.app.state.settings
+        if request.method == "GET" and "data" not in request.query_params:
+            raise ApiError(
+                400, "a GET write carries its JSON in the query: data=<base64 JSON>", field="data", rule="required"
+            )
+        query = dict(request.query_params)
+        content_type = request.headers.get("content-type")
+        credentials: Credentials | None = None
+        if basic_pair(request.headers.get("authorization")) is not None or not may_carry_credentials(query, content_type):
+            credentials = await credentials_for(request)
+        envelope = await _open(request, credentials, query, content_type)
+        if credentials is None:
+            credentials = await credentials_for(request, envelope.api_token)
+        write = Write(request, credentials, settings, envelope.size)
+        try:
+            payload = await off_the_loop_if_large(envelope.size, envelope.payload)
+            items = batch_items(payload, settings.max_batch_items) if kind == "batch" else []
+        except ApiError as error:
+            await write.keep_refusal(error, envelope.sent)
+            raise
+        if kind == "batch":
+            return await write.batch(items)
+        return await write.one(payload, kind)
+
+    endpoint.__name__ = f"write_{kind}"
+    return endpoint
+
+
+async def _open(
+    request: Request, credentials: Credentials | None, query: dict[str, str], content_type: str | None
+) -> Envelope:
+    """The body, read and opened; a refusal (too large, a malformed form) is kept when the
+    sender is known. Without credentials yet, a large body waits for a stranger's turn."""
+    settings: Settings = request.app.state.settings
+    body = b""
+    try:
+        async with stranger_bodies(request).reading() as admit:
+            body = await read_body(request, settings.max_body_bytes, None if credentials else admit)
+            form_size = len(body) if may_carry_credentials(query, content_type) else 0  # else nothing to split
+            return await off_the_loop_if_large(form_size, open_envelope, query, content_type, body)
+    except ApiError as error:
+        # A form refused before its own api_token could be read: kept if the query names the project.
+        sender = credentials or await _sender_named_in_query(request)
+        if sender is not None and error.status < 500:
+            await Write(request, sender, settings, len(body)).keep_refusal(error, body)
+        raise
+
+
+class Write:
+    """One write request being validated and handed to the writer."""
+
+    def __init__(self, request: Request, credentials: Credentials, settings: Settings, body_size: int) -> None:
+        self.request = request
+        self.credentials = credentials
+        self.settings = settings
+        self.body_size = body_size
+        self.project_id = credentials.project.id
+        self.received_at = utcnow()
+        self._secret: str | None = None
+        # The token in the query or a form: a browser, whose address is the visitor's (client_ip.py).
+        browser = "authorization" not in request.headers
+        self.visit_ip = request_client_ip(request.scope, settings.trusted_proxies) if browser else None
+        # Its User-Agent is the visitor's too: the agent of events that carry no visit_agent.
+        self.browser_agent = request.headers.get("user-agent") if browser else None
+        self.enricher = enricher_from(settings)
+
+    async def one(self, item: Any, kind: str) -> Response:
+        try:
+            message = self._parse(item, kind)
+        except Invalid as exc:
+            error = exc.error
+            await self._submit([], [self._rejection(None, item, error)])
+            raise ApiError(error.status, error.message, field=error.field, rule=error.rule) from None
+        await self._submit([message], [])
+        return json_response(SUCCESS, 201)
+
+    async def batch(self, items: list[Any]) -> Response:
+        messages: list[Message] = []
+        rejections: list[dict[str, Any]] = []
+        refused: list[dict[str, Any]] = []
+        for index, item in enumerate(items):
+            try:
+                messages.append(self._parse(item, "batch"))
+            except Invalid as exc:
+                error = exc.error
+                rejections.append(self._rejection(index, item, error))
+                refused.append({"index": index, "code": CODES[error.status], "message": error.message,
+                                "field": error.field, "rule": error.rule})
+        duplicates = await self._submit(messages, rejections)
+        if items and not messages:
+            first = refused[0]
+            error = ApiError(
+                400,
+                f"no item of the batch was accepted; item {first['index']}: {first['message']}",
+                field=f"batch[{first['index']}].{first['field']}",
+                rule=first["rule"],
+            )
+            return json_response(error.body() | {"accepted": 0, "rejected": refused}, 400)
+        body: dict[str, Any] = {"status": "success", "accepted": len(messages)}
+        if duplicates:
+            body["duplicates"] = duplicates
+        if refused:
+            body["rejected"] = refused
+        return json_response(body, 201)
+
+    async def keep_refusal(self, error: ApiError, sent: bytes | str) -> None:
+        """Record a refusal of the body itself as a refused item is recorded (rejected_items,
+        the Live page): what was sent, cut to the item limit, and the reason with its rule."""
+        reason = f"{error.message} (rule: {error.rule})" if error.rule else error.message
+        await self._submit([], [{
+            "project_id": self.project_id,
+            "received_at": self.received_at,
+            "path": self.request.url.path[:64],
+            "item_index": None,
+            "raw": sent_text(sent, self.settings.max_item_bytes),
+            "code": CODES.get(error.status, "error"),
+            "field": error.field,
+            "reason": reason,
+        }])
+
+    def _parse(self, item: Any, kind: str) -> Message:
+        # Only a body larger than the item limit can hold an item over it: skip the work otherwise.
+        if self.body_size > self.settings.max_item_bytes and len(item_json(item)) > self.settings.max_item_bytes:
+            raise Invalid("item", "max_size", f"an item may be at most {self.settings.max_item_bytes} bytes")
+        message = parse_item(item, kind, self.received_at)
+        check_identity(item, message, self.credentials, self._project_secret)
+        fill_visit_ip(message, self.visit_ip)
+        if message.kind == "event":
+            message.enrichment = self.enricher.event(message.params, self.browser_agent)
+        return message
+
+    def _project_secret(self) -> str:
+        if self._secret is None:
+            self._secret = derive_secret(self.request.app.state.server_key, self.credentials.project.token)
+        return self._secret
+
+    def _rejection(self, index: int | None, item: Any, error: ItemError) -> dict[str, Any]:
+        return {
+            "project_id": self.project_id,
+            "received_at": self.received_at,
+            "path": self.request.url.path[:64],
+            "item_index": index,
+            "raw": item_json(item).decode()[: self.settings.max_item_bytes],
+            "code": CODES[error.status],
+            "field": error.field,
+            "reason": error.message,
+        }
+
+    async def _submit(self, messages: list[Message], rejections: list[dict[str, Any]]) -> int:
+        timezone = self.credentials.project.settings.get("timezone", "UTC")
+        job = Job(self.project_id, self.received_at, messages, rejections, timezone=timezone)
+        return await self.request.app.state.writer.submit(job)
+
+
+def item_json(item: Any) -> bytes:
+    """An item as JSON text, to measure it and to keep it when refused. orjson writes at most
+    254 levels of nesting though it reads 1024: a deeper item goes through the standard
+    library, and one too deep even for that is kept as a note saying so."""
+    try:
+        return orjson.dumps(item)
+    except orjson.JSONEncodeError:
+        try:
+            return json.dumps(item, ensure_ascii=False).encode()
+        except RecursionError:
+            return b'"(not kept: nested too deeply)"'
+
+
+def batch_items(payload: Any, max_items: int) -> list[Any]:
+    """The document's bare array, or Segment's `{"batch": [...], "sent_at": ...}` envelope;
+    413 over `max_items`."""
+    if isinstance(payload, list):
+        items = payload
+    elif isinstance(payload, dict) and isinstance(payload.get("batch"), list):
+        sent_at = payload.get("sent_at", payload.get("sentAt"))
+        items = payload["batch"]
+        if sent_at is not None and len(items) <= max_items:
+            items = [
+                item | {"sent_at": sent_at} if isinstance(item, dict) and "sent_at" not in item else item
+                for item in items
+            ]
+    else:
+        raise ApiError(400, "a batch body must be a JSON array of items", field="body", rule="array")
+    if len(items) > max_items:
+        raise ApiError(413, f"a batch may carry at most {max_items} items, got {len(items)}",
+                       field="batch", rule="max_items")
+    return items
+
+
+async def _sender_named_in_query(request: Request) -> Credentials | None:
+    """The project of the query's api_token, if it names one (else None: nothing to keep)."""
+    if not request.query_params.get("api_token"):
+        return None
+    try:
+        return await credentials_for(request)
+    except ApiError:
+        return None

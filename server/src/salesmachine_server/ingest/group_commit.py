@@ -1,0 +1,183 @@
+"""Group commit: concurrent requests share one transaction, and each is answered after it.
+
+Every write request hands the writer a `Job` and waits on its future. One task takes every job
+queued at that moment (up to `max_group_items` items), applies them in order in one
+transaction on a dedicated thread, commits, and only then resolves the futures: 201 means
+stored. While that transaction runs, the next group gathers, so single-event calls cost one
+commit per group rather than one each.
+
+A group that fails for a reason other than the store being unreachable is retried one job at a
+time, so one bad job fails alone and the others are still stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from salesmachine_server.serving import metrics
+from salesmachine_server.errors import StoreUnavailable
+from salesmachine_server.domain.messages import Message
+from salesmachine_server.store.db.engine import Engines
+from salesmachine_server.store.write.transaction import WriteTransaction
+log = logging.getLogger("salesmachine.writer")
+
+# PostgreSQL SQLSTATEs after which the same transaction may simply be run again.
+_RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock detected
+_ATTEMPTS = 8
+
+
+@dataclass
+class Job:
+    project_id: int
+    received_at: datetime
+    messages: list[Message]
+    rejections: list[dict[str, Any]] = field(default_factory=list)
+    timezone: str = "UTC"  # the project's: events are counted per calendar day there
+    future: asyncio.Future[int] | None = None  # resolves to how many messages were duplicates
+
+    def size(self) -> int:
+        return len(self.messages) + len(self.rejections)
+
+
+class Writer:
+    def __init__(self, engines: Engines, max_group_items: int = 5000) -> None:
+        self.engines = engines
+        self.max_group_items = max_group_items
+        self._queue: asyncio.Queue[Job | None] = asyncio.Queue()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="writer")
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def depth(self) -> int:
+        return self._queue.qsize()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="group-commit")
+
+    async def stop(self) -> None:
+        """Commit what is queued, then stop (graceful shutdown)."""
+        if self._task is not None:
+            await self._queue.put(None)
+            await self._task
+            self._task = None
+        self._executor.shutdown(wait=True)
+
+    async def submit(self, job: Job) -> int:
+        """Queue a job and wait until it is committed; returns the number of duplicates."""
+        job.future = asyncio.get_running_loop().create_future()
+        await self._queue.put(job)
+        metrics.QUEUE_DEPTH.set(self._queue.qsize())
+        return await job.future
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        stopping = False
+        while not stopping:
+            first = await self._queue.get()
+            if first is None:
+                break
+            group, items = [first], first.size()
+            while items < self.max_group_items and not self._queue.empty():
+                job = self._queue.get_nowait()
+                if job is None:
+                    stopping = True
+                    break
+                group.append(job)
+                items += job.size()
+            metrics.QUEUE_DEPTH.set(self._queue.qsize())
+            await self._commit(loop, group)
+
+    async def _commit(self, loop: asyncio.AbstractEventLoop, group: list[Job]) -> None:
+        try:
+            results = await loop.run_in_executor(self._executor, self._commit_group, group)
+        except StoreUnavailable as exc:
+            for job in group:
+                _settle(job, exception=exc)
+            return
+        except Exception:
+            if len(group) == 1:
+                log.exception("a write failed")
+                _settle(group[0], exception=RuntimeError("the write failed"))
+                return
+            log.warning("a group of %d jobs failed; committing them one by one", len(group))
+            for job in group:
+                await self._commit(loop, [job])
+            return
+        metrics.COMMITS.inc()
+        metrics.JOBS.inc(len(group))
+        for job, duplicates in zip(group, results):
+            metrics.ITEMS.labels("accepted").inc(len(job.messages) - duplicates)
+            metrics.ITEMS.labels("duplicate").inc(duplicates)
+            metrics.ITEMS.labels("rejected").inc(len(job.rejections))
+            _settle(job, result=duplicates)
+
+    def _commit_group(self, group: list[Job]) -> list[int]:
+        return commit(self.engines, group)
+
+
+def commit(engines: Engines, group: list[Job]) -> list[int]:
+    """Apply a group of jobs in one transaction and commit; the number of duplicates of each.
+
+    Retried whole on a deadlock or serialization failure (nothing of it was committed); an
+    unreachable store raises StoreUnavailable. Runs on the writer thread, or directly (import).
+    """
+    for attempt in range(1, _ATTEMPTS + 1):
+        try:
+            with metrics.COMMIT_SECONDS.time():
+                return _transaction(engines, group)
+        except OperationalError as exc:
+            if _sqlstate(exc) in _RETRYABLE_SQLSTATES and attempt < _ATTEMPTS:
+                log.info("retrying a group of %d jobs after: %s", len(group), _describe(exc))
+                time.sleep(random.uniform(0, 0.01 * attempt))
+                continue
+            raise StoreUnavailable(_describe(exc)) from exc
+        except DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise StoreUnavailable(_describe(exc)) from exc
+            raise
+    raise AssertionError("unreachable")
+
+
+def _transaction(engines: Engines, group: list[Job]) -> list[int]:
+    """One transaction for the group. The messages of one project are applied as one run,
+    in the order of the jobs, so single-event requests cost as little as a batch."""
+    duplicates = [0] * len(group)
+    with engines.writer.begin() as conn:
+        tx = WriteTransaction(conn, engines.dialect, group[-1].received_at)
+        for project_id in sorted({job.project_id for job in group}):
+            jobs = [(i, job) for i, job in enumerate(group) if job.project_id == project_id]
+            tx.set_timezone(project_id, jobs[-1][1].timezone)
+            messages = [m for _, job in jobs for m in job.messages]
+            received = [job.received_at for _, job in jobs for _ in job.messages]
+            applied = iter(tx.apply_all(project_id, messages, received))
+            for i, job in jobs:
+                duplicates[i] = sum(1 for _ in job.messages if not next(applied))
+                tx.reject(job.rejections)
+    return duplicates
+
+
+def _settle(job: Job, result: int | None = None, exception: BaseException | None = None) -> None:
+    future = job.future
+    if future is None or future.done():  # the client went away; the data is committed anyway
+        return
+    if exception is not None:
+        future.set_exception(exception)
+    else:
+        future.set_result(result or 0)
+
+
+def _sqlstate(exc: DBAPIError) -> str | None:
+    return getattr(exc.orig, "sqlstate", None)
+
+
+def _describe(exc: DBAPIError) -> str:
+    return str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)

@@ -1,0 +1,214 @@
+"""uvicorn's HTTP/1.1 protocol with a bound on the request head: its size and its time.
+
+uvicorn's fast parser (httptools) buffers a request line and headers of any size: a 200 MB
+header costs 200 MB of memory and seconds of CPU before the application sees anything, and
+a client that sends one header byte a second holds its connection forever (uvicorn's
+keep-alive timeout only runs between requests). Here a head over `max_head_bytes` is answered
+431 and the connection closed, and one not complete `head_timeout` seconds after it started
+(or after the connection opened) is answered 408 and closed. The body is not concerned: its
+size is the write endpoints' limit (413).
+
+A response sent before the request's body has fully arrived (a 413 over the limit, a 401 for
+credentials checked first) is followed, on a connection that closes, by reading and discarding
+the rest of that body (up to `drain_bytes`, for up to `drain_seconds`) before closing: closing
+with unread data sends a reset, and a client that writes its whole body before reading
+(urllib, requests) would see "connection reset" instead of the answer.
+
+With the h11 parser (`SALESMACHINE_HTTP=h11`) uvicorn's own `h11_max_incomplete_event_size`
+(cli.py passes it) bounds a head that arrives in pieces; one that arrives in a single read
+(up to 256 KiB) passes, and there is no time bound for that parser.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import orjson
+
+from salesmachine_server.errors import ApiError
+try:
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+except ImportError:  # httptools is not installed: uvicorn uses h11
+    HttpToolsProtocol = None  # type: ignore[assignment,misc]
+
+
+def protocol_for(http: str, max_head_bytes: int, head_timeout: float) -> Any:
+    """What to give uvicorn as `http`: the bounded httptools protocol for "auto" and
+    "httptools" (when installed), else the setting as uvicorn reads it."""
+    if http not in ("auto", "httptools") or HttpToolsProtocol is None:
+        return http
+    return type(
+        "BoundedHttpToolsProtocol",
+        (BoundedHttpToolsProtocol,),
+        {"max_head_bytes": max_head_bytes, "head_timeout": head_timeout},
+    )
+
+
+def _answer(status: int, reason: bytes, message: str) -> bytes:
+    body = orjson.dumps(ApiError(status, message).body())
+    return (
+        b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\nconnection: close\r\n\r\n"
+        % (status, reason, len(body))
+    ) + body
+
+
+class _CloseAfterBody:
+    """The transport as one request's cycle sees it: closing waits for the rest of the body."""
+
+    def __init__(self, transport: asyncio.Transport, protocol: Any) -> None:
+        self._transport = transport
+        self._protocol = protocol
+        self._closing = False
+
+    def close(self) -> None:
+        self._closing = True
+        self._protocol.close_after_body()
+
+    def is_closing(self) -> bool:
+        return self._closing or self._transport.is_closing()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
+if HttpToolsProtocol is not None:
+
+    class BoundedHttpToolsProtocol(HttpToolsProtocol):  # type: ignore[misc,valid-type]
+        max_head_bytes = 64 * 1024
+        head_timeout = 30.0
+        drain_bytes = 64 * 1024 * 1024
+        drain_seconds = 5.0
+
+        # A request head is being read from the moment the connection opens and again after
+        # each request's body, until the parser says the head is complete.
+        _in_head = True
+        _received = 0  # bytes read while in the head: what the parser may be buffering
+        _head_size = 0  # the exact size of the head parsed so far
+        _head_timer: asyncio.TimerHandle | None = None
+        _refused = False
+        _draining = False  # the answer is sent; the rest of the body is read and discarded
+        _drained = 0
+        _drain_timer: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._start_head()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._stop_head_timer()
+            self._stop_draining()
+            super().connection_lost(exc)
+
+        def data_received(self, data: bytes) -> None:
+            if self._refused:
+                return
+            if self._draining:
+                self._drained += len(data)
+                if self._drained > self.drain_bytes:
+                    self._close_now()
+                    return
+            elif self._in_head:
+                if self._head_timer is None:
+                    self._start_head()
+                self._received += len(data)
+            super().data_received(data)
+            # A head still incomplete after this read: refused once what was read exceeds the
+            # limit. A read is at most 256 KiB, which bounds what a head costs beyond it.
+            if self._in_head and self._received > self.max_head_bytes:
+                self._refuse(431, b"Request Header Fields Too Large", self._too_large())
+
+        def on_message_begin(self) -> None:
+            super().on_message_begin()
+            self._head_size = 0
+
+        def on_url(self, url: bytes) -> None:
+            self._head_size += len(url)
+            super().on_url(url)
+
+        def on_header(self, name: bytes, value: bytes) -> None:
+            self._head_size += len(name) + len(value) + 4
+            super().on_header(name, value)
+
+        def on_headers_complete(self) -> None:
+            self._in_head = False
+            self._stop_head_timer()
+            # A head that arrived complete in one read is measured exactly here.
+            if self._head_size > self.max_head_bytes:
+                self._refuse(431, b"Request Header Fields Too Large", self._too_large())
+                return
+            if self._refused:  # a request after a drained body: not for this connection
+                return
+            super().on_headers_complete()
+            if self.cycle is not None:
+                self.cycle.transport = _CloseAfterBody(self.transport, self)
+
+        def on_body(self, body: bytes) -> None:
+            if not self._refused:
+                super().on_body(body)
+
+        def on_message_complete(self) -> None:
+            if self._refused:
+                return
+            if self._draining:  # the whole body is in: the client reads the answer now
+                self._close_now()
+                return
+            super().on_message_complete()
+            # What follows is the next request's head; its clock starts with its first byte
+            # (uvicorn's keep-alive timeout covers the idle time before it).
+            self._in_head = True
+            self._received = 0
+
+        def close_after_body(self) -> None:
+            """Close now, or once the body being received has arrived (bounded)."""
+            cycle = self.cycle
+            receiving = not self._in_head and cycle is not None and not cycle.waiting_for_100_continue
+            if not receiving or self._refused or self.transport.is_closing():
+                self._close_now()
+                return
+            self._draining = True
+            self._drained = 0
+            self.flow.resume_reading()
+            self._drain_timer = self.loop.call_later(self.drain_seconds, self._close_now)
+
+        def _close_now(self) -> None:
+            self._refused = True  # nothing more is parsed from this connection
+            self._stop_draining()
+            if not self.transport.is_closing():
+                self.transport.close()
+
+        def _stop_draining(self) -> None:
+            if self._drain_timer is not None:
+                self._drain_timer.cancel()
+                self._drain_timer = None
+
+        def _too_large(self) -> str:
+            return f"the request line and headers are over the limit of {self.max_head_bytes} bytes"
+
+        def _start_head(self) -> None:
+            self._in_head = True
+            self._received = 0
+            self._stop_head_timer()
+            self._head_timer = self.loop.call_later(self.head_timeout, self._head_too_slow)
+
+        def _stop_head_timer(self) -> None:
+            if self._head_timer is not None:
+                self._head_timer.cancel()
+                self._head_timer = None
+
+        def _head_too_slow(self) -> None:
+            self._head_timer = None
+            if self._in_head and not self._refused:
+                self._refuse(408, b"Request Timeout",
+                             f"the request line and headers did not arrive within {self.head_timeout:g} s")
+
+        def _refuse(self, status: int, reason: bytes, message: str) -> None:
+            """Answer and close; nothing more is read from this connection."""
+            self._refused = True
+            self._stop_head_timer()
+            if self.transport.is_closing():
+                return
+            # Only when no earlier response on this connection is still being written.
+            if self.cycle is None or self.cycle.response_complete:
+                self.transport.write(_answer(status, reason, message))
+            self.transport.close()

@@ -1,0 +1,306 @@
+"""The one schema both engines share.
+
+Conventions that hold for every table:
+- every row carries `project_id`; no query crosses projects;
+- times are naive UTC datetimes (SQLite has no time zone type; PostgreSQL gets the same);
+- `params` are JSON objects (JSONB on PostgreSQL so that the read API can filter on them).
+
+The migrations under `migrations/versions` build exactly this; `tests/test_schema.py` checks it.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+# BIGINT ids on PostgreSQL; SQLite only auto-increments a column declared INTEGER.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+Params = JSON().with_variant(JSONB(), "postgresql")
+
+metadata = MetaData()
+
+projects = Table(
+    "projects",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("token", String(64), nullable=False, unique=True),
+    # SHA-256 of the secret: the secret itself is shown once, at creation.
+    Column("secret_hash", String(64), nullable=False, unique=True),
+    Column("settings", Params, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+)
+
+contacts = Table(
+    "contacts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("project_id", Id, ForeignKey("projects.id"), nullable=False),
+    # The first uid the contact was known by; every uid, this one included, is in contact_uids.
+    Column("contact_uid", String(255), nullable=False),
+    Column("params", Params, nullable=False),
+    Column("first_seen_at", DateTime, nullable=False),
+    # Time of the latest event or pageview; NULL until the contact does something.
+    Column("last_seen_at", DateTime),
+    Column("updated_at", DateTime, nullable=False),
+    # Health marks (store/write/health_marks.py): the contact's (good_above + 1)-th and
+    # (bad_at_most + 1)-th most recent active days, NULL when it has fewer. Good while the
+    # health window starts on or before good_day; bad once it starts after not_bad_day.
+    Column("good_day", Date),
+    Column("not_bad_day", Date),
+    Index("ix_contacts_good_day", "project_id", "good_day"),
+    Index("ix_contacts_not_bad_day", "project_id", "not_bad_day"),
+)
+
+contact_uids = Table(
+    "contact_uids",
+    metadata,
+    Column("project_id", Id, ForeignKey("projects.id"), primary_key=True),
+    Column("uid", String(255), primary_key=True),
+    Column("contact_id", Id, ForeignKey("contacts.id"), nullable=False, index=True),
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("project_id", Id, ForeignKey("projects.id"), nullable=False),
+    Column("account_uid", String(255), nullable=False),
+    Column("params", Params, nullable=False),
+    Column("first_seen_at", DateTime, nullable=False),
+    Column("last_seen_at", DateTime),
+    Column("updated_at", DateTime, nullable=False),
+    # Health marks, as on contacts, over the account's active days (account_days).
+    Column("good_day", Date),
+    Column("not_bad_day", Date),
+    UniqueConstraint("project_id", "account_uid", name="uq_accounts_project_uid"),
+    Index("ix_accounts_good_day", "project_id", "good_day"),
+    Index("ix_accounts_not_bad_day", "project_id", "not_bad_day"),
+)
+
+memberships = Table(
+    "memberships",
+    metadata,
+    Column("account_id", Id, ForeignKey("accounts.id"), primary_key=True),
+    Column("contact_id", Id, ForeignKey("contacts.id"), primary_key=True),
+    Column("project_id", Id, ForeignKey("projects.id"), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Index("ix_memberships_contact", "contact_id"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("project_id", Id, ForeignKey("projects.id"), nullable=False),
+    Column("contact_id", Id, ForeignKey("contacts.id"), nullable=False),
+    Column("account_id", Id, ForeignKey("accounts.id")),
+    Column("name", String(255), nullable=False),
+    # "pageview" for pageviews, "event" for everything else: the timeline filters on it.
+    Column("kind", String(16), nullable=False),
+    Column("params", Params, nullable=False),
+    Column("occurred_at", DateTime, nullable=False),
+    Column("received_at", DateTime, nullable=False),
+    Column("message_id", String(255)),
+    # Enrichment (migration 0003, enrich/): derived on the write path from `visit_ip` and
+    # `visit_agent` (or a browser's User-Agent), kept beside the params the client sent.
+    # Where: the address's scope (public, private, loopback, link_local, multicast,
+    # unspecified, reserved, invalid; NULL without an address); country (ISO 3166-1 alpha-2)
+    # for a public one; region, city and coordinates from an optional .mmdb file.
+    Column("ip_scope", String(16)),
+    Column("country", String(2)),
+    Column("region", String(255)),
+    Column("city", String(255)),
+    Column("latitude", Float),
+    Column("longitude", Float),
+    # With what: browser and operating system families and versions, device type (desktop,
+    # mobile, tablet, bot).
+    Column("browser", String(64)),
+    Column("browser_version", String(32)),
+    Column("os", String(64)),
+    Column("os_version", String(32)),
+    Column("device", String(16)),
+    # Which version of enrichment was applied; NULL for events stored before it existed (or
+    # with it turned off), which `salesmachine enrich --backfill` finds through the partial
+    # index below (new enriched rows never enter it).
+    Column("enrichment", Integer),
+    Index("ix_events_contact_time", "contact_id", "occurred_at"),
+    Index("ix_events_account_time", "account_id", "occurred_at"),
+    Index("ix_events_project_time", "project_id", "occurred_at"),
+    Index("ix_events_unenriched", "id", sqlite_where=text("enrichment IS NULL"),
+          postgresql_where=text("enrichment IS NULL")),
+)
+
+# Events and pageviews per contact per calendar day in the project's time zone. Derived from
+# `events` in the same transaction, kept exact: active days, health and the usage map read it
+# instead of scanning events (100,000 contacts' health is one small aggregate).
+contact_days = Table(
+    "contact_days",
+    metadata,
+    Column("contact_id", Id, ForeignKey("contacts.id"), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("project_id", Id, ForeignKey("projects.id"), nullable=False),
+    Column("events", Integer, nullable=False),
+    Index("ix_contact_days_project_day", "project_id", "day"),
+)
+
+# The days any contact of an account was active (the union of its members' contact_days),
+# kept exact in the same transactions: an account's health marks are read from it by key.
+account_days = Table(
+    "account_days",
+    metadata,
+    Column("account_id", Id, ForeignKey("accounts.id"), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("project_id", Id, ForeignKey("projects.id"), nullable=False),
+    Index("ix_account_days_project_day", "project_id", "day"),
+)
+
+# The thresholds the health marks of a project's contacts and accounts were computed with. A
+# read uses the marks only when they match its project's rule; a writer computes new marks
+# with these, and changing the thresholds recomputes every mark (store/write/health_marks.py).
+health_marks = Table(
+    "health_marks",
+    metadata,
+    Column("project_id", Id, ForeignKey("projects.id"), primary_key=True),
+    Column("good_above", Integer, nullable=False),
+    Column("bad_at_most", Integer, nullable=False),
+)
+
+# One row each time a contact's or an account's mrr took a new value: revenue history.
+mrr_changes = Table(
+    "mrr_changes",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("project_id", Id, ForeignKey("projects.id"), nullable=False),
+    Column("contact_id", Id, ForeignKey("contacts.id")),
+    Column("account_id", Id, ForeignKey("accounts.id")),
+    # NULL when mrr was removed (sent as null).
+    Column("mrr", Float),
+    Column("effective_at", DateTime, nullable=False),
+    Column("received_at", DateTime, nullable=False),
+    Index("ix_mrr_changes_contact", "contact_id", "effective_at"),
+    Index("ix_mrr_changes_account", "account_id", "effective_at"),
+    Index("ix_mrr_changes_project", "project_id", "effective_at"),
+)
+
+# Client message ids already applied: a retried message is acknowledged, not applied twice.
+message_ids = Table(
+    "message_ids",
+    metadata,
+    Column("project_id", Id, ForeignKey("projects.id"), primary_key=True),
+    Column("message_id", String(255), primary_key=True),
+    Column("received_at", DateTime, nullable=False),
+)
+
+# What was refused, with why: nothing sent is silently gone.
+rejected_items = Table(
+    "rejected_items",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("project_id", Id, ForeignKey("projects.id"), nullable=False),
+    Column("received_at", DateTime, nullable=False),
+    Column("path", String(64), nullable=False),
+    # Position in the batch; NULL for a single call.
+    Column("item_index", Integer),
+    Column("raw", Text, nullable=False),
+    Column("code", String(64), nullable=False),
+    Column("field", String(255)),
+    Column("reason", Text, nullable=False),
+    Index("ix_rejected_project_time", "project_id", "received_at"),
+)
+
+# -- the dashboard (migration 0002) ------------------------------------------------------------
+# People who sign in to the dashboard. A person may work on several projects, so users are not
+# per project; what each one may see is `project_members`.
+users = Table(
+    "users",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    # Lower-cased: sign-in must not depend on how the address was typed.
+    Column("email", String(320), nullable=False, unique=True),
+    # argon2id, with its salt and parameters (store/records/users.py).
+    Column("password_hash", String(255), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+)
+
+project_members = Table(
+    "project_members",
+    metadata,
+    Column("project_id", Id, ForeignKey("projects.id"), primary_key=True),
+    Column("user_id", Id, ForeignKey("users.id"), primary_key=True),
+    Column("created_at", DateTime, nullable=False),
+    Index("ix_project_members_user", "user_id"),
+)
+
+# Signed-in browsers. The cookie holds a random token; only its SHA-256 is kept, so a dump of
+# the database signs nobody in. Signing out deletes the row: the cookie is dead at once.
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", Id, ForeignKey("users.id"), nullable=False),
+    # Every form of the session carries it back (web/forms.py).
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+    Index("ix_web_sessions_user", "user_id"),
+)
+
+# Sign-in attempts that did not succeed, for throttling (store/records/sign_in_attempts.py): in the
+# database, so that every server process on it keeps one count. Rows older than the window are
+# deleted as new ones come; a successful sign-in deletes its account's rows.
+sign_in_failures = Table(
+    "sign_in_failures",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("email", String(320)),  # as stored in users (lower-cased); NULL when not an address
+    Column("address", String(64)),  # the client's IP (an IPv6 client's /64); NULL when unknown
+    Column("failed_at", DateTime, nullable=False),
+    Index("ix_sign_in_failures_email", "email", "failed_at"),
+    Index("ix_sign_in_failures_address", "address", "failed_at"),
+    Index("ix_sign_in_failures_failed_at", "failed_at"),
+)
+
+# A list filter saved under a name: `query` is the filter language of domain/list_query.py, exactly what
+# GET /v1/contacts or /v1/accounts takes, so a segment can be read through the API too.
+saved_segments = Table(
+    "segments",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("project_id", Id, ForeignKey("projects.id"), nullable=False),
+    Column("kind", String(16), nullable=False),  # "contacts" or "accounts"
+    Column("name", String(200), nullable=False),
+    Column("query", Text, nullable=False),
+    Column("created_by", Id, ForeignKey("users.id")),
+    Column("created_at", DateTime, nullable=False),
+    UniqueConstraint("project_id", "kind", "name", name="uq_segments_project_kind_name"),
+)
+
+# -- operations (migration 0004_rate_limit_buckets) -----------------------------------------------------------
+# The rate limit's token bucket of each project, shared by every `serve` process on one
+# PostgreSQL (serving/ratelimit.py): the tokens left, and when (the database's clock, in seconds since
+# the epoch) they were counted. Written only when a rate limit is set; SQLite, served by one
+# process, keeps its buckets in memory and leaves this table empty.
+rate_limit_buckets = Table(
+    "rate_limit_buckets",
+    metadata,
+    Column("project_id", Id, ForeignKey("projects.id"), primary_key=True, autoincrement=False),
+    Column("tokens", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)

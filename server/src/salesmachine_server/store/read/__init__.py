@@ -1,0 +1,1 @@
+"""Queries that read: profiles, lists, timelines, counts, the live feed, exports."""

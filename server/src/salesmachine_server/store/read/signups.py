@@ -1,0 +1,38 @@
+"""The newest contacts with their health, for the home page.
+
+reads.list_contacts can sort by first_seen_at, but it aggregates every contact's active days to
+do so (1.4 s over 100,000 contacts on SQLite); the home page needs eight rows, so this takes the
+eight newest first and counts only their active days, with the same rule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from salesmachine_server.store.read import queries as reads
+from salesmachine_server.store.db.schema import contacts
+@dataclass(frozen=True)
+class Signup:
+    contact_uid: str
+    params: dict[str, Any]
+    first_seen_at: datetime
+    health: str
+
+
+def recent_signups(conn: Connection, project_id: int, window: reads.Window, limit: int = 8) -> list[Signup]:
+    rows = conn.execute(
+        select(contacts.c.id, contacts.c.contact_uid, contacts.c.params, contacts.c.first_seen_at)
+        .where(contacts.c.project_id == project_id)
+        .order_by(contacts.c.first_seen_at.desc(), contacts.c.id.desc())
+        .limit(limit)
+    ).all()
+    since = window.since(window.rule.window_days)
+    return [
+        Signup(r.contact_uid, r.params, r.first_seen_at,
+               window.rule.classify(reads.contact_active_days(conn, r.id, since)))
+        for r in rows
+    ]

@@ -1,0 +1,1 @@
+"""Records the application keeps beside the data: projects, users, sessions, saved segments."""

@@ -1,0 +1,1 @@
+"""The write transaction: messages applied to contacts, accounts, events and day counts."""

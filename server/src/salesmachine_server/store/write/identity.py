@@ -1,0 +1,170 @@
+"""Which contact a uid names: resolution in bulk, creation, and alias merges.
+
+Several server processes may write to one PostgreSQL at once. Every existing contact a
+transaction touches is locked `FOR UPDATE` in id order as it is resolved, so an alias merging
+it away in another process either waits for us or has already committed, in which case the
+uid is looked up again and names the contact it was merged into. New uids are claimed with
+INSERT ... ON CONFLICT DO NOTHING: of two processes creating one uid, one wins and the other
+drops its empty contact row and takes the winner's.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from salesmachine_server.store.write import health_marks
+from salesmachine_server.store.db.bulk import chunks, insert_ignore_many
+from salesmachine_server.store.db.driver import Driver
+from salesmachine_server.store.db.schema import (
+    account_days, contact_days, contact_uids, contacts, events, memberships, mrr_changes,
+)
+from salesmachine_server.store.db.upsert import insert_ignore, upsert_add  # How often uids are looked up again when other processes merged or created them meanwhile.
+RESOLVE_ATTEMPTS = 20
+
+
+class Identity:
+    def __init__(self, conn: Connection, received_at: datetime) -> None:
+        self.conn = conn
+        self.lock_rows = conn.dialect.name == "postgresql"  # SQLite has one writer
+        self.received_at = received_at
+        self.contact_ids: dict[tuple[int, str], int] = {}
+        self.driver = Driver(conn)  # the bulk statements, without SQLAlchemy's compilation
+
+    def forget(self, project_id: int) -> None:
+        """Drop resolved uids: after a merge some name a contact that is gone."""
+        self.contact_ids = {key: value for key, value in self.contact_ids.items() if key[0] != project_id}
+
+    # -- bulk resolution ----------------------------------------------------------------------
+
+    def resolve(self, project_id: int, first_seen: dict[str, datetime]) -> dict[str, int]:
+        """The contact id of every uid (keys of `first_seen`), creating contacts for new uids
+        (first seen at the given time) and locking existing ones for this transaction."""
+        resolved = {uid: self.contact_ids[(project_id, uid)] for uid in first_seen if (project_id, uid) in self.contact_ids}
+        pending = [uid for uid in first_seen if uid not in resolved]
+        for _ in range(RESOLVE_ATTEMPTS):
+            if not pending:
+                break
+            found = self._lookup(project_id, pending)
+            new = [uid for uid in pending if uid not in found]
+            created = self._create(project_id, {uid: first_seen[uid] for uid in new}) if new else {}
+            locked = self._lock(set(found.values()))
+            pending = [uid for uid in new if uid not in created] + [uid for uid, cid in found.items() if cid not in locked]
+            for uid, contact_id in [*created.items(), *((u, c) for u, c in found.items() if c in locked)]:
+                resolved[uid] = contact_id
+                self.contact_ids[(project_id, uid)] = contact_id
+        if pending:
+            raise RuntimeError(f"contact uids kept racing with other writers: {pending[:5]}")
+        return resolved
+
+    def _lookup(self, project_id: int, uids: list[str]) -> dict[str, int]:
+        return dict(self.driver.lookup("contact_uids", "uid", "contact_id", project_id, uids))
+
+    def _create(self, project_id: int, first_seen: dict[str, datetime]) -> dict[str, int]:
+        """New contacts for new uids; the uids another process claimed first are left out."""
+        d = self.driver
+        now = d.time(self.received_at)
+        ids = dict(d.insert(
+            "contacts", ("project_id", "contact_uid", "params", "first_seen_at", "updated_at"),
+            [(project_id, uid, "{}", d.time(at), now) for uid, at in first_seen.items()],
+            returning="contact_uid, id", json_columns=("params",)))
+        claimed = {uid for (uid,) in d.insert(
+            "contact_uids", ("project_id", "uid", "contact_id"),
+            [(project_id, uid, ids[uid]) for uid in first_seen], conflict=("project_id", "uid"), returning="uid")}
+        orphans = [ids[uid] for uid in first_seen if uid not in claimed]
+        for part in chunks(orphans):
+            self.conn.execute(delete(contacts).where(contacts.c.id.in_(part)))
+        return {uid: ids[uid] for uid in first_seen if uid in claimed}
+
+    def _lock(self, contact_ids: set[int]) -> set[int]:
+        """Lock contacts in id order; the ids that still exist (others were merged away)."""
+        if not self.lock_rows or not contact_ids:
+            return contact_ids
+        return {contact_id for (contact_id,) in self.driver.select_in(
+            "SELECT id FROM contacts WHERE id IN ({in}) ORDER BY id FOR UPDATE", (), sorted(contact_ids))}
+
+    # -- alias --------------------------------------------------------------------------------
+
+    def alias(self, project_id: int, primary_uid: str, other_uid: str, at: datetime) -> None:
+        """Make `other_uid` name the same contact as `primary_uid`, merging two contacts if need be."""
+        if primary_uid == other_uid:
+            return
+        for _ in range(RESOLVE_ATTEMPTS):
+            self.forget(project_id)
+            primary = self._lookup(project_id, [primary_uid]).get(primary_uid)
+            other = self._lookup(project_id, [other_uid]).get(other_uid)
+            if primary is None and other is None:
+                contact_id = self.resolve(project_id, {primary_uid: at})[primary_uid]
+                if self._add_uid(project_id, other_uid, contact_id):
+                    return
+            elif primary is None or other is None:
+                known_uid, new_uid = (other_uid, primary_uid) if primary is None else (primary_uid, other_uid)
+                contact_id = self.resolve(project_id, {known_uid: at})[known_uid]
+                if self._add_uid(project_id, new_uid, contact_id):
+                    return
+            elif primary == other:
+                return
+            elif self._lock({primary, other}) == {primary, other} and self._lookup(
+                project_id, [primary_uid, other_uid]
+            ) == {primary_uid: primary, other_uid: other}:
+                self._merge(project_id, keep=primary, gone=other)
+                return
+        raise RuntimeError(f"alias {primary_uid!r} ~ {other_uid!r} kept racing with other writers")
+
+    def _add_uid(self, project_id: int, uid: str, contact_id: int) -> bool:
+        return insert_ignore(
+            self.conn, contact_uids, ["project_id", "uid"], project_id=project_id, uid=uid, contact_id=contact_id
+        )
+
+    def _merge(self, project_id: int, keep: int, gone: int) -> None:
+        """Fold contact `gone` into `keep`: fields (keep's win), uids, events, memberships,
+        active days, revenue history. The contact known first gives its contact_uid."""
+        rows = {
+            row.id: row
+            for row in self.conn.execute(
+                select(contacts.c.id, contacts.c.contact_uid, contacts.c.params, contacts.c.first_seen_at,
+                       contacts.c.last_seen_at).where(contacts.c.id.in_([keep, gone]))
+            )
+        }
+        kept, merged_away = rows[keep], rows[gone]
+        earliest = min(kept, merged_away, key=lambda row: (row.first_seen_at, row.id))
+        last_seen = [t for t in (kept.last_seen_at, merged_away.last_seen_at) if t is not None]
+        self.conn.execute(
+            update(contacts).where(contacts.c.id == keep).values(
+                params={**merged_away.params, **kept.params},
+                contact_uid=earliest.contact_uid,
+                first_seen_at=earliest.first_seen_at,
+                last_seen_at=max(last_seen) if last_seen else None,
+                updated_at=self.received_at,
+            )
+        )
+        for table in (contact_uids, events, mrr_changes):
+            self.conn.execute(update(table).where(table.c.contact_id == gone).values(contact_id=keep))
+        self._move(memberships, gone, keep, lambda row: {"account_id": row.account_id, "contact_id": keep,
+                                                          "project_id": project_id, "created_at": row.created_at})
+        days = self.conn.execute(select(contact_days).where(contact_days.c.contact_id == gone)).all()
+        upsert_add(self.conn, contact_days, ["contact_id", "day"], "events",
+                   [{"contact_id": keep, "day": d.day, "project_id": project_id, "events": d.events} for d in days])
+        self.conn.execute(delete(contact_days).where(contact_days.c.contact_id == gone))
+        self.conn.execute(delete(contacts).where(contacts.c.id == gone))
+        # The accounts of either now have the days of both; the marks follow the days.
+        account_ids = [a for (a,) in self.conn.execute(
+            select(memberships.c.account_id).where(memberships.c.contact_id == keep))]
+        dialect = postgresql if self.lock_rows else sqlite
+        self.conn.execute(dialect.insert(account_days).from_select(
+            ["account_id", "day", "project_id"],
+            select(memberships.c.account_id, contact_days.c.day, contact_days.c.project_id)
+            .select_from(memberships.join(contact_days, contact_days.c.contact_id == memberships.c.contact_id))
+            .where(memberships.c.contact_id == keep),
+        ).on_conflict_do_nothing())
+        health_marks.refresh_rows(self.conn, project_id, "contact", [keep])
+        health_marks.refresh_rows(self.conn, project_id, "account", account_ids)
+        self.forget(project_id)
+
+    def _move(self, table: Any, gone: int, keep: int, shape) -> None:  # type: ignore[no-untyped-def]
+        rows = self.conn.execute(select(table).where(table.c.contact_id == gone)).all()
+        insert_ignore_many(self.conn, table, ["account_id", "contact_id"], [shape(row) for row in rows])
+        self.conn.execute(delete(table).where(table.c.contact_id == gone))
