@@ -3,7 +3,7 @@
 Query: `from` and `to` (local dates YYYY-MM-DD, both included; default the twelve calendar
 months ending today), `interval` (day, week, month, quarter or year; default month). Periods
 are cut at calendar boundaries in the project's time zone. The figures come from
-`salesmachine_server.revenue`; this module reads the rows and shapes the answer.
+`salesmachine_server.revenue`; this module reads the rows; api/shapes.py shapes the answer.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 from sqlalchemy import Connection, select
 from starlette.concurrency import run_in_threadpool
@@ -21,8 +20,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from salesmachine_server import revenue
+from salesmachine_server.api import models, shapes
 from salesmachine_server.api.access import reader
-from salesmachine_server.api.render import json_answer
+from salesmachine_server.api.render import model_answer
 from salesmachine_server.errors import ApiError
 from salesmachine_server.store.schema import accounts, contacts, memberships, mrr_changes
 from salesmachine_server.timezones import local_today, zone
@@ -61,13 +61,13 @@ async def revenue_report(request: Request) -> Response:
 
     rows, accounts_of = await run_in_threadpool(load)
     reports = revenue.report(revenue.revenue_units(rows, accounts_of), cuts)
-    return json_answer({
-        "from": query.first,
-        "to": query.last,
-        "interval": query.interval,
-        "timezone": tz.key,
-        "periods": [period_json(r) for r in reports],
-    })
+    return model_answer(models.RevenueReport(
+        from_=query.first,
+        to=query.last,
+        interval=query.interval,
+        timezone=tz.key,
+        periods=[shapes.revenue_period(r) for r in reports],
+    ))
 
 
 def parse_query(params: QueryParams, today: date) -> RevenueQuery:
@@ -147,29 +147,3 @@ def accounts_of_paying_contacts(conn: Connection, project_id: int) -> dict[str, 
     for contact_uid, account_uid in conn.execute(query):
         found[contact_uid].add(account_uid)
     return found
-
-
-def period_json(period: revenue.PeriodReport) -> dict[str, Any]:
-    return {
-        "start": period.period.start,
-        "end": period.period.end,
-        "start_at": period.period.start_at,
-        "end_at": period.period.end_at,
-        "start_mrr": revenue.rounded(period.start_mrr),
-        "mrr": revenue.rounded(period.mrr),
-        "arr": revenue.rounded(period.arr),
-        "start_customers": period.start_customers,
-        "customers": period.customers,
-        "net_new_mrr": revenue.rounded(period.net_new_mrr),
-        "movements": {
-            kind: {
-                "total": revenue.rounded(period.total(kind)),
-                "count": len(listed),
-                "units": [
-                    {**m.unit.as_json(), "from": revenue.rounded(m.before), "to": revenue.rounded(m.after)}
-                    for m in listed
-                ],
-            }
-            for kind, listed in period.movements.items()
-        },
-    }
