@@ -1,11 +1,13 @@
 """The OpenAPI 3.1 description of the API (`GET /openapi.json`) and a page of it for people
 (`GET /docs`).
 
-Written by hand rather than generated from the routes: a write endpoint takes its body raw
-(ingest/wire.py reads every form the clients in the field send), so nothing in the code declares what
-a body holds. What it holds is docs/wire.md and docs/api.md; this module says the same in a form
-tools read, and the tests hold the server to it (tests/test_schemathesis.py). The limits come
-from the running server's settings, so the description matches the server that serves it.
+The write half is written by hand: a write endpoint takes its body raw (ingest/wire.py reads every
+form the clients in the field send), so nothing in the code declares what a body holds, and its
+leniency is public behaviour. What it holds is docs/wire.md and docs/api.md; this module says
+the same in a form tools read. The read half's schemas (and the error body's) are generated from
+the Structs the read handlers answer (api/models.py); its operations, parameters and their text
+are written here. The tests hold the server to both (tests/test_schemathesis.py). The limits
+come from the running server's settings, so the description matches the server that serves it.
 
 The docs page is Swagger UI drawing /openapi.json, vendored from npm into web/static/vendor/
 (server/web-vendor/vendor.sh) and served by this server: nothing comes from another site (the
@@ -21,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from salesmachine_server import __version__
+from salesmachine_server.api import models
 from salesmachine_server.api.export import FORMATS as EXPORT_FORMATS
 from salesmachine_server.api.revenue import EARLIEST as REVENUE_EARLIEST
 from salesmachine_server.api.revenue import LATEST as REVENUE_LATEST
@@ -28,7 +31,7 @@ from salesmachine_server.errors import CODES
 from salesmachine_server.domain.health import LEVELS
 from salesmachine_server.serving.health_checks import PROBE_TIMEOUT_SECONDS
 from salesmachine_server.domain.messages import BATCH_METHODS, MAX_UID_LENGTH
-from salesmachine_server.domain.revenue import INTERVALS, MAX_MRR, MAX_PERIODS, MOVEMENTS
+from salesmachine_server.domain.revenue import INTERVALS, MAX_MRR, MAX_PERIODS
 from salesmachine_server.domain.list_query import COMMON_FIELDS, DEFAULT_LIMIT, MAX_LIMIT
 from salesmachine_server.settings import Settings
 from salesmachine_server.store.read.exports import COLUMNS as EXPORT_COLUMNS
@@ -198,18 +201,6 @@ def schemas(settings: Settings) -> dict[str, Schema]:
         ("data",),
         description="The legacy form transport of old clients.",
     )
-    error_body = obj(
-        {
-            "error": {"type": "string", "description": "The message (read by the Ruby client)."},
-            "code": {"enum": [*CODES.values(), "error"]},
-            "message": {"type": "string", "description": "The message (read by the Python client)."},
-            "field": {"type": "string", "description": "The field at fault, e.g. contact_uid or batch[2].params."},
-            "rule": {"type": "string", "description": "The rule it breaks: required, string, max_length, json..."},
-        },
-        ("error", "code", "message"),
-        example={"error": "contact_uid is required", "code": "bad_request", "message": "contact_uid is required",
-                 "field": "contact_uid", "rule": "required"},
-    )
     rejection = obj(
         {"index": {"type": "integer", "minimum": 0}, "code": {"enum": list(CODES.values())},
          "message": {"type": "string"}, "field": {"type": "string"}, "rule": {"type": "string"}},
@@ -236,7 +227,6 @@ def schemas(settings: Settings) -> dict[str, Schema]:
              "rejected": rejected},
             ("status", "accepted"),
         ),
-        "Error": error_body,
         "Rejection": rejection,
         "BatchRefused": {
             "description": "Every item of the batch was refused.",
@@ -381,197 +371,9 @@ def closed(properties: dict[str, Schema], **extra: Any) -> Schema:
     return obj(properties, tuple(properties), additionalProperties=False, **extra)
 
 
-def nullable(schema: Schema, description: str) -> Schema:
-    return {"anyOf": [schema, {"type": "null"}], "description": description}
-
-
-def page_of(item: str, description: str) -> Schema:
-    return closed({
-        "data": {"type": "array", "items": ref(item), "description": description},
-        "next_cursor": nullable({"type": "string"}, "Pass it as `cursor` (with the same filters and sort) for the "
-                                                    "next page; null on the last page. No next link is sent."),
-    })
-
-
 def read_schemas() -> dict[str, Schema]:
-    at = {"type": "string", "format": "date-time", "description": "ISO-8601 in UTC, with a Z."}
-    day = {"type": "string", "format": "date", "description": "YYYY-MM-DD."}
-    money = {"type": "number", "minimum": 0}
-    any_value = {"description": "Whatever JSON the params hold under that key; null when absent."}
-    stored = {"type": "object", "description": "The params as stored: every write's params merged (docs/api.md)."}
-    mrr = nullable(money, "params.mrr; null when it has none.")
-    seen = {
-        "first_seen_at": described(at, "The earliest created_at of what was written about it."),
-        "last_seen_at": nullable(at, "The time of its latest event or pageview (an account's: attributed to it); "
-                                     "null when none."),
-    }
-    activity = {
-        "active_days_14": {"type": "integer", "minimum": 0,
-                           "description": "Calendar days, in the project's time zone, with an event or pageview, "
-                                          "among the last 14 (today included); of any of its contacts for an "
-                                          "account."},
-        "active_days_30": {"type": "integer", "minimum": 0, "description": "The same over the last 30 days."},
-        "health": {"enum": list(LEVELS), "description": "By the project's health rule (default: over the last 14 "
-                                                       "days, more than 4 active days is good, none is bad)."},
-    }
-    reason = {"health_reason": {"type": "string", "description": "The rule that gave that health, in words."}}
-    history = {"type": "array", "items": ref("MrrChange"),
-               "description": "Every value mrr took, oldest first (null: removed)."}
-    event_uid = {"type": "string", "description": "The event's name (\"pageview\" for a pageview)."}
-    kind = {"enum": ["event", "pageview"]}
-    message_id = nullable({"type": "string"}, "The client's message id, if it sent one.")
-    event_times = {
-        "created_at": described(at, "When it happened (sent_at corrections applied)."),
-        "received_at": described(at, "When the server received it."),
-    }
-    text = nullable({"type": "string"}, "Null when unknown.")
-    # Enrichment (enrich/): the columns each event got when written, read back as they are.
-    geo = {
-        "scope": {"enum": ["public", "private", "loopback", "link_local", "multicast", "unspecified", "reserved",
-                           "invalid"], "description": "What the address is (enrich/geo.py); only a public one is "
-                                                      "located."},
-        "country": nullable({"type": "string", "minLength": 2, "maxLength": 2}, "ISO 3166-1 alpha-2."),
-        "region": text,
-        "city": text,
-        "latitude": nullable({"type": "number"}, "From the GeoIP file, if one is configured."),
-        "longitude": nullable({"type": "number"}, "The same."),
-    }
-    agent = {
-        "browser": text,
-        "browser_version": text,
-        "os": text,
-        "os_version": text,
-        "device": nullable({"enum": ["desktop", "mobile", "tablet", "bot"]}, "Null when it cannot be told."),
-    }
-    latest = described(at, "The time of the event it was read from.")
-    whereabouts = {
-        "location": nullable(closed({**{k: v for k, v in geo.items() if k != "scope"},
-                                     "country": {"type": "string", "minLength": 2, "maxLength": 2},
-                                     "seen_at": latest}),
-                             "Where its latest located event came from; null when none was located."),
-        "visits_by_country": {"type": "array", "description": "Its located pageviews per country, most first.",
-                              "items": closed({"country": {"type": "string", "minLength": 2, "maxLength": 2},
-                                               "visits": {"type": "integer", "minimum": 1}})},
-    }
-    domain = nullable({"type": "string"}, "From params (domain, website_url, website, url), else the one company "
-                                          "domain its contacts' e-mail addresses agree on (free mail ignored); "
-                                          "null when none.")
-    movement = closed({
-        "total": described(money, "The sum of the units' movements, a positive amount."),
-        "count": {"type": "integer", "minimum": 0},
-        "units": {"type": "array", "description": "Largest movement first.", "items": {"oneOf": [
-            closed({unit: {"type": "string"}, "from": described(money, "MRR when the period opens."),
-                    "to": described(money, "MRR when it closes.")})
-            for unit in ("account_uid", "contact_uid")
-        ]}},
-    })
-    return {
-        "MrrChange": closed({"mrr": nullable(money, "The new value; null when mrr was removed."),
-                             "effective_at": described(at, "When it took effect (the created_at of its write).")}),
-        "ContactSummary": closed({"contact_uid": {"type": "string"}, "params": stored, "mrr": mrr, **seen,
-                                  **activity}),
-        "AccountSummary": closed({"account_uid": {"type": "string"}, "params": stored, "domain": domain, "mrr": mrr,
-                                  "contacts_count": {"type": "integer", "minimum": 0}, **seen, **activity}),
-        "ContactPage": page_of("ContactSummary", "At most `limit` contacts, in `sort` order."),
-        "AccountPage": page_of("AccountSummary", "At most `limit` accounts, in `sort` order."),
-        "Contact": closed({
-            "contact_uid": {"type": "string", "description": "The uid it was first known by."},
-            "aliases": {"type": "array", "items": {"type": "string"}, "description": "Its other uids, sorted."},
-            "params": stored,
-            "accounts": {"type": "array", "description": "The accounts it belongs to, by account_uid.",
-                         "items": closed({"account_uid": {"type": "string"}, "name": any_value})},
-            "mrr": mrr,
-            "mrr_history": history,
-            **seen, **activity, **reason,
-            **whereabouts,
-            "agent": nullable(closed({**agent, "seen_at": latest}),
-                              "What its latest event with a readable user agent was sent with; null when none."),
-        }),
-        "Account": closed({
-            "account_uid": {"type": "string"},
-            "params": stored,
-            "domain": domain,
-            "contacts": {"type": "array", "maxItems": 100,
-                         "description": "Its first 100 contacts, most recently seen first (never seen last).",
-                         "items": closed({"contact_uid": {"type": "string"}, "name": any_value, "email": any_value,
-                                          "last_seen_at": nullable(at, "Null when never seen.")})},
-            "contacts_count": {"type": "integer", "minimum": 0, "description": "All its contacts."},
-            "mrr": mrr,
-            "mrr_history": history,
-            **seen, **activity, **reason,
-            "active_contacts_share_14": {"type": "number", "minimum": 0, "maximum": 1,
-                                         "description": "The share of its contacts active in the last 14 days, "
-                                                        "to 4 decimals; 0 without contacts."},
-            **whereabouts,
-        }),
-        "Event": closed({
-            "id": {"type": "integer", "minimum": 1, "description": "The server's id of the event."},
-            "event_uid": event_uid,
-            "kind": kind,
-            "contact_uid": {"type": "string"},
-            "account_uid": nullable({"type": "string"}, "The account it is attributed to, if any."),
-            "params": {"type": "object", "description": "As sent."},
-            **event_times,
-            "message_id": message_id,
-            "geo": nullable(closed(geo), "Where it was sent from; null when it carried no address."),
-            "agent": nullable(closed(agent), "What it was sent with; null when no user agent could be read."),
-        }),
-        "EventPage": page_of("Event", "At most `limit` events, newest first (by created_at, then id)."),
-        # What the importer reads back (one object per line of ndjson; a row of csv).
-        "ExportContact": closed({
-            "contact_uid": {"type": "string"},
-            "aliases": {"type": "array", "items": {"type": "string"}},
-            "params": stored,
-            "accounts": {"type": "array", "items": {"type": "string"}, "description": "Its accounts' uids."},
-            "first_seen_at": at,
-            "last_seen_at": seen["last_seen_at"],
-            "mrr_history": history,
-        }),
-        "ExportAccount": closed({"account_uid": {"type": "string"}, "params": stored, "first_seen_at": at,
-                                 "last_seen_at": seen["last_seen_at"], "mrr_history": history}),
-        "ExportEvent": closed({
-            "contact_uid": {"type": "string"},
-            "event_uid": event_uid,
-            "kind": kind,
-            "account_uid": nullable({"type": "string"}, "The account it is attributed to, if any."),
-            "params": {"type": "object"},
-            **event_times,
-            "message_id": message_id,
-            # Its enrichment as stored, flat (what `geo` and `agent` show in a timeline); all null
-            # for an event without address or agent, or not enriched.
-            "ip_scope": nullable(geo["scope"], "What its address was; null without one."),
-            **{k: v for k, v in geo.items() if k != "scope"},
-            **agent,
-        }),
-        "RevenueMovement": movement,
-        "RevenuePeriod": closed({
-            "start": described(day, "The first local day of the period."),
-            "end": described(day, "The local day after its last (the next period's start)."),
-            "start_at": described(at, "start's local midnight."),
-            "end_at": described(at, "end's local midnight."),
-            "start_mrr": described(money, "MRR when it opens."),
-            "mrr": described(money, "MRR when it closes."),
-            "arr": described(money, "12 × mrr."),
-            "start_customers": {"type": "integer", "minimum": 0, "description": "Units with MRR above 0 when it "
-                                                                                "opens."},
-            "customers": {"type": "integer", "minimum": 0, "description": "The same when it closes."},
-            "net_new_mrr": {"type": "number", "description": "new + reactivation + expansion - contraction - churn "
-                                                             "(= mrr - start_mrr)."},
-            "movements": closed({name: ref("RevenueMovement") for name in MOVEMENTS}),
-        }),
-        "RevenueReport": closed({
-            "from": described(day, "The first day reported."),
-            "to": described(day, "The last day reported (included)."),
-            "interval": {"enum": list(INTERVALS)},
-            "timezone": {"type": "string", "description": "The project's time zone, in which days are cut."},
-            "periods": {"type": "array", "items": ref("RevenuePeriod"), "minItems": 1},
-            "ignored": {"type": "array", "description": "Stored mrr values out of range (not a number from 0 to "
-                        f"{MAX_MRR}), left out of every figure.", "items": {"oneOf": [
-                            closed({unit: {"type": "string"}, "effective_at": at,
-                                    "mrr": {"type": "string", "description": "The stored value, as text."}})
-                            for unit in ("account_uid", "contact_uid")]}},
-        }),
-    }
+    """Generated from the Structs the read handlers answer (api/models.py), and the error body."""
+    return models.schema_components(ref_template="#/components/schemas/{name}")
 
 
 # Answers outside the CORS middleware (reads, service): no Access-Control-Allow-Origin.

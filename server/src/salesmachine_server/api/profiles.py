@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.requests import Request
 from starlette.responses import Response
 
+from salesmachine_server.api import shapes
 from salesmachine_server.api.context import path_uid, read_context
-from salesmachine_server.api.render import json_answer
+from salesmachine_server.api.render import model_answer
 from salesmachine_server.errors import ApiError
 from salesmachine_server.domain.list_query import parse_list_query
 from salesmachine_server.store.read import queries as reads
@@ -18,7 +17,7 @@ async def contact(request: Request) -> Response:
     profile = await context.run(lambda conn: reads.contact_profile(conn, context.project.id, uid, context.window))
     if profile is None:
         raise ApiError(404, f"no contact has the uid {uid!r}", field="uid", rule="exists")
-    return json_answer(profile)
+    return model_answer(shapes.contact(profile, context.window.rule))
 
 
 async def account(request: Request) -> Response:
@@ -27,20 +26,14 @@ async def account(request: Request) -> Response:
     profile = await context.run(lambda conn: reads.account_profile(conn, context.project.id, uid, context.window))
     if profile is None:
         raise ApiError(404, f"no account has the uid {uid!r}", field="uid", rule="exists")
-    return json_answer(profile)
+    return model_answer(shapes.account(profile, context.window.rule))
 
 
 async def contacts(request: Request) -> Response:
     context = await read_context(request)
     query = parse_list_query(request.url.query, reads.CONTACT_SORTS, "-last_seen_at")
     rows, cursor = await context.run(lambda conn: reads.list_contacts(conn, context.project.id, query, context.window))
-    data = [
-        {"contact_uid": r.contact_uid, "params": r.params, "mrr": r.params.get("mrr"),
-         "first_seen_at": r.first_seen_at, "last_seen_at": r.last_seen_at, "active_days_14": r.active_days_14,
-         "active_days_30": r.active_days_30, "health": r.health}
-        for r in rows
-    ]
-    return json_answer(_page(data, cursor))
+    return model_answer(shapes.contact_page(rows, cursor))
 
 
 async def accounts(request: Request) -> Response:
@@ -52,14 +45,4 @@ async def accounts(request: Request) -> Response:
         return rows, cursor, reads.account_domains(conn, [(r.id, r.params) for r in rows])
 
     rows, cursor, domains = await context.run(run)
-    data = [
-        {"account_uid": r.account_uid, "params": r.params, "domain": domains[r.id], "mrr": r.params.get("mrr"),
-         "contacts_count": r.contacts_count, "first_seen_at": r.first_seen_at, "last_seen_at": r.last_seen_at,
-         "active_days_14": r.active_days_14, "active_days_30": r.active_days_30, "health": r.health}
-        for r in rows
-    ]
-    return json_answer(_page(data, cursor))
-
-
-def _page(data: list[dict[str, Any]], cursor: str | None) -> dict[str, Any]:
-    return {"data": data, "next_cursor": cursor}
+    return model_answer(shapes.account_page(rows, cursor, domains))

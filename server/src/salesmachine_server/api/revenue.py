@@ -3,8 +3,8 @@
 Query: `from` and `to` (local dates YYYY-MM-DD, both included; default the twelve calendar
 months ending today), `interval` (day, week, month, quarter or year; default month). Periods
 are cut at calendar boundaries in the project's time zone. The figures come from
-`salesmachine_server.domain.revenue`; this module reads the rows and shapes the answer, which also
-names the stored mrr values the figures leave out (`ignored`: out of range, docs/revenue.md).
+`salesmachine_server.domain.revenue`; this module reads the rows (and names the stored mrr values
+the figures leave out: `ignored`, out of range, docs/revenue.md); api/shapes.py shapes the answer.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 from sqlalchemy import Connection, select
 from starlette.concurrency import run_in_threadpool
@@ -21,9 +20,10 @@ from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 
+from salesmachine_server.api import models, shapes
 from salesmachine_server.domain import revenue
 from salesmachine_server.api.access import reader
-from salesmachine_server.api.render import json_answer
+from salesmachine_server.api.render import model_answer
 from salesmachine_server.errors import ApiError
 from salesmachine_server.store.db.schema import accounts, contacts, memberships, mrr_changes
 from salesmachine_server.domain.timezones import local_today, zone
@@ -61,14 +61,14 @@ async def revenue_report(request: Request) -> Response:
 
     rows, accounts_of = await run_in_threadpool(load)
     reports = revenue.report(revenue.revenue_units(rows, accounts_of), cuts)
-    return json_answer({
-        "from": query.first,
-        "to": query.last,
-        "interval": query.interval,
-        "timezone": tz.key,
-        "periods": [period_json(r) for r in reports],
-        "ignored": [ignored_json(row) for row in revenue.out_of_range(rows)],
-    })
+    return model_answer(models.RevenueReport(
+        from_=query.first,
+        to=query.last,
+        interval=query.interval,
+        timezone=tz.key,
+        periods=[shapes.revenue_period(r) for r in reports],
+        ignored=[shapes.ignored_mrr(row) for row in revenue.out_of_range(rows)],
+    ))
 
 
 def parse_query(params: QueryParams, today: date) -> RevenueQuery:
@@ -148,35 +148,3 @@ def accounts_of_paying_contacts(conn: Connection, project_id: int) -> dict[str, 
     for contact_uid, account_uid in conn.execute(query):
         found[contact_uid].add(account_uid)
     return found
-
-
-def ignored_json(row: revenue.MrrRow) -> dict[str, Any]:
-    """A stored mrr the report leaves out (revenue.stored_mrr), with the value as text: it may
-    be no JSON number at all (Infinity, NaN)."""
-    return {**row.owner.as_json(), "effective_at": row.effective_at, "mrr": repr(row.mrr)}
-
-
-def period_json(period: revenue.PeriodReport) -> dict[str, Any]:
-    return {
-        "start": period.period.start,
-        "end": period.period.end,
-        "start_at": period.period.start_at,
-        "end_at": period.period.end_at,
-        "start_mrr": revenue.rounded(period.start_mrr),
-        "mrr": revenue.rounded(period.mrr),
-        "arr": revenue.rounded(period.arr),
-        "start_customers": period.start_customers,
-        "customers": period.customers,
-        "net_new_mrr": revenue.rounded(period.net_new_mrr),
-        "movements": {
-            kind: {
-                "total": revenue.rounded(period.total(kind)),
-                "count": len(listed),
-                "units": [
-                    {**m.unit.as_json(), "from": revenue.rounded(m.before), "to": revenue.rounded(m.after)}
-                    for m in listed
-                ],
-            }
-            for kind, listed in period.movements.items()
-        },
-    }

@@ -11,8 +11,9 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from salesmachine_server.api import shapes
 from salesmachine_server.api.context import path_uid, read_context
-from salesmachine_server.api.render import json_answer
+from salesmachine_server.api.render import model_answer
 from salesmachine_server.errors import ApiError
 from salesmachine_server.domain.messages import Invalid, parse_time
 from salesmachine_server.domain.list_query import MAX_LIMIT, decode_cursor, is_whole_number
@@ -53,16 +54,7 @@ def _time(value: str | None, name: str):  # type: ignore[no-untyped-def]
 
 
 def _answer(rows, cursor) -> Response:  # type: ignore[no-untyped-def]
-    return json_answer({
-        "data": [
-            {"id": r.id, "event_uid": r.name, "kind": r.kind, "contact_uid": r.contact_uid,
-             "account_uid": r.account_uid, "params": r.params, "created_at": r.occurred_at,
-             "received_at": r.received_at, "message_id": r.message_id, "geo": reads.event_geo(r),
-             "agent": reads.event_agent(r)}
-            for r in rows
-        ],
-        "next_cursor": cursor,
-    })
+    return model_answer(shapes.event_page(rows, cursor))
 
 
 async def project_events(request: Request) -> Response:

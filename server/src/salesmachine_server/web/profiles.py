@@ -1,8 +1,9 @@
 """Account and contact pages: attributes, health and the rule behind it, the mrr history, the
 usage map, the timeline, the account's contacts or the contact's accounts, the latest visits.
 
-The profile itself is reads.account_profile / contact_profile (what GET /v1/accounts/{uid}
-answers); the timeline is reads.events_page, paged by its cursor with `?before=`.
+The profile itself is what GET /v1/accounts/{uid} answers: reads.account_profile /
+contact_profile shaped by api/shapes.py into api/models.py's Struct (times aware UTC); the
+timeline is reads.events_page, paged by its cursor with `?before=`.
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+import msgspec
 from sqlalchemy import Connection, select
 from starlette.requests import Request
 from starlette.responses import Response
 
+from salesmachine_server.api import models, shapes
 from salesmachine_server.domain import revenue
 from salesmachine_server.errors import ApiError
 from salesmachine_server.domain.list_query import decode_cursor
@@ -30,12 +33,13 @@ TIMELINE_PAGE = 30
 VISITS = 5
 
 
-def mrr_chart(history: list[dict[str, Any]], dash: Dashboard) -> dict[str, Any]:
+def mrr_chart(history: list[models.MrrChange], dash: Dashboard) -> dict[str, Any]:
     """MRR at the end of each of the last twelve months (now, for this month), from the history
     of changes: what the profile's chart draws. A stored value out of range is left out, as the
-    revenue report does (revenue.stored_mrr)."""
-    changes = [(row["effective_at"], value) for row in history
-               if (value := revenue.stored_mrr(row["mrr"])) is not None]
+    revenue report does (revenue.stored_mrr); domain/revenue.py works in naive UTC, the form the
+    store keeps."""
+    changes = [(row.effective_at.replace(tzinfo=None), value) for row in history
+               if (value := revenue.stored_mrr(row.mrr)) is not None]
     cuts = revenue.periods(first_month(dash.window.today), dash.window.today, revenue.MONTH, dash.zone)
     return {
         "labels": [cut.start.strftime("%b %Y") for cut in cuts],
@@ -78,10 +82,11 @@ async def account_page(request: Request) -> Response:
     since = first_day(window.today)
 
     def load(conn: Connection) -> dict[str, Any] | None:
-        profile = reads.account_profile(conn, project_id, uid, window)
-        if profile is None:
+        read = reads.account_profile(conn, project_id, uid, window)
+        if read is None:
             return None
-        account_id = reads.account_row(conn, project_id, uid).id
+        profile = shapes.account(read, window.rule)
+        account_id = read.row.id
         timeline, cursor = reads.events_page(conn, project_id, query, account_id=account_id)
         members = select(memberships.c.contact_id).where(memberships.c.account_id == account_id)
         return {
@@ -97,7 +102,7 @@ async def account_page(request: Request) -> Response:
         raise PageNotFound(f"No account has the uid {uid!r}.")
     profile = found["profile"]
     return await _profile_page(dash, "account.html", "accounts", found, kind,
-                               Logo.of(profile["params"], uid, profile["domain"]))
+                               Logo.of(profile.params, uid, profile.domain))
 
 
 @page_handler
@@ -109,10 +114,11 @@ async def contact_page(request: Request) -> Response:
     since = first_day(window.today)
 
     def load(conn: Connection) -> dict[str, Any] | None:
-        profile = reads.contact_profile(conn, project_id, uid, window)
-        if profile is None:
+        read = reads.contact_profile(conn, project_id, uid, window)
+        if read is None:
             return None
-        contact_id = reads.contact_id_for(conn, project_id, uid)
+        profile = shapes.contact(read, window.rule)
+        contact_id = read.row.id
         timeline, cursor = reads.events_page(conn, project_id, query, contact_id=contact_id)
         return {
             "profile": profile,
@@ -127,7 +133,7 @@ async def contact_page(request: Request) -> Response:
     found = await dash.run(load)
     if found is None:
         raise PageNotFound(f"No contact has the uid {uid!r}.")
-    params = found["profile"]["params"]
+    params = found["profile"].params
     label = params.get("name") if isinstance(params.get("name"), str) else params.get("email")
     return await _profile_page(dash, "contact.html", "contacts", found, kind,
                                Logo.of({"name": label if isinstance(label, str) else uid}),
@@ -141,15 +147,15 @@ async def _profile_page(dash: Dashboard, template: str, section: str, found: dic
     return await dash.page(template, section, {
         "p": profile,
         "logo": logo,
-        "attributes": [(key, shown(key, value, dash.zone)) for key, value in sorted(profile["params"].items())],
-        "chart": mrr_chart(profile["mrr_history"], dash),
+        "attributes": [(key, shown(key, value, dash.zone)) for key, value in sorted(profile.params.items())],
+        "chart": mrr_chart(profile.mrr_history, dash),
         "usage": usage_map(found["usage"], today),
         "timeline": found["timeline"],
         "timeline_kind": kind,
         "next_cursor": found["cursor"],
         "visits": found["visits"],
-        "place": place(profile["location"]),
-        "agent": agent_label(profile.get("agent")),
+        "place": place(msgspec.structs.asdict(profile.location) if profile.location else None),
+        "agent": agent_label(msgspec.structs.asdict(agent) if (agent := getattr(profile, "agent", None)) else None),
         "rule": dash.window.rule,
         **extra,
     })

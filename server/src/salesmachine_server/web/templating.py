@@ -52,9 +52,12 @@ def when(context: Any, value: datetime | None) -> str:
 
 
 def ago(value: datetime | None, now: datetime | None = None) -> str:
-    """'3 hours ago': how long since a stored (naive UTC) time."""
+    """'3 hours ago': how long since a stored (naive UTC) time, or an aware one (the read API's
+    Structs, api/models.py, which the profile pages show)."""
     if value is None:
         return "never"
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc).replace(tzinfo=None)
     now = now or datetime.now(timezone.utc).replace(tzinfo=None)
     seconds = (now - value).total_seconds()
     if seconds < 0:

@@ -129,7 +129,53 @@ def account_row(conn: Connection, project_id: int, uid: str) -> Any:
     ).first()
 
 
-def contact_profile(conn: Connection, project_id: int, uid: str, window: Window) -> dict[str, Any] | None:
+@dataclass(frozen=True)
+class ActiveDays:
+    """A contact's or an account's active days over the last 14 and 30 days and over the health
+    rule's window (health is classified from that last one)."""
+
+    last_14: int
+    last_30: int
+    in_rule_window: int
+
+
+@dataclass(frozen=True)
+class Whereabouts:
+    """Its latest located event (a row of latest_location, or None), its latest event with a
+    readable user agent (latest_agent, or None) and its located pageviews per country."""
+
+    location: Any
+    agent: Any
+    visits_by_country: list[Any]
+
+
+@dataclass(frozen=True)
+class ContactProfile:
+    """What a contact's profile is read from; api/shapes.py makes the answer of it."""
+
+    row: Any  # the contacts row
+    uids: list[str]  # every uid naming it, sorted
+    accounts: list[Any]  # (account_uid, params) of the accounts it belongs to, by account_uid
+    mrr_history: list[Any]  # (mrr, effective_at), oldest first
+    active_days: ActiveDays
+    whereabouts: Whereabouts
+
+
+@dataclass(frozen=True)
+class AccountProfile:
+    """What an account's profile is read from; api/shapes.py makes the answer of it."""
+
+    row: Any  # the accounts row
+    domain: str | None
+    contacts: list[Any]  # (contact_uid, params, last_seen_at), most recently seen first
+    contacts_count: int
+    active_contacts_14: int
+    mrr_history: list[Any]  # (mrr, effective_at), oldest first
+    active_days: ActiveDays
+    whereabouts: Whereabouts
+
+
+def contact_profile(conn: Connection, project_id: int, uid: str, window: Window) -> ContactProfile | None:
     contact_id = contact_id_for(conn, project_id, uid)
     if contact_id is None:
         return None
@@ -143,27 +189,19 @@ def contact_profile(conn: Connection, project_id: int, uid: str, window: Window)
     ).all()
     days_14, days_30, days_rule = contact_active_days_since(
         conn, contact_id, [window.since(14), window.since(30), window.since(window.rule.window_days)])
-    return {
-        "contact_uid": row.contact_uid,
-        "aliases": [u for u in uids if u != row.contact_uid],
-        "params": row.params,
-        "accounts": [{"account_uid": a.account_uid, "name": a.params.get("name")} for a in member_of],
-        "mrr": row.params.get("mrr"),
-        "mrr_history": mrr_history(conn, mrr_changes.c.contact_id == contact_id),
-        "first_seen_at": row.first_seen_at,
-        "last_seen_at": row.last_seen_at,
-        "active_days_14": days_14,
-        "active_days_30": days_30,
-        "health": window.rule.classify(days_rule),
-        "health_reason": window.rule.explain(days_rule),
-        **whereabouts(conn, events.c.contact_id == contact_id),
-        "agent": latest_agent(conn, events.c.contact_id == contact_id),
-    }
+    return ContactProfile(
+        row=row,
+        uids=uids,
+        accounts=list(member_of),
+        mrr_history=mrr_history(conn, mrr_changes.c.contact_id == contact_id),
+        active_days=ActiveDays(days_14, days_30, days_rule),
+        whereabouts=whereabouts(conn, events.c.contact_id == contact_id),
+    )
 
 
 def account_profile(
     conn: Connection, project_id: int, uid: str, window: Window, contacts_limit: int = 100
-) -> dict[str, Any] | None:
+) -> AccountProfile | None:
     row = account_row(conn, project_id, uid)
     if row is None:
         return None
@@ -181,76 +219,62 @@ def account_profile(
         )
     ).scalar_one()
     days_rule = account_active_days(conn, row.id, window.since(window.rule.window_days))
-    return {
-        "account_uid": row.account_uid,
-        "params": row.params,
-        "domain": account_domains(conn, [(row.id, row.params)])[row.id],
-        "contacts": [
-            {"contact_uid": c.contact_uid, "name": c.params.get("name"), "email": c.params.get("email"),
-             "last_seen_at": c.last_seen_at}
-            for c in member_rows
-        ],
-        "contacts_count": contacts_count,
-        "mrr": row.params.get("mrr"),
-        "mrr_history": mrr_history(conn, mrr_changes.c.account_id == row.id),
-        "first_seen_at": row.first_seen_at,
-        "last_seen_at": row.last_seen_at,
-        "active_days_14": account_active_days(conn, row.id, window.since(14)),
-        "active_days_30": account_active_days(conn, row.id, window.since(30)),
-        "health": window.rule.classify(days_rule),
-        "health_reason": window.rule.explain(days_rule),
-        "active_contacts_share_14": round(active_contacts / contacts_count, 4) if contacts_count else 0.0,
-        **whereabouts(conn, events.c.account_id == row.id),
-    }
+    return AccountProfile(
+        row=row,
+        domain=account_domains(conn, [(row.id, row.params)])[row.id],
+        contacts=list(member_rows),
+        contacts_count=contacts_count,
+        active_contacts_14=active_contacts,
+        mrr_history=mrr_history(conn, mrr_changes.c.account_id == row.id),
+        active_days=ActiveDays(account_active_days(conn, row.id, window.since(14)),
+                               account_active_days(conn, row.id, window.since(30)), days_rule),
+        # An account's agent is not read: its contacts use many.
+        whereabouts=whereabouts(conn, events.c.account_id == row.id, agent=False),
+    )
 
 
 # -- enrichment (enrich/): derived from the events' columns when read, so always exact ---------
 
 
-def whereabouts(conn: Connection, condition: ColumnElement[bool]) -> dict[str, Any]:
-    """The latest known location of a contact's or an account's events, and its visits
-    (pageviews) counted by country, most first."""
-    return {"location": latest_location(conn, condition), "visits_by_country": visits_by_country(conn, condition)}
+def whereabouts(conn: Connection, condition: ColumnElement[bool], agent: bool = True) -> Whereabouts:
+    """The latest known location of a contact's or an account's events, its latest user agent
+    (when `agent`), and its visits (pageviews) counted by country, most first."""
+    return Whereabouts(latest_location(conn, condition), latest_agent(conn, condition) if agent else None,
+                       visits_by_country(conn, condition))
 
 
-def latest_location(conn: Connection, condition: ColumnElement[bool]) -> dict[str, Any] | None:
-    row = conn.execute(
+def latest_location(conn: Connection, condition: ColumnElement[bool]) -> Any:
+    """(country, region, city, latitude, longitude, occurred_at) of the latest located event, or None."""
+    return conn.execute(
         select(events.c.country, events.c.region, events.c.city, events.c.latitude, events.c.longitude,
                events.c.occurred_at)
         .where(condition, events.c.country.is_not(None))
         .order_by(events.c.occurred_at.desc(), events.c.id.desc())
         .limit(1)
     ).first()
-    if row is None:
-        return None
-    return {"country": row.country, "region": row.region, "city": row.city, "latitude": row.latitude,
-            "longitude": row.longitude, "seen_at": row.occurred_at}
 
 
-def latest_agent(conn: Connection, condition: ColumnElement[bool]) -> dict[str, Any] | None:
-    """Browser, operating system and device of the latest event that had a user agent."""
-    row = conn.execute(
+def latest_agent(conn: Connection, condition: ColumnElement[bool]) -> Any:
+    """Browser, operating system and device (and occurred_at) of the latest event that had a user
+    agent, or None."""
+    return conn.execute(
         select(events.c.browser, events.c.browser_version, events.c.os, events.c.os_version, events.c.device,
                events.c.occurred_at)
         .where(condition, or_(events.c.browser.is_not(None), events.c.os.is_not(None), events.c.device.is_not(None)))
         .order_by(events.c.occurred_at.desc(), events.c.id.desc())
         .limit(1)
     ).first()
-    if row is None:
-        return None
-    return {"browser": row.browser, "browser_version": row.browser_version, "os": row.os,
-            "os_version": row.os_version, "device": row.device, "seen_at": row.occurred_at}
 
 
-def visits_by_country(conn: Connection, condition: ColumnElement[bool]) -> list[dict[str, Any]]:
+def visits_by_country(conn: Connection, condition: ColumnElement[bool]) -> list[Any]:
+    """(country, visits) of the located pageviews, most first."""
     count = func.count().label("visits")
-    rows = conn.execute(
+    return list(conn.execute(
         select(events.c.country, count)
         .where(condition, events.c.kind == "pageview", events.c.country.is_not(None))
         .group_by(events.c.country)
         .order_by(count.desc(), events.c.country)
-    )
-    return [{"country": country, "visits": visits} for country, visits in rows]
+    ))
 
 
 def account_domains(conn: Connection, rows: list[tuple[int, dict[str, Any]]]) -> dict[int, str | None]:
@@ -273,13 +297,13 @@ def account_domains(conn: Connection, rows: list[tuple[int, dict[str, Any]]]) ->
     return found
 
 
-def mrr_history(conn: Connection, condition: ColumnElement[bool]) -> list[dict[str, Any]]:
-    rows = conn.execute(
+def mrr_history(conn: Connection, condition: ColumnElement[bool]) -> list[Any]:
+    """(mrr, effective_at) rows, oldest first (mrr None: removed)."""
+    return list(conn.execute(
         select(mrr_changes.c.mrr, mrr_changes.c.effective_at)
         .where(condition)
         .order_by(mrr_changes.c.effective_at, mrr_changes.c.id)
-    )
-    return [{"mrr": mrr, "effective_at": at} for mrr, at in rows]
+    ))
 
 
 # -- lists --------------------------------------------------------------------------------
@@ -403,23 +427,6 @@ def _page(
 ENRICHMENT = (events.c.ip_scope, events.c.country, events.c.region, events.c.city, events.c.latitude,
               events.c.longitude, events.c.browser, events.c.browser_version, events.c.os, events.c.os_version,
               events.c.device)
-
-
-def event_geo(row: Any) -> dict[str, Any] | None:
-    """Where an event came from (None: it carried no address, or was not enriched)."""
-    if row.ip_scope is None:
-        return None
-    return {"scope": row.ip_scope, "country": row.country, "region": row.region, "city": row.city,
-            "latitude": row.latitude, "longitude": row.longitude}
-
-
-def event_agent(row: Any) -> dict[str, Any] | None:
-    """With what an event was sent (None: no user agent, or nothing could be read from it)."""
-    if row.browser is None and row.os is None and row.device is None:
-        return None
-    return {"browser": row.browser, "browser_version": row.browser_version, "os": row.os,
-            "os_version": row.os_version, "device": row.device}
-
 
 
 @dataclass(frozen=True)
