@@ -172,3 +172,14 @@ def test_the_two_batch_shapes_are_told_apart_by_content() -> None:
 def test_a_long_message_id_derives_a_bounded_one() -> None:
     assert derived_id("m", "alias") == "m/alias"
     assert len(derived_id("m" * 255, "alias")) <= 255
+
+
+def test_identify_reads_context_traits_as_rudderstack_sends_them() -> None:
+    message = {
+        "type": "identify",
+        "userId": "u1",
+        "context": {"traits": {"email": "a@b.c", "plan": "free"}},
+        "traits": {"plan": "pro"},
+    }
+    [contact] = translate(message, RECEIVED)
+    assert contact.message.params == {"email": "a@b.c", "plan": "pro"}

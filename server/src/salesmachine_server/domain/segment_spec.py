@@ -113,7 +113,10 @@ def derived_id(message_id: str, role: str) -> str:
 
 def _identify(message: dict[str, Any]) -> list[tuple[str, _Item]]:
     uid, uid_field = _who(message)
-    traits = dict(_object(message, "traits"))
+    # RudderStack's clients send an identify's traits as `context.traits`, which Segment's spec
+    # also allows on any call: both are read, `traits` winning.
+    context_traits = _context(message).get("traits")
+    traits = {**(context_traits if isinstance(context_traits, dict) else {}), **_object(message, "traits")}
     _fill_name(traits)
     items: list[tuple[str, _Item]] = []
     user_id, anonymous_id = _optional_id(message, "userId"), _optional_id(message, "anonymousId")
