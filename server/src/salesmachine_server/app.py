@@ -21,6 +21,7 @@ from salesmachine_server.errors import ApiError, StoreUnavailable
 from salesmachine_server.serving.health_checks import readyz
 from salesmachine_server.ingest.endpoints import json_response, ping, write_endpoint
 from salesmachine_server.ingest.group_commit import Writer
+from salesmachine_server.ingest.segment_endpoints import SEGMENT_PATHS, SHARED_PATHS, Endpoint, segment_endpoint, shared_endpoint
 from salesmachine_server.keys import load_server_key
 from salesmachine_server.serving.metrics import metrics
 from salesmachine_server.api.openapi import docs_page, openapi_json
@@ -48,12 +49,27 @@ async def healthz(_request: Request) -> Response:
     return json_response({"status": "ok"})
 
 
+def _write_endpoint(path: str, kind: str) -> Endpoint:
+    ours = write_endpoint(kind)
+    return shared_endpoint(SHARED_PATHS[path], ours) if path in SHARED_PATHS else ours
+
+
+def segment_routes() -> list[BaseRoute]:
+    """Segment's HTTP tracking API (docs/segment.md): its own paths, and /v1/import. /v1/alias and
+    /v1/batch, shared with ours, answer Segment's content too (_write_endpoint)."""
+    return [
+        *(Route(path, segment_endpoint(kind), methods=["POST"]) for path, kind in SEGMENT_PATHS.items()),
+        Route("/v1/import", shared_endpoint("batch", write_endpoint("batch")), methods=["POST"]),
+    ]
+
+
 def routes() -> list[BaseRoute]:
     # GET on write paths is the legacy transport (`?data=<base64>&_method=post`).
-    writes = [Route(path, write_endpoint(kind), methods=["POST", "GET"]) for path, kind in WRITE_PATHS.items()]
+    writes = [Route(path, _write_endpoint(path, kind), methods=["POST", "GET"]) for path, kind in WRITE_PATHS.items()]
     # The router tries routes in order: the write paths, nearly every request, come first.
     return [
         *writes,
+        *segment_routes(),
         Route("/v1/ping", ping, methods=["GET", "POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
@@ -144,7 +160,7 @@ def create_app(settings: Settings, engines: Engines | None = None) -> Starlette:
         # AnswerServerFaults answers what no handler took without re-raising it (serving/server_faults.py):
         # a 500 then leaves the keep-alive connection usable.
         middleware=[Middleware(RequestMetrics), Middleware(AnswerServerFaults),
-                    Middleware(WriteCors, paths={"/v1/ping", *WRITE_PATHS})],
+                    Middleware(WriteCors, paths={"/v1/ping", *WRITE_PATHS, *SEGMENT_PATHS, "/v1/import"})],
         exception_handlers={
             ApiError: _api_error,
             HTTPException: _http_error,

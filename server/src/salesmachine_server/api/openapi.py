@@ -22,6 +22,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from salesmachine_server.api.segment_openapi import segment_paths, segment_schemas, segment_success
 from salesmachine_server import __version__
 from salesmachine_server.api import models
 from salesmachine_server.api.export import FORMATS as EXPORT_FORMATS
@@ -282,6 +283,8 @@ def write_operations(path: str, settings: Settings) -> dict[str, Any]:
                      + (f" or holds more than {settings.max_batch_items} items." if is_batch else ".")),
         **SERVICE_ERRORS,
     }
+    if path in ("/v1/alias", "/v1/batch"):  # their Segment content is answered as Segment does (docs/segment.md)
+        responses["200"] = segment_success()
     post = {
         "tags": ["write"],
         "operationId": f"post_{_name(path)}",
@@ -600,11 +603,12 @@ def build_openapi(settings: Settings | None = None) -> dict[str, Any]:
         "paths": {
             "/v1/ping": ping_operations(),
             **{path: write_operations(path, settings) for path in WRITES},
+            **segment_paths(write_operations("/v1/batch", settings)["post"]["responses"]),
             **read_paths(),
             **service_paths(),
         },
         "components": {
-            "schemas": {**schemas(settings), **read_schemas()},
+            "schemas": {**schemas(settings), **segment_schemas(settings), **read_schemas()},
             "securitySchemes": {
                 "basic": {"type": "http", "scheme": "basic",
                           "description": "Username: the project token (or the secret with an empty password). "

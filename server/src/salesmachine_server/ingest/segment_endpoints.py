@@ -1,0 +1,311 @@
+"""Segment's HTTP tracking API: request -> credentials -> body -> Segment messages -> our items
+-> group commit -> the answer Segment's clients read (docs/segment.md).
+
+`/v1/identify`, `/v1/track`, `/v1/page`, `/v1/screen` and `/v1/group` are Segment's alone.
+`/v1/alias`, `/v1/batch` and `/v1/import` are shared with our own API: a JSON body is read
+once, and handed back to our endpoint unchanged unless its content is Segment's (items with
+`type` rather than `method`; `previousId` rather than `alias`), so that our clients see no
+change. Everything else is what our endpoints do (ingest/endpoints.py): credentials checked
+before the body when the request carries them, the body limit, refusals kept in
+rejected_items, the answer sent once the group commit has stored the items.
+
+Segment's clients send the write key as the Basic user (our project token; the project secret
+works too, and makes the writes trusted, as for our clients), or as `writeKey` in the body.
+They read a 200 (rudder-sdk-python reads nothing else) and, on errors, `code` and `message`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Message as AsgiMessage
+
+from salesmachine_server.domain.messages import Invalid, Message
+from salesmachine_server.domain.segment_spec import is_segment_alias, is_segment_batch, translate
+from salesmachine_server.enrich.events import enricher_from
+from salesmachine_server.errors import CODES, ApiError
+from salesmachine_server.ingest.body import off_the_loop_if_large, read_body, stranger_bodies
+from salesmachine_server.ingest.client_ip import fill_visit_ip, request_client_ip
+from salesmachine_server.ingest.endpoints import Write, credentials_for, item_json, json_response, refuse_in_maintenance
+from salesmachine_server.ingest.group_commit import Job
+from salesmachine_server.ingest.gzip_body import content_coding, inflate
+from salesmachine_server.ingest.verification import check_identity
+from salesmachine_server.ingest.wire import Envelope, may_carry_credentials, media_type, sent_text
+from salesmachine_server.keys import derive_secret
+from salesmachine_server.serving.credentials import Credentials, authenticate, basic_pair
+from salesmachine_server.settings import Settings
+from salesmachine_server.store.records.projects import utcnow
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+# Segment's paths of one message type each.
+SEGMENT_PATHS = {
+    "/v1/identify": "identify",
+    "/v1/track": "track",
+    "/v1/page": "page",
+    "/v1/screen": "screen",
+    "/v1/group": "group",
+}
+# Paths our API has too (or, for /v1/import, that take both batch shapes): the type their
+# Segment content has.
+SHARED_PATHS = {"/v1/alias": "alias", "/v1/batch": "batch", "/v1/import": "batch"}
+SUCCESS = {"success": True}
+
+
+def segment_endpoint(kind: str) -> Endpoint:
+    """The endpoint of one of Segment's own paths."""
+
+    async def endpoint(request: Request) -> Response:
+        refuse_in_maintenance(request)
+        credentials, body = await _receive(request)
+        try:
+            payload = await _decode(request, body)
+        except ApiError as error:
+            await _keep_refusal(request, credentials, body, error)
+            raise
+        return await _write(request, await _sender(request, credentials, payload), payload, kind, len(body))
+
+    endpoint.__name__ = f"segment_{kind}"
+    return endpoint
+
+
+def shared_endpoint(kind: str, ours: Endpoint) -> Endpoint:
+    """The endpoint of a path our API shares with Segment's: Segment's content is written here,
+    anything else (a bare array, items with `method`, a legacy form or GET) by `ours`."""
+
+    async def endpoint(request: Request) -> Response:
+        query = dict(request.query_params)
+        content_type = request.headers.get("content-type")
+        if request.method != "POST" or "data" in query or may_carry_credentials(query, content_type):
+            return await ours(request)
+        refuse_in_maintenance(request)
+        credentials, body = await _receive(request, ours_too=True)
+        try:
+            payload = await _decode(request, body)
+        except ApiError:
+            payload = None  # not Segment's: ours answers it as it always has
+        if payload is None or not _speaks_segment(kind, payload):
+            return await ours(_replayed(request, body))
+        return await _write(request, await _sender(request, credentials, payload), payload, kind, len(body))
+
+    endpoint.__name__ = f"segment_or_ours_{kind}"
+    return endpoint
+
+
+def _speaks_segment(kind: str, payload: Any) -> bool:
+    return is_segment_alias(payload) if kind == "alias" else is_segment_batch(payload)
+
+
+# -- reading the request
+
+
+async def _receive(request: Request, ours_too: bool = False) -> tuple[Credentials | None, bytes]:
+    """The credentials the headers or query carry (401 at once when bad, before the body is
+    read), and the body, bounded. Without credentials the body may hold `writeKey`: it is then
+    read as a stranger's (ingest/body.py). A body refused is kept when the sender is known."""
+    settings: Settings = request.app.state.settings
+    credentials: Credentials | None = None
+    named = basic_pair(request.headers.get("authorization")) is not None or bool(request.query_params.get("api_token"))
+    if named:
+        # Checked, not yet counted against the rate: whichever endpoint writes counts it once.
+        credentials = await authenticate(
+            request.app.state.projects, request.headers.get("authorization"), request.query_params.get("api_token")
+        )
+    body = b""
+    try:
+        async with stranger_bodies(request).reading() as admit:
+            body = await read_body(request, settings.max_body_bytes, None if credentials else admit)
+    except ApiError as error:
+        if credentials is None and ours_too:
+            await credentials_for(request)  # our endpoint's answer to a body without credentials: 401
+        await _keep_refusal(request, credentials, body, error)
+        raise
+    return credentials, body
+
+
+async def _decode(request: Request, body: bytes) -> Any:
+    """The JSON value of the body, gzip or not (400 or 413 naming the rule)."""
+    settings: Settings = request.app.state.settings
+    coding = content_coding(request.headers.get("content-encoding"))
+    envelope = Envelope(None, None, None, body, media_type(request.headers.get("content-type")))
+    if coding == "gzip":
+        inflated = await off_the_loop_if_large(len(body), inflate, body, settings.max_body_bytes)
+        envelope = Envelope(None, None, None, inflated, envelope.kind)
+    return await off_the_loop_if_large(envelope.size, envelope.payload)
+
+
+async def _sender(request: Request, credentials: Credentials | None, payload: Any) -> Credentials:
+    """Who writes, counted against the project's rate: the request's credentials, else the
+    body's `writeKey` (401 when neither)."""
+    if credentials is not None:
+        return await credentials_for(request)
+    write_key = payload.get("writeKey") if isinstance(payload, dict) else None
+    return await credentials_for(request, write_key if isinstance(write_key, str) else "")
+
+
+async def _keep_refusal(request: Request, credentials: Credentials | None, body: bytes, error: ApiError) -> None:
+    if credentials is not None and error.status < 500:
+        settings: Settings = request.app.state.settings
+        await Write(request, credentials, settings, len(body)).keep_refusal(error, body)
+
+
+def _replayed(request: Request, body: bytes) -> Request:
+    """The request again, its body already read: for our endpoint to read it as if first."""
+    sent = False
+
+    async def receive() -> AsgiMessage:
+        nonlocal sent
+        if sent:
+            return await request.receive()  # a disconnect, if any
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return Request(request.scope, receive)
+
+
+# -- writing the messages
+
+
+async def _write(request: Request, credentials: Credentials, payload: Any, kind: str, body_size: int) -> Response:
+    settings: Settings = request.app.state.settings
+    pipeline = SegmentItems(request, credentials, settings, body_size)
+    if kind != "batch":
+        return await pipeline.one(payload, kind)
+    try:
+        batch = segment_batch(payload, settings.max_batch_items)
+    except ApiError as error:
+        await pipeline.keep(error, body_size)
+        raise
+    return await pipeline.batch(batch, payload.get("sentAt"))
+
+
+def segment_batch(payload: Any, max_items: int) -> list[Any]:
+    """The messages of a Segment batch; 413 over `max_items`."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("batch"), list):
+        raise ApiError(400, 'a Segment batch is a JSON object {"batch": [...]}', field="batch", rule="array")
+    items: list[Any] = payload["batch"]
+    if len(items) > max_items:
+        raise ApiError(
+            413, f"a batch may carry at most {max_items} messages, got {len(items)}", field="batch", rule="max_items"
+        )
+    return items
+
+
+class SegmentItems:
+    """The Segment messages of one request, turned into our messages and handed to the writer:
+    the steps of our item pipeline (size, parse, verify, visit IP, enrich) per message."""
+
+    def __init__(self, request: Request, credentials: Credentials, settings: Settings, body_size: int) -> None:
+        self.request = request
+        self.credentials = credentials
+        self.settings = settings
+        self.body_size = body_size
+        self.project_id = credentials.project.id
+        self.received_at = utcnow()
+        # Without an Authorization header the sender is a browser (ingest/client_ip.py).
+        browser = "authorization" not in request.headers
+        self.visit_ip = (
+            request_client_ip(cast(dict[str, Any], request.scope), settings.trusted_proxies) if browser else None
+        )
+        self.browser_agent = request.headers.get("user-agent") if browser else None
+        self.enricher = enricher_from(settings)
+        self._secret: str | None = None
+
+    async def one(self, raw: Any, kind: str) -> Response:
+        try:
+            messages = self.messages(raw, kind, None)
+        except Invalid as exc:
+            error = exc.error
+            await self._submit([], [self._rejection(None, raw, error.status, error.field, error.message)])
+            raise ApiError(error.status, error.message, field=error.field, rule=error.rule) from None
+        await self._submit(messages, [])
+        return json_response(SUCCESS)
+
+    async def batch(self, raws: list[Any], sent_at: Any) -> Response:
+        messages: list[Message] = []
+        rejections: list[dict[str, Any]] = []
+        refused: list[dict[str, Any]] = []
+        accepted = 0
+        for index, raw in enumerate(raws):
+            try:
+                messages.extend(self.messages(raw, None, sent_at))
+                accepted += 1
+            except Invalid as exc:
+                error = exc.error
+                rejections.append(self._rejection(index, raw, error.status, error.field, error.message))
+                refused.append(
+                    {
+                        "index": index,
+                        "code": CODES[error.status],
+                        "message": error.message,
+                        "field": error.field,
+                        "rule": error.rule,
+                    }
+                )
+        await self._submit(messages, rejections)
+        if raws and not accepted:
+            first = refused[0]
+            nothing = ApiError(
+                400,
+                f"no message of the batch was accepted; message {first['index']}: {first['message']}",
+                field=f"batch[{first['index']}].{first['field']}",
+                rule=first["rule"],
+            )
+            return json_response(nothing.body() | {"accepted": 0, "rejected": refused}, 400)
+        body: dict[str, Any] = {**SUCCESS, "accepted": accepted}
+        if refused:
+            body["rejected"] = refused
+        return json_response(body)
+
+    def messages(self, raw: Any, kind: str | None, sent_at: Any) -> list[Message]:
+        """Our messages for one Segment message, through the steps every item takes."""
+        limit = self.settings.max_item_bytes
+        # Only a body larger than the item limit can hold a message over it.
+        if self.body_size > limit and len(item_json(raw)) > limit:
+            raise Invalid("body", "max_size", f"a message may be at most {limit} bytes (Segment's own limit is 32 KiB)")
+        meant = translate(raw, self.received_at, kind, sent_at)
+        for one in meant:
+            check_identity(one.item, one.message, self.credentials, self._project_secret)
+            fill_visit_ip(one.message, self.visit_ip)
+            if one.message.kind == "event":
+                one.message.enrichment = self.enricher.event(one.message.params, self.browser_agent)
+        return [one.message for one in meant]
+
+    async def keep(self, error: ApiError, body_size: int) -> None:
+        """Keep a refusal of the whole batch (too many messages)."""
+        reason = f"{error.message} (rule: {error.rule})" if error.rule else error.message
+        await self._submit(
+            [],
+            [
+                {
+                    **self._rejection(None, None, error.status, error.field, reason),
+                    "raw": f"(a batch of {body_size} bytes)",
+                }
+            ],
+        )
+
+    def _project_secret(self) -> str:
+        if self._secret is None:
+            self._secret = derive_secret(self.request.app.state.server_key, self.credentials.project.token)
+        return self._secret
+
+    def _rejection(self, index: int | None, raw: Any, status: int, field: str | None, reason: str) -> dict[str, Any]:
+        return {
+            "project_id": self.project_id,
+            "received_at": self.received_at,
+            "path": self.request.url.path[:64],
+            "item_index": index,
+            "raw": sent_text(item_json(raw), self.settings.max_item_bytes),
+            "code": CODES.get(status, "error"),
+            "field": field,
+            "reason": reason,
+        }
+
+    async def _submit(self, messages: list[Message], rejections: list[dict[str, Any]]) -> int:
+        timezone = self.credentials.project.settings.get("timezone", "UTC")
+        job = Job(self.project_id, self.received_at, messages, rejections, timezone=timezone)
+        result: int = await self.request.app.state.writer.submit(job)
+        return result
