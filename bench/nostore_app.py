@@ -17,6 +17,7 @@ from starlette.applications import Starlette
 
 from salesmachine_server.app import create_app
 from salesmachine_server.ingest.group_commit import Job
+from salesmachine_server.serving.state import STATE_NAME
 from salesmachine_server.settings import Settings
 def create(database_url: str) -> Starlette:
     app = create_app(Settings.from_env(database_url=database_url))
@@ -28,7 +29,7 @@ def create(database_url: str) -> Starlette:
             async def answered_at_once(_job: Job) -> int:
                 return 0  # no duplicates: nothing was stored
 
-            app.state.writer.submit = answered_at_once
+            getattr(app.state, STATE_NAME).group_commit.submit = answered_at_once
             yield
 
     app.router.lifespan_context = lifespan

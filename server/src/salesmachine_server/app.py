@@ -19,6 +19,7 @@ from salesmachine_server.serving.credentials import ProjectDirectory
 from salesmachine_server.serving.cors import WriteCors
 from salesmachine_server.errors import ApiError, StoreUnavailable
 from salesmachine_server.serving.health_checks import readyz
+from salesmachine_server.ingest.body import StrangerBodies
 from salesmachine_server.ingest.endpoints import json_response, ping, write_endpoint
 from salesmachine_server.ingest.group_commit import Writer
 from salesmachine_server.ingest.segment_endpoints import SEGMENT_PATHS, SHARED_PATHS, Endpoint, segment_endpoint, shared_endpoint
@@ -29,6 +30,7 @@ from salesmachine_server.serving.ratelimit import RateLimiter
 from salesmachine_server.serving.request_metrics import RequestMetrics
 from salesmachine_server.serving.sent_paths import EncodedRoute
 from salesmachine_server.serving.server_faults import AnswerServerFaults, fault_response
+from salesmachine_server.serving.state import STATE_NAME, AppState, app_state
 from salesmachine_server.settings import Settings
 from salesmachine_server.store.db.engine import Engines, open_engines
 from salesmachine_server.web import javascripts
@@ -114,7 +116,7 @@ _STORE_CAUSES = (
 
 async def _store_unavailable(request: Request, exc: Exception) -> Response:
     log.error("store unavailable: %s", exc)
-    retry_after = str(request.app.state.settings.retry_after_seconds)
+    retry_after = str(app_state(request).settings.retry_after_seconds)
     cause = next((told for seen, told in _STORE_CAUSES if seen in str(exc)), "the database cannot be reached")
     return ApiError(503, f"{cause}; retry later", headers={"Retry-After": retry_after}).response()
 
@@ -142,16 +144,21 @@ def create_app(settings: Settings, engines: Engines | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         opened = engines or open_engines(settings.database_url)
-        app.state.engines = opened
-        app.state.server_key = load_server_key(settings)
-        app.state.rate_limiter = RateLimiter(settings.rate_limit, settings.rate_limit_burst, opened)
-        app.state.projects = ProjectDirectory(opened.reader)
-        app.state.writer = Writer(opened, settings.max_group_items)
-        await app.state.writer.start()
+        state = AppState(
+            settings=settings,
+            engines=opened,
+            server_key=load_server_key(settings),
+            rate_limiter=RateLimiter(settings.rate_limit, settings.rate_limit_burst, opened),
+            projects=ProjectDirectory(opened.reader),
+            group_commit=Writer(opened, settings.max_group_items),
+            stranger_bodies=StrangerBodies(),
+        )
+        setattr(app.state, STATE_NAME, state)
+        await state.group_commit.start()
         try:
             yield
         finally:
-            await app.state.writer.stop()
+            await state.group_commit.stop()
             opened.dispose()
 
     app = Starlette(
@@ -169,5 +176,4 @@ def create_app(settings: Settings, engines: Engines | None = None) -> Starlette:
             Exception: _server_fault,
         },
     )
-    app.state.settings = settings
     return app

@@ -1,43 +1,20 @@
-"""What every read endpoint needs: the project, its health rule and today, and a thread to
-run the blocking query on."""
+"""What every read endpoint starts from: the project the credentials admit, in its context
+(serving/project_context.py, shared with the dashboard), and the uids of its path."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
-from sqlalchemy import Connection
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from salesmachine_server.api.access import reader
 from salesmachine_server.errors import ApiError
-from salesmachine_server.domain.health import HealthRule
-from salesmachine_server.store.records.projects import Project
-from salesmachine_server.store.read.queries import Window
-from salesmachine_server.domain.timezones import local_today, zone
-T = TypeVar("T")
+from salesmachine_server.serving.project_context import ProjectContext, project_context
 
 
-class ReadContext:
-    def __init__(self, request: Request, project: Project) -> None:
-        self.request = request
-        self.project = project
-        self.zone = zone(project.settings.get("timezone"))
-        self.window = Window(today=local_today(self.zone), rule=HealthRule.of(project.settings))
-
-    async def run(self, query: Callable[[Connection], T]) -> T:
-        """Run a query function on a reader connection, off the event loop."""
-
-        def with_connection() -> T:
-            with self.request.app.state.engines.reader.connect() as conn:
-                return query(conn)
-
-        return await run_in_threadpool(with_connection)
-
-
-async def read_context(request: Request) -> ReadContext:
-    return ReadContext(request, await reader(request))
+async def read_context(request: Request) -> ProjectContext:
+    """The project this request may read (401 otherwise), in its context."""
+    return project_context(request, await reader(request))
 
 
 def path_uid(request: Request, name: str) -> str:

@@ -17,6 +17,7 @@ from salesmachine_server.api.access import reader
 from salesmachine_server.api.render import dumps
 from salesmachine_server.domain.csv_formulas import neutralise
 from salesmachine_server.errors import ApiError
+from salesmachine_server.serving.state import app_state
 from salesmachine_server.store.read import exports
 FORMATS = {"ndjson": "application/x-ndjson", "csv": "text/csv; charset=utf-8"}
 
@@ -29,7 +30,7 @@ async def export(request: Request) -> Response:
     fmt = request.query_params.get("format", "ndjson")
     if fmt not in FORMATS:
         raise ApiError(400, "format must be ndjson or csv", field="format", rule="one_of")
-    rows = exports.rows(request.app.state.engines.reader, project.id, kind)
+    rows = exports.rows(app_state(request).engines.reader, project.id, kind)
     body = _chunks(_ndjson(rows) if fmt == "ndjson" else _csv(rows, exports.COLUMNS[kind]))
     filename = f"{project.name}-{kind}.{fmt}".replace('"', "")
     return StreamingResponse(

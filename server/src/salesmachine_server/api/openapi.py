@@ -31,6 +31,7 @@ from salesmachine_server.api.revenue import LATEST as REVENUE_LATEST
 from salesmachine_server.errors import CODES
 from salesmachine_server.domain.health import LEVELS
 from salesmachine_server.serving.health_checks import PROBE_TIMEOUT_SECONDS
+from salesmachine_server.serving.state import app_state
 from salesmachine_server.domain.messages import BATCH_METHODS, MAX_UID_LENGTH
 from salesmachine_server.domain.revenue import INTERVALS, MAX_MRR, MAX_PERIODS
 from salesmachine_server.domain.list_query import COMMON_FIELDS, DEFAULT_LIMIT, MAX_LIMIT
@@ -634,12 +635,12 @@ def build_openapi(settings: Settings | None = None) -> dict[str, Any]:
 
 
 async def openapi_json(request: Request) -> Response:
-    return Response(orjson.dumps(build_openapi(request.app.state.settings)), media_type="application/json")
+    return Response(orjson.dumps(build_openapi(app_state(request).settings)), media_type="application/json")
 
 
 async def docs_page(request: Request) -> Response:
     """Swagger UI over /openapi.json, everything served by this server (web/templates/docs.html),
     under the dashboard's Content-Security-Policy: scripts, styles and requests to this server
     only, images also as data: URIs (Swagger UI's stylesheet draws its icons with them)."""
-    info = build_openapi(request.app.state.settings)["info"]
+    info = build_openapi(app_state(request).settings)["info"]
     return render("docs.html", {"title": info["title"], "version": info["version"]})

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import Connection, select
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
@@ -25,6 +24,8 @@ from salesmachine_server.domain import revenue
 from salesmachine_server.api.access import reader
 from salesmachine_server.api.render import model_answer
 from salesmachine_server.errors import ApiError
+from salesmachine_server.serving.state import app_state
+from salesmachine_server.serving.threads import on_connection
 from salesmachine_server.store.db.schema import accounts, contacts, memberships, mrr_changes
 from salesmachine_server.domain.timezones import local_today, zone
 KNOWN = ("from", "to", "interval")
@@ -55,11 +56,10 @@ async def revenue_report(request: Request) -> Response:
             rule="max_periods",
         ) from None
 
-    def load() -> tuple[list[revenue.MrrRow], dict[str, set[str]]]:
-        with request.app.state.engines.reader.connect() as conn:
-            return mrr_rows(conn, project.id), accounts_of_paying_contacts(conn, project.id)
+    def load(conn: Connection) -> tuple[list[revenue.MrrRow], dict[str, set[str]]]:
+        return mrr_rows(conn, project.id), accounts_of_paying_contacts(conn, project.id)
 
-    rows, accounts_of = await run_in_threadpool(load)
+    rows, accounts_of = await on_connection(app_state(request).engines.reader, load)
     reports = revenue.report(revenue.revenue_units(rows, accounts_of), cuts)
     return model_answer(models.RevenueReport(
         from_=query.first,

@@ -19,6 +19,7 @@ from anyio import to_thread
 from starlette.requests import Request
 
 from salesmachine_server.errors import ApiError
+from salesmachine_server.serving.state import app_state
 LARGE_BODY_BYTES = 64 * 1024
 STRANGER_BODIES = 4
 STRANGER_WAIT_SECONDS = 10.0
@@ -83,12 +84,8 @@ class StrangerBodies:
 
 
 def stranger_bodies(request: Request) -> StrangerBodies:
-    """The application's turns, made on first use (one event loop per process)."""
-    state = request.app.state
-    turns = getattr(state, "stranger_bodies", None)
-    if turns is None:
-        turns = state.stranger_bodies = StrangerBodies()
-    return turns
+    """The application's turns (made by the lifespan, app.py)."""
+    return app_state(request).stranger_bodies
 
 
 async def off_the_loop_if_large(size: int, work: Callable[..., T], *args: Any) -> T:

@@ -21,6 +21,7 @@ from salesmachine_server.serving.credentials import Credentials, authenticate, b
 from salesmachine_server.enrich.events import enricher_from
 from salesmachine_server.errors import CODES, ApiError
 from salesmachine_server.serving.health_checks import database_problem
+from salesmachine_server.serving.state import app_state
 from salesmachine_server.ingest.body import off_the_loop_if_large, read_body, stranger_bodies
 from salesmachine_server.ingest.client_ip import fill_visit_ip, request_client_ip
 from salesmachine_server.domain.messages import Invalid, ItemError, Message, parse_item
@@ -38,7 +39,7 @@ def json_response(body: Any, status: int = 200) -> Response:
 
 
 def refuse_in_maintenance(request: Request) -> None:
-    settings: Settings = request.app.state.settings
+    settings: Settings = app_state(request).settings
     if settings.maintenance:
         raise ApiError(
             503,
@@ -50,11 +51,11 @@ def refuse_in_maintenance(request: Request) -> None:
 async def credentials_for(request: Request, api_token: str | None = None) -> Credentials:
     """Who is calling (401 otherwise), within the project's rate (429 otherwise)."""
     credentials = await authenticate(
-        request.app.state.projects,
+        app_state(request).projects,
         request.headers.get("authorization"),
         api_token if api_token is not None else request.query_params.get("api_token"),
     )
-    await request.app.state.rate_limiter.check(credentials.project.id)
+    await app_state(request).rate_limiter.check(credentials.project.id)
     return credentials
 
 
@@ -64,12 +65,12 @@ async def ping(request: Request) -> Response:
     client's data into 503s it was told it would not meet."""
     refuse_in_maintenance(request)
     await credentials_for(request)
-    problem = await database_problem(request.app.state)
+    problem = await database_problem(app_state(request))
     if problem is not None:
         raise ApiError(
             503,
             f"the database is unreachable ({problem}): nothing can be stored now; retry later",
-            headers={"Retry-After": str(request.app.state.settings.retry_after_seconds)},
+            headers={"Retry-After": str(app_state(request).settings.retry_after_seconds)},
         )
     return json_response(SUCCESS)
 
@@ -79,7 +80,7 @@ def write_endpoint(kind: str):  # type: ignore[no-untyped-def]
 
     async def endpoint(request: Request) -> Response:
         refuse_in_maintenance(request)
-        settings: Settings = request.app.state.settings
+        settings: Settings = app_state(request).settings
         if request.method == "GET" and "data" not in request.query_params:
             raise ApiError(
                 400, "a GET write carries its JSON in the query: data=<base64 JSON>", field="data", rule="required"
@@ -112,7 +113,7 @@ async def _open(
 ) -> Envelope:
     """The body, read and opened; a refusal (too large, a malformed form) is kept when the
     sender is known. Without credentials yet, a large body waits for a stranger's turn."""
-    settings: Settings = request.app.state.settings
+    settings: Settings = app_state(request).settings
     body = b""
     try:
         async with stranger_bodies(request).reading() as admit:
@@ -212,7 +213,7 @@ class Write:
 
     def _project_secret(self) -> str:
         if self._secret is None:
-            self._secret = derive_secret(self.request.app.state.server_key, self.credentials.project.token)
+            self._secret = derive_secret(app_state(self.request).server_key, self.credentials.project.token)
         return self._secret
 
     def _rejection(self, index: int | None, item: Any, error: ItemError) -> dict[str, Any]:
@@ -230,7 +231,7 @@ class Write:
     async def _submit(self, messages: list[Message], rejections: list[dict[str, Any]]) -> int:
         timezone = self.credentials.project.settings.get("timezone", "UTC")
         job = Job(self.project_id, self.received_at, messages, rejections, timezone=timezone)
-        return await self.request.app.state.writer.submit(job)
+        return await app_state(self.request).group_commit.submit(job)
 
 
 def item_json(item: Any) -> bytes:

@@ -11,12 +11,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
 from salesmachine_server.errors import ApiError, StoreUnavailable
+from salesmachine_server.serving.threads import on_thread
 from salesmachine_server.store.records.projects import Project, find_by_secret, find_by_token
 CHALLENGE = {"WWW-Authenticate": 'Basic realm="salesmachine"'}
 
@@ -49,6 +51,11 @@ def basic_pair(header: str | None) -> tuple[str, str] | None:
     return username.strip(), password.strip()
 
 
+# Remembered projects by credential, with when each entry expires; and a lookup by credential.
+_Cache = dict[str, tuple[float, Project]]
+_Find = Callable[[Engine, str], Project | None]
+
+
 class ProjectDirectory:
     """Finds projects by token or secret, remembering hits for a second: credentials are
     checked on every request, while a project's settings (time zone, health rule, identity
@@ -78,7 +85,7 @@ class ProjectDirectory:
             for key in [key for key, (_, project) in cache.items() if project.id == project_id]:
                 del cache[key]
 
-    async def _cached(self, cache, key, find):  # type: ignore[no-untyped-def]
+    async def _cached(self, cache: _Cache, key: str, find: _Find) -> Project | None:
         if "\x00" in key:  # no credential holds NUL, and PostgreSQL refuses it in a query
             return None
         hit = cache.get(key)
@@ -96,7 +103,7 @@ class ProjectDirectory:
             cache[key] = (time.monotonic() + self.TTL_SECONDS, project)
         return project
 
-    async def _shared_lookup(self, cache, key, find):  # type: ignore[no-untyped-def]
+    async def _shared_lookup(self, cache: _Cache, key: str, find: _Find) -> Project | None:
         """The lookup of `key` in flight, or a new one: concurrent callers share one query."""
         slot = (id(cache), key)
         running = self._lookups.get(slot)
@@ -108,9 +115,9 @@ class ProjectDirectory:
             running.add_done_callback(lambda done: done.cancelled() or done.exception())
         return await asyncio.shield(running)
 
-    async def _lookup(self, find, key):  # type: ignore[no-untyped-def]
+    async def _lookup(self, find: _Find, key: str) -> Project | None:
         try:
-            return await asyncio.to_thread(find, self.engine, key)
+            return await on_thread(find, self.engine, key)
         except OperationalError as exc:
             raise StoreUnavailable(str(exc.orig)) from exc
 

@@ -18,6 +18,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from salesmachine_server.errors import ApiError
+from salesmachine_server.serving.state import AppState, app_state
+from salesmachine_server.serving.threads import on_thread
 from salesmachine_server.store.db.engine import Engines
 log = logging.getLogger("salesmachine.health")
 
@@ -27,7 +29,7 @@ PROBE_SQL = text("SELECT 1 FROM projects LIMIT 1")
 
 
 async def readyz(request: Request) -> Response:
-    state = request.app.state
+    state = app_state(request)
     retry_after = {"Retry-After": str(state.settings.retry_after_seconds)}
     if state.settings.maintenance:
         return ApiError(503, "not ready: the server is in maintenance", headers=retry_after).response()
@@ -37,7 +39,7 @@ async def readyz(request: Request) -> Response:
     return Response(b'{"status":"ready"}', media_type="application/json")
 
 
-async def database_problem(state: object) -> str | None:
+async def database_problem(state: AppState) -> str | None:
     """Why the database cannot serve this process now, in words a client may read; None when
     a trivial query answers. Shared by /readyz and /v1/ping (ingest/endpoints.py)."""
     try:
@@ -51,15 +53,14 @@ async def database_problem(state: object) -> str | None:
     return None
 
 
-def _shared_probe(state: object) -> asyncio.Future[None]:
+def _shared_probe(state: AppState) -> asyncio.Future[None]:
     """The probe in flight, or a new one: concurrent callers wait on the same query."""
-    running: asyncio.Future[None] | None = getattr(state, "readiness_probe", None)
+    running = state.readiness_probe
     if running is None or running.done():
-        engines: Engines = state.engines  # type: ignore[attr-defined]
-        running = asyncio.ensure_future(asyncio.to_thread(probe_database, engines))
+        running = asyncio.ensure_future(on_thread(probe_database, state.engines))
         # A probe that outlived its callers' timeout must not log "exception never retrieved".
         running.add_done_callback(lambda done: done.cancelled() or done.exception())
-        state.readiness_probe = running  # type: ignore[attr-defined]
+        state.readiness_probe = running
     return running
 
 

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from salesmachine_server.errors import ApiError
+from salesmachine_server.serving.state import app_state
 COMMITS = Counter("salesmachine_commits_total", "Write transactions committed (one per group commit)")
 JOBS = Counter("salesmachine_write_jobs_total", "Write requests committed")
 ITEMS = Counter("salesmachine_items_total", "Items received on the write path", ["outcome"])
@@ -32,7 +33,7 @@ async def metrics(request: Request) -> Response:
 
 def require_metrics_token(request: Request) -> None:
     """401 unless the request carries the configured bearer token (nothing to check if none)."""
-    expected: str = request.app.state.settings.metrics_token
+    expected: str = app_state(request).settings.metrics_token
     if not expected:
         return
     scheme, _, given = request.headers.get("authorization", "").strip().partition(" ")

@@ -8,7 +8,6 @@ one statement, so the limit is the project's whatever process a request reaches;
 
 from __future__ import annotations
 
-import asyncio
 import math
 import time
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from salesmachine_server.errors import ApiError, StoreUnavailable
+from salesmachine_server.serving.threads import on_thread
 from salesmachine_server.store.db.engine import Engines
 @dataclass(slots=True)
 class Bucket:
@@ -62,7 +62,7 @@ class RateLimiter:
             left = self._take_in_memory(project_id)
         else:
             try:
-                left = await asyncio.to_thread(self._take_shared, project_id)
+                left = await on_thread(self._take_shared, project_id)
             except OperationalError as exc:
                 raise StoreUnavailable(str(exc.orig)) from exc
         if left is None:

@@ -2,36 +2,37 @@
 
 A page under /p/{pid}/ is served only to a signed-in user who is a member of project `pid`;
 anyone else gets the same 404 as for a project that does not exist, so ids reveal nothing.
-`Dashboard` then carries what every page needs: the project, its time zone and health rule,
-a thread to run queries on, and the sidebar (the user's projects, the saved segments with
-their live counts).
+`Dashboard` then carries what every page needs: the project in its context (time zone, today,
+health rule, engines: serving/project_context.py, the same as the read API's), a thread to run
+queries on, and the sidebar (the user's projects, the saved segments with their live counts).
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine
-from starlette.concurrency import run_in_threadpool
+from sqlalchemy import Connection
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from salesmachine_server.errors import ApiError
-from salesmachine_server.domain.health import HealthRule
 from salesmachine_server.domain.list_query import parse_list_query
+from salesmachine_server.serving.project_context import ProjectContext, project_context
 from salesmachine_server.serving.sent_paths import sent_path
+from salesmachine_server.serving.state import app_state
+from salesmachine_server.serving.threads import on_thread
+from salesmachine_server.store.db.engine import Engines
 from salesmachine_server.store.read import queries as reads
 from salesmachine_server.store.read.counts import count_matching
 from salesmachine_server.store.records.projects import Project, list_projects
 from salesmachine_server.store.records.saved_segments import Segment, list_segments
 from salesmachine_server.store.records.users import project_ids_of
 from salesmachine_server.store.records.web_sessions import WebSession, find_session
-from salesmachine_server.domain.timezones import local_today, zone
 from salesmachine_server.web.forms import FormRefused
 from salesmachine_server.web.templating import render
 SESSION_COOKIE = "sm_session"
@@ -48,32 +49,22 @@ class PageNotFound(Exception):
         self.message = message
 
 
-async def in_thread(engine: Engine, query: Callable[[Connection], T]) -> T:
-    """Run a query function on a connection of `engine`, off the event loop."""
-
-    def with_connection() -> T:
-        with engine.connect() as conn:
-            return query(conn)
-
-    return await run_in_threadpool(with_connection)
-
-
 async def current_session(request: Request) -> WebSession | None:
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return None
-    return await run_in_threadpool(find_session, request.app.state.engines.reader, token)
+    return await on_thread(find_session, app_state(request).engines.reader, token)
 
 
 async def projects_of(request: Request, session: WebSession) -> list[Project]:
-    engine = request.app.state.engines.reader
+    engine = app_state(request).engines.reader
 
     def load() -> list[Project]:
         with engine.connect() as conn:
             allowed = set(project_ids_of(conn, session.user_id))
         return [p for p in list_projects(engine) if p.id in allowed]
 
-    return await run_in_threadpool(load)
+    return await on_thread(load)
 
 
 @dataclass(frozen=True)
@@ -82,25 +73,33 @@ class SidebarSegment:
     count: int | None  # None: the saved filter no longer reads (shown, not counted)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Dashboard:
     request: Request
     session: WebSession
-    projects: list[Project]
-    project: Project
-    zone: ZoneInfo = field(init=False)
-    window: reads.Window = field(init=False)
+    projects: list[Project]  # the user's, for the project switcher
+    context: ProjectContext  # the project of the path, in its context
 
-    def __post_init__(self) -> None:
-        self.zone = zone(self.project.settings.get("timezone"))
-        self.window = reads.Window(today=local_today(self.zone), rule=HealthRule.of(self.project.settings))
+    # The context's parts, by the names the pages use.
+    @property
+    def project(self) -> Project:
+        return self.context.project
 
     @property
-    def engines(self) -> Any:
-        return self.request.app.state.engines
+    def zone(self) -> ZoneInfo:
+        return self.context.zone
+
+    @property
+    def window(self) -> reads.Window:
+        return self.context.window
+
+    @property
+    def engines(self) -> Engines:
+        return self.context.engines
 
     async def run(self, query: Callable[[Connection], T]) -> T:
-        return await in_thread(self.engines.reader, query)
+        """Run a query function on a reader connection, off the event loop."""
+        return await self.context.run(query)
 
     def url(self, path: str = "/") -> str:
         return f"/p/{self.project.id}{path}"
@@ -154,7 +153,7 @@ async def dashboard(request: Request) -> Dashboard:
     project = next((p for p in projects if p.id == wanted), None)
     if project is None:
         raise PageNotFound("There is no such project, or you are not a member of it.")
-    return Dashboard(request, session, projects, project)
+    return Dashboard(request, session, projects, project_context(request, project))
 
 
 def sign_in_redirect(request: Request) -> Response:

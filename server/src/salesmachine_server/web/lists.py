@@ -10,13 +10,13 @@ from typing import Any
 from urllib.parse import quote_plus
 
 from sqlalchemy import Connection
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from salesmachine_server.errors import ApiError
 from salesmachine_server.domain.health import LEVELS
 from salesmachine_server.domain.list_query import parse_list_query
+from salesmachine_server.serving.threads import on_thread
 from salesmachine_server.store.read import queries as reads
 from salesmachine_server.store.read.counts import count_matching
 from salesmachine_server.store.records.saved_segments import KINDS, Segment, delete_segment, find_segment, save_segment
@@ -129,8 +129,8 @@ async def segment_save(request: Request) -> Response:
         parse_list_query(query, sorts, "-last_seen_at")
         if kind not in KINDS:
             raise ValueError("a segment lists accounts or contacts")
-        segment = await run_in_threadpool(save_segment, dash.engines.writer, dash.project.id, kind,
-                                          form.get("name", ""), query, dash.session.user_id)
+        segment = await on_thread(save_segment, dash.engines.writer, dash.project.id, kind,
+                                  form.get("name", ""), query, dash.session.user_id)
     except (ApiError, ValueError) as exc:
         message = exc.message if isinstance(exc, ApiError) else str(exc)
         return await dash.page("error.html", kind if kind in KINDS else "home",
@@ -146,5 +146,5 @@ async def segment_delete(request: Request) -> Response:
         segment = await _segment(dash, str(request.path_params["sid"]))
     except BadSegmentId:
         return await _bad_segment_id(dash, "home")
-    await run_in_threadpool(delete_segment, dash.engines.writer, dash.project.id, segment.id)
+    await on_thread(delete_segment, dash.engines.writer, dash.project.id, segment.id)
     return RedirectResponse(dash.url(f"/{segment.kind}"), status_code=303)

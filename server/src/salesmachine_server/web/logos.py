@@ -22,11 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
+from sqlalchemy import Connection
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
 from salesmachine_server.enrich.domains import domain_from_params
+from salesmachine_server.serving.state import app_state
+from salesmachine_server.serving.threads import on_connection
 from salesmachine_server.store.read.logo_domains import projects_have_domain
 from salesmachine_server.store.records.users import project_ids_of
 from salesmachine_server.web.access import current_session
@@ -90,10 +92,9 @@ async def logo_file(request: Request) -> Response:
     if extension not in EXTENSIONS or not _DOMAIN.match(stem) or not path.is_file():
         return Response(status_code=404)
 
-    def allowed() -> bool:
-        with request.app.state.engines.reader.connect() as conn:
-            return projects_have_domain(conn, project_ids_of(conn, session.user_id), stem)
+    def allowed(conn: Connection) -> bool:
+        return projects_have_domain(conn, project_ids_of(conn, session.user_id), stem)
 
-    if not await run_in_threadpool(allowed):
+    if not await on_connection(app_state(request).engines.reader, allowed):
         return Response(status_code=404)
     return FileResponse(path, media_type=EXTENSIONS[extension], headers=LOGO_HEADERS)

@@ -21,12 +21,13 @@ import zoneinfo
 from functools import cache
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from salesmachine_server.domain.health import HealthRule
 from salesmachine_server.keys import derive_secret
+from salesmachine_server.serving.state import app_state
+from salesmachine_server.serving.threads import on_thread
 from salesmachine_server.store.write.contact_days import rebuild_contact_days, refresh_health_marks
 from salesmachine_server.store.records.projects import update_settings
 from salesmachine_server.domain.timezones import is_valid
@@ -111,7 +112,7 @@ async def settings_page(request: Request) -> Response:
 
 
 async def _revealed(dash: Dashboard) -> Response:
-    secret = derive_secret(dash.request.app.state.server_key, dash.project.token)
+    secret = derive_secret(app_state(dash.request).server_key, dash.project.token)
     if not dash.project.secret_matches(secret):
         return await _page(dash, {"errors": [
             "This server's key did not issue this project's secret (was the key file replaced?): "
@@ -155,10 +156,10 @@ async def save_settings(request: Request) -> Response:
     changed_zone = timezone != dash.zone.key
     rule = HealthRule.of({"health": health})
     changed_marks = (rule.good_above, rule.bad_at_most) != (dash.window.rule.good_above, dash.window.rule.bad_at_most)
-    await run_in_threadpool(update_settings, writer, dash.project.name, {"health": health, "timezone": timezone})
-    request.app.state.projects.forget(dash.project.id)  # the API of this process applies them at once
+    await on_thread(update_settings, writer, dash.project.name, {"health": health, "timezone": timezone})
+    app_state(request).projects.forget(dash.project.id)  # the API of this process applies them at once
     if changed_zone:  # recomputes the health marks too
-        await run_in_threadpool(rebuild_contact_days, writer, dash.project.id, timezone)
+        await on_thread(rebuild_contact_days, writer, dash.project.id, timezone)
     elif changed_marks:
-        await run_in_threadpool(refresh_health_marks, writer, dash.project.id)
+        await on_thread(refresh_health_marks, writer, dash.project.id)
     return RedirectResponse(dash.url("/settings?saved=1"), status_code=303)

@@ -15,10 +15,11 @@ from __future__ import annotations
 import math
 import secrets
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from salesmachine_server.serving.state import app_state
+from salesmachine_server.serving.threads import on_thread
 from salesmachine_server.store.records.sign_in_attempts import begin_attempt, succeeded
 from salesmachine_server.store.records.users import authenticate
 from salesmachine_server.store.records.web_sessions import LIFETIME, end_session, start_session
@@ -36,7 +37,7 @@ def _secure(request: Request) -> bool:
     if request.url.scheme == "https":
         return True
     proto = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
-    return proto == "https" and behind_trusted_proxy(request.scope, request.app.state.settings.trusted_proxies)
+    return proto == "https" and behind_trusted_proxy(request.scope, app_state(request).settings.trusted_proxies)
 
 
 def safe_next(target: str | None) -> str:
@@ -69,20 +70,20 @@ async def signin_page(request: Request) -> Response:
 async def signin_submit(request: Request) -> Response:
     form = await checked_form(request, request.cookies.get(SIGNIN_COOKIE))
     email = form.get("email", "")
-    engines = request.app.state.engines
-    client = request_client_ip(request.scope, request.app.state.settings.trusted_proxies)
-    attempt = await run_in_threadpool(begin_attempt, engines.writer, email, client)
+    engines = app_state(request).engines
+    client = request_client_ip(request.scope, app_state(request).settings.trusted_proxies)
+    attempt = await on_thread(begin_attempt, engines.writer, email, client)
     if attempt.retry_after:
         minutes = math.ceil(attempt.retry_after / 60)
         response = _signin_form(request, "Too many failed sign-ins: try again in "
                                 f"{minutes} minute{'s' if minutes != 1 else ''}.", email=email, status=429)
         response.headers["Retry-After"] = str(attempt.retry_after)
         return response
-    user = await run_in_threadpool(authenticate, engines.reader, email, form.get("password", ""))
+    user = await on_thread(authenticate, engines.reader, email, form.get("password", ""))
     if user is None:
         return _signin_form(request, "Wrong e-mail or password.", email=email, status=401)
-    await run_in_threadpool(succeeded, engines.writer, attempt)
-    token, _session = await run_in_threadpool(start_session, request.app.state.engines.writer, user.id)
+    await on_thread(succeeded, engines.writer, attempt)
+    token, _session = await on_thread(start_session, app_state(request).engines.writer, user.id)
     response = RedirectResponse(safe_next(form.get("next")), status_code=303)
     response.set_cookie(SESSION_COOKIE, token, max_age=int(LIFETIME.total_seconds()), path="/", httponly=True,
                         samesite="lax", secure=_secure(request))
@@ -95,7 +96,7 @@ async def signout(request: Request) -> Response:
     session = await current_session(request)
     if session is not None:
         await checked_form(request, session.csrf_token)
-        await run_in_threadpool(end_session, request.app.state.engines.writer, request.cookies[SESSION_COOKIE])
+        await on_thread(end_session, app_state(request).engines.writer, request.cookies[SESSION_COOKIE])
     response = RedirectResponse("/signin", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
