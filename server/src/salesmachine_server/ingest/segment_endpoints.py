@@ -36,6 +36,7 @@ from salesmachine_server.ingest.verification import check_identity
 from salesmachine_server.ingest.wire import Envelope, may_carry_credentials, media_type, sent_text
 from salesmachine_server.keys import derive_secret
 from salesmachine_server.serving.credentials import Credentials, authenticate, basic_pair
+from salesmachine_server.serving.state import app_state
 from salesmachine_server.settings import Settings
 from salesmachine_server.store.records.projects import utcnow
 
@@ -106,13 +107,13 @@ async def _receive(request: Request, ours_too: bool = False) -> tuple[Credential
     """The credentials the headers or query carry (401 at once when bad, before the body is
     read), and the body, bounded. Without credentials the body may hold `writeKey`: it is then
     read as a stranger's (ingest/body.py). A body refused is kept when the sender is known."""
-    settings: Settings = request.app.state.settings
+    settings: Settings = app_state(request).settings
     credentials: Credentials | None = None
     named = basic_pair(request.headers.get("authorization")) is not None or bool(request.query_params.get("api_token"))
     if named:
         # Checked, not yet counted against the rate: whichever endpoint writes counts it once.
         credentials = await authenticate(
-            request.app.state.projects, request.headers.get("authorization"), request.query_params.get("api_token")
+            app_state(request).projects, request.headers.get("authorization"), request.query_params.get("api_token")
         )
     body = b""
     try:
@@ -128,7 +129,7 @@ async def _receive(request: Request, ours_too: bool = False) -> tuple[Credential
 
 async def _decode(request: Request, body: bytes) -> Any:
     """The JSON value of the body, gzip or not (400 or 413 naming the rule)."""
-    settings: Settings = request.app.state.settings
+    settings: Settings = app_state(request).settings
     coding = content_coding(request.headers.get("content-encoding"))
     envelope = Envelope(None, None, None, body, media_type(request.headers.get("content-type")))
     if coding == "gzip":
@@ -148,7 +149,7 @@ async def _sender(request: Request, credentials: Credentials | None, payload: An
 
 async def _keep_refusal(request: Request, credentials: Credentials | None, body: bytes, error: ApiError) -> None:
     if credentials is not None and error.status < 500:
-        settings: Settings = request.app.state.settings
+        settings: Settings = app_state(request).settings
         await Write(request, credentials, settings, len(body)).keep_refusal(error, body)
 
 
@@ -170,7 +171,7 @@ def _replayed(request: Request, body: bytes) -> Request:
 
 
 async def _write(request: Request, credentials: Credentials, payload: Any, kind: str, body_size: int) -> Response:
-    settings: Settings = request.app.state.settings
+    settings: Settings = app_state(request).settings
     pipeline = SegmentItems(request, credentials, settings, body_size)
     if kind != "batch":
         return await pipeline.one(payload, kind)
@@ -289,7 +290,7 @@ class SegmentItems:
 
     def _project_secret(self) -> str:
         if self._secret is None:
-            self._secret = derive_secret(self.request.app.state.server_key, self.credentials.project.token)
+            self._secret = derive_secret(app_state(self.request).server_key, self.credentials.project.token)
         return self._secret
 
     def _rejection(self, index: int | None, raw: Any, status: int, field: str | None, reason: str) -> dict[str, Any]:
@@ -307,5 +308,5 @@ class SegmentItems:
     async def _submit(self, messages: list[Message], rejections: list[dict[str, Any]]) -> int:
         timezone = self.credentials.project.settings.get("timezone", "UTC")
         job = Job(self.project_id, self.received_at, messages, rejections, timezone=timezone)
-        result: int = await self.request.app.state.writer.submit(job)
+        result: int = await app_state(self.request).group_commit.submit(job)
         return result
