@@ -12,10 +12,9 @@ from starlette.requests import Request
 
 from salesmachine_server.api.access import reader
 from salesmachine_server.errors import ApiError
-from salesmachine_server.domain.health import HealthRule
 from salesmachine_server.store.records.projects import Project
 from salesmachine_server.store.read.queries import Window
-from salesmachine_server.domain.timezones import local_today, zone
+from salesmachine_server.domain.timezones import local_today
 T = TypeVar("T")
 
 
@@ -23,8 +22,8 @@ class ReadContext:
     def __init__(self, request: Request, project: Project) -> None:
         self.request = request
         self.project = project
-        self.zone = zone(project.settings.get("timezone"))
-        self.window = Window(today=local_today(self.zone), rule=HealthRule.of(project.settings))
+        self.zone = project.settings.zone
+        self.window = Window(today=local_today(self.zone), rule=project.settings.health)
 
     async def run(self, query: Callable[[Connection], T]) -> T:
         """Run a query function on a reader connection, off the event loop."""

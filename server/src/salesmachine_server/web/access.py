@@ -22,7 +22,6 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from salesmachine_server.errors import ApiError
-from salesmachine_server.domain.health import HealthRule
 from salesmachine_server.domain.list_query import parse_list_query
 from salesmachine_server.serving.sent_paths import sent_path
 from salesmachine_server.store.read import queries as reads
@@ -31,7 +30,7 @@ from salesmachine_server.store.records.projects import Project, list_projects
 from salesmachine_server.store.records.saved_segments import Segment, list_segments
 from salesmachine_server.store.records.users import project_ids_of
 from salesmachine_server.store.records.web_sessions import WebSession, find_session
-from salesmachine_server.domain.timezones import local_today, zone
+from salesmachine_server.domain.timezones import local_today
 from salesmachine_server.web.forms import FormRefused
 from salesmachine_server.web.templating import render
 SESSION_COOKIE = "sm_session"
@@ -92,8 +91,8 @@ class Dashboard:
     window: reads.Window = field(init=False)
 
     def __post_init__(self) -> None:
-        self.zone = zone(self.project.settings.get("timezone"))
-        self.window = reads.Window(today=local_today(self.zone), rule=HealthRule.of(self.project.settings))
+        self.zone = self.project.settings.zone
+        self.window = reads.Window(today=local_today(self.zone), rule=self.project.settings.health)
 
     @property
     def engines(self) -> Any:
