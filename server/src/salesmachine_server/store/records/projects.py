@@ -59,7 +59,9 @@ def create_project(engine: Engine, name: str, server_key: bytes) -> tuple[Projec
                 name=name,
                 token=token,
                 secret_hash=hash_secret(secret),
-                settings=to_stored(ProjectSettings()),
+                # Only the time zone: the rest stays default until changed, and the document
+                # shows which projects were never configured.
+                settings={"timezone": ProjectSettings().timezone},
                 created_at=utcnow(),
             )
             .returning(*projects.c)
