@@ -96,12 +96,14 @@ def test_good_must_not_be_below_bad_after_the_change() -> None:
 
 
 def test_every_refusal_is_named_at_once() -> None:
-    assert refusals({
-        "timezone": "Mars/Olympus",
-        "identity_verification": "yes",
-        "health": {"window_days": "0", "good_above": "x", "bad_at_most": "3", "grace": 1},
-        "colour": "blue",
-    }) == [
+    assert refusals(
+        {
+            "timezone": "Mars/Olympus",
+            "identity_verification": "yes",
+            "health": {"window_days": "0", "good_above": "x", "bad_at_most": "3", "grace": 1},
+            "colour": "blue",
+        }
+    ) == [
         ("colour", "known_setting", "there is no setting named 'colour'"),
         ("timezone", "time_zone", "unknown time zone 'Mars/Olympus'"),
         ("identity_verification", "boolean", "identity verification must be true or false"),
@@ -126,8 +128,12 @@ BAD_FORMS = {
     "superscript": {"window_days": "14", "good_above": "4", "bad_at_most": "²", "timezone": "Asia/Tokyo"},
     "blank zone": {"window_days": "14", "good_above": "4", "bad_at_most": "0", "timezone": " "},
 }
-OPTIONS = {"window_days": "--health-window", "good_above": "--health-good-above",
-           "bad_at_most": "--health-bad-at-most", "timezone": "--timezone"}
+OPTIONS = {
+    "window_days": "--health-window",
+    "good_above": "--health-good-above",
+    "bad_at_most": "--health-bad-at-most",
+    "timezone": "--timezone",
+}
 
 
 @pytest.mark.parametrize("name", list(BAD_FORMS))
@@ -141,8 +147,12 @@ def test_the_cli_and_the_dashboard_refuse_a_bad_value_alike(inprocess: InProcess
     browser = inprocess.raw()
     email = make_user(inprocess.database_url, project.id)
     signin = csrf_of(browser.get("/signin").text)
-    assert browser.post("/signin", data={"csrf": signin, "email": email, "password": PASSWORD, "next": "/"},
-                        follow_redirects=False).status_code == 303
+    assert (
+        browser.post(
+            "/signin", data={"csrf": signin, "email": email, "password": PASSWORD, "next": "/"}, follow_redirects=False
+        ).status_code
+        == 303
+    )
     csrf = csrf_of(browser.get(f"/p/{project.id}/settings").text)
     page = browser.post(f"/p/{project.id}/settings", data={"csrf": csrf, **form}, follow_redirects=False)
     assert page.status_code == 400
@@ -150,22 +160,33 @@ def test_the_cli_and_the_dashboard_refuse_a_bad_value_alike(inprocess: InProcess
         assert str(escape(message)) in page.text
 
     arguments = [part for key, value in form.items() for part in (OPTIONS[key], value)]
-    cli = CliRunner().invoke(main, ["projects", "configure", project.name, *arguments,
-                                    "--database", inprocess.database_url])
+    cli = CliRunner().invoke(
+        main, ["projects", "configure", project.name, *arguments, "--database", inprocess.database_url]
+    )
     assert cli.exit_code == 2, cli.output
     shown = [line.removeprefix("Error: ") for line in cli.output.splitlines() if "Invalid value" in line]
-    assert shown == [f"Invalid value for '{OPTIONS[field.removeprefix('health.')]}': {message}"
-                     for field, _rule, message in expected]
+    assert shown == [
+        f"Invalid value for '{OPTIONS[field.removeprefix('health.')]}': {message}" for field, _rule, message in expected
+    ]
 
     assert project.stored.rows(document) == before  # neither stored anything
 
 
 def test_the_cli_prints_what_it_stored(inprocess: InProcess, project: Project) -> None:
-    cli = CliRunner().invoke(main, ["projects", "configure", project.name, "--health-good-above", "6",
-                                    "--no-identity-verification", "--database", inprocess.database_url])
+    cli = CliRunner().invoke(
+        main,
+        [
+            "projects",
+            "configure",
+            project.name,
+            "--health-good-above",
+            "6",
+            "--no-identity-verification",
+            "--database",
+            inprocess.database_url,
+        ],
+    )
     assert cli.exit_code == 0, cli.output
     assert cli.stdout.strip() == (
-        '{"timezone":"UTC","identity_verification":false,'
-        '"health":{"window_days":14,"good_above":6,"bad_at_most":0}}'
+        '{"timezone":"UTC","identity_verification":false,"health":{"window_days":14,"good_above":6,"bad_at_most":0}}'
     )
-
