@@ -13,7 +13,6 @@ import orjson
 
 from salesmachine_server.enrich import backfill as enrich_backfill
 from salesmachine_server.enrich.events import Enricher, enricher_from
-from salesmachine_server.domain.health import HealthRule
 from salesmachine_server.serving.http_protocol import protocol_for
 from salesmachine_server.ingest.import_columns import parse_column_option
 from salesmachine_server.ingest.importer import import_file
@@ -24,8 +23,7 @@ from salesmachine_server.store.write.contact_days import rebuild_contact_days, r
 from salesmachine_server.store.db.engine import Engines, open_engines
 from salesmachine_server.store.db.migrate import migrate
 from salesmachine_server.store.records.projects import Project, create_project, list_projects, update_settings
-from salesmachine_server.domain.timezones import is_valid as is_valid_timezone
-from salesmachine_server.domain.timezones import zone
+from salesmachine_server.domain.project_settings import SettingsRefused, to_stored
 from salesmachine_server.user_commands import Again, database_option, first_user, print_first_user, users
 def _open(database_url: str | None) -> tuple[Settings, Engines]:
     settings = Settings.from_env(database_url=database_url)
@@ -227,58 +225,61 @@ def projects_secret(name: str, database_url: str | None) -> None:
     help="require user_hash on writes made with the token alone",
 )
 @click.option("--timezone", help="IANA time zone in which active days are counted, e.g. Europe/Paris")
-@click.option("--health-window", type=click.IntRange(1, 365), help="days health looks back over (default 14)")
-@click.option("--health-good-above", type=click.IntRange(0), help="good: more active days than this (default 4)")
-@click.option("--health-bad-at-most", type=click.IntRange(0), help="bad: this many active days or fewer (default 0)")
+# Thresholds are taken as text and checked by the dashboard's own rules (domain/project_settings),
+# so that a bad value is refused in the same words in both places.
+@click.option("--health-window", metavar="DAYS", help="days health looks back over, 1 to 365 (default 14)")
+@click.option("--health-good-above", metavar="DAYS", help="good: more active days than this, 0 to 365 (default 4)")
+@click.option("--health-bad-at-most", metavar="DAYS", help="bad: this many active days or fewer, 0 to 365 (default 0)")
 @database_option
 def projects_configure(
     name: str,
     identity_verification: bool | None,
     timezone: str | None,
-    health_window: int | None,
-    health_good_above: int | None,
-    health_bad_at_most: int | None,
+    health_window: str | None,
+    health_good_above: str | None,
+    health_bad_at_most: str | None,
     database_url: str | None,
 ) -> None:
     """Change a project's settings; prints them all, defaults included (without options: only
     prints them)."""
+    change: dict[str, object] = {}
+    if identity_verification is not None:
+        change["identity_verification"] = identity_verification
+    if timezone is not None:
+        change["timezone"] = timezone
+    health = {"window_days": health_window, "good_above": health_good_above, "bad_at_most": health_bad_at_most}
+    if any(v is not None for v in health.values()):
+        change["health"] = {k: v for k, v in health.items() if v is not None}
     _settings, engines = _open(database_url)
     try:
-        changes: dict[str, object] = {}
-        if identity_verification is not None:
-            changes["identity_verification"] = identity_verification
-        if timezone is not None:
-            if not is_valid_timezone(timezone):
-                raise click.BadParameter(f"unknown time zone {timezone!r}", param_hint="--timezone")
-            changes["timezone"] = timezone
-        health = {"window_days": health_window, "good_above": health_good_above, "bad_at_most": health_bad_at_most}
-        if any(v is not None for v in health.values()):
-            current = next((p.settings.get("health", {}) for p in list_projects(engines.reader) if p.name == name), {})
-            changes["health"] = current | {k: v for k, v in health.items() if v is not None}
         try:
-            project = update_settings(engines.writer, name, changes)
+            project = update_settings(engines.writer, name, change)
+        except SettingsRefused as refused:
+            raise click.UsageError("\n".join(
+                f"Invalid value for '{CONFIGURE_OPTIONS[r.field]}': {r.message}" for r in refused.refusals
+            )) from None
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
         if timezone is not None:  # recomputes the health marks too
-            days = rebuild_contact_days(engines.writer, project.id, timezone)
-            click.echo(f"recounted active days in {timezone}: {days} contact-days", err=True)
+            days = rebuild_contact_days(engines.writer, project.id, project.settings.timezone)
+            click.echo(f"recounted active days in {project.settings.timezone}: {days} contact-days", err=True)
         elif health_good_above is not None or health_bad_at_most is not None:
             refresh_health_marks(engines.writer, project.id)
     finally:
         engines.dispose()
-    click.echo(orjson.dumps(_effective_settings(project.settings)))
+    # What the server applies: what was set, and the default of what was not (without options,
+    # `configure` shows a newcomer the thresholds in force).
+    click.echo(orjson.dumps(to_stored(project.settings)))
 
 
-def _effective_settings(stored: dict[str, object]) -> dict[str, object]:
-    """A project's settings as the server applies them: what was set, and the default of
-    what was not (without options, `configure` shows a newcomer the thresholds in force)."""
-    rule = HealthRule.of(stored)
-    return {
-        **stored,
-        "timezone": zone(stored.get("timezone")).key,
-        "identity_verification": bool(stored.get("identity_verification")),
-        "health": {"window_days": rule.window_days, "good_above": rule.good_above, "bad_at_most": rule.bad_at_most},
-    }
+# The option of `projects configure` that sets each field a refusal names.
+CONFIGURE_OPTIONS = {
+    "timezone": "--timezone",
+    "identity_verification": "--identity-verification",
+    "health.window_days": "--health-window",
+    "health.good_above": "--health-good-above",
+    "health.bad_at_most": "--health-bad-at-most",
+}
 
 
 @main.command("import")

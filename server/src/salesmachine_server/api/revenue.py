@@ -27,7 +27,7 @@ from salesmachine_server.errors import ApiError
 from salesmachine_server.serving.state import app_state
 from salesmachine_server.serving.threads import on_connection
 from salesmachine_server.store.db.schema import accounts, contacts, memberships, mrr_changes
-from salesmachine_server.domain.timezones import local_today, zone
+from salesmachine_server.domain.timezones import local_today
 KNOWN = ("from", "to", "interval")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 # Dates whose local midnight exists as a UTC datetime in every zone, with room to spare.
@@ -43,7 +43,7 @@ class RevenueQuery:
 
 async def revenue_report(request: Request) -> Response:
     project = await reader(request)
-    tz = zone(project.settings.get("timezone"))
+    tz = project.settings.zone
     query = parse_query(request.query_params, local_today(tz))
     try:
         cuts = revenue.periods(query.first, query.last, query.interval, tz)

@@ -229,7 +229,7 @@ class Write:
         }
 
     async def _submit(self, messages: list[Message], rejections: list[dict[str, Any]]) -> int:
-        timezone = self.credentials.project.settings.get("timezone", "UTC")
+        timezone = self.credentials.project.settings.timezone
         job = Job(self.project_id, self.received_at, messages, rejections, timezone=timezone)
         return await app_state(self.request).group_commit.submit(job)
 

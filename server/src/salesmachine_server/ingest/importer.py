@@ -221,7 +221,7 @@ def import_file(engines: Engines, project: Project, path: Path, kind: str | None
     columns = columns or {}
     _check_columns(path, kind, columns)
     report = ImportReport()
-    timezone = project.settings.get("timezone", "UTC")
+    timezone = project.settings.timezone
     pending: list[Message] = []
     rejections: list[dict[str, Any]] = []
     shaping = RowMessages(kind, columns)

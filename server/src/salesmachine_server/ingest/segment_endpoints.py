@@ -306,7 +306,7 @@ class SegmentItems:
         }
 
     async def _submit(self, messages: list[Message], rejections: list[dict[str, Any]]) -> int:
-        timezone = self.credentials.project.settings.get("timezone", "UTC")
+        timezone = self.credentials.project.settings.timezone
         job = Job(self.project_id, self.received_at, messages, rejections, timezone=timezone)
         result: int = await app_state(self.request).group_commit.submit(job)
         return result

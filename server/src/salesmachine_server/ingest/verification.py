@@ -24,7 +24,7 @@ def check_identity(
     item: dict[str, Any], message: Message, credentials: Credentials, secret: Callable[[], str]
 ) -> None:
     """`secret` gives the project secret: derived only for a project that verifies identity."""
-    if credentials.has_secret or not credentials.project.settings.get("identity_verification"):
+    if credentials.has_secret or not credentials.project.settings.identity_verification:
         return
     if message.kind == "alias":
         raise _forbidden("alias", "alias needs the project secret when identity verification is on")

@@ -13,8 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection
 from starlette.requests import Request
 
-from salesmachine_server.domain.health import HealthRule
-from salesmachine_server.domain.timezones import local_today, zone
+from salesmachine_server.domain.timezones import local_today
 from salesmachine_server.serving.state import app_state
 from salesmachine_server.serving.threads import on_connection
 from salesmachine_server.store.db.engine import Engines
@@ -38,6 +37,6 @@ class ProjectContext:
 
 def project_context(request: Request, project: Project) -> ProjectContext:
     """The context of `project`, read at the time of `request` (today is today now)."""
-    tz = zone(project.settings.get("timezone"))
-    window = Window(today=local_today(tz), rule=HealthRule.of(project.settings))
+    tz = project.settings.zone
+    window = Window(today=local_today(tz), rule=project.settings.health)
     return ProjectContext(project, tz, window, app_state(request).engines)

@@ -8,9 +8,11 @@ cookie, a mark bound to the session and the project, and the next settings page 
 secret and clears the mark. So the secret appears once, on a page sent `Cache-Control:
 no-store` (every dashboard page is); a reload shows the button again.
 
-Changing the time zone recounts the project's active days in the new zone
-(store/activity.rebuild_contact_days), as `salesmachine projects configure --timezone` does:
-a day is a calendar day where the customer's team lives, and health follows from it.
+The form's values are checked by domain/project_settings, as `salesmachine projects configure`'s
+are: the same bad value gets the same refusal in both. Changing the time zone recounts the
+project's active days in the new zone (store/write/contact_days.rebuild_contact_days), as
+`salesmachine projects configure --timezone` does: a day is a calendar day where the customer's
+team lives, and health follows from it.
 """
 
 from __future__ import annotations
@@ -24,16 +26,16 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from salesmachine_server.domain.health import HealthRule
+from salesmachine_server.domain.project_settings import THRESHOLDS, SettingsRefused, changed
 from salesmachine_server.keys import derive_secret
 from salesmachine_server.serving.state import app_state
 from salesmachine_server.serving.threads import on_thread
-from salesmachine_server.store.write.contact_days import rebuild_contact_days, refresh_health_marks
 from salesmachine_server.store.records.projects import update_settings
-from salesmachine_server.domain.timezones import is_valid
+from salesmachine_server.store.write.contact_days import rebuild_contact_days, refresh_health_marks
 from salesmachine_server.web.access import Dashboard, dashboard, page_handler
 from salesmachine_server.web.forms import checked_form
-from salesmachine_server.web.numbers import whole_number  # The API document's snippet, with the host and token filled in.
+
+# The API document's snippet, with the host and token filled in.
 SNIPPET = """<script type="text/javascript">
 var salesmachine = salesmachine || [];
 salesmachine.Settings = function(apiToken, options) {
@@ -62,9 +64,6 @@ salesmachine.Settings("%(token)s", {});
 REVEAL_COOKIE = "sm_reveal"
 REVEAL_SECONDS = 60
 
-LIMITS = {"window_days": (1, 365), "good_above": (0, 365), "bad_at_most": (0, 365)}
-
-
 @cache
 def time_zones() -> list[str]:
     return sorted(zoneinfo.available_timezones())
@@ -76,13 +75,12 @@ def snippet(request: Request, token: str) -> str:
 
 
 async def _page(dash: Dashboard, values: dict[str, Any], status: int = 200) -> Response:
-    rule = HealthRule.of(dash.project.settings)
     return await dash.page("settings.html", "settings", {
         "snippet": snippet(dash.request, dash.project.token),
-        "rule": rule,
+        "rule": dash.project.settings.health,
         "timezone": dash.zone.key,
         "time_zones": time_zones(),
-        "identity_verification": bool(dash.project.settings.get("identity_verification")),
+        "identity_verification": dash.project.settings.identity_verification,
         "secret": None,
         "errors": [],
         "saved": dash.request.query_params.get("saved") == "1",
@@ -138,28 +136,20 @@ async def reveal_secret(request: Request) -> Response:
 async def save_settings(request: Request) -> Response:
     dash = await dashboard(request)
     form = await checked_form(request, dash.session.csrf_token)
-    errors, health = [], {}
-    for name, (low, high) in LIMITS.items():
-        number = whole_number(form.get(name, "").strip(), low, high)
-        if number is None:
-            errors.append(f"{name.replace('_', ' ')} must be a whole number from {low} to {high}")
-        else:
-            health[name] = number
-    timezone = form.get("timezone", "").strip()
-    if not is_valid(timezone):
-        errors.append(f"unknown time zone {timezone!r}")
-    if not errors and health["good_above"] < health["bad_at_most"]:
-        errors.append("'good: more than' must not be below 'bad: at most'")
-    if errors:
-        return await _page(dash, {"errors": errors}, status=400)
+    # Every field of the form is part of the change (a missing one is refused, as an empty one).
+    change = {"health": {name: form.get(name, "") for name in THRESHOLDS}, "timezone": form.get("timezone", "")}
+    try:  # checked here first, to answer the form without a write transaction
+        settings = changed(dash.project.settings, change)
+    except SettingsRefused as refused:
+        return await _page(dash, {"errors": [refusal.message for refusal in refused.refusals]}, status=400)
     writer = dash.engines.writer
-    changed_zone = timezone != dash.zone.key
-    rule = HealthRule.of({"health": health})
+    changed_zone = settings.timezone != dash.zone.key
+    rule = settings.health
     changed_marks = (rule.good_above, rule.bad_at_most) != (dash.window.rule.good_above, dash.window.rule.bad_at_most)
-    await on_thread(update_settings, writer, dash.project.name, {"health": health, "timezone": timezone})
+    await on_thread(update_settings, writer, dash.project.name, change)
     app_state(request).projects.forget(dash.project.id)  # the API of this process applies them at once
     if changed_zone:  # recomputes the health marks too
-        await on_thread(rebuild_contact_days, writer, dash.project.id, timezone)
+        await on_thread(rebuild_contact_days, writer, dash.project.id, settings.timezone)
     elif changed_marks:
         await on_thread(refresh_health_marks, writer, dash.project.id)
     return RedirectResponse(dash.url("/settings?saved=1"), status_code=303)

@@ -10,15 +10,16 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import Engine, select
 
+from salesmachine_server.domain.project_settings import ProjectSettings, changed, from_stored, to_stored
 from salesmachine_server.keys import derive_secret
-from salesmachine_server.store.db.schema import projects  # Project settings a new project starts with (the read side uses them).
-DEFAULT_SETTINGS: dict[str, Any] = {"timezone": "UTC"}
+from salesmachine_server.store.db.schema import projects
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +28,7 @@ class Project:
     name: str
     token: str
     secret_hash: str
-    settings: dict[str, Any]
+    settings: ProjectSettings
     created_at: datetime
 
     def secret_matches(self, candidate: str) -> bool:
@@ -58,7 +59,9 @@ def create_project(engine: Engine, name: str, server_key: bytes) -> tuple[Projec
                 name=name,
                 token=token,
                 secret_hash=hash_secret(secret),
-                settings=dict(DEFAULT_SETTINGS),
+                # Only the time zone: the rest stays default until changed, and the document
+                # shows which projects were never configured.
+                settings={"timezone": ProjectSettings().timezone},
                 created_at=utcnow(),
             )
             .returning(*projects.c)
@@ -66,15 +69,19 @@ def create_project(engine: Engine, name: str, server_key: bytes) -> tuple[Projec
     return _project(row), secret
 
 
-def update_settings(engine: Engine, name: str, changes: dict[str, Any]) -> Project:
-    """Merge changes into a project's settings (a value of None removes the setting)."""
+def update_settings(engine: Engine, name: str, change: Mapping[str, Any]) -> Project:
+    """Apply a change to a project's settings (domain/project_settings.changed: a part of the
+    stored document, None for a default). Raises SettingsRefused (a ValueError) for a bad value,
+    ValueError for an unknown project."""
     with engine.begin() as conn:
         row = conn.execute(select(projects).where(projects.c.name == name)).first()
         if row is None:
             raise ValueError(f"no project named {name!r}")
-        merged = {k: v for k, v in {**row.settings, **changes}.items() if v is not None}
-        conn.execute(projects.update().where(projects.c.id == row.id).values(settings=merged))
-    return dataclasses.replace(_project(row), settings=merged)
+        settings = changed(from_stored(row.settings), change)
+        # Keys this version does not know (a newer version's, on a shared database) are kept.
+        conn.execute(projects.update().where(projects.c.id == row.id)
+                     .values(settings={**row.settings, **to_stored(settings)}))
+    return dataclasses.replace(_project(row), settings=settings)
 
 
 def list_projects(engine: Engine) -> list[Project]:
@@ -102,6 +109,6 @@ def _project(row: Any) -> Project:
         name=row.name,
         token=row.token,
         secret_hash=row.secret_hash,
-        settings=row.settings,
+        settings=from_stored(row.settings),
         created_at=row.created_at,
     )

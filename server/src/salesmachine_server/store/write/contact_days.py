@@ -9,6 +9,7 @@ from datetime import date
 from sqlalchemy import Connection, Engine, delete, insert, select
 
 from salesmachine_server.domain.health import HealthRule
+from salesmachine_server.domain.project_settings import from_stored
 from salesmachine_server.store.write import health_marks
 from salesmachine_server.store.db.schema import account_days, contact_days, events, memberships, projects
 from salesmachine_server.store.db.upsert import upsert_add
@@ -58,7 +59,7 @@ def refresh_health_marks(engine: Engine, project_id: int) -> None:
 
 
 def _rule(conn: Connection, project_id: int) -> HealthRule:
-    return HealthRule.of(conn.execute(select(projects.c.settings).where(projects.c.id == project_id)).scalar_one())
+    return from_stored(conn.execute(select(projects.c.settings).where(projects.c.id == project_id)).scalar_one()).health
 
 
 def _rebuild_account_days(conn: Connection, project_id: int) -> None:

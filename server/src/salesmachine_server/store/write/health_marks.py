@@ -33,6 +33,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Table, case, or_, select, update
 
 from salesmachine_server.domain.health import AVERAGE, BAD, GOOD, HealthRule
+from salesmachine_server.domain.project_settings import from_stored
 from salesmachine_server.store.db.bulk import chunks, unnest
 from salesmachine_server.store.db.driver import Driver
 from salesmachine_server.store.db.schema import account_days, accounts, contact_days, contacts, health_marks, projects
@@ -95,7 +96,7 @@ def thresholds(conn: Connection, project_id: int) -> Thresholds:
     if row is not None:
         return row[0], row[1]
     settings = conn.execute(select(projects.c.settings).where(projects.c.id == project_id)).scalar_one()
-    rule = HealthRule.of(settings)
+    rule = from_stored(settings).health
     insert_ignore(conn, health_marks, ["project_id"], project_id=project_id,
                   good_above=rule.good_above, bad_at_most=rule.bad_at_most)
     return thresholds(conn, project_id)

@@ -1,0 +1,164 @@
+"""A project's settings: its time zone, its health thresholds and whether writes made with the
+token alone must prove who they are (identity verification).
+
+They are stored as one JSON document per project (`projects.settings`), in this shape, every
+key optional (a missing one takes its default):
+
+    {"timezone": "Europe/Paris", "identity_verification": true,
+     "health": {"window_days": 14, "good_above": 4, "bad_at_most": 0}}
+
+`from_stored` reads such a document into `ProjectSettings`; `changed` is the one validation of a
+change, shared by `salesmachine projects configure` and the dashboard's settings form, so that
+the same bad value is refused with the same (field, rule, message) wherever it is typed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from salesmachine_server.domain.health import HealthRule
+from salesmachine_server.domain.list_query import is_whole_number
+from salesmachine_server.domain.timezones import DEFAULT, is_valid, zone
+
+# The bounds of each health threshold: a window longer than a year, or a count of active days
+# above it, describes no customer.
+THRESHOLDS = {"window_days": (1, 365), "good_above": (0, 365), "bad_at_most": (0, 365)}
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectSettings:
+    timezone: str = DEFAULT
+    health: HealthRule = field(default_factory=HealthRule)
+    identity_verification: bool = False
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return zone(self.timezone)
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    field: str  # where in the document: "timezone", "health.window_days", ...
+    rule: str
+    message: str
+
+
+class SettingsRefused(ValueError):
+    """A change that was not applied, with every reason at once (a form shows them all)."""
+
+    def __init__(self, refusals: list[Refusal]) -> None:
+        super().__init__("; ".join(refusal.message for refusal in refusals))
+        self.refusals = refusals
+
+
+def from_stored(document: dict[str, Any]) -> ProjectSettings:
+    """The settings a stored document holds. Values were checked when set; a time zone that
+    this machine no longer knows (tzdata changes) is applied as UTC, as it always was."""
+    return ProjectSettings(
+        timezone=zone(document.get("timezone")).key,
+        health=HealthRule.of(document),
+        identity_verification=bool(document.get("identity_verification")),
+    )
+
+
+def to_stored(settings: ProjectSettings) -> dict[str, Any]:
+    """The document to store: every setting, defaults included (what is stored is what applies)."""
+    rule = settings.health
+    return {
+        "timezone": settings.timezone,
+        "identity_verification": settings.identity_verification,
+        "health": {"window_days": rule.window_days, "good_above": rule.good_above, "bad_at_most": rule.bad_at_most},
+    }
+
+
+def changed(current: ProjectSettings, change: Mapping[str, Any]) -> ProjectSettings:
+    """`current` with `change` applied: a part of the stored document (`{"health":
+    {"good_above": "6"}}`), whose values may be typed or text as a form sends them; a value of
+    None puts the setting back to its default. Raises `SettingsRefused` naming every value
+    refused."""
+    refusals: list[Refusal] = []
+    for name in sorted(change.keys() - {"timezone", "identity_verification", "health"}):
+        refusals.append(Refusal(name, "known_setting", f"there is no setting named {name!r}"))
+    timezone = current.timezone
+    if "timezone" in change:
+        timezone = _timezone(change["timezone"], refusals)
+    identity_verification = current.identity_verification
+    if "identity_verification" in change:
+        identity_verification = _flag(change["identity_verification"], refusals)
+    health = current.health
+    if "health" in change:
+        health = _health(current.health, change["health"], refusals)
+    if refusals:
+        raise SettingsRefused(refusals)
+    return ProjectSettings(timezone=timezone, health=health, identity_verification=identity_verification)
+
+
+def _timezone(value: object, refusals: list[Refusal]) -> str:
+    if value is None:
+        return DEFAULT
+    name = value.strip() if isinstance(value, str) else value
+    if not isinstance(name, str) or not is_valid(name):
+        refusals.append(Refusal("timezone", "time_zone", f"unknown time zone {name!r}"))
+        return DEFAULT
+    return name
+
+
+def _flag(value: object, refusals: list[Refusal]) -> bool:
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        refusals.append(Refusal("identity_verification", "boolean", "identity verification must be true or false"))
+        return False
+    return value
+
+
+def _health(current: HealthRule, value: object, refusals: list[Refusal]) -> HealthRule:
+    if value is None:
+        return HealthRule()
+    if not isinstance(value, Mapping):
+        refusals.append(Refusal("health", "object", "health must be an object of thresholds"))
+        return current
+    thresholds = {
+        "window_days": current.window_days,
+        "good_above": current.good_above,
+        "bad_at_most": current.bad_at_most,
+    }
+    refused = False
+    for name in sorted(value.keys() - THRESHOLDS.keys()):
+        refusals.append(Refusal(f"health.{name}", "known_setting", f"there is no health threshold named {name!r}"))
+        refused = True
+    for name, (low, high) in THRESHOLDS.items():
+        if name not in value:
+            continue
+        number = getattr(HealthRule(), name) if value[name] is None else _whole_number(value[name], low, high)
+        if number is None:
+            message = f"{name.replace('_', ' ')} must be a whole number from {low} to {high}"
+            refusals.append(Refusal(f"health.{name}", "whole_number", message))
+            refused = True
+        else:
+            thresholds[name] = number
+    if not refused and thresholds["good_above"] < thresholds["bad_at_most"]:
+        refusals.append(
+            Refusal("health.good_above", "not_below_bad", "'good: more than' must not be below 'bad: at most'")
+        )
+    return HealthRule(**thresholds)
+
+
+def _whole_number(value: object, low: int, high: int) -> int | None:
+    """An int from low to high, typed or as text: ASCII digits only (str.isdigit() also takes
+    "²", which int() refuses), counted before int() is called (int() refuses thousands of
+    digits)."""
+    if isinstance(value, str):
+        text = value.strip()
+        if not is_whole_number(text):
+            return None
+        digits = text.lstrip("0") or "0"
+        if len(digits) > len(str(high)):
+            return None
+        value = int(digits)
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value if low <= value <= high else None
