@@ -27,7 +27,10 @@ from salesmachine_server.api.revenue import accounts_of_paying_contacts, mrr_row
 from salesmachine_server.errors import ApiError
 from salesmachine_server.store.db.schema import accounts, contacts, memberships, mrr_changes
 from salesmachine_server.web.access import Dashboard, dashboard, page_handler
-from salesmachine_server.web.home import movements_chart  # The intervals the page offers, and how many periods it shows of each when no `from` is given.
+from salesmachine_server.web.home import movements_chart
+
+
+# The intervals the page offers, and how many periods it shows of each when no `from` is given.
 OFFERED = (revenue.WEEK, revenue.MONTH, revenue.QUARTER)
 DEFAULT_COUNT = {revenue.DAY: 31, revenue.WEEK: 12, revenue.MONTH: 12, revenue.QUARTER: 8, revenue.YEAR: 5}
 NAMES_PER_QUERY = 500  # uids per IN (...) when looking up names

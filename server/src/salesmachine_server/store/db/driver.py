@@ -20,7 +20,10 @@ import orjson
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
-from salesmachine_server.store.db.bulk import CHUNK, chunks  # SQLAlchemy's SQLite storage format for DateTime (2024-01-31 12:00:00.000000), called as the
+from salesmachine_server.store.db.bulk import CHUNK, chunks
+
+
+# SQLAlchemy's SQLite storage format for DateTime (2024-01-31 12:00:00.000000), called as the
 # C method itself: a Python function around it cost a third of the formatting, five times per
 # item of a batch (event times, first and last seen).
 sqlite_time = functools.partial(datetime.isoformat, sep=" ", timespec="microseconds")

@@ -18,7 +18,10 @@ from salesmachine_server.domain.health import HealthRule
 from salesmachine_server.domain.list_query import ACCOUNT_UID, Filter, ListQuery
 from salesmachine_server.store.write.health_marks import Marks
 from salesmachine_server.store.read.json_params import param_number, param_text
-from salesmachine_server.store.db.schema import accounts, contact_uids, contacts, memberships  # The fields counted from active days (an activity subquery per field), in the order joined.
+from salesmachine_server.store.db.schema import accounts, contact_uids, contacts, memberships
+
+
+# The fields counted from active days (an activity subquery per field), in the order joined.
 ACTIVITY_FIELDS = ("active_days_14", "active_days_30", "health")
 
 

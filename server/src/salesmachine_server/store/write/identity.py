@@ -22,7 +22,10 @@ from salesmachine_server.store.db.driver import Driver
 from salesmachine_server.store.db.schema import (
     account_days, contact_days, contact_uids, contacts, events, memberships, mrr_changes,
 )
-from salesmachine_server.store.db.upsert import insert_ignore, upsert_add  # How often uids are looked up again when other processes merged or created them meanwhile.
+from salesmachine_server.store.db.upsert import insert_ignore, upsert_add
+
+
+# How often uids are looked up again when other processes merged or created them meanwhile.
 RESOLVE_ATTEMPTS = 20
 
 
