@@ -214,7 +214,7 @@ class Dialect:
         finally:
             cursor.close()
 
-    def _raise_as_sqlalchemy(self, exc: Exception, sql: str, parameters: Any, cursor: Any) -> NoReturn:
+    def _raise_as_sqlalchemy(self, exc: Any, sql: str, parameters: Any, cursor: Any) -> NoReturn:
         """SQLAlchemy's exception for a driver error (OperationalError, IntegrityError, ...),
         the connection invalidated when the error means it is lost, as `exec_driver_sql` does."""
         dialect = self.conn.dialect

@@ -51,9 +51,10 @@ def apply_run(conn: Connection, identity: Identity, marks: MarkWriter, project_i
     mrr_writes: list[tuple[Owner, datetime]] = []  # in run order
     for m, _ in run:
         if m.kind in ("contact", "account") and "mrr" in m.params:
-            uid, ids = (m.account_uid, account_ids) if m.kind == "account" else (m.contact_uid, contact_ids)
-            assert uid is not None and m.occurred_at is not None
-            mrr_writes.append(((m.kind, ids[uid]), m.occurred_at))
+            owner_uid = m.account_uid if m.kind == "account" else m.contact_uid
+            ids = account_ids if m.kind == "account" else contact_ids
+            assert owner_uid is not None and m.occurred_at is not None
+            mrr_writes.append(((m.kind, ids[owner_uid]), m.occurred_at))
     state = Run.load(
         conn,
         contacts_with_params=[contact_ids[m.contact_uid] for m, _ in run if m.kind == "contact" and m.contact_uid],
@@ -80,20 +81,21 @@ def apply_run(conn: Connection, identity: Identity, marks: MarkWriter, project_i
                 state.merge_params("contact", contact_id, params, m.occurred_at)
             state.activity.seen("contact", contact_id, m.occurred_at, activity=False)
             continue
+        event_account: int | None
         if m.account_given:  # an imported event: the account it had (ingest/importer.py)
-            account_id = account_ids[m.account_uid] if m.account_uid is not None else None
+            event_account = account_ids[m.account_uid] if m.account_uid is not None else None
         else:
-            account_id = linked[0] if linked else state.members.sole_account(contact_id)
+            event_account = linked[0] if linked else state.members.sole_account(contact_id)
         state.events.append({
-            "project_id": project_id, "contact_id": contact_id, "account_id": account_id,
+            "project_id": project_id, "contact_id": contact_id, "account_id": event_account,
             "name": m.event_name, "kind": "pageview" if m.event_name == PAGEVIEW else "event",
             "params": m.params, "occurred_at": m.occurred_at, "received_at": received,
             "message_id": m.message_id, "enrichment": m.enrichment,
         })
         state.activity.count_day(contact_id, local_day(m.occurred_at, tz))
         state.activity.seen("contact", contact_id, m.occurred_at, activity=True)
-        if account_id is not None:
-            state.activity.seen("account", account_id, m.occurred_at, activity=True)
+        if event_account is not None:
+            state.activity.seen("account", event_account, m.occurred_at, activity=True)
     state.save(conn, project_id, received_at, marks)
 
 
