@@ -14,12 +14,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Integer, bindparam, func, select, update
-
 from salesmachine_server.enrich.events import Enricher
 from salesmachine_server.store.db.engine import Engines
-from salesmachine_server.store.write.event_insert import ENRICHMENT_COLUMNS
-from salesmachine_server.store.db.schema import events
+from salesmachine_server.store.write.event_enrichment import Enriched, count_unenriched, set_enrichment, unenriched
+
 BATCH = 2000
 
 
@@ -35,7 +33,7 @@ class BackfillReport:
 def pending(engines: Engines) -> int:
     """Events not enriched yet."""
     with engines.reader.connect() as conn:
-        return conn.execute(select(func.count()).select_from(events).where(events.c.enrichment.is_(None))).scalar_one()
+        return count_unenriched(conn)
 
 
 def backfill(engines: Engines, enricher: Enricher, batch: int = BATCH,
@@ -44,45 +42,24 @@ def backfill(engines: Engines, enricher: Enricher, batch: int = BATCH,
     after = 0
     while True:
         with engines.writer.begin() as conn:
-            rows = conn.execute(
-                select(events.c.id, events.c.params)
-                .where(events.c.enrichment.is_(None), events.c.id > after)
-                .order_by(events.c.id)
-                .limit(batch)
-            ).all()
+            rows = unenriched(conn, after, batch)
             if not rows:
                 return report
-            plain, with_params = [], []
+            done: list[Enriched] = []
             for event_id, params in rows:
                 params = dict(params)
                 before = params.get("visit_ip")
                 enrichment = enricher.event(params)
                 assert enrichment is not None
-                values = {"b_id": event_id, **{f"b_{name}": value
-                                               for name, value in zip(ENRICHMENT_COLUMNS, enrichment.columns())}}
                 report.located += enrichment.location is not None
                 report.with_agent += enrichment.agent is not None
-                if params.get("visit_ip") != before:
-                    report.addresses_changed += 1
-                    with_params.append(values | {"b_params": params})
-                else:
-                    plain.append(values)
-            if plain:
-                conn.execute(_update(with_params=False), plain)
-            if with_params:
-                conn.execute(_update(with_params=True), with_params)
-            after = rows[-1].id
+                changed = params.get("visit_ip") != before
+                report.addresses_changed += changed
+                done.append((event_id, enrichment.columns(), params if changed else None))
+            set_enrichment(conn, done)
+            after = rows[-1][0]
             report.events += len(rows)
             report.batches += 1
         if progress is not None:
             progress(report)
 
-
-def _update(with_params: bool):  # type: ignore[no-untyped-def]
-    values = {name: bindparam(f"b_{name}", type_=events.c[name].type) for name in ENRICHMENT_COLUMNS}
-    if with_params:
-        values["params"] = bindparam("b_params", type_=events.c.params.type)
-    # `enrichment IS NULL` again: a backfill running at the same time has not done it since.
-    return (update(events)
-            .where(events.c.id == bindparam("b_id", type_=Integer), events.c.enrichment.is_(None))
-            .values(**values))

@@ -27,7 +27,7 @@ from salesmachine_server.serving import metrics
 from salesmachine_server.errors import StoreUnavailable
 from salesmachine_server.domain.messages import Message
 from salesmachine_server.store.db.engine import Engines
-from salesmachine_server.store.write.transaction import WriteTransaction
+from salesmachine_server.store.write.apply import MessageApplier
 log = logging.getLogger("salesmachine.writer")
 
 # PostgreSQL SQLSTATEs after which the same transaction may simply be run again.
@@ -152,13 +152,13 @@ def _transaction(engines: Engines, group: list[Job]) -> list[int]:
     in the order of the jobs, so single-event requests cost as little as a batch."""
     duplicates = [0] * len(group)
     with engines.writer.begin() as conn:
-        tx = WriteTransaction(conn, engines.dialect, group[-1].received_at)
+        tx = MessageApplier(conn, group[-1].received_at)
         for project_id in sorted({job.project_id for job in group}):
             jobs = [(i, job) for i, job in enumerate(group) if job.project_id == project_id]
             tx.set_timezone(project_id, jobs[-1][1].timezone)
             messages = [m for _, job in jobs for m in job.messages]
             received = [job.received_at for _, job in jobs for _ in job.messages]
-            applied = iter(tx.apply_all(project_id, messages, received))
+            applied = iter(tx.apply(project_id, messages, received))
             for i, job in jobs:
                 duplicates[i] = sum(1 for _ in job.messages if not next(applied))
                 tx.reject(job.rejections)

@@ -19,7 +19,7 @@ from salesmachine_server.domain.list_query import ListQuery, encode_cursor
 from salesmachine_server.domain.health import HealthRule, window_start
 from salesmachine_server.store.write import health_marks
 from salesmachine_server.store.read import filters
-from salesmachine_server.store.db.bulk import chunks
+from salesmachine_server.store.db.dialect import chunks
 from salesmachine_server.store.read.json_params import param_text
 from salesmachine_server.store.db.schema import (
     accounts,

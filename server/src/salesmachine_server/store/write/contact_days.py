@@ -10,10 +10,11 @@ from sqlalchemy import Connection, Engine, delete, insert, select
 
 from salesmachine_server.domain.health import HealthRule
 from salesmachine_server.domain.project_settings import from_stored
-from salesmachine_server.store.write import health_marks
-from salesmachine_server.store.db.schema import account_days, contact_days, events, memberships, projects
-from salesmachine_server.store.db.upsert import upsert_add
 from salesmachine_server.domain.timezones import local_day, zone
+from salesmachine_server.store.db.dialect import Dialect
+from salesmachine_server.store.db.schema import account_days, contact_days, events, memberships, projects
+from salesmachine_server.store.write import health_marks
+
 PAGE_SIZE = 10_000
 
 
@@ -39,9 +40,11 @@ def rebuild_contact_days(engine: Engine, project_id: int, timezone: str) -> int:
                 counts[(contact_id, local_day(occurred_at, tz))] += 1
             last_id = page[-1].id
         conn.execute(delete(contact_days).where(contact_days.c.project_id == project_id))
-        rows = [{"contact_id": c, "day": d, "project_id": project_id, "events": n} for (c, d), n in counts.items()]
+        db = Dialect(conn)
+        rows = [(c, db.day(d), project_id, n) for (c, d), n in counts.items()]
         for start in range(0, len(rows), PAGE_SIZE):
-            upsert_add(conn, contact_days, ["contact_id", "day"], "events", rows[start : start + PAGE_SIZE])
+            db.upsert_adding(contact_days, ("contact_id", "day", "project_id", "events"), rows[start : start + PAGE_SIZE],
+                             key=("contact_id", "day"), counter="events")
         _rebuild_account_days(conn, project_id)
         health_marks.refresh_project(conn, project_id, _rule(conn, project_id))
     return len(counts)

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection
 
-from salesmachine_server.store.db.driver import Driver, sqlite_time
+from salesmachine_server.store.db.dialect import Dialect, sqlite_time
 COLUMNS = ("project_id", "contact_id", "account_id", "name", "kind", "params", "occurred_at", "received_at",
            "message_id")
 # Filled by enrich/events.py (Enrichment.columns); all NULL for an event not enriched.
@@ -38,13 +38,13 @@ def insert_events(conn: Connection, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
     if conn.dialect.name == "sqlite":
-        Driver(conn).execute(_SQLITE, [
+        Dialect(conn).execute(_SQLITE, [
             (r["project_id"], r["contact_id"], r["account_id"], r["name"], r["kind"], orjson.dumps(r["params"]).decode(),
              sqlite_time(r["occurred_at"]), sqlite_time(r["received_at"]), r["message_id"], *_enrichment(r))
             for r in rows
         ], many=True)
         return
-    Driver(conn).copy(_POSTGRES_COPY, [
+    Dialect(conn).copy(_POSTGRES_COPY, [
         (r["project_id"], r["contact_id"], r["account_id"], r["name"], r["kind"], orjson.dumps(r["params"]).decode(),
          r["occurred_at"], r["received_at"], r["message_id"], *_enrichment(r))
         for r in rows

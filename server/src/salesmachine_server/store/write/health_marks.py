@@ -34,10 +34,9 @@ from sqlalchemy import ColumnElement, Connection, Table, case, or_, select, upda
 
 from salesmachine_server.domain.health import AVERAGE, BAD, GOOD, HealthRule
 from salesmachine_server.domain.project_settings import from_stored
-from salesmachine_server.store.db.bulk import chunks, unnest
-from salesmachine_server.store.db.driver import Driver
+from salesmachine_server.store.db.dialect import Dialect, chunks, unnest
 from salesmachine_server.store.db.schema import account_days, accounts, contact_days, contacts, health_marks, projects
-from salesmachine_server.store.db.upsert import insert_ignore
+
 Thresholds = tuple[int, int]  # (good_above, bad_at_most)
 
 # The marks of each kind: its table, the table of its active days, the key between them.
@@ -97,9 +96,15 @@ def thresholds(conn: Connection, project_id: int) -> Thresholds:
         return row[0], row[1]
     settings = conn.execute(select(projects.c.settings).where(projects.c.id == project_id)).scalar_one()
     rule = from_stored(settings).health
-    insert_ignore(conn, health_marks, ["project_id"], project_id=project_id,
-                  good_above=rule.good_above, bad_at_most=rule.bad_at_most)
+    _insert_thresholds(Dialect(conn), project_id, rule)
     return thresholds(conn, project_id)
+
+
+def _insert_thresholds(db: Dialect, project_id: int, rule: HealthRule) -> bool:
+    """The project's row of thresholds unless it has one; True when inserted."""
+    return bool(db.insert_ignoring(health_marks, ("project_id", "good_above", "bad_at_most"),
+                                   [(project_id, rule.good_above, rule.bad_at_most)], conflict=("project_id",),
+                                   returning="project_id"))
 
 
 def _nth_day(days: str, owner: str, row: str, offset: str) -> str:
@@ -127,71 +132,45 @@ _ACCOUNTS = {
     "sqlite": f"UPDATE accounts SET {_set_marks('account', 'accounts', '?2', '?3')} WHERE id = ?1",
     "postgresql": f"UPDATE accounts AS t SET {_set_marks('account', 't', '%s', '%s')} WHERE t.id = ANY(%s)",
 }
-_ACCOUNT_DAYS = (f"INSERT INTO account_days (account_id, day, project_id) "
-                 f"SELECT * FROM {unnest(account_days, ('account_id', 'day', 'project_id'))} "
-                 "ON CONFLICT (account_id, day) DO NOTHING RETURNING account_id")
-# Every day of the contacts of new memberships, as days of their accounts.
-_MEMBER_DAYS = {
-    "sqlite": "INSERT INTO account_days (account_id, day, project_id) SELECT ?1, day, project_id FROM contact_days "
-              "WHERE contact_id = ?2 ON CONFLICT (account_id, day) DO NOTHING",
-    "postgresql": "INSERT INTO account_days (account_id, day, project_id) "
-                  "SELECT v.account_id, cd.day, cd.project_id FROM unnest(%s::bigint[], %s::bigint[]) "
-                  "AS v(account_id, contact_id) JOIN contact_days AS cd ON cd.contact_id = v.contact_id "
-                  "ON CONFLICT (account_id, day) DO NOTHING",
-}
-
-
 class MarkWriter:
-    """Keeps account_days and the marks current for the rows of a write transaction, after its
-    contact_days are written."""
+    """Keeps the marks current for the rows of a message transaction, after its contact_days
+    and account_days are written (activity.py)."""
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
-        self.driver = Driver(conn)
-        self.engine = "postgresql" if self.driver.postgres else "sqlite"
+        self.db = Dialect(conn)
         self.rules: dict[int, Thresholds] = {}
 
     def thresholds(self, project_id: int) -> Thresholds:
         # Read once per transaction, after its first days were written (the module's docstring),
         # through the driver: SQLAlchemy's execution cost more than the writer's own statements.
         if project_id not in self.rules:
-            found = self.driver.fetch(f"SELECT good_above, bad_at_most FROM health_marks WHERE project_id = "
-                                      f"{self.driver.p}", (project_id,))
-            self.rules[project_id] = tuple(found[0]) if found else thresholds(self.conn, project_id)  # type: ignore[assignment]
+            found = self.db.fetch(f"SELECT good_above, bad_at_most FROM health_marks WHERE project_id = {self.db.p}",
+                                  (project_id,))
+            self.rules[project_id] = (found[0][0], found[0][1]) if found else thresholds(self.conn, project_id)
         return self.rules[project_id]
 
-    def write(self, project_id: int, days: Sequence[tuple[Any, Any, int]], members: dict[int, set[int]],
-              new_members: Sequence[tuple[int, int]]) -> None:
-        """`days`: the run's (contact_id, day, events) as written to contact_days (the driver's
-        day format); `members`: contact id -> its account ids, the new ones included;
-        `new_members`: the run's new (account_id, contact_id)."""
-        d = self.driver
-        account_rows = sorted({(a, day, project_id) for c, day, _ in days for a in members.get(c, ())})
-        if d.postgres and account_rows:  # one array per column: psycopg adapts three values, not 3 per row
-            changed = {a for (a,) in d.fetch(_ACCOUNT_DAYS, tuple(list(col) for col in zip(*account_rows)))}
-        else:
-            changed = {a for (a,) in d.insert("account_days", ("account_id", "day", "project_id"), account_rows,
-                                              conflict=("account_id", "day"), returning="account_id")}
-        if new_members:
-            d.many(_MEMBER_DAYS["sqlite"], _MEMBER_DAYS["postgresql"], list(new_members))
-            changed.update(a for a, _ in new_members)
-        if not days and not changed:
+    def refresh(self, project_id: int, days: Sequence[tuple[Any, Any, int]], changed_accounts: set[int]) -> None:
+        """`days`: the run's (contact_id, day, events) as written to contact_days (the dialect's
+        day format), of which those whose count is the run's own are new; `changed_accounts`:
+        the accounts with a new row of account_days."""
+        if not days and not changed_accounts:
             return
         good, not_bad = self.thresholds(project_id)
         if days:
-            if d.postgres:
-                d.execute(_NEW_CONTACT_DAYS["postgresql"], (good, not_bad, *(list(col) for col in zip(*days))))
+            if self.db.postgres:
+                self.db.execute(_NEW_CONTACT_DAYS["postgresql"], (good, not_bad, *(list(col) for col in zip(*days))))
             else:
-                d.execute(_NEW_CONTACT_DAYS["sqlite"], [(*row, good, not_bad) for row in days], many=True)
-        self.refresh_accounts(sorted(changed), good, not_bad)
+                self.db.execute(_NEW_CONTACT_DAYS["sqlite"], [(*row, good, not_bad) for row in days], many=True)
+        self.refresh_accounts(sorted(changed_accounts), good, not_bad)
 
     def refresh_accounts(self, account_ids: Sequence[int], good: int, not_bad: int) -> None:
         if not account_ids:
             return
-        if self.driver.postgres:
-            self.driver.execute(_ACCOUNTS["postgresql"], (good, not_bad, list(account_ids)))
+        if self.db.postgres:
+            self.db.execute(_ACCOUNTS["postgresql"], (good, not_bad, list(account_ids)))
         else:
-            self.driver.execute(_ACCOUNTS["sqlite"], [(a, good, not_bad) for a in account_ids], many=True)
+            self.db.execute(_ACCOUNTS["sqlite"], [(a, good, not_bad) for a in account_ids], many=True)
 
 
 # -- whole rows and projects (alias merges, time zone and threshold changes) -------------------
@@ -217,7 +196,7 @@ def refresh_project(conn: Connection, project_id: int, rule: HealthRule) -> None
     """Recompute every mark of a project with the rule's thresholds, and record them. The
     caller holds contact_days and account_days (store/write/contact_days.py)."""
     values = {"good_above": rule.good_above, "bad_at_most": rule.bad_at_most}
-    if not insert_ignore(conn, health_marks, ["project_id"], project_id=project_id, **values):
+    if not _insert_thresholds(Dialect(conn), project_id, rule):
         conn.execute(update(health_marks).where(health_marks.c.project_id == project_id).values(**values))
     for kind, (table, _, _) in KINDS.items():
         conn.execute(update(table).where(table.c.project_id == project_id).values(

@@ -1,29 +1,27 @@
-"""Which contact a uid names: resolution in bulk, creation, and alias merges.
+"""Which contact or account a uid names: resolution in bulk, creation, and alias merges.
 
-Several server processes may write to one PostgreSQL at once. Every existing contact a
-transaction touches is locked `FOR UPDATE` in id order as it is resolved, so an alias merging
-it away in another process either waits for us or has already committed, in which case the
-uid is looked up again and names the contact it was merged into. New uids are claimed with
-INSERT ... ON CONFLICT DO NOTHING: of two processes creating one uid, one wins and the other
-drops its empty contact row and takes the winner's.
+Several server processes may write to one PostgreSQL at once (docs/design.md). Every existing
+contact and account a transaction touches is locked `FOR UPDATE` in id order as it is resolved,
+so an alias merging a contact away in another process either waits for us or has already
+committed, in which case the uid is looked up again and names the contact it was merged into.
+New uids are claimed with an insert ignoring conflicts: of two processes creating one contact
+uid, one wins and the other drops its empty contact row and takes the winner's; of two creating
+one account, one inserts it and both find it by the lookup after the insert (accounts are
+never merged, so a row found stays the row of its uid).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Connection, delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
-from salesmachine_server.store.write import health_marks
-from salesmachine_server.store.db.bulk import chunks, insert_ignore_many
-from salesmachine_server.store.db.driver import Driver
+from salesmachine_server.store.db.dialect import Dialect, chunks
 from salesmachine_server.store.db.schema import (
-    account_days, contact_days, contact_uids, contacts, events, memberships, mrr_changes,
+    accounts, contact_days, contact_uids, contacts, events, memberships, mrr_changes,
 )
-from salesmachine_server.store.db.upsert import insert_ignore, upsert_add
-
+from salesmachine_server.store.write import health_marks
+from salesmachine_server.store.write.memberships import add_member_days
 
 # How often uids are looked up again when other processes merged or created them meanwhile.
 RESOLVE_ATTEMPTS = 20
@@ -32,10 +30,10 @@ RESOLVE_ATTEMPTS = 20
 class Identity:
     def __init__(self, conn: Connection, received_at: datetime) -> None:
         self.conn = conn
-        self.lock_rows = conn.dialect.name == "postgresql"  # SQLite has one writer
         self.received_at = received_at
         self.contact_ids: dict[tuple[int, str], int] = {}
-        self.driver = Driver(conn)  # the bulk statements, without SQLAlchemy's compilation
+        self.account_ids: dict[tuple[int, str], int] = {}
+        self.db = Dialect(conn)
 
     def forget(self, project_id: int) -> None:
         """Drop resolved uids: after a merge some name a contact that is gone."""
@@ -63,19 +61,44 @@ class Identity:
             raise RuntimeError(f"contact uids kept racing with other writers: {pending[:5]}")
         return resolved
 
+    def resolve_accounts(self, project_id: int, first_seen: dict[str, datetime]) -> dict[str, int]:
+        """The account id of every uid (keys of `first_seen`), creating accounts for new uids
+        and locking every one for this transaction.
+
+        Looked up first and only the missing ones inserted: most uids of a group name existing
+        accounts, and inserting them all (to be ignored) cost more than the lookup."""
+        resolved = {uid: self.account_ids[(project_id, uid)] for uid in first_seen
+                    if (project_id, uid) in self.account_ids}
+        missing = [uid for uid in first_seen if uid not in resolved]
+        if not missing:
+            return resolved
+        db = self.db
+        found = dict(db.lookup(accounts, "account_uid", "id", project_id, missing))
+        new = [uid for uid in missing if uid not in found]
+        if new:
+            now = db.time(self.received_at)
+            db.insert_ignoring(accounts, ("project_id", "account_uid", "params", "first_seen_at", "updated_at"),
+                               [(project_id, uid, "{}", db.time(first_seen[uid]), now) for uid in new],
+                               conflict=("project_id", "account_uid"))
+            found.update(db.lookup(accounts, "account_uid", "id", project_id, new))
+        db.lock(accounts, list(found.values()))
+        for uid, account_id in found.items():
+            self.account_ids[(project_id, uid)] = account_id
+        return resolved | found
+
     def _lookup(self, project_id: int, uids: list[str]) -> dict[str, int]:
-        return dict(self.driver.lookup("contact_uids", "uid", "contact_id", project_id, uids))
+        return dict(self.db.lookup(contact_uids, "uid", "contact_id", project_id, uids))
 
     def _create(self, project_id: int, first_seen: dict[str, datetime]) -> dict[str, int]:
         """New contacts for new uids; the uids another process claimed first are left out."""
-        d = self.driver
-        now = d.time(self.received_at)
-        ids = dict(d.insert(
-            "contacts", ("project_id", "contact_uid", "params", "first_seen_at", "updated_at"),
-            [(project_id, uid, "{}", d.time(at), now) for uid, at in first_seen.items()],
-            returning="contact_uid, id", json_columns=("params",)))
-        claimed = {uid for (uid,) in d.insert(
-            "contact_uids", ("project_id", "uid", "contact_id"),
+        db = self.db
+        now = db.time(self.received_at)
+        ids = dict(db.insert(
+            contacts, ("project_id", "contact_uid", "params", "first_seen_at", "updated_at"),
+            [(project_id, uid, "{}", db.time(at), now) for uid, at in first_seen.items()],
+            returning="contact_uid, id"))
+        claimed = {uid for (uid,) in db.insert_ignoring(
+            contact_uids, ("project_id", "uid", "contact_id"),
             [(project_id, uid, ids[uid]) for uid in first_seen], conflict=("project_id", "uid"), returning="uid")}
         orphans = [ids[uid] for uid in first_seen if uid not in claimed]
         for part in chunks(orphans):
@@ -84,10 +107,7 @@ class Identity:
 
     def _lock(self, contact_ids: set[int]) -> set[int]:
         """Lock contacts in id order; the ids that still exist (others were merged away)."""
-        if not self.lock_rows or not contact_ids:
-            return contact_ids
-        return {contact_id for (contact_id,) in self.driver.select_in(
-            "SELECT id FROM contacts WHERE id IN ({in}) ORDER BY id FOR UPDATE", (), sorted(contact_ids))}
+        return self.db.lock(contacts, list(contact_ids))
 
     # -- alias --------------------------------------------------------------------------------
 
@@ -118,9 +138,9 @@ class Identity:
         raise RuntimeError(f"alias {primary_uid!r} ~ {other_uid!r} kept racing with other writers")
 
     def _add_uid(self, project_id: int, uid: str, contact_id: int) -> bool:
-        return insert_ignore(
-            self.conn, contact_uids, ["project_id", "uid"], project_id=project_id, uid=uid, contact_id=contact_id
-        )
+        return bool(self.db.insert_ignoring(contact_uids, ("project_id", "uid", "contact_id"),
+                                            [(project_id, uid, contact_id)], conflict=("project_id", "uid"),
+                                            returning="uid"))
 
     def _merge(self, project_id: int, keep: int, gone: int) -> None:
         """Fold contact `gone` into `keep`: fields (keep's win), uids, events, memberships,
@@ -146,28 +166,22 @@ class Identity:
         )
         for table in (contact_uids, events, mrr_changes):
             self.conn.execute(update(table).where(table.c.contact_id == gone).values(contact_id=keep))
-        self._move(memberships, gone, keep, lambda row: {"account_id": row.account_id, "contact_id": keep,
-                                                          "project_id": project_id, "created_at": row.created_at})
+        db = self.db
+        moved = self.conn.execute(select(memberships).where(memberships.c.contact_id == gone)).all()
+        db.insert_ignoring(memberships, ("account_id", "contact_id", "project_id", "created_at"),
+                           [(m.account_id, keep, project_id, db.time(m.created_at)) for m in moved],
+                           conflict=("account_id", "contact_id"))
+        self.conn.execute(delete(memberships).where(memberships.c.contact_id == gone))
         days = self.conn.execute(select(contact_days).where(contact_days.c.contact_id == gone)).all()
-        upsert_add(self.conn, contact_days, ["contact_id", "day"], "events",
-                   [{"contact_id": keep, "day": d.day, "project_id": project_id, "events": d.events} for d in days])
+        db.upsert_adding(contact_days, ("contact_id", "day", "project_id", "events"),
+                         [(keep, db.day(d.day), project_id, d.events) for d in days],
+                         key=("contact_id", "day"), counter="events")
         self.conn.execute(delete(contact_days).where(contact_days.c.contact_id == gone))
         self.conn.execute(delete(contacts).where(contacts.c.id == gone))
         # The accounts of either now have the days of both; the marks follow the days.
         account_ids = [a for (a,) in self.conn.execute(
             select(memberships.c.account_id).where(memberships.c.contact_id == keep))]
-        dialect = postgresql if self.lock_rows else sqlite
-        self.conn.execute(dialect.insert(account_days).from_select(
-            ["account_id", "day", "project_id"],
-            select(memberships.c.account_id, contact_days.c.day, contact_days.c.project_id)
-            .select_from(memberships.join(contact_days, contact_days.c.contact_id == memberships.c.contact_id))
-            .where(memberships.c.contact_id == keep),
-        ).on_conflict_do_nothing())
+        add_member_days(db, [(a, keep) for a in account_ids])
         health_marks.refresh_rows(self.conn, project_id, "contact", [keep])
         health_marks.refresh_rows(self.conn, project_id, "account", account_ids)
         self.forget(project_id)
-
-    def _move(self, table: Any, gone: int, keep: int, shape) -> None:  # type: ignore[no-untyped-def]
-        rows = self.conn.execute(select(table).where(table.c.contact_id == gone)).all()
-        insert_ignore_many(self.conn, table, ["account_id", "contact_id"], [shape(row) for row in rows])
-        self.conn.execute(delete(table).where(table.c.contact_id == gone))

@@ -1,0 +1,225 @@
+"""What differs between SQLite and PostgreSQL on the write path, in one place: placeholders and
+value formats, insert ignoring conflicts, upserts adding a count, row locks, key lookups.
+
+Statements go to the driver's own cursor, as plain SQL strings and plain tuples: the writer
+thread is CPU-bound, and SQLAlchemy's compilation of multi-row VALUES and expanded IN lists, its
+bind processors (on SQLite DATETIME's formatting alone was 10% of the writer) and its execution
+context per statement cost as much as the database's own work (bench/results/tuning.md). The
+values are stored in the forms SQLAlchemy itself would store (`Dialect.time`, `Dialect.json`),
+so every read through SQLAlchemy's types is unchanged.
+
+The bulk forms: on SQLite an executemany (a loop in C, no round trips); on PostgreSQL one
+statement over one array per column, unnested (an executemany there is a bind and execute per
+row on the server, and the writer waited on it: `many`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import Iterator, Sequence
+from datetime import date, datetime
+from typing import Any, NoReturn, TypeVar
+
+import orjson
+from sqlalchemy import Connection, String, Table
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.exc import DBAPIError
+
+T = TypeVar("T")
+# SQLite binds at most 32,766 parameters per statement; a few thousand per statement costs
+# nothing on PostgreSQL either.
+CHUNK = 500
+
+# SQLAlchemy's SQLite storage format for DateTime (2024-01-31 12:00:00.000000), called as the
+# C method itself: a Python function around it cost a third of the formatting, five times per
+# item of a batch (event times, first and last seen).
+sqlite_time = functools.partial(datetime.isoformat, sep=" ", timespec="microseconds")
+
+
+def chunks(values: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    """`values` in slices small enough to bind in one statement on either engine."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def unnest(table: Table, columns: Sequence[str]) -> str:
+    """`unnest(%s::T[], ...) AS v(column, ...)`: PostgreSQL rows from one array per column, of
+    the column's own type (strings as text, so that a value too long for a varchar column fails
+    on insert as it did, rather than being cut by the cast)."""
+    dialect = postgresql.dialect()
+    types = ["TEXT" if isinstance(table.c[c].type, String) else table.c[c].type.compile(dialect=dialect)
+             for c in columns]
+    return f"unnest({', '.join(f'%s::{t}[]' for t in types)}) AS v({', '.join(columns)})"
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value).decode()  # the engines' json_serializer (engine.py)
+
+
+class Dialect:
+    """The statements of one connection, in its engine's SQL, run in its transaction."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.postgres = conn.dialect.name == "postgresql"
+        self.p = "%s" if self.postgres else "?"
+        # psycopg adapts datetime and date itself; SQLite stores SQLAlchemy's text formats.
+        self.time = _same if self.postgres else sqlite_time
+        self.day = _same if self.postgres else date.isoformat
+        self.json = _json
+
+    def time_or_none(self, value: datetime | None) -> Any:
+        return None if value is None else self.time(value)
+
+    # -- the shapes of the write path ------------------------------------------------------
+
+    def insert(
+        self, table: Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]], returning: str | None = None,
+    ) -> list[Any]:
+        """INSERT of `rows` (tuples in the order of `columns`); the `returning` columns of the
+        rows inserted."""
+        return self._insert(table, columns, rows, "", returning)
+
+    def insert_ignoring(
+        self, table: Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]], conflict: Sequence[str],
+        returning: str | None = None,
+    ) -> list[Any]:
+        """INSERT of `rows` except those whose `conflict` key is stored (or sent twice: the
+        first is kept); the `returning` columns of the rows inserted. On PostgreSQL it waits
+        for a concurrent transaction inserting the same key, so of two processes creating one
+        key, one inserts and the other learns that it did not."""
+        return self._insert(table, columns, rows, f" ON CONFLICT ({', '.join(conflict)}) DO NOTHING", returning)
+
+    def upsert_adding(
+        self, table: Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]], key: Sequence[str], counter: str,
+    ) -> None:
+        """INSERT of `rows`, or, for a row whose `key` is stored, its `counter` added to the
+        stored one. A key must not come twice in `rows` (PostgreSQL refuses it)."""
+        if not rows:
+            return
+        head = f"INSERT INTO {table.name} ({', '.join(columns)}) "
+        tail = (f" ON CONFLICT ({', '.join(key)}) DO UPDATE "
+                f"SET {counter} = {table.name}.{counter} + excluded.{counter}")
+        if self.postgres:
+            self._over_arrays(head + f"SELECT * FROM {unnest(table, columns)}" + tail, rows, None)
+        else:
+            self.execute(head + "VALUES (" + ", ".join("?" * len(columns)) + ")" + tail, rows, many=True)
+
+    def lock(self, table: Table, ids: Sequence[int]) -> set[int]:
+        """Lock rows `FOR UPDATE`, in id order (two writers locking the same rows cannot
+        deadlock); the ids that still exist. SQLite has one writer: nothing to lock."""
+        if not self.postgres:
+            return set(ids)
+        if not ids:
+            return set()
+        found = self.fetch(f"SELECT id FROM {table.name} WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (sorted(ids),))
+        return {row_id for (row_id,) in found}
+
+    def lookup(self, table: Table, key: str, value: str, project_id: int, keys: Sequence[str]) -> list[Any]:
+        """(key, value) of the rows of a project whose `key` is one of `keys`."""
+        if self.postgres:
+            # Joined to the array rather than `key = ANY(array)` or an IN list: psycopg prepares a
+            # statement run often, and PostgreSQL's generic plan for those used the index on
+            # project_id alone and compared every key of the project with every value sent (137 ms
+            # for 500 uids among 10,000 contacts, against 2.6 ms for this join).
+            return self.fetch(
+                f"SELECT t.{key}, t.{value} FROM unnest(%s::text[]) AS v(k) "
+                f"JOIN {table.name} AS t ON t.project_id = %s AND t.{key} = v.k", (list(keys), project_id))
+        rows: list[Any] = []
+        for part in chunks(keys):
+            marks = ", ".join("?" * len(part))
+            rows += self.fetch(f"SELECT {key}, {value} FROM {table.name} WHERE project_id = ? AND {key} IN ({marks})",
+                               (project_id, *part))
+        return rows
+
+    def many(self, sqlite_sql: str, postgres_sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        """One statement over all rows: on SQLite `sqlite_sql` once per tuple (its ?1 is the
+        tuple's first value); on PostgreSQL `postgres_sql` once, its %s taking one array per
+        column, in the order of the tuples' values (`unnest`)."""
+        if not rows:
+            return
+        if self.postgres:
+            self._over_arrays(postgres_sql, rows, None)
+        else:
+            self.execute(sqlite_sql, rows, many=True)
+
+    # -- running ---------------------------------------------------------------------------
+
+    def execute(self, sql: str, parameters: Any, many: bool = False) -> None:
+        """Run a statement (`many`: once per tuple of `parameters`) in the connection's transaction."""
+        self._run(sql, parameters, many, fetch=False)
+
+    def fetch(self, sql: str, parameters: Any) -> list[Any]:
+        """The rows of a statement."""
+        return self._run(sql, parameters, many=False, fetch=True)
+
+    def copy(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        """PostgreSQL's COPY ... FROM STDIN of `rows`, in the connection's transaction."""
+        with self._cursor(sql, ()) as cursor, cursor.copy(sql) as copy:
+            for row in rows:
+                copy.write_row(row)
+
+    def _insert(
+        self, table: Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]], on_conflict: str,
+        returning: str | None,
+    ) -> list[Any]:
+        if not rows:
+            return []
+        head = f"INSERT INTO {table.name} ({', '.join(columns)}) "
+        tail = on_conflict + (f" RETURNING {returning}" if returning else "")
+        if self.postgres:
+            return self._over_arrays(head + f"SELECT * FROM {unnest(table, columns)}" + tail, rows, returning)
+        one = "(" + ", ".join("?" * len(columns)) + ")"
+        if returning is None:
+            self.execute(head + "VALUES " + one + tail, rows, many=True)
+            return []
+        found: list[Any] = []  # SQLite's executemany cannot return rows: multi-row VALUES
+        for part in chunks(rows, CHUNK // 2):
+            found += self.fetch(head + "VALUES " + ", ".join([one] * len(part)) + tail,
+                                tuple(v for row in part for v in row))
+        return found
+
+    def _over_arrays(self, sql: str, rows: Sequence[tuple[Any, ...]], returning: str | None) -> list[Any]:
+        arrays = tuple(list(column) for column in zip(*rows))
+        if returning is None:
+            self.execute(sql, arrays)
+            return []
+        return self.fetch(sql, arrays)
+
+    def _run(self, sql: str, parameters: Any, many: bool, fetch: bool) -> list[Any]:
+        with self._cursor(sql, parameters) as cursor:
+            if many:
+                cursor.executemany(sql, parameters)
+            else:
+                cursor.execute(sql, parameters)
+            return cursor.fetchall() if fetch else []
+
+    @contextlib.contextmanager
+    def _cursor(self, sql: str, parameters: Any) -> Iterator[Any]:
+        """A cursor of the driver's connection (in its transaction), closed after use; a driver
+        error raised in the block comes out as SQLAlchemy's, as `exec_driver_sql` would raise
+        it, so the group commit tells an unreachable store from a bad write."""
+        raw = self.conn.connection.dbapi_connection
+        assert raw is not None
+        cursor = raw.cursor()
+        try:
+            yield cursor
+        except self.conn.dialect.loaded_dbapi.Error as exc:
+            self._raise_as_sqlalchemy(exc, sql, parameters, cursor)
+        finally:
+            cursor.close()
+
+    def _raise_as_sqlalchemy(self, exc: Any, sql: str, parameters: Any, cursor: Any) -> NoReturn:
+        """SQLAlchemy's exception for a driver error (OperationalError, IntegrityError, ...),
+        the connection invalidated when the error means it is lost, as `exec_driver_sql` does."""
+        dialect = self.conn.dialect
+        lost = dialect.is_disconnect(exc, self.conn.connection.dbapi_connection, cursor)
+        if lost:
+            self.conn.invalidate(exc)
+        raise DBAPIError.instance(sql, parameters, exc, dialect.loaded_dbapi.Error,
+                                  connection_invalidated=lost, dialect=dialect) from exc

@@ -1,0 +1,94 @@
+"""When contacts and accounts were active: the days a run counts (contact_days, and from them
+account_days and the health marks) and the first and last times it saw each row."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from salesmachine_server.store.db.dialect import Dialect, unnest
+from salesmachine_server.store.db.schema import account_days, accounts, contact_days, contacts
+from salesmachine_server.store.write.health_marks import MarkWriter
+from salesmachine_server.store.write.memberships import Members, add_member_days
+
+Owner = tuple[str, int]  # ("contact" | "account", row id)
+
+_DAY_COLUMNS = ("contact_id", "day", "project_id", "events")
+_ACCOUNT_DAY_COLUMNS = ("account_id", "day", "project_id")
+# first_seen_at lowered and last_seen_at raised to what the run saw; a row without activity
+# in the run (False) leaves last_seen_at alone.
+_FIRST = "first_seen_at = CASE WHEN t.first_seen_at > {f} THEN {f} ELSE t.first_seen_at END"
+_LAST = ("last_seen_at = CASE WHEN t.last_seen_at IS NULL OR t.last_seen_at < {l} THEN {l} "
+         "ELSE t.last_seen_at END")
+_SEEN = {
+    (engine, kind, active): sql
+    for kind, table in (("contact", contacts), ("account", accounts))
+    for active in (True, False)
+    for engine, sql in (
+        ("sqlite", f"UPDATE {table.name} AS t SET {_FIRST.format(f='?2')}"
+                   + (f", {_LAST.format(l='?3')}" if active else "") + " WHERE id = ?1"),
+        ("postgresql", f"UPDATE {table.name} AS t SET {_FIRST.format(f='v.first_seen_at')}"
+                       + (f", {_LAST.format(l='v.last_seen_at')}" if active else "")
+                       + f" FROM {unnest(table, ('id', 'first_seen_at', 'last_seen_at') if active else ('id', 'first_seen_at'))}"
+                       " WHERE t.id = v.id"),
+    )
+}
+
+
+@dataclass(slots=True)
+class Seen:
+    """The earliest time a contact or account was seen, and its latest activity, in this run."""
+
+    first: datetime
+    last_activity: datetime | None = None
+
+    def note(self, at: datetime, activity: bool) -> None:
+        if at < self.first:
+            self.first = at
+        if activity and (self.last_activity is None or at > self.last_activity):
+            self.last_activity = at
+
+
+class Activity:
+    """The events a run counts per contact and local day, and the times it saw each row."""
+
+    def __init__(self) -> None:
+        self.days: dict[tuple[int, date], int] = defaultdict(int)
+        self.seen_rows: dict[Owner, Seen] = {}
+
+    def count_day(self, contact_id: int, day: date) -> None:
+        self.days[(contact_id, day)] += 1
+
+    def seen(self, kind: str, row_id: int, at: datetime, activity: bool) -> None:
+        entry = self.seen_rows.get((kind, row_id))
+        if entry is None:
+            self.seen_rows[(kind, row_id)] = entry = Seen(first=at)
+        entry.note(at, activity)
+
+    def save_days(self, db: Dialect, project_id: int, members: Members, marks: MarkWriter) -> None:
+        """The contacts' days counted, their accounts' days (those of the run's contacts, and
+        every day of the contacts of new memberships), and the marks of those with a new day."""
+        days = [(c, db.day(day), n) for (c, day), n in self.days.items()]
+        db.upsert_adding(contact_days, _DAY_COLUMNS, [(c, day, project_id, n) for c, day, n in days],
+                         key=("contact_id", "day"), counter="events")
+        account_rows = sorted({(a, day, project_id) for c, day, _ in days for a in members.of.get(c, ())})
+        changed = {a for (a,) in db.insert_ignoring(account_days, _ACCOUNT_DAY_COLUMNS, account_rows,
+                                                    conflict=("account_id", "day"), returning="account_id")}
+        if members.new:
+            add_member_days(db, members.new)
+            changed.update(a for a, _ in members.new)
+        marks.refresh(project_id, days, changed)
+
+    def save_seen(self, db: Dialect) -> None:
+        """first_seen_at and last_seen_at of every row the run saw."""
+        for kind in ("contact", "account"):
+            active, idle = [], []
+            for (k, row_id), s in self.seen_rows.items():
+                if k == kind:
+                    if s.last_activity is None:
+                        idle.append((row_id, db.time(s.first)))
+                    else:
+                        active.append((row_id, db.time(s.first), db.time(s.last_activity)))
+            db.many(_SEEN["sqlite", kind, True], _SEEN["postgresql", kind, True], active)
+            db.many(_SEEN["sqlite", kind, False], _SEEN["postgresql", kind, False], idle)
