@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 DEFAULT_DATABASE_URL = "sqlite:///./data/salesmachine.db"
 
@@ -61,12 +63,12 @@ class Settings:
     ip_storage: str = "full"
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> "Settings":
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> "Settings":
         """Settings from `SALESMACHINE_*` variables, then from explicit overrides (CLI flags)."""
-        environ = os.environ if environ is None else environ
-        values: dict[str, object] = {}
+        source: Mapping[str, str] = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
         for field in dataclasses.fields(cls):
-            raw = environ.get(env_name(field.name))
+            raw = source.get(env_name(field.name))
             if raw is not None:
                 values[field.name] = _parse(field.type, raw, field.name)
         values.update({k: v for k, v in overrides.items() if v is not None})

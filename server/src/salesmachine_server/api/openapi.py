@@ -148,7 +148,7 @@ def schemas(settings: Settings) -> dict[str, Schema]:
         "contact_uid": described(ref("Uid"), "The contact's unique id in your application."),
         "unique_id": described(ref("Uid"), "Legacy name of contact_uid."),
     }
-    needs_contact = {"anyOf": [{"required": ["contact_uid"]}, {"required": ["unique_id"]}]}
+    needs_contact: dict[str, Any] = {"anyOf": [{"required": ["contact_uid"]}, {"required": ["unique_id"]}]}
     contact = obj({**contact_uid, **common}, **needs_contact,
                   example={"contact_uid": "123456", "params": {"email": "elon@teslamotors.com", "mrr": 99,
                                                                "account_uid": "78910"}})
@@ -415,7 +415,7 @@ def list_parameters(sorts: dict[str, str], search: str, account_uid: str) -> lis
     key `mrr>` with the value 100, `mrr>100` a key alone)."""
     order = sorted(sorts)
     # What each of the list's own fields compares with (segments.COMMON_FIELDS).
-    typed = {"datetime": ({"type": "string"}, f"a time, {TIME_TEXT}"),
+    typed: dict[str, tuple[Schema, str]] = {"datetime": ({"type": "string"}, f"a time, {TIME_TEXT}"),
              "number": ({"type": "number"}, "a number."),
              "health": ({"enum": list(LEVELS)}, "= and != only.")}
     filters = [query(name, f"Filter on {name}: {typed[kind][1]}", typed[kind][0])

@@ -159,7 +159,8 @@ def _mmdb_location(record: dict[str, Any]) -> Location:
     subdivisions = record.get("subdivisions")
     region = _name(subdivisions[0]) if isinstance(subdivisions, list) and subdivisions else _text(record.get("region"))
     city = _name(record.get("city"))
-    location = record.get("location") if isinstance(record.get("location"), dict) else record
+    found = record.get("location")
+    location: dict[str, Any] = found if isinstance(found, dict) else record
     return Location(
         "public",
         country.upper() if country and len(country) == 2 else None,

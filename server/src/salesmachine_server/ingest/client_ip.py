@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from salesmachine_server.enrich.geo import parse_address
@@ -70,13 +70,13 @@ def client_ip(peer: str | None, forwarded_for: Iterable[str], trusted: tuple[Net
     return str(current)
 
 
-def request_client_ip(scope: dict[str, Any], trusted_spec: str) -> str | None:
+def request_client_ip(scope: Mapping[str, Any], trusted_spec: str) -> str | None:
     client = scope.get("client")
     forwarded = [value.decode("latin-1") for name, value in scope["headers"] if name == b"x-forwarded-for"]
     return client_ip(client[0] if client else None, forwarded, trusted_networks(trusted_spec))
 
 
-def behind_trusted_proxy(scope: dict[str, Any], trusted_spec: str) -> bool:
+def behind_trusted_proxy(scope: Mapping[str, Any], trusted_spec: str) -> bool:
     """Whether the connection comes from a proxy of SALESMACHINE_TRUSTED_PROXIES, whose
     X-Forwarded-* headers may then be believed."""
     client = scope.get("client")

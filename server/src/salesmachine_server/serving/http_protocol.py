@@ -22,7 +22,7 @@ With the h11 parser (`SALESMACHINE_HTTP=h11`) uvicorn's own `h11_max_incomplete_
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -74,7 +74,7 @@ class _CloseAfterBody:
 
 if HttpToolsProtocol is not None:
 
-    class BoundedHttpToolsProtocol(HttpToolsProtocol):  # type: ignore[misc,valid-type]
+    class BoundedHttpToolsProtocol(HttpToolsProtocol):
         max_head_bytes = 64 * 1024
         head_timeout = 30.0
         drain_bytes = 64 * 1024 * 1024
@@ -141,7 +141,8 @@ if HttpToolsProtocol is not None:
                 return
             super().on_headers_complete()
             if self.cycle is not None:
-                self.cycle.transport = _CloseAfterBody(self.transport, self)
+                # Any attribute the cycle asks of a transport is forwarded (__getattr__).
+                self.cycle.transport = cast(asyncio.Transport, _CloseAfterBody(self.transport, self))
 
         def on_body(self, body: bytes) -> None:
             if not self._refused:

@@ -23,7 +23,7 @@ from typing import Any, NoReturn, TypeVar
 
 import orjson
 from sqlalchemy import Connection, String, Table
-from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql.base import PGDialect
 from sqlalchemy.exc import DBAPIError
 
 T = TypeVar("T")
@@ -43,11 +43,15 @@ def chunks(values: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
         yield values[start : start + size]
 
 
+# What compiles a column's type to PostgreSQL's name for it (SQLAlchemy's dialects are untyped).
+_POSTGRESQL = PGDialect()  # type: ignore[no-untyped-call]
+
+
 def unnest(table: Table, columns: Sequence[str]) -> str:
     """`unnest(%s::T[], ...) AS v(column, ...)`: PostgreSQL rows from one array per column, of
     the column's own type (strings as text, so that a value too long for a varchar column fails
     on insert as it did, rather than being cut by the cast)."""
-    dialect = postgresql.dialect()
+    dialect = _POSTGRESQL
     types = ["TEXT" if isinstance(table.c[c].type, String) else table.c[c].type.compile(dialect=dialect)
              for c in columns]
     return f"unnest({', '.join(f'%s::{t}[]' for t in types)}) AS v({', '.join(columns)})"

@@ -6,10 +6,12 @@ is the value when it is a JSON number, else NULL (never an error on a string, un
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import ColumnElement, Float, Text, case, cast, func, literal
 
 
-def param_text(dialect: str, column: ColumnElement, key: str) -> ColumnElement[str]:
+def param_text(dialect: str, column: ColumnElement[Any], key: str) -> ColumnElement[str]:
     if dialect == "postgresql":
         return column.op("->>", return_type=Text)(literal(key, Text))
     path = _sqlite_path(key)
@@ -21,7 +23,7 @@ def param_text(dialect: str, column: ColumnElement, key: str) -> ColumnElement[s
     )
 
 
-def param_number(dialect: str, column: ColumnElement, key: str) -> ColumnElement[float]:
+def param_number(dialect: str, column: ColumnElement[Any], key: str) -> ColumnElement[float]:
     if dialect == "postgresql":
         is_number = func.jsonb_typeof(column.op("->")(literal(key, Text))) == "number"
         return case((is_number, cast(column.op("->>", return_type=Text)(literal(key, Text)), Float)), else_=None)

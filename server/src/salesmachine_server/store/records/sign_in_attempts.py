@@ -72,7 +72,7 @@ def wait(failures: int, latest: datetime | None, free: int, now: datetime) -> fl
     if failures < free or latest is None:
         return 0.0
     delay = min(WINDOW, FIRST_WAIT * 2 ** min(failures - free, 16))
-    return max(0.0, (latest + delay - now).total_seconds())
+    return max(0.0, float((latest + delay - now).total_seconds()))
 
 
 def _failures(conn: Connection, column: Any, value: str, since: datetime, own: int) -> tuple[int, datetime | None]:
