@@ -9,8 +9,9 @@ from starlette.responses import Response
 
 from salesmachine_server.api.context import path_uid, read_context
 from salesmachine_server.api.render import json_answer
+from salesmachine_server.api.list_queries import list_query
+from salesmachine_server.domain.list_query import Subject
 from salesmachine_server.errors import ApiError
-from salesmachine_server.domain.list_query import parse_list_query
 from salesmachine_server.store.read import queries as reads
 async def contact(request: Request) -> Response:
     context = await read_context(request)
@@ -32,7 +33,7 @@ async def account(request: Request) -> Response:
 
 async def contacts(request: Request) -> Response:
     context = await read_context(request)
-    query = parse_list_query(request.url.query, reads.CONTACT_SORTS, "-last_seen_at")
+    query = list_query(request, Subject.CONTACTS)
     rows, cursor = await context.run(lambda conn: reads.list_contacts(conn, context.project.id, query, context.window))
     data = [
         {"contact_uid": r.contact_uid, "params": r.params, "mrr": r.params.get("mrr"),
@@ -45,7 +46,7 @@ async def contacts(request: Request) -> Response:
 
 async def accounts(request: Request) -> Response:
     context = await read_context(request)
-    query = parse_list_query(request.url.query, reads.ACCOUNT_SORTS, "-last_seen_at")
+    query = list_query(request, Subject.ACCOUNTS)
 
     def run(conn):  # type: ignore[no-untyped-def]
         rows, cursor = reads.list_accounts(conn, context.project.id, query, context.window)
