@@ -7,9 +7,10 @@ from starlette.responses import Response
 
 from salesmachine_server.api import shapes
 from salesmachine_server.api.context import path_uid, read_context
+from salesmachine_server.api.list_queries import list_query
 from salesmachine_server.api.render import model_answer
+from salesmachine_server.domain.list_query import Subject
 from salesmachine_server.errors import ApiError
-from salesmachine_server.domain.list_query import parse_list_query
 from salesmachine_server.store.read import queries as reads
 async def contact(request: Request) -> Response:
     context = await read_context(request)
@@ -31,14 +32,14 @@ async def account(request: Request) -> Response:
 
 async def contacts(request: Request) -> Response:
     context = await read_context(request)
-    query = parse_list_query(request.url.query, reads.CONTACT_SORTS, "-last_seen_at")
+    query = list_query(request, Subject.CONTACTS)
     rows, cursor = await context.run(lambda conn: reads.list_contacts(conn, context.project.id, query, context.window))
     return model_answer(shapes.contact_page(rows, cursor))
 
 
 async def accounts(request: Request) -> Response:
     context = await read_context(request)
-    query = parse_list_query(request.url.query, reads.ACCOUNT_SORTS, "-last_seen_at")
+    query = list_query(request, Subject.ACCOUNTS)
 
     def run(conn):  # type: ignore[no-untyped-def]
         rows, cursor = reads.list_accounts(conn, context.project.id, query, context.window)

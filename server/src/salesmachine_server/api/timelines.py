@@ -8,6 +8,8 @@ contact's only account).
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -16,7 +18,8 @@ from salesmachine_server.api.context import path_uid, read_context
 from salesmachine_server.api.render import model_answer
 from salesmachine_server.errors import ApiError
 from salesmachine_server.domain.messages import Invalid, parse_time
-from salesmachine_server.domain.list_query import MAX_LIMIT, decode_cursor, is_whole_number
+from salesmachine_server.api.list_queries import refused
+from salesmachine_server.domain.list_query import FieldType, QueryError, decode_cursor, parse_limit
 from salesmachine_server.store.read import queries as reads
 KNOWN = {"event", "kind", "from", "to", "limit", "cursor"}
 
@@ -32,18 +35,25 @@ def event_query(request: Request) -> reads.EventQuery:
     kind = params.get("kind")
     if kind not in (None, "event", "pageview"):
         raise ApiError(400, "kind must be event or pageview", field="kind", rule="one_of")
-    limit = params.get("limit", "50")
-    if not is_whole_number(limit) or not 1 <= int(limit) <= MAX_LIMIT:
-        raise ApiError(400, f"limit must be a whole number from 1 to {MAX_LIMIT}", field="limit", rule="range")
-    cursor = params.get("cursor")
+    try:
+        limit = parse_limit(params.get("limit", "50"))
+    except QueryError as exc:
+        raise refused(exc) from None
     return reads.EventQuery(
         names=tuple(params.getlist("event")),
         kind=kind,
         since=_time(params.get("from"), "from"),
         until=_time(params.get("to"), "to"),
-        limit=int(limit),
-        after=decode_cursor(cursor, "datetime") if cursor else None,
+        limit=limit,
+        after=_after(params.get("cursor")),
     )
+
+
+def _after(cursor: str | None) -> tuple[Any, int] | None:
+    try:
+        return decode_cursor(cursor, FieldType.DATETIME) if cursor else None
+    except QueryError as exc:
+        raise refused(exc) from None
 
 
 def _time(value: str | None, name: str):  # type: ignore[no-untyped-def]

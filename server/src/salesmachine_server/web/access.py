@@ -20,8 +20,7 @@ from sqlalchemy import Connection
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from salesmachine_server.errors import ApiError
-from salesmachine_server.domain.list_query import parse_list_query
+from salesmachine_server.domain.list_query import QueryError, parse_list_query
 from salesmachine_server.serving.project_context import ProjectContext, project_context
 from salesmachine_server.serving.sent_paths import sent_path
 from salesmachine_server.serving.state import app_state
@@ -111,11 +110,11 @@ class Dashboard:
             found = []
             for segment in list_segments(conn, project_id):
                 try:
-                    query = parse_list_query(segment.query, _sorts(segment.kind), "-last_seen_at")
-                except ApiError:
+                    query = parse_list_query(segment.query, segment.subject)
+                except QueryError:
                     found.append(SidebarSegment(segment, None))
                     continue
-                found.append(SidebarSegment(segment, count_matching(conn, project_id, segment.kind, query, window)))
+                found.append(SidebarSegment(segment, count_matching(conn, project_id, segment.subject, query, window)))
             return found
 
         return await self.run(load)
@@ -137,10 +136,6 @@ class Dashboard:
             },
             status=status,
         )
-
-
-def _sorts(kind: str) -> dict[str, str]:
-    return reads.CONTACT_SORTS if kind == "contacts" else reads.ACCOUNT_SORTS
 
 
 async def dashboard(request: Request) -> Dashboard:

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from salesmachine_server.domain import revenue
+from salesmachine_server.domain.list_query import Subject
 from salesmachine_server.api.revenue import accounts_of_paying_contacts, mrr_rows
 from salesmachine_server.store.read.counts import health_bands, turned_bad
 from salesmachine_server.store.read.signups import recent_signups
@@ -64,7 +65,7 @@ async def home(request: Request) -> Response:
         return {
             "rows": mrr_rows(conn, project_id),
             "accounts_of": accounts_of_paying_contacts(conn, project_id),
-            "bands": health_bands(conn, project_id, "accounts", window),
+            "bands": health_bands(conn, project_id, Subject.ACCOUNTS, window),
             "turned_bad": turned_bad(conn, project_id, window),
             "signups": recent_signups(conn, project_id, window),
         }

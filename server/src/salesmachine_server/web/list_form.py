@@ -1,22 +1,24 @@
-"""The list pages' filter form, and its translation to and from the filter language.
+"""The list pages' filter form, and its conversion to and from the list query language.
 
 A CSM fills in a search box, a health band, an activity choice, a sort and free conditions
-(`plan=pro`, `mrr>100`, one per line). The page turns those into the filter language of
+(`plan=pro`, `mrr>100`, one per line). The page turns those into the query language of
 domain/list_query.py (`q=acme&health=bad&active_days_14=0&plan=pro&sort=-mrr`), which is what
-reads.py lists, what a saved segment stores and what GET /v1/accounts takes. Reading a saved
-segment goes the other way, so its filter shows in the form, ready to change.
+the list shows, what a saved segment stores and what GET /v1/accounts takes. Reading a saved
+segment goes the other way, so its filter shows in the form, ready to change. Both ways read
+terms with the language's own grammar (read_term); the form only adds that a typed line may
+have spaces around its value.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from urllib.parse import quote_plus, unquote_plus
+from urllib.parse import quote_plus
 
 from starlette.datastructures import QueryParams
 
 from salesmachine_server.domain.health import LEVELS
-_PAIR = re.compile(r"^\s*(?P<field>[^<>=!]+?)\s*(?P<op>>=|<=|!=|>|<|=)\s*(?P<value>.*?)\s*$", re.DOTALL)
+from salesmachine_server.domain.list_query import DEFAULT_SORT, join_terms, read_term, split_terms
+
 # The activity menu: choice -> the condition it stands for.
 ACTIVITY = {
     "active_14": "active_days_14>0",
@@ -38,12 +40,12 @@ SORTS = {
     "-first_seen_at": "signed up, newest first",
     "last_seen_at": "last seen, oldest first",
 }
-DEFAULT_SORT = "-last_seen_at"
 
 
-def _pair(text: str) -> str:
-    """One condition of the language, encoded as parse_list_query reads it back."""
-    return quote_plus(text, safe="=<>!")
+def _typed_term(text: str) -> tuple[str, str, str] | None:
+    """A typed condition as field, operator and value, without the spaces around the value."""
+    term = read_term(text)
+    return None if term is None or not term.field else (term.field, term.op, term.value.strip())
 
 
 @dataclass
@@ -55,7 +57,7 @@ class ListForm:
     conditions: list[str] = field(default_factory=list)
 
     @classmethod
-    def from_params(cls, params: QueryParams) -> "ListForm":
+    def from_params(cls, params: QueryParams) -> ListForm:
         """The form as the browser sent it (GET, so the page's address is shareable)."""
         lines: list[str] = []
         for value in params.getlist("where"):
@@ -71,14 +73,12 @@ class ListForm:
         )
 
     @classmethod
-    def from_language(cls, query: str) -> "ListForm":
+    def from_language(cls, query: str) -> ListForm:
         """The form that a saved segment's filter stands for."""
         form = cls()
         conditions = {v: k for k, v in ACTIVITY.items()}
-        for raw in filter(None, query.split("&")):
-            text = unquote_plus(raw)
-            match = _PAIR.match(text)
-            name, op, value = (match["field"], match["op"], match["value"]) if match else ("", "", "")
+        for text in split_terms(query):
+            name, op, value = _typed_term(text) or ("", "", "")
             if name == "q" and op == "=":
                 form.q = value
             elif name == "sort" and op == "=":
@@ -99,11 +99,11 @@ class ListForm:
         if self.activity:
             pairs.append(ACTIVITY[self.activity])
         for text in self.conditions:
-            match = _PAIR.match(text)
-            pairs.append(f"{match['field']}{match['op']}{match['value']}" if match else text)
+            term = _typed_term(text)
+            pairs.append("".join(term) if term else text)
         if with_sort and self.sort != DEFAULT_SORT:
             pairs.append(f"sort={self.sort}")
-        return "&".join(_pair(p) for p in pairs)
+        return join_terms(pairs)
 
     def address(self, **extra: str) -> str:
         """The query string of the list page showing this form (plus `extra`, e.g. a cursor)."""

@@ -13,13 +13,12 @@ from sqlalchemy import Connection
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from salesmachine_server.errors import ApiError
 from salesmachine_server.domain.health import LEVELS
-from salesmachine_server.domain.list_query import parse_list_query
+from salesmachine_server.domain.list_query import QueryError, Subject, parse_list_query
 from salesmachine_server.serving.threads import on_thread
 from salesmachine_server.store.read import queries as reads
 from salesmachine_server.store.read.counts import count_matching
-from salesmachine_server.store.records.saved_segments import KINDS, Segment, delete_segment, find_segment, save_segment
+from salesmachine_server.store.records.saved_segments import Segment, delete_segment, find_segment, save_segment
 from salesmachine_server.web.access import Dashboard, PageNotFound, dashboard, page_handler
 from salesmachine_server.web.forms import checked_form
 from salesmachine_server.web.list_form import ACTIVITY_LABELS, SORTS, ListForm
@@ -55,7 +54,7 @@ async def _bad_segment_id(dash: Dashboard, section: str) -> Response:
     }, status=400)
 
 
-async def _list(request: Request, kind: str) -> Response:
+async def _list(request: Request, subject: Subject) -> Response:
     dash = await dashboard(request)
     params = request.query_params
     segment = None
@@ -63,45 +62,49 @@ async def _list(request: Request, kind: str) -> Response:
         try:
             segment = await _segment(dash, params["segment"])
         except BadSegmentId:
-            return await _bad_segment_id(dash, kind)
-        if segment.kind != kind:
-            return RedirectResponse(dash.url(f"/{segment.kind}?segment={segment.id}"), status_code=303)
+            return await _bad_segment_id(dash, subject)
+        if segment.subject != subject:
+            return RedirectResponse(dash.url(f"/{segment.subject}?segment={segment.id}"), status_code=303)
         form = ListForm.from_language(segment.query)
     else:
         form = ListForm.from_params(params)
     cursor = params.get("cursor", "")
     language = "&".join(filter(None, [form.language(), f"cursor={quote_plus(cursor)}" if cursor else ""]))
-    sorts = reads.CONTACT_SORTS if kind == "contacts" else reads.ACCOUNT_SORTS
     project_id, window = dash.project.id, dash.window
-    error, rows, total, next_cursor, domains = None, [], None, None, {}
+    error: str | None = None
+    rows: Any = []
+    total: int | None = None
+    next_cursor: str | None = None
+    domains: dict[int, str | None] = {}
     try:
-        query = parse_list_query(language, sorts, "-last_seen_at")
-    except ApiError as exc:
+        query = parse_list_query(language, subject)
+    except QueryError as exc:
         error = exc.message
     else:
         query.limit = PAGE_SIZE
-        lister = reads.list_contacts if kind == "contacts" else reads.list_accounts
+        lister = reads.list_contacts if subject == Subject.CONTACTS else reads.list_accounts
 
-        def load(conn: Connection) -> tuple[Any, Any, int, dict[int, str | None]]:
+        def load(conn: Connection) -> tuple[Any, str | None, int, dict[int, str | None]]:
             found, after = lister(conn, project_id, query, window)
-            domains = reads.account_domains(conn, [(r.id, r.params) for r in found]) if kind == "accounts" else {}
-            return found, after, count_matching(conn, project_id, kind, query, window), domains
+            domains = (reads.account_domains(conn, [(r.id, r.params) for r in found])
+                       if subject == Subject.ACCOUNTS else {})
+            return found, after, count_matching(conn, project_id, subject, query, window), domains
 
         rows, next_cursor, total, domains = await dash.run(load)
     base = f"segment={segment.id}" if segment else form.address()
-    return await dash.page("list.html", kind, {
-        "kind": kind,
+    return await dash.page("list.html", subject, {
+        "subject": subject,
         "form": form,
         "segment": segment,
         "language": form.language(),
         "rows": rows,
         "logos": {r.account_uid: Logo.of(r.params, domain=domains[r.id]) for r in rows}
-        if kind == "accounts" else {},
+        if subject == Subject.ACCOUNTS else {},
         "total": total,
         "error": error,
         "paged": bool(cursor),
-        "first_url": dash.url(f"/{kind}?{base}"),
-        "next_url": dash.url(f"/{kind}?{base}&cursor={quote_plus(next_cursor)}") if next_cursor else None,
+        "first_url": dash.url(f"/{subject}?{base}"),
+        "next_url": dash.url(f"/{subject}?{base}&cursor={quote_plus(next_cursor)}") if next_cursor else None,
         "levels": LEVELS,
         "activity_labels": ACTIVITY_LABELS,
         "sorts": SORTS,
@@ -110,12 +113,12 @@ async def _list(request: Request, kind: str) -> Response:
 
 @page_handler
 async def accounts_list(request: Request) -> Response:
-    return await _list(request, "accounts")
+    return await _list(request, Subject.ACCOUNTS)
 
 
 @page_handler
 async def contacts_list(request: Request) -> Response:
-    return await _list(request, "contacts")
+    return await _list(request, Subject.CONTACTS)
 
 
 @page_handler
@@ -123,19 +126,20 @@ async def segment_save(request: Request) -> Response:
     """Save the filter a list page shows under a name; the sidebar lists it from now on."""
     dash = await dashboard(request)
     form = await checked_form(request, dash.session.csrf_token)
+    # The form's `kind` names the list: contacts or accounts (a segment's stored kind).
     kind, query = form.get("kind", ""), form.get("query", "")
-    sorts = reads.CONTACT_SORTS if kind == "contacts" else reads.ACCOUNT_SORTS
+    subject = Subject(kind) if kind in tuple(Subject) else None
     try:
-        parse_list_query(query, sorts, "-last_seen_at")
-        if kind not in KINDS:
+        # A kind that is not one is refused after the filter (read then as an accounts filter).
+        parse_list_query(query, subject or Subject.ACCOUNTS)
+        if subject is None:
             raise ValueError("a segment lists accounts or contacts")
-        segment = await on_thread(save_segment, dash.engines.writer, dash.project.id, kind,
+        segment = await on_thread(save_segment, dash.engines.writer, dash.project.id, subject,
                                   form.get("name", ""), query, dash.session.user_id)
-    except (ApiError, ValueError) as exc:
-        message = exc.message if isinstance(exc, ApiError) else str(exc)
-        return await dash.page("error.html", kind if kind in KINDS else "home",
-                               {"title": "Segment not saved", "message": message}, status=400)
-    return RedirectResponse(dash.url(f"/{segment.kind}?segment={segment.id}"), status_code=303)
+    except ValueError as exc:  # QueryError is one
+        return await dash.page("error.html", subject or "home",
+                               {"title": "Segment not saved", "message": str(exc)}, status=400)
+    return RedirectResponse(dash.url(f"/{segment.subject}?segment={segment.id}"), status_code=303)
 
 
 @page_handler
@@ -147,4 +151,4 @@ async def segment_delete(request: Request) -> Response:
     except BadSegmentId:
         return await _bad_segment_id(dash, "home")
     await on_thread(delete_segment, dash.engines.writer, dash.project.id, segment.id)
-    return RedirectResponse(dash.url(f"/{segment.kind}"), status_code=303)
+    return RedirectResponse(dash.url(f"/{segment.subject}"), status_code=303)

@@ -18,8 +18,7 @@ from starlette.responses import Response
 
 from salesmachine_server.api import models, shapes
 from salesmachine_server.domain import revenue
-from salesmachine_server.errors import ApiError
-from salesmachine_server.domain.list_query import decode_cursor
+from salesmachine_server.domain.list_query import FieldType, QueryError, decode_cursor
 from salesmachine_server.store.read import queries as reads
 from salesmachine_server.store.db.schema import memberships
 from salesmachine_server.web.access import Dashboard, PageNotFound, dashboard, page_handler
@@ -53,8 +52,8 @@ def _timeline_query(request: Request) -> tuple[reads.EventQuery, str | None]:
     after = None
     if params.get("before"):
         try:
-            after = decode_cursor(params["before"], "datetime")
-        except ApiError:
+            after = decode_cursor(params["before"], FieldType.DATETIME)
+        except QueryError:
             after = None
     return reads.EventQuery(kind=kind, limit=TIMELINE_PAGE, after=after), kind
 

@@ -13,40 +13,42 @@ a count on `health=bad` compare two dates per row instead of counting active day
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, distinct, func, select
+from sqlalchemy import Connection, Subquery, distinct, func, select
 
 from salesmachine_server.domain.health import BAD, LEVELS
-from salesmachine_server.domain.list_query import ListQuery
+from salesmachine_server.domain.list_query import ListQuery, Subject
 from salesmachine_server.store.write import health_marks
 from salesmachine_server.store.read import filters
 from salesmachine_server.store.read import queries as reads
 from salesmachine_server.store.read.json_params import param_number
 from salesmachine_server.store.db.schema import accounts, contact_days, memberships
-def count_matching(conn: Connection, project_id: int, kind: str, query: ListQuery, window: reads.Window) -> int:
-    """How many contacts or accounts (`kind`) the list with these filters and search holds."""
+def count_matching(conn: Connection, project_id: int, subject: Subject, query: ListQuery,
+                   window: reads.Window) -> int:
+    """How many contacts or accounts (`subject`) the list with these filters and search holds."""
     dialect = conn.dialect.name
-    table = filters.table_of(kind)
+    table = filters.table_of(subject)
     used = {one.field for one in query.filters}
     marks = "health" in used and health_marks.usable(conn, project_id, window.rule)
-    source, days = reads.activity_source(kind, project_id, window, [f for f in filters.ACTIVITY_FIELDS if f in used],
-                                         marks=marks)
+    source, days = reads.activity_source(subject, project_id, window,
+                                         [f for f in filters.ACTIVITY_FIELDS if f in used], marks=marks)
     fields = filters.list_fields(dialect, table, days, window.rule)
     statement = (
         select(func.count())
         .select_from(source)
-        .where(table.c.project_id == project_id, *filters.list_conditions(dialect, kind, query, fields, project_id))
+        .where(table.c.project_id == project_id, *filters.list_conditions(dialect, subject, query, fields, project_id))
     )
     return conn.execute(statement).scalar_one()
 
 
-def health_bands(conn: Connection, project_id: int, kind: str, window: reads.Window) -> dict[str, int]:
+def health_bands(conn: Connection, project_id: int, subject: Subject, window: reads.Window) -> dict[str, int]:
     """{good, average, bad: how many} of a project's accounts or contacts, by the project's rule."""
-    table = filters.table_of(kind)
+    table = filters.table_of(subject)
     marks = health_marks.usable(conn, project_id, window.rule)
-    source, days = reads.activity_source(kind, project_id, window, ["health"], marks=marks)
+    source, days = reads.activity_source(subject, project_id, window, ["health"], marks=marks)
     band = (days["health"].band() if marks else window.rule.sql(days["health"])).label("band")
     rows = conn.execute(
         select(band, func.count())
@@ -59,8 +61,7 @@ def health_bands(conn: Connection, project_id: int, kind: str, window: reads.Win
     return counts
 
 
-def _account_days_between(project_id: int, first: date, last: date,
-                          only: Any = None):  # type: ignore[no-untyped-def]
+def _account_days_between(project_id: int, first: date, last: date, only: Any = None) -> Subquery:
     """(account_id, days): days any contact of each account was active from first to last
     (of the `only` account ids, a list or a SELECT of them, if given)."""
     condition = [memberships.c.account_id.in_(only)] if only is not None else []
@@ -75,7 +76,7 @@ def _account_days_between(project_id: int, first: date, last: date,
 
 
 def turned_bad(conn: Connection, project_id: int, window: reads.Window, days_ago: int = 7,
-               limit: int = 10) -> list[Any]:
+               limit: int = 10) -> Sequence[Any]:
     """Accounts that are bad today and were not `days_ago` days ago, by the same rule over the
     window that ended then: the ones a CSM should call first, the biggest mrr first.
 

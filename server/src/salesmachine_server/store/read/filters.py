@@ -1,5 +1,5 @@
-"""The list language (domain/list_query.py parses it) as SQL: the fields a filter names and the WHERE
-clauses of a ListQuery's filters and search, over contacts or accounts.
+"""The list query language (domain/list_query.py parses it) as SQL: the fields a filter names and
+the WHERE clauses of a ListQuery's filters and search, over contacts or accounts.
 
 One builder for the lists the read API pages through (reads.list_contacts / list_accounts)
 and for the totals the dashboard shows beside them (counts.count_matching), so that a count
@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, Select, Table, and_, exists, func, or_, se
 
 from salesmachine_server.enrich.domains import FREE_MAIL, PARAM_KEYS
 from salesmachine_server.domain.health import HealthRule
-from salesmachine_server.domain.list_query import ACCOUNT_UID, Filter, ListQuery
+from salesmachine_server.domain.list_query import ACCOUNT_UID, Filter, ListQuery, Subject
 from salesmachine_server.store.write.health_marks import Marks
 from salesmachine_server.store.read.json_params import param_number, param_text
 from salesmachine_server.store.db.schema import accounts, contact_uids, contacts, memberships
@@ -25,9 +25,9 @@ from salesmachine_server.store.db.schema import accounts, contact_uids, contacts
 ACTIVITY_FIELDS = ("active_days_14", "active_days_30", "health")
 
 
-def table_of(kind: str) -> Table:
-    """The table a list of `kind` ("contacts" or "accounts") reads."""
-    return contacts if kind == "contacts" else accounts
+def table_of(subject: Subject) -> Table:
+    """The table a list of `subject` reads."""
+    return contacts if subject == Subject.CONTACTS else accounts
 
 
 def window_days(name: str, rule: HealthRule) -> int:
@@ -39,8 +39,9 @@ def list_fields(dialect: str, table: Table, days: Mapping[str, ColumnElement[Any
                 rule: HealthRule) -> dict[str, ColumnElement[Any]]:
     """The fields a filter names, as SQL over `table`: first and last seen, the mrr param,
     and each activity field given in `days` (its active days, 0 when none; health is the
-    rule's band of them, or the band of the rows' health marks when given those). A list passes all three activity fields; a count only those its
-    filters use, to join no activity it does not need."""
+    rule's band of them, or the band of the rows' health marks when given those). A list passes
+    all three activity fields; a count only those its filters use, to join no activity it does
+    not need."""
     fields: dict[str, ColumnElement[Any]] = {
         "first_seen_at": table.c.first_seen_at,
         "last_seen_at": table.c.last_seen_at,
@@ -56,24 +57,24 @@ def list_fields(dialect: str, table: Table, days: Mapping[str, ColumnElement[Any
     return fields
 
 
-def list_conditions(dialect: str, kind: str, query: ListQuery, fields: Mapping[str, ColumnElement[Any]],
+def list_conditions(dialect: str, subject: Subject, query: ListQuery, fields: Mapping[str, ColumnElement[Any]],
                     project_id: int | None = None) -> list[ColumnElement[bool]]:
-    """The WHERE clauses of a list of `kind`: its search, and one per filter of `query`.
+    """The WHERE clauses of a list of `subject`: its search, and one per filter of `query`.
     `project_id` only narrows the subqueries of search and account_uid (memberships never
     cross projects, so they select the same rows without it, reading more)."""
-    params = table_of(kind).c.params
-    conditions = [search_condition(dialect, kind, query.search, project_id)] if query.search else []
+    params = table_of(subject).c.params
+    conditions = [search_condition(dialect, subject, query.search, project_id)] if query.search else []
     return conditions + [
-        account_uid_condition(kind, one, project_id) if one.field == ACCOUNT_UID
+        account_uid_condition(subject, one, project_id) if one.field == ACCOUNT_UID
         else filter_condition(dialect, one, fields, params)
         for one in query.filters
     ]
 
 
-def account_uid_condition(kind: str, one: Filter, project_id: int | None) -> ColumnElement[bool]:
+def account_uid_condition(subject: Subject, one: Filter, project_id: int | None) -> ColumnElement[bool]:
     """`account_uid=X` (`!=`): on accounts, the account's uid; on contacts, members (not
     members) of account X; an empty value: members of no account (`=`) or of some (`!=`)."""
-    if kind == "accounts":
+    if subject == Subject.ACCOUNTS:
         if one.value is None:
             return accounts.c.account_uid.is_(None) if one.op == "=" else accounts.c.account_uid.is_not(None)
         return accounts.c.account_uid == one.value if one.op == "=" else accounts.c.account_uid != one.value
@@ -117,7 +118,7 @@ def filter_condition(
     }[one.op]()
 
 
-def search_condition(dialect: str, kind: str, text: str, project_id: int | None = None) -> ColumnElement[bool]:
+def search_condition(dialect: str, subject: Subject, text: str, project_id: int | None = None) -> ColumnElement[bool]:
     """The list's `q`, case-insensitive, anywhere in: any uid (aliases too), the e-mail and
     the name of a contact; the uid, the name and the domain of an account.
 
@@ -129,7 +130,7 @@ def search_condition(dialect: str, kind: str, text: str, project_id: int | None 
     account shows contains what those contain, so `q` finds it; it may also find an account
     whose contacts' domain is not the one shown (its params name another)."""
     pattern = _like(text)
-    if kind == "contacts":
+    if subject == Subject.CONTACTS:
         return or_(
             exists().where(contact_uids.c.contact_id == contacts.c.id,
                            func.lower(contact_uids.c.uid).like(pattern, escape="\\")),

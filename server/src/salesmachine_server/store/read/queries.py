@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Select, and_, case, distinct, func, literal, or_, select
 
 from salesmachine_server.enrich.domains import account_domain, domain_from_params
-from salesmachine_server.domain.list_query import ListQuery, encode_cursor
+from salesmachine_server.domain.list_query import SORT_FIELDS, FieldType, ListQuery, Subject, encode_cursor
 from salesmachine_server.domain.health import HealthRule, window_start
 from salesmachine_server.store.write import health_marks
 from salesmachine_server.store.read import filters
@@ -33,14 +33,8 @@ from salesmachine_server.store.db.schema import (
 
 # What NULL sorts as, so that keyset pagination can compare every row.
 _SENTINELS = {"datetime": datetime(1970, 1, 1), "number": -1.0, "text": ""}
-CONTACT_SORTS = {
-    "last_seen_at": "datetime", "first_seen_at": "datetime", "mrr": "number",
-    "active_days_14": "number", "active_days_30": "number", "contact_uid": "text",
-}
-ACCOUNT_SORTS = {
-    "last_seen_at": "datetime", "first_seen_at": "datetime", "mrr": "number",
-    "active_days_14": "number", "active_days_30": "number", "account_uid": "text",
-}
+CONTACT_SORTS = SORT_FIELDS[Subject.CONTACTS]
+ACCOUNT_SORTS = SORT_FIELDS[Subject.ACCOUNTS]
 
 
 @dataclass(frozen=True)
@@ -309,17 +303,17 @@ def mrr_history(conn: Connection, condition: ColumnElement[bool]) -> list[Any]:
 # -- lists --------------------------------------------------------------------------------
 
 
-def activity_source(kind: str, project_id: int, window: Window, names: Iterable[str],
+def activity_source(subject: Subject, project_id: int, window: Window, names: Iterable[str],
                     only: list[int] | None = None, marks: bool = False) -> tuple[Any, dict[str, Any]]:
-    """The table of a list of `kind` ("contacts" or "accounts") outer-joined to an activity
+    """The table of a list of `subject` outer-joined to an activity
     subquery for each named field (of filters.ACTIVITY_FIELDS, each over its own window), and
     those fields' active days, 0 when none: {name: days}, for filters.list_fields. With `only`,
     the subqueries count the activity of those row ids alone. With `marks` (the project's
     health marks are usable for its rule: health_marks.usable), health is read from the rows'
     marks, joining nothing: {"health": Marks}."""
-    table = filters.table_of(kind)
-    activity = contact_activity if kind == "contacts" else account_activity
-    owner = "contact_id" if kind == "contacts" else "account_id"
+    table = filters.table_of(subject)
+    activity = contact_activity if subject == Subject.CONTACTS else account_activity
+    owner = "contact_id" if subject == Subject.CONTACTS else "account_id"
     source: Any = table
     days: dict[str, Any] = {}
     for name in names:
@@ -339,7 +333,7 @@ def list_contacts(
         return [contacts.c.id, contacts.c.contact_uid, contacts.c.params, contacts.c.first_seen_at,
                 contacts.c.last_seen_at, *_activity_columns(fields)]
 
-    return _list(conn, "contacts", project_id, query, window, columns, CONTACT_SORTS)
+    return _list(conn, Subject.CONTACTS, project_id, query, window, columns, CONTACT_SORTS)
 
 
 def list_accounts(
@@ -353,15 +347,15 @@ def list_accounts(
         return [accounts.c.id, accounts.c.account_uid, accounts.c.params, accounts.c.first_seen_at,
                 accounts.c.last_seen_at, *_activity_columns(fields), contacts_count]
 
-    return _list(conn, "accounts", project_id, query, window, columns, ACCOUNT_SORTS)
+    return _list(conn, Subject.ACCOUNTS, project_id, query, window, columns, ACCOUNT_SORTS)
 
 
 def _activity_columns(fields: dict[str, Any]) -> list[Any]:
     return [fields[name].label(name) for name in filters.ACTIVITY_FIELDS]
 
 
-def _list(conn: Connection, kind: str, project_id: int, query: ListQuery, window: Window,
-          columns: Any, sorts: dict[str, str]) -> tuple[list[Any], str | None]:
+def _list(conn: Connection, subject: Subject, project_id: int, query: ListQuery, window: Window,
+          columns: Any, sorts: dict[str, FieldType]) -> tuple[list[Any], str | None]:
     """One page of a list, in two steps when its filters and sort name no activity field.
 
     Active days come from aggregating `contact_days`; over a whole project (100,000 contacts)
@@ -371,24 +365,24 @@ def _list(conn: Connection, kind: str, project_id: int, query: ListQuery, window
     counted for those ids alone.
     """
     dialect = conn.dialect.name
-    table = filters.table_of(kind)
-    uid_field = {"contacts": "contact_uid", "accounts": "account_uid"}[kind]
+    table = filters.table_of(subject)
+    uid_field = {"contacts": "contact_uid", "accounts": "account_uid"}[subject]
     chooses = {one.field for one in query.filters} | {query.sort_field}
     choosing = [name for name in filters.ACTIVITY_FIELDS if name in chooses]
 
     marks = "health" in choosing and health_marks.usable(conn, project_id, window.rule)
-    source, days = activity_source(kind, project_id, window, choosing, marks=marks)
+    source, days = activity_source(subject, project_id, window, choosing, marks=marks)
     fields = {**filters.list_fields(dialect, table, days, window.rule), uid_field: table.c[uid_field]}
     chosen = (
         select(table.c.id).select_from(source)
-        .where(table.c.project_id == project_id, *filters.list_conditions(dialect, kind, query, fields, project_id))
+        .where(table.c.project_id == project_id, *filters.list_conditions(dialect, subject, query, fields, project_id))
     )
     page, cursor = _page(conn, chosen, table.c.id, fields, query, sorts)
     ids = [row.id for row in page]
     if not ids:
         return [], cursor
 
-    source, days = activity_source(kind, project_id, window, filters.ACTIVITY_FIELDS, only=ids)
+    source, days = activity_source(subject, project_id, window, filters.ACTIVITY_FIELDS, only=ids)
     fields = filters.list_fields(dialect, table, days, window.rule)
     rows = conn.execute(select(*columns(fields)).select_from(source).where(table.c.id.in_(ids))).all()
     by_id = {row.id: row for row in rows}
@@ -401,11 +395,11 @@ def _page(
     id_column: ColumnElement[int],
     fields: dict[str, ColumnElement[Any]],
     query: ListQuery,
-    sorts: dict[str, str],
+    sorts: dict[str, FieldType],
 ) -> tuple[list[Any], str | None]:
     """One keyset page of a filtered list, sorted by query's sort field then id."""
-    kind = sorts[query.sort_field]
-    sort_key = func.coalesce(fields[query.sort_field], literal(_SENTINELS[kind]))
+    sort_type = sorts[query.sort_field]
+    sort_key = func.coalesce(fields[query.sort_field], literal(_SENTINELS[sort_type]))
     if query.after is not None:
         value, last_id = query.after
         if query.descending:
