@@ -1,4 +1,4 @@
-"""Builds the ASGI application: routes, error answers, and the lifespan that owns the writer."""
+"""Builds the ASGI application: routes, error answers, and the lifespan that owns the group commit."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from salesmachine_server.serving.cors import WriteCors
 from salesmachine_server.errors import ApiError, StoreUnavailable
 from salesmachine_server.serving.health_checks import readyz
 from salesmachine_server.ingest.endpoints import json_response, ping, write_endpoint
-from salesmachine_server.ingest.group_commit import Writer
+from salesmachine_server.ingest.group_commit import GroupCommit
 from salesmachine_server.keys import load_server_key
 from salesmachine_server.serving.metrics import metrics
 from salesmachine_server.api.openapi import docs_page, openapi_json
@@ -104,8 +104,8 @@ async def _store_unavailable(request: Request, exc: Exception) -> Response:
 
 
 async def _database_error(request: Request, exc: Exception) -> Response:
-    """A database error outside the writer (reads, credentials): the database unreachable or
-    out of service is a 503 like the writer's, anything else a fault of ours. Logged by the
+    """A database error outside the group commit (reads, credentials): the database unreachable or
+    out of service is a 503 like the group commit's, anything else a fault of ours. Logged by the
     driver's first line only: SQLAlchemy's text carries the statement's parameters."""
     assert isinstance(exc, DBAPIError)
     driver = str(exc.orig).strip() if exc.orig is not None else ""
@@ -130,12 +130,12 @@ def create_app(settings: Settings, engines: Engines | None = None) -> Starlette:
         app.state.server_key = load_server_key(settings)
         app.state.rate_limiter = RateLimiter(settings.rate_limit, settings.rate_limit_burst, opened)
         app.state.projects = ProjectDirectory(opened.reader)
-        app.state.writer = Writer(opened, settings.max_group_items)
-        await app.state.writer.start()
+        app.state.group_commit = GroupCommit(opened, settings.max_group_items)
+        await app.state.group_commit.start()
         try:
             yield
         finally:
-            await app.state.writer.stop()
+            await app.state.group_commit.stop()
             opened.dispose()
 
     app = Starlette(

@@ -1,4 +1,5 @@
-"""The address a browser wrote from, kept as `visit_ip` on its events and pageviews.
+"""The address a browser wrote from, kept as `visit_ip` on its events and pageviews (the
+pipeline's visit IP step, pipeline.py, fills it in).
 
 The browser library cannot know the visitor's public address, so the server fills `visit_ip`
 from the connection on events and pageviews written with the token in the query or a form (the
@@ -18,11 +19,10 @@ from __future__ import annotations
 import functools
 import ipaddress
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from salesmachine_server.enrich.geo import parse_address
-from salesmachine_server.domain.messages import Message
 log = logging.getLogger("salesmachine")
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -70,21 +70,16 @@ def client_ip(peer: str | None, forwarded_for: Iterable[str], trusted: tuple[Net
     return str(current)
 
 
-def request_client_ip(scope: dict[str, Any], trusted_spec: str) -> str | None:
+def request_client_ip(scope: Mapping[str, Any], trusted_spec: str) -> str | None:
     client = scope.get("client")
     forwarded = [value.decode("latin-1") for name, value in scope["headers"] if name == b"x-forwarded-for"]
     return client_ip(client[0] if client else None, forwarded, trusted_networks(trusted_spec))
 
 
-def behind_trusted_proxy(scope: dict[str, Any], trusted_spec: str) -> bool:
+def behind_trusted_proxy(scope: Mapping[str, Any], trusted_spec: str) -> bool:
     """Whether the connection comes from a proxy of SALESMACHINE_TRUSTED_PROXIES, whose
     X-Forwarded-* headers may then be believed."""
     client = scope.get("client")
     peer = _address(client[0]) if client else None
     return peer is not None and any(peer in network for network in trusted_networks(trusted_spec))
 
-
-def fill_visit_ip(message: Message, ip: str | None) -> None:
-    """Events and pageviews without a `visit_ip` get the client's."""
-    if ip and message.kind == "event" and message.params.get("visit_ip") in (None, ""):
-        message.params["visit_ip"] = ip
