@@ -27,7 +27,8 @@ from tests.support import Project
 
 NOW = datetime(2026, 12, 5, 12, 0, 0)
 SERVER_KEY = b"k" * 32
-AGENT = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
+AGENT = ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
+         "Chrome/120.0 Safari/537.36")
 
 
 def refused(item: Any, kind: str, steps: Steps) -> tuple[str, str, int]:
