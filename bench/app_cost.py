@@ -1,7 +1,7 @@
 """The application's own CPU per request, without HTTP: the ASGI app called directly, in
 process, for A/B runs while tuning (bench/results/tuning.md).
 
-    .venv/bin/python bench/app_cost.py write     # single events, the writer answering at once
+    .venv/bin/python bench/app_cost.py write     # single events, the group commit answering at once
     .venv/bin/python bench/app_cost.py profile   # contact profiles on the cached 10M-event SQLite database
 
 `write` uses a fresh SQLite database and scenario 2's bodies (bench/.cache/bodies-single.ndjson,
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import json
 import os
 import tempfile
@@ -86,7 +85,7 @@ def main() -> None:
         authorization = harness.basic(project["token"]).encode()
         bodies = (CACHE / "bodies-single.ndjson").read_bytes().splitlines()[:2000]
         requests = [(scope("POST", "/v1/track/event", authorization, b), b) for b in bodies] * 10
-        asyncio.run(measure(nostore_app.create(url), requests, 201))  # the writer answers at once
+        asyncio.run(measure(nostore_app.create(url), requests, 201))  # the group commit answers at once
     else:
         meta = json.loads((CACHE / "reads-sqlite.json").read_text())["project"]
         authorization = harness.basic(meta["token"], meta["secret"]).encode()

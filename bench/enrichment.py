@@ -111,7 +111,7 @@ def commit_loop(engine: str, setting: str, bodies: Path, batches: int) -> tuple[
     in this process, so its CPU time is the whole cost and other processes' load matters less."""
     from salesmachine_server.enrich.events import enricher_from
     from salesmachine_server.domain.messages import parse_item
-    from salesmachine_server.ingest.group_commit import Job, commit
+    from salesmachine_server.ingest.group_commit import Submission, commit_group
     from salesmachine_server.settings import Settings
     from salesmachine_server.store.db.engine import open_engines
     from salesmachine_server.store.db.migrate import migrate
@@ -131,7 +131,7 @@ def commit_loop(engine: str, setting: str, bodies: Path, batches: int) -> tuple[
             if message.kind == "event":
                 message.enrichment = enricher.event(message.params)
             messages.append(message)
-        commit(engines, [Job(project.id, now, messages)])
+        commit_group(engines, [Submission(project.id, now, messages)])
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     engines.dispose()
     if engine == "postgres":

@@ -1,4 +1,4 @@
-"""A diagnostic limit: the real application with its writer answering at once, storing nothing.
+"""A diagnostic limit: the real application with its group commit answering at once, storing nothing.
 
 Everything of a write request runs (routing, credentials, decoding, validation, enrichment,
 the answer) but the group commit: the difference between this and the real server is the
@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 
 from salesmachine_server.app import create_app
-from salesmachine_server.ingest.group_commit import Job
+from salesmachine_server.ingest.group_commit import Submission
 from salesmachine_server.serving.state import STATE_NAME
 from salesmachine_server.settings import Settings
 def create(database_url: str) -> Starlette:
@@ -26,7 +26,7 @@ def create(database_url: str) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with started(app):
-            async def answered_at_once(_job: Job) -> int:
+            async def answered_at_once(_submission: Submission) -> int:
                 return 0  # no duplicates: nothing was stored
 
             getattr(app.state, STATE_NAME).group_commit.submit = answered_at_once

@@ -1,7 +1,7 @@
-"""The writer's CPU per item, without HTTP: the batch bodies of scenario 1 parsed once, then
+"""The group commit's CPU per item, without HTTP: the batch bodies of scenario 1 parsed once, then
 committed in groups of 8 requests (what group commit forms under 16 connections) straight
-through ingest.writer.commit on a fresh database. Prints items/s of wall time and of the
-writer thread's CPU time (the latter is steadier on a loaded machine). For A/B runs while tuning.
+through ingest.group_commit.commit_group on a fresh database. Prints items/s of wall time and of the
+committing thread's CPU time (the latter is steadier on a loaded machine). For A/B runs while tuning.
 
     .venv/bin/python bench/writer_cpu.py sqlite|postgres [--seconds 10]
 """
@@ -20,7 +20,7 @@ import orjson
 from sqlalchemy import create_engine, text
 
 from salesmachine_server.domain.messages import parse_item
-from salesmachine_server.ingest.group_commit import Job, commit
+from salesmachine_server.ingest.group_commit import Submission, commit_group
 from salesmachine_server.store.db.engine import open_engines
 from salesmachine_server.store.db.migrate import migrate
 from salesmachine_server.store.records.projects import create_project
@@ -35,7 +35,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--group", type=int, default=8)
     parser.add_argument("--single", action="store_true",
-                        help="single-event requests (scenario 2's bodies), one event per job")
+                        help="single-event requests (scenario 2's bodies), one event per submission")
     parser.add_argument("--profile", help="write a cProfile of the commits to this file")
     args = parser.parse_args()
     if args.single:
@@ -57,19 +57,19 @@ def main() -> None:
         project, _ = create_project(engines.writer, "bench", b"k" * 32)
         items, wall, cpu, i, commits = 0, 0.0, 0.0, 0, 0
         profiler = cProfile.Profile() if args.profile else None
-        while wall < args.seconds:  # only commit() is timed: parsing is the event loop's work
+        while wall < args.seconds:  # only commit_group() is timed: parsing is the event loop's work
             group = []
             for _ in range(args.group):
                 now = datetime.now(timezone.utc).replace(tzinfo=None)
                 body = bodies[i % len(bodies)]
                 i += 1
                 kind = "event" if args.single else "batch"
-                group.append(Job(project.id, now, [parse_item(item, kind, now) for item in body]))
+                group.append(Submission(project.id, now, [parse_item(item, kind, now) for item in body]))
                 items += len(body)
             start, cpu0 = time.perf_counter(), time.thread_time()
             if profiler is not None:
                 profiler.enable()
-            commit(engines, group)
+            commit_group(engines, group)
             if profiler is not None:
                 profiler.disable()
             wall, cpu = wall + time.perf_counter() - start, cpu + time.thread_time() - cpu0

@@ -1,4 +1,4 @@
-"""Builds the ASGI application: routes, error answers, and the lifespan that owns the writer."""
+"""Builds the ASGI application: routes, error answers, and the lifespan that owns the group commit."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from salesmachine_server.errors import ApiError, StoreUnavailable
 from salesmachine_server.serving.health_checks import readyz
 from salesmachine_server.ingest.body import StrangerBodies
 from salesmachine_server.ingest.endpoints import json_response, ping, write_endpoint
-from salesmachine_server.ingest.group_commit import Writer
+from salesmachine_server.ingest.group_commit import GroupCommit
 from salesmachine_server.ingest.segment_endpoints import SEGMENT_PATHS, SHARED_PATHS, Endpoint, segment_endpoint, shared_endpoint
 from salesmachine_server.keys import load_server_key
 from salesmachine_server.serving.metrics import metrics
@@ -122,8 +122,8 @@ async def _store_unavailable(request: Request, exc: Exception) -> Response:
 
 
 async def _database_error(request: Request, exc: Exception) -> Response:
-    """A database error outside the writer (reads, credentials): the database unreachable or
-    out of service is a 503 like the writer's, anything else a fault of ours. Logged by the
+    """A database error outside the group commit (reads, credentials): the database unreachable or
+    out of service is a 503 like the group commit's, anything else a fault of ours. Logged by the
     driver's first line only: SQLAlchemy's text carries the statement's parameters."""
     assert isinstance(exc, DBAPIError)
     driver = str(exc.orig).strip() if exc.orig is not None else ""
@@ -150,7 +150,7 @@ def create_app(settings: Settings, engines: Engines | None = None) -> Starlette:
             server_key=load_server_key(settings),
             rate_limiter=RateLimiter(settings.rate_limit, settings.rate_limit_burst, opened),
             projects=ProjectDirectory(opened.reader),
-            group_commit=Writer(opened, settings.max_group_items),
+            group_commit=GroupCommit(opened, settings.max_group_items),
             stranger_bodies=StrangerBodies(),
         )
         setattr(app.state, STATE_NAME, state)

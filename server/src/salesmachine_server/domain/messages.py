@@ -11,6 +11,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -19,8 +20,20 @@ from salesmachine_server.domain.revenue import MAX_MRR
 if TYPE_CHECKING:
     from salesmachine_server.enrich.events import Enrichment
 MAX_UID_LENGTH = 255
-KINDS = ("contact", "account", "event", "alias")
-# Batch `method` values and the kind each one means.
+
+
+class MessageKind(StrEnum):
+    """What a message changes. A StrEnum: it compares equal to its string ("event"), which is
+    how the store reads it. A pageview is an event named "pageview", not a kind of its own."""
+
+    CONTACT = "contact"
+    ACCOUNT = "account"
+    EVENT = "event"
+    ALIAS = "alias"
+
+
+# Batch `method` values and the endpoint each one stands for (the endpoint, not the message
+# kind: "pageview" parses as an event named "pageview").
 BATCH_METHODS = {
     "contact": "contact",
     "account": "account",
@@ -34,7 +47,7 @@ PAGEVIEW = "pageview"
 
 @dataclass(slots=True)
 class Message:
-    kind: str  # one of KINDS; a pageview is an event named "pageview"
+    kind: MessageKind
     contact_uid: str | None = None
     account_uid: str | None = None
     event_name: str | None = None
@@ -53,7 +66,9 @@ class Message:
 
 
 @dataclass(slots=True)
-class ItemError:
+class Refusal:
+    """Why an item was not accepted: the field, the rule it broke, and a sentence for people."""
+
     field: str
     rule: str
     message: str
@@ -61,9 +76,11 @@ class ItemError:
 
 
 class Invalid(Exception):
+    """Raised by a check that refuses an item; `error` is the refusal."""
+
     def __init__(self, field: str, rule: str, message: str, status: int = 400) -> None:
         super().__init__(message)
-        self.error = ItemError(field, rule, message, status)
+        self.error = Refusal(field, rule, message, status)
 
 
 def parse_item(item: Any, kind: str, received_at: datetime) -> Message:
@@ -78,18 +95,18 @@ def parse_item(item: Any, kind: str, received_at: datetime) -> Message:
     message_id = _optional_uid(item, ("messageId", "message_id"), "messageId")
 
     if kind == "contact":
-        message = Message("contact", contact_uid=_contact_uid(item))
+        message = Message(MessageKind.CONTACT, contact_uid=_contact_uid(item))
     elif kind == "account":
-        message = Message("account", account_uid=_required_uid(item, ("account_uid",), "account_uid"))
+        message = Message(MessageKind.ACCOUNT, account_uid=_required_uid(item, ("account_uid",), "account_uid"))
     elif kind == "event":
         contact_uid = _contact_uid(item)
         name = _required_uid(item, ("event_uid", "event"), "event_uid")
-        message = Message("event", contact_uid=contact_uid, event_name=name)
+        message = Message(MessageKind.EVENT, contact_uid=contact_uid, event_name=name)
     elif kind == PAGEVIEW:
-        message = Message("event", contact_uid=_contact_uid(item), event_name=PAGEVIEW)
+        message = Message(MessageKind.EVENT, contact_uid=_contact_uid(item), event_name=PAGEVIEW)
     else:  # alias
         message = Message(
-            "alias",
+            MessageKind.ALIAS,
             contact_uid=_contact_uid(item),
             alias=_required_uid(item, ("alias",), "alias"),
         )
@@ -181,7 +198,7 @@ def _holds_nul(value: Any) -> bool:
 
 def _check_reserved_params(message: Message) -> None:
     """`mrr` must be a number (a numeric string is taken as the number it spells)."""
-    if "mrr" in message.params and message.kind in ("contact", "account"):
+    if "mrr" in message.params and message.kind in (MessageKind.CONTACT, MessageKind.ACCOUNT):
         message.params["mrr"] = _mrr(message.params["mrr"])
     if "account_uid" in message.params and message.params["account_uid"] is not None:
         value = message.params["account_uid"]

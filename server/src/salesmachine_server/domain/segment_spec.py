@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from salesmachine_server.domain.messages import MAX_UID_LENGTH, Invalid, ItemError, Message, parse_item, uid_string
+from salesmachine_server.domain.messages import MAX_UID_LENGTH, Invalid, Message, Refusal, parse_item, uid_string
 
 TYPES = ("identify", "track", "page", "screen", "group", "alias")
 
@@ -55,7 +55,7 @@ class _Item:
             return self.fields[ours]
         return self.fields.get(head, head) + dot + rest
 
-    def _segment_text(self, error: ItemError) -> str:
+    def _segment_text(self, error: Refusal) -> str:
         # The message names our field where it names one: say Segment's instead.
         theirs = self._segment_field(error.field)
         return error.message.replace(error.field, theirs, 1) if theirs != error.field else error.message

@@ -1,1 +1,18 @@
-"""The write path: from decoded JSON to committed rows."""
+"""The write path, from a request (or an imported file) to rows committed in the store.
+
+One vocabulary, used by every module here and nowhere else for anything else:
+
+- **accept**: validate at the door. One item runs through the item pipeline (pipeline.py:
+  limit, parse, verify identity, visit IP, enrich) and comes out an accepted `Message` or a
+  `Refusal` naming the field and the rule. The write endpoints (endpoints.py, one
+  `WriteRequest` per HTTP request) and the importer (importer.py) both run it.
+- **group commit**: the accepted messages and the refusals of one request are one
+  `Submission`; `GroupCommit` (group_commit.py) gathers the submissions of concurrent requests
+  into one group and commits it in one transaction, then answers each request: 201 means
+  stored. The importer commits its own groups with `commit_group`, without the queue.
+- **apply**: the store's transaction (store/write/) turns a group's messages into rows.
+
+A "write" is a request to a write endpoint (/v1/contact, /v1/batch, ...), nothing else here.
+How requests arrive: wire.py (the request forms), body.py (reading bodies), client_ip.py,
+verification.py; import_reading.py and import_columns.py read the importer's files.
+"""

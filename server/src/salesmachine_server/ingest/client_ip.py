@@ -1,4 +1,5 @@
-"""The address a browser wrote from, kept as `visit_ip` on its events and pageviews.
+"""The address a browser wrote from, kept as `visit_ip` on its events and pageviews (the
+pipeline's visit IP step, pipeline.py, fills it in).
 
 The browser library cannot know the visitor's public address, so the server fills `visit_ip`
 from the connection on events and pageviews written with the token in the query or a form (the
@@ -22,7 +23,6 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from salesmachine_server.enrich.geo import parse_address
-from salesmachine_server.domain.messages import Message
 log = logging.getLogger("salesmachine")
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -83,8 +83,3 @@ def behind_trusted_proxy(scope: Mapping[str, Any], trusted_spec: str) -> bool:
     peer = _address(client[0]) if client else None
     return peer is not None and any(peer in network for network in trusted_networks(trusted_spec))
 
-
-def fill_visit_ip(message: Message, ip: str | None) -> None:
-    """Events and pageviews without a `visit_ip` get the client's."""
-    if ip and message.kind == "event" and message.params.get("visit_ip") in (None, ""):
-        message.params["visit_ip"] = ip

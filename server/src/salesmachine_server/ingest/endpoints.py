@@ -1,8 +1,9 @@
-"""The write endpoints: request -> credentials -> body -> messages -> group commit -> answer.
+"""The write endpoints: request -> credentials -> body -> items accepted (pipeline.py) ->
+group commit -> answer.
 
 The credentials are checked before the body is read, except when the body itself may carry
 them (a legacy form without an Authorization header: see body.py for what that may cost).
-The answer is sent only after the writer has committed (201 means stored). A single call with
+The answer is sent only after the group commit has committed (201 means stored). A single call with
 bad input is answered 400 (403 when identity verification refuses it) and stores nothing but
 the record of the refusal; a batch stores its good items and names each bad one by index. A
 body refused whole (not JSON, too large, ...) is recorded too, once its project is known.
@@ -10,7 +11,8 @@ body refused whole (not JSON, too large, ...) is recorded too, once its project 
 
 from __future__ import annotations
 
-import json
+from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -23,11 +25,11 @@ from salesmachine_server.errors import CODES, ApiError
 from salesmachine_server.serving.health_checks import database_problem
 from salesmachine_server.serving.state import app_state
 from salesmachine_server.ingest.body import off_the_loop_if_large, read_body, stranger_bodies
-from salesmachine_server.ingest.client_ip import fill_visit_ip, request_client_ip
-from salesmachine_server.domain.messages import Invalid, ItemError, Message, parse_item
-from salesmachine_server.ingest.verification import check_identity
-from salesmachine_server.ingest.group_commit import Job
-from salesmachine_server.keys import derive_secret
+from salesmachine_server.ingest.client_ip import request_client_ip
+from salesmachine_server.domain.messages import Message, Refusal
+from salesmachine_server.ingest.verification import Identity
+from salesmachine_server.ingest.group_commit import Submission
+from salesmachine_server.ingest.pipeline import Steps, accept, item_json
 from salesmachine_server.settings import Settings
 from salesmachine_server.store.records.projects import utcnow
 from salesmachine_server.ingest.wire import Envelope, may_carry_credentials, open_envelope, sent_text
@@ -75,7 +77,7 @@ async def ping(request: Request) -> Response:
     return json_response(SUCCESS)
 
 
-def write_endpoint(kind: str):  # type: ignore[no-untyped-def]
+def write_endpoint(kind: str) -> Callable[[Request], Awaitable[Response]]:
     """The endpoint for one message kind: contact, account, event, pageview, alias or batch."""
 
     async def endpoint(request: Request) -> Response:
@@ -93,7 +95,7 @@ def write_endpoint(kind: str):  # type: ignore[no-untyped-def]
         envelope = await _open(request, credentials, query, content_type)
         if credentials is None:
             credentials = await credentials_for(request, envelope.api_token)
-        write = Write(request, credentials, settings, envelope.size)
+        write = WriteRequest(request, credentials, settings, envelope.size)
         try:
             payload = await off_the_loop_if_large(envelope.size, envelope.payload)
             items = batch_items(payload, settings.max_batch_items) if kind == "batch" else []
@@ -124,36 +126,46 @@ async def _open(
         # A form refused before its own api_token could be read: kept if the query names the project.
         sender = credentials or await _sender_named_in_query(request)
         if sender is not None and error.status < 500:
-            await Write(request, sender, settings, len(body)).keep_refusal(error, body)
+            await WriteRequest(request, sender, settings, len(body)).keep_refusal(error, body)
         raise
 
 
-class Write:
-    """One write request being validated and handed to the writer."""
+def steps_for(
+    request: Request, credentials: Credentials, settings: Settings, body_size: int, received_at: datetime
+) -> Steps:
+    """What the pipeline's steps need for the items of one request (ours or Segment's)."""
+    # The token in the query or a form: a browser, whose address is the visitor's (client_ip.py),
+    # and whose User-Agent is the visitor's too: the agent of events that carry no visit_agent.
+    browser = "authorization" not in request.headers
+    return Steps(
+        received_at=received_at,
+        # Only a body larger than the item limit can hold an item over it: skip the work otherwise.
+        item_limit=settings.max_item_bytes if body_size > settings.max_item_bytes else None,
+        identity=Identity(credentials, app_state(request).server_key),
+        visit_ip=request_client_ip(request.scope, settings.trusted_proxies) if browser else None,
+        enricher=enricher_from(settings),
+        browser_agent=request.headers.get("user-agent") if browser else None,
+    )
+
+
+class WriteRequest:
+    """One write request: its items run through the pipeline, then the accepted messages and
+    the refusals go to the group commit together."""
 
     def __init__(self, request: Request, credentials: Credentials, settings: Settings, body_size: int) -> None:
         self.request = request
         self.credentials = credentials
         self.settings = settings
-        self.body_size = body_size
         self.project_id = credentials.project.id
         self.received_at = utcnow()
-        self._secret: str | None = None
-        # The token in the query or a form: a browser, whose address is the visitor's (client_ip.py).
-        browser = "authorization" not in request.headers
-        self.visit_ip = request_client_ip(request.scope, settings.trusted_proxies) if browser else None
-        # Its User-Agent is the visitor's too: the agent of events that carry no visit_agent.
-        self.browser_agent = request.headers.get("user-agent") if browser else None
-        self.enricher = enricher_from(settings)
+        self.steps = steps_for(request, credentials, settings, body_size, self.received_at)
 
     async def one(self, item: Any, kind: str) -> Response:
-        try:
-            message = self._parse(item, kind)
-        except Invalid as exc:
-            error = exc.error
-            await self._submit([], [self._rejection(None, item, error)])
-            raise ApiError(error.status, error.message, field=error.field, rule=error.rule) from None
-        await self._submit([message], [])
+        accepted = accept(item, kind, self.steps)
+        if isinstance(accepted, Refusal):
+            await self._submit([], [self._rejection(None, item, accepted)])
+            raise ApiError(accepted.status, accepted.message, field=accepted.field, rule=accepted.rule)
+        await self._submit([accepted], [])
         return json_response(SUCCESS, 201)
 
     async def batch(self, items: list[Any]) -> Response:
@@ -161,13 +173,13 @@ class Write:
         rejections: list[dict[str, Any]] = []
         refused: list[dict[str, Any]] = []
         for index, item in enumerate(items):
-            try:
-                messages.append(self._parse(item, "batch"))
-            except Invalid as exc:
-                error = exc.error
-                rejections.append(self._rejection(index, item, error))
-                refused.append({"index": index, "code": CODES[error.status], "message": error.message,
-                                "field": error.field, "rule": error.rule})
+            accepted = accept(item, "batch", self.steps)
+            if isinstance(accepted, Refusal):
+                rejections.append(self._rejection(index, item, accepted))
+                refused.append({"index": index, "code": CODES[accepted.status], "message": accepted.message,
+                                "field": accepted.field, "rule": accepted.rule})
+            else:
+                messages.append(accepted)
         duplicates = await self._submit(messages, rejections)
         if items and not messages:
             first = refused[0]
@@ -200,51 +212,22 @@ class Write:
             "reason": reason,
         }])
 
-    def _parse(self, item: Any, kind: str) -> Message:
-        # Only a body larger than the item limit can hold an item over it: skip the work otherwise.
-        if self.body_size > self.settings.max_item_bytes and len(item_json(item)) > self.settings.max_item_bytes:
-            raise Invalid("item", "max_size", f"an item may be at most {self.settings.max_item_bytes} bytes")
-        message = parse_item(item, kind, self.received_at)
-        check_identity(item, message, self.credentials, self._project_secret)
-        fill_visit_ip(message, self.visit_ip)
-        if message.kind == "event":
-            message.enrichment = self.enricher.event(message.params, self.browser_agent)
-        return message
-
-    def _project_secret(self) -> str:
-        if self._secret is None:
-            self._secret = derive_secret(app_state(self.request).server_key, self.credentials.project.token)
-        return self._secret
-
-    def _rejection(self, index: int | None, item: Any, error: ItemError) -> dict[str, Any]:
+    def _rejection(self, index: int | None, item: Any, refusal: Refusal) -> dict[str, Any]:
         return {
             "project_id": self.project_id,
             "received_at": self.received_at,
             "path": self.request.url.path[:64],
             "item_index": index,
             "raw": item_json(item).decode()[: self.settings.max_item_bytes],
-            "code": CODES[error.status],
-            "field": error.field,
-            "reason": error.message,
+            "code": CODES[refusal.status],
+            "field": refusal.field,
+            "reason": refusal.message,
         }
 
     async def _submit(self, messages: list[Message], rejections: list[dict[str, Any]]) -> int:
         timezone = self.credentials.project.settings.timezone
-        job = Job(self.project_id, self.received_at, messages, rejections, timezone=timezone)
-        return await app_state(self.request).group_commit.submit(job)
-
-
-def item_json(item: Any) -> bytes:
-    """An item as JSON text, to measure it and to keep it when refused. orjson writes at most
-    254 levels of nesting though it reads 1024: a deeper item goes through the standard
-    library, and one too deep even for that is kept as a note saying so."""
-    try:
-        return orjson.dumps(item)
-    except orjson.JSONEncodeError:
-        try:
-            return json.dumps(item, ensure_ascii=False).encode()
-        except RecursionError:
-            return b'"(not kept: nested too deeply)"'
+        submission = Submission(self.project_id, self.received_at, messages, rejections, timezone=timezone)
+        return await app_state(self.request).group_commit.submit(submission)
 
 
 def batch_items(payload: Any, max_items: int) -> list[Any]:

@@ -1,13 +1,16 @@
 """Group commit: concurrent requests share one transaction, and each is answered after it.
 
-Every write request hands the writer a `Job` and waits on its future. One task takes every job
-queued at that moment (up to `max_group_items` items), applies them in order in one
-transaction on a dedicated thread, commits, and only then resolves the futures: 201 means
-stored. While that transaction runs, the next group gathers, so single-event calls cost one
-commit per group rather than one each.
+Every write request hands the group commit a `Submission` (its accepted messages and its
+refusals) and waits on its future. One task takes every submission queued at that moment (up
+to `max_group_items` items), applies them in order in one transaction on a dedicated thread,
+commits, and only then resolves the futures: 201 means stored. While that transaction runs, the
+next group gathers, so single-event calls cost one commit per group rather than one each.
 
-A group that fails for a reason other than the store being unreachable is retried one job at a
-time, so one bad job fails alone and the others are still stored.
+A group that fails for a reason other than the store being unreachable is retried one
+submission at a time, so one bad submission fails alone and the others are still stored.
+
+`commit_group` is the synchronous half, one group in one transaction: the importer calls it
+directly, one submission per batch of rows.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from salesmachine_server.errors import StoreUnavailable
 from salesmachine_server.domain.messages import Message
 from salesmachine_server.store.db.engine import Engines
 from salesmachine_server.store.write.apply import MessageApplier
+
+# The logger and thread keep the name they had ("writer"): operators' log filters know it.
 log = logging.getLogger("salesmachine.writer")
 
 # PostgreSQL SQLSTATEs after which the same transaction may simply be run again.
@@ -36,7 +41,10 @@ _ATTEMPTS = 8
 
 
 @dataclass
-class Job:
+class Submission:
+    """What one request (or one batch of imported rows) stores: its messages and its refusals,
+    for one project, committed together."""
+
     project_id: int
     received_at: datetime
     messages: list[Message]
@@ -48,17 +56,16 @@ class Job:
         return len(self.messages) + len(self.rejections)
 
 
-class Writer:
+class GroupCommit:
+    """The queue of submissions and the task that commits them in groups (started and stopped
+    by the application's lifespan, app.py)."""
+
     def __init__(self, engines: Engines, max_group_items: int = 5000) -> None:
         self.engines = engines
         self.max_group_items = max_group_items
-        self._queue: asyncio.Queue[Job | None] = asyncio.Queue()
+        self._queue: asyncio.Queue[Submission | None] = asyncio.Queue()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="writer")
         self._task: asyncio.Task[None] | None = None
-
-    @property
-    def depth(self) -> int:
-        return self._queue.qsize()
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="group-commit")
@@ -71,12 +78,12 @@ class Writer:
             self._task = None
         self._executor.shutdown(wait=True)
 
-    async def submit(self, job: Job) -> int:
-        """Queue a job and wait until it is committed; returns the number of duplicates."""
-        job.future = asyncio.get_running_loop().create_future()
-        await self._queue.put(job)
+    async def submit(self, submission: Submission) -> int:
+        """Queue a submission and wait until it is committed; returns the number of duplicates."""
+        submission.future = asyncio.get_running_loop().create_future()
+        await self._queue.put(submission)
         metrics.QUEUE_DEPTH.set(self._queue.qsize())
-        return await job.future
+        return await submission.future
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -87,56 +94,56 @@ class Writer:
                 break
             group, items = [first], first.size()
             while items < self.max_group_items and not self._queue.empty():
-                job = self._queue.get_nowait()
-                if job is None:
+                submission = self._queue.get_nowait()
+                if submission is None:
                     stopping = True
                     break
-                group.append(job)
-                items += job.size()
+                group.append(submission)
+                items += submission.size()
             metrics.QUEUE_DEPTH.set(self._queue.qsize())
-            await self._commit(loop, group)
+            await self._commit_and_settle(loop, group)
 
-    async def _commit(self, loop: asyncio.AbstractEventLoop, group: list[Job]) -> None:
+    async def _commit_and_settle(self, loop: asyncio.AbstractEventLoop, group: list[Submission]) -> None:
+        """Commit the group on the group commit's thread, then answer each submission."""
         try:
-            results = await loop.run_in_executor(self._executor, self._commit_group, group)
+            results = await loop.run_in_executor(self._executor, commit_group, self.engines, group)
         except StoreUnavailable as exc:
-            for job in group:
-                _settle(job, exception=exc)
+            for submission in group:
+                _settle(submission, exception=exc)
             return
         except Exception:
             if len(group) == 1:
                 log.exception("a write failed")
                 _settle(group[0], exception=RuntimeError("the write failed"))
                 return
-            log.warning("a group of %d jobs failed; committing them one by one", len(group))
-            for job in group:
-                await self._commit(loop, [job])
+            log.warning("a group of %d submissions failed; committing them one by one", len(group))
+            for submission in group:
+                await self._commit_and_settle(loop, [submission])
             return
         metrics.COMMITS.inc()
         metrics.JOBS.inc(len(group))
-        for job, duplicates in zip(group, results):
-            metrics.ITEMS.labels("accepted").inc(len(job.messages) - duplicates)
+        for submission, duplicates in zip(group, results):
+            metrics.ITEMS.labels("accepted").inc(len(submission.messages) - duplicates)
             metrics.ITEMS.labels("duplicate").inc(duplicates)
-            metrics.ITEMS.labels("rejected").inc(len(job.rejections))
-            _settle(job, result=duplicates)
-
-    def _commit_group(self, group: list[Job]) -> list[int]:
-        return commit(self.engines, group)
+            metrics.ITEMS.labels("rejected").inc(len(submission.rejections))
+            _settle(submission, result=duplicates)
 
 
-def commit(engines: Engines, group: list[Job]) -> list[int]:
-    """Apply a group of jobs in one transaction and commit; the number of duplicates of each.
+def commit_group(engines: Engines, group: list[Submission]) -> list[int]:
+    """Apply a group of submissions in one transaction and commit; the number of duplicates of
+    each.
 
     Retried whole on a deadlock or serialization failure (nothing of it was committed); an
-    unreachable store raises StoreUnavailable. Runs on the writer thread, or directly (import).
+    unreachable store raises StoreUnavailable. Runs on the group commit's thread, or directly
+    (the importer).
     """
     for attempt in range(1, _ATTEMPTS + 1):
         try:
             with metrics.COMMIT_SECONDS.time():
-                return _transaction(engines, group)
+                return _apply(engines, group)
         except OperationalError as exc:
             if _sqlstate(exc) in _RETRYABLE_SQLSTATES and attempt < _ATTEMPTS:
-                log.info("retrying a group of %d jobs after: %s", len(group), _describe(exc))
+                log.info("retrying a group of %d submissions after: %s", len(group), _describe(exc))
                 time.sleep(random.uniform(0, 0.01 * attempt))
                 continue
             raise StoreUnavailable(_describe(exc)) from exc
@@ -147,26 +154,26 @@ def commit(engines: Engines, group: list[Job]) -> list[int]:
     raise AssertionError("unreachable")
 
 
-def _transaction(engines: Engines, group: list[Job]) -> list[int]:
-    """One transaction for the group. The messages of one project are applied as one run,
-    in the order of the jobs, so single-event requests cost as little as a batch."""
+def _apply(engines: Engines, group: list[Submission]) -> list[int]:
+    """One store transaction for the group. The messages of one project are applied as one
+    run, in the order of the submissions, so single-event requests cost as little as a batch."""
     duplicates = [0] * len(group)
     with engines.writer.begin() as conn:
         tx = MessageApplier(conn, group[-1].received_at)
-        for project_id in sorted({job.project_id for job in group}):
-            jobs = [(i, job) for i, job in enumerate(group) if job.project_id == project_id]
-            tx.set_timezone(project_id, jobs[-1][1].timezone)
-            messages = [m for _, job in jobs for m in job.messages]
-            received = [job.received_at for _, job in jobs for _ in job.messages]
+        for project_id in sorted({submission.project_id for submission in group}):
+            ours = [(i, submission) for i, submission in enumerate(group) if submission.project_id == project_id]
+            tx.set_timezone(project_id, ours[-1][1].timezone)
+            messages = [m for _, submission in ours for m in submission.messages]
+            received = [submission.received_at for _, submission in ours for _ in submission.messages]
             applied = iter(tx.apply(project_id, messages, received))
-            for i, job in jobs:
-                duplicates[i] = sum(1 for _ in job.messages if not next(applied))
-                tx.reject(job.rejections)
+            for i, submission in ours:
+                duplicates[i] = sum(1 for _ in submission.messages if not next(applied))
+                tx.reject(submission.rejections)
     return duplicates
 
 
-def _settle(job: Job, result: int | None = None, exception: BaseException | None = None) -> None:
-    future = job.future
+def _settle(submission: Submission, result: int | None = None, exception: BaseException | None = None) -> None:
+    future = submission.future
     if future is None or future.done():  # the client went away; the data is committed anyway
         return
     if exception is not None:

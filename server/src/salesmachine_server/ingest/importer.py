@@ -6,9 +6,10 @@ Rows are what `/v1/export/*` gives (and what other tools can easily produce):
 - events: `contact_uid`, `event_uid`, `params`, `created_at`, optional `account_uid`, `message_id`,
   and the enrichment columns (`country`, `browser`, ...).
 Any other column is an attribute, `params.<column>` (ingest/import_columns.py: a CRM's
-`account_uid,name,domain,plan,mrr` imports as it reads). Each row becomes the same messages a
-client would send, validated the same way (a row with one bad message is refused whole, with its
-line and the reason), with `created_at` honoured, applied in batches of one transaction each.
+`account_uid,name,domain,plan,mrr` imports as it reads). Each row becomes the items a client
+would send, accepted by the same pipeline (ingest/pipeline.py; a row with one refused item is
+refused whole, with its line and the reason), with `created_at` honoured, and committed in
+batches of one transaction each (group_commit.commit_group).
 A row's `mrr_history`, when it has one, is the authority on its mrr: each value is sent at the
 time it took effect, and `params` are sent without mrr (docs/revenue.md, backfills).
 An event keeps what it had: its account (not attributed again by membership) and enrichment.
@@ -32,8 +33,9 @@ from salesmachine_server.enrich.events import Enrichment
 from salesmachine_server.enrich.geo import Location
 from salesmachine_server.ingest.import_columns import FIELDS, attribute, type_name
 from salesmachine_server.ingest.import_reading import Row, header, read_rows
-from salesmachine_server.domain.messages import Invalid, Message, parse_item, uid_string
-from salesmachine_server.ingest.group_commit import Job, commit
+from salesmachine_server.domain.messages import Invalid, Message, Refusal, uid_string
+from salesmachine_server.ingest.group_commit import Submission, commit_group
+from salesmachine_server.ingest.pipeline import Steps, accept
 from salesmachine_server.store.db.engine import Engines
 from salesmachine_server.store.read.exports import ENRICHMENT
 from salesmachine_server.store.records.projects import Project, utcnow
@@ -149,7 +151,7 @@ class RowMessages:
                 raise ValueError(f"--column {name}: not an attribute column: it is {FIELDS[kind][name]}")
         fields, attributes = split(row.values, kind, self.columns)
         items = items_for(fields, attributes, kind)
-        messages = [parse_item(item, item_kind, utcnow()) for item, item_kind in items]
+        messages = [_accepted(item, item_kind) for item, item_kind in items]
         if kind == "events":
             self._as_it_was(messages[0], fields)
         return items, messages
@@ -176,6 +178,16 @@ class RowMessages:
         )).digest()
         self.alike[digest] += 1
         return f"import:{digest.hex()[:40]}:{self.alike[digest]}"
+
+
+def _accepted(item: dict[str, Any], kind: str) -> Message:
+    """An item through the pipeline as the importer runs it: parsed, with no item limit, no
+    identity to verify, no browser and no enrichment (pipeline.py says why). A refusal
+    refuses the row."""
+    accepted = accept(item, kind, Steps(received_at=utcnow()))
+    if isinstance(accepted, Refusal):
+        raise Invalid(accepted.field, accepted.rule, accepted.message, accepted.status)
+    return accepted
 
 
 # The longest value each enrichment column holds (schema.py).
@@ -229,8 +241,8 @@ def import_file(engines: Engines, project: Project, path: Path, kind: str | None
 
     def flush() -> None:
         if (pending or rejections) and not dry_run:
-            job = Job(project.id, utcnow(), list(pending), list(rejections), timezone=timezone)
-            report.duplicates += commit(engines, [job])[0]
+            submission = Submission(project.id, utcnow(), list(pending), list(rejections), timezone=timezone)
+            report.duplicates += commit_group(engines, [submission])[0]
         pending.clear()
         rejections.clear()
 

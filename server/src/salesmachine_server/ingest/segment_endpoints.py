@@ -17,7 +17,7 @@ They read a 200 (rudder-sdk-python reads nothing else) and, on errors, `code` an
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, cast
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -25,16 +25,15 @@ from starlette.types import Message as AsgiMessage
 
 from salesmachine_server.domain.messages import Invalid, Message
 from salesmachine_server.domain.segment_spec import is_segment_alias, is_segment_batch, translate
-from salesmachine_server.enrich.events import enricher_from
 from salesmachine_server.errors import CODES, ApiError
 from salesmachine_server.ingest.body import off_the_loop_if_large, read_body, stranger_bodies
-from salesmachine_server.ingest.client_ip import fill_visit_ip, request_client_ip
-from salesmachine_server.ingest.endpoints import Write, credentials_for, item_json, json_response, refuse_in_maintenance
-from salesmachine_server.ingest.group_commit import Job
+from salesmachine_server.ingest.endpoints import (
+    WriteRequest, credentials_for, json_response, refuse_in_maintenance, steps_for,
+)
+from salesmachine_server.ingest.group_commit import Submission
 from salesmachine_server.ingest.gzip_body import content_coding, inflate
-from salesmachine_server.ingest.verification import check_identity
+from salesmachine_server.ingest.pipeline import enrich, fill_visit_ip, item_json, limit, verify_identity
 from salesmachine_server.ingest.wire import Envelope, may_carry_credentials, media_type, sent_text
-from salesmachine_server.keys import derive_secret
 from salesmachine_server.serving.credentials import Credentials, authenticate, basic_pair
 from salesmachine_server.serving.state import app_state
 from salesmachine_server.settings import Settings
@@ -150,7 +149,7 @@ async def _sender(request: Request, credentials: Credentials | None, payload: An
 async def _keep_refusal(request: Request, credentials: Credentials | None, body: bytes, error: ApiError) -> None:
     if credentials is not None and error.status < 500:
         settings: Settings = app_state(request).settings
-        await Write(request, credentials, settings, len(body)).keep_refusal(error, body)
+        await WriteRequest(request, credentials, settings, len(body)).keep_refusal(error, body)
 
 
 def _replayed(request: Request, body: bytes) -> Request:
@@ -206,14 +205,7 @@ class SegmentItems:
         self.body_size = body_size
         self.project_id = credentials.project.id
         self.received_at = utcnow()
-        # Without an Authorization header the sender is a browser (ingest/client_ip.py).
-        browser = "authorization" not in request.headers
-        self.visit_ip = (
-            request_client_ip(cast(dict[str, Any], request.scope), settings.trusted_proxies) if browser else None
-        )
-        self.browser_agent = request.headers.get("user-agent") if browser else None
-        self.enricher = enricher_from(settings)
-        self._secret: str | None = None
+        self.steps = steps_for(request, credentials, settings, body_size, self.received_at)
 
     async def one(self, raw: Any, kind: str) -> Response:
         try:
@@ -263,16 +255,15 @@ class SegmentItems:
 
     def messages(self, raw: Any, kind: str | None, sent_at: Any) -> list[Message]:
         """Our messages for one Segment message, through the steps every item takes."""
-        limit = self.settings.max_item_bytes
-        # Only a body larger than the item limit can hold a message over it.
-        if self.body_size > limit and len(item_json(raw)) > limit:
-            raise Invalid("body", "max_size", f"a message may be at most {limit} bytes (Segment's own limit is 32 KiB)")
-        meant = translate(raw, self.received_at, kind, sent_at)
+        try:
+            limit(raw, self.steps.item_limit)
+        except Invalid as refused:  # the same limit, named as Segment's clients read it
+            raise Invalid("body", "max_size", f"{refused.error.message} (Segment's own limit is 32 KiB)") from None
+        meant = translate(raw, self.received_at, kind, sent_at)  # the parse step, per Segment message
         for one in meant:
-            check_identity(one.item, one.message, self.credentials, self._project_secret)
-            fill_visit_ip(one.message, self.visit_ip)
-            if one.message.kind == "event":
-                one.message.enrichment = self.enricher.event(one.message.params, self.browser_agent)
+            verify_identity(one.item, one.message, self.steps.identity)
+            fill_visit_ip(one.message, self.steps.visit_ip)
+            enrich(one.message, self.steps.enricher, self.steps.browser_agent)
         return [one.message for one in meant]
 
     async def keep(self, error: ApiError, body_size: int) -> None:
@@ -288,11 +279,6 @@ class SegmentItems:
             ],
         )
 
-    def _project_secret(self) -> str:
-        if self._secret is None:
-            self._secret = derive_secret(app_state(self.request).server_key, self.credentials.project.token)
-        return self._secret
-
     def _rejection(self, index: int | None, raw: Any, status: int, field: str | None, reason: str) -> dict[str, Any]:
         return {
             "project_id": self.project_id,
@@ -307,6 +293,6 @@ class SegmentItems:
 
     async def _submit(self, messages: list[Message], rejections: list[dict[str, Any]]) -> int:
         timezone = self.credentials.project.settings.timezone
-        job = Job(self.project_id, self.received_at, messages, rejections, timezone=timezone)
+        job = Submission(self.project_id, self.received_at, messages, rejections, timezone=timezone)
         result: int = await app_state(self.request).group_commit.submit(job)
         return result

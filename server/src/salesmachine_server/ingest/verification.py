@@ -11,22 +11,39 @@ contacts. An account call made with the token alone must name the verified conta
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
 from typing import Any
 
 from salesmachine_server.serving.credentials import Credentials
-from salesmachine_server.domain.messages import Invalid, Message, uid_string
-from salesmachine_server.keys import user_hash
+from salesmachine_server.domain.messages import Invalid, Message, MessageKind, uid_string
+from salesmachine_server.keys import derive_secret, user_hash
 RULE = "identity_verification"
 
 
-def check_identity(
-    item: dict[str, Any], message: Message, credentials: Credentials, secret: Callable[[], str]
-) -> None:
-    """`secret` gives the project secret: derived only for a project that verifies identity."""
+class Identity:
+    """Who wrote the items: their credentials, and the project secret that user_hash is keyed
+    by, derived on first use (only a project that verifies identity needs it). A plain class:
+    one is made per write request."""
+
+    __slots__ = ("credentials", "_server_key", "_secret")
+
+    def __init__(self, credentials: Credentials, server_key: bytes) -> None:
+        self.credentials = credentials
+        self._server_key = server_key
+        self._secret: str | None = None
+
+    def secret(self) -> str:
+        if self._secret is None:
+            self._secret = derive_secret(self._server_key, self.credentials.project.token)
+        return self._secret
+
+
+def check_identity(item: dict[str, Any], message: Message, identity: Identity) -> None:
+    """Refuses (403) a token-only item that does not prove its contact, on a project that
+    verifies identity; anything else passes."""
+    credentials = identity.credentials
     if credentials.has_secret or not credentials.project.settings.identity_verification:
         return
-    if message.kind == "alias":
+    if message.kind == MessageKind.ALIAS:
         raise _forbidden("alias", "alias needs the project secret when identity verification is on")
     if "mrr" in message.params:
         raise _forbidden("params.mrr", "mrr can only be set with the project secret when identity verification is on")
@@ -41,7 +58,7 @@ def check_identity(
             )
         contact_uid = uid_string(raw, "contact_uid")
     provided = item.get("user_hash")
-    if not isinstance(provided, str) or not hmac.compare_digest(provided.lower(), user_hash(secret(), contact_uid)):
+    if not isinstance(provided, str) or not hmac.compare_digest(provided.lower(), user_hash(identity.secret(), contact_uid)):
         raise _forbidden(
             "user_hash",
             "user_hash must be the hex HMAC-SHA256 of contact_uid keyed by the project secret "
