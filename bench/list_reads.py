@@ -66,9 +66,11 @@ def serve(database: str, port: int, source: str | None) -> subprocess.Popen[byte
 
 def head_of(source: str) -> str:
     """The latest migration of a source tree (the one no other revises)."""
-    versions = Path(source) / "salesmachine_server" / "store" / "migrations" / "versions"
+    package = Path(source) / "salesmachine_server"
+    # store/db/migrations since issue 17's layout; store/migrations before it.
+    files = [*package.glob("store/db/migrations/versions/*.py"), *package.glob("store/migrations/versions/*.py")]
     found = {re.search(r"^revision = '([^']+)'", f.read_text(), re.M).group(1):
-             re.search(r"^down_revision = '([^']+)'", f.read_text(), re.M) for f in versions.glob("*.py")}
+             re.search(r"^down_revision = '([^']+)'", f.read_text(), re.M) for f in files}
     revised = {m.group(1) for m in found.values() if m}
     (head,) = set(found) - revised
     return head
