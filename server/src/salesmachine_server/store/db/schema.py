@@ -199,9 +199,9 @@ mrr_changes = Table(
     Index("ix_mrr_changes_contact", "contact_id", "effective_at"),
     Index("ix_mrr_changes_account", "account_id", "effective_at"),
     Index("ix_mrr_changes_project", "project_id", "effective_at"),
-    # A project's rows owned by accounts or by contacts, and a count of the first without
-    # reading the table (store/read/revenue.py).
-    Index("ix_mrr_changes_project_account", "project_id", "account_id", "id"),
+    # A project's paying contacts found without reading its accounts' rows, and a count of
+    # those rows without reading the table (store/read/revenue.py).
+    Index("ix_mrr_changes_project_owner", "project_id", "contact_id", "account_id", "id"),
 )
 
 # Client message ids already applied: a retried message is acknowledged, not applied twice.

@@ -15,9 +15,10 @@ depends_on = None
 
 def upgrade() -> None:
     op.create_index('ix_contacts_project_first_seen', 'contacts', ['project_id', 'first_seen_at', 'id'], unique=False)
-    op.create_index('ix_mrr_changes_project_account', 'mrr_changes', ['project_id', 'account_id', 'id'], unique=False)
+    op.create_index('ix_mrr_changes_project_owner', 'mrr_changes', ['project_id', 'contact_id', 'account_id', 'id'],
+                    unique=False)
 
 
 def downgrade() -> None:
-    op.drop_index('ix_mrr_changes_project_account', table_name='mrr_changes')
+    op.drop_index('ix_mrr_changes_project_owner', table_name='mrr_changes')
     op.drop_index('ix_contacts_project_first_seen', table_name='contacts')
