@@ -7,7 +7,10 @@ from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from salesmachine_server.domain import revenue
+from salesmachine_server.store.read import revenue as revenue_reads
 from salesmachine_server.store.read.revenue import accounts_of_paying_contacts, home_reports, mrr_rows
 from tests.support import Project
 
@@ -32,7 +35,16 @@ def assert_remembered_as_computed(project: Project) -> list[revenue.PeriodReport
     return remembered
 
 
-def test_the_remembered_report_follows_every_change(project: Project) -> None:
+def test_the_remembered_report_follows_every_change(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    patched = []  # reports updated in place of computed anew (rows added to accounts only)
+    with_added = revenue_reads._with_added
+
+    def spy(*args: Any) -> Any:
+        found = with_added(*args)
+        patched.append(found is not None)
+        return found
+
+    monkeypatch.setattr(revenue_reads, "_with_added", spy)
     send(project, "/v1/batch", [item("account", "acme", "2024-01-10T09:00:00Z", 100),
                                 item("account", "bolt", "2024-02-01T00:00:00Z", 80),
                                 item("contact", "solo", "2024-02-14T08:00:00Z", 29.99)])
@@ -51,6 +63,15 @@ def test_the_remembered_report_follows_every_change(project: Project) -> None:
     assert_remembered_as_computed(project)
     send(project, "/v1/alias", {"contact_uid": "known", "alias": "anon"})
     assert_remembered_as_computed(project)
-    # A removal.
+    # A removal; then rows of an account a paying contact belongs to, and of a new account.
     send(project, "/v1/account", item("account", "bolt", "2024-07-01T00:00:00Z", None))
     assert assert_remembered_as_computed(project)[-1].mrr == 120 + 20
+    send(project, "/v1/batch", [item("account", "acme", "2024-08-01T00:00:00Z", 0),
+                                item("account", "cola", "2024-08-02T00:00:00Z", 70)])
+    assert assert_remembered_as_computed(project)[-1].mrr == 20 + 70
+    # Several changes to one account inside one period, and one before the first.
+    send(project, "/v1/batch", [item("account", "cola", "2024-09-03T00:00:00Z", 90),
+                                item("account", "cola", "2024-09-04T00:00:00Z", 70),
+                                item("account", "cola", "2023-12-01T00:00:00Z", 5)])
+    assert assert_remembered_as_computed(project)[-1].mrr == 20 + 70
+    assert patched == [True, True, False, True]  # acme: solo, a paying contact, belongs to it
