@@ -17,7 +17,7 @@ import platform
 import sys
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -25,14 +25,17 @@ from sqlalchemy import insert
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-import readdata  # noqa: E402
-
-from salesmachine_server.domain import revenue  # noqa: E402
-from salesmachine_server.domain.timezones import local_today, zone  # noqa: E402
-from salesmachine_server.store.db.engine import open_engines  # noqa: E402
-from salesmachine_server.store.db.schema import mrr_changes  # noqa: E402
-from salesmachine_server.store.read.revenue import accounts_of_paying_contacts, home_reports, mrr_rows  # noqa: E402
-from salesmachine_server.web.home import first_month  # noqa: E402
+import readdata
+from salesmachine_server.domain import revenue
+from salesmachine_server.domain.timezones import local_today, zone
+from salesmachine_server.store.db.engine import open_engines
+from salesmachine_server.store.db.schema import mrr_changes
+from salesmachine_server.store.read.revenue import (
+    accounts_of_paying_contacts,
+    home_reports,
+    mrr_rows,
+)
+from salesmachine_server.web.home import first_month
 
 RESULTS = {"sqlite": HERE / "results" / "home-revenue.md", "postgres": HERE / "results" / "home-revenue-postgres.md"}
 T = TypeVar("T")
@@ -69,7 +72,7 @@ def main() -> None:
             == computed
         for n in (1, 2, 3):
             timed(f"home_reports, unchanged ({n})", lambda: home_reports(conn, project_id, cuts))
-        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        now = datetime.now(UTC).replace(tzinfo=None)
         conn.execute(insert(mrr_changes).values(project_id=project_id, account_id=7, mrr=1234.5,
                                                 effective_at=now, received_at=now))
         changed = timed("home_reports, first call after one account's mrr changed",
@@ -80,9 +83,9 @@ def main() -> None:
     engines.dispose()
     lines = ["# The home page's revenue report on 10,000 paying accounts (20,000 rows of mrr history)", "",
              f"Command: `.venv/bin/python bench/home_revenue.py --engine {engine}`  ",
-             f"Machine: {os.cpu_count()} cores (shared), CPython {platform.python_version()}, {engine}; "
-             f"load average {os.getloadavg()[0]:.1f}; date {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; in "
-             "process, one call each. Every report was checked equal to the one computed anew.", "",
+             (f"Machine: {os.cpu_count()} cores (shared), CPython {platform.python_version()}, {engine}; "
+              f"load average {os.getloadavg()[0]:.1f}; date {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; in "
+              "process, one call each. Every report was checked equal to the one computed anew."), "",
              "| step | time |", "|---|---|"]
     lines += [f"| {label} | {seconds * 1000:,.0f} ms |" for label, seconds in rows]
     RESULTS[engine].write_text("\n".join(lines) + "\n")
