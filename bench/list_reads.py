@@ -66,9 +66,11 @@ def serve(database: str, port: int, source: str | None) -> subprocess.Popen[byte
 
 def head_of(source: str) -> str:
     """The latest migration of a source tree (the one no other revises)."""
-    versions = Path(source) / "salesmachine_server" / "store" / "migrations" / "versions"
+    package = Path(source) / "salesmachine_server"
+    # store/db/migrations since issue 17's layout; store/migrations before it.
+    files = [*package.glob("store/db/migrations/versions/*.py"), *package.glob("store/migrations/versions/*.py")]
     found = {re.search(r"^revision = '([^']+)'", f.read_text(), re.M).group(1):
-             re.search(r"^down_revision = '([^']+)'", f.read_text(), re.M) for f in versions.glob("*.py")}
+             re.search(r"^down_revision = '([^']+)'", f.read_text(), re.M) for f in files}
     revised = {m.group(1) for m in found.values() if m}
     (head,) = set(found) - revised
     return head
@@ -124,32 +126,35 @@ def dashboard_user(database: str, project_id: int) -> None:
         engines.dispose()
 
 
-def best_of_three(http: httpx.Client, path: str) -> tuple[float, httpx.Response]:
+def best_of_three(http: httpx.Client, path: str) -> tuple[float, httpx.Response, float]:
+    """The best of three reads, the answer, and the first read's time (the home page's revenue
+    is computed on it, then remembered: store/read/revenue.py)."""
     times = []
     for _ in range(3):
         start = time.perf_counter()
         answer = http.get(path)
         times.append(time.perf_counter() - start)
         assert answer.status_code == 200, (path, answer.status_code, answer.text[:500])
-    return min(times), answer
+    return min(times), answer, times[0]
 
 
-def measure(database: str, auth: tuple[str, str], project_id: int, port: int,
-            source: str | None) -> dict[str, tuple[float, object]]:
+def measure(database: str, auth: tuple[str, str], project_id: int, port: int, source: str | None,
+            paths: list[str] = PATHS, pages: list[str] = PAGES) -> dict[str, tuple[float, object, float]]:
+    """{path or page: (best of three in seconds, what it answered, first read in seconds)}."""
     process = serve(database, port, source)
-    measured: dict[str, tuple[float, object]] = {}
+    measured: dict[str, tuple[float, object, float]] = {}
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", auth=auth, timeout=300) as http:
-            for path in PATHS:
-                seconds, answer = best_of_three(http, path)
-                measured[path] = (seconds, answer.json()["data"])
+            for path in paths:
+                seconds, answer, first = best_of_three(http, path)
+                measured[path] = (seconds, answer.json()["data"], first)
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=300) as dash:
             csrf = re.search(r'name="csrf" value="([^"]+)"', dash.get("/signin").text).group(1)
             signed = dash.post("/signin", data={"csrf": csrf, "email": USER, "password": PASSWORD, "next": "/"})
             assert signed.status_code == 303, signed.text
-            for page in PAGES:
-                seconds, answer = best_of_three(dash, page.format(p=project_id))
-                measured[page] = (seconds, figures(answer.text))
+            for page in pages:
+                seconds, answer, first = best_of_three(dash, page.format(p=project_id))
+                measured[page] = (seconds, figures(answer.text), first)
     finally:
         process.terminate()
         process.wait()
@@ -185,14 +190,18 @@ def main() -> None:
         return f"< {TARGETS[path]} ms: {'met' if after[path][0] * 1000 < TARGETS[path] else 'MISSED'}"
 
     if before:
-        lines += ["| request | before | now | target | rows |", "|---|---|---|---|---|"]
+        lines += ["| request | before | now | now, first read | target | rows |", "|---|---|---|---|---|---|"]
         for path in PATHS + PAGES:
             same = "same" if before[path][1] == after[path][1] else "DIFFERENT"
             lines.append(f"| `{path}` | {before[path][0] * 1000:,.0f} ms | {after[path][0] * 1000:,.0f} ms "
-                         f"| {target(path)} | {same} |")
+                         f"| {after[path][2] * 1000:,.0f} ms | {target(path)} | {same} |")
     else:
-        lines += ["| request | time | target |", "|---|---|---|"]
-        lines += [f"| `{path}` | {after[path][0] * 1000:,.0f} ms | {target(path)} |" for path in PATHS + PAGES]
+        lines += ["| request | time | first read | target |", "|---|---|---|---|"]
+        lines += [f"| `{path}` | {after[path][0] * 1000:,.0f} ms | {after[path][2] * 1000:,.0f} ms | {target(path)} |"
+                  for path in PATHS + PAGES]
+    lines += ["", "Time: best of 3; first read: the first of the three, right after the server started (the "
+              "home page computes its revenue report then and remembers it until the revenue rows change: "
+              "store/read/revenue.py)."]
     RESULTS[engine].write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

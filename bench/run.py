@@ -26,6 +26,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import harness  # noqa: E402
+import list_reads  # noqa: E402
 import rawinsert  # noqa: E402
 import readdata  # noqa: E402
 import report  # noqa: E402
@@ -406,6 +407,34 @@ class Bench:
                 self.chart["latency"].append({"label": f"{name} {ENGINE_NAMES[engine]}", "p50": p50, "p99": p99,
                                               "color": engine})
 
+    def dashboard_reads(self, engine: str, marker: dict[str, Any]) -> None:
+        """The dashboard's home page and the health-filtered lists (API and pages), each under
+        100 ms on the read database (issue 16, item 15): bench/list_reads.py's requests, best of
+        three, whole request over loopback."""
+        project = marker["project"]
+        database = readdata.url_for(engine, marker["counts"]["events"])
+        list_reads.dashboard_user(database, project["id"])
+        wanted = [path for path in list_reads.PATHS if path in list_reads.TARGETS]
+        pages = [page for page in list_reads.PAGES if page in list_reads.TARGETS]
+        QUIET.wait()
+        measured = list_reads.measure(database, (project["token"], project["secret"]), project["id"],
+                                      list_reads.free_port(), None, wanted, pages)
+        for path, (seconds, _, first) in measured.items():
+            target = list_reads.TARGETS[path]
+            ms, first_ms = seconds * 1000, first * 1000
+            met = ms < target
+            reason = None
+            if not met:
+                reason = (f"{ms:.0f} ms for one request alone (best of 3, over loopback): the page's queries and "
+                          "its rendering, in one Python process; bench/list_reads.py times the same request beside "
+                          "an older server's")
+            self.row(scenario=f"3. reads: dashboard `{path}`", engine=engine, server="uvicorn",
+                     figure=f"{ms:,.0f} ms best of 3 (first read {first_ms:,.0f} ms)",
+                     limit_text=f"target {target} ms", ratio_text=f"{ms / target:.2f}",
+                     target_text=f"< {target} ms (issue 16, item 15)", met=met,
+                     commands=[f"bench/list_reads.py measure: salesmachine serve on the read database, GET {path} "
+                               "three times, signed in for /p/ pages"], reason=reason)
+
     # 4. the Python client -----------------------------------------------------------------
 
     def client_memory(self) -> None:
@@ -459,6 +488,8 @@ class Bench:
             if "reads" in only and engine in read_markers:
                 log(f"{engine}: 3. reads")
                 self.reads(engine, read_markers[engine])
+                log(f"{engine}: 3. reads: the dashboard's home and health lists")
+                self.dashboard_reads(engine, read_markers[engine])
         if "postgres" in engines:
             harness.drop_postgres(INGEST_DB)
         if "client" in only:

@@ -10,11 +10,10 @@ the figures leave out: `ignored`, out of range, docs/revenue.md); api/shapes.py 
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
@@ -26,7 +25,7 @@ from salesmachine_server.api.render import model_answer
 from salesmachine_server.errors import ApiError
 from salesmachine_server.serving.state import app_state
 from salesmachine_server.serving.threads import on_connection
-from salesmachine_server.store.db.schema import accounts, contacts, memberships, mrr_changes
+from salesmachine_server.store.read.revenue import accounts_of_paying_contacts, mrr_rows
 from salesmachine_server.domain.timezones import local_today
 KNOWN = ("from", "to", "interval")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
@@ -111,40 +110,3 @@ def _twelve_months_ending(last: date) -> date:
     return date(months // 12, months % 12 + 1, 1)
 
 
-def mrr_rows(conn: Connection, project_id: int) -> list[revenue.MrrRow]:
-    """The project's whole mrr history, oldest first (ties in the order recorded)."""
-    query = (
-        select(accounts.c.account_uid, contacts.c.contact_uid, mrr_changes.c.mrr, mrr_changes.c.effective_at)
-        .select_from(
-            mrr_changes.outerjoin(accounts, accounts.c.id == mrr_changes.c.account_id).outerjoin(
-                contacts, contacts.c.id == mrr_changes.c.contact_id
-            )
-        )
-        .where(mrr_changes.c.project_id == project_id)
-        .order_by(mrr_changes.c.effective_at, mrr_changes.c.id)
-    )
-    rows = []
-    for account_uid, contact_uid, mrr, effective_at in conn.execute(query):
-        owner = revenue.Unit("account", account_uid) if account_uid is not None else revenue.Unit("contact", contact_uid)
-        rows.append(revenue.MrrRow(owner, mrr, effective_at))
-    return rows
-
-
-def accounts_of_paying_contacts(conn: Connection, project_id: int) -> dict[str, set[str]]:
-    """contact_uid -> account_uids, for the contacts that have mrr history."""
-    paying = select(mrr_changes.c.contact_id).where(
-        mrr_changes.c.project_id == project_id, mrr_changes.c.contact_id.is_not(None)
-    )
-    query = (
-        select(contacts.c.contact_uid, accounts.c.account_uid)
-        .select_from(
-            memberships.join(contacts, contacts.c.id == memberships.c.contact_id).join(
-                accounts, accounts.c.id == memberships.c.account_id
-            )
-        )
-        .where(memberships.c.project_id == project_id, memberships.c.contact_id.in_(paying))
-    )
-    found: dict[str, set[str]] = defaultdict(set)
-    for contact_uid, account_uid in conn.execute(query):
-        found[contact_uid].add(account_uid)
-    return found

@@ -2,8 +2,10 @@
 per health band, accounts that just turned bad, and the newest contacts.
 
 Revenue figures come from `salesmachine_server.domain.revenue`, the same computation GET /v1/revenue
-answers with, over the same rows (`api.revenue.mrr_rows`): the dashboard and the API cannot
-disagree on a month's MRR.
+answers with, over the same rows (`store.read.revenue`): the dashboard and the API cannot
+disagree on a month's MRR. The home's report is remembered between requests while those rows
+stay the same (`store.read.revenue.home_reports`): the page is opened all day, and computing
+it anew takes 200-400 ms on a project with 10,000 paying accounts.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from starlette.responses import Response
 
 from salesmachine_server.domain import revenue
 from salesmachine_server.domain.list_query import Subject
-from salesmachine_server.api.revenue import accounts_of_paying_contacts, mrr_rows
 from salesmachine_server.store.read.counts import health_bands, turned_bad
+from salesmachine_server.store.read.revenue import home_reports
 from salesmachine_server.store.read.signups import recent_signups
 from salesmachine_server.web.access import dashboard, page_handler
 MONTHS = 12
@@ -63,15 +65,14 @@ async def home(request: Request) -> Response:
 
     def load(conn: Connection) -> dict[str, Any]:
         return {
-            "rows": mrr_rows(conn, project_id),
-            "accounts_of": accounts_of_paying_contacts(conn, project_id),
+            "reports": home_reports(conn, project_id, cuts),
             "bands": health_bands(conn, project_id, Subject.ACCOUNTS, window),
             "turned_bad": turned_bad(conn, project_id, window),
             "signups": recent_signups(conn, project_id, window),
         }
 
     found = await dash.run(load)
-    reports = revenue.report(revenue.revenue_units(found["rows"], found["accounts_of"]), cuts)
+    reports = found["reports"]
     return await dash.page("home.html", "home", {
         "trend": trend(reports),
         "chart": movements_chart(reports),

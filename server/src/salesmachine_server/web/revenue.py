@@ -2,7 +2,7 @@
 period listing the accounts and contacts that moved, each with its amount before and after.
 
 The figures are `salesmachine_server.domain.revenue`'s over the rows GET /v1/revenue reads
-(`api.revenue.mrr_rows`, `accounts_of_paying_contacts`), and the parameters are read by the
+(`store.read.revenue.mrr_rows`, `accounts_of_paying_contacts`), and the parameters are read by the
 API's own `parse_query`: the page and the API agree on every period and refuse the same input
 with the same field and rule. A period's page is the report of one period from its first to
 its last day: opening and closing values are those of the overview's row, so the units listed
@@ -23,9 +23,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from salesmachine_server.domain import revenue
-from salesmachine_server.api.revenue import accounts_of_paying_contacts, mrr_rows, parse_query
+from salesmachine_server.api.revenue import parse_query
 from salesmachine_server.errors import ApiError
 from salesmachine_server.store.db.schema import accounts, contacts, memberships, mrr_changes
+from salesmachine_server.store.read.revenue import accounts_of_paying_contacts, mrr_rows
 from salesmachine_server.web.access import Dashboard, dashboard, page_handler
 from salesmachine_server.web.home import movements_chart
 

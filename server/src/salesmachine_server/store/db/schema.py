@@ -66,6 +66,8 @@ contacts = Table(
     Column("not_bad_day", Date),
     Index("ix_contacts_good_day", "project_id", "good_day"),
     Index("ix_contacts_not_bad_day", "project_id", "not_bad_day"),
+    # The newest contacts, on the home page (store/read/signups.py).
+    Index("ix_contacts_project_first_seen", "project_id", "first_seen_at", "id"),
 )
 
 contact_uids = Table(
@@ -197,6 +199,9 @@ mrr_changes = Table(
     Index("ix_mrr_changes_contact", "contact_id", "effective_at"),
     Index("ix_mrr_changes_account", "account_id", "effective_at"),
     Index("ix_mrr_changes_project", "project_id", "effective_at"),
+    # A project's paying contacts found without reading its accounts' rows, and a count of
+    # those rows without reading the table (store/read/revenue.py).
+    Index("ix_mrr_changes_project_owner", "project_id", "contact_id", "account_id", "id"),
 )
 
 # Client message ids already applied: a retried message is acknowledged, not applied twice.

@@ -2,7 +2,9 @@
 
 reads.list_contacts can sort by first_seen_at, but it aggregates every contact's active days to
 do so (1.4 s over 100,000 contacts on SQLite); the home page needs eight rows, so this takes the
-eight newest first and counts only their active days, with the same rule.
+eight newest first and counts only their active days, with the same rule. The eight newest are
+read from the index ix_contacts_project_first_seen (project_id, first_seen_at, id), backwards:
+without it, every contact of the project is sorted (45-200 ms over 100,000 contacts).
 """
 
 from __future__ import annotations
