@@ -14,6 +14,8 @@ import orjson
 from salesmachine_server.enrich import backfill as enrich_backfill
 from salesmachine_server.enrich.events import Enricher, enricher_from
 from salesmachine_server.domain.health import HealthRule
+from salesmachine_server.domain.retention import FIELD as RETENTION_FIELD
+from salesmachine_server.domain.retention import parse_retention_days
 from salesmachine_server.serving.http_protocol import protocol_for
 from salesmachine_server.ingest.import_columns import parse_column_option
 from salesmachine_server.ingest.importer import import_file
@@ -219,6 +221,19 @@ def projects_secret(name: str, database_url: str | None) -> None:
     click.echo(secret)
 
 
+class Unset:
+    """An option not given (None is a value for --retention-days: none, keep forever)."""
+
+
+def _retention_days(_ctx: click.Context, _param: click.Parameter, typed: str | None) -> int | None | Unset:
+    if typed is None:
+        return Unset()
+    try:
+        return parse_retention_days(typed)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 @projects.command("configure")
 @click.argument("name")
 @click.option(
@@ -230,6 +245,8 @@ def projects_secret(name: str, database_url: str | None) -> None:
 @click.option("--health-window", type=click.IntRange(1, 365), help="days health looks back over (default 14)")
 @click.option("--health-good-above", type=click.IntRange(0), help="good: more active days than this (default 4)")
 @click.option("--health-bad-at-most", type=click.IntRange(0), help="bad: this many active days or fewer (default 0)")
+@click.option("--retention-days", metavar="N|none", callback=_retention_days,
+              help="delete events and pageviews N days old (daily, by the server); none: keep them forever")
 @database_option
 def projects_configure(
     name: str,
@@ -238,6 +255,7 @@ def projects_configure(
     health_window: int | None,
     health_good_above: int | None,
     health_bad_at_most: int | None,
+    retention_days: int | None | Unset,
     database_url: str | None,
 ) -> None:
     """Change a project's settings; prints them all, defaults included (without options: only
@@ -255,6 +273,8 @@ def projects_configure(
         if any(v is not None for v in health.values()):
             current = next((p.settings.get("health", {}) for p in list_projects(engines.reader) if p.name == name), {})
             changes["health"] = current | {k: v for k, v in health.items() if v is not None}
+        if not isinstance(retention_days, Unset):
+            changes[RETENTION_FIELD] = retention_days  # None removes it: kept forever
         try:
             project = update_settings(engines.writer, name, changes)
         except ValueError as exc:

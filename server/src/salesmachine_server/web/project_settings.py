@@ -25,6 +25,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from salesmachine_server.domain.health import HealthRule
+from salesmachine_server.domain.retention import FIELD as RETENTION_FIELD
+from salesmachine_server.domain.retention import MAX_DAYS as RETENTION_MAX_DAYS
+from salesmachine_server.domain.retention import parse_retention_days, retention_days
 from salesmachine_server.keys import derive_secret
 from salesmachine_server.serving.state import app_state
 from salesmachine_server.serving.threads import on_thread
@@ -83,6 +86,8 @@ async def _page(dash: Dashboard, values: dict[str, Any], status: int = 200) -> R
         "timezone": dash.zone.key,
         "time_zones": time_zones(),
         "identity_verification": bool(dash.project.settings.get("identity_verification")),
+        "retention_days": retention_days(dash.project.settings),
+        "retention_max_days": RETENTION_MAX_DAYS,
         "secret": None,
         "errors": [],
         "saved": dash.request.query_params.get("saved") == "1",
@@ -150,13 +155,19 @@ async def save_settings(request: Request) -> Response:
         errors.append(f"unknown time zone {timezone!r}")
     if not errors and health["good_above"] < health["bad_at_most"]:
         errors.append("'good: more than' must not be below 'bad: at most'")
+    changes: dict[str, Any] = {"health": health, "timezone": timezone}
+    if RETENTION_FIELD in form:  # a form without the field (an older page) leaves it as it is
+        try:
+            changes[RETENTION_FIELD] = parse_retention_days(form[RETENTION_FIELD])  # None: kept forever
+        except ValueError as exc:
+            errors.append(str(exc))
     if errors:
         return await _page(dash, {"errors": errors}, status=400)
     writer = dash.engines.writer
     changed_zone = timezone != dash.zone.key
     rule = HealthRule.of({"health": health})
     changed_marks = (rule.good_above, rule.bad_at_most) != (dash.window.rule.good_above, dash.window.rule.bad_at_most)
-    await on_thread(update_settings, writer, dash.project.name, {"health": health, "timezone": timezone})
+    await on_thread(update_settings, writer, dash.project.name, changes)
     app_state(request).projects.forget(dash.project.id)  # the API of this process applies them at once
     if changed_zone:  # recomputes the health marks too
         await on_thread(rebuild_contact_days, writer, dash.project.id, timezone)
