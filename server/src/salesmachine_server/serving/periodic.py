@@ -93,7 +93,10 @@ class Periodic:
     async def _look_every_check(self) -> None:
         while not self._stopping.is_set():
             for task in self.tasks:
-                await self._look(task)
+                try:
+                    await self._look(task)
+                except Exception:  # a fault of ours: logged, and the loop goes on for the other tasks
+                    log.exception("periodic: looking at %s failed", task.name)
             try:
                 await asyncio.wait_for(self._stopping.wait(), self.check_seconds)
             except asyncio.TimeoutError:

@@ -54,7 +54,10 @@ def claim(engine: Engine, task: str, holder: str, seconds: float) -> Lease | Non
     """Take or renew the lease of `task` for `seconds`; None when another process holds it."""
     with engine.begin() as conn:
         row = conn.execute(_sql(conn, _CLAIM), {"task": task, "holder": holder, "seconds": seconds}).first()
-    return None if row is None else Lease(ran_at=row.ran_at, now=row.now)
+    if row is None:
+        return None
+    # float(): PostgreSQL's extract() is numeric, a Decimal here.
+    return Lease(ran_at=None if row.ran_at is None else float(row.ran_at), now=float(row.now))
 
 
 def mark_ran(engine: Engine, task: str, holder: str) -> bool:
