@@ -128,6 +128,11 @@ def test_retention_deletes_only_the_older_events_of_its_project(database_url: st
             timeline = reader.get("/v1/contacts/ada/events").json()
         assert len(timeline["data"]) == 2
 
+        # A new time zone recounts active days from the events held, keeping the days before them.
+        moved = cli("projects", "configure", trimmed.name, "--timezone", "Asia/Tokyo", "--database", database_url)
+        assert moved.returncode == 0, moved.stderr
+        assert stored[trimmed.id].count("contact_days") == 3
+
         cleared = cli("projects", "configure", trimmed.name, "--retention-days", "none", "--database", database_url)
         assert cleared.returncode == 0, cleared.stderr
         assert "retention_days" not in cleared.stdout
