@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +62,7 @@ def settings_of(stored: StoredData) -> dict[str, Any]:
 
 
 def iso(days_ago: float) -> str:
-    return (datetime.now(timezone.utc) - timedelta(days=days_ago)).isoformat()
+    return (datetime.now(UTC) - timedelta(days=days_ago)).isoformat()
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -151,7 +151,7 @@ def test_a_write_during_a_large_deletion_answers_within_a_second(database_url: s
         http.post("/v1/contact", json={"contact_uid": "old-timer"}).raise_for_status()
         contact_id = stored.contact_id("old-timer")
         old = 100_000  # 20 batches of 5,000
-        when = datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(days=400)
+        when = datetime.now(UTC).replace(tzinfo=None) - timedelta(days=400)
         rows = [{"project_id": project.id, "contact_id": contact_id, "name": "old", "kind": "event", "params": {},
                  "occurred_at": when, "received_at": when} for _ in range(5_000)]
         with stored.engines.writer.begin() as conn:

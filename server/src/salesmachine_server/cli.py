@@ -225,7 +225,7 @@ class Unset:
     """An option not given (None is a value for --retention-days: none, keep forever)."""
 
 
-def _retention_days(_ctx: click.Context, _param: click.Parameter, typed: str | None) -> int | None | Unset:
+def _retention_days(_ctx: click.Context, _param: click.Parameter, typed: str | None) -> int | Unset | None:
     if typed is None:
         return Unset()
     try:
@@ -255,7 +255,7 @@ def projects_configure(
     health_window: int | None,
     health_good_above: int | None,
     health_bad_at_most: int | None,
-    retention_days: int | None | Unset,
+    retention_days: int | Unset | None,
     database_url: str | None,
 ) -> None:
     """Change a project's settings; prints them all, defaults included (without options: only

@@ -17,6 +17,7 @@ as run: the next holder does the rest at its next look.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import secrets
@@ -97,10 +98,8 @@ class Periodic:
                     await self._look(task)
                 except Exception:  # a fault of ours: logged, and the loop goes on for the other tasks
                     log.exception("periodic: looking at %s failed", task.name)
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), self.check_seconds)
-            except asyncio.TimeoutError:
-                pass
 
     async def _look(self, task: PeriodicTask) -> None:
         """Claim or renew the task's lease; start the task if this process holds it and it is due."""

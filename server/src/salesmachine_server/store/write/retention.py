@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, delete, select
 
@@ -34,7 +34,7 @@ def delete_expired_events(engine: Engine, stop: threading.Event, batch: int = BA
     """Delete, project by project, the events older than the project's retention; the number
     deleted. Returns early, between two batches, once `stop` is set (the rest waits for the
     next run: every batch is complete on its own)."""
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    now = datetime.now(UTC).replace(tzinfo=None)
     deleted = 0
     for project_id, days in _retentions(engine):
         cutoff = now - timedelta(days=days)

@@ -3,9 +3,8 @@
 Revision ID: 0007_retention
 Revises: 0006_health_marks
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0007_retention'
 down_revision = '0006_health_marks'
