@@ -14,7 +14,7 @@ from __future__ import annotations
 import html
 import os
 import re
-from datetime import date, timedelta
+from datetime import date
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any

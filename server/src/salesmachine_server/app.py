@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator
 
@@ -25,6 +26,7 @@ from salesmachine_server.ingest.group_commit import GroupCommit
 from salesmachine_server.ingest.segment_endpoints import SEGMENT_PATHS, SHARED_PATHS, Endpoint, segment_endpoint, shared_endpoint
 from salesmachine_server.keys import load_server_key
 from salesmachine_server.serving.metrics import metrics
+from salesmachine_server.serving.periodic import Periodic, PeriodicTask
 from salesmachine_server.api.openapi import docs_page, openapi_json
 from salesmachine_server.serving.ratelimit import RateLimiter
 from salesmachine_server.serving.request_metrics import RequestMetrics
@@ -33,6 +35,7 @@ from salesmachine_server.serving.server_faults import AnswerServerFaults, fault_
 from salesmachine_server.serving.state import STATE_NAME, AppState, app_state
 from salesmachine_server.settings import Settings
 from salesmachine_server.store.db.engine import Engines, open_engines
+from salesmachine_server.store.write.retention import delete_expired_events
 from salesmachine_server.web import javascripts
 from salesmachine_server.web.routes import dashboard_routes
 log = logging.getLogger("salesmachine")
@@ -155,9 +158,16 @@ def create_app(settings: Settings, engines: Engines | None = None) -> Starlette:
         )
         setattr(app.state, STATE_NAME, state)
         await state.group_commit.start()
+        # Periodic work, one process of those on the database at a time (serving/periodic.py).
+        periodic = Periodic(opened.writer, [
+            PeriodicTask("retention", settings.retention_interval_seconds,
+                         functools.partial(delete_expired_events, opened.writer)),
+        ], settings.periodic_check_seconds)
+        await periodic.start()
         try:
             yield
         finally:
+            await periodic.stop()
             await state.group_commit.stop()
             opened.dispose()
 

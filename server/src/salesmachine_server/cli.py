@@ -13,6 +13,8 @@ import orjson
 
 from salesmachine_server.enrich import backfill as enrich_backfill
 from salesmachine_server.enrich.events import Enricher, enricher_from
+from salesmachine_server.domain.retention import FIELD as RETENTION_FIELD
+from salesmachine_server.domain.retention import parse_retention_days
 from salesmachine_server.serving.http_protocol import protocol_for
 from salesmachine_server.ingest.import_columns import parse_column_option
 from salesmachine_server.ingest.importer import import_file
@@ -217,6 +219,19 @@ def projects_secret(name: str, database_url: str | None) -> None:
     click.echo(secret)
 
 
+class Unset:
+    """An option not given (None is a value for --retention-days: none, keep forever)."""
+
+
+def _retention_days(_ctx: click.Context, _param: click.Parameter, typed: str | None) -> int | Unset | None:
+    if typed is None:
+        return Unset()
+    try:
+        return parse_retention_days(typed)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 @projects.command("configure")
 @click.argument("name")
 @click.option(
@@ -230,6 +245,8 @@ def projects_secret(name: str, database_url: str | None) -> None:
 @click.option("--health-window", metavar="DAYS", help="days health looks back over, 1 to 365 (default 14)")
 @click.option("--health-good-above", metavar="DAYS", help="good: more active days than this, 0 to 365 (default 4)")
 @click.option("--health-bad-at-most", metavar="DAYS", help="bad: this many active days or fewer, 0 to 365 (default 0)")
+@click.option("--retention-days", metavar="N|none", callback=_retention_days,
+              help="delete events and pageviews N days old (daily, by the server); none: keep them forever")
 @database_option
 def projects_configure(
     name: str,
@@ -238,6 +255,7 @@ def projects_configure(
     health_window: str | None,
     health_good_above: str | None,
     health_bad_at_most: str | None,
+    retention_days: int | Unset | None,
     database_url: str | None,
 ) -> None:
     """Change a project's settings; prints them all, defaults included (without options: only
@@ -250,6 +268,8 @@ def projects_configure(
     health = {"window_days": health_window, "good_above": health_good_above, "bad_at_most": health_bad_at_most}
     if any(v is not None for v in health.values()):
         change["health"] = {k: v for k, v in health.items() if v is not None}
+    if not isinstance(retention_days, Unset):
+        change[RETENTION_FIELD] = retention_days  # None removes it: kept forever
     _settings, engines = _open(database_url)
     try:
         try:
@@ -279,6 +299,7 @@ CONFIGURE_OPTIONS = {
     "health.window_days": "--health-window",
     "health.good_above": "--health-good-above",
     "health.bad_at_most": "--health-bad-at-most",
+    RETENTION_FIELD: "--retention-days",
 }
 
 

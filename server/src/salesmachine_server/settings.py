@@ -61,6 +61,11 @@ class Settings:
     enrichment: bool = True
     geoip_db: str = ""
     ip_storage: str = "full"
+    # Periodic work inside `serve` (serving/periodic.py): how often each process claims or renews
+    # the leases of its tasks (another server takes a task over three of these after its holder
+    # died), and how often retention (store/write/retention.py) deletes what projects keep no longer.
+    periodic_check_seconds: float = 60.0
+    retention_interval_seconds: float = 86_400.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> "Settings":

@@ -1,11 +1,12 @@
-"""A project's settings: its time zone, its health thresholds and whether writes made with the
-token alone must prove who they are (identity verification).
+"""A project's settings: its time zone, its health thresholds, whether writes made with the
+token alone must prove who they are (identity verification), and how long events are kept
+(retention, domain/retention.py).
 
 They are stored as one JSON document per project (`projects.settings`), in this shape, every
 key optional (a missing one takes its default):
 
     {"timezone": "Europe/Paris", "identity_verification": true,
-     "health": {"window_days": 14, "good_above": 4, "bad_at_most": 0}}
+     "health": {"window_days": 14, "good_above": 4, "bad_at_most": 0}, "retention_days": 365}
 
 `from_stored` reads such a document into `ProjectSettings`; `changed` is the one validation of a
 change, shared by `salesmachine projects configure` and the dashboard's settings form, so that
@@ -21,6 +22,9 @@ from zoneinfo import ZoneInfo
 
 from salesmachine_server.domain.health import HealthRule
 from salesmachine_server.domain.list_query import is_whole_number
+from salesmachine_server.domain.retention import FIELD as RETENTION
+from salesmachine_server.domain.retention import MAX_DAYS, parse_retention_days, retention_days
+from salesmachine_server.domain.retention import RULE as RETENTION_RULE
 from salesmachine_server.domain.timezones import DEFAULT, is_valid, zone
 
 # The bounds of each health threshold: a window longer than a year, or a count of active days
@@ -33,6 +37,7 @@ class ProjectSettings:
     timezone: str = DEFAULT
     health: HealthRule = field(default_factory=HealthRule)
     identity_verification: bool = False
+    retention_days: int | None = None  # None: events are kept forever
 
     @property
     def zone(self) -> ZoneInfo:
@@ -61,17 +66,22 @@ def from_stored(document: dict[str, Any]) -> ProjectSettings:
         timezone=zone(document.get("timezone")).key,
         health=HealthRule.of(document),
         identity_verification=bool(document.get("identity_verification")),
+        retention_days=retention_days(document),
     )
 
 
 def to_stored(settings: ProjectSettings) -> dict[str, Any]:
-    """The document to store: every setting, defaults included (what is stored is what applies)."""
+    """The document to store: every setting, defaults included (what is stored is what applies),
+    but for retention, stored only when set (absent: kept forever)."""
     rule = settings.health
-    return {
+    stored: dict[str, Any] = {
         "timezone": settings.timezone,
         "identity_verification": settings.identity_verification,
         "health": {"window_days": rule.window_days, "good_above": rule.good_above, "bad_at_most": rule.bad_at_most},
     }
+    if settings.retention_days is not None:
+        stored[RETENTION] = settings.retention_days
+    return stored
 
 
 def changed(current: ProjectSettings, change: Mapping[str, Any]) -> ProjectSettings:
@@ -80,7 +90,7 @@ def changed(current: ProjectSettings, change: Mapping[str, Any]) -> ProjectSetti
     None puts the setting back to its default. Raises `SettingsRefused` naming every value
     refused."""
     refusals: list[Refusal] = []
-    for name in sorted(change.keys() - {"timezone", "identity_verification", "health"}):
+    for name in sorted(change.keys() - {"timezone", "identity_verification", "health", RETENTION}):
         refusals.append(Refusal(name, "known_setting", f"there is no setting named {name!r}"))
     timezone = current.timezone
     if "timezone" in change:
@@ -91,9 +101,29 @@ def changed(current: ProjectSettings, change: Mapping[str, Any]) -> ProjectSetti
     health = current.health
     if "health" in change:
         health = _health(current.health, change["health"], refusals)
+    retention = current.retention_days
+    if RETENTION in change:
+        retention = _retention(change[RETENTION], retention, refusals)
     if refusals:
         raise SettingsRefused(refusals)
-    return ProjectSettings(timezone=timezone, health=health, identity_verification=identity_verification)
+    return ProjectSettings(timezone=timezone, health=health, identity_verification=identity_verification,
+                           retention_days=retention)
+
+
+def _retention(value: object, current: int | None, refusals: list[Refusal]) -> int | None:
+    """Days as typed ("30", "none", "") or as a number; None keeps events forever."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            return parse_retention_days(value)
+        except ValueError as refused:
+            refusals.append(Refusal(RETENTION, "whole_number", str(refused)))
+            return current
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_DAYS:
+        refusals.append(Refusal(RETENTION, "whole_number", f"{RETENTION_RULE}, got {value!r}"))
+        return current
+    return value
 
 
 def _timezone(value: object, refusals: list[Refusal]) -> str:

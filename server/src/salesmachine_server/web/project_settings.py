@@ -27,6 +27,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from salesmachine_server.domain.project_settings import THRESHOLDS, SettingsRefused, changed
+from salesmachine_server.domain.retention import FIELD as RETENTION_FIELD
+from salesmachine_server.domain.retention import MAX_DAYS as RETENTION_MAX_DAYS
 from salesmachine_server.keys import derive_secret
 from salesmachine_server.serving.state import app_state
 from salesmachine_server.serving.threads import on_thread
@@ -81,6 +83,8 @@ async def _page(dash: Dashboard, values: dict[str, Any], status: int = 200) -> R
         "timezone": dash.zone.key,
         "time_zones": time_zones(),
         "identity_verification": dash.project.settings.identity_verification,
+        "retention_days": dash.project.settings.retention_days,
+        "retention_max_days": RETENTION_MAX_DAYS,
         "secret": None,
         "errors": [],
         "saved": dash.request.query_params.get("saved") == "1",
@@ -136,8 +140,12 @@ async def reveal_secret(request: Request) -> Response:
 async def save_settings(request: Request) -> Response:
     dash = await dashboard(request)
     form = await checked_form(request, dash.session.csrf_token)
-    # Every field of the form is part of the change (a missing one is refused, as an empty one).
-    change = {"health": {name: form.get(name, "") for name in THRESHOLDS}, "timezone": form.get("timezone", "")}
+    # Every field of the form is part of the change (a missing one is refused, as an empty one),
+    # but retention: a form without its field (an older page) leaves it as it is.
+    change: dict[str, Any] = {"health": {name: form.get(name, "") for name in THRESHOLDS},
+                              "timezone": form.get("timezone", "")}
+    if RETENTION_FIELD in form:
+        change[RETENTION_FIELD] = form[RETENTION_FIELD]
     try:  # checked here first, to answer the form without a write transaction
         settings = changed(dash.project.settings, change)
     except SettingsRefused as refused:

@@ -309,3 +309,17 @@ rate_limit_buckets = Table(
     Column("tokens", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
 )
+
+# -- periodic work (migration 0008_retention_leases) ----------------------------------------------------
+# Who runs each periodic task (serving/periodic.py, store/records/leases.py): one row per task,
+# held by one `serve` process until `expires_at`, renewed while it lives. Times are the database's
+# clock in seconds since the epoch, the one clock every process on it shares. `ran_at` is when
+# the task last completed, so that a restart neither repeats daily work nor postpones it forever.
+leases = Table(
+    "leases",
+    metadata,
+    Column("task", String(64), primary_key=True),
+    Column("holder", String(255)),  # host:pid:random of the process; NULL once released
+    Column("expires_at", Float, nullable=False),
+    Column("ran_at", Float),
+)

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from salesmachine_server.domain.project_settings import ProjectSettings, changed, from_stored, to_stored
+from salesmachine_server.domain.retention import FIELD as RETENTION
 from salesmachine_server.keys import derive_secret
 from salesmachine_server.store.db.schema import projects
 
@@ -79,8 +80,10 @@ def update_settings(engine: Engine, name: str, change: Mapping[str, Any]) -> Pro
             raise ValueError(f"no project named {name!r}")
         settings = changed(from_stored(row.settings), change)
         # Keys this version does not know (a newer version's, on a shared database) are kept.
-        conn.execute(projects.update().where(projects.c.id == row.id)
-                     .values(settings={**row.settings, **to_stored(settings)}))
+        document = {**row.settings, **to_stored(settings)}
+        if settings.retention_days is None:
+            document.pop(RETENTION, None)  # stored only when set
+        conn.execute(projects.update().where(projects.c.id == row.id).values(settings=document))
     return dataclasses.replace(_project(row), settings=settings)
 
 

@@ -4,9 +4,10 @@ what is derived from them: `account_days` and the health marks (store/write/heal
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine, delete, insert, select
+from sqlalchemy import Connection, Engine, delete, func, insert, select
 
 from salesmachine_server.domain.health import HealthRule
 from salesmachine_server.domain.project_settings import from_stored
@@ -39,7 +40,8 @@ def rebuild_contact_days(engine: Engine, project_id: int, timezone: str) -> int:
             for _, contact_id, occurred_at in page:
                 counts[(contact_id, local_day(occurred_at, tz))] += 1
             last_id = page[-1].id
-        conn.execute(delete(contact_days).where(contact_days.c.project_id == project_id))
+        conn.execute(delete(contact_days).where(contact_days.c.project_id == project_id,
+                                                contact_days.c.day >= _recount_from(conn, project_id, tz)))
         db = Dialect(conn)
         rows = [(c, db.day(d), project_id, n) for (c, d), n in counts.items()]
         for start in range(0, len(rows), PAGE_SIZE):
@@ -48,6 +50,14 @@ def rebuild_contact_days(engine: Engine, project_id: int, timezone: str) -> int:
         _rebuild_account_days(conn, project_id)
         health_marks.refresh_project(conn, project_id, _rule(conn, project_id))
     return len(counts)
+
+
+def _recount_from(conn: Connection, project_id: int, tz: ZoneInfo) -> date:
+    """The first day recounted: the days before the first event still held are kept as counted,
+    their events deleted by retention (store/write/retention.py: active days are history). Two
+    days before it, in the new zone: a day of the old one may begin up to 26 hours apart."""
+    first = conn.execute(select(func.min(events.c.occurred_at)).where(events.c.project_id == project_id)).scalar()
+    return date.max if first is None else local_day(first, tz) - timedelta(days=2)
 
 
 def refresh_health_marks(engine: Engine, project_id: int) -> None:
