@@ -16,6 +16,7 @@ server may have no internet), and its CSP says so.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -409,7 +410,7 @@ def uid_parameter(what: str) -> dict[str, Any]:
             "schema": {"type": "string", "minLength": 1}}
 
 
-def list_parameters(sorts: dict[str, str], search: str, account_uid: str) -> list[dict[str, Any]]:
+def list_parameters(sorts: Mapping[str, str], search: str, account_uid: str) -> list[dict[str, Any]]:
     """domain/list_query.py's language: control keys, then `field<op>value` filters. OpenAPI can name
     only the `=` form of a filter; the others carry the operator in the key (`mrr>=100` is the
     key `mrr>` with the value 100, `mrr>100` a key alone)."""

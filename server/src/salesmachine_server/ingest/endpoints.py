@@ -227,7 +227,8 @@ class WriteRequest:
     async def _submit(self, messages: list[Message], rejections: list[dict[str, Any]]) -> int:
         timezone = self.credentials.project.settings.timezone
         submission = Submission(self.project_id, self.received_at, messages, rejections, timezone=timezone)
-        return await app_state(self.request).group_commit.submit(submission)
+        duplicates: int = await app_state(self.request).group_commit.submit(submission)
+        return duplicates
 
 
 def batch_items(payload: Any, max_items: int) -> list[Any]:

@@ -8,10 +8,10 @@ always selects what its list shows.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Table, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, Table, and_, exists, func, not_, or_, select
 
 from salesmachine_server.enrich.domains import FREE_MAIL, PARAM_KEYS
 from salesmachine_server.domain.health import HealthRule
@@ -35,14 +35,15 @@ def window_days(name: str, rule: HealthRule) -> int:
     return {"active_days_14": 14, "active_days_30": 30}.get(name, rule.window_days)
 
 
-def list_fields(dialect: str, table: Table, days: Mapping[str, ColumnElement[Any]],
-                rule: HealthRule) -> dict[str, ColumnElement[Any]]:
+def list_fields(dialect: str, table: Table, days: Mapping[str, ColumnElement[Any] | Marks],
+                rule: HealthRule) -> dict[str, Any]:
     """The fields a filter names, as SQL over `table`: first and last seen, the mrr param,
     and each activity field given in `days` (its active days, 0 when none; health is the
     rule's band of them, or the band of the rows' health marks when given those). A list passes
     all three activity fields; a count only those its filters use, to join no activity it does
     not need."""
-    fields: dict[str, ColumnElement[Any]] = {
+    # SQL expressions by field name, and under "health_marks" the Marks a health filter uses.
+    fields: dict[str, Any] = {
         "first_seen_at": table.c.first_seen_at,
         "last_seen_at": table.c.last_seen_at,
         "mrr": param_number(dialect, table.c.params, "mrr"),
@@ -51,13 +52,13 @@ def list_fields(dialect: str, table: Table, days: Mapping[str, ColumnElement[Any
         if isinstance(active, Marks):
             # Health from the rows' marks; "health_marks" lets a health filter be range
             # conditions on their indexes rather than a comparison with the band.
-            fields[name], fields["health_marks"] = active.band(), active  # type: ignore[assignment]
+            fields[name], fields["health_marks"] = active.band(), active
         else:
             fields[name] = rule.sql(active) if name == "health" else active
     return fields
 
 
-def list_conditions(dialect: str, subject: Subject, query: ListQuery, fields: Mapping[str, ColumnElement[Any]],
+def list_conditions(dialect: str, subject: Subject, query: ListQuery, fields: Mapping[str, Any],
                     project_id: int | None = None) -> list[ColumnElement[bool]]:
     """The WHERE clauses of a list of `subject`: its search, and one per filter of `query`.
     `project_id` only narrows the subqueries of search and account_uid (memberships never
@@ -77,7 +78,8 @@ def account_uid_condition(subject: Subject, one: Filter, project_id: int | None)
     if subject == Subject.ACCOUNTS:
         if one.value is None:
             return accounts.c.account_uid.is_(None) if one.op == "=" else accounts.c.account_uid.is_not(None)
-        return accounts.c.account_uid == one.value if one.op == "=" else accounts.c.account_uid != one.value
+        uid, value = accounts.c.account_uid, str(one.value)
+        return uid == value if one.op == "=" else uid != value
     members = select(memberships.c.contact_id)
     if one.value is not None:
         account = accounts.c.account_uid == one.value
@@ -88,11 +90,11 @@ def account_uid_condition(subject: Subject, one: Filter, project_id: int | None)
         members = members.where(memberships.c.project_id == project_id)
     member = contacts.c.id.in_(members)
     wanted = one.op == "=" if one.value is not None else one.op == "!="
-    return member if wanted else ~member
+    return member if wanted else not_(member)
 
 
 def filter_condition(
-    dialect: str, one: Filter, fields: Mapping[str, ColumnElement[Any]], params_column: ColumnElement[Any]
+    dialect: str, one: Filter, fields: Mapping[str, Any], params_column: ColumnElement[Any]
 ) -> ColumnElement[bool]:
     """One filter: a list field, or a param (compared as a number when the value is one).
     An empty value means missing (=) or present (!=); != also takes a missing value."""
@@ -100,6 +102,7 @@ def filter_condition(
     marks = fields.get("health_marks") if one.field == "health" else None
     if isinstance(marks, Marks):
         return marks.is_(one.value) if one.op == "=" else marks.is_not(one.value)
+    expression: ColumnElement[Any]
     if key is None:
         expression = fields[one.field]
     elif isinstance(one.value, float):
@@ -108,14 +111,15 @@ def filter_condition(
         expression = param_text(dialect, params_column, key)
     if one.value is None:
         return expression.is_(None) if one.op == "=" else expression.is_not(None)
-    return {
+    conditions: dict[str, Callable[[], ColumnElement[bool]]] = {
         "=": lambda: expression == one.value,
         "!=": lambda: or_(expression != one.value, expression.is_(None)),
         ">": lambda: expression > one.value,
         ">=": lambda: expression >= one.value,
         "<": lambda: expression < one.value,
         "<=": lambda: expression <= one.value,
-    }[one.op]()
+    }
+    return conditions[one.op]()
 
 
 def search_condition(dialect: str, subject: Subject, text: str, project_id: int | None = None) -> ColumnElement[bool]:

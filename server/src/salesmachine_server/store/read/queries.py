@@ -98,7 +98,7 @@ def account_active_days(conn: Connection, account_id: int, since: date) -> int:
     ).scalar_one()
 
 
-def usage(conn: Connection, contact_ids: Select | list[int], since: date) -> dict[date, int]:
+def usage(conn: Connection, contact_ids: Select[Any] | list[int], since: date) -> dict[date, int]:
     """Events per day since a day, over some contacts (the usage map)."""
     rows = conn.execute(
         select(contact_days.c.day, func.sum(contact_days.c.events))
@@ -391,7 +391,7 @@ def _list(conn: Connection, subject: Subject, project_id: int, query: ListQuery,
 
 def _page(
     conn: Connection,
-    statement: Select,
+    statement: Select[Any],
     id_column: ColumnElement[int],
     fields: dict[str, ColumnElement[Any]],
     query: ListQuery,
@@ -408,7 +408,7 @@ def _page(
             statement = statement.where(or_(sort_key > value, and_(sort_key == value, id_column > last_id)))
     order = (sort_key.desc(), id_column.desc()) if query.descending else (sort_key.asc(), id_column.asc())
     statement = statement.add_columns(sort_key.label("sort_key")).order_by(*order).limit(query.limit + 1)
-    rows = conn.execute(statement).all()
+    rows = list(conn.execute(statement).all())
     if len(rows) <= query.limit:
         return rows, None
     rows = rows[: query.limit]
@@ -465,9 +465,9 @@ def events_page(
         statement = statement.where(
             or_(events.c.occurred_at < at, and_(events.c.occurred_at == at, events.c.id < last_id))
         )
-    rows = conn.execute(
+    rows = list(conn.execute(
         statement.order_by(events.c.occurred_at.desc(), events.c.id.desc()).limit(query.limit + 1)
-    ).all()
+    ).all())
     if len(rows) <= query.limit:
         return rows, None
     rows = rows[: query.limit]
