@@ -39,7 +39,7 @@ from salesmachine_server.domain.list_query import COMMON_FIELDS, DEFAULT_LIMIT, 
 from salesmachine_server.settings import Settings
 from salesmachine_server.store.read.exports import COLUMNS as EXPORT_COLUMNS
 from salesmachine_server.store.read.exports import KINDS as EXPORT_KINDS
-from salesmachine_server.store.read.queries import ACCOUNT_SORTS, CONTACT_SORTS
+from salesmachine_server.store.read.lists import ACCOUNT_SORTS, CONTACT_SORTS
 from salesmachine_server.web.templating import render
 Schema = dict[str, Any]
 

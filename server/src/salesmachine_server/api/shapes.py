@@ -10,10 +10,10 @@ from salesmachine_server.domain import revenue
 from salesmachine_server.api import models
 from salesmachine_server.api.models import utc, utc_or_none
 from salesmachine_server.domain.health import HealthRule
-from salesmachine_server.store.read import queries as reads
+from salesmachine_server.store.read.profiles import AccountProfile, ContactProfile
 
 
-def contact(profile: reads.ContactProfile, rule: HealthRule) -> models.Contact:
+def contact(profile: ContactProfile, rule: HealthRule) -> models.Contact:
     row, days, where = profile.row, profile.active_days, profile.whereabouts
     return models.Contact(
         contact_uid=row.contact_uid,
@@ -35,7 +35,7 @@ def contact(profile: reads.ContactProfile, rule: HealthRule) -> models.Contact:
     )
 
 
-def account(profile: reads.AccountProfile, rule: HealthRule) -> models.Account:
+def account(profile: AccountProfile, rule: HealthRule) -> models.Account:
     row, days, where = profile.row, profile.active_days, profile.whereabouts
     count = profile.contacts_count
     return models.Account(
@@ -86,7 +86,7 @@ def visits_by_country(rows: list[Any]) -> list[models.CountryVisits]:
 
 
 def contact_page(rows: list[Any], cursor: str | None) -> models.ContactPage:
-    """A page of reads.list_contacts rows."""
+    """A page of list_contacts rows."""
     return models.ContactPage(
         data=[
             models.ContactSummary(
@@ -101,7 +101,7 @@ def contact_page(rows: list[Any], cursor: str | None) -> models.ContactPage:
 
 
 def account_page(rows: list[Any], cursor: str | None, domains: dict[int, str | None]) -> models.AccountPage:
-    """A page of reads.list_accounts rows, with each account's domain by its id."""
+    """A page of list_accounts rows, with each account's domain by its id."""
     return models.AccountPage(
         data=[
             models.AccountSummary(
@@ -120,7 +120,7 @@ def account_page(rows: list[Any], cursor: str | None, domains: dict[int, str | N
 
 
 def event_page(rows: list[Any], cursor: str | None) -> models.EventPage:
-    """A page of reads.events_page rows."""
+    """A page of events_page rows."""
     return models.EventPage(data=[event(r) for r in rows], next_cursor=cursor)
 
 

@@ -20,11 +20,12 @@ from salesmachine_server.errors import ApiError
 from salesmachine_server.domain.messages import Invalid, parse_time
 from salesmachine_server.api.list_queries import refused
 from salesmachine_server.domain.list_query import FieldType, QueryError, decode_cursor, parse_limit
-from salesmachine_server.store.read import queries as reads
+from salesmachine_server.store.read.profiles import account_row, contact_id_for
+from salesmachine_server.store.read.timelines import EventQuery, events_page
 KNOWN = {"event", "kind", "from", "to", "limit", "cursor"}
 
 
-def event_query(request: Request) -> reads.EventQuery:
+def event_query(request: Request) -> EventQuery:
     params = request.query_params
     unknown = sorted(set(params) - KNOWN)
     if unknown:
@@ -39,7 +40,7 @@ def event_query(request: Request) -> reads.EventQuery:
         limit = parse_limit(params.get("limit", "50"))
     except QueryError as exc:
         raise refused(exc) from None
-    return reads.EventQuery(
+    return EventQuery(
         names=tuple(params.getlist("event")),
         kind=kind,
         since=_time(params.get("from"), "from"),
@@ -70,7 +71,7 @@ def _answer(rows, cursor) -> Response:  # type: ignore[no-untyped-def]
 async def project_events(request: Request) -> Response:
     context = await read_context(request)
     query = event_query(request)
-    return _answer(*await context.run(lambda conn: reads.events_page(conn, context.project.id, query)))
+    return _answer(*await context.run(lambda conn: events_page(conn, context.project.id, query)))
 
 
 async def contact_events(request: Request) -> Response:
@@ -79,10 +80,10 @@ async def contact_events(request: Request) -> Response:
     uid = path_uid(request, "uid")
 
     def run(conn):  # type: ignore[no-untyped-def]
-        contact_id = reads.contact_id_for(conn, context.project.id, uid)
+        contact_id = contact_id_for(conn, context.project.id, uid)
         if contact_id is None:
             return None
-        return reads.events_page(conn, context.project.id, query, contact_id=contact_id)
+        return events_page(conn, context.project.id, query, contact_id=contact_id)
 
     page = await context.run(run)
     if page is None:
@@ -96,10 +97,10 @@ async def account_events(request: Request) -> Response:
     uid = path_uid(request, "uid")
 
     def run(conn):  # type: ignore[no-untyped-def]
-        row = reads.account_row(conn, context.project.id, uid)
+        row = account_row(conn, context.project.id, uid)
         if row is None:
             return None
-        return reads.events_page(conn, context.project.id, query, account_id=row.id)
+        return events_page(conn, context.project.id, query, account_id=row.id)
 
     page = await context.run(run)
     if page is None:

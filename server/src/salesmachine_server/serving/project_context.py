@@ -17,7 +17,7 @@ from salesmachine_server.domain.timezones import local_today
 from salesmachine_server.serving.state import app_state
 from salesmachine_server.serving.threads import on_connection
 from salesmachine_server.store.db.engine import Engines
-from salesmachine_server.store.read.queries import Window
+from salesmachine_server.store.read.activity import Window
 from salesmachine_server.store.records.projects import Project
 
 T = TypeVar("T")

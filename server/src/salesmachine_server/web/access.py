@@ -26,7 +26,7 @@ from salesmachine_server.serving.sent_paths import sent_path
 from salesmachine_server.serving.state import app_state
 from salesmachine_server.serving.threads import on_thread
 from salesmachine_server.store.db.engine import Engines
-from salesmachine_server.store.read import queries as reads
+from salesmachine_server.store.read.activity import Window
 from salesmachine_server.store.read.counts import count_matching
 from salesmachine_server.store.records.projects import Project, list_projects
 from salesmachine_server.store.records.saved_segments import Segment, list_segments
@@ -89,7 +89,7 @@ class Dashboard:
         return self.context.zone
 
     @property
-    def window(self) -> reads.Window:
+    def window(self) -> Window:
         return self.context.window
 
     @property

@@ -1,6 +1,6 @@
 """The accounts and contacts lists, and saving their filter as a named segment.
 
-The list is reads.list_accounts / list_contacts, paged by their keyset cursor, with the total
+The list is list_accounts / list_contacts, paged by their keyset cursor, with the total
 from store/read/counts.py; a segment's page is the same list with the segment's saved filter.
 """
 
@@ -16,7 +16,8 @@ from starlette.responses import RedirectResponse, Response
 from salesmachine_server.domain.health import LEVELS
 from salesmachine_server.domain.list_query import QueryError, Subject, parse_list_query
 from salesmachine_server.serving.threads import on_thread
-from salesmachine_server.store.read import queries as reads
+from salesmachine_server.store.read.lists import list_accounts, list_contacts
+from salesmachine_server.store.read.profiles import account_domains
 from salesmachine_server.store.read.counts import count_matching
 from salesmachine_server.store.records.saved_segments import Segment, delete_segment, find_segment, save_segment
 from salesmachine_server.web.access import Dashboard, PageNotFound, dashboard, page_handler
@@ -82,11 +83,11 @@ async def _list(request: Request, subject: Subject) -> Response:
         error = exc.message
     else:
         query.limit = PAGE_SIZE
-        lister = reads.list_contacts if subject == Subject.CONTACTS else reads.list_accounts
+        lister = list_contacts if subject == Subject.CONTACTS else list_accounts
 
         def load(conn: Connection) -> tuple[Any, str | None, int, dict[int, str | None]]:
             found, after = lister(conn, project_id, query, window)
-            domains = (reads.account_domains(conn, [(r.id, r.params) for r in found])
+            domains = (account_domains(conn, [(r.id, r.params) for r in found])
                        if subject == Subject.ACCOUNTS else {})
             return found, after, count_matching(conn, project_id, subject, query, window), domains
 

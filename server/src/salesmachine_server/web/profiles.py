@@ -1,9 +1,9 @@
 """Account and contact pages: attributes, health and the rule behind it, the mrr history, the
 usage map, the timeline, the account's contacts or the contact's accounts, the latest visits.
 
-The profile itself is what GET /v1/accounts/{uid} answers: reads.account_profile /
+The profile itself is what GET /v1/accounts/{uid} answers: account_profile /
 contact_profile shaped by api/shapes.py into api/models.py's Struct (times aware UTC); the
-timeline is reads.events_page, paged by its cursor with `?before=`.
+timeline is events_page, paged by its cursor with `?before=`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ from starlette.responses import Response
 from salesmachine_server.api import models, shapes
 from salesmachine_server.domain import revenue
 from salesmachine_server.domain.list_query import FieldType, QueryError, decode_cursor
-from salesmachine_server.store.read import queries as reads
+from salesmachine_server.store.read.activity import usage
+from salesmachine_server.store.read.profiles import account_profile, contact_profile
+from salesmachine_server.store.read.timelines import EventQuery, events_page
 from salesmachine_server.store.db.schema import memberships
 from salesmachine_server.web.access import Dashboard, PageNotFound, dashboard, page_handler
 from salesmachine_server.web.attribute_values import shown
@@ -46,7 +48,7 @@ def mrr_chart(history: list[models.MrrChange], dash: Dashboard) -> dict[str, Any
     }
 
 
-def _timeline_query(request: Request) -> tuple[reads.EventQuery, str | None]:
+def _timeline_query(request: Request) -> tuple[EventQuery, str | None]:
     params = request.query_params
     kind = params.get("kind") if params.get("kind") in ("event", "pageview") else None
     after = None
@@ -55,11 +57,11 @@ def _timeline_query(request: Request) -> tuple[reads.EventQuery, str | None]:
             after = decode_cursor(params["before"], FieldType.DATETIME)
         except QueryError:
             after = None
-    return reads.EventQuery(kind=kind, limit=TIMELINE_PAGE, after=after), kind
+    return EventQuery(kind=kind, limit=TIMELINE_PAGE, after=after), kind
 
 
 def _visits(conn: Connection, project_id: int, **owner: int) -> list[Any]:
-    rows, _ = reads.events_page(conn, project_id, reads.EventQuery(kind="pageview", limit=VISITS), **owner)
+    rows, _ = events_page(conn, project_id, EventQuery(kind="pageview", limit=VISITS), **owner)
     return [visit_of(r) for r in rows]
 
 
@@ -81,18 +83,18 @@ async def account_page(request: Request) -> Response:
     since = first_day(window.today)
 
     def load(conn: Connection) -> dict[str, Any] | None:
-        read = reads.account_profile(conn, project_id, uid, window)
+        read = account_profile(conn, project_id, uid, window)
         if read is None:
             return None
         profile = shapes.account(read, window.rule)
         account_id = read.row.id
-        timeline, cursor = reads.events_page(conn, project_id, query, account_id=account_id)
+        timeline, cursor = events_page(conn, project_id, query, account_id=account_id)
         members = select(memberships.c.contact_id).where(memberships.c.account_id == account_id)
         return {
             "profile": profile,
             "timeline": timeline,
             "cursor": cursor,
-            "usage": reads.usage(conn, members, since),
+            "usage": usage(conn, members, since),
             "visits": _visits(conn, project_id, account_id=account_id),
         }
 
@@ -113,17 +115,17 @@ async def contact_page(request: Request) -> Response:
     since = first_day(window.today)
 
     def load(conn: Connection) -> dict[str, Any] | None:
-        read = reads.contact_profile(conn, project_id, uid, window)
+        read = contact_profile(conn, project_id, uid, window)
         if read is None:
             return None
         profile = shapes.contact(read, window.rule)
         contact_id = read.row.id
-        timeline, cursor = reads.events_page(conn, project_id, query, contact_id=contact_id)
+        timeline, cursor = events_page(conn, project_id, query, contact_id=contact_id)
         return {
             "profile": profile,
             "timeline": timeline,
             "cursor": cursor,
-            "usage": reads.usage(conn, [contact_id], since),
+            "usage": usage(conn, [contact_id], since),
             "visits": _visits(conn, project_id, contact_id=contact_id),
             # Where the revenue report counts this contact's revenue, if on its accounts.
             "paying_accounts": paying_accounts_of(conn, contact_id),

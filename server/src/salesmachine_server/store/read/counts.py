@@ -3,7 +3,7 @@ band, and accounts that just turned bad.
 
 The read API pages through lists (store/read/queries.py) and never counts them. A count is built by
 the same builder as its list (store/read/filters.py: fields, filters and search; the activity
-subqueries of reads.activity_source) so that it agrees with the list it counts;
+subqueries of activity_source) so that it agrees with the list it counts;
 tests/test_dashboard.py checks that it does.
 Activity subqueries are joined only when a filter needs them: counting a segment on `plan=pro`
 over 100,000 contacts does not aggregate their active days. Health is read from the health
@@ -23,17 +23,17 @@ from salesmachine_server.domain.health import BAD, LEVELS
 from salesmachine_server.domain.list_query import ListQuery, Subject
 from salesmachine_server.store.write import health_marks
 from salesmachine_server.store.read import filters
-from salesmachine_server.store.read import queries as reads
+from salesmachine_server.store.read.activity import Window, account_activity, activity_source
 from salesmachine_server.store.read.json_params import param_number
 from salesmachine_server.store.db.schema import accounts, contact_days, memberships
 def count_matching(conn: Connection, project_id: int, subject: Subject, query: ListQuery,
-                   window: reads.Window) -> int:
+                   window: Window) -> int:
     """How many contacts or accounts (`subject`) the list with these filters and search holds."""
     dialect = conn.dialect.name
     table = filters.table_of(subject)
     used = {one.field for one in query.filters}
     marks = "health" in used and health_marks.usable(conn, project_id, window.rule)
-    source, days = reads.activity_source(subject, project_id, window,
+    source, days = activity_source(subject, project_id, window,
                                          [f for f in filters.ACTIVITY_FIELDS if f in used], marks=marks)
     fields = filters.list_fields(dialect, table, days, window.rule)
     statement = (
@@ -44,11 +44,11 @@ def count_matching(conn: Connection, project_id: int, subject: Subject, query: L
     return conn.execute(statement).scalar_one()
 
 
-def health_bands(conn: Connection, project_id: int, subject: Subject, window: reads.Window) -> dict[str, int]:
+def health_bands(conn: Connection, project_id: int, subject: Subject, window: Window) -> dict[str, int]:
     """{good, average, bad: how many} of a project's accounts or contacts, by the project's rule."""
     table = filters.table_of(subject)
     marks = health_marks.usable(conn, project_id, window.rule)
-    source, days = reads.activity_source(subject, project_id, window, ["health"], marks=marks)
+    source, days = activity_source(subject, project_id, window, ["health"], marks=marks)
     band = (days["health"].band() if marks else window.rule.sql(days["health"])).label("band")
     rows = conn.execute(
         select(band, func.count())
@@ -75,7 +75,7 @@ def _account_days_between(project_id: int, first: date, last: date, only: Any = 
     )
 
 
-def turned_bad(conn: Connection, project_id: int, window: reads.Window, days_ago: int = 7,
+def turned_bad(conn: Connection, project_id: int, window: Window, days_ago: int = 7,
                limit: int = 10) -> Sequence[Any]:
     """Accounts that are bad today and were not `days_ago` days ago, by the same rule over the
     window that ended then: the ones a CSM should call first, the biggest mrr first.
@@ -93,7 +93,7 @@ def turned_bad(conn: Connection, project_id: int, window: reads.Window, days_ago
             accounts.c.project_id == project_id, accounts.c.not_bad_day >= first_then,
             accounts.c.not_bad_day < window.since(rule.window_days))
     before = _account_days_between(project_id, first_then, then, only)
-    now = reads.account_activity(project_id, window.since(rule.window_days), only)
+    now = account_activity(project_id, window.since(rule.window_days), only)
     mrr = param_number(conn.dialect.name, accounts.c.params, "mrr")
     statement = (
         select(accounts.c.account_uid, accounts.c.params, accounts.c.last_seen_at,

@@ -1,6 +1,6 @@
 """Whether any of some projects has an account of a given domain: who may see that domain's logo.
 
-An account's domain is not stored: reads.account_domains derives it from the account's params
+An account's domain is not stored: account_domains derives it from the account's params
 (`domain`, `website_url`, ...) or from its contacts' company e-mail addresses. So the question is
 asked in two steps, each narrowed in SQL by the domain's text and settled by that same code, so
 that a logo is served exactly where the list pages show it:
@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Text, cast, func, select
 
 from salesmachine_server.enrich.domains import domain_from_params
 from salesmachine_server.store.read.json_params import param_text
-from salesmachine_server.store.read.queries import account_domains
+from salesmachine_server.store.read.profiles import account_domains
 from salesmachine_server.store.db.schema import accounts, contacts, memberships
 def projects_have_domain(conn: Connection, project_ids: Sequence[int], domain: str) -> bool:
     """`domain`: lower-case letters, digits, dots and hyphens only (no LIKE wildcard in it)."""

@@ -1,6 +1,6 @@
 """The newest contacts with their health, for the home page.
 
-reads.list_contacts can sort by first_seen_at, but it aggregates every contact's active days to
+list_contacts can sort by first_seen_at, but it aggregates every contact's active days to
 do so (1.4 s over 100,000 contacts on SQLite); the home page needs eight rows, so this takes the
 eight newest first and counts only their active days, with the same rule. The eight newest are
 read from the index ix_contacts_project_first_seen (project_id, first_seen_at, id), backwards:
@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from salesmachine_server.store.read import queries as reads
+from salesmachine_server.store.read.activity import Window, contact_active_days
 from salesmachine_server.store.db.schema import contacts
 @dataclass(frozen=True)
 class Signup:
@@ -25,7 +25,7 @@ class Signup:
     health: str
 
 
-def recent_signups(conn: Connection, project_id: int, window: reads.Window, limit: int = 8) -> list[Signup]:
+def recent_signups(conn: Connection, project_id: int, window: Window, limit: int = 8) -> list[Signup]:
     rows = conn.execute(
         select(contacts.c.id, contacts.c.contact_uid, contacts.c.params, contacts.c.first_seen_at)
         .where(contacts.c.project_id == project_id)
@@ -35,6 +35,6 @@ def recent_signups(conn: Connection, project_id: int, window: reads.Window, limi
     since = window.since(window.rule.window_days)
     return [
         Signup(r.contact_uid, r.params, r.first_seen_at,
-               window.rule.classify(reads.contact_active_days(conn, r.id, since)))
+               window.rule.classify(contact_active_days(conn, r.id, since)))
         for r in rows
     ]

@@ -1,0 +1,77 @@
+"""Timelines: a contact's, an account's or the project's events and pageviews, newest first,
+in keyset pages, with the enrichment stored with each.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, or_, select
+
+from salesmachine_server.domain.list_query import encode_cursor
+from salesmachine_server.store.db.schema import (
+    accounts,
+    contacts,
+    events,
+)
+
+
+# -- timelines ----------------------------------------------------------------------------
+
+# The enrichment columns of an event row (event_insert.ENRICHMENT_COLUMNS, less the version).
+ENRICHMENT = (events.c.ip_scope, events.c.country, events.c.region, events.c.city, events.c.latitude,
+              events.c.longitude, events.c.browser, events.c.browser_version, events.c.os, events.c.os_version,
+              events.c.device)
+
+
+@dataclass(frozen=True)
+class EventQuery:
+    names: tuple[str, ...] = ()
+    kind: str | None = None  # "event" or "pageview"
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 50
+    after: tuple[datetime, int] | None = None
+
+
+def events_page(
+    conn: Connection, project_id: int, query: EventQuery, *, contact_id: int | None = None,
+    account_id: int | None = None,
+) -> tuple[list[Any], str | None]:
+    """Events newest first, keyset-paged on (occurred_at, id)."""
+    statement = (
+        select(events.c.id, events.c.name, events.c.kind, events.c.params, events.c.occurred_at,
+               events.c.received_at, events.c.message_id, contacts.c.contact_uid, accounts.c.account_uid,
+               *ENRICHMENT)
+        .select_from(
+            events.join(contacts, contacts.c.id == events.c.contact_id)
+            .outerjoin(accounts, accounts.c.id == events.c.account_id)
+        )
+        .where(events.c.project_id == project_id)
+    )
+    if contact_id is not None:
+        statement = statement.where(events.c.contact_id == contact_id)
+    if account_id is not None:
+        statement = statement.where(events.c.account_id == account_id)
+    if query.names:
+        statement = statement.where(events.c.name.in_(query.names))
+    if query.kind:
+        statement = statement.where(events.c.kind == query.kind)
+    if query.since is not None:
+        statement = statement.where(events.c.occurred_at >= query.since)
+    if query.until is not None:
+        statement = statement.where(events.c.occurred_at < query.until)
+    if query.after is not None:
+        at, last_id = query.after
+        statement = statement.where(
+            or_(events.c.occurred_at < at, and_(events.c.occurred_at == at, events.c.id < last_id))
+        )
+    rows = list(conn.execute(
+        statement.order_by(events.c.occurred_at.desc(), events.c.id.desc()).limit(query.limit + 1)
+    ).all())
+    if len(rows) <= query.limit:
+        return rows, None
+    rows = rows[: query.limit]
+    return rows, encode_cursor(rows[-1].occurred_at, rows[-1].id)
