@@ -26,6 +26,7 @@ from salesmachine_server.ingest.body import off_the_loop_if_large, read_body, st
 from salesmachine_server.ingest.client_ip import fill_visit_ip, request_client_ip
 from salesmachine_server.domain.messages import Invalid, ItemError, Message, parse_item
 from salesmachine_server.ingest.verification import check_identity
+from salesmachine_server.ingest.suppression import NOTHING_SUPPRESSED, suppression_for
 from salesmachine_server.ingest.group_commit import Job
 from salesmachine_server.keys import derive_secret
 from salesmachine_server.settings import Settings
@@ -94,6 +95,7 @@ def write_endpoint(kind: str):  # type: ignore[no-untyped-def]
         if credentials is None:
             credentials = await credentials_for(request, envelope.api_token)
         write = Write(request, credentials, settings, envelope.size)
+        write.suppression = await suppression_for(request, credentials.project)
         try:
             payload = await off_the_loop_if_large(envelope.size, envelope.payload)
             items = batch_items(payload, settings.max_batch_items) if kind == "batch" else []
@@ -145,6 +147,7 @@ class Write:
         # Its User-Agent is the visitor's too: the agent of events that carry no visit_agent.
         self.browser_agent = request.headers.get("user-agent") if browser else None
         self.enricher = enricher_from(settings)
+        self.suppression = NOTHING_SUPPRESSED  # the erased uids it refuses (set by the endpoint)
 
     async def one(self, item: Any, kind: str) -> Response:
         try:
@@ -206,6 +209,7 @@ class Write:
             raise Invalid("item", "max_size", f"an item may be at most {self.settings.max_item_bytes} bytes")
         message = parse_item(item, kind, self.received_at)
         check_identity(item, message, self.credentials, self._project_secret)
+        self.suppression.refuse(message)
         fill_visit_ip(message, self.visit_ip)
         if message.kind == "event":
             message.enrichment = self.enricher.event(message.params, self.browser_agent)
@@ -229,6 +233,7 @@ class Write:
         }
 
     async def _submit(self, messages: list[Message], rejections: list[dict[str, Any]]) -> int:
+        messages, rejections = self.suppression.screen(self, messages, rejections)
         timezone = self.credentials.project.settings.get("timezone", "UTC")
         job = Job(self.project_id, self.received_at, messages, rejections, timezone=timezone)
         return await app_state(self.request).group_commit.submit(job)

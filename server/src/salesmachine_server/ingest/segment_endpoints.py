@@ -29,6 +29,7 @@ from salesmachine_server.enrich.events import enricher_from
 from salesmachine_server.errors import CODES, ApiError
 from salesmachine_server.ingest.body import off_the_loop_if_large, read_body, stranger_bodies
 from salesmachine_server.ingest.client_ip import fill_visit_ip, request_client_ip
+from salesmachine_server.ingest.suppression import NOTHING_SUPPRESSED, suppression_for
 from salesmachine_server.ingest.endpoints import Write, credentials_for, item_json, json_response, refuse_in_maintenance
 from salesmachine_server.ingest.group_commit import Job
 from salesmachine_server.ingest.gzip_body import content_coding, inflate
@@ -173,6 +174,7 @@ def _replayed(request: Request, body: bytes) -> Request:
 async def _write(request: Request, credentials: Credentials, payload: Any, kind: str, body_size: int) -> Response:
     settings: Settings = app_state(request).settings
     pipeline = SegmentItems(request, credentials, settings, body_size)
+    pipeline.suppression = await suppression_for(request, credentials.project)
     if kind != "batch":
         return await pipeline.one(payload, kind)
     try:
@@ -214,6 +216,7 @@ class SegmentItems:
         self.browser_agent = request.headers.get("user-agent") if browser else None
         self.enricher = enricher_from(settings)
         self._secret: str | None = None
+        self.suppression = NOTHING_SUPPRESSED  # the erased uids it refuses (set by _write)
 
     async def one(self, raw: Any, kind: str) -> Response:
         try:
@@ -270,6 +273,7 @@ class SegmentItems:
         meant = translate(raw, self.received_at, kind, sent_at)
         for one in meant:
             check_identity(one.item, one.message, self.credentials, self._project_secret)
+            self.suppression.refuse(one.message)
             fill_visit_ip(one.message, self.visit_ip)
             if one.message.kind == "event":
                 one.message.enrichment = self.enricher.event(one.message.params, self.browser_agent)
@@ -306,6 +310,7 @@ class SegmentItems:
         }
 
     async def _submit(self, messages: list[Message], rejections: list[dict[str, Any]]) -> int:
+        messages, rejections = self.suppression.screen(self, messages, rejections)
         timezone = self.credentials.project.settings.get("timezone", "UTC")
         job = Job(self.project_id, self.received_at, messages, rejections, timezone=timezone)
         result: int = await app_state(self.request).group_commit.submit(job)
