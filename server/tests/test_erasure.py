@@ -12,8 +12,8 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import httpx
@@ -32,7 +32,7 @@ ACME = "acme-erasure-5b"
 
 
 # One instant for both projects' histories: their figures must be equal to the microsecond.
-NOW = datetime.now(timezone.utc).replace(hour=12, minute=0, second=0, microsecond=0)
+NOW = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
 
 
 def ago(days: float) -> str:

@@ -26,7 +26,8 @@ from salesmachine_server.serving.state import app_state
 from salesmachine_server.store.records.projects import Project
 from salesmachine_server.store.records.suppressions import SUPPRESSED_REASON
 
-SUPPRESSED = Counter("salesmachine_suppressed_items_total", "Items naming an erased uid, refused or dropped", ["action"])
+SUPPRESSED = Counter("salesmachine_suppressed_items_total", "Items naming an erased uid, refused or dropped",
+                     ["action"])
 SETTING = "suppressed_writes"
 MODES = ("refuse", "drop")
 RULE = "suppressed"

@@ -8,7 +8,7 @@ the uids only by their hashes, so neither it nor the audit log brings the person
 from __future__ import annotations
 
 import functools
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from salesmachine_server.domain.receipts import receipt_key, sign
@@ -19,7 +19,8 @@ from salesmachine_server.store.records import audit_log, erasure_receipts
 from salesmachine_server.store.write.erasure import erase_account, erase_contact
 
 
-def erase(engines: Engines, server_key: bytes, project_id: int, kind: Kind, uid: str, actor: str) -> dict[str, Any] | None:
+def erase(engines: Engines, server_key: bytes, project_id: int, kind: Kind, uid: str,
+          actor: str) -> dict[str, Any] | None:
     """Erase the contact or account `uid` of a project; its signed receipt, or None when the
     project has no such uid. `actor` says who asked: "user:<email>", "api:<token>", "cli:<login>"."""
     started = _now()
@@ -49,7 +50,7 @@ def erase(engines: Engines, server_key: bytes, project_id: int, kind: Kind, uid:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _iso(at: datetime) -> str:

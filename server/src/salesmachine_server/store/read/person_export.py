@@ -73,5 +73,5 @@ def person_events(engine: Engine, contact_id: int) -> Iterator[dict[str, Any]]:
         for r in page:
             yield {"event_uid": r.name, "kind": r.kind, "account_uid": r.account_uid, "params": r.params,
                    "created_at": r.occurred_at, "received_at": r.received_at, "message_id": r.message_id,
-                   **dict(zip(ENRICHMENT, r[-len(ENRICHMENT):]))}
+                   **dict(zip(ENRICHMENT, r[-len(ENRICHMENT):], strict=True))}
         after = (page[-1].occurred_at, page[-1].id)

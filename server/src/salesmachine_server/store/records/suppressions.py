@@ -14,10 +14,10 @@ def suppression_counts(conn: Connection, project_id: int) -> dict[str, int]:
     """How many uids are suppressed, and how many writes naming one were refused or dropped."""
     uids = conn.execute(select(func.count()).select_from(suppressions)
                         .where(suppressions.c.project_id == project_id)).scalar_one()
-    counted = dict(conn.execute(
+    counted: dict[str, int] = dict(conn.execute(
         select(rejected_items.c.code, func.count()).where(
             rejected_items.c.project_id == project_id, rejected_items.c.reason == SUPPRESSED_REASON)
-        .group_by(rejected_items.c.code)).all())
+        .group_by(rejected_items.c.code)).tuples().all())
     return {"suppressed_uids": uids, "refused_writes": counted.get("conflict", 0),
             "dropped_writes": counted.get("dropped", 0)}
 

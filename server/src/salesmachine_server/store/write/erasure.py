@@ -15,6 +15,7 @@ Accounts are erased the same way; their events stay their contacts' and lose the
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -73,8 +74,8 @@ def erase_contact(engine: Engine, project_id: int, uid: str, hasher: Hasher, now
         erased = Erased("contact", uid_hashes=_suppress(conn, project_id, "contact", uids, hasher, now))
     time.sleep(settle)
     for kind in ("event", "pageview"):
-        erased.add(f"{kind}s", _in_batches(engine, batch, lambda conn: _delete_some_events(
-            conn, events.c.contact_id == contact_id, kind, batch)))
+        erased.add(f"{kind}s", _in_batches(engine, batch, functools.partial(
+            _delete_some_events, owner=events.c.contact_id == contact_id, kind=kind, limit=batch)))
     with engine.begin() as conn:
         _lock(conn, contacts, [contact_id])
         uids |= _contact_uids(conn, contact_id)  # an alias may have come meanwhile
