@@ -292,3 +292,45 @@ def test_the_export_holds_everything_about_the_person(two_projects: tuple[Projec
     assert log[0]["action"] == "person_export" and GONE not in json.dumps(log)
     with reader(project) as http:  # leave nothing of the person for the next test's search
         assert http.delete(f"/v1/contacts/{GONE}").status_code == 200
+
+
+def test_the_dashboard_erases_after_the_uid_is_typed_and_logs_it(two_projects: tuple[Project, Project],
+                                                                 server: ServerProcess) -> None:
+    from tests.dashboard_support import PASSWORD, csrf_of
+    project, other = two_projects
+    email = make_user(server.database_url, project.id)
+    with httpx.Client(base_url=server.base_url, timeout=30) as stranger:  # a failed sign-in, logged
+        token = csrf_of(stranger.get("/signin").text)
+        assert stranger.post("/signin", data={"csrf": token, "email": email, "password": "wrong"}).status_code == 401
+    with signed_in(server.base_url, email) as browser:
+        page = browser.get(f"/p/{project.id}/contacts/{path_part(GONE_ALIAS)}")
+        assert page.status_code == 200 and 'id="erase"' in page.text
+        csrf = csrf_of(page.text)
+        form = {"csrf": csrf, "kind": "contact", "uid": GONE}
+        mistyped = browser.post(f"/p/{project.id}/erase", data={**form, "confirm": GONE[:-1]})
+        assert mistyped.status_code == 400 and "Nothing was erased" in mistyped.text
+        assert project.stored.contact(GONE) is not None
+        done = browser.post(f"/p/{project.id}/erase", data={**form, "confirm": GONE})
+        assert done.status_code == 200, done.text
+        assert 'id="receipt"' in done.text and project.stored.contact(GONE) is None
+        receipt = json.loads(done.text.split('<pre id="receipt">', 1)[1].split("</pre>", 1)[0]
+                             .replace("&#34;", '"').replace("&quot;", '"'))
+        assert receipt["by"] == f"user:{email}" and receipt["removed"]["events"] == 4
+        account = browser.post(f"/p/{project.id}/erase", data={"csrf": csrf, "kind": "account", "uid": ACME,
+                                                                "confirm": ACME})
+        assert account.status_code == 200 and project.stored.account(ACME) is None
+        saved = browser.post(f"/p/{project.id}/settings", data={
+            "csrf": csrf, "window_days": "7", "good_above": "1", "bad_at_most": "0", "timezone": "UTC"})
+        assert saved.status_code == 303
+        # A project the user is not a member of cannot be erased in.
+        assert browser.post(f"/p/{other.id}/erase", data={**form, "uid": STAYS, "confirm": STAYS}).status_code == 404
+        audit = browser.get(f"/p/{project.id}/audit").text
+    actions = [a for a in audit.split('data-action="')[1:]]
+    assert [a.split('"', 1)[0] for a in actions] == [
+        "settings_change", "erasure", "erasure", "sign_in", "sign_in_failed"]
+    assert GONE not in audit and GONE_ALIAS not in audit
+    with reader(project) as http:
+        api_log = http.get("/v1/audit").json()["data"]
+    assert [e["action"] for e in api_log] == ["settings_change", "erasure", "erasure", "sign_in", "sign_in_failed"]
+    assert api_log[0]["detail"] == {"changed": {"health": {"window_days": 7, "good_above": 1, "bad_at_most": 0},
+                                                "timezone": "UTC"}, "from": "dashboard"}

@@ -38,8 +38,7 @@ def cli_actor() -> str:
 def audit_settings_change(engines: Engines, project_id: int, changes: dict[str, object]) -> None:
     """Log a change of settings made from the command line (names and values: no secrets)."""
     if changes:
-        audit_log.record_now(engines.writer, project_id, cli_actor(), audit_log.SETTINGS,
-                             {"changed": dict(changes), "from": "cli"}, utcnow())
+        audit_log.record_settings_change(engines.writer, project_id, cli_actor(), dict(changes), "cli", utcnow())
 
 
 def _open(database_url: str | None) -> tuple[Settings, Engines]:

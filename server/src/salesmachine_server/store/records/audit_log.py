@@ -59,3 +59,16 @@ def project_entries(conn: Connection, project_id: int, limit: int = 100, before:
         query = query.where(audit_log.c.id < before)
     rows = conn.execute(query.order_by(audit_log.c.id.desc()).limit(limit)).all()
     return [Entry(r.id, r.project_id, r.at, r.actor, r.action, r.detail) for r in rows]
+
+
+def record_sign_in(engine: Engine, email: str, succeeded: bool, address: str | None, at: datetime) -> None:
+    """A dashboard sign-in, successful or not, under the address as typed (trimmed, lower-cased,
+    cut to the column: what was typed may be anything) and the client's IP."""
+    actor = "user:" + email.strip().lower()
+    record_now(engine, None, actor, SIGN_IN if succeeded else SIGN_IN_FAILED, {"address": address}, at)
+
+
+def record_settings_change(engine: Engine, project_id: int, actor: str, changes: dict[str, Any], source: str,
+                           at: datetime) -> None:
+    """A change of a project's settings (their names and new values: settings hold no secret)."""
+    record_now(engine, project_id, actor, SETTINGS, {"changed": changes, "from": source}, at)
