@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
-_SECURITY = [{"basic": []}]
+_SECURITY: list[dict[str, list[str]]] = [{"basic": []}]
 
 
 def _answer(description: str, schema: dict[str, Any] | None = None, *headers: str) -> dict[str, Any]:
