@@ -340,7 +340,8 @@ class Bench:
         met = failures == 0 and longest < erasure.TARGET_MAX_MS and found["removed"] >= self.args.erasure_events
         self.row(scenario=f"5. single calls while a contact with {self.args.erasure_events:,} events is erased",
                  engine=engine, server="uvicorn",
-                 figure=f"p99 {p99:.0f} ms (worst {erasure.WINDOW_SECONDS} s window), longest request "
+                 figure=f"p99 {p99:.0f} ms (worst {erasure.WINDOW_SECONDS} s window), "
+                        f"longest request "
                         f"{longest:.0f} ms, {_n(rps)} req/s ({acknowledged:,} acknowledged, {failures} failed); "
                         f"erasure of {found['removed']:,} events and pageviews took {found['erase_seconds']:.0f} s "
                         f"(seeded by SQL in {found['seeded_seconds']:.0f} s)",
@@ -348,7 +349,8 @@ class Bench:
                             f"{_n(before.ok_per_second)} req/s",
                  ratio_text=f"p99 {_ratio(p99, base_p99)} of it",
                  target_text=f"no request {erasure.TARGET_MAX_MS} ms or longer; no failure; everything erased",
-                 met=met, reason=None if met else "a request waited a second or more, failed, or rows were left",
+                 met=met,
+                 reason=None if met else "a request waited a second or more, failed, or rows were left",
                  commands=[found["server"].command, during[0].command], value=p99)
 
     def profiler(self, server: harness.Server, seconds: int, name: str):  # type: ignore[no-untyped-def]

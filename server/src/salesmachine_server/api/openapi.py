@@ -601,7 +601,8 @@ def build_openapi(settings: Settings | None = None) -> dict[str, Any]:
             {"name": "write", "description": "The tracking API (the token is enough)."},
             {"name": "read", "description": "The read API (token and secret together)."},
             {"name": "service", "description": "For operators and tools."},
-            {"name": "data rights", "description": "Erase, export one person, the audit log (token and secret; docs/privacy.md)."},
+            {"name": "data rights",
+             "description": "Erase, export one person, the audit log (token and secret; docs/privacy.md)."},
         ],
         "paths": {
             "/v1/ping": ping_operations(),
