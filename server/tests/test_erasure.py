@@ -201,10 +201,12 @@ def test_later_writes_for_an_erased_uid_are_refused_then_dropped(two_projects: t
     assert answer.json()["field"] == "contact_uid" and answer.json()["rule"] == "suppressed"
     batch = project.http.post("/v1/batch", json=[
         {"method": "event", **event}, {"method": "event", "contact_uid": STAYS, "event_uid": "ok"},
-        {"method": "contact", "contact_uid": "new-person", "params": {"account_uid": ACME}}])
+        {"method": "contact", "contact_uid": "new-person", "params": {"account_uid": ACME}},
+        # Refused for another reason, it is recorded as refused, but what it said is not kept.
+        {"method": "event", "contact_uid": GONE, "event_uid": "x", "created_at": "not a time"}])
     assert batch.status_code == 201, batch.text
     assert batch.json()["accepted"] == 2
-    assert batch.json()["rejected"][0]["rule"] == "suppressed"
+    assert [r["rule"] for r in batch.json()["rejected"]] == ["suppressed", "datetime"]
     segment = project.http.post("/v1/track", json={"userId": GONE, "event": "again"})
     assert segment.status_code == 409, segment.text
     assert project.stored.contact(GONE) is None and project.stored.contact(GONE_ALIAS) is None

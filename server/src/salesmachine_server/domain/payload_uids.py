@@ -10,10 +10,14 @@ string literal, quotes included: the same precision for what could not be parsed
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
 import orjson
+
+# A JSON string literal in text that is not JSON as a whole (cut at the limit, say).
+_STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')
 
 
 def names_any(raw: str, uids: frozenset[str]) -> bool:
@@ -23,6 +27,21 @@ def names_any(raw: str, uids: frozenset[str]) -> bool:
     except orjson.JSONDecodeError:
         return any(orjson.dumps(uid).decode() in raw for uid in uids)
     return any(value in uids for value in _scalars(document))
+
+
+def strings_in(raw: str) -> Iterator[str]:
+    """Every value `raw` could name a uid with: the strings and numbers of its JSON (keys too),
+    or, when it is not JSON, each JSON string literal in it, decoded."""
+    try:
+        document = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        for found in _STRING.finditer(raw):
+            try:
+                yield orjson.loads(found.group(0))
+            except orjson.JSONDecodeError:
+                yield found.group(1)
+        return
+    yield from _scalars(document)
 
 
 def _scalars(value: Any) -> Iterator[str]:

@@ -21,6 +21,7 @@ from prometheus_client import Counter
 from starlette.requests import Request
 
 from salesmachine_server.domain.messages import Invalid, Message
+from salesmachine_server.domain.payload_uids import strings_in
 from salesmachine_server.domain.uid_hashes import Kind, suppression_key, uid_hash
 from salesmachine_server.serving.state import app_state
 from salesmachine_server.store.records.projects import Project
@@ -88,8 +89,15 @@ class Suppression:
             if row.get("code") == "conflict" and _REFUSED_MARK in str(row.get("reason")):
                 SUPPRESSED.labels("refused").inc()
                 row = {**row, "raw": NOT_KEPT, "reason": SUPPRESSED_REASON}
+            elif self.hashes and self.names_in(str(row.get("raw", ""))):
+                row = {**row, "raw": NOT_KEPT}  # refused for another reason: kept, but not what it said
             screened.append(row)
         return kept, screened
+
+    def names_in(self, raw: str) -> bool:
+        """Whether a refused payload names a suppressed uid (of a contact or an account)."""
+        return any(uid_hash(self.key, kind, text) in self.hashes
+                   for text in strings_in(raw) for kind in ("contact", "account"))
 
 
 NOTHING_SUPPRESSED = Suppression(frozenset(), b"", drop=False)
