@@ -267,12 +267,17 @@ def test_the_cli_erases_and_the_audit_log_says_who(two_projects: tuple[Project, 
     assert receipt["by"].startswith("cli:") and receipt["removed"]["contacts"] == 1
     again = _cli("contacts", "erase", GONE_ALIAS, "--project", project.name, "--database", server.database_url)
     assert again.returncode == 1 and "no contact" in again.stderr
+    mode = _cli("contacts", "suppression", "--project", project.name, "--drop", "--database", server.database_url)
+    assert mode.returncode == 0, mode.stderr
+    assert json.loads(mode.stdout) == {"suppressed_uids": 2, "refused_writes": 0, "dropped_writes": 0,
+                                       "suppressed_writes": "drop"}
     with reader(project) as http:
         assert http.delete(f"/v1/accounts/{ACME}").status_code == 200
         log = http.get("/v1/audit").json()["data"]
-    assert [e["action"] for e in log][:2] == ["erasure", "erasure"]
+    assert [e["action"] for e in log][:3] == ["erasure", "settings_change", "erasure"]
     assert log[0]["actor"] == f"api:{project.token}" and log[0]["detail"]["kind"] == "account"
-    assert log[1]["actor"].startswith("cli:")
+    assert log[1]["detail"] == {"changed": {"suppressed_writes": "drop"}, "from": "cli"}
+    assert log[2]["actor"].startswith("cli:")
     assert GONE not in json.dumps(log)
     assert project.stored.account(ACME) is None
     assert _search_every_table(project.stored, [GONE, GONE_ALIAS]) == []
@@ -301,7 +306,7 @@ def test_the_export_holds_everything_about_the_person(two_projects: tuple[Projec
 
 def test_the_dashboard_erases_after_the_uid_is_typed_and_logs_it(two_projects: tuple[Project, Project],
                                                                  server: ServerProcess) -> None:
-    from tests.dashboard_support import PASSWORD, csrf_of
+    from tests.dashboard_support import csrf_of
     project, other = two_projects
     email = make_user(server.database_url, project.id)
     with httpx.Client(base_url=server.base_url, timeout=30) as stranger:  # a failed sign-in, logged

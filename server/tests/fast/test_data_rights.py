@@ -6,7 +6,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from salesmachine_server.domain.payload_uids import names_any
+from salesmachine_server.domain.payload_uids import names_any, strings_in
 from salesmachine_server.domain.receipts import receipt_key, sign, verify
 from salesmachine_server.domain.uid_hashes import suppression_key, uid_hash
 
@@ -25,6 +25,11 @@ UIDS = frozenset({"ann", "42"})
 ])
 def test_a_payload_names_a_uid_only_whole(raw: str, named: bool) -> None:
     assert names_any(raw, UIDS) is named
+
+
+def test_strings_of_a_payload_json_or_not() -> None:
+    assert sorted(strings_in('{"a": ["x", 7, true, null], "b": {"c": "y"}}')) == ["7", "a", "b", "c", "x", "y"]
+    assert list(strings_in('{"contact_uid": "a\\"b", "cut')) == ["contact_uid", 'a"b']
 
 
 def test_a_receipt_verifies_until_anything_changes() -> None:
