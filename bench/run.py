@@ -25,6 +25,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import erasure  # noqa: E402
 import harness  # noqa: E402
 import list_reads  # noqa: E402
 import rawinsert  # noqa: E402
@@ -322,6 +323,37 @@ class Bench:
         self.chart["latency"].append({"label": f"single {stack} {ENGINE_NAMES[engine]}", "p50": p50, "p99": p99,
                                       "color": engine})
 
+    # 5. ingestion during an erasure --------------------------------------------------------
+
+    def ingestion_during_erasure(self, engine: str) -> None:
+        """Single calls while a contact with --erasure-events events is erased (bench/erasure.py)."""
+        url = fresh_database(engine, "erasure")
+        QUIET.wait()
+        found = erasure.measure(engine, url, str(self.singles_file), self.args.erasure_events)
+        before: WrkResult = found["before"]
+        during: list[WrkResult] = found["during"]
+        p99 = max(r.latency_ms("p99") for r in during)
+        longest = max(r.latency_ms("max") for r in during)
+        failures = sum(r.failures for r in during)
+        acknowledged = sum(r.data["ok"] for r in during)
+        rps = acknowledged / sum(r.seconds for r in during)
+        base_p99 = before.latency_ms("p99")
+        met = failures == 0 and longest < erasure.TARGET_MAX_MS and found["removed"] >= self.args.erasure_events
+        self.row(scenario=f"5. single calls while a contact with {self.args.erasure_events:,} events is erased",
+                 engine=engine, server="uvicorn",
+                 figure=f"p99 {p99:.0f} ms (worst {erasure.WINDOW_SECONDS} s window), "
+                        f"longest request "
+                        f"{longest:.0f} ms, {_n(rps)} req/s ({acknowledged:,} acknowledged, {failures} failed); "
+                        f"erasure of {found['removed']:,} events and pageviews took {found['erase_seconds']:.0f} s "
+                        f"(seeded by SQL in {found['seeded_seconds']:.0f} s)",
+                 limit_text=f"the same load without an erasure: p99 {base_p99:.0f} ms, "
+                            f"{_n(before.ok_per_second)} req/s",
+                 ratio_text=f"p99 {_ratio(p99, base_p99)} of it",
+                 target_text=f"no request {erasure.TARGET_MAX_MS} ms or longer; no failure; everything erased",
+                 met=met,
+                 reason=None if met else "a request waited a second or more, failed, or rows were left",
+                 commands=[found["server"].command, during[0].command], value=p99)
+
     def profiler(self, server: harness.Server, seconds: int, name: str):  # type: ignore[no-untyped-def]
         if not self.args.profile or not (harness.VENV_BIN / "py-spy").exists():
             return None
@@ -485,6 +517,9 @@ class Bench:
                 if harness.granian_available():
                     log(f"{engine}: 2. single calls (granian)")
                     self.single_calls(engine, "granian")
+            if "erasure" in only:
+                log(f"{engine}: 5. ingestion during an erasure")
+                self.ingestion_during_erasure(engine)
             if "reads" in only and engine in read_markers:
                 log(f"{engine}: 3. reads")
                 self.reads(engine, read_markers[engine])
@@ -742,8 +777,10 @@ def main() -> None:
     parser.add_argument("--engines", default="sqlite,postgres")
     parser.add_argument("--quick", action="store_true", help="5 s scenarios and 1,000,000 read events (a smoke run)")
     parser.add_argument("--skip-reads", action="store_true")
-    parser.add_argument("--only", default="limits,batch,single,reads,client",
-                        help="scenarios to run, of: limits,batch,single,reads,client")
+    parser.add_argument("--only", default="limits,batch,single,reads,client,erasure",
+                        help="scenarios to run, of: limits,batch,single,reads,client,erasure")
+    parser.add_argument("--erasure-events", type=int, default=1_000_000,
+                        help="events of the contact erased in scenario 5")
     parser.add_argument("--batch-seconds", type=int, default=30)
     parser.add_argument("--single-seconds", type=int, default=20)
     parser.add_argument("--bare-seconds", type=int, default=10)
@@ -761,6 +798,7 @@ def main() -> None:
     if args.quick:
         args.batch_seconds = args.single_seconds = args.bare_seconds = args.read_seconds = 5
         args.raw_seconds, args.read_warmup, args.events = 3, 1, 1_000_000
+        args.erasure_events = 100_000
     started = time.perf_counter()
     CACHE.mkdir(exist_ok=True)
     ensure_tools()

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from salesmachine_server.api import export, profiles, revenue, timelines
+from salesmachine_server.api import data_rights, export, profiles, revenue, timelines
 from salesmachine_server.serving.credentials import ProjectDirectory
 from salesmachine_server.serving.cors import WriteCors
 from salesmachine_server.errors import ApiError, StoreUnavailable
@@ -92,6 +92,12 @@ def routes() -> list[BaseRoute]:
         Route("/v1/events", timelines.project_events, methods=["GET"]),
         EncodedRoute("/v1/export/{kind}", export.export, methods=["GET"]),
         Route("/v1/revenue", revenue.revenue_report, methods=["GET"]),
+        # Data rights (api/data_rights.py, docs/privacy.md): erase, export one person, the audit log.
+        EncodedRoute("/v1/contacts/{uid}", data_rights.erase_contact, methods=["DELETE"]),
+        EncodedRoute("/v1/accounts/{uid}", data_rights.erase_account, methods=["DELETE"]),
+        EncodedRoute("/v1/contacts/{uid}/export", data_rights.export_contact, methods=["GET"]),
+        Route("/v1/audit", data_rights.audit, methods=["GET"]),
+        Route("/v1/suppressions", data_rights.suppressions, methods=["GET"]),
         *dashboard_routes(),
     ]
 

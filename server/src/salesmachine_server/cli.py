@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 import orjson
 
+from salesmachine_server import data_rights_commands
 from salesmachine_server.enrich import backfill as enrich_backfill
 from salesmachine_server.enrich.events import Enricher, enricher_from
 from salesmachine_server.domain.retention import FIELD as RETENTION_FIELD
@@ -122,6 +123,9 @@ def _exit_after_graceful_shutdown(_signum: int, _frame: object) -> None:
 
 
 main.add_command(users)
+# Data rights (data_rights_commands.py): contacts erase, accounts erase, receipts verify.
+for _group in (data_rights_commands.contacts, data_rights_commands.accounts, data_rights_commands.receipts):
+    main.add_command(_group)
 
 
 @main.command("migrate")
@@ -280,6 +284,7 @@ def projects_configure(
             )) from None
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
+        data_rights_commands.audit_settings_change(engines, project.id, change)
         if timezone is not None:  # recomputes the health marks too
             days = rebuild_contact_days(engines.writer, project.id, project.settings.timezone)
             click.echo(f"recounted active days in {project.settings.timezone}: {days} contact-days", err=True)

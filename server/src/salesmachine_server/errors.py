@@ -19,6 +19,7 @@ CODES = {
     405: "method_not_allowed",
     406: "not_acceptable",
     408: "request_timeout",
+    409: "conflict",
     413: "payload_too_large",
     429: "too_many_requests",
     431: "request_header_fields_too_large",

@@ -23,6 +23,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from salesmachine_server.api.data_rights_openapi import with_data_rights
 from salesmachine_server.api.segment_openapi import segment_paths, segment_schemas, segment_success
 from salesmachine_server import __version__
 from salesmachine_server.api import models
@@ -601,12 +602,14 @@ def build_openapi(settings: Settings | None = None) -> dict[str, Any]:
             {"name": "write", "description": "The tracking API (the token is enough)."},
             {"name": "read", "description": "The read API (token and secret together)."},
             {"name": "service", "description": "For operators and tools."},
+            {"name": "data rights",
+             "description": "Erase, export one person, the audit log (token and secret; docs/privacy.md)."},
         ],
         "paths": {
             "/v1/ping": ping_operations(),
             **{path: write_operations(path, settings) for path in WRITES},
             **segment_paths(write_operations("/v1/batch", settings)["post"]["responses"]),
-            **read_paths(),
+            **with_data_rights(read_paths()),
             **service_paths(),
         },
         "components": {

@@ -1,6 +1,7 @@
 """A project's settings: its time zone, its health thresholds, whether writes made with the
-token alone must prove who they are (identity verification), and how long events are kept
-(retention, domain/retention.py).
+token alone must prove who they are (identity verification), how long events are kept
+(retention, domain/retention.py), and what becomes of a write naming an erased person
+(`suppressed_writes`: refused, or dropped; docs/privacy.md).
 
 They are stored as one JSON document per project (`projects.settings`), in this shape, every
 key optional (a missing one takes its default):
@@ -29,6 +30,10 @@ from salesmachine_server.domain.timezones import DEFAULT, is_valid, zone
 
 # The bounds of each health threshold: a window longer than a year, or a count of active days
 # above it, describes no customer.
+# What a write naming an erased person gets: refused (409), or answered and not stored.
+SUPPRESSED_WRITES = "suppressed_writes"
+REFUSE, DROP = "refuse", "drop"
+
 THRESHOLDS = {"window_days": (1, 365), "good_above": (0, 365), "bad_at_most": (0, 365)}
 
 
@@ -38,6 +43,7 @@ class ProjectSettings:
     health: HealthRule = field(default_factory=HealthRule)
     identity_verification: bool = False
     retention_days: int | None = None  # None: events are kept forever
+    suppressed_writes: str = REFUSE  # or DROP: what a write naming an erased uid gets
 
     @property
     def zone(self) -> ZoneInfo:
@@ -67,12 +73,13 @@ def from_stored(document: dict[str, Any]) -> ProjectSettings:
         health=HealthRule.of(document),
         identity_verification=bool(document.get("identity_verification")),
         retention_days=retention_days(document),
+        suppressed_writes=DROP if document.get(SUPPRESSED_WRITES) == DROP else REFUSE,
     )
 
 
 def to_stored(settings: ProjectSettings) -> dict[str, Any]:
     """The document to store: every setting, defaults included (what is stored is what applies),
-    but for retention, stored only when set (absent: kept forever)."""
+    but for retention and suppressed writes, stored only when set (absent: kept forever, refused)."""
     rule = settings.health
     stored: dict[str, Any] = {
         "timezone": settings.timezone,
@@ -81,6 +88,8 @@ def to_stored(settings: ProjectSettings) -> dict[str, Any]:
     }
     if settings.retention_days is not None:
         stored[RETENTION] = settings.retention_days
+    if settings.suppressed_writes != REFUSE:
+        stored[SUPPRESSED_WRITES] = settings.suppressed_writes
     return stored
 
 
@@ -90,7 +99,7 @@ def changed(current: ProjectSettings, change: Mapping[str, Any]) -> ProjectSetti
     None puts the setting back to its default. Raises `SettingsRefused` naming every value
     refused."""
     refusals: list[Refusal] = []
-    for name in sorted(change.keys() - {"timezone", "identity_verification", "health", RETENTION}):
+    for name in sorted(change.keys() - {"timezone", "identity_verification", "health", RETENTION, SUPPRESSED_WRITES}):
         refusals.append(Refusal(name, "known_setting", f"there is no setting named {name!r}"))
     timezone = current.timezone
     if "timezone" in change:
@@ -104,10 +113,19 @@ def changed(current: ProjectSettings, change: Mapping[str, Any]) -> ProjectSetti
     retention = current.retention_days
     if RETENTION in change:
         retention = _retention(change[RETENTION], retention, refusals)
+    suppressed = current.suppressed_writes
+    if SUPPRESSED_WRITES in change:
+        mode = change[SUPPRESSED_WRITES]
+        if mode is None:
+            suppressed = REFUSE
+        elif mode in (REFUSE, DROP):
+            suppressed = str(mode)
+        else:
+            refusals.append(Refusal(SUPPRESSED_WRITES, "one_of", f"suppressed_writes must be {REFUSE} or {DROP}"))
     if refusals:
         raise SettingsRefused(refusals)
     return ProjectSettings(timezone=timezone, health=health, identity_verification=identity_verification,
-                           retention_days=retention)
+                           retention_days=retention, suppressed_writes=suppressed)
 
 
 def _retention(value: object, current: int | None, refusals: list[Refusal]) -> int | None:

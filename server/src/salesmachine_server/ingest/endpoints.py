@@ -30,6 +30,7 @@ from salesmachine_server.domain.messages import Message, Refusal
 from salesmachine_server.ingest.verification import Identity
 from salesmachine_server.ingest.group_commit import Submission
 from salesmachine_server.ingest.pipeline import Steps, accept, item_json
+from salesmachine_server.ingest.suppression import NOTHING_SUPPRESSED, Suppression, suppression_for
 from salesmachine_server.settings import Settings
 from salesmachine_server.store.records.projects import utcnow
 from salesmachine_server.ingest.wire import Envelope, may_carry_credentials, open_envelope, sent_text
@@ -96,6 +97,7 @@ def write_endpoint(kind: str) -> Callable[[Request], Awaitable[Response]]:
         if credentials is None:
             credentials = await credentials_for(request, envelope.api_token)
         write = WriteRequest(request, credentials, settings, envelope.size)
+        write.suppress(await suppression_for(request, credentials.project))
         try:
             payload = await off_the_loop_if_large(envelope.size, envelope.payload)
             items = batch_items(payload, settings.max_batch_items) if kind == "batch" else []
@@ -159,6 +161,11 @@ class WriteRequest:
         self.project_id = credentials.project.id
         self.received_at = utcnow()
         self.steps = steps_for(request, credentials, settings, body_size, self.received_at)
+        self.suppression = NOTHING_SUPPRESSED  # the erased uids it refuses (set by the endpoint)
+
+    def suppress(self, suppression: Suppression) -> None:
+        """Check the items against a project's erased uids (ingest/suppression.py)."""
+        self.suppression = self.steps.suppression = suppression
 
     async def one(self, item: Any, kind: str) -> Response:
         accepted = accept(item, kind, self.steps)
@@ -225,6 +232,7 @@ class WriteRequest:
         }
 
     async def _submit(self, messages: list[Message], rejections: list[dict[str, Any]]) -> int:
+        messages, rejections = self.suppression.screen(self, messages, rejections)
         timezone = self.credentials.project.settings.timezone
         submission = Submission(self.project_id, self.received_at, messages, rejections, timezone=timezone)
         duplicates: int = await app_state(self.request).group_commit.submit(submission)

@@ -1,15 +1,17 @@
 """The item pipeline: one decoded item -> an accepted `Message`, or a `Refusal` that names the
 field and the rule (domain/messages.py). This is "accept" in the vocabulary of ingest/__init__.py.
 
-Five steps, in this order, each a function below; the first refusal ends the item's way:
+Six steps, in this order, each a function below; the first refusal ends the item's way:
 1. limit: an item over the item limit is refused before any work is spent on it;
 2. parse: the item becomes a message (domain/messages.py: every key and form the field sends);
 3. verify identity: on a project that verifies identity, a token-only write must prove the
    contact it speaks for (verification.py);
-4. visit IP: an event sent from a browser gets the browser's address (client_ip.py);
-5. enrich: an event gets its location and user agent (enrich/events.py).
+4. suppression: an item naming an erased person is refused (suppression.py; in the project's
+   "drop" mode it passes here and is left out when the request is submitted);
+5. visit IP: an event sent from a browser gets the browser's address (client_ip.py);
+6. enrich: an event gets its location and user agent (enrich/events.py).
 
-The write endpoints run all five (endpoints.py). The importer runs the same function with the
+The write endpoints run all six (endpoints.py). The importer runs the same function with the
 steps it has no input for left out (importer.py): no item limit (a row is as large as its file
 makes it), no identity to verify (the command speaks with the operator's authority), no
 browser, and no enrichment (an exported event comes back with the enrichment it had).
@@ -26,6 +28,7 @@ import orjson
 
 from salesmachine_server.domain.messages import Invalid, Message, MessageKind, Refusal, parse_item
 from salesmachine_server.enrich.events import Enricher
+from salesmachine_server.ingest.suppression import Suppression
 from salesmachine_server.ingest.verification import Identity, check_identity
 
 
@@ -36,6 +39,7 @@ class Steps:
     received_at: datetime  # naive UTC: an item without created_at happened then
     item_limit: int | None = None  # bytes of an item's JSON
     identity: Identity | None = None  # who wrote the items, for identity verification
+    suppression: Suppression | None = None  # the project's erased uids
     visit_ip: str | None = None  # a browser's address (None: not a browser)
     enricher: Enricher | None = None
     browser_agent: str | None = None  # a browser's User-Agent: the agent of events without visit_agent
@@ -48,6 +52,7 @@ def accept(item: Any, kind: str, steps: Steps) -> Message | Refusal:
         limit(item, steps.item_limit)
         message = parse_item(item, kind, steps.received_at)
         verify_identity(item, message, steps.identity)
+        refuse_suppressed(message, steps.suppression)
         fill_visit_ip(message, steps.visit_ip)
         enrich(message, steps.enricher, steps.browser_agent)
     except Invalid as refused:
@@ -63,6 +68,11 @@ def limit(item: Any, max_bytes: int | None) -> None:
 def verify_identity(item: Any, message: Message, identity: Identity | None) -> None:
     if identity is not None:
         check_identity(item, message, identity)
+
+
+def refuse_suppressed(message: Message, suppression: Suppression | None) -> None:
+    if suppression is not None:
+        suppression.refuse(message)
 
 
 def fill_visit_ip(message: Message, ip: str | None) -> None:

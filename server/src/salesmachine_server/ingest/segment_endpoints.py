@@ -31,8 +31,9 @@ from salesmachine_server.ingest.endpoints import (
     WriteRequest, credentials_for, json_response, refuse_in_maintenance, steps_for,
 )
 from salesmachine_server.ingest.group_commit import Submission
+from salesmachine_server.ingest.suppression import NOTHING_SUPPRESSED, Suppression, suppression_for
 from salesmachine_server.ingest.gzip_body import content_coding, inflate
-from salesmachine_server.ingest.pipeline import enrich, fill_visit_ip, item_json, limit, verify_identity
+from salesmachine_server.ingest.pipeline import enrich, fill_visit_ip, item_json, limit, refuse_suppressed, verify_identity
 from salesmachine_server.ingest.wire import Envelope, may_carry_credentials, media_type, sent_text
 from salesmachine_server.serving.credentials import Credentials, authenticate, basic_pair
 from salesmachine_server.serving.state import app_state
@@ -172,6 +173,7 @@ def _replayed(request: Request, body: bytes) -> Request:
 async def _write(request: Request, credentials: Credentials, payload: Any, kind: str, body_size: int) -> Response:
     settings: Settings = app_state(request).settings
     pipeline = SegmentItems(request, credentials, settings, body_size)
+    pipeline.suppress(await suppression_for(request, credentials.project))
     if kind != "batch":
         return await pipeline.one(payload, kind)
     try:
@@ -206,6 +208,11 @@ class SegmentItems:
         self.project_id = credentials.project.id
         self.received_at = utcnow()
         self.steps = steps_for(request, credentials, settings, body_size, self.received_at)
+        self.suppression = NOTHING_SUPPRESSED  # the erased uids it refuses (set by _write)
+
+    def suppress(self, suppression: Suppression) -> None:
+        """Check the messages against a project's erased uids (ingest/suppression.py)."""
+        self.suppression = self.steps.suppression = suppression
 
     async def one(self, raw: Any, kind: str) -> Response:
         try:
@@ -262,6 +269,7 @@ class SegmentItems:
         meant = translate(raw, self.received_at, kind, sent_at)  # the parse step, per Segment message
         for one in meant:
             verify_identity(one.item, one.message, self.steps.identity)
+            refuse_suppressed(one.message, self.steps.suppression)
             fill_visit_ip(one.message, self.steps.visit_ip)
             enrich(one.message, self.steps.enricher, self.steps.browser_agent)
         return [one.message for one in meant]
@@ -292,6 +300,7 @@ class SegmentItems:
         }
 
     async def _submit(self, messages: list[Message], rejections: list[dict[str, Any]]) -> int:
+        messages, rejections = self.suppression.screen(self, messages, rejections)
         timezone = self.credentials.project.settings.timezone
         job = Submission(self.project_id, self.received_at, messages, rejections, timezone=timezone)
         result: int = await app_state(self.request).group_commit.submit(job)

@@ -8,13 +8,14 @@ Built once by the lifespan (app.py) and kept under one name of Starlette's untyp
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 
 from salesmachine_server.serving.credentials import ProjectDirectory
 from salesmachine_server.serving.ratelimit import RateLimiter
+from salesmachine_server.serving.suppressed_uids import SuppressedUids
 from salesmachine_server.settings import Settings
 from salesmachine_server.store.db.engine import Engines
 
@@ -39,6 +40,8 @@ class AppState:
     stranger_bodies: StrangerBodies  # turns for reading bodies of senders not yet known
     # The readiness probe in flight, shared by /readyz and /v1/ping (serving/health_checks.py).
     readiness_probe: asyncio.Future[None] | None = None
+    # Erased uids' hashes per project, as write requests check them (ingest/suppression.py).
+    suppressed_uids: SuppressedUids = field(default_factory=SuppressedUids)
 
 
 def app_state(request: Request) -> AppState:

@@ -32,7 +32,8 @@ from salesmachine_server.domain.retention import MAX_DAYS as RETENTION_MAX_DAYS
 from salesmachine_server.keys import derive_secret
 from salesmachine_server.serving.state import app_state
 from salesmachine_server.serving.threads import on_thread
-from salesmachine_server.store.records.projects import update_settings
+from salesmachine_server.store.records import audit_log
+from salesmachine_server.store.records.projects import update_settings, utcnow
 from salesmachine_server.store.write.contact_days import rebuild_contact_days, refresh_health_marks
 from salesmachine_server.web.access import Dashboard, dashboard, page_handler
 from salesmachine_server.web.forms import checked_form
@@ -155,6 +156,8 @@ async def save_settings(request: Request) -> Response:
     rule = settings.health
     changed_marks = (rule.good_above, rule.bad_at_most) != (dash.window.rule.good_above, dash.window.rule.bad_at_most)
     await on_thread(update_settings, writer, dash.project.name, change)
+    await on_thread(audit_log.record_settings_change, writer, dash.project.id, f"user:{dash.session.email}",
+                    change, "dashboard", utcnow())
     app_state(request).projects.forget(dash.project.id)  # the API of this process applies them at once
     if changed_zone:  # recomputes the health marks too
         await on_thread(rebuild_contact_days, writer, dash.project.id, settings.timezone)

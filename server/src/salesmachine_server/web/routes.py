@@ -8,6 +8,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from salesmachine_server.web import (
+    data_rights,
     home,
     lists,
     live,
@@ -43,6 +44,9 @@ def dashboard_routes() -> list[BaseRoute]:
         Route(f"{project}/settings", project_settings.settings_page, methods=["GET"]),
         Route(f"{project}/settings", project_settings.save_settings, methods=["POST"]),
         Route(f"{project}/settings/secret", project_settings.reveal_secret, methods=["POST"]),
+        # Data rights (web/data_rights.py): the erase button's form, the audit log.
+        Route(f"{project}/erase", data_rights.erase_submit, methods=["POST"]),
+        Route(f"{project}/audit", data_rights.audit_page, methods=["GET"]),
         Route("/logos/{name}", logos.logo_file, methods=["GET"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
         # Any other address under /p/: the dashboard's own "not found" page, not the API's JSON.

@@ -20,6 +20,8 @@ from starlette.responses import RedirectResponse, Response
 
 from salesmachine_server.serving.state import app_state
 from salesmachine_server.serving.threads import on_thread
+from salesmachine_server.store.records import audit_log
+from salesmachine_server.store.records.projects import utcnow
 from salesmachine_server.store.records.sign_in_attempts import begin_attempt, succeeded
 from salesmachine_server.store.records.users import authenticate
 from salesmachine_server.store.records.web_sessions import LIFETIME, end_session, start_session
@@ -80,6 +82,7 @@ async def signin_submit(request: Request) -> Response:
         response.headers["Retry-After"] = str(attempt.retry_after)
         return response
     user = await on_thread(authenticate, engines.reader, email, form.get("password", ""))
+    await on_thread(audit_log.record_sign_in, engines.writer, email, user is not None, client, utcnow())
     if user is None:
         return _signin_form(request, "Wrong e-mail or password.", email=email, status=401)
     await on_thread(succeeded, engines.writer, attempt)

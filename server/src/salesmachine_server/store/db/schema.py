@@ -323,3 +323,41 @@ leases = Table(
     Column("expires_at", Float, nullable=False),
     Column("ran_at", Float),
 )
+
+# -- data rights (migration 0009_data_rights, docs/privacy.md) ---------------------------------------
+# The uids of erased contacts and accounts, kept only as keyed hashes (domain/data_rights.py):
+# a write naming one is refused or dropped (ingest/suppression.py) and never stored again.
+suppressions = Table(
+    "suppressions",
+    metadata,
+    Column("project_id", Id, ForeignKey("projects.id"), primary_key=True),
+    Column("uid_hash", String(64), primary_key=True),
+    Column("created_at", DateTime, nullable=False),
+)
+
+# Every erasure's signed receipt (domain/receipts.py), as it was returned: counts per kind, when,
+# by whom, the uid hashes. `document` is the JSON text whose signature verifies.
+erasure_receipts = Table(
+    "erasure_receipts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("project_id", Id, ForeignKey("projects.id"), nullable=False),
+    Column("erased_at", DateTime, nullable=False),
+    Column("document", Text, nullable=False),
+    Index("ix_erasure_receipts_project", "project_id", "erased_at"),
+)
+
+# What was done to people's data and to settings, and who signed in (store/records/audit_log.py).
+# `project_id` is NULL for sign-ins (users are not per project); `detail` never holds a uid.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("project_id", Id, ForeignKey("projects.id")),
+    Column("at", DateTime, nullable=False),
+    Column("actor", String(320), nullable=False),  # "user:<email>", "api:<token>", "cli:<login>"
+    Column("action", String(64), nullable=False),
+    Column("detail", Params, nullable=False),
+    Index("ix_audit_log_project_time", "project_id", "at"),
+    Index("ix_audit_log_actor_time", "actor", "at"),
+)

@@ -17,7 +17,9 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from salesmachine_server.domain.project_settings import ProjectSettings, changed, from_stored, to_stored
+from salesmachine_server.domain.project_settings import (
+    REFUSE, SUPPRESSED_WRITES, ProjectSettings, changed, from_stored, to_stored,
+)
 from salesmachine_server.domain.retention import FIELD as RETENTION
 from salesmachine_server.keys import derive_secret
 from salesmachine_server.store.db.schema import projects
@@ -83,6 +85,8 @@ def update_settings(engine: Engine, name: str, change: Mapping[str, Any]) -> Pro
         document = {**row.settings, **to_stored(settings)}
         if settings.retention_days is None:
             document.pop(RETENTION, None)  # stored only when set
+        if settings.suppressed_writes == REFUSE:
+            document.pop(SUPPRESSED_WRITES, None)
         conn.execute(projects.update().where(projects.c.id == row.id).values(settings=document))
     return dataclasses.replace(_project(row), settings=settings)
 

@@ -1,0 +1,37 @@
+"""Each project's suppressed uid hashes, as the write path checks them (ingest/suppression.py).
+
+Read from the database at most once per `TTL_SECONDS` per project and process: a write request
+costs a dictionary lookup, and a suppression committed by another process (or the CLI) is seen
+within that time. An erasure waits that long after suppressing before it removes the last rows
+(serving/erasures.py), so a write that passed the check just before has landed by then and is
+removed with the rest.
+"""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import Engine
+
+from salesmachine_server.serving.threads import on_connection
+from salesmachine_server.store.records.suppressions import suppressed_hashes
+
+TTL_SECONDS = 1.0
+
+
+class SuppressedUids:
+    def __init__(self) -> None:
+        self._known: dict[int, tuple[float, frozenset[str]]] = {}
+
+    async def of(self, engine: Engine, project_id: int) -> frozenset[str]:
+        """The project's suppressed uid hashes, at most TTL_SECONDS old."""
+        known = self._known.get(project_id)
+        if known is not None and time.monotonic() - known[0] < TTL_SECONDS:
+            return known[1]
+        hashes = await on_connection(engine, lambda conn: suppressed_hashes(conn, project_id))
+        self._known[project_id] = (time.monotonic(), hashes)
+        return hashes
+
+    def forget(self, project_id: int) -> None:
+        """Read the project's hashes again at the next write (this process just changed them)."""
+        self._known.pop(project_id, None)
