@@ -26,7 +26,7 @@ from salesmachine_server.store.write.contact_days import rebuild_contact_days, r
 from salesmachine_server.store.db.engine import Engines, open_engines
 from salesmachine_server.store.db.migrate import migrate
 from salesmachine_server.store.records.projects import Project, create_project, list_projects, update_settings
-from salesmachine_server.domain.project_settings import SettingsRefused, to_stored
+from salesmachine_server.domain.project_settings import SettingsRefused, applied, to_stored
 from salesmachine_server.user_commands import Again, database_option, first_user, print_first_user, users
 def _open(database_url: str | None) -> tuple[Settings, Engines]:
     settings = Settings.from_env(database_url=database_url)
@@ -284,7 +284,7 @@ def projects_configure(
             )) from None
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
-        data_rights_commands.audit_settings_change(engines, project.id, change)
+        data_rights_commands.audit_settings_change(engines, project.id, applied(project.settings, change))
         if timezone is not None:  # recomputes the health marks too
             days = rebuild_contact_days(engines.writer, project.id, project.settings.timezone)
             click.echo(f"recounted active days in {project.settings.timezone}: {days} contact-days", err=True)

@@ -93,6 +93,13 @@ def to_stored(settings: ProjectSettings) -> dict[str, Any]:
     return stored
 
 
+def applied(settings: ProjectSettings, change: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings a change named, as they now stand (typed, as stored): what the audit log
+    keeps of a change, whatever form it was typed in (None: back to the default, absent)."""
+    stored = to_stored(settings)
+    return {name: stored.get(name) for name in change}
+
+
 def changed(current: ProjectSettings, change: Mapping[str, Any]) -> ProjectSettings:
     """`current` with `change` applied: a part of the stored document (`{"health":
     {"good_above": "6"}}`), whose values may be typed or text as a form sends them; a value of

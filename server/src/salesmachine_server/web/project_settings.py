@@ -26,7 +26,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from salesmachine_server.domain.project_settings import THRESHOLDS, SettingsRefused, changed
+from salesmachine_server.domain.project_settings import THRESHOLDS, SettingsRefused, applied, changed
 from salesmachine_server.domain.retention import FIELD as RETENTION_FIELD
 from salesmachine_server.domain.retention import MAX_DAYS as RETENTION_MAX_DAYS
 from salesmachine_server.keys import derive_secret
@@ -157,7 +157,7 @@ async def save_settings(request: Request) -> Response:
     changed_marks = (rule.good_above, rule.bad_at_most) != (dash.window.rule.good_above, dash.window.rule.bad_at_most)
     await on_thread(update_settings, writer, dash.project.name, change)
     await on_thread(audit_log.record_settings_change, writer, dash.project.id, f"user:{dash.session.email}",
-                    change, "dashboard", utcnow())
+                    applied(settings, change), "dashboard", utcnow())
     app_state(request).projects.forget(dash.project.id)  # the API of this process applies them at once
     if changed_zone:  # recomputes the health marks too
         await on_thread(rebuild_contact_days, writer, dash.project.id, settings.timezone)
