@@ -12,22 +12,21 @@ from datetime import date
 from typing import Any
 
 import msgspec
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 from starlette.requests import Request
 from starlette.responses import Response
 
 from salesmachine_server.api import models, shapes
 from salesmachine_server.domain import revenue
 from salesmachine_server.domain.list_query import FieldType, QueryError, decode_cursor
-from salesmachine_server.store.read.activity import usage
+from salesmachine_server.store.read.activity import account_usage, usage
 from salesmachine_server.store.read.profiles import account_profile, contact_profile
 from salesmachine_server.store.read.timelines import EventQuery, events_page
-from salesmachine_server.store.db.schema import memberships
 from salesmachine_server.web.access import Dashboard, PageNotFound, dashboard, page_handler
 from salesmachine_server.web.attribute_values import shown
 from salesmachine_server.web.home import first_month
 from salesmachine_server.web.logos import Logo
-from salesmachine_server.web.revenue import paying_accounts_of
+from salesmachine_server.store.read.revenue import paying_accounts_of
 from salesmachine_server.web.usage_map import first_day, usage_map
 from salesmachine_server.web.visits import agent_label, place, visit_of
 TIMELINE_PAGE = 30
@@ -89,12 +88,11 @@ async def account_page(request: Request) -> Response:
         profile = shapes.account(read, window.rule)
         account_id = read.row.id
         timeline, cursor = events_page(conn, project_id, query, account_id=account_id)
-        members = select(memberships.c.contact_id).where(memberships.c.account_id == account_id)
         return {
             "profile": profile,
             "timeline": timeline,
             "cursor": cursor,
-            "usage": usage(conn, members, since),
+            "usage": account_usage(conn, account_id, since),
             "visits": _visits(conn, project_id, account_id=account_id),
         }
 

@@ -11,13 +11,12 @@ are exactly those behind its figures.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
@@ -25,8 +24,7 @@ from starlette.responses import Response
 from salesmachine_server.domain import revenue
 from salesmachine_server.api.revenue import parse_query
 from salesmachine_server.errors import ApiError
-from salesmachine_server.store.db.schema import accounts, contacts, memberships, mrr_changes
-from salesmachine_server.store.read.revenue import accounts_of_paying_contacts, mrr_rows
+from salesmachine_server.store.read.revenue import accounts_of_paying_contacts, mrr_rows, names_of
 from salesmachine_server.web.access import Dashboard, dashboard, page_handler
 from salesmachine_server.web.home import movements_chart
 
@@ -34,7 +32,6 @@ from salesmachine_server.web.home import movements_chart
 # The intervals the page offers, and how many periods it shows of each when no `from` is given.
 OFFERED = (revenue.WEEK, revenue.MONTH, revenue.QUARTER)
 DEFAULT_COUNT = {revenue.DAY: 31, revenue.WEEK: 12, revenue.MONTH: 12, revenue.QUARTER: 8, revenue.YEAR: 5}
-NAMES_PER_QUERY = 500  # uids per IN (...) when looking up names
 
 
 def default_first(last: date, interval: str) -> date:
@@ -220,39 +217,3 @@ async def period_page(request: Request) -> Response:
         "address": lambda k=None: period_address(dash, period, query.interval, k),
         "back": dash.url(f"/revenue?{urlencode({'interval': query.interval})}"),
     })
-
-
-def names_of(conn: Connection, project_id: int, units: Iterable[revenue.Unit]) -> dict[revenue.Unit, str | None]:
-    """The `name` param of each unit's account or contact (None when it has none)."""
-    wanted: dict[str, list[str]] = {"account": [], "contact": []}
-    for unit in units:
-        wanted[unit.kind].append(unit.uid)
-    found: dict[revenue.Unit, str | None] = {}
-    for owner, table, column in (("account", accounts, accounts.c.account_uid),
-                                 ("contact", contacts, contacts.c.contact_uid)):
-        uids = wanted[owner]
-        for i in range(0, len(uids), NAMES_PER_QUERY):
-            chunk = uids[i:i + NAMES_PER_QUERY]
-            rows = conn.execute(select(column, table.c.params).where(table.c.project_id == project_id,
-                                                                     column.in_(chunk)))
-            for uid, params in rows:
-                name = (params or {}).get("name")
-                found[revenue.Unit(owner, uid)] = name if isinstance(name, str) and name else None
-    return found
-
-
-# -- a contact's revenue, where it is ------------------------------------------------------------
-
-
-def paying_accounts_of(conn: Connection, contact_id: int) -> list[dict[str, Any]]:
-    """The contact's accounts that have mrr history: where the revenue report counts the
-    contact's revenue (docs/revenue.md, Revenue units), with each one's name and mrr now."""
-    has_mrr = select(mrr_changes.c.id).where(mrr_changes.c.account_id == accounts.c.id).exists()
-    rows = conn.execute(
-        select(accounts.c.account_uid, accounts.c.params)
-        .select_from(memberships.join(accounts, accounts.c.id == memberships.c.account_id))
-        .where(memberships.c.contact_id == contact_id, has_mrr)
-        .order_by(accounts.c.account_uid)
-    )
-    return [{"account_uid": uid, "name": (params or {}).get("name"), "mrr": (params or {}).get("mrr")}
-            for uid, params in rows]

@@ -118,3 +118,6 @@ def activity_source(subject: Subject, project_id: int, window: Window, names: It
     return source, days
 
 
+def account_usage(conn: Connection, account_id: int, since: date) -> dict[date, int]:
+    """Events per day since a day over an account's contacts (its usage map)."""
+    return usage(conn, select(memberships.c.contact_id).where(memberships.c.account_id == account_id), since)

@@ -32,7 +32,7 @@ import heapq
 import threading
 import weakref
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -217,3 +217,39 @@ def _rows(conn: Connection, condition: Any) -> list[Keyed]:
                                     else revenue.Unit("contact", contact_uid), mrr, at))
         for at, row_id, account_uid, contact_uid, mrr in conn.execute(query)
     ]
+
+
+NAMES_PER_QUERY = 500  # uids per IN (...) when looking up names
+
+
+def names_of(conn: Connection, project_id: int, units: Iterable[revenue.Unit]) -> dict[revenue.Unit, str | None]:
+    """The `name` param of each unit's account or contact (None when it has none)."""
+    wanted: dict[str, list[str]] = {"account": [], "contact": []}
+    for unit in units:
+        wanted[unit.kind].append(unit.uid)
+    found: dict[revenue.Unit, str | None] = {}
+    for owner, table, column in (("account", accounts, accounts.c.account_uid),
+                                 ("contact", contacts, contacts.c.contact_uid)):
+        uids = wanted[owner]
+        for i in range(0, len(uids), NAMES_PER_QUERY):
+            chunk = uids[i:i + NAMES_PER_QUERY]
+            rows = conn.execute(select(column, table.c.params).where(table.c.project_id == project_id,
+                                                                     column.in_(chunk)))
+            for uid, params in rows:
+                name = (params or {}).get("name")
+                found[revenue.Unit(owner, uid)] = name if isinstance(name, str) and name else None
+    return found
+
+
+def paying_accounts_of(conn: Connection, contact_id: int) -> list[dict[str, Any]]:
+    """The contact's accounts that have mrr history: where the revenue report counts the
+    contact's revenue (docs/revenue.md, Revenue units), with each one's name and mrr now."""
+    has_mrr = select(mrr_changes.c.id).where(mrr_changes.c.account_id == accounts.c.id).exists()
+    rows = conn.execute(
+        select(accounts.c.account_uid, accounts.c.params)
+        .select_from(memberships.join(accounts, accounts.c.id == memberships.c.account_id))
+        .where(memberships.c.contact_id == contact_id, has_mrr)
+        .order_by(accounts.c.account_uid)
+    )
+    return [{"account_uid": uid, "name": (params or {}).get("name"), "mrr": (params or {}).get("mrr")}
+            for uid, params in rows]
