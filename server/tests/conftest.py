@@ -19,8 +19,14 @@ from tests.support import IN_CI, Project, ServerProcess, StoredData, make_projec
 
 # Debian's Chromium, driven by Playwright for Python (sdks/js/install-browser.sh installs both).
 CHROMIUM = "/usr/bin/chromium"
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-               "--disable-sync", "--no-first-run"]
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 # One server key for this run, shared by the servers the tests start (they inherit the
 # environment) and the projects the tests create in-process.

@@ -7,7 +7,7 @@ import contextlib
 import re
 import secrets
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -22,6 +22,7 @@ def make_user(database_url: str, *project_ids: int, password: str = PASSWORD) ->
     does; returns the e-mail address."""
     from salesmachine_server.store.db.engine import open_engines
     from salesmachine_server.store.records.users import create_user
+
     email = f"csm-{secrets.token_hex(4)}@example.com"
     engines = open_engines(database_url)
     try:
@@ -48,11 +49,12 @@ def signed_in(base_url: str, email: str, password: str = PASSWORD) -> Iterator[h
 
 
 def ago(days: float, hours: float = 0) -> str:
-    return (datetime.now(timezone.utc) - timedelta(days=days, hours=hours)).isoformat()
+    return (datetime.now(UTC) - timedelta(days=days, hours=hours)).isoformat()
 
 
-CHROME_ON_WINDOWS = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-                     "Chrome/126.0 Safari/537.36")
+CHROME_ON_WINDOWS = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"
+)
 SCRIPT_NAME = "Bob <script>alert(1)</script>"
 
 
@@ -72,38 +74,102 @@ def send_customers(project: Project) -> None:
     MRR now: 250 + 500 = 750; accounts by health: one good, one average, one bad.
     """
     items: list[dict[str, Any]] = [
-        {"method": "account", "account_uid": "acme", "created_at": ago(150),
-         "params": {"name": "Acme Corp", "domain": "acme.com", "plan": "pro", "mrr": 100}},
+        {
+            "method": "account",
+            "account_uid": "acme",
+            "created_at": ago(150),
+            "params": {"name": "Acme Corp", "domain": "acme.com", "plan": "pro", "mrr": 100},
+        },
         {"method": "account", "account_uid": "acme", "params": {"mrr": 250}, "created_at": ago(60)},
-        {"method": "account", "account_uid": "globex", "created_at": ago(120),
-         "params": {"name": "Globex", "plan": "basic", "mrr": 500}},
-        {"method": "account", "account_uid": "initech", "params": {"name": "Initech", "mrr": 80}, "created_at": ago(90)},
+        {
+            "method": "account",
+            "account_uid": "globex",
+            "created_at": ago(120),
+            "params": {"name": "Globex", "plan": "basic", "mrr": 500},
+        },
+        {
+            "method": "account",
+            "account_uid": "initech",
+            "params": {"name": "Initech", "mrr": 80},
+            "created_at": ago(90),
+        },
         {"method": "account", "account_uid": "initech", "params": {"mrr": 0}, "created_at": ago(30)},
-        {"method": "contact", "contact_uid": "alice", "created_at": ago(150),
-         "params": {"name": "Alice Liddell", "email": "alice@acme.com", "account_uid": "acme"}},
-        {"method": "contact", "contact_uid": "bob", "created_at": ago(100),
-         "params": {"name": SCRIPT_NAME, "email": "bob@acme.com", "account_uid": "acme"}},
-        {"method": "contact", "contact_uid": "carol", "created_at": ago(120),
-         "params": {"name": "Carol", "email": "carol@globex.com", "account_uid": "globex"}},
-        {"method": "contact", "contact_uid": "dave", "created_at": ago(90),
-         "params": {"name": "Dave", "email": "dave@initech.com", "account_uid": "initech"}},
-        {"method": "contact", "contact_uid": "erin", "created_at": ago(1),
-         "params": {"name": "Erin", "email": "erin@example.com"}},
+        {
+            "method": "contact",
+            "contact_uid": "alice",
+            "created_at": ago(150),
+            "params": {"name": "Alice Liddell", "email": "alice@acme.com", "account_uid": "acme"},
+        },
+        {
+            "method": "contact",
+            "contact_uid": "bob",
+            "created_at": ago(100),
+            "params": {"name": SCRIPT_NAME, "email": "bob@acme.com", "account_uid": "acme"},
+        },
+        {
+            "method": "contact",
+            "contact_uid": "carol",
+            "created_at": ago(120),
+            "params": {"name": "Carol", "email": "carol@globex.com", "account_uid": "globex"},
+        },
+        {
+            "method": "contact",
+            "contact_uid": "dave",
+            "created_at": ago(90),
+            "params": {"name": "Dave", "email": "dave@initech.com", "account_uid": "initech"},
+        },
+        {
+            "method": "contact",
+            "contact_uid": "erin",
+            "created_at": ago(1),
+            "params": {"name": "Erin", "email": "erin@example.com"},
+        },
     ]
     # An hour before midnight UTC at most is still the same UTC day: keep events at noon UTC
     # of their day so that the test's "days ago" are calendar days whatever the hour now.
     for days in (0, 1, 2, 4, 6, 9):
-        items.append({"method": "event", "contact_uid": "alice", "event_uid": "report_created",
-                      "params": {"account_uid": "acme", "report": f"Q{days}"}, "created_at": _noon(days)})
+        items.append(
+            {
+                "method": "event",
+                "contact_uid": "alice",
+                "event_uid": "report_created",
+                "params": {"account_uid": "acme", "report": f"Q{days}"},
+                "created_at": _noon(days),
+            }
+        )
     for days in (15, 16):
-        items.append({"method": "event", "contact_uid": "carol", "event_uid": "login",
-                      "params": {"account_uid": "globex"}, "created_at": _noon(days)})
+        items.append(
+            {
+                "method": "event",
+                "contact_uid": "carol",
+                "event_uid": "login",
+                "params": {"account_uid": "globex"},
+                "created_at": _noon(days),
+            }
+        )
     for days in (3, 5):
-        items.append({"method": "event", "contact_uid": "dave", "event_uid": "login",
-                      "params": {"account_uid": "initech"}, "created_at": _noon(days)})
-    items.append({"method": "pageview", "contact_uid": "alice", "created_at": _noon(0, minutes=-1),
-                  "params": {"account_uid": "acme", "visit_url": "https://app.example.com/reports",
-                             "visit_ip": "203.0.113.7", "visit_agent": CHROME_ON_WINDOWS}})
+        items.append(
+            {
+                "method": "event",
+                "contact_uid": "dave",
+                "event_uid": "login",
+                "params": {"account_uid": "initech"},
+                "created_at": _noon(days),
+            }
+        )
+    items.append(
+        {
+            "method": "pageview",
+            "contact_uid": "alice",
+            "created_at": _noon(0, minutes=-1),
+            "params": {
+                "account_uid": "acme",
+                "visit_url": "https://app.example.com/reports",
+                "visit_ip": "203.0.113.7",
+                "visit_agent": CHROME_ON_WINDOWS,
+            },
+        }
+    )
     items.append({"method": "event", "event_uid": "no contact"})
     answer = project.http.post("/v1/batch", json=items)
     assert answer.status_code == 201, answer.text
@@ -113,7 +179,7 @@ def send_customers(project: Project) -> None:
 def _noon(days_ago: int, minutes: int = 0) -> str:
     """Noon UTC, `days_ago` calendar days ago (or the last full minute, if noon is still ahead
     today: a time in the future would be refused or would look like a clock error)."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     day = (now - timedelta(days=days_ago)).replace(hour=12, minute=0, second=0, microsecond=0)
     day += timedelta(minutes=minutes)
     if day > now:

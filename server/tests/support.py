@@ -22,9 +22,8 @@ import pytest
 from sqlalchemy import create_engine, select, text
 
 from salesmachine_server.store.db.schema import accounts, contacts, events, mrr_changes
-POSTGRES_ADMIN_URL = os.environ.get(
-    "SALESMACHINE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
+
+POSTGRES_ADMIN_URL = os.environ.get("SALESMACHINE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
@@ -52,7 +51,7 @@ def postgres_database() -> Iterator[str]:
     try:
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001 - any failure to reach PostgreSQL
+    except Exception as exc:
         admin.dispose()
         message = f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL}: {exc}"
         if IN_CI:
@@ -82,11 +81,22 @@ class ServerProcess:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 30.0) -> "ServerProcess":
+    def start(self, timeout: float = 30.0) -> ServerProcess:
         self.port = self.port or free_port()
-        log = open(self.log_path, "ab")
-        command = [sys.executable, "-m", "salesmachine_server", "serve", "--host", "127.0.0.1",
-                   "--port", str(self.port), "--database", self.database_url, *self.extra_args]
+        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child, closed once it started
+        command = [
+            sys.executable,
+            "-m",
+            "salesmachine_server",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--database",
+            self.database_url,
+            *self.extra_args,
+        ]
         self.process = subprocess.Popen(
             command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(self.env or {})}
         )
@@ -126,6 +136,7 @@ class StoredData:
 
     def __init__(self, database_url: str, project_id: int) -> None:
         from salesmachine_server.store.db.engine import open_engines
+
         self.engines = open_engines(database_url)
         self.project_id = project_id
 
@@ -176,8 +187,14 @@ class StoredData:
 
     def events(self, contact_id: int) -> list[dict[str, Any]]:
         query = (
-            select(events.c.name, events.c.kind, events.c.params, events.c.occurred_at, events.c.message_id,
-                   accounts.c.account_uid)
+            select(
+                events.c.name,
+                events.c.kind,
+                events.c.params,
+                events.c.occurred_at,
+                events.c.message_id,
+                accounts.c.account_uid,
+            )
             .select_from(events.outerjoin(accounts, accounts.c.id == events.c.account_id))
             .where(events.c.contact_id == contact_id)
             .order_by(events.c.occurred_at, events.c.id)
@@ -185,8 +202,14 @@ class StoredData:
         with self.engines.reader.connect() as conn:
             rows = conn.execute(query).all()
         return [
-            {"name": r.name, "kind": r.kind, "params": _json(r.params), "occurred_at": r.occurred_at,
-             "message_id": r.message_id, "account_uid": r.account_uid}
+            {
+                "name": r.name,
+                "kind": r.kind,
+                "params": _json(r.params),
+                "occurred_at": r.occurred_at,
+                "message_id": r.message_id,
+                "account_uid": r.account_uid,
+            }
             for r in rows
         ]
 
@@ -237,6 +260,7 @@ def make_project(database_url: str, name: str | None = None, **settings: Any) ->
     from salesmachine_server.store.db.engine import open_engines
     from salesmachine_server.store.db.migrate import migrate
     from salesmachine_server.store.records.projects import create_project, update_settings
+
     engines = open_engines(database_url)
     try:
         migrate(engines)
@@ -275,7 +299,7 @@ class TcpProxy:
         self._sockets: list[socket.socket] = []
         self._listener: socket.socket | None = None
 
-    def start(self) -> "TcpProxy":
+    def start(self) -> TcpProxy:
         import threading
 
         listener = socket.socket()

@@ -37,11 +37,25 @@ def test_alias_when_only_the_alias_exists(project: Project) -> None:
 
 
 def test_alias_when_both_exist_merges_fields_events_memberships_and_revenue(project: Project) -> None:
-    post(project, "/v1/contact", {"contact_uid": "anon", "created_at": "2024-01-01T00:00:00Z",
-                                  "params": {"name": "anonymous", "browser": "firefox", "account_uid": "acc-1"}})
+    post(
+        project,
+        "/v1/contact",
+        {
+            "contact_uid": "anon",
+            "created_at": "2024-01-01T00:00:00Z",
+            "params": {"name": "anonymous", "browser": "firefox", "account_uid": "acc-1"},
+        },
+    )
     post(project, "/v1/track/pageview", {"contact_uid": "anon", "created_at": "2024-01-01T00:05:00Z"})
-    post(project, "/v1/contact", {"contact_uid": "user", "created_at": "2024-02-01T00:00:00Z",
-                                  "params": {"name": "Ann", "email": "ann@x.io", "mrr": 50, "account_uid": "acc-2"}})
+    post(
+        project,
+        "/v1/contact",
+        {
+            "contact_uid": "user",
+            "created_at": "2024-02-01T00:00:00Z",
+            "params": {"name": "Ann", "email": "ann@x.io", "mrr": 50, "account_uid": "acc-2"},
+        },
+    )
     post(project, "/v1/track/event", {"contact_uid": "user", "event_uid": "paid", "created_at": "2024-02-02T00:00:00Z"})
 
     alias(project, "user", "anon")

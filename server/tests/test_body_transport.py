@@ -35,37 +35,127 @@ def b64(value: Any) -> str:
 
 # (name, path, request keywords, status, field, rule, a piece of what was sent that the kept raw shows)
 BODY_REFUSALS: list[tuple[str, str, dict[str, Any], int, str, str, str]] = [
-    ("invalid UTF-8", "/v1/contact", {"content": b'{"contact_uid":"caf\xe9"}', "headers": JSON},
-     400, "body", "json", '{"contact_uid":"caf'),
-    ("a NUL byte (PostgreSQL's text refuses it)", "/v1/contact", {"content": b'{"contact_uid":"a\x00b"}', "headers": JSON},
-     400, "body", "json", '"a\\x00b"'),
-    ("truncated JSON", "/v1/contact", {"content": b'{"contact_uid":"trunc', "headers": JSON},
-     400, "body", "json", '{"contact_uid":"trunc'),
-    ("trailing garbage", "/v1/track/event", {"content": b'{"contact_uid":"c","event_uid":"e"} tail', "headers": JSON},
-     400, "body", "json", '"event_uid":"e"} tail'),
-    ("nesting over 1,024", "/v1/contact",
-     {"content": b'{"contact_uid":"deep","params":{"x":' + b"[" * 1100 + b"]" * 1100 + b"}}", "headers": JSON},
-     400, "body", "json", '{"contact_uid":"deep"'),
-    ("1e400", "/v1/contact", {"content": b'{"contact_uid":"inf","params":{"x":1e400}}', "headers": JSON},
-     400, "body", "json", '"x":1e400'),
+    (
+        "invalid UTF-8",
+        "/v1/contact",
+        {"content": b'{"contact_uid":"caf\xe9"}', "headers": JSON},
+        400,
+        "body",
+        "json",
+        '{"contact_uid":"caf',
+    ),
+    (
+        "a NUL byte (PostgreSQL's text refuses it)",
+        "/v1/contact",
+        {"content": b'{"contact_uid":"a\x00b"}', "headers": JSON},
+        400,
+        "body",
+        "json",
+        '"a\\x00b"',
+    ),
+    (
+        "truncated JSON",
+        "/v1/contact",
+        {"content": b'{"contact_uid":"trunc', "headers": JSON},
+        400,
+        "body",
+        "json",
+        '{"contact_uid":"trunc',
+    ),
+    (
+        "trailing garbage",
+        "/v1/track/event",
+        {"content": b'{"contact_uid":"c","event_uid":"e"} tail', "headers": JSON},
+        400,
+        "body",
+        "json",
+        '"event_uid":"e"} tail',
+    ),
+    (
+        "nesting over 1,024",
+        "/v1/contact",
+        {"content": b'{"contact_uid":"deep","params":{"x":' + b"[" * 1100 + b"]" * 1100 + b"}}", "headers": JSON},
+        400,
+        "body",
+        "json",
+        '{"contact_uid":"deep"',
+    ),
+    (
+        "1e400",
+        "/v1/contact",
+        {"content": b'{"contact_uid":"inf","params":{"x":1e400}}', "headers": JSON},
+        400,
+        "body",
+        "json",
+        '"x":1e400',
+    ),
     ("an empty body", "/v1/contact", {"content": b"  ", "headers": JSON}, 400, "body", "required", ""),
-    ("neither JSON nor a form", "/v1/contact", {"content": b"<contact uid='1'/>", "headers": {"content-type": "application/xml"}},
-     406, "body", "json", "<contact uid='1'/>"),
-    ("bad base64 in a GET's data", "/v1/contact", {"params": {"data": "%%%not-base64"}},
-     400, "data", "base64", "%%%not-base64"),
-    ("an unknown encode", "/v1/contact", {"params": {"data": "e30", "encode": "rot13"}},
-     400, "encode", "one_of", "e30"),
-    ("JSON that is not JSON in a form's data", "/v1/contact",
-     {"content": urlencode({"encode": "none", "data": '{"contact_uid":'}).encode(),
-      "headers": {"content-type": "application/x-www-form-urlencoded"}},
-     400, "data", "json", '{"contact_uid":'),
-    ("a batch that is not an array", "/v1/batch", {"content": b'{"contact_uid":"x"}', "headers": JSON},
-     400, "body", "array", '{"contact_uid":"x"}'),
-    ("a batch over 2,500 items", "/v1/batch", {"content": json.dumps([{}] * 2501).encode(), "headers": JSON},
-     413, "batch", "max_items", "[{}, {}"),
-    ("a body over 5 MiB", "/v1/contact",
-     {"content": b'{"contact_uid":"big","params":{"x":"' + b"x" * (5 * 1024 * 1024) + b'"}}', "headers": JSON},
-     413, "body", "max_size", ""),
+    (
+        "neither JSON nor a form",
+        "/v1/contact",
+        {"content": b"<contact uid='1'/>", "headers": {"content-type": "application/xml"}},
+        406,
+        "body",
+        "json",
+        "<contact uid='1'/>",
+    ),
+    (
+        "bad base64 in a GET's data",
+        "/v1/contact",
+        {"params": {"data": "%%%not-base64"}},
+        400,
+        "data",
+        "base64",
+        "%%%not-base64",
+    ),
+    (
+        "an unknown encode",
+        "/v1/contact",
+        {"params": {"data": "e30", "encode": "rot13"}},
+        400,
+        "encode",
+        "one_of",
+        "e30",
+    ),
+    (
+        "JSON that is not JSON in a form's data",
+        "/v1/contact",
+        {
+            "content": urlencode({"encode": "none", "data": '{"contact_uid":'}).encode(),
+            "headers": {"content-type": "application/x-www-form-urlencoded"},
+        },
+        400,
+        "data",
+        "json",
+        '{"contact_uid":',
+    ),
+    (
+        "a batch that is not an array",
+        "/v1/batch",
+        {"content": b'{"contact_uid":"x"}', "headers": JSON},
+        400,
+        "body",
+        "array",
+        '{"contact_uid":"x"}',
+    ),
+    (
+        "a batch over 2,500 items",
+        "/v1/batch",
+        {"content": json.dumps([{}] * 2501).encode(), "headers": JSON},
+        413,
+        "batch",
+        "max_items",
+        "[{}, {}",
+    ),
+    (
+        "a body over 5 MiB",
+        "/v1/contact",
+        {"content": b'{"contact_uid":"big","params":{"x":"' + b"x" * (5 * 1024 * 1024) + b'"}}', "headers": JSON},
+        413,
+        "body",
+        "max_size",
+        "",
+    ),
 ]
 
 
@@ -84,8 +174,7 @@ def send(project: Project, path: str, request: dict[str, Any]) -> httpx.Response
         return raw.request(method, path, params=params, headers=headers, content=request.get("content"))
 
 
-@pytest.mark.parametrize("name,path,request_,status,field,rule,shown", BODY_REFUSALS,
-                         ids=[r[0] for r in BODY_REFUSALS])
+@pytest.mark.parametrize("name,path,request_,status,field,rule,shown", BODY_REFUSALS, ids=[r[0] for r in BODY_REFUSALS])
 def test_a_refused_body_is_kept_with_its_rule(
     project: Project, name: str, path: str, request_: dict[str, Any], status: int, field: str, rule: str, shown: str
 ) -> None:
@@ -121,8 +210,11 @@ def test_wrong_credentials_are_refused_before_the_body_is_read(project: Project)
         none = raw.post("/v1/contact", content=b"\xff\xfe not json", headers={"content-type": "text/plain"})
         assert none.status_code == 401, none.text
         # A form may carry the token itself: it is read (bounded), then refused for want of one.
-        form = raw.post("/v1/contact", content=b"encode=none&data=%7B%7D",
-                        headers={"content-type": "application/x-www-form-urlencoded"})
+        form = raw.post(
+            "/v1/contact",
+            content=b"encode=none&data=%7B%7D",
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
         assert form.status_code == 401, form.text
     assert project.stored.rejected() == []
 
@@ -150,12 +242,20 @@ def test_a_form_with_too_many_fields_is_refused_by_name(project: Project, transp
     fields = [("api_token", project.token), ("data", b64({"contact_uid": "many"}))] + [("f", "x")] * 10_000
     with httpx.Client(base_url=project.http.base_url, timeout=60) as raw:
         if transport == "multipart":
-            body = b"".join(b'--b\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n' % (k.encode(), v.encode())
-                            for k, v in fields) + b"--b--\r\n"
+            body = (
+                b"".join(
+                    b'--b\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n' % (k.encode(), v.encode())
+                    for k, v in fields
+                )
+                + b"--b--\r\n"
+            )
             answer = raw.post("/v1/contact", content=body, headers={"content-type": "multipart/form-data; boundary=b"})
         else:
-            answer = raw.post("/v1/contact", content=urlencode(fields).encode(),
-                              headers={"content-type": "application/x-www-form-urlencoded"})
+            answer = raw.post(
+                "/v1/contact",
+                content=urlencode(fields).encode(),
+                headers={"content-type": "application/x-www-form-urlencoded"},
+            )
     assert answer.status_code == 400, answer.text[:300]
     assert (answer.json()["field"], answer.json()["rule"]) == ("body", "max_fields")
     assert project.stored.contact("many") is None
@@ -165,12 +265,16 @@ def test_multipart_fields_are_read_as_sent(project: Project) -> None:
     """What the bounded multipart reader must get right: quoted and bare boundaries, a value
     holding the boundary mid-line, extra fields and a file part, preamble and epilogue."""
     data = json.dumps({"contact_uid": "mp", "params": {"note": "a --xyz b\r\n-- not a boundary"}})
-    body = (b"preamble\r\n--xyz\r\nContent-Disposition: form-data; name=\"api_token\"\r\n\r\n" + project.token.encode()
-            + b"\r\n--xyz\r\nContent-Disposition: form-data; name=encode\r\n\r\nnone"
-            + b"\r\n--xyz\r\nContent-Disposition: form-data; name=\"upload\"; filename=\"data.txt\"\r\n"
-            + b"Content-Type: text/plain\r\n\r\nnot the data field"
-            + b"\r\n--xyz\r\nContent-Disposition: form-data; name=\"data\"\r\n\r\n" + data.encode()
-            + b"\r\n--xyz--\r\nepilogue")
+    body = (
+        b'preamble\r\n--xyz\r\nContent-Disposition: form-data; name="api_token"\r\n\r\n'
+        + project.token.encode()
+        + b"\r\n--xyz\r\nContent-Disposition: form-data; name=encode\r\n\r\nnone"
+        + b'\r\n--xyz\r\nContent-Disposition: form-data; name="upload"; filename="data.txt"\r\n'
+        + b"Content-Type: text/plain\r\n\r\nnot the data field"
+        + b'\r\n--xyz\r\nContent-Disposition: form-data; name="data"\r\n\r\n'
+        + data.encode()
+        + b"\r\n--xyz--\r\nepilogue"
+    )
     with httpx.Client(base_url=project.http.base_url, timeout=30) as raw:
         for content_type in ('multipart/form-data; boundary="xyz"', "multipart/form-data; charset=utf-8; boundary=xyz"):
             answer = raw.post("/v1/contact", content=body, headers={"content-type": content_type})

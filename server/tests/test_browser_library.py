@@ -93,7 +93,7 @@ class Site:
         pages = self.pages
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - the http.server name
+            def do_GET(self) -> None:
                 html = pages.get(self.path.split("?")[0])
                 body = (html or "not found").encode()
                 self.send_response(200 if html is not None else 404)
@@ -212,11 +212,20 @@ def test_snippet_replays_calls_made_before_it_loaded_then_sends_directly(
     agent = page.evaluate("navigator.userAgent")
     assert events[0]["params"] == {"plan": "pro", "visit_ip": "127.0.0.1"}
     assert events[1]["kind"] == "pageview"
-    assert events[1]["params"] == {"visit_url": page_url, "visit_agent": agent, "referrer": start_url,
-                                   "visit_ip": "127.0.0.1"}
+    assert events[1]["params"] == {
+        "visit_url": page_url,
+        "visit_agent": agent,
+        "referrer": start_url,
+        "visit_ip": "127.0.0.1",
+    }
     assert events[2]["params"] == {"via": "salesmachine()", "visit_ip": "127.0.0.1"}
-    assert events[4]["params"] == {"visit_url": "/custom", "account_uid": "acme", "visit_agent": agent,
-                                   "referrer": start_url, "visit_ip": "127.0.0.1"}
+    assert events[4]["params"] == {
+        "visit_url": "/custom",
+        "account_uid": "acme",
+        "visit_agent": agent,
+        "referrer": start_url,
+        "visit_ip": "127.0.0.1",
+    }
     assert events[4]["account_uid"] == "acme"
 
     # Two requests: the replayed calls together, then the two made after loading together;
@@ -244,8 +253,9 @@ def test_a_server_that_is_down_gets_the_calls_later(
     base = f"/{uuid.uuid4().hex}"
     snippet = pasted(MINIFIED_SNIPPET, server, project.token)
     next_url = site.add(f"{base}/next.html", snippet + '\nsalesmachine.pageview("bob", {visit_url: "/next"});')
-    page_url = site.add(f"{base}/app.html", snippet + '\nsalesmachine.pageview("bob");',
-                        body=f'<a id="next" href="{next_url}">next</a>')
+    page_url = site.add(
+        f"{base}/app.html", snippet + '\nsalesmachine.pageview("bob");', body=f'<a id="next" href="{next_url}">next</a>'
+    )
     page = tab.page
     page.goto(page_url)
     tab.wait_loaded()
@@ -307,8 +317,9 @@ def test_what_is_queued_when_the_page_is_left_goes_by_beacon(
     base = f"/{uuid.uuid4().hex}"
     snippet = RECORD_BEACONS + pasted(FULL_SNIPPET, server, project.token)
     plain_url = site.add(f"{base}/plain.html", body="a page without the snippet")
-    page_url = site.add(f"{base}/app.html", snippet + '\nsalesmachine.pageview("cy");',
-                        body=f'<a id="away" href="{plain_url}">away</a>')
+    page_url = site.add(
+        f"{base}/app.html", snippet + '\nsalesmachine.pageview("cy");', body=f'<a id="away" href="{plain_url}">away</a>'
+    )
     page = tab.page
     page.goto(page_url)
     tab.wait_loaded()
@@ -414,8 +425,9 @@ def test_visit_ip_is_the_connection_of_a_token_only_write(project: Project, serv
 def test_x_forwarded_for_is_honoured_from_trusted_proxies(
     project: Project, server: ServerProcess, tmp_path: Path
 ) -> None:
-    behind_proxy = ServerProcess(server.database_url, tmp_path / "server.log",
-                                 env={"SALESMACHINE_TRUSTED_PROXIES": "127.0.0.2, 10.0.0.0/8"}).start()
+    behind_proxy = ServerProcess(
+        server.database_url, tmp_path / "server.log", env={"SALESMACHINE_TRUSTED_PROXIES": "127.0.0.2, 10.0.0.0/8"}
+    ).start()
     try:
         chain = {"X-Forwarded-For": "198.51.100.1, 203.0.113.9, 10.1.2.3"}
         for address, uid in (("127.0.0.2", "via_proxy"), ("127.0.0.3", "direct")):
@@ -423,8 +435,10 @@ def test_x_forwarded_for_is_honoured_from_trusted_proxies(
                 assert http.post("/v1/track/pageview", json={"contact_uid": uid}, headers=chain).status_code == 201
     finally:
         behind_proxy.stop()
-    visit_ip = {uid: project.stored.contact(uid)["events"][0]["params"]["visit_ip"]  # type: ignore[index]
-                for uid in ("via_proxy", "direct")}
+    visit_ip = {
+        uid: project.stored.contact(uid)["events"][0]["params"]["visit_ip"]  # type: ignore[index]
+        for uid in ("via_proxy", "direct")
+    }
     assert visit_ip == {"via_proxy": "203.0.113.9", "direct": "127.0.0.3"}
 
 
@@ -451,5 +465,7 @@ def test_the_committed_library_is_the_build_of_the_source(tmp_path: Path) -> Non
             pytest.fail("node and npm are needed to build sdks/js")
         pytest.skip("node and npm are needed to build sdks/js")
     out = tmp_path / "salesmachine.min.js"
-    subprocess.run(["bash", str(REPOSITORY / "sdks/js/build.sh"), str(out)], check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        ["bash", str(REPOSITORY / "sdks/js/build.sh"), str(out)], check=True, capture_output=True, timeout=300
+    )
     assert out.read_bytes() == BUILT.read_bytes(), "run sdks/js/build.sh and commit its output"

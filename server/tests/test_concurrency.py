@@ -35,10 +35,13 @@ def operations(rng: random.Random) -> list[dict]:
         edges += [tuple(rng.sample(uids, 2)) for _ in range(3)]
         ops += [{"method": "alias", "contact_uid": a, "alias": b} for a, b in edges]
         for uid in uids:
-            ops.append({"method": "contact", "contact_uid": uid,
-                        "params": {f"from_{uid}": True, "account_uid": f"acct-{g}"}})
-            ops += [{"method": "event", "contact_uid": uid, "event_uid": "did", "messageId": str(uuid.uuid4())}
-                    for _ in range(6)]
+            ops.append(
+                {"method": "contact", "contact_uid": uid, "params": {f"from_{uid}": True, "account_uid": f"acct-{g}"}}
+            )
+            ops += [
+                {"method": "event", "contact_uid": uid, "event_uid": "did", "messageId": str(uuid.uuid4())}
+                for _ in range(6)
+            ]
     rng.shuffle(ops)
     return ops
 

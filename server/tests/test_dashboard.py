@@ -24,7 +24,12 @@ import pytest
 from markupsafe import escape
 
 from tests.dashboard_support import (
-    PASSWORD, SCRIPT_NAME, csrf_of, make_user, send_customers, signed_in,
+    PASSWORD,
+    SCRIPT_NAME,
+    csrf_of,
+    make_user,
+    send_customers,
+    signed_in,
 )
 from tests.support import Project, ServerProcess, StoredData, make_project, path_part
 
@@ -35,8 +40,9 @@ SCREENSHOTS = REPOSITORY / "docs" / "screenshots"
 # ---- plain HTTP: sign-in, sessions, CSRF, isolation --------------------------------------------
 
 
-def test_a_wrong_password_is_refused_and_the_right_one_opens_the_project(server: ServerProcess,
-                                                                         project: Project) -> None:
+def test_a_wrong_password_is_refused_and_the_right_one_opens_the_project(
+    server: ServerProcess, project: Project
+) -> None:
     email = make_user(server.database_url, project.id)
     with httpx.Client(base_url=server.base_url) as browser:
         form = browser.get("/signin")
@@ -45,8 +51,15 @@ def test_a_wrong_password_is_refused_and_the_right_one_opens_the_project(server:
         assert "Wrong e-mail or password." in wrong.text
         assert "sm_session" not in browser.cookies
 
-        right = browser.post("/signin", data={"csrf": csrf_of(wrong.text), "email": email.upper(),
-                                              "password": PASSWORD, "next": f"/p/{project.id}/accounts"})
+        right = browser.post(
+            "/signin",
+            data={
+                "csrf": csrf_of(wrong.text),
+                "email": email.upper(),
+                "password": PASSWORD,
+                "next": f"/p/{project.id}/accounts",
+            },
+        )
         assert right.status_code == 303
         assert right.headers["location"] == f"/p/{project.id}/accounts"
         cookie = right.headers["set-cookie"].lower()
@@ -59,23 +72,26 @@ def test_a_wrong_password_is_refused_and_the_right_one_opens_the_project(server:
         assert "script-src 'self'" in page.headers["content-security-policy"]
 
 
-def test_the_session_cookie_is_secure_behind_a_trusted_tls_proxy_only(server: ServerProcess, project: Project,
-                                                                     tmp_path: Path) -> None:
+def test_the_session_cookie_is_secure_behind_a_trusted_tls_proxy_only(
+    server: ServerProcess, project: Project, tmp_path: Path
+) -> None:
     email = make_user(server.database_url, project.id)
     https = {"X-Forwarded-Proto": "https"}
 
     def cookie_of(base_url: str) -> str:
         with httpx.Client(base_url=base_url) as browser:
             form = browser.get("/signin")
-            signed = browser.post("/signin", headers=https,
-                                  data={"csrf": csrf_of(form.text), "email": email, "password": PASSWORD})
+            signed = browser.post(
+                "/signin", headers=https, data={"csrf": csrf_of(form.text), "email": email, "password": PASSWORD}
+            )
             assert signed.status_code == 303, signed.text
             return signed.headers["set-cookie"].lower()
 
     # Anyone may send the header: from a connection not listed as a proxy it is ignored.
     assert "; secure" not in cookie_of(server.base_url)
-    behind_proxy = ServerProcess(server.database_url, tmp_path / "proxied.log",
-                                 env={"SALESMACHINE_TRUSTED_PROXIES": "127.0.0.1"}).start()
+    behind_proxy = ServerProcess(
+        server.database_url, tmp_path / "proxied.log", env={"SALESMACHINE_TRUSTED_PROXIES": "127.0.0.1"}
+    ).start()
     try:
         assert "; secure" in cookie_of(behind_proxy.base_url)
     finally:
@@ -100,8 +116,10 @@ def test_another_projects_pages_are_refused(server: ServerProcess, project: Proj
             assert other.token not in answer.text
         assert browser.get(f"/p/{other.id}/live/feed").status_code == 404
         # The session's own token does not open another project's forms either.
-        changed = browser.post(f"/p/{other.id}/settings", data={
-            "csrf": csrf, "window_days": "7", "good_above": "1", "bad_at_most": "0", "timezone": "UTC"})
+        changed = browser.post(
+            f"/p/{other.id}/settings",
+            data={"csrf": csrf, "window_days": "7", "good_above": "1", "bad_at_most": "0", "timezone": "UTC"},
+        )
         assert changed.status_code == 404
         revealed = browser.post(f"/p/{other.id}/settings/secret", data={"csrf": csrf})
         assert revealed.status_code == 404
@@ -127,8 +145,9 @@ def test_forms_without_their_csrf_token_are_refused(server: ServerProcess, proje
         assert browser.post(f"/p/{project.id}/segments", data=save).status_code == 403
         assert browser.post(f"/p/{project.id}/segments", data={**save, "csrf": "forged"}).status_code == 403
         csrf = csrf_of(browser.get(f"/p/{project.id}/").text)
-        from_elsewhere = browser.post(f"/p/{project.id}/segments", data={**save, "csrf": csrf},
-                                      headers={"Origin": "https://evil.example"})
+        from_elsewhere = browser.post(
+            f"/p/{project.id}/segments", data={**save, "csrf": csrf}, headers={"Origin": "https://evil.example"}
+        )
         assert from_elsewhere.status_code == 403
         assert browser.post("/signout", data={}).status_code == 403
         assert "At risk" not in browser.get(f"/p/{project.id}/").text
@@ -162,16 +181,31 @@ def test_everything_a_client_sent_is_shown_escaped(server: ServerProcess, projec
 
 # Uids a client may send that a path must encode: slashes (one looking like a route of its
 # own), "?", "#", "%", spaces, unicode, HTML, and "." / ".." that a browser would resolve.
-PATH_UIDS = ["acme/eu", "a/b/c", "x/events", "trailing/", "a b", "what?x=1", "#frag", "50%", "a%20b",
-             "Ω/≈ 𝕳", ".", "..", "<b>&amp;"]
+PATH_UIDS = [
+    "acme/eu",
+    "a/b/c",
+    "x/events",
+    "trailing/",
+    "a b",
+    "what?x=1",
+    "#frag",
+    "50%",
+    "a%20b",
+    "Ω/≈ 𝕳",
+    ".",
+    "..",
+    "<b>&amp;",
+]
 
 
 def test_profile_links_name_any_uid_and_open_its_page(server: ServerProcess, project: Project) -> None:
     items = []
     for n, uid in enumerate(PATH_UIDS):
-        items += [{"method": "account", "account_uid": uid, "params": {"name": f"Account {n}"}},
-                  {"method": "contact", "contact_uid": uid, "params": {"name": f"Contact {n}", "account_uid": uid}},
-                  {"method": "event", "contact_uid": uid, "event_uid": f"e{n}", "params": {"account_uid": uid}}]
+        items += [
+            {"method": "account", "account_uid": uid, "params": {"name": f"Account {n}"}},
+            {"method": "contact", "contact_uid": uid, "params": {"name": f"Contact {n}", "account_uid": uid}},
+            {"method": "event", "contact_uid": uid, "event_uid": f"e{n}", "params": {"account_uid": uid}},
+        ]
     assert project.http.post("/v1/batch", json=items).json()["accepted"] == len(items)
     email = make_user(server.database_url, project.id)
     base = f"/p/{project.id}"
@@ -206,8 +240,9 @@ def test_profile_links_name_any_uid_and_open_its_page(server: ServerProcess, pro
         assert answer.headers["location"] == f"/signin?next={quote(sent, safe='')}"
         form = stranger.get(answer.headers["location"])
         assert re.search(r'name="next" value="([^"]*)"', form.text).group(1) == html.escape(sent)
-        signed = stranger.post("/signin", data={"csrf": csrf_of(form.text), "email": email, "password": PASSWORD,
-                                                "next": sent})
+        signed = stranger.post(
+            "/signin", data={"csrf": csrf_of(form.text), "email": email, "password": PASSWORD, "next": sent}
+        )
         assert signed.headers["location"] == sent
         assert "contact a%20b" in stranger.get(sent).text
 
@@ -218,8 +253,14 @@ def test_nul_anywhere_in_a_page_address_is_never_a_server_error(server: ServerPr
     email = make_user(server.database_url, project.id)
     base = f"/p/{project.id}"
     with signed_in(server.base_url, email) as browser:
-        for path in ("/contacts/a%00b", "/accounts/a%00b", "/contacts?q=a%00b", "/accounts?q=%00",
-                     "/contacts/bob?event=x%00y", "/accounts?plan=%00"):
+        for path in (
+            "/contacts/a%00b",
+            "/accounts/a%00b",
+            "/contacts?q=a%00b",
+            "/accounts?q=%00",
+            "/contacts/bob?event=x%00y",
+            "/accounts?plan=%00",
+        ):
             answer = browser.get(base + path)
             assert answer.status_code in (200, 400, 404), (path, answer.status_code, answer.text[:300])
 
@@ -234,12 +275,15 @@ def test_a_saved_segment_counts_what_its_list_and_the_api_list(server: ServerPro
         assert '<span class="total" id="total">3 contacts</span>' in page.text
         query = html.unescape(re.search(r'name="query" value="([^"]*)"', page.text).group(1))
         assert query == "active_days_14=0&email!="
-        saved = browser.post(f"/p/{project.id}/segments", data={
-            "csrf": csrf_of(page.text), "kind": "contacts", "name": "Quiet contacts", "query": query})
+        saved = browser.post(
+            f"/p/{project.id}/segments",
+            data={"csrf": csrf_of(page.text), "kind": "contacts", "name": "Quiet contacts", "query": query},
+        )
         segment_page = browser.get(saved.headers["location"])
         assert re.findall(r'<tr data-uid="([^"]+)"', segment_page.text) == rows
-        sidebar = re.search(r'data-segment="Quiet contacts">.*?<span class="count"[^>]*>(\d+)</span>',
-                            segment_page.text, re.DOTALL)
+        sidebar = re.search(
+            r'data-segment="Quiet contacts">.*?<span class="count"[^>]*>(\d+)</span>', segment_page.text, re.DOTALL
+        )
         assert sidebar and sidebar.group(1) == "3"
     api = httpx.get(f"{server.base_url}/v1/contacts?{query}", auth=(project.token, project.secret))
     assert sorted(c["contact_uid"] for c in api.json()["data"]) == sorted(rows)
@@ -247,31 +291,46 @@ def test_a_saved_segment_counts_what_its_list_and_the_api_list(server: ServerPro
 
 def test_changing_the_time_zone_recounts_active_days(server: ServerProcess, project: Project) -> None:
     # 23:30 UTC is already the next day in Tokyo.
-    project.http.post("/v1/track/event", json={"contact_uid": "night-owl", "event_uid": "login",
-                                               "created_at": "2026-03-10T23:30:00Z"}).raise_for_status()
+    project.http.post(
+        "/v1/track/event", json={"contact_uid": "night-owl", "event_uid": "login", "created_at": "2026-03-10T23:30:00Z"}
+    ).raise_for_status()
     days = "SELECT day FROM contact_days WHERE project_id = :project"
     assert [str(d) for (d,) in project.stored.rows(days)] == ["2026-03-10"]
     email = make_user(server.database_url, project.id)
     with signed_in(server.base_url, email) as browser:
         csrf = csrf_of(browser.get(f"/p/{project.id}/settings").text)
-        bad = browser.post(f"/p/{project.id}/settings", data={
-            "csrf": csrf, "window_days": "0", "good_above": "4", "bad_at_most": "0", "timezone": "Mars/Olympus"})
+        bad = browser.post(
+            f"/p/{project.id}/settings",
+            data={"csrf": csrf, "window_days": "0", "good_above": "4", "bad_at_most": "0", "timezone": "Mars/Olympus"},
+        )
         assert bad.status_code == 400
         assert "window days must be a whole number from 1 to 365" in bad.text
         assert "unknown time zone" in bad.text
-        saved = browser.post(f"/p/{project.id}/settings", data={
-            "csrf": csrf, "window_days": "7", "good_above": "2", "bad_at_most": "0", "timezone": "Asia/Tokyo"})
+        saved = browser.post(
+            f"/p/{project.id}/settings",
+            data={"csrf": csrf, "window_days": "7", "good_above": "2", "bad_at_most": "0", "timezone": "Asia/Tokyo"},
+        )
         assert saved.status_code == 303
         page = browser.get(saved.headers["location"]).text
         assert "Settings saved." in page
-        assert '<option selected>Asia/Tokyo</option>' in page
+        assert "<option selected>Asia/Tokyo</option>" in page
         assert 'name="window_days" min="1" max="365" value="7"' in page
     assert [str(d) for (d,) in project.stored.rows(days)] == ["2026-03-11"]
 
 
 def test_users_create_prints_a_generated_password_that_signs_in(server: ServerProcess, project: Project) -> None:
-    command = [sys.executable, "-m", "salesmachine_server", "users", "create", f"ops-{project.token[:6]}@example.com",
-               "--project", project.name, "--database", server.database_url]
+    command = [
+        sys.executable,
+        "-m",
+        "salesmachine_server",
+        "users",
+        "create",
+        f"ops-{project.token[:6]}@example.com",
+        "--project",
+        project.name,
+        "--database",
+        server.database_url,
+    ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=True)
     password = re.search(r"^password: (\S+)$", done.stdout, re.MULTILINE).group(1)
     assert f"projects: {project.name}" in done.stdout
@@ -282,8 +341,9 @@ def test_users_create_prints_a_generated_password_that_signs_in(server: ServerPr
 
 
 def test_a_fresh_install_prints_a_first_users_credentials_once(tmp_path: Path) -> None:
-    first = ServerProcess(f"sqlite:///{tmp_path}/fresh.db", tmp_path / "serve.log",
-                          extra_args=("--first-project",)).start()
+    first = ServerProcess(
+        f"sqlite:///{tmp_path}/fresh.db", tmp_path / "serve.log", extra_args=("--first-project",)
+    ).start()
     try:
         found = re.search(r"e-mail:\s+(\S+)\n\s+password:\s+(\S+)", first.log())
         assert found, first.log()
@@ -336,8 +396,9 @@ def test_a_csm_walks_every_page(server: ServerProcess, project: Project, browser
         page.fill("input[name=password]", "not the password")
         page.click("button[type=submit]")
         assert page.text_content("[role=alert]") == "Wrong e-mail or password."
-        assert problems == ["console: Failed to load resource: the server responded with a status of 401 "
-                            "(Unauthorized)"]  # the refused sign-in's own status
+        assert problems == [
+            "console: Failed to load resource: the server responded with a status of 401 (Unauthorized)"
+        ]  # the refused sign-in's own status
         problems.clear()
         camera.shoot(page, "signin")
         page.fill("input[name=email]", email)
@@ -360,12 +421,18 @@ def test_a_csm_walks_every_page(server: ServerProcess, project: Project, browser
         # Accounts: the list, a filter, a saved segment in the sidebar.
         page.click("nav.sidebar >> text=Accounts")
         assert page.text_content("#total") == "3 accounts"
-        assert page.eval_on_selector_all("#list tbody tr", "rows => rows.map(r => r.dataset.uid)") == \
-            ["acme", "initech", "globex"]
+        assert page.eval_on_selector_all("#list tbody tr", "rows => rows.map(r => r.dataset.uid)") == [
+            "acme",
+            "initech",
+            "globex",
+        ]
         page.select_option("select[name=sort]", "-mrr")
         page.click("form.filters button[type=submit]")
-        assert page.eval_on_selector_all("#list tbody tr", "rows => rows.map(r => r.dataset.uid)") == \
-            ["globex", "acme", "initech"]
+        assert page.eval_on_selector_all("#list tbody tr", "rows => rows.map(r => r.dataset.uid)") == [
+            "globex",
+            "acme",
+            "initech",
+        ]
         page.select_option("select[name=health]", "bad")
         page.fill("textarea[name=where]", "plan=basic")
         page.click("form.filters button[type=submit]")
@@ -386,8 +453,10 @@ def test_a_csm_walks_every_page(server: ServerProcess, project: Project, browser
         assert page.text_content("#kpi-mrr .kpi-value") == "250"
         assert page.locator(".usage .cell:not(.l0)").count() == 6
         assert page.inner_text(".avatar.large") == "AC"
-        assert page.eval_on_selector_all("#members tbody a", "links => links.map(a => a.textContent)") == \
-            ["Alice Liddell", SCRIPT_NAME]
+        assert page.eval_on_selector_all("#members tbody a", "links => links.map(a => a.textContent)") == [
+            "Alice Liddell",
+            SCRIPT_NAME,
+        ]
         visit = page.inner_text("#visits tbody tr")
         assert "203.0.113.7" in visit and "Chrome on Windows" in visit
         first = page.locator("#timeline li").first
@@ -437,8 +506,12 @@ def test_a_csm_walks_every_page(server: ServerProcess, project: Project, browser
         camera.shoot(page, "settings")
 
         # On a phone.
-        phone = browser.new_context(viewport={"width": 390, "height": 844}, storage_state=context.storage_state(),
-                                    is_mobile=True, has_touch=True)
+        phone = browser.new_context(
+            viewport={"width": 390, "height": 844},
+            storage_state=context.storage_state(),
+            is_mobile=True,
+            has_touch=True,
+        )
         small = phone.new_page()
         small.on("pageerror", lambda error: problems.append(f"page error (phone): {error}"))
         small.goto(f"{base}/")

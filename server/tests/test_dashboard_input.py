@@ -23,8 +23,12 @@ def test_unicode_digits_and_ids_past_64_bits_are_a_400_page(server: ServerProces
     email = make_user(server.database_url, project.id)
     base = f"/p/{project.id}"
     with signed_in(server.base_url, email) as browser:
-        for address in (f"{base}/accounts?segment=²", f"{base}/contacts?segment=²",
-                        f"{base}/accounts?segment={TOO_BIG}", f"{base}/contacts?segment={'9' * 5000}"):
+        for address in (
+            f"{base}/accounts?segment=²",
+            f"{base}/contacts?segment=²",
+            f"{base}/accounts?segment={TOO_BIG}",
+            f"{base}/contacts?segment={'9' * 5000}",
+        ):
             answer = browser.get(address)
             assert answer.status_code == 400, (address, answer.status_code, answer.text[:300])
             assert "segment" in answer.text and "whole number" in answer.text, answer.text
@@ -40,8 +44,9 @@ def test_unicode_digits_and_ids_past_64_bits_are_a_400_page(server: ServerProces
 
 @pytest.mark.parametrize("name", ["event", "rejected"])
 @pytest.mark.parametrize("value", ["²", "³", TOO_BIG, "-1", "1e3", "9" * 5000])
-def test_the_live_feed_refuses_ids_that_are_not_64_bit_whole_numbers(server: ServerProcess, project: Project,
-                                                                     name: str, value: str) -> None:
+def test_the_live_feed_refuses_ids_that_are_not_64_bit_whole_numbers(
+    server: ServerProcess, project: Project, name: str, value: str
+) -> None:
     email = make_user(server.database_url, project.id)
     with signed_in(server.base_url, email) as browser:
         answer = browser.get(f"/p/{project.id}/live/feed", params={name: value})
@@ -53,13 +58,16 @@ def test_the_live_feed_refuses_ids_that_are_not_64_bit_whole_numbers(server: Ser
 
 
 @pytest.mark.parametrize("value", ["²", "٣", "9" * 5000, "-1", "366"])
-def test_the_settings_form_answers_a_bad_number_with_its_error(server: ServerProcess, project: Project,
-                                                               value: str) -> None:
+def test_the_settings_form_answers_a_bad_number_with_its_error(
+    server: ServerProcess, project: Project, value: str
+) -> None:
     email = make_user(server.database_url, project.id)
     with signed_in(server.base_url, email) as browser:
         csrf = csrf_of(browser.get(f"/p/{project.id}/settings").text)
-        answer = browser.post(f"/p/{project.id}/settings", data={
-            "csrf": csrf, "window_days": value, "good_above": "3", "bad_at_most": "0", "timezone": "UTC"})
+        answer = browser.post(
+            f"/p/{project.id}/settings",
+            data={"csrf": csrf, "window_days": value, "good_above": "3", "bad_at_most": "0", "timezone": "UTC"},
+        )
         assert answer.status_code == 400, answer.text[:300]
         assert "window days must be a whole number from 1 to 365" in answer.text
         assert browser.get("/healthz").status_code == 200
@@ -96,6 +104,7 @@ def _damage(url: str, fault: str, project_id: int) -> None:
     """A store that no longer reads as the code expects: a table gone, or a stored health rule
     that is not a number (written by hand, past every check of the settings form)."""
     from salesmachine_server.store.db.engine import open_engines
+
     engines = open_engines(url)
     try:
         with engines.writer.begin() as conn:
@@ -103,8 +112,10 @@ def _damage(url: str, fault: str, project_id: int) -> None:
                 conn.execute(text("DROP TABLE segments"))
             else:
                 settings = '{"health": {"window_days": "fourteen"}}'
-                conn.execute(text("UPDATE projects SET settings = :settings WHERE id = :id"),
-                             {"settings": settings, "id": project_id})
+                conn.execute(
+                    text("UPDATE projects SET settings = :settings WHERE id = :id"),
+                    {"settings": settings, "id": project_id},
+                )
     finally:
         engines.dispose()
 

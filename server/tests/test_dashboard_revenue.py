@@ -58,7 +58,9 @@ class Rows(HTMLParser):
         found = dict(attrs)
         if tag == "table" and (self.depth or found.get("id") == self.table_id):
             self.depth += 1
-        elif self.depth and tag == "tr" and "data-start" in found or self.depth and tag == "tr" and "data-unit" in found:
+        elif (self.depth and tag == "tr" and "data-start" in found) or (
+            self.depth and tag == "tr" and "data-unit" in found
+        ):
             self.rows.append({"attrs": found, "cells": []})
         elif self.depth and self.rows and tag == "td":
             self.cell = {"attrs": found, "text": "", "links": []}
@@ -94,8 +96,9 @@ def shown(value: float) -> str:
 # ---- the revenue page over HTTP -----------------------------------------------------------------
 
 
-def test_the_revenue_page_shows_each_months_mrr_and_movements_as_the_api_does(server: ServerProcess,
-                                                                                project: Project) -> None:
+def test_the_revenue_page_shows_each_months_mrr_and_movements_as_the_api_does(
+    server: ServerProcess, project: Project
+) -> None:
     send_revenue(project)
     email = make_user(server.database_url, project.id)
     with signed_in(server.base_url, email) as browser:
@@ -136,11 +139,16 @@ def test_a_period_lists_who_moved_with_before_after_and_kind(server: ServerProce
             moved = table(moved_page.text, "moved")
             expected = {
                 (kind, unit.get("account_uid") or unit.get("contact_uid"), unit["from"], unit["to"])
-                for kind in KINDS for unit in period["movements"][kind]["units"]
+                for kind in KINDS
+                for unit in period["movements"][kind]["units"]
             }
             listed = {
-                (r["attrs"]["data-kind"], r["attrs"]["data-unit"].split(":", 1)[1],
-                 float(cell(r, "from")["attrs"]["data-amount"]), float(cell(r, "to")["attrs"]["data-amount"]))
+                (
+                    r["attrs"]["data-kind"],
+                    r["attrs"]["data-unit"].split(":", 1)[1],
+                    float(cell(r, "from")["attrs"]["data-amount"]),
+                    float(cell(r, "to")["attrs"]["data-amount"]),
+                )
                 for r in moved
             }
             assert listed == expected, period["start"]
@@ -151,13 +159,17 @@ def test_a_period_lists_who_moved_with_before_after_and_kind(server: ServerProce
         assert ("account", "initech", "churn") in seen_units and ("contact", "solo", "new") in seen_units
 
         # A movement's figure in the table opens the period filtered to that movement.
-        churned = next(r for r in rows if r["attrs"]["data-start"] in
-                       [p["start"] for p in api["periods"] if p["movements"]["churn"]["count"]])
+        churned = next(
+            r
+            for r in rows
+            if r["attrs"]["data-start"] in [p["start"] for p in api["periods"] if p["movements"]["churn"]["count"]]
+        )
         churn_link = html.unescape(cell(churned, "churn")["links"][0])
         assert parse_qs(urlsplit(churn_link).query)["kind"] == ["churn"]
         only_churn = table(browser.get(churn_link).text, "moved")
-        assert [(r["attrs"]["data-unit"], r["attrs"]["data-kind"]) for r in only_churn] == \
-            [("account:initech", "churn")]
+        assert [(r["attrs"]["data-unit"], r["attrs"]["data-kind"]) for r in only_churn] == [
+            ("account:initech", "churn")
+        ]
         text = browser.get(churn_link).text
         assert "Initech" in text and "80" in text
 
@@ -181,29 +193,39 @@ def test_week_and_quarter_periods_are_the_apis_for_the_range_shown(server: Serve
                 assert all(d.weekday() == 0 for d in starts)
             if interval == "quarter":
                 assert all(d.day == 1 and d.month in (1, 4, 7, 10) for d in starts)
-            assert f'aria-current="page">{interval.capitalize()}' in page.text or \
-                f'class="active" aria-current="page">{interval.capitalize()}' in page.text
+            assert (
+                f'aria-current="page">{interval.capitalize()}' in page.text
+                or f'class="active" aria-current="page">{interval.capitalize()}' in page.text
+            )
         # A range of one's own, as the form sends it.
-        chosen = browser.get(f"/p/{project.id}/revenue", params={"interval": "month", "from": "2025-01-15",
-                                                                 "to": "2025-03-10"})
-        assert [r["attrs"]["data-start"] for r in table(chosen.text, "periods")] == \
-            ["2025-01-15", "2025-02-01", "2025-03-01"]
+        chosen = browser.get(
+            f"/p/{project.id}/revenue", params={"interval": "month", "from": "2025-01-15", "to": "2025-03-10"}
+        )
+        assert [r["attrs"]["data-start"] for r in table(chosen.text, "periods")] == [
+            "2025-01-15",
+            "2025-02-01",
+            "2025-03-01",
+        ]
 
 
-@pytest.mark.parametrize("path, query, field, rule", [
-    ("revenue", {"interval": "fortnight"}, "interval", "one_of"),
-    ("revenue", {"from": "2026-02-30"}, "from", "date"),
-    ("revenue", {"to": "1899-12-31"}, "to", "range"),
-    ("revenue", {"from": "2026-03-01", "to": "2026-02-01"}, "to", "not_before_from"),
-    ("revenue", {"interval": "day", "from": "2020-01-01", "to": "2026-01-01"}, "interval", "max_periods"),
-    ("revenue", {"colour": "red"}, "colour", "known"),
-    ("revenue", [("interval", "week"), ("interval", "month")], "interval", "single"),
-    ("revenue/period", {"from": "2026-01-01", "to": "2026-01-31", "kind": "upsell"}, "kind", "one_of"),
-    ("revenue/period", [("kind", "new"), ("kind", "churn")], "kind", "single"),
-    ("revenue/period", {"from": "yesterday"}, "from", "date"),
-])
-def test_bad_parameters_are_a_400_naming_the_field_and_the_rule(server: ServerProcess, project: Project, path: str,
-                                                                query: Any, field: str, rule: str) -> None:
+@pytest.mark.parametrize(
+    "path, query, field, rule",
+    [
+        ("revenue", {"interval": "fortnight"}, "interval", "one_of"),
+        ("revenue", {"from": "2026-02-30"}, "from", "date"),
+        ("revenue", {"to": "1899-12-31"}, "to", "range"),
+        ("revenue", {"from": "2026-03-01", "to": "2026-02-01"}, "to", "not_before_from"),
+        ("revenue", {"interval": "day", "from": "2020-01-01", "to": "2026-01-01"}, "interval", "max_periods"),
+        ("revenue", {"colour": "red"}, "colour", "known"),
+        ("revenue", [("interval", "week"), ("interval", "month")], "interval", "single"),
+        ("revenue/period", {"from": "2026-01-01", "to": "2026-01-31", "kind": "upsell"}, "kind", "one_of"),
+        ("revenue/period", [("kind", "new"), ("kind", "churn")], "kind", "single"),
+        ("revenue/period", {"from": "yesterday"}, "from", "date"),
+    ],
+)
+def test_bad_parameters_are_a_400_naming_the_field_and_the_rule(
+    server: ServerProcess, project: Project, path: str, query: Any, field: str, rule: str
+) -> None:
     email = make_user(server.database_url, project.id)
     with signed_in(server.base_url, email) as browser:
         answer = browser.get(f"/p/{project.id}/{path}", params=query)
@@ -229,8 +251,7 @@ def test_the_sidebar_links_to_revenue_and_only_members_see_it(server: ServerProc
 # ---- a contact's MRR, where it is ---------------------------------------------------------------
 
 
-def test_a_contact_says_where_its_revenue_is_instead_of_an_empty_chart(server: ServerProcess,
-                                                                      project: Project) -> None:
+def test_a_contact_says_where_its_revenue_is_instead_of_an_empty_chart(server: ServerProcess, project: Project) -> None:
     send_revenue(project)
     email = make_user(server.database_url, project.id)
     with signed_in(server.base_url, email) as browser:
@@ -268,7 +289,7 @@ def test_docs_is_the_vendored_viewer_under_a_csp_of_this_server_only(server: Ser
     assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
     assert "/static/vendor/swagger-ui-bundle.js" in assets and "/static/vendor/swagger-ui.css" in assets
     for asset in assets:
-        assert asset == "data:," or asset.startswith("/") and not asset.startswith("//"), asset
+        assert asset == "data:," or (asset.startswith("/") and not asset.startswith("//")), asset
         if asset.startswith("/static/"):
             assert httpx.get(f"{server.base_url}{asset}").status_code == 200, asset
     licence = httpx.get(f"{server.base_url}/static/vendor/swagger-ui-LICENSE")
@@ -293,13 +314,19 @@ def watch(page: Any, origin: str) -> list[str]:
     problems: list[str] = []
     page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
     page.on("console", lambda message: message.type == "error" and problems.append(f"console: {message.text}"))
-    page.on("request", lambda request: request.url.startswith((origin + "/", "data:", "about:"))
-            or problems.append(f"asked another site: {request.url}"))
+    page.on(
+        "request",
+        lambda request: (
+            request.url.startswith((origin + "/", "data:", "about:"))
+            or problems.append(f"asked another site: {request.url}")
+        ),
+    )
     return problems
 
 
-def test_a_csm_clicks_from_a_month_to_the_account_that_churned(server: ServerProcess, project: Project,
-                                                               browser: Any, shots: Path) -> None:
+def test_a_csm_clicks_from_a_month_to_the_account_that_churned(
+    server: ServerProcess, project: Project, browser: Any, shots: Path
+) -> None:
     send_revenue(project)
     email = make_user(server.database_url, project.id)
     context = browser.new_context(viewport={"width": 1280, "height": 800})
@@ -337,8 +364,12 @@ def test_a_csm_clicks_from_a_month_to_the_account_that_churned(server: ServerPro
         assert page.inner_text("h1") == "Initech"
 
         # On a phone the revenue page fits the screen (the table scrolls inside its box).
-        phone = browser.new_context(viewport={"width": 390, "height": 844}, storage_state=context.storage_state(),
-                                    is_mobile=True, has_touch=True)
+        phone = browser.new_context(
+            viewport={"width": 390, "height": 844},
+            storage_state=context.storage_state(),
+            is_mobile=True,
+            has_touch=True,
+        )
         small = phone.new_page()
         small.goto(f"{base}/revenue")
         small.wait_for_selector("body[data-charts=drawn]")
@@ -349,8 +380,9 @@ def test_a_csm_clicks_from_a_month_to_the_account_that_churned(server: ServerPro
     assert problems == []
 
 
-def test_docs_draws_every_operation_with_contents_and_asks_no_other_site(server: ServerProcess,
-                                                                          browser: Any, shots: Path) -> None:
+def test_docs_draws_every_operation_with_contents_and_asks_no_other_site(
+    server: ServerProcess, browser: Any, shots: Path
+) -> None:
     described = httpx.get(f"{server.base_url}/openapi.json").json()
     operations = {(method.upper(), path) for path, ops in described["paths"].items() for method in ops}
     context = browser.new_context(viewport={"width": 1280, "height": 800})
@@ -359,13 +391,18 @@ def test_docs_draws_every_operation_with_contents_and_asks_no_other_site(server:
     try:
         page.goto(f"{server.base_url}/docs")
         page.wait_for_selector(".swagger-ui .opblock", timeout=30_000)
-        shown_ops = set(page.eval_on_selector_all(
-            ".opblock-summary", "els => els.map(e => e.querySelector('.opblock-summary-method').textContent + ' ' +"
-                                " e.querySelector('.opblock-summary-path').getAttribute('data-path'))"))
+        shown_ops = set(
+            page.eval_on_selector_all(
+                ".opblock-summary",
+                "els => els.map(e => e.querySelector('.opblock-summary-method').textContent + ' ' +"
+                " e.querySelector('.opblock-summary-path').getAttribute('data-path'))",
+            )
+        )
         assert {tuple(op.split(" ", 1)) for op in shown_ops} == operations
         # Contents: the operations are grouped under their tags, one line each, open on a click.
-        assert page.eval_on_selector_all(".opblock-tag", "tags => tags.map(t => t.dataset.tag)") == \
-            [tag["name"] for tag in described["tags"]]
+        assert page.eval_on_selector_all(".opblock-tag", "tags => tags.map(t => t.dataset.tag)") == [
+            tag["name"] for tag in described["tags"]
+        ]
         height = page.evaluate("document.documentElement.scrollHeight")
         assert height < 8000, f"/docs is {height}px long"
         page.screenshot(path=str(shots / "docs.png"), full_page=False)

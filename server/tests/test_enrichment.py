@@ -54,23 +54,48 @@ NOT_LOCATED = {
     "XX.XX.XX.XX": "invalid",  # the API document's placeholder, as some clients send it
 }
 
-CHROME_WINDOWS = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-                  "Chrome/120.0.0.0 Safari/537.36")
-SAFARI_IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_1_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-                 "Version/17.1.2 Mobile/15E148 Safari/604.1")
+CHROME_WINDOWS = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
+)
+SAFARI_IPHONE = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.1.2 Mobile/15E148 Safari/604.1"
+)
 FIREFOX_LINUX = "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0"
-SAMSUNG_TABLET = ("Mozilla/5.0 (Linux; Android 13; SM-X700) AppleWebKit/537.36 (KHTML, like Gecko) "
-                  "SamsungBrowser/23.0 Chrome/115.0.0.0 Safari/537.36")
+SAMSUNG_TABLET = (
+    "Mozilla/5.0 (Linux; Android 13; SM-X700) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "SamsungBrowser/23.0 Chrome/115.0.0.0 Safari/537.36"
+)
 GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
 AGENTS = {
-    CHROME_WINDOWS: {"browser": "Chrome", "browser_version": "120.0.0.0", "os": "Windows", "os_version": "10",
-                     "device": "desktop"},
-    SAFARI_IPHONE: {"browser": "Mobile Safari", "browser_version": "17.1.2", "os": "iOS", "os_version": "17.1.2",
-                    "device": "mobile"},
-    FIREFOX_LINUX: {"browser": "Firefox", "browser_version": "121.0", "os": "Linux", "os_version": None,
-                    "device": "desktop"},
-    SAMSUNG_TABLET: {"browser": "Samsung Internet", "browser_version": "23.0", "os": "Android", "os_version": "13",
-                     "device": "tablet"},
+    CHROME_WINDOWS: {
+        "browser": "Chrome",
+        "browser_version": "120.0.0.0",
+        "os": "Windows",
+        "os_version": "10",
+        "device": "desktop",
+    },
+    SAFARI_IPHONE: {
+        "browser": "Mobile Safari",
+        "browser_version": "17.1.2",
+        "os": "iOS",
+        "os_version": "17.1.2",
+        "device": "mobile",
+    },
+    FIREFOX_LINUX: {
+        "browser": "Firefox",
+        "browser_version": "121.0",
+        "os": "Linux",
+        "os_version": None,
+        "device": "desktop",
+    },
+    SAMSUNG_TABLET: {
+        "browser": "Samsung Internet",
+        "browser_version": "23.0",
+        "os": "Android",
+        "os_version": "13",
+        "device": "tablet",
+    },
     GOOGLEBOT: {"browser": "Googlebot", "browser_version": "2.1", "os": None, "os_version": None, "device": "bot"},
 }
 
@@ -130,16 +155,25 @@ def fresh_database(database_url: str, tmp_path: Path) -> Iterator[str]:
 
 
 def test_public_addresses_are_located_in_their_country(project: Project) -> None:
-    send(project, [{"method": "pageview", "contact_uid": f"v{n}", "params": {"visit_ip": ip}}
-                   for n, ip in enumerate(PUBLIC)])
+    send(
+        project,
+        [{"method": "pageview", "contact_uid": f"v{n}", "params": {"visit_ip": ip}} for n, ip in enumerate(PUBLIC)],
+    )
     geo = {event["params"]["visit_ip"]: event["geo"] for event in pageviews(project)}
-    assert geo == {ip: {"scope": "public", "country": country, "region": None, "city": None, "latitude": None,
-                        "longitude": None} for ip, country in PUBLIC.items()}
+    assert geo == {
+        ip: {"scope": "public", "country": country, "region": None, "city": None, "latitude": None, "longitude": None}
+        for ip, country in PUBLIC.items()
+    }
 
 
 def test_private_loopback_and_reserved_addresses_are_marked_not_guessed(project: Project) -> None:
-    send(project, [{"method": "pageview", "contact_uid": f"v{n}", "params": {"visit_ip": ip}}
-                   for n, ip in enumerate(NOT_LOCATED)])
+    send(
+        project,
+        [
+            {"method": "pageview", "contact_uid": f"v{n}", "params": {"visit_ip": ip}}
+            for n, ip in enumerate(NOT_LOCATED)
+        ],
+    )
     events = pageviews(project)
     assert {e["params"]["visit_ip"]: e["geo"]["scope"] for e in events} == NOT_LOCATED
     assert all(e["geo"]["country"] is None and e["geo"]["city"] is None for e in events)
@@ -156,29 +190,60 @@ def test_an_event_without_address_or_agent_has_neither(project: Project) -> None
 
 
 def test_latest_known_location_and_visits_by_country(project: Project) -> None:
-    send(project, [
-        {"method": "account", "account_uid": "acme", "params": {"name": "Acme", "domain": "acme.com"}},
-        {"method": "contact", "contact_uid": "ann", "params": {"email": "ann@acme.com", "account_uid": "acme"}},
-        {"method": "contact", "contact_uid": "bob", "params": {"email": "bob@acme.com", "account_uid": "acme"}},
-        *[{"method": "pageview", "contact_uid": "ann", "created_at": f"2024-03-0{day}T10:00:00Z",
-           "params": {"visit_ip": ip, "visit_agent": agent}}
-          for day, ip, agent in ((1, "8.8.8.8", CHROME_WINDOWS), (2, "193.0.6.139", CHROME_WINDOWS),
-                                 (3, "193.0.6.139", SAFARI_IPHONE))],
-        # Later, from an office network: not a location, so the latest known one stays.
-        {"method": "pageview", "contact_uid": "ann", "created_at": "2024-03-04T10:00:00Z",
-         "params": {"visit_ip": "10.0.0.8"}},
-        {"method": "pageview", "contact_uid": "bob", "created_at": "2024-02-01T10:00:00Z",
-         "params": {"visit_ip": "200.160.0.8", "visit_agent": FIREFOX_LINUX}},
-        # An event is located too, but only pageviews are visits.
-        {"method": "event", "contact_uid": "bob", "event_uid": "exported", "created_at": "2024-03-05T10:00:00Z",
-         "params": {"visit_ip": "202.12.27.33"}},
-    ])
+    send(
+        project,
+        [
+            {"method": "account", "account_uid": "acme", "params": {"name": "Acme", "domain": "acme.com"}},
+            {"method": "contact", "contact_uid": "ann", "params": {"email": "ann@acme.com", "account_uid": "acme"}},
+            {"method": "contact", "contact_uid": "bob", "params": {"email": "bob@acme.com", "account_uid": "acme"}},
+            *[
+                {
+                    "method": "pageview",
+                    "contact_uid": "ann",
+                    "created_at": f"2024-03-0{day}T10:00:00Z",
+                    "params": {"visit_ip": ip, "visit_agent": agent},
+                }
+                for day, ip, agent in (
+                    (1, "8.8.8.8", CHROME_WINDOWS),
+                    (2, "193.0.6.139", CHROME_WINDOWS),
+                    (3, "193.0.6.139", SAFARI_IPHONE),
+                )
+            ],
+            # Later, from an office network: not a location, so the latest known one stays.
+            {
+                "method": "pageview",
+                "contact_uid": "ann",
+                "created_at": "2024-03-04T10:00:00Z",
+                "params": {"visit_ip": "10.0.0.8"},
+            },
+            {
+                "method": "pageview",
+                "contact_uid": "bob",
+                "created_at": "2024-02-01T10:00:00Z",
+                "params": {"visit_ip": "200.160.0.8", "visit_agent": FIREFOX_LINUX},
+            },
+            # An event is located too, but only pageviews are visits.
+            {
+                "method": "event",
+                "contact_uid": "bob",
+                "event_uid": "exported",
+                "created_at": "2024-03-05T10:00:00Z",
+                "params": {"visit_ip": "202.12.27.33"},
+            },
+        ],
+    )
     with reader(project) as http:
         ann = http.get("/v1/contacts/ann").json()
         bob = http.get("/v1/contacts/bob").json()
         acme = http.get("/v1/accounts/acme").json()
-    assert ann["location"] == {"country": "NL", "region": None, "city": None, "latitude": None, "longitude": None,
-                               "seen_at": "2024-03-03T10:00:00Z"}
+    assert ann["location"] == {
+        "country": "NL",
+        "region": None,
+        "city": None,
+        "latitude": None,
+        "longitude": None,
+        "seen_at": "2024-03-03T10:00:00Z",
+    }
     assert ann["agent"] == AGENTS[SAFARI_IPHONE] | {"seen_at": "2024-03-03T10:00:00Z"}
     assert ann["visits_by_country"] == [{"country": "NL", "visits": 2}, {"country": "US", "visits": 1}]
     assert bob["location"]["country"] == "JP" and bob["location"]["seen_at"] == "2024-03-05T10:00:00Z"
@@ -186,8 +251,11 @@ def test_latest_known_location_and_visits_by_country(project: Project) -> None:
     assert bob["visits_by_country"] == [{"country": "BR", "visits": 1}]
     assert acme["domain"] == "acme.com"
     assert acme["location"]["country"] == "JP"
-    assert acme["visits_by_country"] == [{"country": "NL", "visits": 2}, {"country": "BR", "visits": 1},
-                                         {"country": "US", "visits": 1}]
+    assert acme["visits_by_country"] == [
+        {"country": "NL", "visits": 2},
+        {"country": "BR", "visits": 1},
+        {"country": "US", "visits": 1},
+    ]
 
 
 def test_a_city_from_an_mmdb_file(start_server: Callable[..., ServerProcess], tmp_path: Path) -> None:
@@ -195,31 +263,59 @@ def test_a_city_from_an_mmdb_file(start_server: Callable[..., ServerProcess], tm
     from netaddr import IPSet
 
     writer = MMDBWriter(ip_version=6, ipv4_compatible=True, database_type="GeoLite2-City")
-    writer.insert_network(IPSet(["81.2.69.0/24"]), {
-        "country": {"iso_code": "GB", "names": {"en": "United Kingdom"}},
-        "subdivisions": [{"iso_code": "ENG", "names": {"en": "England"}}],
-        "city": {"names": {"en": "London", "fr": "Londres"}},
-        "location": {"latitude": 51.5142, "longitude": -0.0931},
-    })
+    writer.insert_network(
+        IPSet(["81.2.69.0/24"]),
+        {
+            "country": {"iso_code": "GB", "names": {"en": "United Kingdom"}},
+            "subdivisions": [{"iso_code": "ENG", "names": {"en": "England"}}],
+            "city": {"names": {"en": "London", "fr": "Londres"}},
+            "location": {"latitude": 51.5142, "longitude": -0.0931},
+        },
+    )
     # A city without a country: the country is iptocc's.
-    writer.insert_network(IPSet(["2a01:4f8::/32"]), {"city": {"names": {"en": "Falkenstein"}},
-                                                      "location": {"latitude": 50.4779, "longitude": 12.3713}})
+    writer.insert_network(
+        IPSet(["2a01:4f8::/32"]),
+        {"city": {"names": {"en": "Falkenstein"}}, "location": {"latitude": 50.4779, "longitude": 12.3713}},
+    )
     path = tmp_path / "cities.mmdb"
     writer.to_db_file(str(path))
     server = start_server(SALESMACHINE_GEOIP_DB=str(path))
     with project_on(server) as project:
-        send(project, [{"method": "pageview", "contact_uid": "london", "params": {"visit_ip": "81.2.69.142"}},
-                       {"method": "pageview", "contact_uid": "saxony", "params": {"visit_ip": "2a01:4f8:1:2::3"}},
-                       {"method": "pageview", "contact_uid": "mountain", "params": {"visit_ip": "8.8.8.8"}}])
+        send(
+            project,
+            [
+                {"method": "pageview", "contact_uid": "london", "params": {"visit_ip": "81.2.69.142"}},
+                {"method": "pageview", "contact_uid": "saxony", "params": {"visit_ip": "2a01:4f8:1:2::3"}},
+                {"method": "pageview", "contact_uid": "mountain", "params": {"visit_ip": "8.8.8.8"}},
+            ],
+        )
         geo = {e["contact_uid"]: e["geo"] for e in pageviews(project)}
         with reader(project) as http:
             london = http.get("/v1/contacts/london").json()["location"]
-    assert geo["london"] == {"scope": "public", "country": "GB", "region": "England", "city": "London",
-                             "latitude": 51.5142, "longitude": -0.0931}
-    assert geo["saxony"] == {"scope": "public", "country": "DE", "region": None, "city": "Falkenstein",
-                             "latitude": 50.4779, "longitude": 12.3713}
-    assert geo["mountain"] == {"scope": "public", "country": "US", "region": None, "city": None,
-                               "latitude": None, "longitude": None}  # not in the file: iptocc alone
+    assert geo["london"] == {
+        "scope": "public",
+        "country": "GB",
+        "region": "England",
+        "city": "London",
+        "latitude": 51.5142,
+        "longitude": -0.0931,
+    }
+    assert geo["saxony"] == {
+        "scope": "public",
+        "country": "DE",
+        "region": None,
+        "city": "Falkenstein",
+        "latitude": 50.4779,
+        "longitude": 12.3713,
+    }
+    assert geo["mountain"] == {
+        "scope": "public",
+        "country": "US",
+        "region": None,
+        "city": None,
+        "latitude": None,
+        "longitude": None,
+    }  # not in the file: iptocc alone
     assert london["city"] == "London" and london["country"] == "GB"
 
 
@@ -234,8 +330,13 @@ def test_a_missing_mmdb_file_stops_the_start(database_url: str, tmp_path: Path) 
 
 
 def test_user_agents_field_by_field(project: Project) -> None:
-    send(project, [{"method": "pageview", "contact_uid": f"ua{n}", "params": {"visit_agent": agent}}
-                   for n, agent in enumerate(AGENTS)])
+    send(
+        project,
+        [
+            {"method": "pageview", "contact_uid": f"ua{n}", "params": {"visit_agent": agent}}
+            for n, agent in enumerate(AGENTS)
+        ],
+    )
     found = {e["params"]["visit_agent"]: e["agent"] for e in pageviews(project)}
     for agent, expected in AGENTS.items():
         assert found[agent] == expected, agent
@@ -245,22 +346,28 @@ def test_user_agents_field_by_field(project: Project) -> None:
 
 
 def test_an_agent_nothing_can_be_read_from_is_none(project: Project) -> None:
-    send(project, [{"method": "pageview", "contact_uid": "x", "params": {"visit_agent": "???"}},
-                   {"method": "pageview", "contact_uid": "y", "params": {"visit_agent": "curl/8.4.0"}}])
+    send(
+        project,
+        [
+            {"method": "pageview", "contact_uid": "x", "params": {"visit_agent": "???"}},
+            {"method": "pageview", "contact_uid": "y", "params": {"visit_agent": "curl/8.4.0"}},
+        ],
+    )
     found = {e["contact_uid"]: e["agent"] for e in pageviews(project)}
     assert found["x"] is None
-    assert found["y"] == {"browser": "curl", "browser_version": "8.4.0", "os": None, "os_version": None,
-                          "device": None}
+    assert found["y"] == {"browser": "curl", "browser_version": "8.4.0", "os": None, "os_version": None, "device": None}
 
 
 def test_a_browser_write_is_located_by_its_connection_and_read_by_its_user_agent(project: Project) -> None:
     """The browser library's transports (token in the query): visit_ip is the connection's
     address (here loopback), and an event without visit_agent gets the browser's User-Agent."""
     with httpx.Client(base_url=project.http.base_url, timeout=30) as browser:
-        answer = browser.post(f"/v1/batch?api_token={project.token}", headers={"User-Agent": SAMSUNG_TABLET},
-                              content=b'[{"method":"event","contact_uid":"tab","event_uid":"clicked"},'
-                                      b'{"method":"pageview","contact_uid":"tab","params":{"visit_agent":"'
-                                      + GOOGLEBOT.encode() + b'"}}]')
+        answer = browser.post(
+            f"/v1/batch?api_token={project.token}",
+            headers={"User-Agent": SAMSUNG_TABLET},
+            content=b'[{"method":"event","contact_uid":"tab","event_uid":"clicked"},'
+            b'{"method":"pageview","contact_uid":"tab","params":{"visit_agent":"' + GOOGLEBOT.encode() + b'"}}]',
+        )
     assert answer.status_code == 201, answer.text
     with reader(project) as http:
         events = {e["event_uid"]: e for e in http.get("/v1/contacts/tab/events").json()["data"]}
@@ -279,24 +386,40 @@ def test_a_browser_write_is_located_by_its_connection_and_read_by_its_user_agent
 
 
 def test_account_domains(project: Project) -> None:
-    send(project, [
-        {"method": "account", "account_uid": "named", "params": {"domain": "Acme.com",
-                                                                 "website_url": "https://other.io"}},
-        {"method": "account", "account_uid": "site", "params": {"website_url": "http://www.teslamotors.com/about"}},
-        {"method": "account", "account_uid": "mails", "params": {"name": "Initech"}},
-        {"method": "contact", "contact_uid": "m1", "params": {"email": "peter@initech.com", "account_uid": "mails"}},
-        {"method": "contact", "contact_uid": "m2", "params": {"email": "Bill@Initech.com", "account_uid": "mails"}},
-        {"method": "contact", "contact_uid": "m3", "params": {"email": "milton@gmail.com", "account_uid": "mails"}},
-        {"method": "account", "account_uid": "freemail", "params": {}},
-        {"method": "contact", "contact_uid": "f1", "params": {"email": "a@gmail.com", "account_uid": "freemail"}},
-        {"method": "contact", "contact_uid": "f2", "params": {"email": "b@outlook.com", "account_uid": "freemail"}},
-        {"method": "account", "account_uid": "split", "params": {}},
-        {"method": "contact", "contact_uid": "s1", "params": {"email": "a@globex.com", "account_uid": "split"}},
-        {"method": "contact", "contact_uid": "s2", "params": {"email": "b@initrode.com", "account_uid": "split"}},
-        {"method": "account", "account_uid": "junk", "params": {"website_url": "not a url", "domain": ""}},
-    ])
-    expected = {"named": "acme.com", "site": "teslamotors.com", "mails": "initech.com", "freemail": None,
-                "split": None, "junk": None}
+    send(
+        project,
+        [
+            {
+                "method": "account",
+                "account_uid": "named",
+                "params": {"domain": "Acme.com", "website_url": "https://other.io"},
+            },
+            {"method": "account", "account_uid": "site", "params": {"website_url": "http://www.teslamotors.com/about"}},
+            {"method": "account", "account_uid": "mails", "params": {"name": "Initech"}},
+            {
+                "method": "contact",
+                "contact_uid": "m1",
+                "params": {"email": "peter@initech.com", "account_uid": "mails"},
+            },
+            {"method": "contact", "contact_uid": "m2", "params": {"email": "Bill@Initech.com", "account_uid": "mails"}},
+            {"method": "contact", "contact_uid": "m3", "params": {"email": "milton@gmail.com", "account_uid": "mails"}},
+            {"method": "account", "account_uid": "freemail", "params": {}},
+            {"method": "contact", "contact_uid": "f1", "params": {"email": "a@gmail.com", "account_uid": "freemail"}},
+            {"method": "contact", "contact_uid": "f2", "params": {"email": "b@outlook.com", "account_uid": "freemail"}},
+            {"method": "account", "account_uid": "split", "params": {}},
+            {"method": "contact", "contact_uid": "s1", "params": {"email": "a@globex.com", "account_uid": "split"}},
+            {"method": "contact", "contact_uid": "s2", "params": {"email": "b@initrode.com", "account_uid": "split"}},
+            {"method": "account", "account_uid": "junk", "params": {"website_url": "not a url", "domain": ""}},
+        ],
+    )
+    expected = {
+        "named": "acme.com",
+        "site": "teslamotors.com",
+        "mails": "initech.com",
+        "freemail": None,
+        "split": None,
+        "junk": None,
+    }
     with reader(project) as http:
         for uid, domain in expected.items():
             assert http.get(f"/v1/accounts/{uid}").json()["domain"] == domain, uid
@@ -307,21 +430,41 @@ def test_account_domains(project: Project) -> None:
 # -- what is kept of addresses ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("mode", "kept"), [
-    ("truncated", {"193.0.6.139": "193.0.6.0", "2a01:4f8:1:2::3": "2a01:4f8:1::", "10.9.8.7": "10.9.8.0",
-                   "XX.XX.XX.XX": None}),
-    ("off", {"193.0.6.139": None, "2a01:4f8:1:2::3": None, "10.9.8.7": None, "XX.XX.XX.XX": None}),
-])
-def test_ip_storage_keeps_less_after_locating(start_server: Callable[..., ServerProcess], mode: str,
-                                              kept: dict[str, str | None]) -> None:
+@pytest.mark.parametrize(
+    ("mode", "kept"),
+    [
+        (
+            "truncated",
+            {
+                "193.0.6.139": "193.0.6.0",
+                "2a01:4f8:1:2::3": "2a01:4f8:1::",
+                "10.9.8.7": "10.9.8.0",
+                "XX.XX.XX.XX": None,
+            },
+        ),
+        ("off", {"193.0.6.139": None, "2a01:4f8:1:2::3": None, "10.9.8.7": None, "XX.XX.XX.XX": None}),
+    ],
+)
+def test_ip_storage_keeps_less_after_locating(
+    start_server: Callable[..., ServerProcess], mode: str, kept: dict[str, str | None]
+) -> None:
     server = start_server(SALESMACHINE_IP_STORAGE=mode)
     sent = list(kept)
     with project_on(server) as project:
-        send(project, [{"method": "pageview", "contact_uid": f"p{n}", "params": {"visit_ip": ip, "visit_url": "/"}}
-                       for n, ip in enumerate(sent)])
+        send(
+            project,
+            [
+                {"method": "pageview", "contact_uid": f"p{n}", "params": {"visit_ip": ip, "visit_url": "/"}}
+                for n, ip in enumerate(sent)
+            ],
+        )
         found = {e["contact_uid"]: e for e in pageviews(project)}
-        stored = {row.params_text for row in project.stored.rows(
-            "SELECT CAST(params AS TEXT) AS params_text FROM events WHERE project_id = :project")}
+        stored = {
+            row.params_text
+            for row in project.stored.rows(
+                "SELECT CAST(params AS TEXT) AS params_text FROM events WHERE project_id = :project"
+            )
+        }
     for n, ip in enumerate(sent):
         event = found[f"p{n}"]
         assert event["params"].get("visit_ip") == kept[ip], ip
@@ -345,25 +488,45 @@ def test_a_bad_ip_storage_mode_stops_the_start(database_url: str, tmp_path: Path
 def enrich(database_url: str, *args: str, **env: str) -> str:
     import os
 
-    done = subprocess.run([sys.executable, "-m", "salesmachine_server", "enrich", *args, "--database", database_url],
-                          capture_output=True, text=True, timeout=120, env={**os.environ, **env})
+    done = subprocess.run(
+        [sys.executable, "-m", "salesmachine_server", "enrich", *args, "--database", database_url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **env},
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
 
-def test_backfill_enriches_what_was_stored_before_once(start_server: Callable[..., ServerProcess],
-                                                       fresh_database: str) -> None:
+def test_backfill_enriches_what_was_stored_before_once(
+    start_server: Callable[..., ServerProcess], fresh_database: str
+) -> None:
     server = start_server(fresh_database, SALESMACHINE_ENRICHMENT="off")
     with project_on(server) as project:
-        send(project, [
-            {"method": "account", "account_uid": "acme", "params": {"name": "Acme"}},
-            {"method": "pageview", "contact_uid": "ann", "created_at": "2024-01-01T00:00:00Z",
-             "params": {"visit_ip": "193.0.6.139", "visit_agent": SAFARI_IPHONE, "account_uid": "acme"}},
-            {"method": "pageview", "contact_uid": "ann", "created_at": "2024-01-02T00:00:00Z",
-             "params": {"visit_ip": "8.8.8.8", "account_uid": "acme"}},
-            {"method": "event", "contact_uid": "ann", "event_uid": "paid", "params": {"amount": 1}},
-        ] + [{"method": "event", "contact_uid": f"c{n}", "event_uid": "e", "params": {"visit_ip": "200.160.0.8"}}
-             for n in range(7)])
+        send(
+            project,
+            [
+                {"method": "account", "account_uid": "acme", "params": {"name": "Acme"}},
+                {
+                    "method": "pageview",
+                    "contact_uid": "ann",
+                    "created_at": "2024-01-01T00:00:00Z",
+                    "params": {"visit_ip": "193.0.6.139", "visit_agent": SAFARI_IPHONE, "account_uid": "acme"},
+                },
+                {
+                    "method": "pageview",
+                    "contact_uid": "ann",
+                    "created_at": "2024-01-02T00:00:00Z",
+                    "params": {"visit_ip": "8.8.8.8", "account_uid": "acme"},
+                },
+                {"method": "event", "contact_uid": "ann", "event_uid": "paid", "params": {"amount": 1}},
+            ]
+            + [
+                {"method": "event", "contact_uid": f"c{n}", "event_uid": "e", "params": {"visit_ip": "200.160.0.8"}}
+                for n in range(7)
+            ],
+        )
         assert all(e["geo"] is None and e["agent"] is None for e in pageviews(project))
         assert "10 events not enriched yet" in enrich(fresh_database)
 
@@ -393,17 +556,35 @@ def test_backfill_enriches_what_was_stored_before_once(start_server: Callable[..
 
 
 def test_profile_pages_show_location_browser_and_countries(server: ServerProcess, project: Project) -> None:
-    send(project, [
-        {"method": "account", "account_uid": "acme", "params": {"name": "Acme Corp"}},
-        {"method": "contact", "contact_uid": "ann", "params": {"name": "Ann", "email": "ann@acme.io",
-                                                              "account_uid": "acme"}},
-        {"method": "pageview", "contact_uid": "ann", "created_at": "2024-03-01T10:00:00Z",
-         "params": {"visit_ip": "193.0.6.139", "visit_agent": CHROME_WINDOWS}},
-        {"method": "pageview", "contact_uid": "ann", "created_at": "2024-03-02T10:00:00Z",
-         "params": {"visit_ip": "193.0.6.139", "visit_agent": CHROME_WINDOWS}},
-        {"method": "pageview", "contact_uid": "ann", "created_at": "2024-03-03T10:00:00Z",
-         "params": {"visit_ip": "192.168.0.4", "visit_agent": CHROME_WINDOWS}},
-    ])
+    send(
+        project,
+        [
+            {"method": "account", "account_uid": "acme", "params": {"name": "Acme Corp"}},
+            {
+                "method": "contact",
+                "contact_uid": "ann",
+                "params": {"name": "Ann", "email": "ann@acme.io", "account_uid": "acme"},
+            },
+            {
+                "method": "pageview",
+                "contact_uid": "ann",
+                "created_at": "2024-03-01T10:00:00Z",
+                "params": {"visit_ip": "193.0.6.139", "visit_agent": CHROME_WINDOWS},
+            },
+            {
+                "method": "pageview",
+                "contact_uid": "ann",
+                "created_at": "2024-03-02T10:00:00Z",
+                "params": {"visit_ip": "193.0.6.139", "visit_agent": CHROME_WINDOWS},
+            },
+            {
+                "method": "pageview",
+                "contact_uid": "ann",
+                "created_at": "2024-03-03T10:00:00Z",
+                "params": {"visit_ip": "192.168.0.4", "visit_agent": CHROME_WINDOWS},
+            },
+        ],
+    )
     email = make_user(server.database_url, project.id)
     with signed_in(server.base_url, email) as browser:
         contact = browser.get(f"/p/{project.id}/contacts/ann").text

@@ -63,14 +63,33 @@ def person_history() -> list[dict[str, Any]]:
     """The person to erase: two uids, events and pageviews on other days than the colleague's,
     a membership, mrr of their own (a contact carrying revenue)."""
     return [
-        {"method": "contact", "contact_uid": GONE, "created_at": ago(30),
-         "params": {"email": "gone@example.com", "account_uid": ACME, "mrr": 40}},
+        {
+            "method": "contact",
+            "contact_uid": GONE,
+            "created_at": ago(30),
+            "params": {"email": "gone@example.com", "account_uid": ACME, "mrr": 40},
+        },
         {"method": "alias", "contact_uid": GONE, "alias": GONE_ALIAS, "created_at": ago(29)},
-        *({"method": "event", "contact_uid": GONE, "event_uid": "export", "created_at": ago(d),
-           "params": {"visit_ip": "8.8.8.8", "visit_agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/126.0"}}
-          for d in (0, 2, 4, 6)),
-        *({"method": "pageview", "contact_uid": GONE_ALIAS, "event_uid": "pageview", "created_at": ago(d),
-           "params": {"url": "https://app.example.com/"}} for d in (7, 8)),
+        *(
+            {
+                "method": "event",
+                "contact_uid": GONE,
+                "event_uid": "export",
+                "created_at": ago(d),
+                "params": {"visit_ip": "8.8.8.8", "visit_agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/126.0"},
+            }
+            for d in (0, 2, 4, 6)
+        ),
+        *(
+            {
+                "method": "pageview",
+                "contact_uid": GONE_ALIAS,
+                "event_uid": "pageview",
+                "created_at": ago(d),
+                "params": {"url": "https://app.example.com/"},
+            }
+            for d in (7, 8)
+        ),
         {"method": "contact", "contact_uid": GONE, "created_at": ago(10), "params": {"mrr": 60}},
     ]
 
@@ -82,8 +101,9 @@ def two_projects(server: ServerProcess) -> Iterator[tuple[Project, Project]]:
     for _ in range(2):
         created, secret = make_project(server.database_url)
         http = httpx.Client(base_url=server.base_url, auth=(created.token, ""), timeout=60)
-        made.append(Project(created.id, created.name, created.token, secret, http,
-                            StoredData(server.database_url, created.id)))
+        made.append(
+            Project(created.id, created.name, created.token, secret, http, StoredData(server.database_url, created.id))
+        )
     with_person, without = made
     send(with_person, shared_history()[:-1] + person_history() + shared_history()[-1:])
     send(without, shared_history())
@@ -111,14 +131,20 @@ def figures(project: Project, email: str) -> dict[str, Any]:
     with signed_in(project.http.base_url, email) as browser:
         home = browser.get(f"/p/{project.id}/").text
         page = browser.get(f"/p/{project.id}/accounts/{ACME}").text
-    return {"account": account, "revenue": revenue, "accounts": accounts["data"],
-            "home": _figures_of(home, project), "page": _figures_of(page, project)}
+    return {
+        "account": account,
+        "revenue": revenue,
+        "accounts": accounts["data"],
+        "home": _figures_of(home, project),
+        "page": _figures_of(page, project),
+    }
 
 
 def _figures_of(html: str, project: Project) -> str:
     """A page's content (the sidebar and header name the project), its links and the session's
     form tokens made alike."""
     import re
+
     content = html.split('<main class="content">', 1)[1].split("</main>", 1)[0]
     content = re.sub(r'name="csrf" value="[^"]*"', 'name="csrf"', content)
     return content.replace(f"/p/{project.id}/", "/p/ID/").replace(project.name, "NAME")
@@ -174,8 +200,9 @@ def _search_every_table(stored: StoredData, uids: list[str], only_project: bool 
     return hits
 
 
-def test_the_account_shows_what_it_would_have_without_the_person(two_projects: tuple[Project, Project],
-                                                                  server: ServerProcess) -> None:
+def test_the_account_shows_what_it_would_have_without_the_person(
+    two_projects: tuple[Project, Project], server: ServerProcess
+) -> None:
     project, never = two_projects
     email = make_user(server.database_url, project.id, never.id)
     before = figures(project, email)
@@ -190,8 +217,9 @@ def test_the_account_shows_what_it_would_have_without_the_person(two_projects: t
     assert after["page"] == expected["page"]
 
 
-def test_later_writes_for_an_erased_uid_are_refused_then_dropped(two_projects: tuple[Project, Project],
-                                                                  server: ServerProcess) -> None:
+def test_later_writes_for_an_erased_uid_are_refused_then_dropped(
+    two_projects: tuple[Project, Project], server: ServerProcess
+) -> None:
     project, _ = two_projects
     with reader(project) as http:
         assert http.delete(f"/v1/contacts/{GONE}").status_code == 200
@@ -199,11 +227,16 @@ def test_later_writes_for_an_erased_uid_are_refused_then_dropped(two_projects: t
     answer = project.http.post("/v1/track/event", json=event)
     assert answer.status_code == 409, answer.text
     assert answer.json()["field"] == "contact_uid" and answer.json()["rule"] == "suppressed"
-    batch = project.http.post("/v1/batch", json=[
-        {"method": "event", **event}, {"method": "event", "contact_uid": STAYS, "event_uid": "ok"},
-        {"method": "contact", "contact_uid": "new-person", "params": {"account_uid": ACME}},
-        # Refused for another reason, it is recorded as refused, but what it said is not kept.
-        {"method": "event", "contact_uid": GONE, "event_uid": "x", "created_at": "not a time"}])
+    batch = project.http.post(
+        "/v1/batch",
+        json=[
+            {"method": "event", **event},
+            {"method": "event", "contact_uid": STAYS, "event_uid": "ok"},
+            {"method": "contact", "contact_uid": "new-person", "params": {"account_uid": ACME}},
+            # Refused for another reason, it is recorded as refused, but what it said is not kept.
+            {"method": "event", "contact_uid": GONE, "event_uid": "x", "created_at": "not a time"},
+        ],
+    )
     assert batch.status_code == 201, batch.text
     assert batch.json()["accepted"] == 2
     assert [r["rule"] for r in batch.json()["rejected"]] == ["suppressed", "datetime"]
@@ -213,8 +246,10 @@ def test_later_writes_for_an_erased_uid_are_refused_then_dropped(two_projects: t
     assert _search_every_table(project.stored, [GONE, GONE_ALIAS, "payload-8c1"]) == []
 
     from salesmachine_server.store.records.projects import update_settings
+
     update_settings(project.stored.engines.writer, project.name, {"suppressed_writes": "drop"})
     import time
+
     time.sleep(1.2)  # the server remembers a project's settings for a second
     assert project.http.post("/v1/track/event", json=event).status_code == 201
     assert project.stored.contact(GONE_ALIAS) is None
@@ -226,8 +261,9 @@ def test_later_writes_for_an_erased_uid_are_refused_then_dropped(two_projects: t
     assert 'salesmachine_suppressed_items_total{action="dropped"}' in metrics
 
 
-def test_the_receipt_verifies_and_a_tampered_one_does_not(two_projects: tuple[Project, Project],
-                                                            tmp_path: Path) -> None:
+def test_the_receipt_verifies_and_a_tampered_one_does_not(
+    two_projects: tuple[Project, Project], tmp_path: Path
+) -> None:
     project, _ = two_projects
     with reader(project) as http:
         receipt = http.delete(f"/v1/contacts/{GONE}").json()
@@ -245,8 +281,10 @@ def test_the_receipt_verifies_and_a_tampered_one_does_not(two_projects: tuple[Pr
     assert _cli("receipts", "verify", str(unreadable)).returncode == 2
     with project.stored.engines.reader.connect() as conn:
         from salesmachine_server.store.db.schema import erasure_receipts
-        kept = conn.execute(select(erasure_receipts.c.document)
-                            .where(erasure_receipts.c.project_id == project.id)).scalar_one()
+
+        kept = conn.execute(
+            select(erasure_receipts.c.document).where(erasure_receipts.c.project_id == project.id)
+        ).scalar_one()
     assert json.loads(kept) == receipt
 
 
@@ -254,12 +292,14 @@ def _cli(*args: str, database_url: str | None = None) -> subprocess.CompletedPro
     env = {**os.environ}
     if database_url:
         env["SALESMACHINE_DATABASE_URL"] = database_url
-    return subprocess.run([sys.executable, "-m", "salesmachine_server", *args], capture_output=True, text=True,
-                          env=env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "salesmachine_server", *args], capture_output=True, text=True, env=env, timeout=120
+    )
 
 
-def test_the_cli_erases_and_the_audit_log_says_who(two_projects: tuple[Project, Project],
-                                                     server: ServerProcess) -> None:
+def test_the_cli_erases_and_the_audit_log_says_who(
+    two_projects: tuple[Project, Project], server: ServerProcess
+) -> None:
     project, _ = two_projects
     done = _cli("contacts", "erase", GONE_ALIAS, "--project", project.name, "--database", server.database_url)
     assert done.returncode == 0, done.stderr
@@ -269,8 +309,12 @@ def test_the_cli_erases_and_the_audit_log_says_who(two_projects: tuple[Project, 
     assert again.returncode == 1 and "no contact" in again.stderr
     mode = _cli("contacts", "suppression", "--project", project.name, "--drop", "--database", server.database_url)
     assert mode.returncode == 0, mode.stderr
-    assert json.loads(mode.stdout) == {"suppressed_uids": 2, "refused_writes": 0, "dropped_writes": 0,
-                                       "suppressed_writes": "drop"}
+    assert json.loads(mode.stdout) == {
+        "suppressed_uids": 2,
+        "refused_writes": 0,
+        "dropped_writes": 0,
+        "suppressed_writes": "drop",
+    }
     with reader(project) as http:
         assert http.delete(f"/v1/accounts/{ACME}").status_code == 200
         log = http.get("/v1/audit").json()["data"]
@@ -304,9 +348,11 @@ def test_the_export_holds_everything_about_the_person(two_projects: tuple[Projec
         assert http.delete(f"/v1/contacts/{GONE}").status_code == 200
 
 
-def test_the_dashboard_erases_after_the_uid_is_typed_and_logs_it(two_projects: tuple[Project, Project],
-                                                                 server: ServerProcess) -> None:
+def test_the_dashboard_erases_after_the_uid_is_typed_and_logs_it(
+    two_projects: tuple[Project, Project], server: ServerProcess
+) -> None:
     from tests.dashboard_support import csrf_of
+
     project, other = two_projects
     email = make_user(server.database_url, project.id)
     with httpx.Client(base_url=server.base_url, timeout=30) as stranger:  # a failed sign-in, logged
@@ -323,24 +369,38 @@ def test_the_dashboard_erases_after_the_uid_is_typed_and_logs_it(two_projects: t
         done = browser.post(f"/p/{project.id}/erase", data={**form, "confirm": GONE})
         assert done.status_code == 200, done.text
         assert 'id="receipt"' in done.text and project.stored.contact(GONE) is None
-        receipt = json.loads(done.text.split('<pre id="receipt">', 1)[1].split("</pre>", 1)[0]
-                             .replace("&#34;", '"').replace("&quot;", '"'))
+        receipt = json.loads(
+            done.text.split('<pre id="receipt">', 1)[1]
+            .split("</pre>", 1)[0]
+            .replace("&#34;", '"')
+            .replace("&quot;", '"')
+        )
         assert receipt["by"] == f"user:{email}" and receipt["removed"]["events"] == 4
-        account = browser.post(f"/p/{project.id}/erase", data={"csrf": csrf, "kind": "account", "uid": ACME,
-                                                                "confirm": ACME})
+        account = browser.post(
+            f"/p/{project.id}/erase", data={"csrf": csrf, "kind": "account", "uid": ACME, "confirm": ACME}
+        )
         assert account.status_code == 200 and project.stored.account(ACME) is None
-        saved = browser.post(f"/p/{project.id}/settings", data={
-            "csrf": csrf, "window_days": "7", "good_above": "1", "bad_at_most": "0", "timezone": "UTC"})
+        saved = browser.post(
+            f"/p/{project.id}/settings",
+            data={"csrf": csrf, "window_days": "7", "good_above": "1", "bad_at_most": "0", "timezone": "UTC"},
+        )
         assert saved.status_code == 303
         # A project the user is not a member of cannot be erased in.
         assert browser.post(f"/p/{other.id}/erase", data={**form, "uid": STAYS, "confirm": STAYS}).status_code == 404
         audit = browser.get(f"/p/{project.id}/audit").text
     actions = [a for a in audit.split('data-action="')[1:]]
     assert [a.split('"', 1)[0] for a in actions] == [
-        "settings_change", "erasure", "erasure", "sign_in", "sign_in_failed"]
+        "settings_change",
+        "erasure",
+        "erasure",
+        "sign_in",
+        "sign_in_failed",
+    ]
     assert GONE not in audit and GONE_ALIAS not in audit
     with reader(project) as http:
         api_log = http.get("/v1/audit").json()["data"]
     assert [e["action"] for e in api_log] == ["settings_change", "erasure", "erasure", "sign_in", "sign_in_failed"]
-    assert api_log[0]["detail"] == {"changed": {"health": {"window_days": 7, "good_above": 1, "bad_at_most": 0},
-                                                "timezone": "UTC"}, "from": "dashboard"}
+    assert api_log[0]["detail"] == {
+        "changed": {"health": {"window_days": 7, "good_above": 1, "bad_at_most": 0}, "timezone": "UTC"},
+        "from": "dashboard",
+    }

@@ -6,6 +6,7 @@ import csv
 import io
 import subprocess
 import sys
+from datetime import UTC
 from pathlib import Path
 
 import httpx
@@ -18,38 +19,88 @@ from tests.test_read_api import events_on, reader, send
 
 FORMULA_UID = '=HYPERLINK("http://evil.example/","see")'
 HISTORY = [
-    {"method": "account", "account_uid": "acme", "created_at": "2024-01-01T00:00:00Z",
-     "params": {"name": "Acme", "mrr": 100}},
+    {
+        "method": "account",
+        "account_uid": "acme",
+        "created_at": "2024-01-01T00:00:00Z",
+        "params": {"name": "Acme", "mrr": 100},
+    },
     {"method": "account", "account_uid": "acme", "created_at": "2024-02-01T00:00:00Z", "params": {"mrr": 300}},
-    {"method": "account", "account_uid": "beta", "created_at": "2024-01-15T00:00:00Z", "params": {"name": "Beta, Inc."}},
+    {
+        "method": "account",
+        "account_uid": "beta",
+        "created_at": "2024-01-15T00:00:00Z",
+        "params": {"name": "Beta, Inc."},
+    },
     {"method": "contact", "contact_uid": "anon", "created_at": "2024-01-02T00:00:00Z", "params": {"seen": "ads"}},
-    {"method": "contact", "contact_uid": "u1", "created_at": "2024-01-03T00:00:00Z",
-     "params": {"name": "Ann \"Quote\" Lee", "email": "ann@acme.io", "account_uid": ["acme", "beta"], "mrr": 9}},
+    {
+        "method": "contact",
+        "contact_uid": "u1",
+        "created_at": "2024-01-03T00:00:00Z",
+        "params": {"name": 'Ann "Quote" Lee', "email": "ann@acme.io", "account_uid": ["acme", "beta"], "mrr": 9},
+    },
     {"method": "alias", "contact_uid": "u1", "alias": "anon"},
-    {"method": "contact", "contact_uid": "u2", "created_at": "2024-01-04T00:00:00Z",
-     "params": {"name": "Bob", "account_uid": "beta", "tags": ["a", "b"], "nested": {"x": 1}}},
-    {"method": "event", "contact_uid": "u1", "event_uid": "signup", "created_at": "2024-01-03T00:00:00Z",
-     "params": {"account_uid": "acme"}, "messageId": "m-1"},
+    {
+        "method": "contact",
+        "contact_uid": "u2",
+        "created_at": "2024-01-04T00:00:00Z",
+        "params": {"name": "Bob", "account_uid": "beta", "tags": ["a", "b"], "nested": {"x": 1}},
+    },
+    {
+        "method": "event",
+        "contact_uid": "u1",
+        "event_uid": "signup",
+        "created_at": "2024-01-03T00:00:00Z",
+        "params": {"account_uid": "acme"},
+        "messageId": "m-1",
+    },
     {"method": "pageview", "contact_uid": "u2", "created_at": "2024-01-05T00:00:00Z", "params": {"visit_url": "/x,y"}},
     *events_on("u1", [0, 1, 5], name="used"),
     *events_on("u2", [2], name="used"),
     # Two events alike in every field and without message id: both are kept, by import too.
-    *[{"method": "event", "contact_uid": "u2", "event_uid": "click", "created_at": "2024-01-05T10:00:00Z",
-       "params": {"n": 1}}] * 2,
+    *[
+        {
+            "method": "event",
+            "contact_uid": "u2",
+            "event_uid": "click",
+            "created_at": "2024-01-05T10:00:00Z",
+            "params": {"n": 1},
+        }
+    ]
+    * 2,
     # Where from and with what (enrichment): exported, and imported back.
-    {"method": "pageview", "contact_uid": "u2", "created_at": "2024-01-05T11:00:00Z",
-     "params": {"visit_ip": "8.8.8.8", "visit_agent": CHROME_WINDOWS}},
+    {
+        "method": "pageview",
+        "contact_uid": "u2",
+        "created_at": "2024-01-05T11:00:00Z",
+        "params": {"visit_ip": "8.8.8.8", "visit_agent": CHROME_WINDOWS},
+    },
     # An event's account is the one it had: u3's event was beta's while u3 was only in beta,
     # and loner's event was nobody's; importing must not attribute them again by membership.
     {"method": "contact", "contact_uid": "u3", "created_at": "2024-01-07T00:00:00Z", "params": {"account_uid": "beta"}},
     {"method": "event", "contact_uid": "u3", "event_uid": "while_in_beta", "created_at": "2024-01-08T00:00:00Z"},
     {"method": "contact", "contact_uid": "u3", "created_at": "2024-01-09T00:00:00Z", "params": {"account_uid": "acme"}},
-    {"method": "event", "contact_uid": "loner", "event_uid": "before_any_account", "created_at": "2024-01-08T00:00:00Z"},
-    {"method": "contact", "contact_uid": "loner", "created_at": "2024-01-09T00:00:00Z", "params": {"account_uid": "acme"}},
+    {
+        "method": "event",
+        "contact_uid": "loner",
+        "event_uid": "before_any_account",
+        "created_at": "2024-01-08T00:00:00Z",
+    },
+    {
+        "method": "contact",
+        "contact_uid": "loner",
+        "created_at": "2024-01-09T00:00:00Z",
+        "params": {"account_uid": "acme"},
+    },
     # What a spreadsheet would run as formulas (issue 16 item 3), and one that only looks neutralised.
     {"method": "account", "account_uid": "@acct", "created_at": "2024-01-06T00:00:00Z", "params": {"name": "=1+1"}},
-    {"method": "event", "contact_uid": FORMULA_UID, "event_uid": "+SUM(1,2)", "created_at": "2024-01-06T00:00:00Z",
-     "messageId": "@m-2"},
+    {
+        "method": "event",
+        "contact_uid": FORMULA_UID,
+        "event_uid": "+SUM(1,2)",
+        "created_at": "2024-01-06T00:00:00Z",
+        "messageId": "@m-2",
+    },
     {"method": "event", "contact_uid": "-2+3", "event_uid": "\tTAB", "created_at": "2024-01-06T00:00:00Z"},
     {"method": "event", "contact_uid": "\rCR", "event_uid": "'=quoted", "created_at": "2024-01-06T00:00:00Z"},
 ]
@@ -76,12 +127,22 @@ def test_export_formats_hold_every_field(project: Project) -> None:
     signup = next(e for e in events_csv if e["event_uid"] == "signup")
     assert signup["contact_uid"] == "anon" and signup["account_uid"] == "acme" and signup["message_id"] == "m-1"
     assert orjson.loads(signup["params"]) == {"account_uid": "acme"}
-    assert [orjson.loads(e["params"]) for e in events_csv if e["kind"] == "pageview"][0] == {"visit_url": "/x,y"}
+    assert next(orjson.loads(e["params"]) for e in events_csv if e["kind"] == "pageview") == {"visit_url": "/x,y"}
 
 
-ENRICHMENT = {"ip_scope": "public", "country": "US", "region": None, "city": None, "latitude": None,
-              "longitude": None, "browser": "Chrome", "browser_version": "120.0.0.0", "os": "Windows",
-              "os_version": "10", "device": "desktop"}
+ENRICHMENT = {
+    "ip_scope": "public",
+    "country": "US",
+    "region": None,
+    "city": None,
+    "latitude": None,
+    "longitude": None,
+    "browser": "Chrome",
+    "browser_version": "120.0.0.0",
+    "os": "Windows",
+    "os_version": "10",
+    "device": "desktop",
+}
 
 
 def test_events_export_holds_the_enrichment_fields(project: Project) -> None:
@@ -125,8 +186,22 @@ def test_csv_export_neutralises_formulas(project: Project) -> None:
 
 def import_file(server: ServerProcess, target_name: str, path: Path, *options: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "salesmachine_server", "import", str(path), "--project", target_name,
-         "--database", server.database_url, *options], capture_output=True, text=True, timeout=120)
+        [
+            sys.executable,
+            "-m",
+            "salesmachine_server",
+            "import",
+            str(path),
+            "--project",
+            target_name,
+            "--database",
+            server.database_url,
+            *options,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def profiles(server: ServerProcess, token: str, secret: str) -> dict:
@@ -180,8 +255,10 @@ def test_importing_the_same_export_twice_changes_nothing(
 def test_import_refuses_bad_rows_and_says_which(server: ServerProcess, tmp_path: Path) -> None:
     target, _ = make_project(server.database_url)
     path = tmp_path / "events.ndjson"
-    path.write_text('{"contact_uid": "a", "event_uid": "ok"}\n{"contact_uid": "b", "event_uid": "x", "created_at": "soon"}\n'
-                    '\n{"contact_uid": "c", "event_uid": \n[1, 2]\n{"event_uid": "x"}\n{"contact_uid": "e", "event_uid": "ok"}\n')
+    path.write_text(
+        '{"contact_uid": "a", "event_uid": "ok"}\n{"contact_uid": "b", "event_uid": "x", "created_at": "soon"}\n'
+        '\n{"contact_uid": "c", "event_uid": \n[1, 2]\n{"event_uid": "x"}\n{"contact_uid": "e", "event_uid": "ok"}\n'
+    )
     result = import_file(server, target.name, path)
     assert result.returncode == 1
     assert "6 rows, 2 messages applied (0 already there), 4 refused" in result.stdout
@@ -201,8 +278,7 @@ def test_csv_import_reports_the_line_of_a_refused_row(server: ServerProcess, tmp
     target, _ = make_project(server.database_url)
     path = tmp_path / "contacts.csv"
     # The first row's params span two lines: the bad row is on line 4 of the file.
-    path.write_text('contact_uid,params\nu1,"{""bio"":\n""two lines""}"\nu2,{}\nu3,{not json\nu4,"[1]"\n'
-                    ',{}\n')
+    path.write_text('contact_uid,params\nu1,"{""bio"":\n""two lines""}"\nu2,{}\nu3,{not json\nu4,"[1]"\n,{}\n')
     result = import_file(server, target.name, path)
     assert result.returncode == 1, result.stdout
     assert "5 rows, 2 messages applied (0 already there), 3 refused" in result.stdout
@@ -232,9 +308,18 @@ def test_import_keeps_plain_columns_as_attributes(project: Project, server: Serv
         assert "3 rows, 3 messages applied (0 already there), 0 refused" in result.stdout
     acme = project.stored.account("acme")
     assert acme is not None
-    assert acme["params"] == {"name": "Acme", "domain": "acme.io", "plan": "pro", "mrr": 99.5, "trial": False,
-                              "renews_on": "2025-01-31", "zip": "02134", "phone": "+33 1 23 45 67 89", "seats": 12,
-                              "delta": -5}
+    assert acme["params"] == {
+        "name": "Acme",
+        "domain": "acme.io",
+        "plan": "pro",
+        "mrr": 99.5,
+        "trial": False,
+        "renews_on": "2025-01-31",
+        "zip": "02134",
+        "phone": "+33 1 23 45 67 89",
+        "seats": 12,
+        "delta": -5,
+    }
     assert acme["mrr"] == [99.5]
     beta = project.stored.account("beta")
     assert beta is not None and beta["params"]["name"] == "Beta, Inc." and beta["params"]["trial"] is True
@@ -253,8 +338,19 @@ def test_import_keeps_plain_columns_as_attributes(project: Project, server: Serv
 def test_import_columns_can_be_typed_or_skipped(project: Project, server: ServerProcess, tmp_path: Path) -> None:
     path = tmp_path / "accounts.csv"
     path.write_text(CRM_ACCOUNTS)
-    result = import_file(server, project.name, path, "--column", "zip:number", "--column", "plan:skip",
-                         "--column", "seats:string", "--column", "renews_on:string")
+    result = import_file(
+        server,
+        project.name,
+        path,
+        "--column",
+        "zip:number",
+        "--column",
+        "plan:skip",
+        "--column",
+        "seats:string",
+        "--column",
+        "renews_on:string",
+    )
     assert result.returncode == 0, result.stderr
     acme = project.stored.account("acme")
     assert acme is not None and acme["params"]["zip"] == 2134 and acme["params"]["seats"] == "12"
@@ -288,23 +384,59 @@ def test_import_dry_run_shows_the_mapping_and_stores_nothing(
 
 def test_changing_the_time_zone_recounts_active_days(project: Project, server: ServerProcess) -> None:
     # 23:30 UTC yesterday and 00:30 UTC today: two days in UTC, one day in UTC+9 (Tokyo).
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
-    today = datetime.now(timezone.utc).replace(hour=0, minute=30, second=0, microsecond=0)
-    send(project, [
-        {"method": "event", "contact_uid": "z", "event_uid": "e", "created_at": (today - timedelta(hours=1)).isoformat()},
-        {"method": "event", "contact_uid": "z", "event_uid": "e", "created_at": today.isoformat()},
-    ])
+    today = datetime.now(UTC).replace(hour=0, minute=30, second=0, microsecond=0)
+    send(
+        project,
+        [
+            {
+                "method": "event",
+                "contact_uid": "z",
+                "event_uid": "e",
+                "created_at": (today - timedelta(hours=1)).isoformat(),
+            },
+            {"method": "event", "contact_uid": "z", "event_uid": "e", "created_at": today.isoformat()},
+        ],
+    )
     with reader(project) as http:
         assert http.get("/v1/contacts/z").json()["active_days_14"] == 2
     result = subprocess.run(
-        [sys.executable, "-m", "salesmachine_server", "projects", "configure", project.name, "--timezone",
-         "Asia/Tokyo", "--database", server.database_url], capture_output=True, text=True, timeout=60)
+        [
+            sys.executable,
+            "-m",
+            "salesmachine_server",
+            "projects",
+            "configure",
+            project.name,
+            "--timezone",
+            "Asia/Tokyo",
+            "--database",
+            server.database_url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     assert orjson.loads(result.stdout)["timezone"] == "Asia/Tokyo"
     with reader(project) as http:
         assert http.get("/v1/contacts/z").json()["active_days_14"] == 1
     bad = subprocess.run(
-        [sys.executable, "-m", "salesmachine_server", "projects", "configure", project.name, "--timezone",
-         "Mars/Olympus", "--database", server.database_url], capture_output=True, text=True, timeout=60)
+        [
+            sys.executable,
+            "-m",
+            "salesmachine_server",
+            "projects",
+            "configure",
+            project.name,
+            "--timezone",
+            "Mars/Olympus",
+            "--database",
+            server.database_url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert bad.returncode != 0 and "unknown time zone" in bad.stderr

@@ -59,8 +59,9 @@ def assert_lists_agree_with_profiles(project: Project, email: str) -> dict[str, 
                 assert sorted(re.findall(r'<tr data-uid="([^"]+)"', page)) == expected, (kind, level, health)
                 assert _shown_count(page) == len(expected), (kind, level)
         home = dash.get(f"/p/{project.id}/").text
-        bands = {level: int(re.search(rf'band-{level}.*?band-count">([\d,]+)<', home, re.S).group(1))
-                 for level in LEVELS}
+        bands = {
+            level: int(re.search(rf'band-{level}.*?band-count">([\d,]+)<', home, re.S).group(1)) for level in LEVELS
+        }
         assert bands == {level: list(found["accounts"].values()).count(level) for level in LEVELS}
     return found
 
@@ -89,24 +90,37 @@ def _day(value: object) -> date | None:
 def save_settings(project: Project, email: str, **health: object) -> None:
     with signed_in(project.http.base_url, email) as dash:
         page = dash.get(f"/p/{project.id}/settings").text
-        form = {"csrf": csrf_of(page), "window_days": 14, "good_above": 4, "bad_at_most": 0, "timezone": "UTC",
-                **health}
+        form = {
+            "csrf": csrf_of(page),
+            "window_days": 14,
+            "good_above": 4,
+            "bad_at_most": 0,
+            "timezone": "UTC",
+            **health,
+        }
         answer = dash.post(f"/p/{project.id}/settings", data=form)
         assert answer.status_code == 303, answer.text
 
 
 def customers(project: Project) -> None:
     """Contacts across the thresholds (window 14, good above 4, bad at most 0), and accounts."""
-    send(project, [
-        {"method": "contact", "contact_uid": "four", "params": {"account_uid": "acme"}},
-        {"method": "contact", "contact_uid": "one", "params": {"account_uid": "acme"}},
-        {"method": "contact", "contact_uid": "outside", "params": {"account_uid": "gamma"}},
-        {"method": "contact", "contact_uid": "never"},
-        {"method": "contact", "contact_uid": "m2", "params": {"account_uid": "delta"}},
-        *events_on("five", [0, 2, 4, 6, 13]), *events_on("four", [0, 1, 2, 3]), *events_on("one", [13]),
-        *events_on("outside", [14, 20]), *events_on("late", [0, 1, 2, 3]),
-        *events_on("m1", [0, 1]), *events_on("m2", [2, 3, 4, 4]),
-    ])
+    send(
+        project,
+        [
+            {"method": "contact", "contact_uid": "four", "params": {"account_uid": "acme"}},
+            {"method": "contact", "contact_uid": "one", "params": {"account_uid": "acme"}},
+            {"method": "contact", "contact_uid": "outside", "params": {"account_uid": "gamma"}},
+            {"method": "contact", "contact_uid": "never"},
+            {"method": "contact", "contact_uid": "m2", "params": {"account_uid": "delta"}},
+            *events_on("five", [0, 2, 4, 6, 13]),
+            *events_on("four", [0, 1, 2, 3]),
+            *events_on("one", [13]),
+            *events_on("outside", [14, 20]),
+            *events_on("late", [0, 1, 2, 3]),
+            *events_on("m1", [0, 1]),
+            *events_on("m2", [2, 3, 4, 4]),
+        ],
+    )
     # Later requests: an older day arriving late (late's fifth day in the window), a membership
     # made after its contact's events (beta gets five's days), two contacts merged (m1's days
     # are now m2's, the uid known first, and delta's).
@@ -118,31 +132,51 @@ def customers(project: Project) -> None:
 def test_the_write_path_keeps_each_contacts_and_accounts_health_marks(project: Project) -> None:
     customers(project)
     today = datetime.now(ZoneInfo("UTC")).date()
-    day = lambda n: today - timedelta(days=n)  # noqa: E731
+
+    def day(n: int) -> date:
+        return today - timedelta(days=n)
+
     # good_day: the 5th most recent active day (good above 4); not_bad_day: the most recent.
     assert marks(project, "contacts", "contact_uid") == {
-        "five": (day(13), day(0)), "four": (None, day(0)), "one": (None, day(13)), "outside": (None, day(14)),
-        "never": (None, None), "late": (day(5), day(0)), "m2": (day(4), day(0)),
+        "five": (day(13), day(0)),
+        "four": (None, day(0)),
+        "one": (None, day(13)),
+        "outside": (None, day(14)),
+        "never": (None, None),
+        "late": (day(5), day(0)),
+        "m2": (day(4), day(0)),
     }
     assert marks(project, "accounts", "account_uid") == {
-        "acme": (day(13), day(0)), "beta": (day(13), day(0)), "gamma": (None, day(14)), "delta": (day(4), day(0)),
+        "acme": (day(13), day(0)),
+        "beta": (day(13), day(0)),
+        "gamma": (None, day(14)),
+        "delta": (day(4), day(0)),
     }
     assert project.stored.rows("SELECT good_above, bad_at_most FROM health_marks WHERE project_id = :project") == [
-        (4, 0)]
+        (4, 0)
+    ]
 
 
 def test_health_lists_counts_and_home_agree_with_counted_health(server: ServerProcess, project: Project) -> None:
     customers(project)
     email = make_user(server.database_url, project.id)
     found = assert_lists_agree_with_profiles(project, email)
-    assert found["contacts"] == {"five": "good", "four": "average", "one": "average", "outside": "bad",
-                                 "never": "bad", "late": "good", "m2": "good"}
+    assert found["contacts"] == {
+        "five": "good",
+        "four": "average",
+        "one": "average",
+        "outside": "bad",
+        "never": "bad",
+        "late": "good",
+        "m2": "good",
+    }
     assert found["accounts"] == {"acme": "good", "beta": "good", "gamma": "bad", "delta": "good"}
 
     # New thresholds: the marks are recomputed with them.
     save_settings(project, email, good_above=2, bad_at_most=1)
     assert project.stored.rows("SELECT good_above, bad_at_most FROM health_marks WHERE project_id = :project") == [
-        (2, 1)]
+        (2, 1)
+    ]
     found = assert_lists_agree_with_profiles(project, email)
     assert found["contacts"]["one"] == "bad" and found["contacts"]["four"] == "good"
 
@@ -159,10 +193,12 @@ def test_health_lists_counts_and_home_agree_with_counted_health(server: ServerPr
     # Thresholds changed behind the server's back (no recomputation): reads count instead.
     from salesmachine_server.store.db.engine import open_engines
     from salesmachine_server.store.records.projects import update_settings
+
     engines = open_engines(server.database_url)
     try:
-        update_settings(engines.writer, project.name, {"health": {"window_days": 14, "good_above": 3,
-                                                                  "bad_at_most": 0}})
+        update_settings(
+            engines.writer, project.name, {"health": {"window_days": 14, "good_above": 3, "bad_at_most": 0}}
+        )
     finally:
         engines.dispose()
     found = assert_lists_agree_with_profiles(project, email)
@@ -170,17 +206,20 @@ def test_health_lists_counts_and_home_agree_with_counted_health(server: ServerPr
 
 
 def test_home_lists_the_accounts_that_just_turned_bad(server: ServerProcess, project: Project) -> None:
-    send(project, [
-        # Active 15 and 18 days ago: average in the window that ended a week ago, bad now.
-        {"method": "contact", "contact_uid": "w1", "params": {"account_uid": "turned"}},
-        *events_on("w1", [15, 18]),
-        # Bad then and now.
-        {"method": "contact", "contact_uid": "w2", "params": {"account_uid": "long-gone"}},
-        *events_on("w2", [25]),
-        # Active a week ago and today: not bad now.
-        {"method": "contact", "contact_uid": "w3", "params": {"account_uid": "kept"}},
-        *events_on("w3", [0, 10]),
-    ])
+    send(
+        project,
+        [
+            # Active 15 and 18 days ago: average in the window that ended a week ago, bad now.
+            {"method": "contact", "contact_uid": "w1", "params": {"account_uid": "turned"}},
+            *events_on("w1", [15, 18]),
+            # Bad then and now.
+            {"method": "contact", "contact_uid": "w2", "params": {"account_uid": "long-gone"}},
+            *events_on("w2", [25]),
+            # Active a week ago and today: not bad now.
+            {"method": "contact", "contact_uid": "w3", "params": {"account_uid": "kept"}},
+            *events_on("w3", [0, 10]),
+        ],
+    )
     email = make_user(server.database_url, project.id)
     with signed_in(project.http.base_url, email) as dash:
         home = dash.get(f"/p/{project.id}/").text

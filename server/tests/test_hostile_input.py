@@ -25,24 +25,99 @@ from tests.support import Project, ServerProcess
 WRITE_PATHS = ["/v1/contact", "/v1/account", "/v1/track/event", "/v1/track/pageview", "/v1/alias", "/v1/batch"]
 API_PATHS = ["/v1/ping", *WRITE_PATHS]
 OTHER_PATHS = ["/healthz", "/metrics", "/openapi.json", "/docs", "/v1", "/v1/nothing", "/v1/contact/x"]
-FIELDS = ["contact_uid", "unique_id", "account_uid", "event_uid", "event", "alias", "params", "created_at",
-          "sent_at", "sentAt", "messageId", "message_id", "method", "user_hash", "batch"]
+FIELDS = [
+    "contact_uid",
+    "unique_id",
+    "account_uid",
+    "event_uid",
+    "event",
+    "alias",
+    "params",
+    "created_at",
+    "sent_at",
+    "sentAt",
+    "messageId",
+    "message_id",
+    "method",
+    "user_hash",
+    "batch",
+]
 PARAM_KEYS = ["mrr", "account_uid", "email", "name", "churn_date", "domain", "website_url", "visit_ip"]
 # Values at the edges of what a field takes, and values the server once choked on.
-EDGE_STRINGS = ["", " ", "\u0000", "a\u0000b", "\u00b2", "\u0661\u0662", "9" * 5000, "1" * 19, "-1", "1e999",
-                "NaN", "Infinity", "0001-01-01", "0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00",
-                "2013-01-01T00:00:00.000Z", "2013-13-45", "x" * 256, "\U0001f600" * 100, "\\u0000", "pageview",
-                "contact", "track", "\ufeff", "Z", "T"]
-EDGE_NUMBERS = [0, -1, 2**53 + 1, 2**63 - 1, -(2**63), 2**64 - 1, 10**11, -(10**11), 1e308, -1e308, 5e-324, -0.0,
-                1.5, 10**20]
-CONTENT_TYPES = [None, "", "application/json", "application/json; charset=utf-16", "text/json", "text/plain",
-                 "application/x-www-form-urlencoded", "multipart/form-data", "multipart/form-data; boundary=b",
-                 "multipart/form-data; boundary=\"\"", "application/xml", "*/*", "application/json; charset=\u00e9".encode("latin-1"),
-                 "multipart/form-data; boundary=\u00e9".encode("latin-1")]
+EDGE_STRINGS = [
+    "",
+    " ",
+    "\u0000",
+    "a\u0000b",
+    "\u00b2",
+    "\u0661\u0662",
+    "9" * 5000,
+    "1" * 19,
+    "-1",
+    "1e999",
+    "NaN",
+    "Infinity",
+    "0001-01-01",
+    "0001-01-01T00:00:00+01:00",
+    "9999-12-31T23:59:59-01:00",
+    "2013-01-01T00:00:00.000Z",
+    "2013-13-45",
+    "x" * 256,
+    "\U0001f600" * 100,
+    "\\u0000",
+    "pageview",
+    "contact",
+    "track",
+    "\ufeff",
+    "Z",
+    "T",
+]
+EDGE_NUMBERS = [
+    0,
+    -1,
+    2**53 + 1,
+    2**63 - 1,
+    -(2**63),
+    2**64 - 1,
+    10**11,
+    -(10**11),
+    1e308,
+    -1e308,
+    5e-324,
+    -0.0,
+    1.5,
+    10**20,
+]
+CONTENT_TYPES = [
+    None,
+    "",
+    "application/json",
+    "application/json; charset=utf-16",
+    "text/json",
+    "text/plain",
+    "application/x-www-form-urlencoded",
+    "multipart/form-data",
+    "multipart/form-data; boundary=b",
+    'multipart/form-data; boundary=""',
+    "application/xml",
+    "*/*",
+    "application/json; charset=\u00e9".encode("latin-1"),
+    "multipart/form-data; boundary=\u00e9".encode("latin-1"),
+]
 # Headers that frame the HTTP message itself: a broken one is refused by the HTTP parser before
 # the application sees the request, so they are not the application's to answer.
-FRAMING_HEADERS = {"host", "content-length", "transfer-encoding", "connection", "expect", "upgrade", "te",
-                   "keep-alive", "trailer", "http2-settings"}
+FRAMING_HEADERS = {
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "expect",
+    "upgrade",
+    "te",
+    "keep-alive",
+    "trailer",
+    "http2-settings",
+}
 TRACEBACK_MARKS = ("Traceback", 'File "')
 # A few hundred requests per engine in all: each property test below runs this many examples.
 EXAMPLES = 100
@@ -51,11 +126,17 @@ EXAMPLES = 100
 # -- strategies -------------------------------------------------------------------------------
 
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False),
-    st.text(max_size=40), st.sampled_from(EDGE_STRINGS), st.sampled_from(EDGE_NUMBERS),
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=40),
+    st.sampled_from(EDGE_STRINGS),
+    st.sampled_from(EDGE_NUMBERS),
 )
 json_values = st.recursive(
-    scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
     max_leaves=12,
 )
 params = st.dictionaries(st.sampled_from(PARAM_KEYS) | st.text(max_size=8), json_values, max_size=5)
@@ -65,8 +146,12 @@ items = st.dictionaries(
     json_values | params | st.sampled_from(["contact", "account", "event", "pageview", "alias", "track"]),
     max_size=8,
 )
-bodies_as_values = st.one_of(items, st.lists(items | json_values, max_size=5), json_values,
-                             st.fixed_dictionaries({"batch": st.lists(items, max_size=4)}))
+bodies_as_values = st.one_of(
+    items,
+    st.lists(items | json_values, max_size=5),
+    json_values,
+    st.fixed_dictionaries({"batch": st.lists(items, max_size=4)}),
+)
 
 
 @st.composite
@@ -87,8 +172,9 @@ header_names = st.text("abcdefghijklmnopqrstuvwxyz0123456789-_", min_size=1, max
 )
 # Header values as the wire carries them: visible Latin-1, no line breaks or NUL, no white space
 # at either end (HTTP clients refuse to send that).
-header_values = st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f"),
-                        max_size=60).map(lambda value: value.strip(" \t").encode("latin-1"))
+header_values = st.text(
+    st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f"), max_size=60
+).map(lambda value: value.strip(" \t").encode("latin-1"))
 query_values = st.text(max_size=40) | st.sampled_from(EDGE_STRINGS)
 
 
@@ -100,8 +186,11 @@ def basic(username: str, password: str = "") -> str:
 def credentials(draw: st.DrawFn, project: Project) -> tuple[dict[str, str], dict[str, str]]:
     """(headers, query) carrying credentials: mostly good ones, so that requests get past the
     door and reach validation; sometimes broken ones."""
-    form = draw(st.sampled_from(["token", "token", "token", "token:token", "token:secret", "secret", "api_token",
-                                 "garbage", "none"]))
+    form = draw(
+        st.sampled_from(
+            ["token", "token", "token", "token:token", "token:secret", "secret", "api_token", "garbage", "none"]
+        )
+    )
     token, secret = project.token, project.secret
     return {
         "token": ({"authorization": basic(token)}, {}),
@@ -109,9 +198,23 @@ def credentials(draw: st.DrawFn, project: Project) -> tuple[dict[str, str], dict
         "token:secret": ({"authorization": basic(token, secret)}, {}),
         "secret": ({"authorization": basic(secret)}, {}),
         "api_token": ({}, {"api_token": token}),
-        "garbage": ({"authorization": draw(st.sampled_from(["Basic", "Basic !!!", "Bearer x", basic("\u0000"),
-                                                            basic(token, "wrong"), "Basic " + "A" * 3000]))},
-                    {"api_token": draw(st.sampled_from(["", "\u0000", "x" * 300, token + " "]))}),
+        "garbage": (
+            {
+                "authorization": draw(
+                    st.sampled_from(
+                        [
+                            "Basic",
+                            "Basic !!!",
+                            "Bearer x",
+                            basic("\u0000"),
+                            basic(token, "wrong"),
+                            "Basic " + "A" * 3000,
+                        ]
+                    )
+                )
+            },
+            {"api_token": draw(st.sampled_from(["", "\u0000", "x" * 300, token + " "]))},
+        ),
         "none": ({}, {}),
     }[form]
 
@@ -145,14 +248,19 @@ def hostile(server: ServerProcess, project: Project) -> Iterator[httpx.Client]:
 
 # -- property tests --------------------------------------------------------------------------
 
-HYPOTHESIS = settings(max_examples=EXAMPLES, deadline=None, database=None,
-                      suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                             HealthCheck.data_too_large])
+HYPOTHESIS = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 
 @HYPOTHESIS
 @given(data=st.data())
-def test_random_json_with_wrong_types_in_every_field(hostile: httpx.Client, project: Project, data: st.DataObject) -> None:
+def test_random_json_with_wrong_types_in_every_field(
+    hostile: httpx.Client, project: Project, data: st.DataObject
+) -> None:
     path = data.draw(st.sampled_from(API_PATHS))
     headers, query = data.draw(credentials(project))
     content_type = data.draw(st.sampled_from(["application/json", "application/json", None, "text/plain"]))
@@ -174,8 +282,11 @@ def test_random_bytes_content_types_headers_and_methods(
     content_type = data.draw(st.sampled_from(CONTENT_TYPES) | header_values)
     if content_type is not None:
         headers["content-type"] = content_type
-    query |= data.draw(st.dictionaries(st.sampled_from(["data", "encode", "_method", "api_token"]) | st.text(max_size=8),
-                                       query_values, max_size=3))
+    query |= data.draw(
+        st.dictionaries(
+            st.sampled_from(["data", "encode", "_method", "api_token"]) | st.text(max_size=8), query_values, max_size=3
+        )
+    )
     body = data.draw(st.binary(max_size=2000) | encoded_json())
     response = hostile.request(method, path, content=body if method != "GET" else None, headers=headers, params=query)
     assert_well_formed(response)
@@ -183,7 +294,9 @@ def test_random_bytes_content_types_headers_and_methods(
 
 @HYPOTHESIS
 @given(data=st.data())
-def test_legacy_transports_carrying_random_payloads(hostile: httpx.Client, project: Project, data: st.DataObject) -> None:
+def test_legacy_transports_carrying_random_payloads(
+    hostile: httpx.Client, project: Project, data: st.DataObject
+) -> None:
     """GET ?data=, and urlencoded or multipart forms, with the payload base64 (standard,
     URL-safe, quoted, cut short) or plain."""
     path = data.draw(st.sampled_from(API_PATHS))
@@ -206,8 +319,9 @@ def test_legacy_transports_carrying_random_payloads(hostile: httpx.Client, proje
     elif transport == "urlencoded":
         response = hostile.post(path, data=fields | query, headers=headers)
     else:
-        response = hostile.post(path, files={name: (None, value) for name, value in (fields | query).items()},
-                                headers=headers)
+        response = hostile.post(
+            path, files={name: (None, value) for name, value in (fields | query).items()}, headers=headers
+        )
     assert_well_formed(response)
 
 
@@ -223,8 +337,11 @@ def nested(depth: int) -> str:
 @pytest.mark.parametrize("path", API_PATHS)
 def test_bodies_nested_ten_thousand_levels_deep(hostile: httpx.Client, project: Project, path: str) -> None:
     auth = {"authorization": basic(project.token), "content-type": "application/json"}
-    for body in (nested(DEEP), '{"contact_uid":"a","params":{"x":' + nested(DEEP) + "}}",
-                 "[" + '{"method":"contact","contact_uid":"a","params":' + "{\"x\":" * DEEP + "1" + "}" * DEEP + "}]"):
+    for body in (
+        nested(DEEP),
+        '{"contact_uid":"a","params":{"x":' + nested(DEEP) + "}}",
+        "[" + '{"method":"contact","contact_uid":"a","params":' + '{"x":' * DEEP + "1" + "}" * DEEP + "}]",
+    ):
         assert_well_formed(hostile.post(path, content=body, headers=auth))
     legacy = base64.b64encode(nested(DEEP).encode()).decode()
     assert_well_formed(hostile.get(path, params={"data": legacy, "api_token": project.token}))
@@ -236,20 +353,24 @@ def test_nesting_around_the_parser_and_encoder_limits_is_stored_or_refused(
 ) -> None:
     """orjson reads 1024 levels and writes 254: in between, the item is refused by name."""
     auth = {"authorization": basic(project.token)}
-    in_params = hostile.post("/v1/contact", headers=auth,
-                             content='{"contact_uid":"deep","params":{"x":' + nested(depth) + "}}")
+    in_params = hostile.post(
+        "/v1/contact", headers=auth, content='{"contact_uid":"deep","params":{"x":' + nested(depth) + "}}"
+    )
     assert_well_formed(in_params)
     # The body adds two levels; past 1024 in all the JSON parser itself refuses it.
     parsed = depth + 2 <= 1024
     assert (in_params.status_code, in_params.json().get("field")) in (
         [(201, None), (400, "params")] if parsed else [(400, "body")]
     ), in_params.text
-    ignored_key = hostile.post("/v1/contact", headers=auth,
-                               content='{"contact_uid":"deep","junk":' + nested(depth) + "}")
+    ignored_key = hostile.post(
+        "/v1/contact", headers=auth, content='{"contact_uid":"deep","junk":' + nested(depth) + "}"
+    )
     assert_well_formed(ignored_key)
-    batch = hostile.post("/v1/batch", headers=auth,
-                         content='[{"method":"event","contact_uid":"deep","event_uid":"e","params":{"x":'
-                                 + nested(depth) + "}}]")
+    batch = hostile.post(
+        "/v1/batch",
+        headers=auth,
+        content='[{"method":"event","contact_uid":"deep","event_uid":"e","params":{"x":' + nested(depth) + "}}]",
+    )
     assert_well_formed(batch)
 
 
@@ -276,8 +397,9 @@ def test_an_item_over_its_limit_in_a_large_body_is_refused_alone(hostile: httpx.
     auth = {"authorization": basic(project.token)}
     big = {"method": "contact", "contact_uid": "big", "params": {"x": "y" * 70_000}}
     deep_and_big = {"method": "contact", "contact_uid": "deep", "junk": json.loads(nested(300)), "pad": "z" * 70_000}
-    response = hostile.post("/v1/batch", json=[big, deep_and_big, {"method": "contact", "contact_uid": "ok"}],
-                            headers=auth)
+    response = hostile.post(
+        "/v1/batch", json=[big, deep_and_big, {"method": "contact", "contact_uid": "ok"}], headers=auth
+    )
     assert_well_formed(response)
     assert response.status_code == 201
     assert response.json()["accepted"] == 1

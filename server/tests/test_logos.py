@@ -17,8 +17,10 @@ from tests.support import ServerProcess, make_project
 
 EVIL_SVG = b"""<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">
 <script>document.title = "script ran"; window.ran = true;</script><rect width="10" height="10"/></svg>"""
-PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-                    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
+)
 
 
 @pytest.fixture(scope="module")
@@ -29,32 +31,41 @@ def logo_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
     (logos / "initech.com.png").write_bytes(PNG)
     (logos / "globex.com.png").write_bytes(PNG)
     folder = tmp_path_factory.mktemp("logo-server")
-    server = ServerProcess(database_url, Path(folder) / "server.log",
-                           env={"SALESMACHINE_LOGO_DIR": str(logos)}).start()
+    server = ServerProcess(database_url, Path(folder) / "server.log", env={"SALESMACHINE_LOGO_DIR": str(logos)}).start()
     yield server
     server.stop()
 
 
-def _project_with(server: ServerProcess, accounts: list[dict[str, Any]],
-                  contacts: list[dict[str, Any]] | None = None) -> int:
+def _project_with(
+    server: ServerProcess, accounts: list[dict[str, Any]], contacts: list[dict[str, Any]] | None = None
+) -> int:
     project, _ = make_project(server.database_url)
     with httpx.Client(base_url=server.base_url, auth=(project.token, ""), timeout=30) as http:
-        answer = http.post("/v1/batch", json=[{"method": "account", **a} for a in accounts]
-                           + [{"method": "contact", **c} for c in contacts or []])
+        answer = http.post(
+            "/v1/batch",
+            json=[{"method": "account", **a} for a in accounts] + [{"method": "contact", **c} for c in contacts or []],
+        )
         assert answer.status_code == 201, answer.text
     return project.id
 
 
 def test_logos_go_to_members_of_a_project_with_that_domain_only(logo_server: ServerProcess) -> None:
-    ours = _project_with(logo_server, [
-        {"account_uid": "acme", "params": {"name": "Acme", "website_url": "https://www.Acme.com/about"}},
-        {"account_uid": "initech", "params": {"name": "Initech"}},  # its domain from its contact's e-mail
-    ], [{"contact_uid": "peter", "params": {"email": "Peter@Initech.com", "account_uid": "initech"}}])
-    theirs = _project_with(logo_server, [
-        {"account_uid": "globex", "params": {"domain": "globex.com"}},
-        # Mentions acme.com, but its domain is another's: no Acme logo for this project.
-        {"account_uid": "reseller", "params": {"domain": "reseller.example", "note": "resells acme.com"}},
-    ])
+    ours = _project_with(
+        logo_server,
+        [
+            {"account_uid": "acme", "params": {"name": "Acme", "website_url": "https://www.Acme.com/about"}},
+            {"account_uid": "initech", "params": {"name": "Initech"}},  # its domain from its contact's e-mail
+        ],
+        [{"contact_uid": "peter", "params": {"email": "Peter@Initech.com", "account_uid": "initech"}}],
+    )
+    theirs = _project_with(
+        logo_server,
+        [
+            {"account_uid": "globex", "params": {"domain": "globex.com"}},
+            # Mentions acme.com, but its domain is another's: no Acme logo for this project.
+            {"account_uid": "reseller", "params": {"domain": "reseller.example", "note": "resells acme.com"}},
+        ],
+    )
     member = make_user(logo_server.database_url, ours)
     stranger = make_user(logo_server.database_url, theirs)
     with signed_in(logo_server.base_url, member) as browser:

@@ -42,8 +42,12 @@ def test_metrics_are_open_when_no_token_is_set(server: ServerProcess) -> None:
 
 def test_metrics_need_the_bearer_token_when_one_is_set(guarded_server: ServerProcess) -> None:
     url = f"{guarded_server.base_url}/metrics"
-    for headers in ({}, {"Authorization": "Bearer wrong-token"}, {"Authorization": f"Basic {TOKEN}"},
-                    {"Authorization": "Bearer"}):
+    for headers in (
+        {},
+        {"Authorization": "Bearer wrong-token"},
+        {"Authorization": f"Basic {TOKEN}"},
+        {"Authorization": "Bearer"},
+    ):
         refused = httpx.get(url, headers=headers, timeout=10)
         assert refused.status_code == 401, (headers, refused.text)
         assert refused.headers["www-authenticate"].startswith("Bearer")

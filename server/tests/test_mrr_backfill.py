@@ -82,7 +82,7 @@ def test_a_backfill_equal_to_the_value_in_force_at_its_time_records_nothing(proj
 
 
 def test_a_value_equal_to_the_one_in_force_is_not_recorded_so_a_later_backfill_reaches_past_it(
-    project: Project
+    project: Project,
 ) -> None:
     """The limit of recording changes only (docs/revenue.md): 100 sent for March when 100 was
     in force leaves no trace, so 150 sent for February afterwards is in force in March too."""
@@ -101,8 +101,15 @@ def test_a_value_newer_than_the_history_is_the_current_one(project: Project) -> 
 
 
 def test_backfills_before_the_first_value_and_removals_in_the_past(project: Project) -> None:
-    send(project, [account_mrr("early", JAN, 100), account_mrr("early", MAR, 200),
-                   account_mrr("gap", JAN, 100), account_mrr("gap", MAR, 200)])
+    send(
+        project,
+        [
+            account_mrr("early", JAN, 100),
+            account_mrr("early", MAR, 200),
+            account_mrr("gap", JAN, 100),
+            account_mrr("gap", MAR, 200),
+        ],
+    )
     send(project, [account_mrr("early", "2023-12-10T00:00:00Z", 50), account_mrr("gap", FEB, None)])
     assert history(project, "account", "early") == [(50, "2023-12-10T00:00:00Z"), (100, JAN), (200, MAR)]
     assert history(project, "account", "gap") == [(100, JAN), (None, FEB), (200, MAR)]
@@ -148,19 +155,40 @@ def test_a_contact_without_an_account_is_backfilled_the_same_way(project: Projec
 
 def test_one_request_with_times_out_of_order(project: Project) -> None:
     # A new account whose values arrive newest first.
-    send(project, [account_mrr("new", APR, 300), account_mrr("new", MAR, 250), account_mrr("new", JAN, 100),
-                   account_mrr("new", FEB, 100)])  # February repeats January's value: nothing
+    send(
+        project,
+        [
+            account_mrr("new", APR, 300),
+            account_mrr("new", MAR, 250),
+            account_mrr("new", JAN, 100),
+            account_mrr("new", FEB, 100),
+        ],
+    )  # February repeats January's value: nothing
     assert history(project, "account", "new") == [(100, JAN), (250, MAR), (300, APR)]
     assert current(project, "account", "new") == 300
     # An account with a stored history: a newest value, a backfill before it, two values at
     # one instant (the later item wins), and a repeat of what is in force by then.
     send(project, [account_mrr("old", JAN, 100), account_mrr("old", MAR, 200)])
-    send(project, [account_mrr("old", APR, 300), account_mrr("old", FEB, 150), account_mrr("old", FEB, 160),
-                   account_mrr("old", MAR, 200), account_mrr("old", "2024-04-20T00:00:00Z", 400),
-                   account_mrr("old", "2024-04-20T00:00:00Z", 350)])
+    send(
+        project,
+        [
+            account_mrr("old", APR, 300),
+            account_mrr("old", FEB, 150),
+            account_mrr("old", FEB, 160),
+            account_mrr("old", MAR, 200),
+            account_mrr("old", "2024-04-20T00:00:00Z", 400),
+            account_mrr("old", "2024-04-20T00:00:00Z", 350),
+        ],
+    )
     assert history(project, "account", "old") == [
-        (100, JAN), (150, FEB), (160, FEB), (200, MAR), (300, APR),
-        (400, "2024-04-20T00:00:00Z"), (350, "2024-04-20T00:00:00Z")]
+        (100, JAN),
+        (150, FEB),
+        (160, FEB),
+        (200, MAR),
+        (300, APR),
+        (400, "2024-04-20T00:00:00Z"),
+        (350, "2024-04-20T00:00:00Z"),
+    ]
     assert current(project, "account", "old") == 350
     months = monthly(project)
     assert months["2024-02-01"] == {"mrr": 260, "expansion": [("old", 100, 160)]}
@@ -171,10 +199,14 @@ def test_one_request_with_times_out_of_order(project: Project) -> None:
 
 
 def test_a_backfill_leaves_the_current_mrr_but_its_other_params_are_merged(project: Project) -> None:
-    send(project, [{"method": "account", "account_uid": "acme", "created_at": MAR,
-                    "params": {"name": "Acme", "mrr": 200}}])
-    send(project, [{"method": "account", "account_uid": "acme", "created_at": JAN,
-                    "params": {"name": "Acme Inc.", "mrr": 100}}])
+    send(
+        project,
+        [{"method": "account", "account_uid": "acme", "created_at": MAR, "params": {"name": "Acme", "mrr": 200}}],
+    )
+    send(
+        project,
+        [{"method": "account", "account_uid": "acme", "created_at": JAN, "params": {"name": "Acme Inc.", "mrr": 100}}],
+    )
     body = profile(project, "account", "acme")
     assert body["params"] == {"name": "Acme Inc.", "mrr": 200}
     assert history(project, "account", "acme") == [(100, JAN), (200, MAR)]
@@ -203,7 +235,7 @@ def test_random_histories_sent_in_random_batches_follow_the_rule(project: Projec
         position = 0
         while position < len(writes):
             size = rng.randrange(1, 5)
-            send(project, [account_mrr(uid, at, value) for at, value in writes[position:position + size]])
+            send(project, [account_mrr(uid, at, value) for at, value in writes[position : position + size]])
             position += size
         expected = _model(writes)
         assert history(project, "account", uid) == expected, writes
@@ -225,14 +257,14 @@ def test_concurrent_calls_sharing_commits_give_every_order_the_same_history(proj
 
     def post(i: int) -> int:
         with httpx.Client(base_url=base, auth=(project.token, ""), timeout=30) as http:
-            body = {"account_uid": "shared", "created_at": instants[i].isoformat() + "Z",
-                    "params": {"mrr": values[i]}}
+            body = {"account_uid": "shared", "created_at": instants[i].isoformat() + "Z", "params": {"mrr": values[i]}}
             return http.post("/v1/account", json=body).status_code
 
     with ThreadPoolExecutor(max_workers=16) as pool:
         assert set(pool.map(post, order)) == {201}
     assert history(project, "account", "shared") == [
-        (values[i], instants[i].strftime("%Y-%m-%dT%H:%M:%SZ")) for i in range(60)]
+        (values[i], instants[i].strftime("%Y-%m-%dT%H:%M:%SZ")) for i in range(60)
+    ]
     assert current(project, "account", "shared") == 60
 
 
@@ -242,9 +274,14 @@ def test_an_export_of_a_backfilled_history_imports_to_the_same_revenue(
     """The importer replays the history at its times and sends the params without mrr (they
     are sent at first_seen_at: their mrr would be a backfill there). An entry that repeats the
     one before it (here March's 200, after February's backfilled 200) is not recorded again."""
-    send(project, [{"method": "account", "account_uid": "acme", "created_at": JAN,
-                    "params": {"name": "Acme", "mrr": 100}},
-                   account_mrr("acme", MAR, 200), account_mrr("acme", APR, 250)])
+    send(
+        project,
+        [
+            {"method": "account", "account_uid": "acme", "created_at": JAN, "params": {"name": "Acme", "mrr": 100}},
+            account_mrr("acme", MAR, 200),
+            account_mrr("acme", APR, 250),
+        ],
+    )
     send(project, [account_mrr("acme", FEB, 200)])
     assert history(project, "account", "acme") == [(100, JAN), (200, FEB), (200, MAR), (250, APR)]
     target, target_secret = make_project(server.database_url)
@@ -254,8 +291,21 @@ def test_an_export_of_a_backfilled_history_imports_to_the_same_revenue(
     path = tmp_path / "accounts.ndjson"
     path.write_bytes(exported.content)
     result = subprocess.run(
-        [sys.executable, "-m", "salesmachine_server", "import", str(path), "--project", target.name,
-         "--database", server.database_url], capture_output=True, text=True, timeout=120)
+        [
+            sys.executable,
+            "-m",
+            "salesmachine_server",
+            "import",
+            str(path),
+            "--project",
+            target.name,
+            "--database",
+            server.database_url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     with httpx.Client(base_url=server.base_url, auth=(target.token, target_secret), timeout=30) as http:
         imported = http.get("/v1/accounts/acme").json()
@@ -263,5 +313,8 @@ def test_an_export_of_a_backfilled_history_imports_to_the_same_revenue(
     original = profile(project, "account", "acme")
     assert imported["params"] == original["params"] == {"name": "Acme", "mrr": 250}
     assert [(row["mrr"], row["effective_at"]) for row in imported["mrr_history"]] == [
-        (100, JAN), (200, FEB), (250, APR)]
+        (100, JAN),
+        (200, FEB),
+        (250, APR),
+    ]
     assert imported_report["periods"] == get_report(project, **{"from": "2024-01-01", "to": "2024-04-30"})["periods"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -18,7 +18,6 @@ from sqlalchemy import text
 
 from tests.dashboard_support import make_user, signed_in
 from tests.support import Project, ServerProcess
-
 
 # The bound documented in docs/api.md and docs/revenue.md.
 MAX_MRR = 1_000_000_000_000
@@ -59,10 +58,13 @@ def test_an_absurd_mrr_is_refused_naming_the_bound(project: Project, path: str, 
 
 
 def test_an_absurd_mrr_in_a_batch_is_refused_and_the_rest_stored(project: Project) -> None:
-    response = project.http.post("/v1/batch", json=[
-        {"method": "account", "account_uid": "whale", "params": {"mrr": 1e25}},
-        {"method": "account", "account_uid": "acme", "params": {"mrr": 100}},
-    ])
+    response = project.http.post(
+        "/v1/batch",
+        json=[
+            {"method": "account", "account_uid": "whale", "params": {"mrr": 1e25}},
+            {"method": "account", "account_uid": "acme", "params": {"mrr": 100}},
+        ],
+    )
     assert response.status_code == 201, response.text
     assert [(r["index"], r["field"], r["rule"]) for r in response.json()["rejected"]] == [(0, "params.mrr", "max")]
     assert project.stored.account("whale") is None
@@ -78,8 +80,30 @@ def test_the_bound_itself_is_accepted_and_reported_to_the_cent(project: Project,
     assert (period["mrr"], period["arr"]) == (float(exact), float(12 * exact))
 
 
-@pytest.mark.parametrize("mrr", ["1_000", "١٠", "٣", "１０", "1e3", "1E3", "0x10", "inf", "nan", "Infinity", "+5",
-                                 ".5", "5.", "1,000", "5 0", "\u00a05", "99\u2009", ""], ids=repr)
+@pytest.mark.parametrize(
+    "mrr",
+    [
+        "1_000",
+        "١٠",
+        "٣",
+        "１０",
+        "1e3",
+        "1E3",
+        "0x10",
+        "inf",
+        "nan",
+        "Infinity",
+        "+5",
+        ".5",
+        "5.",
+        "1,000",
+        "5 0",
+        "\u00a05",
+        "99\u2009",
+        "",
+    ],
+    ids=repr,
+)
 def test_an_mrr_string_must_be_a_plain_ascii_decimal(project: Project, mrr: str) -> None:
     response = project.http.post("/v1/contact", json={"contact_uid": "u", "params": {"mrr": mrr}})
     assert response.status_code == 400, response.text
@@ -89,8 +113,11 @@ def test_an_mrr_string_must_be_a_plain_ascii_decimal(project: Project, mrr: str)
     assert project.stored.count("mrr_changes") == 0
 
 
-@pytest.mark.parametrize(("mrr", "stored"), [("99", 99), ("99.5", 99.5), ("49.50", 49.5), ("0", 0), ("0.99", 0.99),
-                                             ("100.0", 100), (" 99 ", 99), ("007", 7)], ids=repr)
+@pytest.mark.parametrize(
+    ("mrr", "stored"),
+    [("99", 99), ("99.5", 99.5), ("49.50", 49.5), ("0", 0), ("0.99", 0.99), ("100.0", 100), (" 99 ", 99), ("007", 7)],
+    ids=repr,
+)
 def test_plain_decimal_strings_are_taken_as_the_number(project: Project, mrr: str, stored: float) -> None:
     response = project.http.post("/v1/contact", json={"contact_uid": "u", "params": {"mrr": mrr}})
     assert response.status_code == 201, response.text
@@ -117,26 +144,37 @@ def store_directly(project: Project, uid: str, mrr: float, effective_at: datetim
     if math.isnan(mrr) and project.stored.engines.writer.dialect.name != "postgresql":
         pytest.skip("SQLite cannot hold a NaN")
     with project.stored.engines.writer.begin() as conn:
-        conn.execute(text(
-            "UPDATE mrr_changes SET mrr = :mrr, effective_at = :at WHERE project_id = :project AND account_id = "
-            "(SELECT id FROM accounts WHERE project_id = :project AND account_uid = :uid)"),
-            {"mrr": mrr, "at": effective_at, "project": project.id, "uid": uid})
+        conn.execute(
+            text(
+                "UPDATE mrr_changes SET mrr = :mrr, effective_at = :at WHERE project_id = :project AND account_id = "
+                "(SELECT id FROM accounts WHERE project_id = :project AND account_uid = :uid)"
+            ),
+            {"mrr": mrr, "at": effective_at, "project": project.id, "uid": uid},
+        )
 
 
 def whale_history(project: Project, mrr: float) -> datetime:
     """acme pays 100 from five months ago; whale holds `mrr` from four months ago (back-dated,
     stored directly) and was corrected to 300 two months ago. Returns whale's bad instant."""
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = datetime.now(UTC).replace(microsecond=0)
     bad_at, fixed_at = now - timedelta(days=120), now - timedelta(days=60)
-    response = project.http.post("/v1/batch", json=[
-        {"method": "account", "account_uid": "acme", "created_at": iso(now - timedelta(days=150)),
-         "params": {"mrr": 100}},
-        {"method": "account", "account_uid": "whale", "created_at": iso(bad_at), "params": {"mrr": 1}},
-    ])
+    response = project.http.post(
+        "/v1/batch",
+        json=[
+            {
+                "method": "account",
+                "account_uid": "acme",
+                "created_at": iso(now - timedelta(days=150)),
+                "params": {"mrr": 100},
+            },
+            {"method": "account", "account_uid": "whale", "created_at": iso(bad_at), "params": {"mrr": 1}},
+        ],
+    )
     assert response.status_code == 201 and "rejected" not in response.json(), response.text
     store_directly(project, "whale", mrr, bad_at.replace(tzinfo=None))
-    fix = project.http.post("/v1/account", json={"account_uid": "whale", "created_at": iso(fixed_at),
-                                                 "params": {"mrr": 300}})
+    fix = project.http.post(
+        "/v1/account", json={"account_uid": "whale", "created_at": iso(fixed_at), "params": {"mrr": 300}}
+    )
     assert fix.status_code == 201, fix.text
     return bad_at
 
@@ -151,16 +189,22 @@ def test_a_stored_value_out_of_range_does_not_break_the_report(project: Project,
         # The out-of-range row is left out as if never sent: acme's 100, then whale's 300 ...
         assert (periods[-1]["mrr"], periods[-1]["customers"]) == (400, 2)
         assert max(p["mrr"] for p in periods) == 400
-        whale_moves = [(kind, u["from"], u["to"]) for p in periods for kind, m in p["movements"].items()
-                       for u in m["units"] if u.get("account_uid") == "whale"]
+        whale_moves = [
+            (kind, u["from"], u["to"])
+            for p in periods
+            for kind, m in p["movements"].items()
+            for u in m["units"]
+            if u.get("account_uid") == "whale"
+        ]
         assert whale_moves == [("new", 0, 300)]
         # ... and named in the answer, not dropped silently.
         assert report["ignored"] == [{"account_uid": "whale", "effective_at": iso(bad_at), "mrr": repr(float(mrr))}]
 
 
 @pytest.mark.parametrize("mrr", STORED, ids=repr)
-def test_a_stored_value_out_of_range_does_not_break_the_dashboard_home(server: ServerProcess, project: Project,
-                                                                       mrr: float) -> None:
+def test_a_stored_value_out_of_range_does_not_break_the_dashboard_home(
+    server: ServerProcess, project: Project, mrr: float
+) -> None:
     whale_history(project, mrr)
     email = make_user(server.database_url, project.id)
     with signed_in(server.base_url, email) as browser:
@@ -171,8 +215,9 @@ def test_a_stored_value_out_of_range_does_not_break_the_dashboard_home(server: S
 
 
 @pytest.mark.parametrize("mrr", STORED, ids=repr)
-def test_a_stored_value_out_of_range_does_not_break_the_account_page(server: ServerProcess, project: Project,
-                                                                     mrr: float) -> None:
+def test_a_stored_value_out_of_range_does_not_break_the_account_page(
+    server: ServerProcess, project: Project, mrr: float
+) -> None:
     """The profile's mrr chart reads the same history and follows the same rule."""
     whale_history(project, mrr)
     email = make_user(server.database_url, project.id)
@@ -187,14 +232,27 @@ def test_a_stored_value_out_of_range_does_not_break_the_account_page(server: Ser
 
 @pytest.mark.parametrize("mrr", [1e25, 1.7e308], ids=repr)
 def test_a_whale_stored_before_the_bound_and_never_corrected_leaves_the_home_and_report_working(
-        server: ServerProcess, project: Project, mrr: float) -> None:
+    server: ServerProcess, project: Project, mrr: float
+) -> None:
     """The issue's case as first seen: the whale is the current value (ARR 12 × 1e25 overflowed)."""
-    now = datetime.now(timezone.utc).replace(microsecond=0)
-    response = project.http.post("/v1/batch", json=[
-        {"method": "account", "account_uid": "acme", "created_at": iso(now - timedelta(days=90)),
-         "params": {"mrr": 100}},
-        {"method": "account", "account_uid": "whale", "created_at": iso(now - timedelta(days=5)), "params": {"mrr": 1}},
-    ])
+    now = datetime.now(UTC).replace(microsecond=0)
+    response = project.http.post(
+        "/v1/batch",
+        json=[
+            {
+                "method": "account",
+                "account_uid": "acme",
+                "created_at": iso(now - timedelta(days=90)),
+                "params": {"mrr": 100},
+            },
+            {
+                "method": "account",
+                "account_uid": "whale",
+                "created_at": iso(now - timedelta(days=5)),
+                "params": {"mrr": 1},
+            },
+        ],
+    )
     assert response.status_code == 201 and "rejected" not in response.json(), response.text
     store_directly(project, "whale", mrr, (now - timedelta(days=5)).replace(tzinfo=None))
     email = make_user(server.database_url, project.id)

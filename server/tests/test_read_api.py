@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -20,7 +20,7 @@ def at_local(tz: str, days_ago: int, hour: int, minute: int = 0) -> str:
     """An ISO UTC time for a local wall-clock time `days_ago` days before today in `tz`."""
     zone = ZoneInfo(tz)
     day = datetime.now(zone).date() - timedelta(days=days_ago)
-    return datetime.combine(day, time(hour, minute), zone).astimezone(timezone.utc).isoformat()
+    return datetime.combine(day, time(hour, minute), zone).astimezone(UTC).isoformat()
 
 
 def send(project: Project, items: list[dict]) -> None:
@@ -30,8 +30,10 @@ def send(project: Project, items: list[dict]) -> None:
 
 
 def events_on(uid: str, days_ago: list[int], tz: str = "UTC", name: str = "used", hour: int = 12) -> list[dict]:
-    return [{"method": "event", "contact_uid": uid, "event_uid": name, "created_at": at_local(tz, d, hour)}
-            for d in days_ago]
+    return [
+        {"method": "event", "contact_uid": uid, "event_uid": name, "created_at": at_local(tz, d, hour)}
+        for d in days_ago
+    ]
 
 
 @pytest.fixture
@@ -54,15 +56,26 @@ def test_reading_needs_token_and_secret(project: Project) -> None:
 
 
 def test_contact_profile_by_any_uid(project: Project) -> None:
-    send(project, [
-        {"method": "contact", "contact_uid": "anon-7", "created_at": "2024-01-01T10:00:00Z",
-         "params": {"browser": "firefox"}},
-        {"method": "contact", "contact_uid": "u1", "created_at": "2024-02-01T10:00:00Z",
-         "params": {"email": "ann@acme.io", "name": "Ann", "mrr": 30, "account_uid": ["acme", "beta"]}},
-        {"method": "account", "account_uid": "acme", "params": {"name": "Acme"}},
-        {"method": "alias", "contact_uid": "u1", "alias": "anon-7"},
-        *events_on("u1", [0, 1, 1, 3]),
-    ])
+    send(
+        project,
+        [
+            {
+                "method": "contact",
+                "contact_uid": "anon-7",
+                "created_at": "2024-01-01T10:00:00Z",
+                "params": {"browser": "firefox"},
+            },
+            {
+                "method": "contact",
+                "contact_uid": "u1",
+                "created_at": "2024-02-01T10:00:00Z",
+                "params": {"email": "ann@acme.io", "name": "Ann", "mrr": 30, "account_uid": ["acme", "beta"]},
+            },
+            {"method": "account", "account_uid": "acme", "params": {"name": "Acme"}},
+            {"method": "alias", "contact_uid": "u1", "alias": "anon-7"},
+            *events_on("u1", [0, 1, 1, 3]),
+        ],
+    )
     with reader(project) as http:
         by_alias = http.get("/v1/contacts/anon-7").json()
         assert by_alias == http.get("/v1/contacts/u1").json()
@@ -73,7 +86,7 @@ def test_contact_profile_by_any_uid(project: Project) -> None:
     assert by_alias["mrr"] == 30
     assert by_alias["mrr_history"] == [{"mrr": 30, "effective_at": "2024-02-01T10:00:00Z"}]
     assert by_alias["first_seen_at"] == "2024-01-01T10:00:00Z"
-    assert by_alias["last_seen_at"].startswith(datetime.now(timezone.utc).date().isoformat())
+    assert by_alias["last_seen_at"].startswith(datetime.now(UTC).date().isoformat())
     assert (by_alias["active_days_14"], by_alias["active_days_30"]) == (3, 3)
     assert by_alias["health"] == "average"
     assert by_alias["health_reason"].startswith("3 active days in the last 14: average")
@@ -92,8 +105,13 @@ def test_health_bands_at_their_thresholds(project: Project) -> None:
     for uid, ago in days.items():
         items += events_on(uid, ago)
     send(project, items)
-    expected = {"five": (5, "good"), "four": (4, "average"), "one": (1, "average"),
-                "outside": (0, "bad"), "never": (0, "bad")}
+    expected = {
+        "five": (5, "good"),
+        "four": (4, "average"),
+        "one": (1, "average"),
+        "outside": (0, "bad"),
+        "never": (0, "bad"),
+    }
     with reader(project) as http:
         for uid, (active, health) in expected.items():
             profile = http.get(f"/v1/contacts/{uid}").json()
@@ -117,15 +135,18 @@ def test_health_thresholds_are_project_settings(server: ServerProcess) -> None:
 
 def test_active_days_are_calendar_days_in_the_project_time_zone(tokyo: Project) -> None:
     tz = "Asia/Tokyo"
-    send(tokyo, [
-        # 00:30 local on the 14th day back is inside the window; in UTC it is the 15th day back.
-        {"method": "event", "contact_uid": "t", "event_uid": "e", "created_at": at_local(tz, 13, 0, 30)},
-        # 23:30 local on the 15th day back is outside, though in UTC it is inside the window's first day.
-        {"method": "event", "contact_uid": "t", "event_uid": "e", "created_at": at_local(tz, 14, 23, 30)},
-        # two events at 08:00 and 10:00 local on one local day are one active day (UTC: two days).
-        {"method": "event", "contact_uid": "t", "event_uid": "e", "created_at": at_local(tz, 5, 8, 0)},
-        {"method": "event", "contact_uid": "t", "event_uid": "e", "created_at": at_local(tz, 5, 10, 0)},
-    ])
+    send(
+        tokyo,
+        [
+            # 00:30 local on the 14th day back is inside the window; in UTC it is the 15th day back.
+            {"method": "event", "contact_uid": "t", "event_uid": "e", "created_at": at_local(tz, 13, 0, 30)},
+            # 23:30 local on the 15th day back is outside, though in UTC it is inside the window's first day.
+            {"method": "event", "contact_uid": "t", "event_uid": "e", "created_at": at_local(tz, 14, 23, 30)},
+            # two events at 08:00 and 10:00 local on one local day are one active day (UTC: two days).
+            {"method": "event", "contact_uid": "t", "event_uid": "e", "created_at": at_local(tz, 5, 8, 0)},
+            {"method": "event", "contact_uid": "t", "event_uid": "e", "created_at": at_local(tz, 5, 10, 0)},
+        ],
+    )
     with reader(tokyo) as http:
         profile = http.get("/v1/contacts/t").json()
     assert profile["active_days_14"] == 2
@@ -133,22 +154,31 @@ def test_active_days_are_calendar_days_in_the_project_time_zone(tokyo: Project) 
 
 
 def test_account_profile_active_days_share_and_mrr_history(project: Project) -> None:
-    send(project, [
-        {"method": "account", "account_uid": "acme", "created_at": "2024-01-05T00:00:00Z",
-         "params": {"name": "Acme", "mrr": 100}},
-        {"method": "account", "account_uid": "acme", "created_at": "2024-03-05T00:00:00Z", "params": {"mrr": 150}},
-        {"method": "contact", "contact_uid": "a", "params": {"name": "A", "account_uid": "acme"}},
-        {"method": "contact", "contact_uid": "b", "params": {"name": "B", "account_uid": "acme"}},
-        {"method": "contact", "contact_uid": "c", "params": {"name": "C", "account_uid": "acme"}},
-        *events_on("a", [0, 1, 2]),
-        *events_on("b", [2, 3, 20]),  # day 2 overlaps with a
-    ])
+    send(
+        project,
+        [
+            {
+                "method": "account",
+                "account_uid": "acme",
+                "created_at": "2024-01-05T00:00:00Z",
+                "params": {"name": "Acme", "mrr": 100},
+            },
+            {"method": "account", "account_uid": "acme", "created_at": "2024-03-05T00:00:00Z", "params": {"mrr": 150}},
+            {"method": "contact", "contact_uid": "a", "params": {"name": "A", "account_uid": "acme"}},
+            {"method": "contact", "contact_uid": "b", "params": {"name": "B", "account_uid": "acme"}},
+            {"method": "contact", "contact_uid": "c", "params": {"name": "C", "account_uid": "acme"}},
+            *events_on("a", [0, 1, 2]),
+            *events_on("b", [2, 3, 20]),  # day 2 overlaps with a
+        ],
+    )
     with reader(project) as http:
         acme = http.get("/v1/accounts/acme").json()
     assert acme["account_uid"] == "acme" and acme["params"] == {"name": "Acme", "mrr": 150}
     assert acme["mrr"] == 150
-    assert acme["mrr_history"] == [{"mrr": 100, "effective_at": "2024-01-05T00:00:00Z"},
-                                   {"mrr": 150, "effective_at": "2024-03-05T00:00:00Z"}]
+    assert acme["mrr_history"] == [
+        {"mrr": 100, "effective_at": "2024-01-05T00:00:00Z"},
+        {"mrr": 150, "effective_at": "2024-03-05T00:00:00Z"},
+    ]
     assert acme["contacts_count"] == 3
     assert [c["contact_uid"] for c in acme["contacts"]] == ["a", "b", "c"]  # most recently seen first
     assert (acme["active_days_14"], acme["active_days_30"]) == (4, 5)  # days 0,1,2,3 (+20)
@@ -157,16 +187,30 @@ def test_account_profile_active_days_share_and_mrr_history(project: Project) -> 
 
 
 def test_lists_filter_search_and_sort(project: Project) -> None:
-    send(project, [
-        {"method": "contact", "contact_uid": "1", "params": {"name": "Ann Lee", "email": "ann@acme.io", "plan": "pro",
-                                                            "mrr": 150, "seats": 10}},
-        {"method": "contact", "contact_uid": "2", "params": {"name": "Bob", "email": "bob@beta.io", "plan": "free",
-                                                            "mrr": 0, "seats": "n/a"}},
-        {"method": "contact", "contact_uid": "3", "params": {"name": "Cy", "email": "cy@acme.io", "plan": "pro",
-                                                            "mrr": 90, "trial": True}},
-        {"method": "contact", "contact_uid": "4", "params": {"name": "100% Dee"}},
-        *events_on("1", [0]), *events_on("2", [3]), *events_on("3", [9]),
-    ])
+    send(
+        project,
+        [
+            {
+                "method": "contact",
+                "contact_uid": "1",
+                "params": {"name": "Ann Lee", "email": "ann@acme.io", "plan": "pro", "mrr": 150, "seats": 10},
+            },
+            {
+                "method": "contact",
+                "contact_uid": "2",
+                "params": {"name": "Bob", "email": "bob@beta.io", "plan": "free", "mrr": 0, "seats": "n/a"},
+            },
+            {
+                "method": "contact",
+                "contact_uid": "3",
+                "params": {"name": "Cy", "email": "cy@acme.io", "plan": "pro", "mrr": 90, "trial": True},
+            },
+            {"method": "contact", "contact_uid": "4", "params": {"name": "100% Dee"}},
+            *events_on("1", [0]),
+            *events_on("2", [3]),
+            *events_on("3", [9]),
+        ],
+    )
 
     def uids(**query: str) -> list[str]:
         with reader(project) as http:
@@ -192,7 +236,7 @@ def test_lists_filter_search_and_sort(project: Project) -> None:
     assert uids(q="ACME") == ["1", "3"]
     assert uids(q="bob") == ["2"]
     assert uids(q="100%") == ["4"]  # % is searched literally
-    assert uids_raw("last_seen_at>=" + (datetime.now(timezone.utc) - timedelta(days=5)).date().isoformat()) == ["1", "2"]
+    assert uids_raw("last_seen_at>=" + (datetime.now(UTC) - timedelta(days=5)).date().isoformat()) == ["1", "2"]
     assert uids_raw("active_days_14>0&sort=-mrr") == ["1", "3", "2"]
     assert uids(sort="-mrr") == ["1", "3", "2", "4"]
     # A script that sends its token in every query still reads with token:secret, unfiltered.
@@ -217,14 +261,18 @@ def test_lists_page_with_cursors(project: Project) -> None:
 
 
 def test_account_lists(project: Project) -> None:
-    send(project, [
-        {"method": "account", "account_uid": "acme", "params": {"name": "Acme", "mrr": 500}},
-        {"method": "account", "account_uid": "beta", "params": {"name": "Beta", "mrr": 50}},
-        {"method": "account", "account_uid": "gone", "params": {"name": "Gone"}},
-        {"method": "contact", "contact_uid": "a", "params": {"account_uid": "acme"}},
-        {"method": "contact", "contact_uid": "b", "params": {"account_uid": "acme"}},
-        *events_on("a", [0, 1, 2]), *events_on("b", [3, 4, 5]),
-    ])
+    send(
+        project,
+        [
+            {"method": "account", "account_uid": "acme", "params": {"name": "Acme", "mrr": 500}},
+            {"method": "account", "account_uid": "beta", "params": {"name": "Beta", "mrr": 50}},
+            {"method": "account", "account_uid": "gone", "params": {"name": "Gone"}},
+            {"method": "contact", "contact_uid": "a", "params": {"account_uid": "acme"}},
+            {"method": "contact", "contact_uid": "b", "params": {"account_uid": "acme"}},
+            *events_on("a", [0, 1, 2]),
+            *events_on("b", [3, 4, 5]),
+        ],
+    )
     with reader(project) as http:
         good = http.get("/v1/accounts", params={"health": "good"}).json()["data"]
         assert [(a["account_uid"], a["active_days_14"], a["contacts_count"]) for a in good] == [("acme", 6, 2)]
@@ -233,11 +281,19 @@ def test_account_lists(project: Project) -> None:
         assert [a["account_uid"] for a in http.get("/v1/accounts", params={"q": "bet"}).json()["data"]] == ["beta"]
 
 
-@pytest.mark.parametrize("query,field", [
-    ("sort=name", "sort"), ("limit=0", "limit"), ("limit=abc", "limit"), ("health=great", "health"),
-    ("mrr>lots", "mrr"), ("last_seen_at>=yesterday", "last_seen_at"), ("cursor=abc", "cursor"),
-    ("mrr>", "mrr"),
-])
+@pytest.mark.parametrize(
+    "query,field",
+    [
+        ("sort=name", "sort"),
+        ("limit=0", "limit"),
+        ("limit=abc", "limit"),
+        ("health=great", "health"),
+        ("mrr>lots", "mrr"),
+        ("last_seen_at>=yesterday", "last_seen_at"),
+        ("cursor=abc", "cursor"),
+        ("mrr>", "mrr"),
+    ],
+)
 def test_bad_list_queries_are_400_naming_the_field(project: Project, query: str, field: str) -> None:
     with reader(project) as http:
         response = http.get(f"/v1/contacts?{query}")
@@ -246,23 +302,48 @@ def test_bad_list_queries_are_400_naming_the_field(project: Project, query: str,
 
 
 def test_timelines_newest_first_with_filters_and_cursor(project: Project) -> None:
-    send(project, [
-        {"method": "contact", "contact_uid": "u", "params": {"account_uid": "acme"}},
-        {"method": "event", "contact_uid": "u", "event_uid": "signup", "created_at": "2024-01-01T00:00:00Z"},
-        {"method": "pageview", "contact_uid": "u", "params": {"visit_url": "/a"}, "created_at": "2024-01-02T00:00:00Z"},
-        {"method": "event", "contact_uid": "u", "event_uid": "paid", "created_at": "2024-01-03T00:00:00Z",
-         "params": {"amount": 10}},
-        {"method": "pageview", "contact_uid": "u", "params": {"visit_url": "/b"}, "created_at": "2024-01-04T00:00:00Z"},
-        {"method": "event", "contact_uid": "other", "event_uid": "signup", "created_at": "2024-01-05T00:00:00Z"},
-    ])
+    send(
+        project,
+        [
+            {"method": "contact", "contact_uid": "u", "params": {"account_uid": "acme"}},
+            {"method": "event", "contact_uid": "u", "event_uid": "signup", "created_at": "2024-01-01T00:00:00Z"},
+            {
+                "method": "pageview",
+                "contact_uid": "u",
+                "params": {"visit_url": "/a"},
+                "created_at": "2024-01-02T00:00:00Z",
+            },
+            {
+                "method": "event",
+                "contact_uid": "u",
+                "event_uid": "paid",
+                "created_at": "2024-01-03T00:00:00Z",
+                "params": {"amount": 10},
+            },
+            {
+                "method": "pageview",
+                "contact_uid": "u",
+                "params": {"visit_url": "/b"},
+                "created_at": "2024-01-04T00:00:00Z",
+            },
+            {"method": "event", "contact_uid": "other", "event_uid": "signup", "created_at": "2024-01-05T00:00:00Z"},
+        ],
+    )
     with reader(project) as http:
         timeline = http.get("/v1/contacts/u/events").json()
         assert [e["event_uid"] for e in timeline["data"]] == ["pageview", "paid", "pageview", "signup"]
         paid = timeline["data"][1]
-        assert paid == paid | {"kind": "event", "contact_uid": "u", "account_uid": "acme", "params": {"amount": 10},
-                               "created_at": "2024-01-03T00:00:00Z"}
+        assert paid == paid | {
+            "kind": "event",
+            "contact_uid": "u",
+            "account_uid": "acme",
+            "params": {"amount": 10},
+            "created_at": "2024-01-03T00:00:00Z",
+        }
         assert [e["params"]["visit_url"] for e in http.get("/v1/contacts/u/events?kind=pageview").json()["data"]] == [
-            "/b", "/a"]
+            "/b",
+            "/a",
+        ]
         assert [e["event_uid"] for e in http.get("/v1/events?event=signup").json()["data"]] == ["signup", "signup"]
         ranged = http.get("/v1/events", params={"from": "2024-01-02", "to": "2024-01-04"}).json()["data"]
         assert [e["created_at"] for e in ranged] == ["2024-01-03T00:00:00Z", "2024-01-02T00:00:00Z"]
@@ -271,7 +352,12 @@ def test_timelines_newest_first_with_filters_and_cursor(project: Project) -> Non
         second = http.get("/v1/events", params={"limit": "2", "cursor": first["next_cursor"]}).json()
         third = http.get("/v1/events", params={"limit": "2", "cursor": second["next_cursor"]}).json()
         assert [e["created_at"][:10] for e in first["data"] + second["data"] + third["data"]] == [
-            "2024-01-05", "2024-01-04", "2024-01-03", "2024-01-02", "2024-01-01"]
+            "2024-01-05",
+            "2024-01-04",
+            "2024-01-03",
+            "2024-01-02",
+            "2024-01-01",
+        ]
         assert third["next_cursor"] is None
         assert http.get("/v1/events?kind=click").status_code == 400
         assert http.get("/v1/events?from=soon").json()["field"] == "from"

@@ -66,8 +66,9 @@ def iso(days_ago: float) -> str:
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "salesmachine_server", *args], capture_output=True, text=True,
-                          timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "salesmachine_server", *args], capture_output=True, text=True, timeout=60
+    )
 
 
 def wait_for(condition: object, seconds: float = 20.0) -> None:
@@ -81,8 +82,12 @@ def wait_for(condition: object, seconds: float = 20.0) -> None:
 def runs(server: ServerProcess) -> float:
     """Completed retention runs of that server process, from its /metrics."""
     text = httpx.get(f"{server.base_url}/metrics", timeout=5).text
-    found = re.search(r'^salesmachine_periodic_runs_total\{(?=[^}]*task="retention")(?=[^}]*outcome="completed")'
-                      r'[^}]*\} (\S+)$', text, re.MULTILINE)
+    found = re.search(
+        r'^salesmachine_periodic_runs_total\{(?=[^}]*task="retention")(?=[^}]*outcome="completed")'
+        r"[^}]*\} (\S+)$",
+        text,
+        re.MULTILINE,
+    )
     return float(found.group(1)) if found else 0.0
 
 
@@ -91,20 +96,26 @@ def holds(server: ServerProcess) -> bool:
     return re.search(r'^salesmachine_periodic_lease_held\{task="retention"\} 1\.0$', text, re.MULTILINE) is not None
 
 
-def test_retention_deletes_only_the_older_events_of_its_project(database_url: str, servers: list[ServerProcess],
-                                                              tmp_path: Path) -> None:
+def test_retention_deletes_only_the_older_events_of_its_project(
+    database_url: str, servers: list[ServerProcess], tmp_path: Path
+) -> None:
     server = start(servers, database_url, tmp_path)
     kept, _ = make_project(database_url)
     trimmed, secret = make_project(database_url)
     for project in (kept, trimmed):
         with httpx.Client(base_url=server.base_url, auth=(project.token, ""), timeout=30) as http:
-            http.post("/v1/contact", json={"contact_uid": "ada", "params": {"mrr": 50, "account_uid": "acme"},
-                                           "created_at": iso(90)}).raise_for_status()
+            http.post(
+                "/v1/contact",
+                json={"contact_uid": "ada", "params": {"mrr": 50, "account_uid": "acme"}, "created_at": iso(90)},
+            ).raise_for_status()
             for days in (60, 45, 2):
-                http.post("/v1/track/event", json={"contact_uid": "ada", "event_uid": "login",
-                                                   "created_at": iso(days)}).raise_for_status()
-                http.post("/v1/track/pageview", json={"contact_uid": "ada", "params": {"location": "/home"},
-                                                      "created_at": iso(days)}).raise_for_status()
+                http.post(
+                    "/v1/track/event", json={"contact_uid": "ada", "event_uid": "login", "created_at": iso(days)}
+                ).raise_for_status()
+                http.post(
+                    "/v1/track/pageview",
+                    json={"contact_uid": "ada", "params": {"location": "/home"}, "created_at": iso(days)},
+                ).raise_for_status()
     stored = {p.id: StoredData(database_url, p.id) for p in (kept, trimmed)}
     try:
         active_days = {pid: s.count("contact_days") for pid, s in stored.items()}
@@ -141,8 +152,9 @@ def test_retention_deletes_only_the_older_events_of_its_project(database_url: st
             data.close()
 
 
-def test_a_write_during_a_large_deletion_answers_within_a_second(database_url: str, servers: list[ServerProcess],
-                                                                tmp_path: Path) -> None:
+def test_a_write_during_a_large_deletion_answers_within_a_second(
+    database_url: str, servers: list[ServerProcess], tmp_path: Path
+) -> None:
     server = start(servers, database_url, tmp_path)
     project, _ = make_project(database_url)
     http = httpx.Client(base_url=server.base_url, auth=(project.token, ""), timeout=30)
@@ -152,15 +164,27 @@ def test_a_write_during_a_large_deletion_answers_within_a_second(database_url: s
         contact_id = stored.contact_id("old-timer")
         old = 100_000  # 20 batches of 5,000
         when = datetime.now(UTC).replace(tzinfo=None) - timedelta(days=400)
-        rows = [{"project_id": project.id, "contact_id": contact_id, "name": "old", "kind": "event", "params": {},
-                 "occurred_at": when, "received_at": when} for _ in range(5_000)]
+        rows = [
+            {
+                "project_id": project.id,
+                "contact_id": contact_id,
+                "name": "old",
+                "kind": "event",
+                "params": {},
+                "occurred_at": when,
+                "received_at": when,
+            }
+            for _ in range(5_000)
+        ]
         with stored.engines.writer.begin() as conn:
             for _ in range(old // len(rows)):
                 conn.execute(insert(events), rows)
         count_old = "SELECT count(*) FROM events WHERE project_id = :project AND name = 'old'"
 
-        assert cli("projects", "configure", project.name, "--retention-days", "7",
-                   "--database", database_url).returncode == 0
+        assert (
+            cli("projects", "configure", project.name, "--retention-days", "7", "--database", database_url).returncode
+            == 0
+        )
         latencies, seen_between = [], 0
         deadline = time.monotonic() + 120
         while True:
@@ -176,15 +200,17 @@ def test_a_write_during_a_large_deletion_answers_within_a_second(database_url: s
             assert time.monotonic() < deadline, f"{left} old events still there"
         assert seen_between >= 3, "the deletion was not seen in progress: not in batches, or too fast to tell"
         assert max(latencies) < 1.0, sorted(latencies)[-5:]
-        assert stored.rows("SELECT count(*) FROM events WHERE project_id = :project AND name = 'tick'")[0][0] == \
-            len(latencies)
+        assert stored.rows("SELECT count(*) FROM events WHERE project_id = :project AND name = 'tick'")[0][0] == len(
+            latencies
+        )
     finally:
         http.close()
         stored.close()
 
 
-def test_two_servers_on_one_database_run_retention_one_at_a_time(database_url: str, servers: list[ServerProcess],
-                                                                  tmp_path: Path) -> None:
+def test_two_servers_on_one_database_run_retention_one_at_a_time(
+    database_url: str, servers: list[ServerProcess], tmp_path: Path
+) -> None:
     if database_url.startswith("sqlite"):
         pytest.skip("one server process per SQLite file: the lease is shared by servers on PostgreSQL")
     first = start(servers, database_url, tmp_path)
@@ -208,8 +234,9 @@ def test_two_servers_on_one_database_run_retention_one_at_a_time(database_url: s
     assert other.process is not None and f":{other.process.pid}:" in held_by
 
 
-def test_a_bad_retention_setting_is_refused_naming_field_and_rule(database_url: str, servers: list[ServerProcess],
-                                                                  tmp_path: Path) -> None:
+def test_a_bad_retention_setting_is_refused_naming_field_and_rule(
+    database_url: str, servers: list[ServerProcess], tmp_path: Path
+) -> None:
     server = start(servers, database_url, tmp_path)
     project, _ = make_project(database_url, retention_days=90)
     for typed in ("0", "ninety", "36501", "²"):

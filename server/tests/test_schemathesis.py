@@ -35,8 +35,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from salesmachine_server.app import routes
 from salesmachine_server.api.openapi import build_openapi
+from salesmachine_server.app import routes
 from salesmachine_server.web.routes import dashboard_routes
 from tests.support import Project, ServerProcess
 
@@ -50,18 +50,37 @@ CHECKS = [
 DESCRIBED = build_openapi()["paths"]
 OPERATIONS = [(path, method) for path, operations in DESCRIBED.items() for method in operations]
 HISTORY = [
-    {"method": "account", "account_uid": "78910", "params": {"name": "Tesla Motors", "mrr": 999},
-     "created_at": "2024-01-15T10:00:00Z"},
-    {"method": "contact", "contact_uid": "123456", "created_at": "2024-01-15T10:00:00Z",
-     "params": {"email": "elon@teslamotors.com", "name": "Elon Musk", "mrr": 99, "account_uid": "78910"}},
+    {
+        "method": "account",
+        "account_uid": "78910",
+        "params": {"name": "Tesla Motors", "mrr": 999},
+        "created_at": "2024-01-15T10:00:00Z",
+    },
+    {
+        "method": "contact",
+        "contact_uid": "123456",
+        "created_at": "2024-01-15T10:00:00Z",
+        "params": {"email": "elon@teslamotors.com", "name": "Elon Musk", "mrr": 99, "account_uid": "78910"},
+    },
     {"method": "alias", "contact_uid": "123456", "alias": "anonymous-1"},
-    {"method": "event", "contact_uid": "123456", "event_uid": "registration", "messageId": "m-1",
-     "created_at": "2024-02-01T10:00:00.250Z"},
+    {
+        "method": "event",
+        "contact_uid": "123456",
+        "event_uid": "registration",
+        "messageId": "m-1",
+        "created_at": "2024-02-01T10:00:00.250Z",
+    },
     # Located and parsed when written (enrich/): the profile's location, agent and visits read back.
-    {"method": "pageview", "contact_uid": "123456",
-     "params": {"visit_url": "http://myproduct.com/", "visit_ip": "8.8.8.8",
-                "visit_agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-                               "Chrome/120.0.0.0 Safari/537.36"}},
+    {
+        "method": "pageview",
+        "contact_uid": "123456",
+        "params": {
+            "visit_url": "http://myproduct.com/",
+            "visit_ip": "8.8.8.8",
+            "visit_agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/120.0.0.0 Safari/537.36",
+        },
+    },
     {"method": "contact", "contact_uid": "never-seen", "params": {"plan": "free", "seats": 3}},
 ]
 
@@ -93,16 +112,16 @@ def test_operation_answers_as_described(
     requests = st.one_of(operation.as_strategy(GenerationMode.POSITIVE), operation.as_strategy(GenerationMode.NEGATIVE))
 
     @given(case=requests)
-    @settings(max_examples=40, deadline=None, database=None, derandomize=True,
-              suppress_health_check=list(HealthCheck))
+    @settings(max_examples=40, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck))
     def answers_as_described(case: schemathesis.Case) -> None:
         case.call_and_validate(base_url=server.base_url, auth=auth, timeout=30, checks=CHECKS)
 
     answers_as_described()
 
 
-@pytest.mark.parametrize("path", ["/v1/contacts/{uid}", "/v1/accounts/{uid}", "/v1/contacts/{uid}/events",
-                                  "/v1/accounts/{uid}/events"])
+@pytest.mark.parametrize(
+    "path", ["/v1/contacts/{uid}", "/v1/accounts/{uid}", "/v1/contacts/{uid}/events", "/v1/accounts/{uid}/events"]
+)
 def test_a_real_profile_validates_against_its_description(
     live_api: schemathesis.BaseSchema, server: ServerProcess, project: Project, path: str
 ) -> None:
@@ -110,8 +129,9 @@ def test_a_real_profile_validates_against_its_description(
     against the described schema (closed objects: no key the description does not name)."""
     uid = "anonymous-1" if "contacts" in path else "78910"  # an alias reads the contact too
     case = live_api[path]["GET"].Case(path_parameters={"uid": uid})
-    answer = case.call_and_validate(base_url=server.base_url, auth=auth_for(with_history(project), path, "get"),
-                                    timeout=30, checks=CHECKS)
+    answer = case.call_and_validate(
+        base_url=server.base_url, auth=auth_for(with_history(project), path, "get"), timeout=30, checks=CHECKS
+    )
     assert answer.status_code == 200, answer.text
     body = answer.json()
     if path.endswith("/events"):
@@ -130,8 +150,9 @@ def test_exported_rows_validate_against_their_described_schema(project: Project,
     ndjson = described["paths"]["/v1/export/{kind}"]["get"]["responses"]["200"]["content"]["application/x-ndjson"]
     name = f"Export{kind[:-1].title()}"
     assert {"$ref": f"#/components/schemas/{name}"} in ndjson["x-item-schema"]["oneOf"]
-    validator = jsonschema_rs.validator_for({"$ref": f"#/components/schemas/{name}",
-                                             "components": described["components"]})
+    validator = jsonschema_rs.validator_for(
+        {"$ref": f"#/components/schemas/{name}", "components": described["components"]}
+    )
     with_history(project)
     with httpx.Client(base_url=project.http.base_url, auth=(project.token, project.secret), timeout=30) as reader:
         lines = reader.get(f"/v1/export/{kind}").text.splitlines()
@@ -165,8 +186,9 @@ def test_reads_that_once_failed_are_refused_by_name(
 ) -> None:
     for path, path_parameters, query, status in REFUSED_READS:
         case = live_api[path]["GET"].Case(path_parameters=path_parameters, query=query)
-        answer = case.call_and_validate(base_url=server.base_url, auth=auth_for(project, path, "get"), timeout=30,
-                                        checks=CHECKS)
+        answer = case.call_and_validate(
+            base_url=server.base_url, auth=auth_for(project, path, "get"), timeout=30, checks=CHECKS
+        )
         assert answer.status_code == status, (path, query, answer.text)
 
 

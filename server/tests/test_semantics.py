@@ -80,8 +80,12 @@ def test_pageview_endpoint_and_batch_pageview_method(project: Project) -> None:
 
 
 def test_mrr_is_recorded_as_a_history_with_the_time_it_took_effect(project: Project) -> None:
-    for created_at, mrr in [("2024-01-01T00:00:00Z", 100), ("2024-02-01T00:00:00Z", 100),
-                            ("2024-03-01T00:00:00Z", 250), ("2024-04-01T00:00:00Z", None)]:
+    for created_at, mrr in [
+        ("2024-01-01T00:00:00Z", 100),
+        ("2024-02-01T00:00:00Z", 100),
+        ("2024-03-01T00:00:00Z", 250),
+        ("2024-04-01T00:00:00Z", None),
+    ]:
         post(project, "/v1/account", {"account_uid": "acme", "created_at": created_at, "params": {"mrr": mrr}})
     account = project.stored.account("acme")
     assert account is not None
@@ -113,8 +117,16 @@ def test_created_at_is_honoured_in_every_accepted_form(project: Project) -> None
 
 def test_sent_at_corrects_the_client_clock(project: Project) -> None:
     # The client's clock is ten years behind: the event happened 60 s before it was sent.
-    post(project, "/v1/track/event", {"contact_uid": "skew", "event_uid": "e",
-                                      "created_at": "2015-01-01T00:00:00Z", "sent_at": "2015-01-01T00:01:00Z"})
+    post(
+        project,
+        "/v1/track/event",
+        {
+            "contact_uid": "skew",
+            "event_uid": "e",
+            "created_at": "2015-01-01T00:00:00Z",
+            "sent_at": "2015-01-01T00:01:00Z",
+        },
+    )
     contact = project.stored.contact("skew")
     assert contact is not None
     [event] = contact["events"]
@@ -127,9 +139,13 @@ def test_a_duplicate_message_id_is_acknowledged_and_not_applied_twice(project: P
     event = {"contact_uid": "d", "event_uid": "paid", "messageId": message_id}
     post(project, "/v1/track/event", event)
     post(project, "/v1/track/event", event)
-    assert batch(project, [event | {"method": "event"}, {"method": "event", "contact_uid": "d",
-                                                        "event_uid": "paid", "message_id": "other"}]) == {
-        "status": "success", "accepted": 2, "duplicates": 1}
+    assert batch(
+        project,
+        [
+            event | {"method": "event"},
+            {"method": "event", "contact_uid": "d", "event_uid": "paid", "message_id": "other"},
+        ],
+    ) == {"status": "success", "accepted": 2, "duplicates": 1}
     contact = project.stored.contact("d")
     assert contact is not None
     assert [e["message_id"] for e in contact["events"]] == [message_id, "other"]
@@ -145,19 +161,21 @@ def test_message_ids_are_per_project(project: Project, server) -> None:  # type:
     post(project, "/v1/track/event", event)
     response = httpx.post(f"{server.base_url}/v1/track/event", json=event, auth=(other.token, ""))
     assert response.status_code == 201
-    other_events = project.stored.rows(
-        "SELECT count(*) FROM events WHERE project_id = :other", other=other.id)[0][0]
+    other_events = project.stored.rows("SELECT count(*) FROM events WHERE project_id = :other", other=other.id)[0][0]
     assert other_events == 1
 
 
 def test_items_of_one_batch_are_applied_in_order(project: Project) -> None:
-    batch(project, [
-        {"method": "contact", "contact_uid": "o", "params": {"plan": "free", "seats": 1}},
-        {"method": "contact", "contact_uid": "o", "params": {"plan": "pro"}},
-        {"method": "contact", "contact_uid": "o", "params": {"seats": None}},
-        {"method": "alias", "contact_uid": "o", "alias": "o2"},
-        {"method": "event", "contact_uid": "o2", "event_uid": "after_alias"},
-    ])
+    batch(
+        project,
+        [
+            {"method": "contact", "contact_uid": "o", "params": {"plan": "free", "seats": 1}},
+            {"method": "contact", "contact_uid": "o", "params": {"plan": "pro"}},
+            {"method": "contact", "contact_uid": "o", "params": {"seats": None}},
+            {"method": "alias", "contact_uid": "o", "alias": "o2"},
+            {"method": "event", "contact_uid": "o2", "event_uid": "after_alias"},
+        ],
+    )
     contact = project.stored.contact("o")
     assert contact is not None
     assert contact["params"] == {"plan": "pro"}

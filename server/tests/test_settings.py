@@ -3,6 +3,8 @@
 import pytest
 
 from salesmachine_server.settings import Settings
+
+
 def test_the_clients_host_variable_does_not_move_the_server() -> None:
     # A shell that points the clients at the server (SALESMACHINE_HOST=http://...) also starts it.
     settings = Settings.from_env({"SALESMACHINE_HOST": "http://127.0.0.1:9999"})

@@ -44,20 +44,26 @@ def _client(address: str) -> httpx.Client:
 
 def _sign_in(client: httpx.Client, server: ServerProcess, email: str, password: str) -> httpx.Response:
     form = client.get(f"{server.base_url}/signin")
-    return client.post(f"{server.base_url}/signin",
-                       data={"csrf": csrf_of(form.text), "email": email, "password": password, "next": "/"})
+    return client.post(
+        f"{server.base_url}/signin",
+        data={"csrf": csrf_of(form.text), "email": email, "password": password, "next": "/"},
+    )
 
 
 def _age_failures(url: str, by: timedelta) -> None:
     """As if the failures so far happened `by` earlier (instead of waiting for it)."""
     from salesmachine_server.store.db.engine import open_engines
     from salesmachine_server.store.db.schema import sign_in_failures
+
     engines = open_engines(url)
     try:
         with engines.writer.begin() as conn:
             for row in conn.execute(sign_in_failures.select()).all():
-                conn.execute(sign_in_failures.update().where(sign_in_failures.c.id == row.id)
-                             .values(failed_at=row.failed_at - by))
+                conn.execute(
+                    sign_in_failures.update()
+                    .where(sign_in_failures.c.id == row.id)
+                    .values(failed_at=row.failed_at - by)
+                )
     finally:
         engines.dispose()
 
@@ -69,7 +75,9 @@ def _retry_after(answer: httpx.Response) -> int:
     return int(answer.headers["retry-after"])
 
 
-def test_five_wrong_passwords_lock_the_account_on_both_servers(two_servers: tuple[ServerProcess, ServerProcess]) -> None:
+def test_five_wrong_passwords_lock_the_account_on_both_servers(
+    two_servers: tuple[ServerProcess, ServerProcess],
+) -> None:
     first, second = two_servers
     url = first.database_url
     email = make_user(url)

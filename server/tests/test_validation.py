@@ -75,7 +75,12 @@ def test_a_batch_stores_good_items_and_names_each_bad_one(project: Project) -> N
     assert contact is not None and [e["name"] for e in contact["events"]] == ["clicked"]
     assert project.stored.account("acc")["params"] == {"mrr": 10}  # type: ignore[index]
     assert [(r.item_index, r.field) for r in project.stored.rejected()] == [
-        (1, "contact_uid"), (3, "method"), (4, "method"), (5, "body"), (6, "params.mrr")]
+        (1, "contact_uid"),
+        (3, "method"),
+        (4, "method"),
+        (5, "body"),
+        (6, "params.mrr"),
+    ]
     assert '"method":"unsubscribe"' in project.stored.rejected()[1].raw
 
 
@@ -95,7 +100,9 @@ def test_a_batch_must_be_an_array(project: Project) -> None:
 
 
 def test_invalid_json_names_the_parse_error(project: Project) -> None:
-    response = project.http.post("/v1/contact", content=b'{"contact_uid": "x", ', headers={"content-type": "application/json"})
+    response = project.http.post(
+        "/v1/contact", content=b'{"contact_uid": "x", ', headers={"content-type": "application/json"}
+    )
     assert response.status_code == 400
     assert response.json()["rule"] == "json" and "line 1" in response.json()["message"]
 

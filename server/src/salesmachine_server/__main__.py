@@ -1,2 +1,3 @@
 from salesmachine_server.cli import main
+
 main()

@@ -16,18 +16,24 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from salesmachine_server.api import data_rights, export, profiles, revenue, timelines
-from salesmachine_server.serving.credentials import ProjectDirectory
-from salesmachine_server.serving.cors import WriteCors
+from salesmachine_server.api.openapi import docs_page, openapi_json
 from salesmachine_server.errors import ApiError, StoreUnavailable
-from salesmachine_server.serving.health_checks import readyz
 from salesmachine_server.ingest.body import StrangerBodies
 from salesmachine_server.ingest.endpoints import json_response, ping, write_endpoint
 from salesmachine_server.ingest.group_commit import GroupCommit
-from salesmachine_server.ingest.segment_endpoints import SEGMENT_PATHS, SHARED_PATHS, Endpoint, segment_endpoint, shared_endpoint
+from salesmachine_server.ingest.segment_endpoints import (
+    SEGMENT_PATHS,
+    SHARED_PATHS,
+    Endpoint,
+    segment_endpoint,
+    shared_endpoint,
+)
 from salesmachine_server.keys import load_server_key
+from salesmachine_server.serving.cors import WriteCors
+from salesmachine_server.serving.credentials import ProjectDirectory
+from salesmachine_server.serving.health_checks import readyz
 from salesmachine_server.serving.metrics import metrics
 from salesmachine_server.serving.periodic import Periodic, PeriodicTask
-from salesmachine_server.api.openapi import docs_page, openapi_json
 from salesmachine_server.serving.ratelimit import RateLimiter
 from salesmachine_server.serving.request_metrics import RequestMetrics
 from salesmachine_server.serving.sent_paths import EncodedRoute
@@ -38,6 +44,7 @@ from salesmachine_server.store.db.engine import Engines, open_engines
 from salesmachine_server.store.write.retention import delete_expired_events
 from salesmachine_server.web import javascripts
 from salesmachine_server.web.routes import dashboard_routes
+
 log = logging.getLogger("salesmachine")
 
 WRITE_PATHS = {
@@ -165,10 +172,17 @@ def create_app(settings: Settings, engines: Engines | None = None) -> Starlette:
         setattr(app.state, STATE_NAME, state)
         await state.group_commit.start()
         # Periodic work, one process of those on the database at a time (serving/periodic.py).
-        periodic = Periodic(opened.writer, [
-            PeriodicTask("retention", settings.retention_interval_seconds,
-                         functools.partial(delete_expired_events, opened.writer)),
-        ], settings.periodic_check_seconds)
+        periodic = Periodic(
+            opened.writer,
+            [
+                PeriodicTask(
+                    "retention",
+                    settings.retention_interval_seconds,
+                    functools.partial(delete_expired_events, opened.writer),
+                ),
+            ],
+            settings.periodic_check_seconds,
+        )
         await periodic.start()
         try:
             yield
@@ -182,8 +196,11 @@ def create_app(settings: Settings, engines: Engines | None = None) -> Starlette:
         lifespan=lifespan,
         # AnswerServerFaults answers what no handler took without re-raising it (serving/server_faults.py):
         # a 500 then leaves the keep-alive connection usable.
-        middleware=[Middleware(RequestMetrics), Middleware(AnswerServerFaults),
-                    Middleware(WriteCors, paths={"/v1/ping", *WRITE_PATHS, *SEGMENT_PATHS, "/v1/import"})],
+        middleware=[
+            Middleware(RequestMetrics),
+            Middleware(AnswerServerFaults),
+            Middleware(WriteCors, paths={"/v1/ping", *WRITE_PATHS, *SEGMENT_PATHS, "/v1/import"}),
+        ],
         exception_handlers={
             ApiError: _api_error,
             HTTPException: _http_error,

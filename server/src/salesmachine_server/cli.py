@@ -12,22 +12,24 @@ import click
 import orjson
 
 from salesmachine_server import data_rights_commands
-from salesmachine_server.enrich import backfill as enrich_backfill
-from salesmachine_server.enrich.events import Enricher, enricher_from
+from salesmachine_server.domain.project_settings import SettingsRefused, applied, to_stored
 from salesmachine_server.domain.retention import FIELD as RETENTION_FIELD
 from salesmachine_server.domain.retention import parse_retention_days
-from salesmachine_server.serving.http_protocol import protocol_for
+from salesmachine_server.enrich import backfill as enrich_backfill
+from salesmachine_server.enrich.events import Enricher, enricher_from
 from salesmachine_server.ingest.import_columns import parse_column_option
 from salesmachine_server.ingest.importer import import_file
 from salesmachine_server.invocation import invoked_as
 from salesmachine_server.keys import derive_secret, load_server_key
+from salesmachine_server.serving.http_protocol import protocol_for
 from salesmachine_server.settings import Settings
-from salesmachine_server.store.write.contact_days import rebuild_contact_days, refresh_health_marks
 from salesmachine_server.store.db.engine import Engines, open_engines
 from salesmachine_server.store.db.migrate import migrate
 from salesmachine_server.store.records.projects import Project, create_project, list_projects, update_settings
-from salesmachine_server.domain.project_settings import SettingsRefused, applied, to_stored
+from salesmachine_server.store.write.contact_days import rebuild_contact_days, refresh_health_marks
 from salesmachine_server.user_commands import Again, database_option, first_user, print_first_user, users
+
+
 def _open(database_url: str | None) -> tuple[Settings, Engines]:
     settings = Settings.from_env(database_url=database_url)
     try:
@@ -71,6 +73,7 @@ def serve(
     import uvicorn
 
     from salesmachine_server.app import create_app
+
     settings, engines = _open(database_url)
     settings = Settings.from_env(
         database_url=settings.database_url,
@@ -139,8 +142,13 @@ def migrate_command(database_url: str | None) -> None:
 
 @main.command("enrich")
 @click.option("--backfill", is_flag=True, help="enrich the events stored before enrichment (resumable, idempotent)")
-@click.option("--batch-size", type=click.IntRange(1, 100_000), default=enrich_backfill.BATCH, show_default=True,
-              help="events per transaction")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1, 100_000),
+    default=enrich_backfill.BATCH,
+    show_default=True,
+    help="events per transaction",
+)
 @database_option
 def enrich_command(backfill: bool, batch_size: int, database_url: str | None) -> None:
     """Location and browser of stored events (docs/enrichment.md); without --backfill, count
@@ -148,8 +156,10 @@ def enrich_command(backfill: bool, batch_size: int, database_url: str | None) ->
     settings, engines = _open(database_url)
     try:
         if not backfill:
-            click.echo(f"{enrich_backfill.pending(engines)} events not enriched yet; "
-                       "`salesmachine enrich --backfill` enriches them")
+            click.echo(
+                f"{enrich_backfill.pending(engines)} events not enriched yet; "
+                "`salesmachine enrich --backfill` enriches them"
+            )
             return
         enricher = _enricher(settings, enabled=True)
 
@@ -159,8 +169,10 @@ def enrich_command(backfill: bool, batch_size: int, database_url: str | None) ->
         report = enrich_backfill.backfill(engines, enricher, batch_size, progress)
     finally:
         engines.dispose()
-    click.echo(f"enriched {report.events} events ({report.located} with an address, {report.with_agent} with a "
-               f"user agent, {report.addresses_changed} addresses truncated or removed); none left to do")
+    click.echo(
+        f"enriched {report.events} events ({report.located} with an address, {report.with_agent} with a "
+        f"user agent, {report.addresses_changed} addresses truncated or removed); none left to do"
+    )
 
 
 @main.group()
@@ -249,8 +261,12 @@ def _retention_days(_ctx: click.Context, _param: click.Parameter, typed: str | N
 @click.option("--health-window", metavar="DAYS", help="days health looks back over, 1 to 365 (default 14)")
 @click.option("--health-good-above", metavar="DAYS", help="good: more active days than this, 0 to 365 (default 4)")
 @click.option("--health-bad-at-most", metavar="DAYS", help="bad: this many active days or fewer, 0 to 365 (default 0)")
-@click.option("--retention-days", metavar="N|none", callback=_retention_days,
-              help="delete events and pageviews N days old (daily, by the server); none: keep them forever")
+@click.option(
+    "--retention-days",
+    metavar="N|none",
+    callback=_retention_days,
+    help="delete events and pageviews N days old (daily, by the server); none: keep them forever",
+)
 @database_option
 def projects_configure(
     name: str,
@@ -279,9 +295,9 @@ def projects_configure(
         try:
             project = update_settings(engines.writer, name, change)
         except SettingsRefused as refused:
-            raise click.UsageError("\n".join(
-                f"Invalid value for '{CONFIGURE_OPTIONS[r.field]}': {r.message}" for r in refused.refusals
-            )) from None
+            raise click.UsageError(
+                "\n".join(f"Invalid value for '{CONFIGURE_OPTIONS[r.field]}': {r.message}" for r in refused.refusals)
+            ) from None
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
         data_rights_commands.audit_settings_change(engines, project.id, applied(project.settings, change))
@@ -312,12 +328,23 @@ CONFIGURE_OPTIONS = {
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--project", "project_name", required=True, help="the project to import into")
 @click.option("--kind", type=click.Choice(["contacts", "accounts", "events"]), help="default: told by each row")
-@click.option("--column", "column_specs", multiple=True, metavar="NAME:TYPE",
-              help="an attribute column's type: auto (default), string, number, boolean, date, json, or skip")
+@click.option(
+    "--column",
+    "column_specs",
+    multiple=True,
+    metavar="NAME:TYPE",
+    help="an attribute column's type: auto (default), string, number, boolean, date, json, or skip",
+)
 @click.option("--dry-run", is_flag=True, help="show what each column becomes and the first rows; import nothing")
 @database_option
-def import_command(path: Path, project_name: str, kind: str | None, column_specs: tuple[str, ...], dry_run: bool,
-                   database_url: str | None) -> None:
+def import_command(
+    path: Path,
+    project_name: str,
+    kind: str | None,
+    column_specs: tuple[str, ...],
+    dry_run: bool,
+    database_url: str | None,
+) -> None:
     """Import contacts, accounts or events from CSV or NDJSON (as /v1/export gives them, or any
     file with a uid column: other columns become attributes)."""
     try:
@@ -371,7 +398,7 @@ def _print_banner(settings: Settings, engines: Engines, created: tuple[Project, 
     out.write(
         "\nTry it:\n"
         f"  curl -X POST -H 'Content-Type: application/json' -u '{token}:' \\\n"
-        f"    -d '{{\"contact_uid\":\"123456\", \"params\": {{\"email\":\"elon@teslamotors.com\"}}}}' \\\n"
+        f'    -d \'{{"contact_uid":"123456", "params": {{"email":"elon@teslamotors.com"}}}}\' \\\n'
         f"    '{base}/v1/contact'\n\n"
     )
     out.flush()

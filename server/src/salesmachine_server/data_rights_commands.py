@@ -43,6 +43,7 @@ def audit_settings_change(engines: Engines, project_id: int, changes: dict[str, 
 
 def _open(database_url: str | None) -> tuple[Settings, Engines]:
     from salesmachine_server.cli import _open as open_and_migrate  # cli.py imports this module
+
     return open_and_migrate(database_url)
 
 

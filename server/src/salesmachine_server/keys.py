@@ -17,6 +17,7 @@ import secrets
 from pathlib import Path
 
 from salesmachine_server.settings import Settings
+
 KEY_BYTES = 32
 
 

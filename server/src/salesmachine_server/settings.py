@@ -68,7 +68,7 @@ class Settings:
     retention_interval_seconds: float = 86_400.0
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> "Settings":
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
         """Settings from `SALESMACHINE_*` variables, then from explicit overrides (CLI flags)."""
         source: Mapping[str, str] = os.environ if environ is None else environ
         values: dict[str, Any] = {}

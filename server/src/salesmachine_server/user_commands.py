@@ -77,8 +77,10 @@ def print_first_user(created: tuple[User, str] | None, base_url: str, again: Aga
     if created is None:
         return
     user, password = created
-    click.echo(f"Created a dashboard user: sign in at {base_url}/\n  e-mail:   {user.email}\n  password: {password}\n"
-               f"  (shown once; change it with: {again('users password', user.email)})\n")
+    click.echo(
+        f"Created a dashboard user: sign in at {base_url}/\n  e-mail:   {user.email}\n  password: {password}\n"
+        f"  (shown once; change it with: {again('users password', user.email)})\n"
+    )
 
 
 @click.group()

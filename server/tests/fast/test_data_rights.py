@@ -13,16 +13,19 @@ from salesmachine_server.domain.uid_hashes import suppression_key, uid_hash
 UIDS = frozenset({"ann", "42"})
 
 
-@pytest.mark.parametrize(("raw", "named"), [
-    ('{"contact_uid": "ann", "event_uid": "x"}', True),
-    ('{"userId": "joanna", "traits": {"email": "ann@example.com"}}', False),  # not a substring match
-    ('{"contact_uid": 42}', True),  # a uid sent as a number
-    ('[{"method": "event", "params": {"account_uid": ["a", "ann"]}}]', True),
-    ('{"contact_uid": "anne"}', False),
-    ('{"contact_uid": "ann", "cut at the limit', True),  # not JSON: the quoted uid
-    ('{"contact_uid": "joanna", "cut', False),
-    ('(a batch of 10 bytes)', False),
-])
+@pytest.mark.parametrize(
+    ("raw", "named"),
+    [
+        ('{"contact_uid": "ann", "event_uid": "x"}', True),
+        ('{"userId": "joanna", "traits": {"email": "ann@example.com"}}', False),  # not a substring match
+        ('{"contact_uid": 42}', True),  # a uid sent as a number
+        ('[{"method": "event", "params": {"account_uid": ["a", "ann"]}}]', True),
+        ('{"contact_uid": "anne"}', False),
+        ('{"contact_uid": "ann", "cut at the limit', True),  # not JSON: the quoted uid
+        ('{"contact_uid": "joanna", "cut', False),
+        ("(a batch of 10 bytes)", False),
+    ],
+)
 def test_a_payload_names_a_uid_only_whole(raw: str, named: bool) -> None:
     assert names_any(raw, UIDS) is named
 

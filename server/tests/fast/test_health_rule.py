@@ -9,6 +9,8 @@ import pytest
 from sqlalchemy import create_engine, literal, select
 
 from salesmachine_server.domain.health import AVERAGE, BAD, GOOD, HealthRule, window_start
+
+
 @pytest.mark.parametrize("active_days,band", [(0, BAD), (1, AVERAGE), (4, AVERAGE), (5, GOOD), (14, GOOD)])
 def test_the_default_rule(active_days: int, band: str) -> None:
     assert HealthRule().classify(active_days) == band

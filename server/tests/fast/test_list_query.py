@@ -69,24 +69,27 @@ def test_a_cursor_round_trips() -> None:
     assert parse(f"cursor={cursor}").after == (datetime(2026, 1, 2, 3, 4, 5), 77)
 
 
-@pytest.mark.parametrize("query,expected", [
-    ("plan", ("plan", "filter")),
-    ("q>3", ("q", "operator")),
-    ("limit=0", ("limit", "range")),
-    ("limit=²", ("limit", "range")),
-    ("limit=1001", ("limit", "range")),
-    ("sort=color", ("sort", "one_of")),
-    ("health=great", ("health", "one_of")),
-    ("health>good", ("health", "one_of")),
-    ("mrr>lots", ("mrr", "number")),
-    ("mrr>nan", ("mrr", "number")),
-    ("last_seen_at>soon", ("last_seen_at", "datetime")),
-    ("mrr>", ("mrr", "value")),
-    ("params.=1", ("params.", "filter")),
-    ("plan=a%00b", ("query", "no_nul")),
-    ("cursor=not-a-cursor", ("cursor", "cursor")),
-    (f"cursor={encode_cursor('x', 2**63)}", ("cursor", "cursor")),
-])
+@pytest.mark.parametrize(
+    "query,expected",
+    [
+        ("plan", ("plan", "filter")),
+        ("q>3", ("q", "operator")),
+        ("limit=0", ("limit", "range")),
+        ("limit=²", ("limit", "range")),
+        ("limit=1001", ("limit", "range")),
+        ("sort=color", ("sort", "one_of")),
+        ("health=great", ("health", "one_of")),
+        ("health>good", ("health", "one_of")),
+        ("mrr>lots", ("mrr", "number")),
+        ("mrr>nan", ("mrr", "number")),
+        ("last_seen_at>soon", ("last_seen_at", "datetime")),
+        ("mrr>", ("mrr", "value")),
+        ("params.=1", ("params.", "filter")),
+        ("plan=a%00b", ("query", "no_nul")),
+        ("cursor=not-a-cursor", ("cursor", "cursor")),
+        (f"cursor={encode_cursor('x', 2**63)}", ("cursor", "cursor")),
+    ],
+)
 def test_what_cannot_be_read_is_refused_naming_field_and_rule(query: str, expected: tuple[str, str]) -> None:
     assert refusal(query) == expected
 
@@ -114,15 +117,18 @@ def _same(query: ListQuery) -> tuple[object, ...]:
     return (sorted(map(repr, query.filters)), query.search, query.sort_field, query.descending)
 
 
-@pytest.mark.parametrize("query", [
-    "plan=pro",
-    "q=acme&health=bad&active_days_14=0&plan=pro&sort=-mrr",
-    "health=good&health!=bad&active_days_30>0&mrr>=100.5",
-    "last_seen_at>=2026-01-01&params.renewal<2027-01-01&seats<5",
-    "account_uid=acme&email!=&sort=mrr",
-    "q=a%26b%3Dc&name=O%27Brien+%26+Co",
-    "sort=-last_seen_at&q=",
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "plan=pro",
+        "q=acme&health=bad&active_days_14=0&plan=pro&sort=-mrr",
+        "health=good&health!=bad&active_days_30>0&mrr>=100.5",
+        "last_seen_at>=2026-01-01&params.renewal<2027-01-01&seats<5",
+        "account_uid=acme&email!=&sort=mrr",
+        "q=a%26b%3Dc&name=O%27Brien+%26+Co",
+        "sort=-last_seen_at&q=",
+    ],
+)
 def test_a_saved_segment_reads_back_into_the_form_as_the_same_list(query: str) -> None:
     form = ListForm.from_language(query)
     for subject in Subject:
@@ -130,19 +136,28 @@ def test_a_saved_segment_reads_back_into_the_form_as_the_same_list(query: str) -
 
 
 def test_what_the_form_sends_is_what_the_api_reads() -> None:
-    params = QueryParams([("q", " acme "), ("health", "bad"), ("activity", "inactive_14"),
-                          ("where", "plan = pro\r\nmrr>100\n\nlast_seen_at >= 2026-01-01"), ("sort", "-mrr")])
+    params = QueryParams(
+        [
+            ("q", " acme "),
+            ("health", "bad"),
+            ("activity", "inactive_14"),
+            ("where", "plan = pro\r\nmrr>100\n\nlast_seen_at >= 2026-01-01"),
+            ("sort", "-mrr"),
+        ]
+    )
     form = ListForm.from_params(params)
     api = "q=acme&health=bad&active_days_14=0&plan=pro&mrr>100&last_seen_at>=2026-01-01&sort=-mrr"
     assert parse(form.language(), Subject.ACCOUNTS) == parse(api, Subject.ACCOUNTS)
 
 
-_NAMES = st.sampled_from(["plan", "params.seats", "mrr", "health", "active_days_14", "last_seen_at",
-                          "account_uid", "q", "sort", "email"])
+_NAMES = st.sampled_from(
+    ["plan", "params.seats", "mrr", "health", "active_days_14", "last_seen_at", "account_uid", "q", "sort", "email"]
+)
 # Values as a list shows them: the form drops the spaces around a typed value (`plan = pro`), so a
 # value that begins or ends with a space is one the API reads and the form cannot write.
-_VALUES = st.sampled_from(["", "pro", "good", "bad", "0", "10", "2.5", "2026-01-01", "-mrr", "mrr",
-                           "a b", "x&y", "=z", "100%", "Ünï"])
+_VALUES = st.sampled_from(
+    ["", "pro", "good", "bad", "0", "10", "2.5", "2026-01-01", "-mrr", "mrr", "a b", "x&y", "=z", "100%", "Ünï"]
+)
 _OPS = st.sampled_from(["=", "!=", ">", ">=", "<", "<="])
 
 

@@ -12,13 +12,13 @@ import orjson
 import pytest
 
 from salesmachine_server.domain.messages import Message, MessageKind, Refusal
+from salesmachine_server.domain.project_settings import from_stored
 from salesmachine_server.enrich.events import Enricher, enricher_from
 from salesmachine_server.ingest.importer import import_file
 from salesmachine_server.ingest.pipeline import Steps, accept
 from salesmachine_server.ingest.verification import Identity
 from salesmachine_server.keys import derive_secret, user_hash
 from salesmachine_server.serving.credentials import Credentials
-from salesmachine_server.domain.project_settings import from_stored
 from salesmachine_server.settings import Settings
 from salesmachine_server.store.db.engine import open_engines
 from salesmachine_server.store.records.projects import Project as StoredProject
@@ -28,8 +28,9 @@ from tests.support import Project
 
 NOW = datetime(2026, 12, 5, 12, 0, 0)
 SERVER_KEY = b"k" * 32
-AGENT = ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
-         "Chrome/120.0 Safari/537.36")
+AGENT = (
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
+)
 
 
 def refused(item: Any, kind: str, steps: Steps) -> tuple[str, str, int]:
@@ -72,12 +73,15 @@ def test_limit_refuses_an_item_over_it_before_anything_else() -> None:
 # -- parse ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("item,kind,field,rule", [
-    ({"params": {}}, "contact", "contact_uid", "required"),
-    ([1, 2], "event", "body", "object"),
-    ({"contact_uid": "ann", "params": {"mrr": "lots"}}, "contact", "params.mrr", "number"),
-    ({"method": "teleport"}, "batch", "method", "one_of"),
-])
+@pytest.mark.parametrize(
+    "item,kind,field,rule",
+    [
+        ({"params": {}}, "contact", "contact_uid", "required"),
+        ([1, 2], "event", "body", "object"),
+        ({"contact_uid": "ann", "params": {"mrr": "lots"}}, "contact", "params.mrr", "number"),
+        ({"method": "teleport"}, "batch", "method", "one_of"),
+    ],
+)
 def test_parse_refuses_naming_field_and_rule(item: Any, kind: str, field: str, rule: str) -> None:
     assert refused(item, kind, Steps(NOW)) == (field, rule, 400)
 
@@ -98,10 +102,16 @@ def test_verify_identity_refuses_with_403_naming_field_and_rule() -> None:
     steps = Steps(NOW, identity=identity(verifying=True))
     assert refused({"contact_uid": "ann"}, "contact", steps) == ("user_hash", "identity_verification", 403)
     assert refused({"contact_uid": "ann", "user_hash": "00"}, "contact", steps) == (
-        "user_hash", "identity_verification", 403)
+        "user_hash",
+        "identity_verification",
+        403,
+    )
     assert refused({"contact_uid": "ann", "alias": "b"}, "alias", steps) == ("alias", "identity_verification", 403)
     assert refused({"contact_uid": "ann", "user_hash": proof("ann"), "params": {"mrr": 5}}, "contact", steps) == (
-        "params.mrr", "identity_verification", 403)
+        "params.mrr",
+        "identity_verification",
+        403,
+    )
     assert refused({"account_uid": "acme"}, "account", steps) == ("contact_uid", "identity_verification", 403)
     assert accepted({"contact_uid": "ann", "user_hash": proof("ann")}, "contact", steps).contact_uid == "ann"
 
@@ -145,8 +155,16 @@ ITEMS = [
     ("contacts", "/v1/contact", {"contact_uid": "ann", "params": {"plan": "pro", "account_uid": "acme"}}),
     ("contacts", "/v1/contact", {"contact_uid": "", "params": {}}),
     ("contacts", "/v1/contact", {"contact_uid": "deep", "params": {"n": "\x00"}}),
-    ("events", "/v1/track/event", {"contact_uid": "ann", "event_uid": "signed_in", "params": {"via": "sso"},
-                                   "created_at": "2026-01-02T03:04:05Z"}),
+    (
+        "events",
+        "/v1/track/event",
+        {
+            "contact_uid": "ann",
+            "event_uid": "signed_in",
+            "params": {"via": "sso"},
+            "created_at": "2026-01-02T03:04:05Z",
+        },
+    ),
     ("events", "/v1/track/event", {"contact_uid": "ann", "event_uid": "x" * 256}),
 ]
 

@@ -22,18 +22,37 @@ from salesmachine_server.domain.revenue import INTERVALS, MOVEMENTS
 from tests.support import Project
 
 HISTORY = [
-    {"method": "account", "account_uid": "acme", "params": {"name": "Acme", "mrr": 999},
-     "created_at": "2024-01-15T10:00:00Z"},
-    {"method": "contact", "contact_uid": "ann", "created_at": "2024-01-15T10:00:00.250Z",
-     "params": {"email": "ann@acme.test", "name": "Ann", "mrr": 99, "account_uid": "acme"}},
+    {
+        "method": "account",
+        "account_uid": "acme",
+        "params": {"name": "Acme", "mrr": 999},
+        "created_at": "2024-01-15T10:00:00Z",
+    },
+    {
+        "method": "contact",
+        "contact_uid": "ann",
+        "created_at": "2024-01-15T10:00:00.250Z",
+        "params": {"email": "ann@acme.test", "name": "Ann", "mrr": 99, "account_uid": "acme"},
+    },
     {"method": "contact", "contact_uid": "bob", "params": {"mrr": 10}, "created_at": "2024-02-03T00:00:00Z"},
     {"method": "alias", "contact_uid": "ann", "alias": "anonymous-1"},
-    {"method": "event", "contact_uid": "ann", "event_uid": "registration", "messageId": "m-1",
-     "created_at": "2024-02-01T10:00:00.250Z"},
-    {"method": "pageview", "contact_uid": "ann",
-     "params": {"visit_url": "http://myproduct.com/", "visit_ip": "8.8.8.8",
-                "visit_agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-                               "Chrome/120.0.0.0 Safari/537.36"}},
+    {
+        "method": "event",
+        "contact_uid": "ann",
+        "event_uid": "registration",
+        "messageId": "m-1",
+        "created_at": "2024-02-01T10:00:00.250Z",
+    },
+    {
+        "method": "pageview",
+        "contact_uid": "ann",
+        "params": {
+            "visit_url": "http://myproduct.com/",
+            "visit_ip": "8.8.8.8",
+            "visit_agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/120.0.0.0 Safari/537.36",
+        },
+    },
 ]
 
 
@@ -69,11 +88,15 @@ def test_profiles_decode_into_their_structs(stocked: Project) -> None:
 
 
 def test_list_pages_decode_into_their_structs(stocked: Project) -> None:
-    contacts = msgspec.json.decode(read(stocked, "/v1/contacts?limit=1&sort=contact_uid"), type=models.ContactPage,
-                                   strict=True)
+    contacts = msgspec.json.decode(
+        read(stocked, "/v1/contacts?limit=1&sort=contact_uid"), type=models.ContactPage, strict=True
+    )
     assert [c.contact_uid for c in contacts.data] == ["ann"] and contacts.next_cursor
-    rest = msgspec.json.decode(read(stocked, f"/v1/contacts?limit=1&sort=contact_uid&cursor={contacts.next_cursor}"),
-                               type=models.ContactPage, strict=True)
+    rest = msgspec.json.decode(
+        read(stocked, f"/v1/contacts?limit=1&sort=contact_uid&cursor={contacts.next_cursor}"),
+        type=models.ContactPage,
+        strict=True,
+    )
     assert [c.contact_uid for c in rest.data] == ["bob"] and rest.next_cursor is None
     assert all(c.health in LEVELS for c in contacts.data + rest.data)
 
@@ -101,16 +124,19 @@ def test_the_revenue_report_decodes_into_its_struct(stocked: Project) -> None:
     assert (str(report.from_), str(report.to), report.interval) == ("2024-01-01", "2024-03-31", "month")
     assert report.interval in INTERVALS and len(report.periods) == 3
     january, february = report.periods[0], report.periods[1]
-    assert january.mrr == 999 and january.movements.new.units == [models.UnitMovement(account_uid="acme", from_=0,
-                                                                                      to=999)]
+    assert january.mrr == 999 and january.movements.new.units == [
+        models.UnitMovement(account_uid="acme", from_=0, to=999)
+    ]
     assert february.movements.new.units == [models.UnitMovement(contact_uid="bob", from_=0, to=10)]
     # The movements in revenue.MOVEMENTS' order, each unit by exactly one uid.
     assert list(json.loads(body)["periods"][0]["movements"]) == list(MOVEMENTS)
     assert list(json.loads(body)["periods"][1]["movements"]["new"]["units"][0]) == ["contact_uid", "from", "to"]
 
 
-@pytest.mark.parametrize(("kind", "struct"), [("contacts", models.ExportContact), ("accounts", models.ExportAccount),
-                                              ("events", models.ExportEvent)])
+@pytest.mark.parametrize(
+    ("kind", "struct"),
+    [("contacts", models.ExportContact), ("accounts", models.ExportAccount), ("events", models.ExportEvent)],
+)
 def test_export_lines_decode_into_their_structs(stocked: Project, kind: str, struct: type[msgspec.Struct]) -> None:
     answer = stocked.http.get(f"/v1/export/{kind}", auth=(stocked.token, stocked.secret))
     assert answer.status_code == 200
@@ -120,8 +146,10 @@ def test_export_lines_decode_into_their_structs(stocked: Project, kind: str, str
         msgspec.json.decode(line, type=struct, strict=True)
 
 
-@pytest.mark.parametrize(("path", "status"), [("/v1/contacts/nobody", 404), ("/v1/events?limit=0", 400),
-                                              ("/v1/revenue?interval=decade", 400)])
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [("/v1/contacts/nobody", 404), ("/v1/events?limit=0", 400), ("/v1/revenue?interval=decade", 400)],
+)
 def test_errors_decode_into_the_error_struct(stocked: Project, path: str, status: int) -> None:
     error = msgspec.json.decode(read(stocked, path, status), type=models.Error, strict=True)
     assert error.error == error.message and error.field and error.rule
@@ -132,22 +160,45 @@ def test_structs_encode_as_the_untyped_answers_did() -> None:
     through api/render.py's orjson options) give the same bytes: key order, times with a Z and
     microseconds, whole numbers left whole, None as null, unset uids left out."""
     at, aware = datetime(2024, 2, 1, 10, 0, 0, 250), datetime(2024, 2, 1, 10, 0, 0, 250, tzinfo=UTC)
-    event = models.Event(id=7, event_uid="signup", kind="event", contact_uid="ann", account_uid=None,
-                         params={"plan": "pro", "seats": 3, "ratio": 0.25, "tags": ["a"], "n": None},
-                         created_at=aware, received_at=aware.replace(microsecond=0), message_id="m-1",
-                         geo=models.EventGeo(scope="public", country="US", region=None, city=None, latitude=1.5,
-                                             longitude=-2.0),
-                         agent=None)
-    assert model_bytes(event) == dumps({
-        "id": 7, "event_uid": "signup", "kind": "event", "contact_uid": "ann", "account_uid": None,
-        "params": {"plan": "pro", "seats": 3, "ratio": 0.25, "tags": ["a"], "n": None},
-        "created_at": at, "received_at": at.replace(microsecond=0), "message_id": "m-1",
-        "geo": {"scope": "public", "country": "US", "region": None, "city": None, "latitude": 1.5, "longitude": -2.0},
-        "agent": None,
-    })
+    event = models.Event(
+        id=7,
+        event_uid="signup",
+        kind="event",
+        contact_uid="ann",
+        account_uid=None,
+        params={"plan": "pro", "seats": 3, "ratio": 0.25, "tags": ["a"], "n": None},
+        created_at=aware,
+        received_at=aware.replace(microsecond=0),
+        message_id="m-1",
+        geo=models.EventGeo(scope="public", country="US", region=None, city=None, latitude=1.5, longitude=-2.0),
+        agent=None,
+    )
+    assert model_bytes(event) == dumps(
+        {
+            "id": 7,
+            "event_uid": "signup",
+            "kind": "event",
+            "contact_uid": "ann",
+            "account_uid": None,
+            "params": {"plan": "pro", "seats": 3, "ratio": 0.25, "tags": ["a"], "n": None},
+            "created_at": at,
+            "received_at": at.replace(microsecond=0),
+            "message_id": "m-1",
+            "geo": {
+                "scope": "public",
+                "country": "US",
+                "region": None,
+                "city": None,
+                "latitude": 1.5,
+                "longitude": -2.0,
+            },
+            "agent": None,
+        }
+    )
     assert model_bytes(models.MrrChange(mrr=99, effective_at=aware)) == dumps({"mrr": 99, "effective_at": at})
     assert model_bytes(models.UnitMovement(contact_uid="bob", from_=0.0, to=10.5)) == dumps(
-        {"contact_uid": "bob", "from": 0.0, "to": 10.5})
+        {"contact_uid": "bob", "from": 0.0, "to": 10.5}
+    )
 
 
 def model_bytes(struct: msgspec.Struct) -> bytes:

@@ -17,8 +17,9 @@ from salesmachine_server.store.records import leases
 RULE = "retention_days must be a whole number of days from 1 to 36500, or none to keep events forever"
 
 
-@pytest.mark.parametrize(("typed", "days"), [("30", 30), (" 1 ", 1), ("036500", 36500), ("none", None),
-                                             ("NONE", None), ("", None)])
+@pytest.mark.parametrize(
+    ("typed", "days"), [("30", 30), (" 1 ", 1), ("036500", 36500), ("none", None), ("NONE", None), ("", None)]
+)
 def test_retention_days_as_typed(typed: str, days: int | None) -> None:
     assert parse_retention_days(typed) == days
 
@@ -29,8 +30,17 @@ def test_a_bad_retention_is_refused_with_its_rule(typed: str) -> None:
         parse_retention_days(typed)
 
 
-@pytest.mark.parametrize("stored", [{}, {"retention_days": None}, {"retention_days": "30"}, {"retention_days": 0},
-                                    {"retention_days": True}, {"retention_days": 2.5}])
+@pytest.mark.parametrize(
+    "stored",
+    [
+        {},
+        {"retention_days": None},
+        {"retention_days": "30"},
+        {"retention_days": 0},
+        {"retention_days": True},
+        {"retention_days": 2.5},
+    ],
+)
 def test_a_stored_value_the_setting_does_not_take_keeps_events(stored: dict[str, object]) -> None:
     assert retention_days(stored) is None
 

@@ -17,8 +17,14 @@ from tests.test_wire_forms import ERRORS, FORMS, assert_error, basic
 def test_every_form_is_accepted_and_stored(inprocess: InProcess, project: Project, name: str) -> None:
     uid = f"form-{list(FORMS).index(name)}"
     request = FORMS[name](project, {"contact_uid": uid, "params": {"via": name}})
-    response = inprocess.raw().request(request.method, request.path, headers=request.headers, params=request.params,
-                                       content=request.content, files=request.files)
+    response = inprocess.raw().request(
+        request.method,
+        request.path,
+        headers=request.headers,
+        params=request.params,
+        content=request.content,
+        files=request.files,
+    )
     assert response.status_code == 201, response.text
     assert response.json() == {"status": "success"}
     contact = project.stored.contact(uid)
@@ -30,8 +36,9 @@ def test_each_error_has_its_status_headers_and_three_keys(
     inprocess: InProcess, project: Project, name: str, build: Any, status: int, code: str, headers: dict[str, Any]
 ) -> None:
     request = build(project)
-    response = inprocess.raw().request(request.method, request.path, headers=request.headers, params=request.params,
-                                       content=request.content)
+    response = inprocess.raw().request(
+        request.method, request.path, headers=request.headers, params=request.params, content=request.content
+    )
     assert_error(response, status, code)
     for header, value in headers.items():
         assert header in response.headers
@@ -41,17 +48,22 @@ def test_each_error_has_its_status_headers_and_three_keys(
 
 
 def test_a_batch_stores_its_good_items_and_names_each_bad_one(project: Project) -> None:
-    response = project.http.post("/v1/batch", json=[
-        {"method": "account", "account_uid": "acme", "params": {"name": "Acme", "mrr": 99}},
-        {"method": "event", "contact_uid": "ann", "event_uid": "signed_in", "params": {"account_uid": "acme"}},
-        {"method": "event", "event_uid": "no contact"},
-        {"method": "teleport", "contact_uid": "ann"},
-    ])
+    response = project.http.post(
+        "/v1/batch",
+        json=[
+            {"method": "account", "account_uid": "acme", "params": {"name": "Acme", "mrr": 99}},
+            {"method": "event", "contact_uid": "ann", "event_uid": "signed_in", "params": {"account_uid": "acme"}},
+            {"method": "event", "event_uid": "no contact"},
+            {"method": "teleport", "contact_uid": "ann"},
+        ],
+    )
     assert response.status_code == 201
     body = response.json()
     assert body["accepted"] == 2
     assert [(r["index"], r["field"], r["rule"]) for r in body["rejected"]] == [
-        (2, "contact_uid", "required"), (3, "method", "one_of")]
+        (2, "contact_uid", "required"),
+        (3, "method", "one_of"),
+    ]
     assert [row.reason for row in project.stored.rejected()] and project.stored.count("rejected_items") == 2
     account = project.stored.account("acme")
     assert account is not None and account["params"]["name"] == "Acme"

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from sqlalchemy import create_engine, text
 
 from salesmachine_server.store.db.engine import normalise_url
+
+
 def wait_for(condition: Callable[[], object], timeout: float, message: str, every: float = 0.02) -> None:
     """Poll until `condition()` is true; fail with `message` after `timeout` seconds."""
     deadline = time.monotonic() + timeout

@@ -70,8 +70,17 @@ def run_steady_load(
 ) -> LoadReport:
     """`threads` clients at `rate` requests a second each: single calls, batches and reads
     (one in ten), one request in ten on a new connection so that sockets come and go."""
-    traffic = Traffic(base_url, token, prefix=prefix, threads=threads, seed=11, rate=rate,
-                      secret=secret, read_share=0.1, close_every=10).start()
+    traffic = Traffic(
+        base_url,
+        token,
+        prefix=prefix,
+        threads=threads,
+        seed=11,
+        rate=rate,
+        secret=secret,
+        read_share=0.1,
+        close_every=10,
+    ).start()
     report = LoadReport(seconds, warmup, Outcome())
     started = time.monotonic()
     try:
@@ -83,6 +92,7 @@ def run_steady_load(
             time.sleep(min(sample_every, max(0.0, seconds - elapsed)))
     finally:
         report.outcome = traffic.stop()
-    report.samples.append(Sample(time.monotonic() - started, rss_kib(pid), open_files(pid),
-                                 report.outcome.statuses.total()))
+    report.samples.append(
+        Sample(time.monotonic() - started, rss_kib(pid), open_files(pid), report.outcome.statuses.total())
+    )
     return report

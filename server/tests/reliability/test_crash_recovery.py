@@ -33,7 +33,7 @@ def test_sigkill_under_load_loses_and_duplicates_nothing_acknowledged(
         server = start_server(fresh_database)
         traffic = Traffic(server.base_url, project.token, prefix=f"k{round_}", threads=6, seed=SEED + round_).start()
         # Kill at a random moment once answers flow, so that commits are under way.
-        wait_for(lambda: traffic.acknowledged_requests() >= 10, 20, "no write was acknowledged")
+        wait_for(lambda traffic=traffic: traffic.acknowledged_requests() >= 10, 20, "no write was acknowledged")
         time.sleep(rng.uniform(0.0, 0.6))
         assert server.stop(signal.SIGKILL) == -signal.SIGKILL
         outcome = traffic.stop()

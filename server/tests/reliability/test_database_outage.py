@@ -46,8 +46,16 @@ def test_outage_under_load_is_503_and_retrying_clients_lose_nothing(
     url, proxy = postgres_behind_proxy
     project, secret = make_project(url)
     server = start_server(url, env={"SALESMACHINE_RETRY_AFTER_SECONDS": "1"})
-    traffic = Traffic(server.base_url, project.token, prefix="out", threads=4, seed=3, retry=True,
-                      requests_per_thread=30, expected=(503,)).start()
+    traffic = Traffic(
+        server.base_url,
+        project.token,
+        prefix="out",
+        threads=4,
+        seed=3,
+        retry=True,
+        requests_per_thread=30,
+        expected=(503,),
+    ).start()
     wait_for(lambda: traffic.acknowledged_requests() >= 10, 20, "no write was acknowledged")
 
     proxy.cut()
@@ -97,8 +105,15 @@ def test_the_python_client_rides_through_an_outage(
     server = start_server(url, env={"SALESMACHINE_RETRY_AFTER_SECONDS": "1"})
     failures: list[Any] = []
     client = python_client_class()(
-        project.token, host=server.base_url, upload_size=25, upload_interval=0.05, backoff_base=0.1,
-        backoff_max=1.0, max_retries=1000, timeout=5.0, on_error=lambda error, lost: failures.append((error, lost)),
+        project.token,
+        host=server.base_url,
+        upload_size=25,
+        upload_interval=0.05,
+        backoff_base=0.1,
+        backoff_max=1.0,
+        max_retries=1000,
+        timeout=5.0,
+        on_error=lambda error, lost: failures.append((error, lost)),
     )
     sent = 0
 

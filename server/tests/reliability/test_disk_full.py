@@ -45,8 +45,9 @@ class Tmpfs:
         self.directory = directory
         self.ballast = directory / "ballast"
         directory.mkdir()
-        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(directory)],
-                                 capture_output=True, text=True)
+        mounted = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(directory)], capture_output=True, text=True
+        )
         if mounted.returncode != 0:
             pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
 
@@ -129,8 +130,16 @@ def _write(http: httpx.Client, outcome: Outcome, name: str) -> httpx.Response:
     """A batch of 10 events of 16 KB each; recorded in `outcome` by its answer."""
     unique = secrets.token_hex(4)
     sent = [Sent(f"{name}-{unique}-{i}", "event") for i in range(10)]
-    items = [{"method": "event", "contact_uid": "filler", "event_uid": "big", "messageId": s.message_id,
-              "params": {"blob": secrets.token_hex(8 * 1024)}} for s in sent]
+    items = [
+        {
+            "method": "event",
+            "contact_uid": "filler",
+            "event_uid": "big",
+            "messageId": s.message_id,
+            "params": {"blob": secrets.token_hex(8 * 1024)},
+        }
+        for s in sent
+    ]
     response = http.post("/v1/batch", json=items)
     outcome.statuses[str(response.status_code)] += 1
     if response.status_code == 201:

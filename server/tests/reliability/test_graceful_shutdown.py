@@ -26,14 +26,17 @@ def test_sigterm_finishes_what_is_in_flight_then_exits_0(fresh_database: str, st
 
     # A batch whose body is still arriving when the signal comes. `Expect: 100-continue`
     # makes the server say when the application has started reading it: then it is in flight.
-    items = [{"method": "event", "contact_uid": "slow", "event_uid": "inflight", "messageId": f"inflight-{i}"}
-             for i in range(50)]
+    items = [
+        {"method": "event", "contact_uid": "slow", "event_uid": "inflight", "messageId": f"inflight-{i}"}
+        for i in range(50)
+    ]
     body = json.dumps(items).encode()
     half = len(body) // 2
     slow = socket.create_connection(("127.0.0.1", server.port), timeout=30)
     slow.sendall(
         b"POST /v1/batch HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nExpect: 100-continue\r\n"
-        + _basic(project.token) + b"Content-Length: %d\r\n\r\n" % len(body)
+        + _basic(project.token)
+        + b"Content-Length: %d\r\n\r\n" % len(body)
     )
     interim = b""
     while b"\r\n\r\n" not in interim:

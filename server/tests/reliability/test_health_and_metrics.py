@@ -50,8 +50,16 @@ def test_requests_are_counted_by_route_template_and_status(project: Project, ser
     before = metrics(server.base_url)
     uid = "metric-uid-7f3a"
     assert project.http.post("/v1/track/event", json={"contact_uid": uid, "event_uid": "e"}).status_code == 201
-    assert project.http.post("/v1/batch", json=[{"method": "event", "contact_uid": uid, "event_uid": "e"},
-                                                {"method": "event", "event_uid": "no contact"}]).status_code == 201
+    assert (
+        project.http.post(
+            "/v1/batch",
+            json=[
+                {"method": "event", "contact_uid": uid, "event_uid": "e"},
+                {"method": "event", "event_uid": "no contact"},
+            ],
+        ).status_code
+        == 201
+    )
     with httpx.Client(base_url=server.base_url, auth=(project.token, project.secret), timeout=10) as reader:
         assert reader.get(f"/v1/contacts/{uid}").status_code == 200
         assert reader.get("/v1/contacts/no-such-uid-9c1e").status_code == 404
@@ -71,8 +79,11 @@ def test_requests_are_counted_by_route_template_and_status(project: Project, ser
     labels = " ".join(name for name in after if name.startswith("salesmachine_requests_total"))
     assert uid not in labels and "no-such-uid" not in labels and "5d2b" not in labels  # bounded series
 
-    items = {outcome: after[f'salesmachine_items_total{{outcome="{outcome}"}}']
-             - before.get(f'salesmachine_items_total{{outcome="{outcome}"}}', 0.0) for outcome in ("accepted", "rejected")}
+    items = {
+        outcome: after[f'salesmachine_items_total{{outcome="{outcome}"}}']
+        - before.get(f'salesmachine_items_total{{outcome="{outcome}"}}', 0.0)
+        for outcome in ("accepted", "rejected")
+    }
     assert items == {"accepted": 2, "rejected": 1}
     assert after["salesmachine_commit_seconds_count"] > before.get("salesmachine_commit_seconds_count", 0.0)
     assert "salesmachine_writer_queue_depth" in after

@@ -21,12 +21,26 @@ from tests.support import Project, ServerProcess, make_project
 MARK = "bbbmarker"  # in every uid, key and value of project B, and in none of A's
 B_MRR = 98765
 READ_PATHS = [
-    "/v1/contacts", "/v1/contacts?limit=1", f"/v1/contacts?q={MARK}", f"/v1/contacts?params.tag={MARK}",
-    "/v1/contacts/shared", f"/v1/contacts/{MARK}-only", "/v1/contacts/shared/events",
-    f"/v1/contacts/{MARK}-only/events", "/v1/accounts", f"/v1/accounts/{MARK}-acct",
-    f"/v1/accounts/{MARK}-acct/events", "/v1/accounts/shared-acct", "/v1/accounts/shared-acct/events",
-    "/v1/events", "/v1/events?limit=1", "/v1/export/contacts", "/v1/export/accounts", "/v1/export/events",
-    "/v1/export/contacts?format=csv", "/v1/revenue",
+    "/v1/contacts",
+    "/v1/contacts?limit=1",
+    f"/v1/contacts?q={MARK}",
+    f"/v1/contacts?params.tag={MARK}",
+    "/v1/contacts/shared",
+    f"/v1/contacts/{MARK}-only",
+    "/v1/contacts/shared/events",
+    f"/v1/contacts/{MARK}-only/events",
+    "/v1/accounts",
+    f"/v1/accounts/{MARK}-acct",
+    f"/v1/accounts/{MARK}-acct/events",
+    "/v1/accounts/shared-acct",
+    "/v1/accounts/shared-acct/events",
+    "/v1/events",
+    "/v1/events?limit=1",
+    "/v1/export/contacts",
+    "/v1/export/accounts",
+    "/v1/export/events",
+    "/v1/export/contacts?format=csv",
+    "/v1/revenue",
 ]
 
 
@@ -43,7 +57,10 @@ def other(server: ServerProcess) -> Iterator[Other]:
     b = Other(created.token, secret)
     with httpx.Client(base_url=server.base_url, auth=(b.token, ""), timeout=30) as http:
         for path, body in [
-            ("/v1/contact", {"contact_uid": "shared", "params": {"tag": MARK, "mrr": B_MRR, "account_uid": "shared-acct"}}),
+            (
+                "/v1/contact",
+                {"contact_uid": "shared", "params": {"tag": MARK, "mrr": B_MRR, "account_uid": "shared-acct"}},
+            ),
             ("/v1/contact", {"contact_uid": f"{MARK}-only", "params": {MARK: MARK, "account_uid": f"{MARK}-acct"}}),
             ("/v1/account", {"account_uid": "shared-acct", "params": {"name": MARK, "mrr": B_MRR}}),
             ("/v1/track/event", {"contact_uid": "shared", "event_uid": f"{MARK}-event", "params": {MARK: 1}}),
@@ -69,8 +86,10 @@ def test_no_credential_of_one_project_reaches_another(project: Project, other: O
 
         # Reads: A's token and secret see only A; any other credential is refused.
         for path in [*READ_PATHS, f"/v1/contacts?limit=1&cursor={b_cursor}", f"/v1/events?limit=1&cursor={b_cursor}"]:
-            for answer in (http.get(path, auth=(a.token, a.secret)),
-                           http.get(path, auth=(a.token, a.secret), params={"api_token": other.token})):
+            for answer in (
+                http.get(path, auth=(a.token, a.secret)),
+                http.get(path, auth=(a.token, a.secret), params={"api_token": other.token}),
+            ):
                 if answer.status_code in (400, 404):  # may name the uid or parameter asked for
                     assert answer.json()["code"] in ("bad_request", "not_found"), (path, answer.text)
                     continue
@@ -82,21 +101,47 @@ def test_no_credential_of_one_project_reaches_another(project: Project, other: O
 
         # Writes with A's credentials, naming B's uids, land in A; mixed credentials are refused.
         for auth in [(a.token, ""), (a.token, a.token), (a.token, a.secret), (a.secret, "")]:
-            assert http.post("/v1/contact", auth=auth, json={
-                "contact_uid": f"{MARK}-only", "params": {"written_by": "a"}, "api_token": other.token,
-                "project_id": 1}).status_code == 201
-            assert http.post("/v1/track/event", auth=auth, json={
-                "contact_uid": f"{MARK}-alias", "event_uid": "a-event", "messageId": f"{MARK}-m1"}).status_code == 201
-            assert http.post("/v1/batch", auth=auth, json=[
-                {"method": "account", "account_uid": f"{MARK}-acct", "params": {"written_by": "a"}},
-                {"method": "event", "contact_uid": "shared", "event_uid": "a-batch"}]).status_code == 201
+            assert (
+                http.post(
+                    "/v1/contact",
+                    auth=auth,
+                    json={
+                        "contact_uid": f"{MARK}-only",
+                        "params": {"written_by": "a"},
+                        "api_token": other.token,
+                        "project_id": 1,
+                    },
+                ).status_code
+                == 201
+            )
+            assert (
+                http.post(
+                    "/v1/track/event",
+                    auth=auth,
+                    json={"contact_uid": f"{MARK}-alias", "event_uid": "a-event", "messageId": f"{MARK}-m1"},
+                ).status_code
+                == 201
+            )
+            assert (
+                http.post(
+                    "/v1/batch",
+                    auth=auth,
+                    json=[
+                        {"method": "account", "account_uid": f"{MARK}-acct", "params": {"written_by": "a"}},
+                        {"method": "event", "contact_uid": "shared", "event_uid": "a-batch"},
+                    ],
+                ).status_code
+                == 201
+            )
         for auth in [(a.token, other.secret), (other.secret, a.secret), (a.token, "wrong")]:
             answer = http.post("/v1/contact", auth=auth, json={"contact_uid": "shared", "params": {"x": 1}})
             assert answer.status_code == 401, (auth, answer.text)
 
         # Alias into B's uids: joins A's contacts only.
-        for body in [{"contact_uid": "shared", "alias": f"{MARK}-only"},
-                     {"contact_uid": f"{MARK}-alias", "alias": "shared"}]:
+        for body in [
+            {"contact_uid": "shared", "alias": f"{MARK}-only"},
+            {"contact_uid": f"{MARK}-alias", "alias": "shared"},
+        ]:
             assert http.post("/v1/alias", auth=(a.token, ""), json=body).status_code == 201
 
         # A's own view: what A wrote, merged as A's alias said, without anything of B.

@@ -9,12 +9,13 @@ import httpx
 
 from tests.reliability.conftest import StartServer
 from tests.reliability.probes import wait_for
-from tests.reliability.test_database_outage import postgres_behind_proxy  # noqa: F401 - a fixture
+from tests.reliability.test_database_outage import postgres_behind_proxy  # noqa: F401 (a fixture)
 from tests.support import TcpProxy, make_project
 
 
 def test_ping_is_503_while_the_database_is_unreachable(
-    postgres_behind_proxy: tuple[str, TcpProxy], start_server: StartServer  # noqa: F811
+    postgres_behind_proxy: tuple[str, TcpProxy],  # noqa: F811
+    start_server: StartServer,
 ) -> None:
     url, proxy = postgres_behind_proxy
     project, _secret = make_project(url)

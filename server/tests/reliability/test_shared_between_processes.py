@@ -38,8 +38,10 @@ def test_a_settings_change_reaches_every_process_at_once_or_within_a_second(star
         email = make_user(url, project.id)
         with signed_in(first.base_url, email) as browser:
             csrf = csrf_of(browser.get(f"/p/{project.id}/settings").text)
-            saved = browser.post(f"/p/{project.id}/settings", data={
-                "csrf": csrf, "window_days": "14", "good_above": "0", "bad_at_most": "0", "timezone": "UTC"})
+            saved = browser.post(
+                f"/p/{project.id}/settings",
+                data={"csrf": csrf, "window_days": "14", "good_above": "0", "bad_at_most": "0", "timezone": "UTC"},
+            )
             assert saved.status_code == 303, saved.text
         changed_at = time.monotonic()
 
@@ -57,8 +59,10 @@ def test_the_rate_limit_is_shared_by_the_processes_of_one_database(start_server:
         limit = ("--rate-limit", "0.2", "--rate-limit-burst", "3")
         servers = [start_server(url, *limit), start_server(url, *limit)]
         started = time.monotonic()
-        answers = [httpx.post(f"{servers[i % 2].base_url}/v1/track/event", json=EVENT, auth=(project.token, ""),
-                              timeout=10) for i in range(12)]
+        answers = [
+            httpx.post(f"{servers[i % 2].base_url}/v1/track/event", json=EVENT, auth=(project.token, ""), timeout=10)
+            for i in range(12)
+        ]
         elapsed = time.monotonic() - started
         statuses = [a.status_code for a in answers]
         assert set(statuses) <= {201, 429}, statuses

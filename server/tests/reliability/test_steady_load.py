@@ -23,8 +23,7 @@ def test_steady_mixed_traffic_has_no_error_and_no_growth(fresh_database: str, st
     project, secret = make_project(fresh_database)
     server = start_server(fresh_database)
     assert server.process is not None
-    report = run_steady_load(server.base_url, server.process.pid, project.token, secret,
-                             seconds=SECONDS, warmup=WARMUP)
+    report = run_steady_load(server.base_url, server.process.pid, project.token, secret, seconds=SECONDS, warmup=WARMUP)
     print(report.summary())
 
     assert not report.errors(), report.summary()

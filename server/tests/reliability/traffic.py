@@ -21,6 +21,7 @@ import httpx
 from sqlalchemy import create_engine, text
 
 from salesmachine_server.store.db.engine import normalise_url
+
 EVENT_KINDS = ("event", "pageview")
 
 
@@ -41,7 +42,7 @@ class Outcome:
     retry_after_seen: set[str] = field(default_factory=set)
     answered_after: list[float] = field(default_factory=list)  # monotonic times of 2xx answers
 
-    def merge(self, other: "Outcome") -> None:
+    def merge(self, other: Outcome) -> None:
         self.acknowledged += other.acknowledged
         self.unanswered += other.unanswered
         self.statuses.update(other.statuses)
@@ -99,7 +100,7 @@ class Traffic:
         self._outcomes = [Outcome() for _ in range(threads)]
         self._workers = [threading.Thread(target=self._run, args=(n,), daemon=True) for n in range(threads)]
 
-    def start(self) -> "Traffic":
+    def start(self) -> Traffic:
         for worker in self._workers:
             worker.start()
         return self
@@ -192,8 +193,11 @@ class Traffic:
     def _read(self, http: httpx.Client, rng: random.Random, n: int, outcome: Outcome) -> None:
         assert self.secret is not None
         known = [s.message_id for s in outcome.acknowledged[-50:] if s.kind == "contact"]
-        path = rng.choice(["/v1/contacts?limit=20", "/v1/events?limit=20", "/v1/accounts?limit=20"]
-                          + [f"/v1/contacts/{uid}" for uid in known[-2:]] + [f"/v1/contacts/{uid}/events" for uid in known[-1:]])
+        path = rng.choice(
+            ["/v1/contacts?limit=20", "/v1/events?limit=20", "/v1/accounts?limit=20"]
+            + [f"/v1/contacts/{uid}" for uid in known[-2:]]
+            + [f"/v1/contacts/{uid}/events" for uid in known[-1:]]
+        )
         try:
             response = http.get(path, auth=(self.token, self.secret))
         except httpx.TransportError as exc:
@@ -229,16 +233,29 @@ class Traffic:
         roll = rng.random()
         if roll < 0.2:
             # A contact named after its message: stored means this uid exists.
-            item = {"method": "contact", "contact_uid": message_id, "messageId": message_id,
-                    "params": {"thread": n, "plan": rng.choice(["free", "pro"]), "account_uid": f"{self.prefix}-a{n}"}}
+            item = {
+                "method": "contact",
+                "contact_uid": message_id,
+                "messageId": message_id,
+                "params": {"thread": n, "plan": rng.choice(["free", "pro"]), "account_uid": f"{self.prefix}-a{n}"},
+            }
             return item, Sent(message_id, "contact")
         contact_uid = f"{self.prefix}-{n}-c{rng.randrange(8)}"
         if roll < 0.35:
-            item = {"method": "pageview", "contact_uid": contact_uid, "messageId": message_id,
-                    "params": {"url": f"https://example.test/{sequence}"}}
+            item = {
+                "method": "pageview",
+                "contact_uid": contact_uid,
+                "messageId": message_id,
+                "params": {"url": f"https://example.test/{sequence}"},
+            }
             return item, Sent(message_id, "pageview")
-        item = {"method": "event", "contact_uid": contact_uid, "event_uid": rng.choice(["login", "export", "invite"]),
-                "messageId": message_id, "params": {"n": sequence}}
+        item = {
+            "method": "event",
+            "contact_uid": contact_uid,
+            "event_uid": rng.choice(["login", "export", "invite"]),
+            "messageId": message_id,
+            "params": {"n": sequence},
+        }
         return item, Sent(message_id, "event")
 
 
@@ -261,13 +278,27 @@ def check_store(database_url: str, project_id: int, outcome: Outcome) -> StoreCh
     engine = create_engine(normalise_url(database_url))
     try:
         with engine.connect() as conn:
-            counts = dict(conn.execute(
-                text("SELECT message_id, count(*) FROM events WHERE project_id = :p AND message_id IS NOT NULL "
-                     "GROUP BY message_id"), {"p": project_id}).all())
-            uids = {uid for (uid,) in conn.execute(
-                text("SELECT uid FROM contact_uids WHERE project_id = :p"), {"p": project_id})}
-            claimed = {mid for (mid,) in conn.execute(
-                text("SELECT message_id FROM message_ids WHERE project_id = :p"), {"p": project_id})}
+            counts = dict(
+                conn.execute(
+                    text(
+                        "SELECT message_id, count(*) FROM events WHERE project_id = :p AND message_id IS NOT NULL "
+                        "GROUP BY message_id"
+                    ),
+                    {"p": project_id},
+                ).all()
+            )
+            uids = {
+                uid
+                for (uid,) in conn.execute(
+                    text("SELECT uid FROM contact_uids WHERE project_id = :p"), {"p": project_id}
+                )
+            }
+            claimed = {
+                mid
+                for (mid,) in conn.execute(
+                    text("SELECT message_id FROM message_ids WHERE project_id = :p"), {"p": project_id}
+                )
+            }
     finally:
         engine.dispose()
     missing = []

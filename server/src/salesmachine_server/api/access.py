@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
-from salesmachine_server.serving.credentials import CHALLENGE
 from salesmachine_server.errors import ApiError
 from salesmachine_server.ingest.endpoints import credentials_for, refuse_in_maintenance
+from salesmachine_server.serving.credentials import CHALLENGE
 from salesmachine_server.store.records.projects import Project
+
+
 async def reader(request: Request) -> Project:
     """The project whose data this request may read, or 401."""
     refuse_in_maintenance(request)

@@ -25,9 +25,11 @@ def path_uid(request: Request, name: str) -> str:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        raise ApiError(400, f"the {name} in the path is not UTF-8 once percent-decoded", field=name,
-                       rule="utf8") from None
+        raise ApiError(
+            400, f"the {name} in the path is not UTF-8 once percent-decoded", field=name, rule="utf8"
+        ) from None
     if "\x00" in text:
-        raise ApiError(400, f"the {name} in the path must not contain the NUL character (%00)", field=name,
-                       rule="no_nul")
+        raise ApiError(
+            400, f"the {name} in the path must not contain the NUL character (%00)", field=name, rule="no_nul"
+        )
     return text

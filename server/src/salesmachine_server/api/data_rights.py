@@ -22,8 +22,8 @@ from salesmachine_server.errors import ApiError
 from salesmachine_server.serving.erasures import erase
 from salesmachine_server.serving.state import app_state
 from salesmachine_server.serving.threads import on_thread
-from salesmachine_server.store.read.profiles import contact_profile
 from salesmachine_server.store.read.person_export import person, person_events
+from salesmachine_server.store.read.profiles import contact_profile
 from salesmachine_server.store.records import audit_log
 from salesmachine_server.store.records.projects import utcnow
 from salesmachine_server.store.records.suppressions import suppression_counts
@@ -67,8 +67,15 @@ async def export_contact(request: Request) -> Response:
     if found is None or profile is None:
         raise ApiError(404, f"no contact has the uid {uid!r}", field="uid", rule="exists")
     hashed = uid_hash(suppression_key(state.server_key), "contact", found.contact["contact_uid"])
-    await on_thread(audit_log.record_now, state.engines.writer, project.id, api_actor(project.token),
-                    audit_log.EXPORT, {"uid_hash": hashed}, utcnow())
+    await on_thread(
+        audit_log.record_now,
+        state.engines.writer,
+        project.id,
+        api_actor(project.token),
+        audit_log.EXPORT,
+        {"uid_hash": hashed},
+        utcnow(),
+    )
     head = {
         "exported_at": utcnow(),
         "project": project.name,
@@ -81,8 +88,9 @@ async def export_contact(request: Request) -> Response:
     }
     body = _document(head, person_events(engine, found.contact_id))
     filename = f"{project.name}-contact-export.json".replace('"', "")
-    return StreamingResponse(body, media_type="application/json",
-                             headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return StreamingResponse(
+        body, media_type="application/json", headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+    )
 
 
 def _document(head: dict[str, Any], events: Iterator[dict[str, Any]]) -> Iterator[bytes]:
@@ -108,8 +116,9 @@ async def audit(request: Request) -> Response:
     limit = _optional_int(request, "limit") or AUDIT_PAGE
     if not 1 <= limit <= 1000:
         raise ApiError(400, "limit must be between 1 and 1000", field="limit", rule="range")
-    entries = await context.run(functools.partial(audit_log.project_entries, project_id=context.project.id,
-                                                  limit=limit, before=before))
+    entries = await context.run(
+        functools.partial(audit_log.project_entries, project_id=context.project.id, limit=limit, before=before)
+    )
     rows = [{"id": e.id, "at": e.at, "actor": e.actor, "action": e.action, "detail": e.detail} for e in entries]
     cursor = rows[-1]["id"] if len(rows) == limit else None
     return json_answer({"data": rows, "next_before": cursor})

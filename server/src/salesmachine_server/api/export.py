@@ -19,6 +19,7 @@ from salesmachine_server.domain.csv_formulas import neutralise
 from salesmachine_server.errors import ApiError
 from salesmachine_server.serving.state import app_state
 from salesmachine_server.store.read import exports
+
 FORMATS = {"ndjson": "application/x-ndjson", "csv": "text/csv; charset=utf-8"}
 
 

@@ -21,9 +21,11 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType, field
 
-from salesmachine_server.errors import CODES
 from salesmachine_server.domain.health import LEVELS
 from salesmachine_server.domain.revenue import INTERVALS, MAX_MRR
+from salesmachine_server.errors import CODES
+
+
 def utc(at: datetime) -> datetime:
     """A naive UTC time from the store, marked as UTC."""
     return at.replace(tzinfo=UTC)
@@ -52,15 +54,22 @@ Count = Annotated[int, Meta(ge=0)]
 CountryCode = Annotated[str, Meta(min_length=2, max_length=2)]
 Text = Annotated[str | None, Meta(description="Null when unknown.")]
 AnyValue = Annotated[Any, Meta(description="Whatever JSON the params hold under that key; null when absent.")]
-Params = Annotated[dict[str, Any], Meta(description="The params as stored: every write's params merged "
-                                                    "(docs/api.md).")]
+Params = Annotated[dict[str, Any], Meta(description="The params as stored: every write's params merged (docs/api.md).")]
 Mrr = Annotated[Money | None, Meta(description="params.mrr; null when it has none.")]
 FirstSeen = Annotated[At, Meta(description="The earliest created_at of what was written about it.")]
-LastSeen = Annotated[At | None, Meta(description="The time of its latest event or pageview (an account's: "
-                                                 "attributed to it); null when none.")]
-ActiveDays14 = Annotated[int, Meta(ge=0, description="Calendar days, in the project's time zone, with an event or "
-                                                     "pageview, among the last 14 (today included); of any of its "
-                                                     "contacts for an account.")]
+LastSeen = Annotated[
+    At | None,
+    Meta(description="The time of its latest event or pageview (an account's: attributed to it); null when none."),
+]
+ActiveDays14 = Annotated[
+    int,
+    Meta(
+        ge=0,
+        description="Calendar days, in the project's time zone, with an event or "
+        "pageview, among the last 14 (today included); of any of its "
+        "contacts for an account.",
+    ),
+]
 ActiveDays30 = Annotated[int, Meta(ge=0, description="The same over the last 30 days.")]
 SCOPES = ("public", "private", "loopback", "link_local", "multicast", "unspecified", "reserved", "invalid")
 DEVICES = ("desktop", "mobile", "tablet", "bot")
@@ -71,13 +80,23 @@ if TYPE_CHECKING:  # mypy sees the str that one_of() is
     DeviceType = str
 else:
     Level, Interval, Scope, DeviceType = one_of(LEVELS), one_of(INTERVALS), one_of(SCOPES), one_of(DEVICES)
-Health = Annotated[Level, Meta(description="By the project's health rule (default: over the last 14 days, more than "
-                                           "4 active days is good, none is bad).")]
+Health = Annotated[
+    Level,
+    Meta(
+        description="By the project's health rule (default: over the last 14 days, more than "
+        "4 active days is good, none is bad)."
+    ),
+]
 HealthReason = Annotated[str, Meta(description="The rule that gave that health, in words.")]
-Domain = Annotated[str | None, Meta(description="From params (domain, website_url, website, url), else the one "
-                                                "company domain its contacts' e-mail addresses agree on (free "
-                                                "mail ignored); null when none.")]
-EventName = Annotated[str, Meta(description="The event's name (\"pageview\" for a pageview).")]
+Domain = Annotated[
+    str | None,
+    Meta(
+        description="From params (domain, website_url, website, url), else the one "
+        "company domain its contacts' e-mail addresses agree on (free "
+        "mail ignored); null when none."
+    ),
+]
+EventName = Annotated[str, Meta(description='The event\'s name ("pageview" for a pageview).')]
 Kind = Literal["event", "pageview"]
 AttributedTo = Annotated[str | None, Meta(description="The account it is attributed to, if any.")]
 MessageId = Annotated[str | None, Meta(description="The client's message id, if it sent one.")]
@@ -87,8 +106,13 @@ SeenAt = Annotated[At, Meta(description="The time of the event it was read from.
 Device = Annotated[DeviceType | None, Meta(description="Null when it cannot be told.")]
 Latitude = Annotated[float | None, Meta(description="From the GeoIP file, if one is configured.")]
 Longitude = Annotated[float | None, Meta(description="The same.")]
-NextCursor = Annotated[str | None, Meta(description="Pass it as `cursor` (with the same filters and sort) for the "
-                                                    "next page; null on the last page. No next link is sent.")]
+NextCursor = Annotated[
+    str | None,
+    Meta(
+        description="Pass it as `cursor` (with the same filters and sort) for the "
+        "next page; null on the last page. No next link is sent."
+    ),
+]
 
 
 # -- revenue history ----------------------------------------------------------------------------
@@ -145,8 +169,9 @@ class EventAgent(Closed):
     device: Device
 
 
-WhereFrom = Annotated[Location | None, Meta(description="Where its latest located event came from; null when none "
-                                                        "was located.")]
+WhereFrom = Annotated[
+    Location | None, Meta(description="Where its latest located event came from; null when none was located.")
+]
 VisitsByCountry = Annotated[list[CountryVisits], Meta(description="Its located pageviews per country, most first.")]
 
 
@@ -175,8 +200,10 @@ class Contact(Closed):
     health_reason: HealthReason
     location: WhereFrom
     visits_by_country: VisitsByCountry
-    agent: Annotated[ContactAgent | None, Meta(description="What its latest event with a readable user agent was sent "
-                                                           "with; null when none.")]
+    agent: Annotated[
+        ContactAgent | None,
+        Meta(description="What its latest event with a readable user agent was sent with; null when none."),
+    ]
 
 
 class AccountContact(Closed):
@@ -192,9 +219,10 @@ class Account(Closed):
     account_uid: str
     params: Params
     domain: Domain
-    contacts: Annotated[list[AccountContact], Meta(max_length=100, description="Its first 100 contacts, most "
-                                                                                "recently seen first (never seen "
-                                                                                "last).")]
+    contacts: Annotated[
+        list[AccountContact],
+        Meta(max_length=100, description="Its first 100 contacts, most recently seen first (never seen last)."),
+    ]
     contacts_count: Annotated[int, Meta(ge=0, description="All its contacts.")]
     mrr: Mrr
     mrr_history: MrrHistory
@@ -204,9 +232,14 @@ class Account(Closed):
     active_days_30: ActiveDays30
     health: Health
     health_reason: HealthReason
-    active_contacts_share_14: Annotated[float, Meta(ge=0, le=1, description="The share of its contacts active in the "
-                                                                            "last 14 days, to 4 decimals; 0 without "
-                                                                            "contacts.")]
+    active_contacts_share_14: Annotated[
+        float,
+        Meta(
+            ge=0,
+            le=1,
+            description="The share of its contacts active in the last 14 days, to 4 decimals; 0 without contacts.",
+        ),
+    ]
     location: WhereFrom
     visits_by_country: VisitsByCountry
 
@@ -263,8 +296,9 @@ class Event(Closed):
     received_at: ReceivedAt
     message_id: MessageId
     geo: Annotated[EventGeo | None, Meta(description="Where it was sent from; null when it carried no address.")]
-    agent: Annotated[EventAgent | None, Meta(description="What it was sent with; null when no user agent could be "
-                                                         "read.")]
+    agent: Annotated[
+        EventAgent | None, Meta(description="What it was sent with; null when no user agent could be read.")
+    ]
 
 
 class EventPage(Closed):
@@ -333,8 +367,12 @@ class RevenueMovement(Closed):
     total: Annotated[Money, Meta(description="The sum of the units' movements, a positive amount.")]
     count: Count
     units: Annotated[
-        list[Annotated[UnitMovement, Meta(extra_json_schema={"oneOf": [{"required": ["account_uid"]},
-                                                                       {"required": ["contact_uid"]}]})]],
+        list[
+            Annotated[
+                UnitMovement,
+                Meta(extra_json_schema={"oneOf": [{"required": ["account_uid"]}, {"required": ["contact_uid"]}]}),
+            ]
+        ],
         Meta(description="Largest movement first."),
     ]
 
@@ -359,8 +397,9 @@ class RevenuePeriod(Closed):
     arr: Annotated[Money, Meta(description="12 × mrr.")]
     start_customers: Annotated[int, Meta(ge=0, description="Units with MRR above 0 when it opens.")]
     customers: Annotated[int, Meta(ge=0, description="The same when it closes.")]
-    net_new_mrr: Annotated[float, Meta(description="new + reactivation + expansion - contraction - churn "
-                                                   "(= mrr - start_mrr).")]
+    net_new_mrr: Annotated[
+        float, Meta(description="new + reactivation + expansion - contraction - churn (= mrr - start_mrr).")
+    ]
     movements: RevenueMovements
 
 
@@ -382,8 +421,12 @@ class RevenueReport(Closed, kw_only=True):
     interval: Interval
     timezone: Annotated[str, Meta(description="The project's time zone, in which days are cut.")]
     periods: Annotated[list[RevenuePeriod], Meta(min_length=1)]
-    ignored: Annotated[list[IgnoredMrr], Meta(description=f"Stored mrr values out of range (not a number from 0 to "
-                                                          f"{MAX_MRR}), left out of every figure.")]
+    ignored: Annotated[
+        list[IgnoredMrr],
+        Meta(
+            description=f"Stored mrr values out of range (not a number from 0 to {MAX_MRR}), left out of every figure."
+        ),
+    ]
 
 
 # -- errors ----------------------------------------------------------------------------------
@@ -395,21 +438,42 @@ class Error(Struct, omit_defaults=True):
     error: Annotated[str, Meta(description="The message (read by the Ruby client).")]
     code: Annotated[str, Meta(extra_json_schema={"enum": [*CODES.values(), "error"]})]
     message: Annotated[str, Meta(description="The message (read by the Python client).")]
-    field: Annotated[str | UnsetType, Meta(description="The field at fault, e.g. contact_uid or batch[2].params.")] \
-        = UNSET
-    rule: Annotated[str | UnsetType, Meta(description="The rule it breaks: required, string, max_length, json...")] \
-        = UNSET
+    field: Annotated[str | UnsetType, Meta(description="The field at fault, e.g. contact_uid or batch[2].params.")] = (
+        UNSET
+    )
+    rule: Annotated[str | UnsetType, Meta(description="The rule it breaks: required, string, max_length, json...")] = (
+        UNSET
+    )
 
 
 # The components api/openapi.py generates, each under its class name.
 READ_MODELS: tuple[type[Struct], ...] = (
-    MrrChange, ContactSummary, AccountSummary, ContactPage, AccountPage, Contact, Account, Event, EventPage,
-    ExportContact, ExportAccount, ExportEvent, RevenueMovement, RevenuePeriod, RevenueReport, Error,
+    MrrChange,
+    ContactSummary,
+    AccountSummary,
+    ContactPage,
+    AccountPage,
+    Contact,
+    Account,
+    Event,
+    EventPage,
+    ExportContact,
+    ExportAccount,
+    ExportEvent,
+    RevenueMovement,
+    RevenuePeriod,
+    RevenueReport,
+    Error,
 )
 
 EXAMPLES: dict[str, Any] = {
-    "Error": {"error": "contact_uid is required", "code": "bad_request", "message": "contact_uid is required",
-              "field": "contact_uid", "rule": "required"},
+    "Error": {
+        "error": "contact_uid is required",
+        "code": "bad_request",
+        "message": "contact_uid is required",
+        "field": "contact_uid",
+        "rule": "required",
+    },
 }
 
 

@@ -13,6 +13,8 @@ from salesmachine_server.domain.list_query import Subject
 from salesmachine_server.errors import ApiError
 from salesmachine_server.store.read.lists import list_accounts, list_contacts
 from salesmachine_server.store.read.profiles import account_domains, account_profile, contact_profile
+
+
 async def contact(request: Request) -> Response:
     context = await read_context(request)
     uid = path_uid(request, "uid")

@@ -19,14 +19,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from salesmachine_server.api import models, shapes
-from salesmachine_server.domain import revenue
 from salesmachine_server.api.access import reader
 from salesmachine_server.api.render import model_answer
+from salesmachine_server.domain import revenue
+from salesmachine_server.domain.timezones import local_today
 from salesmachine_server.errors import ApiError
 from salesmachine_server.serving.state import app_state
 from salesmachine_server.serving.threads import on_connection
 from salesmachine_server.store.read.revenue import accounts_of_paying_contacts, mrr_rows
-from salesmachine_server.domain.timezones import local_today
+
 KNOWN = ("from", "to", "interval")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 # Dates whose local midnight exists as a UTC datetime in every zone, with room to spare.
@@ -60,28 +61,38 @@ async def revenue_report(request: Request) -> Response:
 
     rows, accounts_of = await on_connection(app_state(request).engines.reader, load)
     reports = revenue.report(revenue.revenue_units(rows, accounts_of), cuts)
-    return model_answer(models.RevenueReport(
-        from_=query.first,
-        to=query.last,
-        interval=query.interval,
-        timezone=tz.key,
-        periods=[shapes.revenue_period(r) for r in reports],
-        ignored=[shapes.ignored_mrr(row) for row in revenue.out_of_range(rows)],
-    ))
+    return model_answer(
+        models.RevenueReport(
+            from_=query.first,
+            to=query.last,
+            interval=query.interval,
+            timezone=tz.key,
+            periods=[shapes.revenue_period(r) for r in reports],
+            ignored=[shapes.ignored_mrr(row) for row in revenue.out_of_range(rows)],
+        )
+    )
 
 
 def parse_query(params: QueryParams, today: date) -> RevenueQuery:
     """The report's range and interval, or a 400 naming the parameter and the rule."""
     for name in params:
         if name not in KNOWN:
-            raise ApiError(400, f"unknown query parameter {name!r}; the revenue report takes {', '.join(KNOWN)}",
-                           field=name, rule="known")
+            raise ApiError(
+                400,
+                f"unknown query parameter {name!r}; the revenue report takes {', '.join(KNOWN)}",
+                field=name,
+                rule="known",
+            )
         if len(params.getlist(name)) > 1:
             raise ApiError(400, f"{name} is given more than once", field=name, rule="single")
     interval = params.get("interval", revenue.MONTH)
     if interval not in revenue.INTERVALS:
-        raise ApiError(400, f"interval must be one of {', '.join(revenue.INTERVALS)}, got {interval!r}",
-                       field="interval", rule="one_of")
+        raise ApiError(
+            400,
+            f"interval must be one of {', '.join(revenue.INTERVALS)}, got {interval!r}",
+            field="interval",
+            rule="one_of",
+        )
     last = _date(params, "to") or today
     first = _date(params, "from") or _twelve_months_ending(last)
     if last < first:
@@ -108,5 +119,3 @@ def _twelve_months_ending(last: date) -> date:
     """The first day of the month eleven months before `last`'s: twelve calendar months."""
     months = last.year * 12 + last.month - 1 - 11
     return date(months // 12, months % 12 + 1, 1)
-
-

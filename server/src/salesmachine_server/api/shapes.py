@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from salesmachine_server.domain import revenue
 from salesmachine_server.api import models
 from salesmachine_server.api.models import utc, utc_or_none
+from salesmachine_server.domain import revenue
 from salesmachine_server.domain.health import HealthRule
 from salesmachine_server.store.read.profiles import AccountProfile, ContactProfile
 
@@ -19,8 +19,9 @@ def contact(profile: ContactProfile, rule: HealthRule) -> models.Contact:
         contact_uid=row.contact_uid,
         aliases=[u for u in profile.uids if u != row.contact_uid],
         params=row.params,
-        accounts=[models.ContactAccount(account_uid=a.account_uid, name=a.params.get("name"))
-                  for a in profile.accounts],
+        accounts=[
+            models.ContactAccount(account_uid=a.account_uid, name=a.params.get("name")) for a in profile.accounts
+        ],
         mrr=row.params.get("mrr"),
         mrr_history=mrr_history(profile.mrr_history),
         first_seen_at=utc(row.first_seen_at),
@@ -42,9 +43,15 @@ def account(profile: AccountProfile, rule: HealthRule) -> models.Account:
         account_uid=row.account_uid,
         params=row.params,
         domain=profile.domain,
-        contacts=[models.AccountContact(contact_uid=c.contact_uid, name=c.params.get("name"),
-                                        email=c.params.get("email"), last_seen_at=utc_or_none(c.last_seen_at))
-                  for c in profile.contacts],
+        contacts=[
+            models.AccountContact(
+                contact_uid=c.contact_uid,
+                name=c.params.get("name"),
+                email=c.params.get("email"),
+                last_seen_at=utc_or_none(c.last_seen_at),
+            )
+            for c in profile.contacts
+        ],
         contacts_count=count,
         mrr=row.params.get("mrr"),
         mrr_history=mrr_history(profile.mrr_history),
@@ -67,15 +74,27 @@ def mrr_history(rows: list[Any]) -> list[models.MrrChange]:
 def location(row: Any) -> models.Location | None:
     if row is None:
         return None
-    return models.Location(country=row.country, region=row.region, city=row.city, latitude=row.latitude,
-                           longitude=row.longitude, seen_at=utc(row.occurred_at))
+    return models.Location(
+        country=row.country,
+        region=row.region,
+        city=row.city,
+        latitude=row.latitude,
+        longitude=row.longitude,
+        seen_at=utc(row.occurred_at),
+    )
 
 
 def contact_agent(row: Any) -> models.ContactAgent | None:
     if row is None:
         return None
-    return models.ContactAgent(browser=row.browser, browser_version=row.browser_version, os=row.os,
-                               os_version=row.os_version, device=row.device, seen_at=utc(row.occurred_at))
+    return models.ContactAgent(
+        browser=row.browser,
+        browser_version=row.browser_version,
+        os=row.os,
+        os_version=row.os_version,
+        device=row.device,
+        seen_at=utc(row.occurred_at),
+    )
 
 
 def visits_by_country(rows: list[Any]) -> list[models.CountryVisits]:
@@ -90,9 +109,14 @@ def contact_page(rows: list[Any], cursor: str | None) -> models.ContactPage:
     return models.ContactPage(
         data=[
             models.ContactSummary(
-                contact_uid=r.contact_uid, params=r.params, mrr=r.params.get("mrr"),
-                first_seen_at=utc(r.first_seen_at), last_seen_at=utc_or_none(r.last_seen_at),
-                active_days_14=r.active_days_14, active_days_30=r.active_days_30, health=r.health,
+                contact_uid=r.contact_uid,
+                params=r.params,
+                mrr=r.params.get("mrr"),
+                first_seen_at=utc(r.first_seen_at),
+                last_seen_at=utc_or_none(r.last_seen_at),
+                active_days_14=r.active_days_14,
+                active_days_30=r.active_days_30,
+                health=r.health,
             )
             for r in rows
         ],
@@ -105,10 +129,16 @@ def account_page(rows: list[Any], cursor: str | None, domains: dict[int, str | N
     return models.AccountPage(
         data=[
             models.AccountSummary(
-                account_uid=r.account_uid, params=r.params, domain=domains[r.id], mrr=r.params.get("mrr"),
-                contacts_count=r.contacts_count, first_seen_at=utc(r.first_seen_at),
-                last_seen_at=utc_or_none(r.last_seen_at), active_days_14=r.active_days_14,
-                active_days_30=r.active_days_30, health=r.health,
+                account_uid=r.account_uid,
+                params=r.params,
+                domain=domains[r.id],
+                mrr=r.params.get("mrr"),
+                contacts_count=r.contacts_count,
+                first_seen_at=utc(r.first_seen_at),
+                last_seen_at=utc_or_none(r.last_seen_at),
+                active_days_14=r.active_days_14,
+                active_days_30=r.active_days_30,
+                health=r.health,
             )
             for r in rows
         ],
@@ -126,9 +156,17 @@ def event_page(rows: list[Any], cursor: str | None) -> models.EventPage:
 
 def event(row: Any) -> models.Event:
     return models.Event(
-        id=row.id, event_uid=row.name, kind=row.kind, contact_uid=row.contact_uid, account_uid=row.account_uid,
-        params=row.params, created_at=utc(row.occurred_at), received_at=utc(row.received_at),
-        message_id=row.message_id, geo=event_geo(row), agent=event_agent(row),
+        id=row.id,
+        event_uid=row.name,
+        kind=row.kind,
+        contact_uid=row.contact_uid,
+        account_uid=row.account_uid,
+        params=row.params,
+        created_at=utc(row.occurred_at),
+        received_at=utc(row.received_at),
+        message_id=row.message_id,
+        geo=event_geo(row),
+        agent=event_agent(row),
     )
 
 
@@ -136,16 +174,27 @@ def event_geo(row: Any) -> models.EventGeo | None:
     """Where an event came from (None: it carried no address, or was not enriched)."""
     if row.ip_scope is None:
         return None
-    return models.EventGeo(scope=row.ip_scope, country=row.country, region=row.region, city=row.city,
-                           latitude=row.latitude, longitude=row.longitude)
+    return models.EventGeo(
+        scope=row.ip_scope,
+        country=row.country,
+        region=row.region,
+        city=row.city,
+        latitude=row.latitude,
+        longitude=row.longitude,
+    )
 
 
 def event_agent(row: Any) -> models.EventAgent | None:
     """With what an event was sent (None: no user agent, or nothing could be read from it)."""
     if row.browser is None and row.os is None and row.device is None:
         return None
-    return models.EventAgent(browser=row.browser, browser_version=row.browser_version, os=row.os,
-                             os_version=row.os_version, device=row.device)
+    return models.EventAgent(
+        browser=row.browser,
+        browser_version=row.browser_version,
+        os=row.os,
+        os_version=row.os_version,
+        device=row.device,
+    )
 
 
 # -- revenue ---------------------------------------------------------------------------------
@@ -153,8 +202,9 @@ def event_agent(row: Any) -> models.EventAgent | None:
 
 def ignored_mrr(row: revenue.MrrRow) -> models.IgnoredMrr:
     """A stored mrr the report leaves out (revenue.out_of_range)."""
-    return models.IgnoredMrr(**{f"{row.owner.kind}_uid": row.owner.uid}, effective_at=utc(row.effective_at),
-                             mrr=repr(row.mrr))
+    return models.IgnoredMrr(
+        **{f"{row.owner.kind}_uid": row.owner.uid}, effective_at=utc(row.effective_at), mrr=repr(row.mrr)
+    )
 
 
 def revenue_period(period: revenue.PeriodReport) -> models.RevenuePeriod:
@@ -163,9 +213,12 @@ def revenue_period(period: revenue.PeriodReport) -> models.RevenuePeriod:
         return models.RevenueMovement(
             total=revenue.rounded(period.total(kind)),
             count=len(listed),
-            units=[models.UnitMovement(**{f"{m.unit.kind}_uid": m.unit.uid}, from_=revenue.rounded(m.before),
-                                       to=revenue.rounded(m.after))
-                   for m in listed],
+            units=[
+                models.UnitMovement(
+                    **{f"{m.unit.kind}_uid": m.unit.uid}, from_=revenue.rounded(m.before), to=revenue.rounded(m.after)
+                )
+                for m in listed
+            ],
         )
 
     return models.RevenuePeriod(

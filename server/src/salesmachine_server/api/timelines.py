@@ -15,13 +15,14 @@ from starlette.responses import Response
 
 from salesmachine_server.api import shapes
 from salesmachine_server.api.context import path_uid, read_context
-from salesmachine_server.api.render import model_answer
-from salesmachine_server.errors import ApiError
-from salesmachine_server.domain.messages import Invalid, parse_time
 from salesmachine_server.api.list_queries import refused
+from salesmachine_server.api.render import model_answer
 from salesmachine_server.domain.list_query import FieldType, QueryError, decode_cursor, parse_limit
+from salesmachine_server.domain.messages import Invalid, parse_time
+from salesmachine_server.errors import ApiError
 from salesmachine_server.store.read.profiles import account_row, contact_id_for
 from salesmachine_server.store.read.timelines import EventQuery, events_page
+
 KNOWN = {"event", "kind", "from", "to", "limit", "cursor"}
 
 
@@ -29,8 +30,12 @@ def event_query(request: Request) -> EventQuery:
     params = request.query_params
     unknown = sorted(set(params) - KNOWN)
     if unknown:
-        raise ApiError(400, f"unknown query parameter {unknown[0]!r}; timelines take {', '.join(sorted(KNOWN))}",
-                       field=unknown[0], rule="known")
+        raise ApiError(
+            400,
+            f"unknown query parameter {unknown[0]!r}; timelines take {', '.join(sorted(KNOWN))}",
+            field=unknown[0],
+            rule="known",
+        )
     if any("\x00" in value for _, value in params.multi_items()):  # PostgreSQL refuses NUL in a query
         raise ApiError(400, "the query must not contain the NUL character (%00)", field="query", rule="no_nul")
     kind = params.get("kind")

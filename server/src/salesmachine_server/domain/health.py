@@ -25,7 +25,7 @@ class HealthRule:
     bad_at_most: int = 0
 
     @classmethod
-    def of(cls, settings: dict[str, Any]) -> "HealthRule":
+    def of(cls, settings: dict[str, Any]) -> HealthRule:
         health = settings.get("health") or {}
         return cls(
             window_days=int(health.get("window_days", cls.window_days)),

@@ -111,7 +111,7 @@ class Filter:
 
     @property
     def param_key(self) -> str | None:
-        return self.field[len("params."):] if self.field.startswith("params.") else None
+        return self.field[len("params.") :] if self.field.startswith("params.") else None
 
 
 @dataclass

@@ -10,13 +10,14 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from salesmachine_server.domain.revenue import MAX_MRR
+
 if TYPE_CHECKING:
     from salesmachine_server.enrich.events import Enrichment
 MAX_UID_LENGTH = 255
@@ -224,9 +225,12 @@ def _mrr(value: Any) -> float | int | None:
     elif isinstance(value, str):
         text = value.strip(" \t")
         if not _DECIMAL_STRING.fullmatch(text):
-            raise Invalid("params.mrr", "number",
-                          f"params.mrr must be a number or a string of a plain decimal number such as "
-                          f"\"49.50\", got {_show(value)}")
+            raise Invalid(
+                "params.mrr",
+                "number",
+                f"params.mrr must be a number or a string of a plain decimal number such as "
+                f'"49.50", got {_show(value)}',
+            )
         number = float(text)  # inf when too long: refused by the bound below
         if number.is_integer() and abs(number) <= MAX_MRR:
             number = int(number)  # "99" is 99, as if sent as a JSON number
@@ -238,8 +242,11 @@ def _mrr(value: Any) -> float | int | None:
         raise Invalid("params.mrr", "min", f"params.mrr must be 0 or more, got {_show(value)}")
     if number > MAX_MRR:
         # The bound keeps one write from breaking or dwarfing a project's revenue (domain/revenue.py).
-        raise Invalid("params.mrr", "max",
-                      f"params.mrr must be at most {MAX_MRR} (a monthly revenue per customer), got {_show(value)}")
+        raise Invalid(
+            "params.mrr",
+            "max",
+            f"params.mrr must be at most {MAX_MRR} (a monthly revenue per customer), got {_show(value)}",
+        )
     return number
 
 
@@ -301,11 +308,13 @@ def parse_time(value: Any, name: str) -> datetime | None:
             parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
         except ValueError:
             raise Invalid(
-                name, "datetime", f"{name} must be an ISO-8601 time such as 2013-01-01T00:00:00.000Z, got {_show(value)}"
+                name,
+                "datetime",
+                f"{name} must be an ISO-8601 time such as 2013-01-01T00:00:00.000Z, got {_show(value)}",
             ) from None
         if parsed.tzinfo is not None:
             try:
-                parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
+                parsed = parsed.astimezone(UTC).replace(tzinfo=None)
             except OverflowError:  # 0001-01-01T00:00:00+01:00 is before year 1 in UTC
                 raise Invalid(name, "datetime", f"{name} is out of range: {_show(value)}") from None
         return parsed

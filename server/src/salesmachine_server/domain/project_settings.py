@@ -131,8 +131,13 @@ def changed(current: ProjectSettings, change: Mapping[str, Any]) -> ProjectSetti
             refusals.append(Refusal(SUPPRESSED_WRITES, "one_of", f"suppressed_writes must be {REFUSE} or {DROP}"))
     if refusals:
         raise SettingsRefused(refusals)
-    return ProjectSettings(timezone=timezone, health=health, identity_verification=identity_verification,
-                           retention_days=retention, suppressed_writes=suppressed)
+    return ProjectSettings(
+        timezone=timezone,
+        health=health,
+        identity_verification=identity_verification,
+        retention_days=retention,
+        suppressed_writes=suppressed,
+    )
 
 
 def _retention(value: object, current: int | None, refusals: list[Refusal]) -> int | None:

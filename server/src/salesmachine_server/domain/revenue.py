@@ -22,12 +22,13 @@ report nor skew every figure after it.
 
 from __future__ import annotations
 
+import itertools
 import math
 from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
@@ -183,7 +184,7 @@ def period_count(first: date, last: date, interval: str) -> int:
 
 def utc_instant(day: date, tz: ZoneInfo) -> datetime:
     """Local midnight starting `day` in `tz`, as naive UTC (the form `effective_at` has)."""
-    return datetime.combine(day, time(), tz).astimezone(timezone.utc).replace(tzinfo=None)
+    return datetime.combine(day, time(), tz).astimezone(UTC).replace(tzinfo=None)
 
 
 def periods(first: date, last: date, interval: str, tz: ZoneInfo, limit: int = MAX_PERIODS) -> list[Period]:
@@ -277,7 +278,7 @@ def report(histories: Mapping[Unit, History], cuts: Sequence[Period]) -> list[Pe
     if not cuts:
         return []
     bounds = [p.start_at for p in cuts] + [cuts[-1].end_at]
-    if any(a.end_at != b.start_at for a, b in zip(cuts, cuts[1:])):
+    if any(a.end_at != b.start_at for a, b in itertools.pairwise(cuts)):
         raise ValueError("periods must follow each other without gaps")
     moves: list[dict[str, list[Movement]]] = [{kind: [] for kind in MOVEMENTS} for _ in cuts]
     start_mrr, start_customers = ZERO, 0

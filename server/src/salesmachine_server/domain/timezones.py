@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC as FIXED_UTC
+from datetime import date, datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -31,8 +32,8 @@ def local_day(at: datetime, tz: ZoneInfo) -> date:
     """The calendar day, in `tz`, of a naive UTC time."""
     if tz is UTC:  # most projects: no conversion to make (once per event written)
         return at.date()
-    return at.replace(tzinfo=timezone.utc).astimezone(tz).date()
+    return at.replace(tzinfo=FIXED_UTC).astimezone(tz).date()
 
 
 def local_today(tz: ZoneInfo, now: datetime | None = None) -> date:
-    return (now or datetime.now(timezone.utc)).astimezone(tz).date()
+    return (now or datetime.now(FIXED_UTC)).astimezone(tz).date()

@@ -20,11 +20,45 @@ import ua_parser
 
 MAX_LENGTH = 1024  # longer strings are parsed by their start (hostile input must stay cheap)
 CACHE_SIZE = 16_384
-_MOBILE_SYSTEMS = {"iOS", "Windows Phone", "Windows Mobile", "BlackBerry OS", "BlackBerry", "KaiOS", "Firefox OS",
-                   "Symbian OS", "Symbian^3", "webOS", "Sailfish"}
-_DESKTOP_SYSTEMS = {"Mac OS X", "macOS", "Linux", "Ubuntu", "Debian", "Fedora", "Red Hat", "CentOS", "SUSE", "openSUSE",
-                    "Mint", "Linux Mint", "Arch Linux", "Gentoo", "Slackware", "Mandriva", "Chrome OS", "FreeBSD",
-                    "OpenBSD", "NetBSD", "Solaris", "Kubuntu", "Xubuntu", "elementary OS"}
+_MOBILE_SYSTEMS = {
+    "iOS",
+    "Windows Phone",
+    "Windows Mobile",
+    "BlackBerry OS",
+    "BlackBerry",
+    "KaiOS",
+    "Firefox OS",
+    "Symbian OS",
+    "Symbian^3",
+    "webOS",
+    "Sailfish",
+}
+_DESKTOP_SYSTEMS = {
+    "Mac OS X",
+    "macOS",
+    "Linux",
+    "Ubuntu",
+    "Debian",
+    "Fedora",
+    "Red Hat",
+    "CentOS",
+    "SUSE",
+    "openSUSE",
+    "Mint",
+    "Linux Mint",
+    "Arch Linux",
+    "Gentoo",
+    "Slackware",
+    "Mandriva",
+    "Chrome OS",
+    "FreeBSD",
+    "OpenBSD",
+    "NetBSD",
+    "Solaris",
+    "Kubuntu",
+    "Xubuntu",
+    "elementary OS",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,12 +72,16 @@ class Agent:
     columns: tuple[Any, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "columns", (self.browser, self.browser_version, self.os, self.os_version,
-                                             self.device))
+        object.__setattr__(self, "columns", (self.browser, self.browser_version, self.os, self.os_version, self.device))
 
     def as_json(self) -> dict[str, Any]:
-        return {"browser": self.browser, "browser_version": self.browser_version, "os": self.os,
-                "os_version": self.os_version, "device": self.device}
+        return {
+            "browser": self.browser,
+            "browser_version": self.browser_version,
+            "os": self.os,
+            "os_version": self.os_version,
+            "device": self.device,
+        }
 
 
 @functools.lru_cache(maxsize=CACHE_SIZE)

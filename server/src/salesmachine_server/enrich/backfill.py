@@ -36,8 +36,9 @@ def pending(engines: Engines) -> int:
         return count_unenriched(conn)
 
 
-def backfill(engines: Engines, enricher: Enricher, batch: int = BATCH,
-             progress: Callable[[BackfillReport], None] | None = None) -> BackfillReport:
+def backfill(
+    engines: Engines, enricher: Enricher, batch: int = BATCH, progress: Callable[[BackfillReport], None] | None = None
+) -> BackfillReport:
     report = BackfillReport()
     after = 0
     while True:
@@ -62,4 +63,3 @@ def backfill(engines: Engines, enricher: Enricher, batch: int = BATCH,
             report.batches += 1
         if progress is not None:
             progress(report)
-

@@ -17,6 +17,7 @@ from salesmachine_server.enrich.agents import Agent, parse_agent
 from salesmachine_server.enrich.geo import Geolocator, Location
 from salesmachine_server.enrich.ip_storage import check_mode, kept
 from salesmachine_server.settings import Settings
+
 VERSION = 1  # stored in events.enrichment: what a later backfill may look for
 IP_KEY = "visit_ip"
 AGENT_KEYS = ("visit_agent", "user_agent")
@@ -26,7 +27,7 @@ class Enrichment:
     """An event's location and agent (either may be None). A plain class: one is made per
     event on the write path, where a frozen dataclass's __init__ costs twice as much."""
 
-    __slots__ = ("location", "agent")
+    __slots__ = ("agent", "location")
 
     def __init__(self, location: Location | None = None, agent: Agent | None = None) -> None:
         self.location = location

@@ -35,9 +35,20 @@ _SPECIAL = {
     # RFC 1918; carrier-grade NAT (RFC 6598), a provider's private network; IPv6 unique local.
     "private": ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7"),
     "reserved": (
-        "0.0.0.0/8", "192.0.0.0/24", "192.0.2.0/24", "192.88.99.0/24", "198.18.0.0/15", "198.51.100.0/24",
-        "203.0.113.0/24", "240.0.0.0/4",  # this network, IETF, documentation, 6to4 relay, benchmarking, future
-        "64:ff9b:1::/48", "100::/64", "2001::/23", "2001:db8::/32", "3fff::/20", "fec0::/10",
+        "0.0.0.0/8",
+        "192.0.0.0/24",
+        "192.0.2.0/24",
+        "192.88.99.0/24",
+        "198.18.0.0/15",
+        "198.51.100.0/24",
+        "203.0.113.0/24",
+        "240.0.0.0/4",  # this network, IETF, documentation, 6to4 relay, benchmarking, future
+        "64:ff9b:1::/48",
+        "100::/64",
+        "2001::/23",
+        "2001:db8::/32",
+        "3fff::/20",
+        "fec0::/10",
     ),
 }
 
@@ -46,8 +57,12 @@ def _ranges(version: int) -> tuple[list[int], list[tuple[int, str]]]:
     """Sorted starts and (end, scope) of the special ranges of one IP version; where two start
     together the wider comes first, so that the narrower (0.0.0.0/32 in 0.0.0.0/8) is found."""
     spans = sorted(
-        ((int(n.network_address), int(n.broadcast_address), scope)
-         for scope, texts in _SPECIAL.items() for n in map(ipaddress.ip_network, texts) if n.version == version),
+        (
+            (int(n.network_address), int(n.broadcast_address), scope)
+            for scope, texts in _SPECIAL.items()
+            for n in map(ipaddress.ip_network, texts)
+            if n.version == version
+        ),
         key=lambda span: (span[0], span[0] - span[1]),
     )
     return [start for start, _, _ in spans], [(end, scope) for _, end, scope in spans]
@@ -72,12 +87,19 @@ class Location:
     columns: tuple[Any, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "columns", (self.scope, self.country, self.region, self.city, self.latitude,
-                                             self.longitude))
+        object.__setattr__(
+            self, "columns", (self.scope, self.country, self.region, self.city, self.latitude, self.longitude)
+        )
 
     def as_json(self) -> dict[str, Any]:
-        return {"scope": self.scope, "country": self.country, "region": self.region, "city": self.city,
-                "latitude": self.latitude, "longitude": self.longitude}
+        return {
+            "scope": self.scope,
+            "country": self.country,
+            "region": self.region,
+            "city": self.city,
+            "latitude": self.latitude,
+            "longitude": self.longitude,
+        }
 
 
 def parse_address(text: str) -> Address | None:

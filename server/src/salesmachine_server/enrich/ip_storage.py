@@ -14,6 +14,7 @@ from __future__ import annotations
 import ipaddress
 
 from salesmachine_server.enrich.geo import parse_address
+
 MODES = ("full", "truncated", "off")
 IPV4_PREFIX = 24
 IPV6_PREFIX = 48

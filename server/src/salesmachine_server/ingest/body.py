@@ -20,6 +20,7 @@ from starlette.requests import Request
 
 from salesmachine_server.errors import ApiError
 from salesmachine_server.serving.state import app_state
+
 LARGE_BODY_BYTES = 64 * 1024
 STRANGER_BODIES = 4
 STRANGER_WAIT_SECONDS = 10.0
@@ -72,8 +73,11 @@ class StrangerBodies:
             try:
                 await asyncio.wait_for(self._turns.acquire(), self.wait_seconds)
             except TimeoutError:
-                raise ApiError(503, "too many large bodies without credentials are being read; retry later",
-                               headers={"Retry-After": "1"}) from None
+                raise ApiError(
+                    503,
+                    "too many large bodies without credentials are being read; retry later",
+                    headers={"Retry-After": "1"},
+                ) from None
             held = True
 
         try:

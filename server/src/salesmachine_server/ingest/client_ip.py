@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from salesmachine_server.enrich.geo import parse_address
+
 log = logging.getLogger("salesmachine")
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -82,4 +83,3 @@ def behind_trusted_proxy(scope: Mapping[str, Any], trusted_spec: str) -> bool:
     client = scope.get("client")
     peer = _address(client[0]) if client else None
     return peer is not None and any(peer in network for network in trusted_networks(trusted_spec))
-

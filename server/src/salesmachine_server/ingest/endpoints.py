@@ -19,21 +19,22 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from salesmachine_server.serving.credentials import Credentials, authenticate, basic_pair
+from salesmachine_server.domain.messages import Message, Refusal
 from salesmachine_server.enrich.events import enricher_from
 from salesmachine_server.errors import CODES, ApiError
-from salesmachine_server.serving.health_checks import database_problem
-from salesmachine_server.serving.state import app_state
 from salesmachine_server.ingest.body import off_the_loop_if_large, read_body, stranger_bodies
 from salesmachine_server.ingest.client_ip import request_client_ip
-from salesmachine_server.domain.messages import Message, Refusal
-from salesmachine_server.ingest.verification import Identity
 from salesmachine_server.ingest.group_commit import Submission
 from salesmachine_server.ingest.pipeline import Steps, accept, item_json
 from salesmachine_server.ingest.suppression import NOTHING_SUPPRESSED, Suppression, suppression_for
+from salesmachine_server.ingest.verification import Identity
+from salesmachine_server.ingest.wire import Envelope, may_carry_credentials, open_envelope, sent_text
+from salesmachine_server.serving.credentials import Credentials, authenticate, basic_pair
+from salesmachine_server.serving.health_checks import database_problem
+from salesmachine_server.serving.state import app_state
 from salesmachine_server.settings import Settings
 from salesmachine_server.store.records.projects import utcnow
-from salesmachine_server.ingest.wire import Envelope, may_carry_credentials, open_envelope, sent_text
+
 SUCCESS = {"status": "success"}
 
 
@@ -91,7 +92,9 @@ def write_endpoint(kind: str) -> Callable[[Request], Awaitable[Response]]:
         query = dict(request.query_params)
         content_type = request.headers.get("content-type")
         credentials: Credentials | None = None
-        if basic_pair(request.headers.get("authorization")) is not None or not may_carry_credentials(query, content_type):
+        if basic_pair(request.headers.get("authorization")) is not None or not may_carry_credentials(
+            query, content_type
+        ):
             credentials = await credentials_for(request)
         envelope = await _open(request, credentials, query, content_type)
         if credentials is None:
@@ -183,8 +186,15 @@ class WriteRequest:
             accepted = accept(item, "batch", self.steps)
             if isinstance(accepted, Refusal):
                 rejections.append(self._rejection(index, item, accepted))
-                refused.append({"index": index, "code": CODES[accepted.status], "message": accepted.message,
-                                "field": accepted.field, "rule": accepted.rule})
+                refused.append(
+                    {
+                        "index": index,
+                        "code": CODES[accepted.status],
+                        "message": accepted.message,
+                        "field": accepted.field,
+                        "rule": accepted.rule,
+                    }
+                )
             else:
                 messages.append(accepted)
         duplicates = await self._submit(messages, rejections)
@@ -208,16 +218,21 @@ class WriteRequest:
         """Record a refusal of the body itself as a refused item is recorded (rejected_items,
         the Live page): what was sent, cut to the item limit, and the reason with its rule."""
         reason = f"{error.message} (rule: {error.rule})" if error.rule else error.message
-        await self._submit([], [{
-            "project_id": self.project_id,
-            "received_at": self.received_at,
-            "path": self.request.url.path[:64],
-            "item_index": None,
-            "raw": sent_text(sent, self.settings.max_item_bytes),
-            "code": CODES.get(error.status, "error"),
-            "field": error.field,
-            "reason": reason,
-        }])
+        await self._submit(
+            [],
+            [
+                {
+                    "project_id": self.project_id,
+                    "received_at": self.received_at,
+                    "path": self.request.url.path[:64],
+                    "item_index": None,
+                    "raw": sent_text(sent, self.settings.max_item_bytes),
+                    "code": CODES.get(error.status, "error"),
+                    "field": error.field,
+                    "reason": reason,
+                }
+            ],
+        )
 
     def _rejection(self, index: int | None, item: Any, refusal: Refusal) -> dict[str, Any]:
         return {
@@ -255,8 +270,9 @@ def batch_items(payload: Any, max_items: int) -> list[Any]:
     else:
         raise ApiError(400, "a batch body must be a JSON array of items", field="body", rule="array")
     if len(items) > max_items:
-        raise ApiError(413, f"a batch may carry at most {max_items} items, got {len(items)}",
-                       field="batch", rule="max_items")
+        raise ApiError(
+            413, f"a batch may carry at most {max_items} items, got {len(items)}", field="batch", rule="max_items"
+        )
     return items
 
 

@@ -26,9 +26,9 @@ from typing import Any
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from salesmachine_server.serving import metrics
-from salesmachine_server.errors import StoreUnavailable
 from salesmachine_server.domain.messages import Message
+from salesmachine_server.errors import StoreUnavailable
+from salesmachine_server.serving import metrics
 from salesmachine_server.store.db.engine import Engines
 from salesmachine_server.store.write.apply import MessageApplier
 

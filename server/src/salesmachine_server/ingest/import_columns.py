@@ -19,6 +19,7 @@ import orjson
 
 from salesmachine_server.domain.messages import Invalid, parse_time
 from salesmachine_server.store.read.exports import ENRICHMENT
+
 TYPES = ("auto", "string", "number", "boolean", "date", "json", "skip")
 
 _UID = {"contact_uid": "the contact's uid", "unique_id": "the contact's uid"}
@@ -27,16 +28,35 @@ _HISTORY = {"params": "params (a JSON object)", "mrr_history": "mrr history (JSO
 _DERIVED = "not imported: the server derives it"
 # The fields of each kind of row, and what each becomes (shown by --dry-run).
 FIELDS: dict[str, dict[str, str]] = {
-    "contacts": {**_UID, **_TIMES, **_HISTORY, "aliases": "aliases (a JSON list)",
-                 "accounts": "the contact's accounts (a JSON list)",
-                 "account_uid": "the contact's account (params.account_uid)", "last_seen_at": _DERIVED},
-    "accounts": {"account_uid": "the account's uid", "unique_id": "the account's uid", **_TIMES, **_HISTORY,
-                 "last_seen_at": _DERIVED},
-    "events": {**_UID, "event_uid": "the event's name", "event": "the event's name",
-               "account_uid": "the event's account", "params": "params (a JSON object)",
-               "created_at": "the time it happened", "message_id": "the message id", "messageId": "the message id",
-               "kind": "not imported: told by the event's name", "received_at": "not imported: the import's time",
-               **{name: f"the event's enrichment ({name})" for name in ENRICHMENT}},
+    "contacts": {
+        **_UID,
+        **_TIMES,
+        **_HISTORY,
+        "aliases": "aliases (a JSON list)",
+        "accounts": "the contact's accounts (a JSON list)",
+        "account_uid": "the contact's account (params.account_uid)",
+        "last_seen_at": _DERIVED,
+    },
+    "accounts": {
+        "account_uid": "the account's uid",
+        "unique_id": "the account's uid",
+        **_TIMES,
+        **_HISTORY,
+        "last_seen_at": _DERIVED,
+    },
+    "events": {
+        **_UID,
+        "event_uid": "the event's name",
+        "event": "the event's name",
+        "account_uid": "the event's account",
+        "params": "params (a JSON object)",
+        "created_at": "the time it happened",
+        "message_id": "the message id",
+        "messageId": "the message id",
+        "kind": "not imported: told by the event's name",
+        "received_at": "not imported: the import's time",
+        **{name: f"the event's enrichment ({name})" for name in ENRICHMENT},
+    },
 }
 # CSV cells holding JSON.
 STRUCTURED = ("params", "aliases", "accounts", "mrr_history")
@@ -93,8 +113,10 @@ _NUMBER = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?")
 # Integers JSON storage holds on both engines (64 bits); longer ones, ids mostly, stay text.
 _INT_LIMIT = 2**63
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?"
-                   r"([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)?")
+_TIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?"
+    r"([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)?"
+)
 
 
 def _number(text: str) -> Any:

@@ -19,8 +19,10 @@ from typing import Any
 import orjson
 
 from salesmachine_server.domain.csv_formulas import restore
-from salesmachine_server.ingest.import_columns import STRUCTURED
 from salesmachine_server.domain.messages import Invalid
+from salesmachine_server.ingest.import_columns import STRUCTURED
+
+
 @dataclass
 class Row:
     line: int
@@ -61,8 +63,11 @@ def _csv_rows(path: Path) -> Iterator[Row]:
             if not any(cells):
                 continue  # a blank line
             if len(cells) > len(columns):
-                yield Row(line, {}, Invalid("row", "columns", f"{len(cells)} cells, but the header names "
-                                                               f"{len(columns)} columns"))
+                yield Row(
+                    line,
+                    {},
+                    Invalid("row", "columns", f"{len(cells)} cells, but the header names {len(columns)} columns"),
+                )
                 continue
             try:
                 yield Row(line, {name: None if cell == "" else _cell(name, cell) for name, cell in zip(columns, cells)})
@@ -109,7 +114,8 @@ def _ndjson_rows(path: Path) -> Iterator[Row]:
                 yield Row(number, {}, Invalid("body", "json", f"not JSON: {exc}"))
                 continue
             if not isinstance(values, dict):
-                yield Row(number, {}, Invalid("body", "object",
-                                              f"each line must be a JSON object, got {_json_type(values)}"))
+                yield Row(
+                    number, {}, Invalid("body", "object", f"each line must be a JSON object, got {_json_type(values)}")
+                )
                 continue
             yield Row(number, values)

@@ -28,17 +28,18 @@ from typing import Any
 
 import orjson
 
+from salesmachine_server.domain.messages import Invalid, Message, Refusal, uid_string
 from salesmachine_server.enrich.agents import Agent
 from salesmachine_server.enrich.events import Enrichment
 from salesmachine_server.enrich.geo import Location
+from salesmachine_server.ingest.group_commit import Submission, commit_group
 from salesmachine_server.ingest.import_columns import FIELDS, attribute, type_name
 from salesmachine_server.ingest.import_reading import Row, header, read_rows
-from salesmachine_server.domain.messages import Invalid, Message, Refusal, uid_string
-from salesmachine_server.ingest.group_commit import Submission, commit_group
 from salesmachine_server.ingest.pipeline import Steps, accept
 from salesmachine_server.store.db.engine import Engines
 from salesmachine_server.store.read.exports import ENRICHMENT
 from salesmachine_server.store.records.projects import Project, utcnow
+
 BATCH = 1000
 SAMPLE = 5  # rows --dry-run shows
 
@@ -59,8 +60,9 @@ def kind_of(values: dict[str, Any]) -> str:
         return "contacts"
     if "account_uid" in values:
         return "accounts"
-    raise Invalid("row", "kind", "cannot tell what this row is (no contact_uid, account_uid or event_uid); "
-                                 "name it with --kind")
+    raise Invalid(
+        "row", "kind", "cannot tell what this row is (no contact_uid, account_uid or event_uid); name it with --kind"
+    )
 
 
 def split(values: dict[str, Any], kind: str, columns: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -83,9 +85,13 @@ def items_for(fields: dict[str, Any], attributes: dict[str, Any], kind: str) -> 
     params = {**raw, **attributes} if isinstance(raw, dict) else attributes if raw is None else raw
     time = _first(fields, "first_seen_at", "created_at")
     if kind == "events":
-        item = {"contact_uid": _first(fields, "contact_uid", "unique_id"),
-                "event_uid": _first(fields, "event_uid", "event"), "params": params, "created_at": fields.get("created_at"),
-                "messageId": _first(fields, "message_id", "messageId")}
+        item = {
+            "contact_uid": _first(fields, "contact_uid", "unique_id"),
+            "event_uid": _first(fields, "event_uid", "event"),
+            "params": params,
+            "created_at": fields.get("created_at"),
+            "messageId": _first(fields, "message_id", "messageId"),
+        }
         return [(item, "event")]
     uid_key, item_kind = ("account_uid", "account") if kind == "accounts" else ("contact_uid", "contact")
     uid = _first(fields, uid_key, "unique_id")
@@ -100,8 +106,9 @@ def items_for(fields: dict[str, Any], attributes: dict[str, Any], kind: str) -> 
         if current is not None and current == history[-1].get("mrr"):
             history[-1]["mrr"] = current
     for change in history:
-        items.append(({uid_key: uid, "params": {"mrr": change.get("mrr")}, "created_at": change.get("effective_at")},
-                      item_kind))
+        items.append(
+            ({uid_key: uid, "params": {"mrr": change.get("mrr")}, "created_at": change.get("effective_at")}, item_kind)
+        )
     if kind == "contacts" and isinstance(params, dict):
         linked = _as_list(fields.get("accounts")) + _as_list(fields.get("account_uid"))
         if linked:
@@ -121,7 +128,7 @@ def _history(value: Any) -> list[dict[str, Any]]:
     if value is None:
         return []
     if not isinstance(value, list) or not all(isinstance(change, dict) for change in value):
-        raise Invalid("mrr_history", "list", "mrr_history must be a list of {\"mrr\", \"effective_at\"} objects")
+        raise Invalid("mrr_history", "list", 'mrr_history must be a list of {"mrr", "effective_at"} objects')
     return [dict(change) for change in value]
 
 
@@ -172,10 +179,20 @@ class RowMessages:
             self.alike.clear()
             self.received_at = received
         when = message.occurred_at if fields.get("created_at") is not None else None
-        digest = hashlib.sha256(orjson.dumps(
-            [message.contact_uid, message.event_name, when, message.params, message.account_given,
-             message.account_uid, received], option=orjson.OPT_SORT_KEYS | orjson.OPT_NAIVE_UTC,
-        )).digest()
+        digest = hashlib.sha256(
+            orjson.dumps(
+                [
+                    message.contact_uid,
+                    message.event_name,
+                    when,
+                    message.params,
+                    message.account_given,
+                    message.account_uid,
+                    received,
+                ],
+                option=orjson.OPT_SORT_KEYS | orjson.OPT_NAIVE_UTC,
+            )
+        ).digest()
         self.alike[digest] += 1
         return f"import:{digest.hex()[:40]}:{self.alike[digest]}"
 
@@ -191,8 +208,17 @@ def _accepted(item: dict[str, Any], kind: str) -> Message:
 
 
 # The longest value each enrichment column holds (schema.py).
-_LENGTHS = {"ip_scope": 16, "country": 2, "region": 255, "city": 255, "browser": 64, "browser_version": 32,
-            "os": 64, "os_version": 32, "device": 16}
+_LENGTHS = {
+    "ip_scope": 16,
+    "country": 2,
+    "region": 255,
+    "city": 255,
+    "browser": 64,
+    "browser_version": 32,
+    "os": 64,
+    "os_version": 32,
+    "device": 16,
+}
 _RANGES = {"latitude": 90, "longitude": 180}
 
 
@@ -220,16 +246,23 @@ def _enrichment_value(name: str, value: Any) -> Any:
         except (TypeError, ValueError):
             number = math.nan
         if not -_RANGES[name] <= number <= _RANGES[name]:
-            raise Invalid(name, "range", f"{name} must be a number from -{_RANGES[name]} to {_RANGES[name]}, "
-                                         f"got {value!r:.60}")
+            raise Invalid(
+                name, "range", f"{name} must be a number from -{_RANGES[name]} to {_RANGES[name]}, got {value!r:.60}"
+            )
         return number
     if not isinstance(value, str) or len(value) > _LENGTHS[name]:
         raise Invalid(name, "max_length", f"{name} must be text of at most {_LENGTHS[name]} characters")
     return value
 
 
-def import_file(engines: Engines, project: Project, path: Path, kind: str | None = None,
-                columns: dict[str, str] | None = None, dry_run: bool = False) -> ImportReport:
+def import_file(
+    engines: Engines,
+    project: Project,
+    path: Path,
+    kind: str | None = None,
+    columns: dict[str, str] | None = None,
+    dry_run: bool = False,
+) -> ImportReport:
     columns = columns or {}
     _check_columns(path, kind, columns)
     report = ImportReport()
@@ -251,9 +284,18 @@ def import_file(engines: Engines, project: Project, path: Path, kind: str | None
         try:
             items, messages = shaping.of(row)
         except Invalid as exc:
-            rejections.append({"project_id": project.id, "received_at": utcnow(), "path": "import",
-                               "item_index": row.line, "raw": orjson.dumps(row.values).decode()[:65536],
-                               "code": "bad_request", "field": exc.error.field, "reason": exc.error.message})
+            rejections.append(
+                {
+                    "project_id": project.id,
+                    "received_at": utcnow(),
+                    "path": "import",
+                    "item_index": row.line,
+                    "raw": orjson.dumps(row.values).decode()[:65536],
+                    "code": "bad_request",
+                    "field": exc.error.field,
+                    "reason": exc.error.message,
+                }
+            )
             report.refused.append(f"line {row.line}: {exc.error.message}")
             items = []
         else:
@@ -261,15 +303,24 @@ def import_file(engines: Engines, project: Project, path: Path, kind: str | None
             report.messages += len(messages)
         if dry_run and len(sample) < SAMPLE:
             sample.append(row)
-            report.preview.append(f"line {row.line}: " + (" ".join(
-                orjson.dumps({k: v for k, v in item.items() if v is not None}).decode() for item, _ in items)
-                or "refused"))
+            report.preview.append(
+                f"line {row.line}: "
+                + (
+                    " ".join(
+                        orjson.dumps({k: v for k, v in item.items() if v is not None}).decode() for item, _ in items
+                    )
+                    or "refused"
+                )
+            )
         if len(pending) >= BATCH:
             flush()
     flush()
     if dry_run:
-        report.preview[:0] = ["columns:", *mapping(path, kind, columns, sample),
-                              "first rows, as the messages they become:"]
+        report.preview[:0] = [
+            "columns:",
+            *mapping(path, kind, columns, sample),
+            "first rows, as the messages they become:",
+        ]
     return report
 
 
@@ -306,8 +357,13 @@ def mapping(path: Path, kind: str | None, columns: dict[str, str], sample: list[
         elif name in columns and columns[name] != "auto":
             target = f"params.{name} ({columns[name]}, --column)"
         else:
-            seen = sorted({type_name(_typed(name, row.values[name])) for row in sample
-                           if row.error is None and row.values.get(name) is not None})
+            seen = sorted(
+                {
+                    type_name(_typed(name, row.values[name]))
+                    for row in sample
+                    if row.error is None and row.values.get(name) is not None
+                }
+            )
             target = f"params.{name} ({', '.join(seen) or 'no value in the first rows'})"
         lines.append(f"  {name} -> {target}")
     return lines
@@ -318,4 +374,3 @@ def _typed(name: str, value: Any) -> Any:
         return attribute(name, value, "auto")
     except Invalid:
         return value
-

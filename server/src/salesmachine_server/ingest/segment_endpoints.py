@@ -28,12 +28,23 @@ from salesmachine_server.domain.segment_spec import is_segment_alias, is_segment
 from salesmachine_server.errors import CODES, ApiError
 from salesmachine_server.ingest.body import off_the_loop_if_large, read_body, stranger_bodies
 from salesmachine_server.ingest.endpoints import (
-    WriteRequest, credentials_for, json_response, refuse_in_maintenance, steps_for,
+    WriteRequest,
+    credentials_for,
+    json_response,
+    refuse_in_maintenance,
+    steps_for,
 )
 from salesmachine_server.ingest.group_commit import Submission
-from salesmachine_server.ingest.suppression import NOTHING_SUPPRESSED, Suppression, suppression_for
 from salesmachine_server.ingest.gzip_body import content_coding, inflate
-from salesmachine_server.ingest.pipeline import enrich, fill_visit_ip, item_json, limit, refuse_suppressed, verify_identity
+from salesmachine_server.ingest.pipeline import (
+    enrich,
+    fill_visit_ip,
+    item_json,
+    limit,
+    refuse_suppressed,
+    verify_identity,
+)
+from salesmachine_server.ingest.suppression import NOTHING_SUPPRESSED, Suppression, suppression_for
 from salesmachine_server.ingest.wire import Envelope, may_carry_credentials, media_type, sent_text
 from salesmachine_server.serving.credentials import Credentials, authenticate, basic_pair
 from salesmachine_server.serving.state import app_state

@@ -21,15 +21,16 @@ from prometheus_client import Counter
 from starlette.requests import Request
 
 from salesmachine_server.domain.messages import Invalid, Message
-from salesmachine_server.domain.project_settings import DROP, REFUSE, SUPPRESSED_WRITES
 from salesmachine_server.domain.payload_uids import strings_in
+from salesmachine_server.domain.project_settings import DROP, REFUSE, SUPPRESSED_WRITES
 from salesmachine_server.domain.uid_hashes import Kind, suppression_key, uid_hash
 from salesmachine_server.serving.state import app_state
 from salesmachine_server.store.records.projects import Project
 from salesmachine_server.store.records.suppressions import SUPPRESSED_REASON
 
-SUPPRESSED = Counter("salesmachine_suppressed_items_total", "Items naming an erased uid, refused or dropped",
-                     ["action"])
+SUPPRESSED = Counter(
+    "salesmachine_suppressed_items_total", "Items naming an erased uid, refused or dropped", ["action"]
+)
 SETTING = SUPPRESSED_WRITES
 MODES = (REFUSE, DROP)
 RULE = "suppressed"
@@ -67,11 +68,17 @@ class Suppression:
         """Raise Invalid (409) for a parsed item naming a suppressed uid, unless they are dropped."""
         field = None if self.drop else self.named(message)
         if field is not None:
-            raise Invalid(field, RULE, f"the {field} {_REFUSED_MARK}: writes about them are refused "
-                          f"(project setting {SETTING}); nothing was stored", status=STATUS)
+            raise Invalid(
+                field,
+                RULE,
+                f"the {field} {_REFUSED_MARK}: writes about them are refused "
+                f"(project setting {SETTING}); nothing was stored",
+                status=STATUS,
+            )
 
-    def screen(self, write: WriteRequest, messages: list[Message],
-               rejections: list[dict[str, Any]]) -> tuple[list[Message], list[dict[str, Any]]]:
+    def screen(
+        self, write: WriteRequest, messages: list[Message], rejections: list[dict[str, Any]]
+    ) -> tuple[list[Message], list[dict[str, Any]]]:
         """What a request hands the writer: dropped items left out and counted, refused ones
         recorded without their payload."""
         kept: list[Message] = []
@@ -81,10 +88,19 @@ class Suppression:
                 kept.append(message)
                 continue
             SUPPRESSED.labels("dropped").inc()
-            rejections = [*rejections, {
-                "project_id": write.project_id, "received_at": write.received_at,
-                "path": write.request.url.path[:64], "item_index": None, "raw": NOT_KEPT,
-                "code": "dropped", "field": field, "reason": SUPPRESSED_REASON}]
+            rejections = [
+                *rejections,
+                {
+                    "project_id": write.project_id,
+                    "received_at": write.received_at,
+                    "path": write.request.url.path[:64],
+                    "item_index": None,
+                    "raw": NOT_KEPT,
+                    "code": "dropped",
+                    "field": field,
+                    "reason": SUPPRESSED_REASON,
+                },
+            ]
         screened = []
         for row in rejections:
             if row.get("code") == "conflict" and _REFUSED_MARK in str(row.get("reason")):
@@ -97,8 +113,9 @@ class Suppression:
 
     def names_in(self, raw: str) -> bool:
         """Whether a refused payload names a suppressed uid (of a contact or an account)."""
-        return any(uid_hash(self.key, kind, text) in self.hashes
-                   for text in strings_in(raw) for kind in ("contact", "account"))
+        return any(
+            uid_hash(self.key, kind, text) in self.hashes for text in strings_in(raw) for kind in ("contact", "account")
+        )
 
 
 NOTHING_SUPPRESSED = Suppression(frozenset(), b"", drop=False)

@@ -13,9 +13,10 @@ from __future__ import annotations
 import hmac
 from typing import Any
 
-from salesmachine_server.serving.credentials import Credentials
 from salesmachine_server.domain.messages import Invalid, Message, MessageKind, uid_string
 from salesmachine_server.keys import derive_secret, user_hash
+from salesmachine_server.serving.credentials import Credentials
+
 RULE = "identity_verification"
 
 
@@ -24,7 +25,7 @@ class Identity:
     by, derived on first use (only a project that verifies identity needs it). A plain class:
     one is made per write request."""
 
-    __slots__ = ("credentials", "_server_key", "_secret")
+    __slots__ = ("_secret", "_server_key", "credentials")
 
     def __init__(self, credentials: Credentials, server_key: bytes) -> None:
         self.credentials = credentials
@@ -58,7 +59,9 @@ def check_identity(item: dict[str, Any], message: Message, identity: Identity) -
             )
         contact_uid = uid_string(raw, "contact_uid")
     provided = item.get("user_hash")
-    if not isinstance(provided, str) or not hmac.compare_digest(provided.lower(), user_hash(identity.secret(), contact_uid)):
+    if not isinstance(provided, str) or not hmac.compare_digest(
+        provided.lower(), user_hash(identity.secret(), contact_uid)
+    ):
         raise _forbidden(
             "user_hash",
             "user_hash must be the hex HMAC-SHA256 of contact_uid keyed by the project secret "

@@ -26,6 +26,7 @@ from urllib.parse import parse_qsl
 import orjson
 
 from salesmachine_server.errors import ApiError
+
 JSON_TYPES = ("application/json", "text/json", "application/x-json")
 FORM_TYPE = "application/x-www-form-urlencoded"
 MULTIPART_TYPE = "multipart/form-data"
@@ -99,7 +100,7 @@ def open_envelope(query: dict[str, str], content_type: str | None, body: bytes) 
 def _without_bom(raw: bytes) -> bytes | memoryview:
     # Windows tools (PowerShell, Notepad) begin UTF-8 text with a byte-order mark; JSON forbids
     # it, but it says nothing about the document. A view, not a copy of a large body.
-    return memoryview(raw)[len(BOM):] if raw.startswith(BOM) else raw
+    return memoryview(raw)[len(BOM) :] if raw.startswith(BOM) else raw
 
 
 def _parse_json(body: bytes, kind: str) -> Any:
@@ -119,13 +120,17 @@ def _parse_json(body: bytes, kind: str) -> Any:
 
 
 def _looks_like_json(body: bytes) -> bool:
-    start = body[len(BOM):len(BOM) + 64] if body.startswith(BOM) else body[:64]
+    start = body[len(BOM) : len(BOM) + 64] if body.startswith(BOM) else body[:64]
     return start.lstrip()[:1] in (b"{", b"[")
 
 
 def _too_many_fields() -> ApiError:
-    return ApiError(400, f"a form may carry at most {MAX_FORM_FIELDS} fields (api_token, encode, data)",
-                    field="body", rule="max_fields")
+    return ApiError(
+        400,
+        f"a form may carry at most {MAX_FORM_FIELDS} fields (api_token, encode, data)",
+        field="body",
+        rule="max_fields",
+    )
 
 
 def _parse_form(body: bytes) -> dict[str, str]:
@@ -174,7 +179,7 @@ def _parts(body: bytes, dash: bytes) -> list[bytes]:
             break
         at = _line_starting(body, dash, at + len(dash))
     parts = []
-    for start, end in zip(starts, starts[1:] + [len(body)]):
+    for start, end in zip(starts, [*starts[1:], len(body)]):
         if body.startswith(b"--", start + len(dash)):
             break
         line_end = body.find(b"\n", start, end)
@@ -200,7 +205,7 @@ def _field(part: bytes) -> tuple[str | None, str]:
     if not ends:
         return None, ""
     end = min(ends)
-    head, value = part[:end], part[end + (4 if part.startswith(b"\r\n\r\n", end) else 2):]
+    head, value = part[:end], part[end + (4 if part.startswith(b"\r\n\r\n", end) else 2) :]
     name: str | None = None
     encoding = b""
     for line in head.splitlines():
@@ -217,8 +222,9 @@ def _field(part: bytes) -> tuple[str | None, str]:
         try:
             value = base64.b64decode(b"".join(value.split()))
         except (binascii.Error, ValueError):
-            raise ApiError(400, f"the multipart field {name!r} is not valid base64", field="body",
-                           rule="multipart") from None
+            raise ApiError(
+                400, f"the multipart field {name!r} is not valid base64", field="body", rule="multipart"
+            ) from None
     elif encoding == b"quoted-printable":
         value = quopri.decodestring(value)
     return name, value.decode("utf-8", "replace")

@@ -20,6 +20,7 @@ from sqlalchemy.exc import OperationalError
 from salesmachine_server.errors import ApiError, StoreUnavailable
 from salesmachine_server.serving.threads import on_thread
 from salesmachine_server.store.records.projects import Project, find_by_secret, find_by_token
+
 CHALLENGE = {"WWW-Authenticate": 'Basic realm="salesmachine"'}
 
 
@@ -122,9 +123,7 @@ class ProjectDirectory:
             raise StoreUnavailable(str(exc.orig)) from exc
 
 
-async def authenticate(
-    directory: ProjectDirectory, authorization: str | None, api_token: str | None
-) -> Credentials:
+async def authenticate(directory: ProjectDirectory, authorization: str | None, api_token: str | None) -> Credentials:
     pair = basic_pair(authorization)
     if pair is None:
         if api_token:

@@ -19,8 +19,9 @@ from salesmachine_server.store.records import audit_log, erasure_receipts
 from salesmachine_server.store.write.erasure import erase_account, erase_contact
 
 
-def erase(engines: Engines, server_key: bytes, project_id: int, kind: Kind, uid: str,
-          actor: str) -> dict[str, Any] | None:
+def erase(
+    engines: Engines, server_key: bytes, project_id: int, kind: Kind, uid: str, actor: str
+) -> dict[str, Any] | None:
     """Erase the contact or account `uid` of a project; its signed receipt, or None when the
     project has no such uid. `actor` says who asked: "user:<email>", "api:<token>", "cli:<login>"."""
     started = _now()
@@ -32,20 +33,29 @@ def erase(engines: Engines, server_key: bytes, project_id: int, kind: Kind, uid:
     if erased is None:
         return None
     finished = _now()
-    receipt = sign(receipt_key(server_key), {
-        "receipt": "erasure",
-        "project_id": project_id,
-        "kind": kind,
-        "uid_hashes": erased.uid_hashes,
-        "removed": erased.counts,
-        "started_at": _iso(started),
-        "erased_at": _iso(finished),
-        "by": actor,
-    })
+    receipt = sign(
+        receipt_key(server_key),
+        {
+            "receipt": "erasure",
+            "project_id": project_id,
+            "kind": kind,
+            "uid_hashes": erased.uid_hashes,
+            "removed": erased.counts,
+            "started_at": _iso(started),
+            "erased_at": _iso(finished),
+            "by": actor,
+        },
+    )
     with engines.writer.begin() as conn:
         erasure_receipts.keep(conn, project_id, finished, receipt)
-        audit_log.record(conn, project_id, actor, audit_log.ERASURE,
-                         {"kind": kind, "uid_hashes": erased.uid_hashes, "removed": erased.counts}, finished)
+        audit_log.record(
+            conn,
+            project_id,
+            actor,
+            audit_log.ERASURE,
+            {"kind": kind, "uid_hashes": erased.uid_hashes, "removed": erased.counts},
+            finished,
+        )
     return receipt
 
 

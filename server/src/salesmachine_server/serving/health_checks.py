@@ -21,6 +21,7 @@ from salesmachine_server.errors import ApiError
 from salesmachine_server.serving.state import AppState, app_state
 from salesmachine_server.serving.threads import on_thread
 from salesmachine_server.store.db.engine import Engines
+
 log = logging.getLogger("salesmachine.health")
 
 PROBE_TIMEOUT_SECONDS = 2.0
@@ -47,7 +48,7 @@ async def database_problem(state: AppState) -> str | None:
     except TimeoutError:
         log.warning("the database did not answer within %.1f s", PROBE_TIMEOUT_SECONDS)
         return f"the database did not answer within {PROBE_TIMEOUT_SECONDS:g} s"
-    except Exception as exc:  # noqa: BLE001 - any failure of the probe means not ready
+    except Exception as exc:
         log.warning("the database cannot be reached: %s", _first_line(exc))
         return "the database cannot be reached"
     return None

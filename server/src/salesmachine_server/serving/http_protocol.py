@@ -27,6 +27,7 @@ from typing import Any, cast
 import orjson
 
 from salesmachine_server.errors import ApiError
+
 try:
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 except ImportError:  # httptools is not installed: uvicorn uses h11
@@ -200,8 +201,11 @@ if HttpToolsProtocol is not None:
         def _head_too_slow(self) -> None:
             self._head_timer = None
             if self._in_head and not self._refused:
-                self._refuse(408, b"Request Timeout",
-                             f"the request line and headers did not arrive within {self.head_timeout:g} s")
+                self._refuse(
+                    408,
+                    b"Request Timeout",
+                    f"the request line and headers did not arrive within {self.head_timeout:g} s",
+                )
 
         def _refuse(self, status: int, reason: bytes, message: str) -> None:
             """Answer and close; nothing more is read from this connection."""

@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from salesmachine_server.errors import ApiError
 from salesmachine_server.serving.state import app_state
+
 COMMITS = Counter("salesmachine_commits_total", "Write transactions committed (one per group commit)")
 JOBS = Counter("salesmachine_write_jobs_total", "Write requests committed")
 ITEMS = Counter("salesmachine_items_total", "Items received on the write path", ["outcome"])
@@ -38,6 +39,10 @@ def require_metrics_token(request: Request) -> None:
         return
     scheme, _, given = request.headers.get("authorization", "").strip().partition(" ")
     if scheme.lower() != "bearer" or not secrets.compare_digest(given.strip().encode(), expected.encode()):
-        raise ApiError(401, "/metrics needs Authorization: Bearer <SALESMACHINE_METRICS_TOKEN>",
-                       field="authorization", rule="metrics_token",
-                       headers={"WWW-Authenticate": 'Bearer realm="salesmachine metrics"'})
+        raise ApiError(
+            401,
+            "/metrics needs Authorization: Bearer <SALESMACHINE_METRICS_TOKEN>",
+            field="authorization",
+            rule="metrics_token",
+            headers={"WWW-Authenticate": 'Bearer realm="salesmachine metrics"'},
+        )

@@ -35,8 +35,9 @@ from salesmachine_server.store.records import leases
 
 log = logging.getLogger("salesmachine.periodic")
 
-RUNS = Counter("salesmachine_periodic_runs_total", "Periodic task runs by this process, by how they ended",
-               ["task", "outcome"])  # completed, stopped (lease lost or server stopping), failed
+RUNS = Counter(
+    "salesmachine_periodic_runs_total", "Periodic task runs by this process, by how they ended", ["task", "outcome"]
+)  # completed, stopped (lease lost or server stopping), failed
 HELD = Gauge("salesmachine_periodic_lease_held", "1 while this process holds the task's lease", ["task"])
 
 # A lease lasts this many checks: one late renewal does not hand the task to another process.
@@ -104,8 +105,9 @@ class Periodic:
     async def _look(self, task: PeriodicTask) -> None:
         """Claim or renew the task's lease; start the task if this process holds it and it is due."""
         try:
-            lease = await on_thread(leases.claim, self.engine, task.name, self.holder,
-                                    LEASE_CHECKS * self.check_seconds)
+            lease = await on_thread(
+                leases.claim, self.engine, task.name, self.holder, LEASE_CHECKS * self.check_seconds
+            )
         except Exception as exc:  # the database unreachable, most likely: as if another held it
             log.warning("could not renew the lease of %s: %s", task.name, _first_line(exc))
             lease = None

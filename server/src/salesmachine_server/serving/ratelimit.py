@@ -18,6 +18,8 @@ from sqlalchemy.exc import OperationalError
 from salesmachine_server.errors import ApiError, StoreUnavailable
 from salesmachine_server.serving.threads import on_thread
 from salesmachine_server.store.db.engine import Engines
+
+
 @dataclass(slots=True)
 class Bucket:
     tokens: float

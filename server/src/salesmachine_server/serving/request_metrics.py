@@ -15,7 +15,9 @@ from typing import Any
 from prometheus_client import Counter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-REQUESTS = Counter("salesmachine_requests_total", "HTTP requests answered, by route template and status", ["path", "status"])
+REQUESTS = Counter(
+    "salesmachine_requests_total", "HTTP requests answered, by route template and status", ["path", "status"]
+)
 
 UNMATCHED = "unmatched"
 

@@ -41,8 +41,8 @@ def sent_route_path(scope: Scope) -> str:
     """sent_path without the root_path the application is mounted under."""
     path = sent_path(scope)
     root = quote(scope.get("root_path", ""), safe=_SENT)
-    if root and path.startswith(root) and path[len(root):len(root) + 1] in ("", "/"):
-        return path[len(root):]
+    if root and path.startswith(root) and path[len(root) : len(root) + 1] in ("", "/"):
+        return path[len(root) :]
     return path
 
 

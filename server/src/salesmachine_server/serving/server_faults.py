@@ -16,6 +16,7 @@ import logging
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from salesmachine_server.errors import ApiError
+
 log = logging.getLogger("salesmachine")
 
 FAULT_MESSAGE = "the server failed to handle this request; it has been logged"

@@ -34,6 +34,7 @@ from salesmachine_server.store.records.users import project_ids_of
 from salesmachine_server.store.records.web_sessions import WebSession, find_session
 from salesmachine_server.web.forms import FormRefused
 from salesmachine_server.web.templating import render
+
 SESSION_COOKIE = "sm_session"
 T = TypeVar("T")
 

@@ -37,25 +37,46 @@ async def erase_submit(request: Request) -> Response:
     if kind is None or not uid:
         return await dash.page("erased.html", "audit", {"error": "The form names no contact or account."}, 400)
     if form.get("confirm", "") != uid:
-        return await dash.page("erased.html", "audit", {
-            "kind": kind, "uid": uid,
-            "error": f"Nothing was erased: type the {kind}'s uid exactly as shown to confirm."}, 400)
+        return await dash.page(
+            "erased.html",
+            "audit",
+            {
+                "kind": kind,
+                "uid": uid,
+                "error": f"Nothing was erased: type the {kind}'s uid exactly as shown to confirm.",
+            },
+            400,
+        )
     state = app_state(request)
-    receipt = await on_thread(erase, state.engines, state.server_key, dash.project.id, kind, uid,
-                              user_actor(dash.session.email))
+    receipt = await on_thread(
+        erase, state.engines, state.server_key, dash.project.id, kind, uid, user_actor(dash.session.email)
+    )
     if receipt is None:
-        return await dash.page("erased.html", "audit", {"kind": kind, "uid": uid,
-                                                        "error": f"No {kind} has this uid (already erased?)."}, 404)
+        return await dash.page(
+            "erased.html",
+            "audit",
+            {"kind": kind, "uid": uid, "error": f"No {kind} has this uid (already erased?)."},
+            404,
+        )
     state.suppressed_uids.forget(dash.project.id)
-    return await dash.page("erased.html", "audit", {
-        "kind": kind, "receipt": receipt, "receipt_json": orjson.dumps(receipt, option=orjson.OPT_INDENT_2).decode()})
+    return await dash.page(
+        "erased.html",
+        "audit",
+        {"kind": kind, "receipt": receipt, "receipt_json": orjson.dumps(receipt, option=orjson.OPT_INDENT_2).decode()},
+    )
 
 
 @page_handler
 async def audit_page(request: Request) -> Response:
     dash = await dashboard(request)
     before = request.query_params.get("before", "")
-    entries = await dash.run(functools.partial(audit_log.project_entries, project_id=dash.project.id,
-                                               limit=AUDIT_PAGE, before=int(before) if before.isdigit() else None))
+    entries = await dash.run(
+        functools.partial(
+            audit_log.project_entries,
+            project_id=dash.project.id,
+            limit=AUDIT_PAGE,
+            before=int(before) if before.isdigit() else None,
+        )
+    )
     older = entries[-1].id if len(entries) == AUDIT_PAGE else None
     return await dash.page("audit.html", "audit", {"entries": entries, "older": older})

@@ -23,6 +23,7 @@ from salesmachine_server.store.read.counts import health_bands, turned_bad
 from salesmachine_server.store.read.revenue import home_reports
 from salesmachine_server.store.read.signups import recent_signups
 from salesmachine_server.web.access import dashboard, page_handler
+
 MONTHS = 12
 
 
@@ -73,11 +74,15 @@ async def home(request: Request) -> Response:
 
     found = await dash.run(load)
     reports = found["reports"]
-    return await dash.page("home.html", "home", {
-        "trend": trend(reports),
-        "chart": movements_chart(reports),
-        "bands": found["bands"],
-        "turned_bad": found["turned_bad"],
-        "signups": found["signups"],
-        "rule": window.rule,
-    })
+    return await dash.page(
+        "home.html",
+        "home",
+        {
+            "trend": trend(reports),
+            "chart": movements_chart(reports),
+            "bands": found["bands"],
+            "turned_bad": found["turned_bad"],
+            "signups": found["signups"],
+            "rule": window.rule,
+        },
+    )

@@ -107,8 +107,13 @@ class ListForm:
 
     def address(self, **extra: str) -> str:
         """The query string of the list page showing this form (plus `extra`, e.g. a cursor)."""
-        fields = [("q", self.q), ("health", self.health), ("activity", self.activity),
-                  ("where", "\n".join(self.conditions)), ("sort", self.sort if self.sort != DEFAULT_SORT else "")]
+        fields = [
+            ("q", self.q),
+            ("health", self.health),
+            ("activity", self.activity),
+            ("where", "\n".join(self.conditions)),
+            ("sort", self.sort if self.sort != DEFAULT_SORT else ""),
+        ]
         fields += list(extra.items())
         return "&".join(f"{k}={quote_plus(v)}" for k, v in fields if v)
 

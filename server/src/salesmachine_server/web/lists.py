@@ -16,15 +16,16 @@ from starlette.responses import RedirectResponse, Response
 from salesmachine_server.domain.health import LEVELS
 from salesmachine_server.domain.list_query import QueryError, Subject, parse_list_query
 from salesmachine_server.serving.threads import on_thread
+from salesmachine_server.store.read.counts import count_matching
 from salesmachine_server.store.read.lists import list_accounts, list_contacts
 from salesmachine_server.store.read.profiles import account_domains
-from salesmachine_server.store.read.counts import count_matching
 from salesmachine_server.store.records.saved_segments import Segment, delete_segment, find_segment, save_segment
 from salesmachine_server.web.access import Dashboard, PageNotFound, dashboard, page_handler
 from salesmachine_server.web.forms import checked_form
 from salesmachine_server.web.list_form import ACTIVITY_LABELS, SORTS, ListForm
 from salesmachine_server.web.logos import Logo
 from salesmachine_server.web.numbers import MAX_ID, whole_number
+
 PAGE_SIZE = 25
 
 
@@ -49,10 +50,15 @@ async def _segment(dash: Dashboard, raw: str) -> Segment:
 
 
 async def _bad_segment_id(dash: Dashboard, section: str) -> Response:
-    return await dash.page("error.html", section, {
-        "title": "No such segment",
-        "message": f"segment must be a whole number from 1 to {MAX_ID} (a segment's id, as the sidebar links it).",
-    }, status=400)
+    return await dash.page(
+        "error.html",
+        section,
+        {
+            "title": "No such segment",
+            "message": f"segment must be a whole number from 1 to {MAX_ID} (a segment's id, as the sidebar links it).",
+        },
+        status=400,
+    )
 
 
 async def _list(request: Request, subject: Subject) -> Response:
@@ -87,29 +93,33 @@ async def _list(request: Request, subject: Subject) -> Response:
 
         def load(conn: Connection) -> tuple[Any, str | None, int, dict[int, str | None]]:
             found, after = lister(conn, project_id, query, window)
-            domains = (account_domains(conn, [(r.id, r.params) for r in found])
-                       if subject == Subject.ACCOUNTS else {})
+            domains = account_domains(conn, [(r.id, r.params) for r in found]) if subject == Subject.ACCOUNTS else {}
             return found, after, count_matching(conn, project_id, subject, query, window), domains
 
         rows, next_cursor, total, domains = await dash.run(load)
     base = f"segment={segment.id}" if segment else form.address()
-    return await dash.page("list.html", subject, {
-        "subject": subject,
-        "form": form,
-        "segment": segment,
-        "language": form.language(),
-        "rows": rows,
-        "logos": {r.account_uid: Logo.of(r.params, domain=domains[r.id]) for r in rows}
-        if subject == Subject.ACCOUNTS else {},
-        "total": total,
-        "error": error,
-        "paged": bool(cursor),
-        "first_url": dash.url(f"/{subject}?{base}"),
-        "next_url": dash.url(f"/{subject}?{base}&cursor={quote_plus(next_cursor)}") if next_cursor else None,
-        "levels": LEVELS,
-        "activity_labels": ACTIVITY_LABELS,
-        "sorts": SORTS,
-    })
+    return await dash.page(
+        "list.html",
+        subject,
+        {
+            "subject": subject,
+            "form": form,
+            "segment": segment,
+            "language": form.language(),
+            "rows": rows,
+            "logos": {r.account_uid: Logo.of(r.params, domain=domains[r.id]) for r in rows}
+            if subject == Subject.ACCOUNTS
+            else {},
+            "total": total,
+            "error": error,
+            "paged": bool(cursor),
+            "first_url": dash.url(f"/{subject}?{base}"),
+            "next_url": dash.url(f"/{subject}?{base}&cursor={quote_plus(next_cursor)}") if next_cursor else None,
+            "levels": LEVELS,
+            "activity_labels": ACTIVITY_LABELS,
+            "sorts": SORTS,
+        },
+    )
 
 
 @page_handler
@@ -135,11 +145,19 @@ async def segment_save(request: Request) -> Response:
         parse_list_query(query, subject or Subject.ACCOUNTS)
         if subject is None:
             raise ValueError("a segment lists accounts or contacts")
-        segment = await on_thread(save_segment, dash.engines.writer, dash.project.id, subject,
-                                  form.get("name", ""), query, dash.session.user_id)
+        segment = await on_thread(
+            save_segment,
+            dash.engines.writer,
+            dash.project.id,
+            subject,
+            form.get("name", ""),
+            query,
+            dash.session.user_id,
+        )
     except ValueError as exc:  # QueryError is one
-        return await dash.page("error.html", subject or "home",
-                               {"title": "Segment not saved", "message": str(exc)}, status=400)
+        return await dash.page(
+            "error.html", subject or "home", {"title": "Segment not saved", "message": str(exc)}, status=400
+        )
     return RedirectResponse(dash.url(f"/{segment.subject}?segment={segment.id}"), status_code=303)
 
 

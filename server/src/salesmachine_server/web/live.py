@@ -20,22 +20,34 @@ from salesmachine_server.errors import ApiError
 from salesmachine_server.store.read.live_feed import recent_events, recent_rejections
 from salesmachine_server.web.access import NotSignedIn, PageNotFound, dashboard, page_handler
 from salesmachine_server.web.numbers import MAX_ID, whole_number
+
 RAW_CHARS = 2000
 POLL_MS = 2000
 
 
 def event_json(row: Any) -> dict[str, Any]:
     return {
-        "id": row.id, "kind": row.kind, "name": row.name, "contact_uid": row.contact_uid,
-        "account_uid": row.account_uid, "params": orjson.dumps(row.params).decode()[:RAW_CHARS],
-        "occurred_at": row.occurred_at, "received_at": row.received_at,
+        "id": row.id,
+        "kind": row.kind,
+        "name": row.name,
+        "contact_uid": row.contact_uid,
+        "account_uid": row.account_uid,
+        "params": orjson.dumps(row.params).decode()[:RAW_CHARS],
+        "occurred_at": row.occurred_at,
+        "received_at": row.received_at,
     }
 
 
 def rejection_json(row: Any) -> dict[str, Any]:
     return {
-        "id": row.id, "path": row.path, "item_index": row.item_index, "code": row.code, "field": row.field,
-        "reason": row.reason, "raw": row.raw[:RAW_CHARS], "received_at": row.received_at,
+        "id": row.id,
+        "path": row.path,
+        "item_index": row.item_index,
+        "code": row.code,
+        "field": row.field,
+        "reason": row.reason,
+        "raw": row.raw[:RAW_CHARS],
+        "received_at": row.received_at,
     }
 
 
@@ -51,11 +63,15 @@ async def live_page(request: Request) -> Response:
     dash = await dashboard(request)
     project_id = dash.project.id
     feed = await dash.run(lambda conn: _feed(conn, project_id, 0, 0))
-    return await dash.page("live.html", "live", {
-        "events": feed["events"],
-        "rejected": feed["rejected"],
-        "poll_ms": POLL_MS,
-    })
+    return await dash.page(
+        "live.html",
+        "live",
+        {
+            "events": feed["events"],
+            "rejected": feed["rejected"],
+            "poll_ms": POLL_MS,
+        },
+    )
 
 
 async def live_feed(request: Request) -> Response:

@@ -32,6 +32,7 @@ from salesmachine_server.serving.threads import on_connection
 from salesmachine_server.store.read.logo_domains import projects_have_domain
 from salesmachine_server.store.records.users import project_ids_of
 from salesmachine_server.web.access import current_session
+
 EXTENSIONS = {".png": "image/png", ".svg": "image/svg+xml", ".jpg": "image/jpeg", ".webp": "image/webp"}
 _DOMAIN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$")
 COLOURS = 8
@@ -65,7 +66,7 @@ class Logo:
     image: str | None  # URL of a local logo file, when there is one
 
     @classmethod
-    def of(cls, params: dict[str, Any], fallback: str = "", domain: str | None = None) -> "Logo":
+    def of(cls, params: dict[str, Any], fallback: str = "", domain: str | None = None) -> Logo:
         """`domain`: the account's, when known (reads.account_domains); else read from params."""
         name = params.get("name") if isinstance(params.get("name"), str) else None
         label = name or fallback

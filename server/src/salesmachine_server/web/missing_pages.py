@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from salesmachine_server.web.access import NotSignedIn, current_session, dashboard, error_page, page_handler
+
 TITLE = "Not found"
 MESSAGE = "There is no such page: the address may be mistyped, or the link old."
 

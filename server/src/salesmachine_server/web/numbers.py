@@ -6,6 +6,7 @@ database driver)."""
 from __future__ import annotations
 
 from salesmachine_server.domain.list_query import is_whole_number
+
 MAX_ID = 2**63 - 1  # ids are 64-bit integers on both engines
 
 

@@ -21,14 +21,15 @@ from salesmachine_server.domain import revenue
 from salesmachine_server.domain.list_query import FieldType, QueryError, decode_cursor
 from salesmachine_server.store.read.activity import account_usage, usage
 from salesmachine_server.store.read.profiles import account_profile, contact_profile
+from salesmachine_server.store.read.revenue import paying_accounts_of
 from salesmachine_server.store.read.timelines import EventQuery, events_page
 from salesmachine_server.web.access import Dashboard, PageNotFound, dashboard, page_handler
 from salesmachine_server.web.attribute_values import shown
 from salesmachine_server.web.home import first_month
 from salesmachine_server.web.logos import Logo
-from salesmachine_server.store.read.revenue import paying_accounts_of
 from salesmachine_server.web.usage_map import first_day, usage_map
 from salesmachine_server.web.visits import agent_label, place, visit_of
+
 TIMELINE_PAGE = 30
 VISITS = 5
 
@@ -38,8 +39,11 @@ def mrr_chart(history: list[models.MrrChange], dash: Dashboard) -> dict[str, Any
     of changes: what the profile's chart draws. A stored value out of range is left out, as the
     revenue report does (revenue.stored_mrr); domain/revenue.py works in naive UTC, the form the
     store keeps."""
-    changes = [(row.effective_at.replace(tzinfo=None), value) for row in history
-               if (value := revenue.stored_mrr(row.mrr)) is not None]
+    changes = [
+        (row.effective_at.replace(tzinfo=None), value)
+        for row in history
+        if (value := revenue.stored_mrr(row.mrr)) is not None
+    ]
     cuts = revenue.periods(first_month(dash.window.today), dash.window.today, revenue.MONTH, dash.zone)
     return {
         "labels": [cut.start.strftime("%b %Y") for cut in cuts],
@@ -100,8 +104,9 @@ async def account_page(request: Request) -> Response:
     if found is None:
         raise PageNotFound(f"No account has the uid {uid!r}.")
     profile = found["profile"]
-    return await _profile_page(dash, "account.html", "accounts", found, kind,
-                               Logo.of(profile.params, uid, profile.domain))
+    return await _profile_page(
+        dash, "account.html", "accounts", found, kind, Logo.of(profile.params, uid, profile.domain)
+    )
 
 
 @page_handler
@@ -134,27 +139,38 @@ async def contact_page(request: Request) -> Response:
         raise PageNotFound(f"No contact has the uid {uid!r}.")
     params = found["profile"].params
     label = params.get("name") if isinstance(params.get("name"), str) else params.get("email")
-    return await _profile_page(dash, "contact.html", "contacts", found, kind,
-                               Logo.of({"name": label if isinstance(label, str) else uid}),
-                               paying_accounts=found["paying_accounts"])
+    return await _profile_page(
+        dash,
+        "contact.html",
+        "contacts",
+        found,
+        kind,
+        Logo.of({"name": label if isinstance(label, str) else uid}),
+        paying_accounts=found["paying_accounts"],
+    )
 
 
-async def _profile_page(dash: Dashboard, template: str, section: str, found: dict[str, Any], kind: str | None,
-                        logo: Logo, **extra: Any) -> Response:
+async def _profile_page(
+    dash: Dashboard, template: str, section: str, found: dict[str, Any], kind: str | None, logo: Logo, **extra: Any
+) -> Response:
     profile = found["profile"]
     today: date = dash.window.today
-    return await dash.page(template, section, {
-        "p": profile,
-        "logo": logo,
-        "attributes": [(key, shown(key, value, dash.zone)) for key, value in sorted(profile.params.items())],
-        "chart": mrr_chart(profile.mrr_history, dash),
-        "usage": usage_map(found["usage"], today),
-        "timeline": found["timeline"],
-        "timeline_kind": kind,
-        "next_cursor": found["cursor"],
-        "visits": found["visits"],
-        "place": place(msgspec.structs.asdict(profile.location) if profile.location else None),
-        "agent": agent_label(msgspec.structs.asdict(agent) if (agent := getattr(profile, "agent", None)) else None),
-        "rule": dash.window.rule,
-        **extra,
-    })
+    return await dash.page(
+        template,
+        section,
+        {
+            "p": profile,
+            "logo": logo,
+            "attributes": [(key, shown(key, value, dash.zone)) for key, value in sorted(profile.params.items())],
+            "chart": mrr_chart(profile.mrr_history, dash),
+            "usage": usage_map(found["usage"], today),
+            "timeline": found["timeline"],
+            "timeline_kind": kind,
+            "next_cursor": found["cursor"],
+            "visits": found["visits"],
+            "place": place(msgspec.structs.asdict(profile.location) if profile.location else None),
+            "agent": agent_label(msgspec.structs.asdict(agent) if (agent := getattr(profile, "agent", None)) else None),
+            "rule": dash.window.rule,
+            **extra,
+        },
+    )

@@ -67,6 +67,7 @@ salesmachine.Settings("%(token)s", {});
 REVEAL_COOKIE = "sm_reveal"
 REVEAL_SECONDS = 60
 
+
 @cache
 def time_zones() -> list[str]:
     return sorted(zoneinfo.available_timezones())
@@ -78,19 +79,24 @@ def snippet(request: Request, token: str) -> str:
 
 
 async def _page(dash: Dashboard, values: dict[str, Any], status: int = 200) -> Response:
-    return await dash.page("settings.html", "settings", {
-        "snippet": snippet(dash.request, dash.project.token),
-        "rule": dash.project.settings.health,
-        "timezone": dash.zone.key,
-        "time_zones": time_zones(),
-        "identity_verification": dash.project.settings.identity_verification,
-        "retention_days": dash.project.settings.retention_days,
-        "retention_max_days": RETENTION_MAX_DAYS,
-        "secret": None,
-        "errors": [],
-        "saved": dash.request.query_params.get("saved") == "1",
-        **values,
-    }, status=status)
+    return await dash.page(
+        "settings.html",
+        "settings",
+        {
+            "snippet": snippet(dash.request, dash.project.token),
+            "rule": dash.project.settings.health,
+            "timezone": dash.zone.key,
+            "time_zones": time_zones(),
+            "identity_verification": dash.project.settings.identity_verification,
+            "retention_days": dash.project.settings.retention_days,
+            "retention_max_days": RETENTION_MAX_DAYS,
+            "secret": None,
+            "errors": [],
+            "saved": dash.request.query_params.get("saved") == "1",
+            **values,
+        },
+        status=status,
+    )
 
 
 def _reveal_mark(dash: Dashboard) -> str:
@@ -117,9 +123,16 @@ async def settings_page(request: Request) -> Response:
 async def _revealed(dash: Dashboard) -> Response:
     secret = derive_secret(app_state(dash.request).server_key, dash.project.token)
     if not dash.project.secret_matches(secret):
-        return await _page(dash, {"errors": [
-            "This server's key did not issue this project's secret (was the key file replaced?): "
-            "it cannot be shown."]}, status=409)
+        return await _page(
+            dash,
+            {
+                "errors": [
+                    "This server's key did not issue this project's secret (was the key file replaced?): "
+                    "it cannot be shown."
+                ]
+            },
+            status=409,
+        )
     return await _page(dash, {"secret": secret})
 
 
@@ -132,8 +145,14 @@ async def reveal_secret(request: Request) -> Response:
     response = RedirectResponse(dash.url("/settings"), status_code=303)
     # Not `Secure`: the mark alone reveals nothing, and the session cookie it needs is Secure
     # wherever the dashboard is reached over HTTPS.
-    response.set_cookie(REVEAL_COOKIE, _reveal_mark(dash), max_age=REVEAL_SECONDS, path=dash.url("/settings"),
-                        httponly=True, samesite="strict")
+    response.set_cookie(
+        REVEAL_COOKIE,
+        _reveal_mark(dash),
+        max_age=REVEAL_SECONDS,
+        path=dash.url("/settings"),
+        httponly=True,
+        samesite="strict",
+    )
     return response
 
 
@@ -143,8 +162,10 @@ async def save_settings(request: Request) -> Response:
     form = await checked_form(request, dash.session.csrf_token)
     # Every field of the form is part of the change (a missing one is refused, as an empty one),
     # but retention: a form without its field (an older page) leaves it as it is.
-    change: dict[str, Any] = {"health": {name: form.get(name, "") for name in THRESHOLDS},
-                              "timezone": form.get("timezone", "")}
+    change: dict[str, Any] = {
+        "health": {name: form.get(name, "") for name in THRESHOLDS},
+        "timezone": form.get("timezone", ""),
+    }
     if RETENTION_FIELD in form:
         change[RETENTION_FIELD] = form[RETENTION_FIELD]
     try:  # checked here first, to answer the form without a write transaction
@@ -156,8 +177,15 @@ async def save_settings(request: Request) -> Response:
     rule = settings.health
     changed_marks = (rule.good_above, rule.bad_at_most) != (dash.window.rule.good_above, dash.window.rule.bad_at_most)
     await on_thread(update_settings, writer, dash.project.name, change)
-    await on_thread(audit_log.record_settings_change, writer, dash.project.id, f"user:{dash.session.email}",
-                    applied(settings, change), "dashboard", utcnow())
+    await on_thread(
+        audit_log.record_settings_change,
+        writer,
+        dash.project.id,
+        f"user:{dash.session.email}",
+        applied(settings, change),
+        "dashboard",
+        utcnow(),
+    )
     app_state(request).projects.forget(dash.project.id)  # the API of this process applies them at once
     if changed_zone:  # recomputes the health marks too
         await on_thread(rebuild_contact_days, writer, dash.project.id, settings.timezone)

@@ -21,13 +21,12 @@ from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 
-from salesmachine_server.domain import revenue
 from salesmachine_server.api.revenue import parse_query
+from salesmachine_server.domain import revenue
 from salesmachine_server.errors import ApiError
 from salesmachine_server.store.read.revenue import accounts_of_paying_contacts, mrr_rows, names_of
 from salesmachine_server.web.access import Dashboard, dashboard, page_handler
 from salesmachine_server.web.home import movements_chart
-
 
 # The intervals the page offers, and how many periods it shows of each when no `from` is given.
 OFFERED = (revenue.WEEK, revenue.MONTH, revenue.QUARTER)
@@ -92,9 +91,13 @@ def _cuts(first: date, last: date, interval: str, dash: Dashboard) -> list[reven
     try:
         return revenue.periods(first, last, interval, dash.zone)
     except revenue.TooManyPeriods as exc:
-        raise ApiError(400, f"from {first} to {last} by {interval} is {exc.count} periods; at most {exc.limit}: "
-                            "choose a longer interval or a shorter range", field="interval",
-                       rule="max_periods") from None
+        raise ApiError(
+            400,
+            f"from {first} to {last} by {interval} is {exc.count} periods; at most {exc.limit}: "
+            "choose a longer interval or a shorter range",
+            field="interval",
+            rule="max_periods",
+        ) from None
 
 
 async def _reports(dash: Dashboard, cuts: list[revenue.Period]) -> list[revenue.PeriodReport]:
@@ -107,8 +110,7 @@ async def _reports(dash: Dashboard, cuts: list[revenue.Period]) -> list[revenue.
 
 
 def period_address(dash: Dashboard, period: revenue.Period, interval: str, kind: str | None = None) -> str:
-    query = {"interval": interval, "from": period.start.isoformat(),
-             "to": (period.end - timedelta(days=1)).isoformat()}
+    query = {"interval": interval, "from": period.start.isoformat(), "to": (period.end - timedelta(days=1)).isoformat()}
     if kind:
         query["kind"] = kind
     return dash.url(f"/revenue/period?{urlencode(query)}")
@@ -122,9 +124,12 @@ async def revenue_page(request: Request) -> Response:
         first = query.first if "from" in request.query_params else default_first(query.last, query.interval)
         cuts = _cuts(first, query.last, query.interval, dash)
     except ApiError as exc:
-        return await dash.page("revenue.html", "revenue", {"error": refused(exc), "offered": OFFERED,
-                                                            "interval": request.query_params.get("interval")},
-                               status=400)
+        return await dash.page(
+            "revenue.html",
+            "revenue",
+            {"error": refused(exc), "offered": OFFERED, "interval": request.query_params.get("interval")},
+            status=400,
+        )
     reports = await _reports(dash, cuts)
     chart = movements_chart(reports)
     chart["labels"] = [label(r.period.start, r.period.end, query.interval) for r in reports]
@@ -133,25 +138,34 @@ async def revenue_page(request: Request) -> Response:
             "report": r,
             "label": label(r.period.start, r.period.end, query.interval),
             "address": period_address(dash, r.period, query.interval),
-            "moves": {kind: {"count": len(r.movements[kind]), "total": revenue.rounded(r.total(kind)),
-                             "address": period_address(dash, r.period, query.interval, kind)}
-                      for kind in revenue.MOVEMENTS},
+            "moves": {
+                kind: {
+                    "count": len(r.movements[kind]),
+                    "total": revenue.rounded(r.total(kind)),
+                    "address": period_address(dash, r.period, query.interval, kind),
+                }
+                for kind in revenue.MOVEMENTS
+            },
         }
         for r in reports
     ]
-    return await dash.page("revenue.html", "revenue", {
-        "error": None,
-        "offered": OFFERED,
-        "interval": query.interval,
-        "first": first,
-        "last": query.last,
-        "rows": rows,
-        "chart": chart,
-        "latest": reports[-1],
-        "net_new": revenue.rounded(sum((r.net_new_mrr for r in reports), revenue.ZERO)),
-        "rounded": revenue.rounded,
-        "movements": revenue.MOVEMENTS,
-    })
+    return await dash.page(
+        "revenue.html",
+        "revenue",
+        {
+            "error": None,
+            "offered": OFFERED,
+            "interval": query.interval,
+            "first": first,
+            "last": query.last,
+            "rows": rows,
+            "chart": chart,
+            "latest": reports[-1],
+            "net_new": revenue.rounded(sum((r.net_new_mrr for r in reports), revenue.ZERO)),
+            "rounded": revenue.rounded,
+            "movements": revenue.MOVEMENTS,
+        },
+    )
 
 
 @dataclass(frozen=True)
@@ -175,8 +189,9 @@ def _kind(params: QueryParams) -> str | None:
     if len(kinds) > 1:
         raise ApiError(400, "kind is given more than once", field="kind", rule="single")
     if kinds and kinds[0] not in revenue.MOVEMENTS:
-        raise ApiError(400, f"kind must be one of {', '.join(revenue.MOVEMENTS)}, got {kinds[0]!r}",
-                       field="kind", rule="one_of")
+        raise ApiError(
+            400, f"kind must be one of {', '.join(revenue.MOVEMENTS)}, got {kinds[0]!r}", field="kind", rule="one_of"
+        )
     return kinds[0] if kinds else None
 
 
@@ -187,33 +202,38 @@ async def period_page(request: Request) -> Response:
     params = request.query_params
     try:
         kind = _kind(params)
-        query = parse_query(QueryParams([(k, v) for k, v in params.multi_items() if k != "kind"]),
-                            dash.window.today)
+        query = parse_query(QueryParams([(k, v) for k, v in params.multi_items() if k != "kind"]), dash.window.today)
     except ApiError as exc:
         return await dash.page("revenue_period.html", "revenue", {"error": refused(exc)}, status=400)
     stop = query.last + timedelta(days=1)
-    period = revenue.Period(query.first, stop, revenue.utc_instant(query.first, dash.zone),
-                            revenue.utc_instant(stop, dash.zone))
+    period = revenue.Period(
+        query.first, stop, revenue.utc_instant(query.first, dash.zone), revenue.utc_instant(stop, dash.zone)
+    )
     (report,) = await _reports(dash, [period])
     moves = [m for k in revenue.MOVEMENTS for m in report.movements[k]]
     project_id = dash.project.id
     names = await dash.run(lambda conn: names_of(conn, project_id, [m.unit for m in moves]))
     listed = [
         Moved(m.kind, m.unit.kind, m.unit.uid, names.get(m.unit), revenue.rounded(m.before), revenue.rounded(m.after))
-        for m in moves if kind is None or m.kind == kind
+        for m in moves
+        if kind is None or m.kind == kind
     ]
-    return await dash.page("revenue_period.html", "revenue", {
-        "error": None,
-        "title": label(query.first, stop, query.interval),
-        "interval": query.interval,
-        "first": query.first,
-        "last": query.last,
-        "kind": kind,
-        "report": report,
-        "listed": listed,
-        "counts": {k: len(report.movements[k]) for k in revenue.MOVEMENTS},
-        "kinds": revenue.MOVEMENTS,
-        "rounded": revenue.rounded,
-        "address": lambda k=None: period_address(dash, period, query.interval, k),
-        "back": dash.url(f"/revenue?{urlencode({'interval': query.interval})}"),
-    })
+    return await dash.page(
+        "revenue_period.html",
+        "revenue",
+        {
+            "error": None,
+            "title": label(query.first, stop, query.interval),
+            "interval": query.interval,
+            "first": query.first,
+            "last": query.last,
+            "kind": kind,
+            "report": report,
+            "listed": listed,
+            "counts": {k: len(report.movements[k]) for k in revenue.MOVEMENTS},
+            "kinds": revenue.MOVEMENTS,
+            "rounded": revenue.rounded,
+            "address": lambda k=None: period_address(dash, period, query.interval, k),
+            "back": dash.url(f"/revenue?{urlencode({'interval': query.interval})}"),
+        },
+    )

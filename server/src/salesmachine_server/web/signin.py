@@ -18,6 +18,7 @@ import secrets
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from salesmachine_server.ingest.client_ip import behind_trusted_proxy, request_client_ip
 from salesmachine_server.serving.state import app_state
 from salesmachine_server.serving.threads import on_thread
 from salesmachine_server.store.records import audit_log
@@ -26,9 +27,9 @@ from salesmachine_server.store.records.sign_in_attempts import begin_attempt, su
 from salesmachine_server.store.records.users import authenticate
 from salesmachine_server.store.records.web_sessions import LIFETIME, end_session, start_session
 from salesmachine_server.web.access import SESSION_COOKIE, current_session, error_page, page_handler, projects_of
-from salesmachine_server.ingest.client_ip import behind_trusted_proxy, request_client_ip
 from salesmachine_server.web.forms import checked_form
 from salesmachine_server.web.templating import render
+
 SIGNIN_COOKIE = "sm_signin"
 
 
@@ -56,8 +57,9 @@ def _signin_form(request: Request, error: str | None = None, email: str = "", st
         {"csrf": token, "error": error, "email": email, "next": safe_next(request.query_params.get("next"))},
         status=status,
     )
-    response.set_cookie(SIGNIN_COOKIE, token, max_age=3600, path="/signin", httponly=True, samesite="strict",
-                        secure=_secure(request))
+    response.set_cookie(
+        SIGNIN_COOKIE, token, max_age=3600, path="/signin", httponly=True, samesite="strict", secure=_secure(request)
+    )
     return response
 
 
@@ -77,8 +79,12 @@ async def signin_submit(request: Request) -> Response:
     attempt = await on_thread(begin_attempt, engines.writer, email, client)
     if attempt.retry_after:
         minutes = math.ceil(attempt.retry_after / 60)
-        response = _signin_form(request, "Too many failed sign-ins: try again in "
-                                f"{minutes} minute{'s' if minutes != 1 else ''}.", email=email, status=429)
+        response = _signin_form(
+            request,
+            f"Too many failed sign-ins: try again in {minutes} minute{'s' if minutes != 1 else ''}.",
+            email=email,
+            status=429,
+        )
         response.headers["Retry-After"] = str(attempt.retry_after)
         return response
     user = await on_thread(authenticate, engines.reader, email, form.get("password", ""))
@@ -88,8 +94,15 @@ async def signin_submit(request: Request) -> Response:
     await on_thread(succeeded, engines.writer, attempt)
     token, _session = await on_thread(start_session, app_state(request).engines.writer, user.id)
     response = RedirectResponse(safe_next(form.get("next")), status_code=303)
-    response.set_cookie(SESSION_COOKIE, token, max_age=int(LIFETIME.total_seconds()), path="/", httponly=True,
-                        samesite="lax", secure=_secure(request))
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=int(LIFETIME.total_seconds()),
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=_secure(request),
+    )
     response.delete_cookie(SIGNIN_COOKIE, path="/signin")
     return response
 
@@ -112,7 +125,10 @@ async def root(request: Request) -> Response:
         return RedirectResponse("/signin", status_code=303)
     projects = await projects_of(request, session)
     if not projects:
-        return error_page(403, "No project yet",
-                          "You are not a member of any project: ask an administrator to run "
-                          f"`salesmachine users grant {session.email} --project NAME`.")
+        return error_page(
+            403,
+            "No project yet",
+            "You are not a member of any project: ask an administrator to run "
+            f"`salesmachine users grant {session.email} --project NAME`.",
+        )
     return RedirectResponse(f"/p/{projects[0].id}/", status_code=303)

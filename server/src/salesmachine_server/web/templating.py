@@ -9,7 +9,7 @@ injected `<script>` would not run even if escaping were ever missed.
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
@@ -48,7 +48,7 @@ def when(context: Any, value: datetime | None) -> str:
     if value is None:
         return "never"
     tz: ZoneInfo = context.get("tz") or ZoneInfo("UTC")
-    return value.replace(tzinfo=timezone.utc).astimezone(tz).strftime("%Y-%m-%d %H:%M")
+    return value.replace(tzinfo=UTC).astimezone(tz).strftime("%Y-%m-%d %H:%M")
 
 
 def ago(value: datetime | None, now: datetime | None = None) -> str:
@@ -57,8 +57,8 @@ def ago(value: datetime | None, now: datetime | None = None) -> str:
     if value is None:
         return "never"
     if value.tzinfo is not None:
-        value = value.astimezone(timezone.utc).replace(tzinfo=None)
-    now = now or datetime.now(timezone.utc).replace(tzinfo=None)
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    now = now or datetime.now(UTC).replace(tzinfo=None)
     seconds = (now - value).total_seconds()
     if seconds < 0:
         return "in the future"

@@ -14,14 +14,33 @@ from datetime import datetime
 from typing import Any
 
 # Order matters: Edge and Opera say Chrome too, Chrome says Safari too.
-_BROWSERS = (("Edg/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"),
-             ("Chromium/", "Chromium"), ("Safari/", "Safari"))
-_SYSTEMS = (("Windows", "Windows"), ("iPhone", "iOS"), ("iPad", "iPadOS"), ("Android", "Android"),
-            ("Mac OS X", "macOS"), ("CrOS", "ChromeOS"), ("Linux", "Linux"))
+_BROWSERS = (
+    ("Edg/", "Edge"),
+    ("OPR/", "Opera"),
+    ("Firefox/", "Firefox"),
+    ("Chrome/", "Chrome"),
+    ("Chromium/", "Chromium"),
+    ("Safari/", "Safari"),
+)
+_SYSTEMS = (
+    ("Windows", "Windows"),
+    ("iPhone", "iOS"),
+    ("iPad", "iPadOS"),
+    ("Android", "Android"),
+    ("Mac OS X", "macOS"),
+    ("CrOS", "ChromeOS"),
+    ("Linux", "Linux"),
+)
 # What an address that is not located is shown as.
-_SCOPES = {"private": "private network", "loopback": "this machine (loopback)", "link_local": "local link",
-           "multicast": "multicast address", "unspecified": "unspecified address", "reserved": "reserved address",
-           "invalid": "not an address"}
+_SCOPES = {
+    "private": "private network",
+    "loopback": "this machine (loopback)",
+    "link_local": "local link",
+    "multicast": "multicast address",
+    "unspecified": "unspecified address",
+    "reserved": "reserved address",
+    "invalid": "not an address",
+}
 
 
 @dataclass(frozen=True)
@@ -93,7 +112,9 @@ def visit_of(row: Any) -> Visit:
         country = _text(params, "visit_country", "country")
         location = ", ".join(p for p in (city, country) if p) or None
     agent = _text(params, "visit_agent", "user_agent")
-    browser = agent_label({"browser": row.browser, "os": row.os, "device": row.device}, versions=False) \
-        or browser_label(agent)
-    return Visit(row.occurred_at, _text(params, "visit_url", "url"), _text(params, "visit_ip", "ip"), location,
-                 browser, agent)
+    browser = agent_label(
+        {"browser": row.browser, "os": row.os, "device": row.device}, versions=False
+    ) or browser_label(agent)
+    return Visit(
+        row.occurred_at, _text(params, "visit_url", "url"), _text(params, "visit_ip", "ip"), location, browser, agent
+    )

@@ -52,8 +52,9 @@ def unnest(table: Table, columns: Sequence[str]) -> str:
     the column's own type (strings as text, so that a value too long for a varchar column fails
     on insert as it did, rather than being cut by the cast)."""
     dialect = _POSTGRESQL
-    types = ["TEXT" if isinstance(table.c[c].type, String) else table.c[c].type.compile(dialect=dialect)
-             for c in columns]
+    types = [
+        "TEXT" if isinstance(table.c[c].type, String) else table.c[c].type.compile(dialect=dialect) for c in columns
+    ]
     return f"unnest({', '.join(f'%s::{t}[]' for t in types)}) AS v({', '.join(columns)})"
 
 
@@ -83,14 +84,22 @@ class Dialect:
     # -- the shapes of the write path ------------------------------------------------------
 
     def insert(
-        self, table: Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]], returning: str | None = None,
+        self,
+        table: Table,
+        columns: Sequence[str],
+        rows: Sequence[tuple[Any, ...]],
+        returning: str | None = None,
     ) -> list[Any]:
         """INSERT of `rows` (tuples in the order of `columns`); the `returning` columns of the
         rows inserted."""
         return self._insert(table, columns, rows, "", returning)
 
     def insert_ignoring(
-        self, table: Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]], conflict: Sequence[str],
+        self,
+        table: Table,
+        columns: Sequence[str],
+        rows: Sequence[tuple[Any, ...]],
+        conflict: Sequence[str],
         returning: str | None = None,
     ) -> list[Any]:
         """INSERT of `rows` except those whose `conflict` key is stored (or sent twice: the
@@ -100,15 +109,19 @@ class Dialect:
         return self._insert(table, columns, rows, f" ON CONFLICT ({', '.join(conflict)}) DO NOTHING", returning)
 
     def upsert_adding(
-        self, table: Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]], key: Sequence[str], counter: str,
+        self,
+        table: Table,
+        columns: Sequence[str],
+        rows: Sequence[tuple[Any, ...]],
+        key: Sequence[str],
+        counter: str,
     ) -> None:
         """INSERT of `rows`, or, for a row whose `key` is stored, its `counter` added to the
         stored one. A key must not come twice in `rows` (PostgreSQL refuses it)."""
         if not rows:
             return
         head = f"INSERT INTO {table.name} ({', '.join(columns)}) "
-        tail = (f" ON CONFLICT ({', '.join(key)}) DO UPDATE "
-                f"SET {counter} = {table.name}.{counter} + excluded.{counter}")
+        tail = f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET {counter} = {table.name}.{counter} + excluded.{counter}"
         if self.postgres:
             self._over_arrays(head + f"SELECT * FROM {unnest(table, columns)}" + tail, rows, None)
         else:
@@ -133,12 +146,16 @@ class Dialect:
             # for 500 uids among 10,000 contacts, against 2.6 ms for this join).
             return self.fetch(
                 f"SELECT t.{key}, t.{value} FROM unnest(%s::text[]) AS v(k) "
-                f"JOIN {table.name} AS t ON t.project_id = %s AND t.{key} = v.k", (list(keys), project_id))
+                f"JOIN {table.name} AS t ON t.project_id = %s AND t.{key} = v.k",
+                (list(keys), project_id),
+            )
         rows: list[Any] = []
         for part in chunks(keys):
             marks = ", ".join("?" * len(part))
-            rows += self.fetch(f"SELECT {key}, {value} FROM {table.name} WHERE project_id = ? AND {key} IN ({marks})",
-                               (project_id, *part))
+            rows += self.fetch(
+                f"SELECT {key}, {value} FROM {table.name} WHERE project_id = ? AND {key} IN ({marks})",
+                (project_id, *part),
+            )
         return rows
 
     def many(self, sqlite_sql: str, postgres_sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
@@ -169,7 +186,11 @@ class Dialect:
                 copy.write_row(row)
 
     def _insert(
-        self, table: Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]], on_conflict: str,
+        self,
+        table: Table,
+        columns: Sequence[str],
+        rows: Sequence[tuple[Any, ...]],
+        on_conflict: str,
         returning: str | None,
     ) -> list[Any]:
         if not rows:
@@ -184,8 +205,9 @@ class Dialect:
             return []
         found: list[Any] = []  # SQLite's executemany cannot return rows: multi-row VALUES
         for part in chunks(rows, CHUNK // 2):
-            found += self.fetch(head + "VALUES " + ", ".join([one] * len(part)) + tail,
-                                tuple(v for row in part for v in row))
+            found += self.fetch(
+                head + "VALUES " + ", ".join([one] * len(part)) + tail, tuple(v for row in part for v in row)
+            )
         return found
 
     def _over_arrays(self, sql: str, rows: Sequence[tuple[Any, ...]], returning: str | None) -> list[Any]:
@@ -225,5 +247,6 @@ class Dialect:
         lost = dialect.is_disconnect(exc, self.conn.connection.dbapi_connection, cursor)
         if lost:
             self.conn.invalidate(exc)
-        raise DBAPIError.instance(sql, parameters, exc, dialect.loaded_dbapi.Error,
-                                  connection_invalidated=lost, dialect=dialect) from exc
+        raise DBAPIError.instance(
+            sql, parameters, exc, dialect.loaded_dbapi.Error, connection_invalidated=lost, dialect=dialect
+        ) from exc

@@ -9,6 +9,7 @@ from alembic.config import Config
 from sqlalchemy import text
 
 from salesmachine_server.store.db.engine import Engines
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Any constant: PostgreSQL advisory lock that makes concurrent `migrate` calls take turns.
 _MIGRATION_LOCK = 7_410_2024

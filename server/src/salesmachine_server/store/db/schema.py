@@ -145,8 +145,12 @@ events = Table(
     Index("ix_events_contact_time", "contact_id", "occurred_at"),
     Index("ix_events_account_time", "account_id", "occurred_at"),
     Index("ix_events_project_time", "project_id", "occurred_at"),
-    Index("ix_events_unenriched", "id", sqlite_where=text("enrichment IS NULL"),
-          postgresql_where=text("enrichment IS NULL")),
+    Index(
+        "ix_events_unenriched",
+        "id",
+        sqlite_where=text("enrichment IS NULL"),
+        postgresql_where=text("enrichment IS NULL"),
+    ),
 )
 
 # Events and pageviews per contact per calendar day in the project's time zone. Derived from

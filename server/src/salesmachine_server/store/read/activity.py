@@ -11,14 +11,14 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, case, distinct, func, select
 
-from salesmachine_server.domain.list_query import Subject
 from salesmachine_server.domain.health import HealthRule, window_start
-from salesmachine_server.store.write import health_marks
-from salesmachine_server.store.read import filters
+from salesmachine_server.domain.list_query import Subject
 from salesmachine_server.store.db.schema import (
     contact_days,
     memberships,
 )
+from salesmachine_server.store.read import filters
+from salesmachine_server.store.write import health_marks
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,6 @@ class Window:
 
     def since(self, days: int) -> date:
         return window_start(self.today, days)
-
 
 
 # -- activity ------------------------------------------------------------------------------
@@ -93,10 +92,14 @@ def usage(conn: Connection, contact_ids: Select[Any] | list[int], since: date) -
     return {day: int(total) for day, total in rows}
 
 
-
-
-def activity_source(subject: Subject, project_id: int, window: Window, names: Iterable[str],
-                    only: list[int] | None = None, marks: bool = False) -> tuple[Any, dict[str, Any]]:
+def activity_source(
+    subject: Subject,
+    project_id: int,
+    window: Window,
+    names: Iterable[str],
+    only: list[int] | None = None,
+    marks: bool = False,
+) -> tuple[Any, dict[str, Any]]:
     """The table of a list of `subject` outer-joined to an activity
     subquery for each named field (of filters.ACTIVITY_FIELDS, each over its own window), and
     those fields' active days, 0 when none: {name: days}, for filters.list_fields. With `only`,

@@ -21,20 +21,22 @@ from sqlalchemy import Connection, Subquery, distinct, func, select
 
 from salesmachine_server.domain.health import BAD, LEVELS
 from salesmachine_server.domain.list_query import ListQuery, Subject
-from salesmachine_server.store.write import health_marks
+from salesmachine_server.store.db.schema import accounts, contact_days, memberships
 from salesmachine_server.store.read import filters
 from salesmachine_server.store.read.activity import Window, account_activity, activity_source
 from salesmachine_server.store.read.json_params import param_number
-from salesmachine_server.store.db.schema import accounts, contact_days, memberships
-def count_matching(conn: Connection, project_id: int, subject: Subject, query: ListQuery,
-                   window: Window) -> int:
+from salesmachine_server.store.write import health_marks
+
+
+def count_matching(conn: Connection, project_id: int, subject: Subject, query: ListQuery, window: Window) -> int:
     """How many contacts or accounts (`subject`) the list with these filters and search holds."""
     dialect = conn.dialect.name
     table = filters.table_of(subject)
     used = {one.field for one in query.filters}
     marks = "health" in used and health_marks.usable(conn, project_id, window.rule)
-    source, days = activity_source(subject, project_id, window,
-                                         [f for f in filters.ACTIVITY_FIELDS if f in used], marks=marks)
+    source, days = activity_source(
+        subject, project_id, window, [f for f in filters.ACTIVITY_FIELDS if f in used], marks=marks
+    )
     fields = filters.list_fields(dialect, table, days, window.rule)
     statement = (
         select(func.count())
@@ -51,10 +53,7 @@ def health_bands(conn: Connection, project_id: int, subject: Subject, window: Wi
     source, days = activity_source(subject, project_id, window, ["health"], marks=marks)
     band = (days["health"].band() if marks else window.rule.sql(days["health"])).label("band")
     rows = conn.execute(
-        select(band, func.count())
-        .select_from(source)
-        .where(table.c.project_id == project_id)
-        .group_by(band)
+        select(band, func.count()).select_from(source).where(table.c.project_id == project_id).group_by(band)
     )
     counts = dict.fromkeys(LEVELS, 0)
     counts.update({level: int(n) for level, n in rows})
@@ -68,15 +67,15 @@ def _account_days_between(project_id: int, first: date, last: date, only: Any = 
     return (
         select(memberships.c.account_id, func.count(distinct(contact_days.c.day)).label("days"))
         .select_from(memberships.join(contact_days, contact_days.c.contact_id == memberships.c.contact_id))
-        .where(memberships.c.project_id == project_id, contact_days.c.day >= first, contact_days.c.day <= last,
-               *condition)
+        .where(
+            memberships.c.project_id == project_id, contact_days.c.day >= first, contact_days.c.day <= last, *condition
+        )
         .group_by(memberships.c.account_id)
         .subquery()
     )
 
 
-def turned_bad(conn: Connection, project_id: int, window: Window, days_ago: int = 7,
-               limit: int = 10) -> Sequence[Any]:
+def turned_bad(conn: Connection, project_id: int, window: Window, days_ago: int = 7, limit: int = 10) -> Sequence[Any]:
     """Accounts that are bad today and were not `days_ago` days ago, by the same rule over the
     window that ended then: the ones a CSM should call first, the biggest mrr first.
 
@@ -90,18 +89,31 @@ def turned_bad(conn: Connection, project_id: int, window: Window, days_ago: int 
     only: Any = None
     if health_marks.usable(conn, project_id, rule):
         only = select(accounts.c.id).where(
-            accounts.c.project_id == project_id, accounts.c.not_bad_day >= first_then,
-            accounts.c.not_bad_day < window.since(rule.window_days))
+            accounts.c.project_id == project_id,
+            accounts.c.not_bad_day >= first_then,
+            accounts.c.not_bad_day < window.since(rule.window_days),
+        )
     before = _account_days_between(project_id, first_then, then, only)
     now = account_activity(project_id, window.since(rule.window_days), only)
     mrr = param_number(conn.dialect.name, accounts.c.params, "mrr")
     statement = (
-        select(accounts.c.account_uid, accounts.c.params, accounts.c.last_seen_at,
-               before.c.days.label("days_before"), func.coalesce(now.c.days, 0).label("days_now"))
-        .select_from(accounts.join(before, before.c.account_id == accounts.c.id)
-                     .outerjoin(now, now.c.account_id == accounts.c.id))
-        .where(accounts.c.project_id == project_id, before.c.days > rule.bad_at_most,
-               rule.sql(func.coalesce(now.c.days, 0)) == BAD)
+        select(
+            accounts.c.account_uid,
+            accounts.c.params,
+            accounts.c.last_seen_at,
+            before.c.days.label("days_before"),
+            func.coalesce(now.c.days, 0).label("days_now"),
+        )
+        .select_from(
+            accounts.join(before, before.c.account_id == accounts.c.id).outerjoin(
+                now, now.c.account_id == accounts.c.id
+            )
+        )
+        .where(
+            accounts.c.project_id == project_id,
+            before.c.days > rule.bad_at_most,
+            rule.sql(func.coalesce(now.c.days, 0)) == BAD,
+        )
         .order_by(mrr.desc().nulls_last(), accounts.c.last_seen_at.desc().nulls_last(), accounts.c.id)
         .limit(limit)
     )

@@ -15,17 +15,38 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from salesmachine_server.store.db.schema import accounts, contact_uids, contacts, events, memberships, mrr_changes
+
 PAGE_SIZE = 2000
 KINDS = ("contacts", "accounts", "events")
 # An event's enrichment (enrich/, schema.py): where from and with what, as stored. All None for
 # an event that carried no address or agent, or that was not enriched.
-ENRICHMENT = ("ip_scope", "country", "region", "city", "latitude", "longitude", "browser", "browser_version",
-              "os", "os_version", "device")
+ENRICHMENT = (
+    "ip_scope",
+    "country",
+    "region",
+    "city",
+    "latitude",
+    "longitude",
+    "browser",
+    "browser_version",
+    "os",
+    "os_version",
+    "device",
+)
 COLUMNS = {
     "contacts": ["contact_uid", "aliases", "params", "accounts", "first_seen_at", "last_seen_at", "mrr_history"],
     "accounts": ["account_uid", "params", "first_seen_at", "last_seen_at", "mrr_history"],
-    "events": ["contact_uid", "event_uid", "kind", "account_uid", "params", "created_at", "received_at", "message_id",
-               *ENRICHMENT],
+    "events": [
+        "contact_uid",
+        "event_uid",
+        "kind",
+        "account_uid",
+        "params",
+        "created_at",
+        "received_at",
+        "message_id",
+        *ENRICHMENT,
+    ],
 }
 
 
@@ -49,8 +70,10 @@ def _pages(engine: Engine, table: Any, project_id: int, fetch) -> Iterator[dict[
     while True:
         with engine.connect() as conn:
             page = conn.execute(
-                select(table).where(_in_project(table, project_id), table.c.id > last_id)
-                .order_by(table.c.id).limit(PAGE_SIZE)
+                select(table)
+                .where(_in_project(table, project_id), table.c.id > last_id)
+                .order_by(table.c.id)
+                .limit(PAGE_SIZE)
             ).all()
             if not page:
                 return
@@ -76,7 +99,8 @@ def _contacts(engine: Engine, project_id: int) -> Iterator[dict[str, Any]]:
         ids = [r.id for r in page]
         uids: dict[int, list[str]] = defaultdict(list)
         for contact_id, uid in conn.execute(
-            select(contact_uids.c.contact_id, contact_uids.c.uid).where(contact_uids.c.contact_id.in_(ids))
+            select(contact_uids.c.contact_id, contact_uids.c.uid)
+            .where(contact_uids.c.contact_id.in_(ids))
             .order_by(contact_uids.c.uid)
         ):
             uids[contact_id].append(uid)
@@ -84,14 +108,21 @@ def _contacts(engine: Engine, project_id: int) -> Iterator[dict[str, Any]]:
         for contact_id, account_uid in conn.execute(
             select(memberships.c.contact_id, accounts.c.account_uid)
             .select_from(memberships.join(accounts, accounts.c.id == memberships.c.account_id))
-            .where(memberships.c.contact_id.in_(ids)).order_by(accounts.c.account_uid)
+            .where(memberships.c.contact_id.in_(ids))
+            .order_by(accounts.c.account_uid)
         ):
             member_of[contact_id].append(account_uid)
         history = _history(conn, mrr_changes.c.contact_id, ids)
         return [
-            {"contact_uid": r.contact_uid, "aliases": [u for u in uids[r.id] if u != r.contact_uid],
-             "params": r.params, "accounts": member_of[r.id], "first_seen_at": r.first_seen_at,
-             "last_seen_at": r.last_seen_at, "mrr_history": history[r.id]}
+            {
+                "contact_uid": r.contact_uid,
+                "aliases": [u for u in uids[r.id] if u != r.contact_uid],
+                "params": r.params,
+                "accounts": member_of[r.id],
+                "first_seen_at": r.first_seen_at,
+                "last_seen_at": r.last_seen_at,
+                "mrr_history": history[r.id],
+            }
             for r in page
         ]
 
@@ -102,8 +133,13 @@ def _accounts(engine: Engine, project_id: int) -> Iterator[dict[str, Any]]:
     def fetch(conn, page):  # type: ignore[no-untyped-def]
         history = _history(conn, mrr_changes.c.account_id, [r.id for r in page])
         return [
-            {"account_uid": r.account_uid, "params": r.params, "first_seen_at": r.first_seen_at,
-             "last_seen_at": r.last_seen_at, "mrr_history": history[r.id]}
+            {
+                "account_uid": r.account_uid,
+                "params": r.params,
+                "first_seen_at": r.first_seen_at,
+                "last_seen_at": r.last_seen_at,
+                "mrr_history": history[r.id],
+            }
             for r in page
         ]
 
@@ -115,18 +151,39 @@ def _events(engine: Engine, project_id: int) -> Iterator[dict[str, Any]]:
     while True:
         with engine.connect() as conn:
             page = conn.execute(
-                select(events.c.id, events.c.name, events.c.kind, events.c.params, events.c.occurred_at,
-                       events.c.received_at, events.c.message_id, contacts.c.contact_uid, accounts.c.account_uid,
-                       *(events.c[name] for name in ENRICHMENT))
-                .select_from(events.join(contacts, contacts.c.id == events.c.contact_id)
-                             .outerjoin(accounts, accounts.c.id == events.c.account_id))
+                select(
+                    events.c.id,
+                    events.c.name,
+                    events.c.kind,
+                    events.c.params,
+                    events.c.occurred_at,
+                    events.c.received_at,
+                    events.c.message_id,
+                    contacts.c.contact_uid,
+                    accounts.c.account_uid,
+                    *(events.c[name] for name in ENRICHMENT),
+                )
+                .select_from(
+                    events.join(contacts, contacts.c.id == events.c.contact_id).outerjoin(
+                        accounts, accounts.c.id == events.c.account_id
+                    )
+                )
                 .where(_in_project(events, project_id), events.c.id > last_id)
-                .order_by(events.c.id).limit(PAGE_SIZE)
+                .order_by(events.c.id)
+                .limit(PAGE_SIZE)
             ).all()
         if not page:
             return
         for r in page:
-            yield {"contact_uid": r.contact_uid, "event_uid": r.name, "kind": r.kind, "account_uid": r.account_uid,
-                   "params": r.params, "created_at": r.occurred_at, "received_at": r.received_at,
-                   "message_id": r.message_id, **dict(zip(ENRICHMENT, r[-len(ENRICHMENT):]))}
+            yield {
+                "contact_uid": r.contact_uid,
+                "event_uid": r.name,
+                "kind": r.kind,
+                "account_uid": r.account_uid,
+                "params": r.params,
+                "created_at": r.occurred_at,
+                "received_at": r.received_at,
+                "message_id": r.message_id,
+                **dict(zip(ENRICHMENT, r[-len(ENRICHMENT) :])),
+            }
         last_id = page[-1].id

@@ -13,13 +13,12 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, Table, and_, exists, func, not_, or_, select
 
-from salesmachine_server.enrich.domains import FREE_MAIL, PARAM_KEYS
 from salesmachine_server.domain.health import HealthRule
 from salesmachine_server.domain.list_query import ACCOUNT_UID, Filter, ListQuery, Subject
-from salesmachine_server.store.write.health_marks import Marks
-from salesmachine_server.store.read.json_params import param_number, param_text
+from salesmachine_server.enrich.domains import FREE_MAIL, PARAM_KEYS
 from salesmachine_server.store.db.schema import accounts, contact_uids, contacts, memberships
-
+from salesmachine_server.store.read.json_params import param_number, param_text
+from salesmachine_server.store.write.health_marks import Marks
 
 # The fields counted from active days (an activity subquery per field), in the order joined.
 ACTIVITY_FIELDS = ("active_days_14", "active_days_30", "health")
@@ -35,8 +34,9 @@ def window_days(name: str, rule: HealthRule) -> int:
     return {"active_days_14": 14, "active_days_30": 30}.get(name, rule.window_days)
 
 
-def list_fields(dialect: str, table: Table, days: Mapping[str, ColumnElement[Any] | Marks],
-                rule: HealthRule) -> dict[str, Any]:
+def list_fields(
+    dialect: str, table: Table, days: Mapping[str, ColumnElement[Any] | Marks], rule: HealthRule
+) -> dict[str, Any]:
     """The fields a filter names, as SQL over `table`: first and last seen, the mrr param,
     and each activity field given in `days` (its active days, 0 when none; health is the
     rule's band of them, or the band of the rows' health marks when given those). A list passes
@@ -58,15 +58,17 @@ def list_fields(dialect: str, table: Table, days: Mapping[str, ColumnElement[Any
     return fields
 
 
-def list_conditions(dialect: str, subject: Subject, query: ListQuery, fields: Mapping[str, Any],
-                    project_id: int | None = None) -> list[ColumnElement[bool]]:
+def list_conditions(
+    dialect: str, subject: Subject, query: ListQuery, fields: Mapping[str, Any], project_id: int | None = None
+) -> list[ColumnElement[bool]]:
     """The WHERE clauses of a list of `subject`: its search, and one per filter of `query`.
     `project_id` only narrows the subqueries of search and account_uid (memberships never
     cross projects, so they select the same rows without it, reading more)."""
     params = table_of(subject).c.params
     conditions = [search_condition(dialect, subject, query.search, project_id)] if query.search else []
     return conditions + [
-        account_uid_condition(subject, one, project_id) if one.field == ACCOUNT_UID
+        account_uid_condition(subject, one, project_id)
+        if one.field == ACCOUNT_UID
         else filter_condition(dialect, one, fields, params)
         for one in query.filters
     ]
@@ -136,8 +138,9 @@ def search_condition(dialect: str, subject: Subject, text: str, project_id: int 
     pattern = _like(text)
     if subject == Subject.CONTACTS:
         return or_(
-            exists().where(contact_uids.c.contact_id == contacts.c.id,
-                           func.lower(contact_uids.c.uid).like(pattern, escape="\\")),
+            exists().where(
+                contact_uids.c.contact_id == contacts.c.id, func.lower(contact_uids.c.uid).like(pattern, escape="\\")
+            ),
             func.lower(param_text(dialect, contacts.c.params, "email")).like(pattern, escape="\\"),
             func.lower(param_text(dialect, contacts.c.params, "name")).like(pattern, escape="\\"),
         )

@@ -28,8 +28,10 @@ def param_number(dialect: str, column: ColumnElement[Any], key: str) -> ColumnEl
         is_number = func.jsonb_typeof(column.op("->")(literal(key, Text))) == "number"
         return case((is_number, cast(column.op("->>", return_type=Text)(literal(key, Text)), Float)), else_=None)
     path = _sqlite_path(key)
-    return case((func.json_type(column, path).in_(["integer", "real"]), cast(func.json_extract(column, path), Float)),
-                else_=None)
+    return case(
+        (func.json_type(column, path).in_(["integer", "real"]), cast(func.json_extract(column, path), Float)),
+        else_=None,
+    )
 
 
 def _sqlite_path(key: str) -> str:

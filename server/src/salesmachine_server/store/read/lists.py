@@ -10,15 +10,14 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Select, and_, func, literal, or_, select
 
 from salesmachine_server.domain.list_query import SORT_FIELDS, FieldType, ListQuery, Subject, encode_cursor
-from salesmachine_server.store.write import health_marks
-from salesmachine_server.store.read import filters
-from salesmachine_server.store.read.activity import Window, activity_source
 from salesmachine_server.store.db.schema import (
     accounts,
     contacts,
     memberships,
 )
-
+from salesmachine_server.store.read import filters
+from salesmachine_server.store.read.activity import Window, activity_source
+from salesmachine_server.store.write import health_marks
 
 # What NULL sorts as, so that keyset pagination can compare every row.
 _SENTINELS = {"datetime": datetime(1970, 1, 1), "number": -1.0, "text": ""}
@@ -29,26 +28,37 @@ ACCOUNT_SORTS = SORT_FIELDS[Subject.ACCOUNTS]
 # -- lists --------------------------------------------------------------------------------
 
 
-def list_contacts(
-    conn: Connection, project_id: int, query: ListQuery, window: Window
-) -> tuple[list[Any], str | None]:
+def list_contacts(conn: Connection, project_id: int, query: ListQuery, window: Window) -> tuple[list[Any], str | None]:
     def columns(fields: dict[str, Any]) -> list[Any]:
-        return [contacts.c.id, contacts.c.contact_uid, contacts.c.params, contacts.c.first_seen_at,
-                contacts.c.last_seen_at, *_activity_columns(fields)]
+        return [
+            contacts.c.id,
+            contacts.c.contact_uid,
+            contacts.c.params,
+            contacts.c.first_seen_at,
+            contacts.c.last_seen_at,
+            *_activity_columns(fields),
+        ]
 
     return _list(conn, Subject.CONTACTS, project_id, query, window, columns, CONTACT_SORTS)
 
 
-def list_accounts(
-    conn: Connection, project_id: int, query: ListQuery, window: Window
-) -> tuple[list[Any], str | None]:
+def list_accounts(conn: Connection, project_id: int, query: ListQuery, window: Window) -> tuple[list[Any], str | None]:
     def columns(fields: dict[str, Any]) -> list[Any]:
         contacts_count = (
-            select(func.count()).where(memberships.c.account_id == accounts.c.id).scalar_subquery()
+            select(func.count())
+            .where(memberships.c.account_id == accounts.c.id)
+            .scalar_subquery()
             .label("contacts_count")
         )
-        return [accounts.c.id, accounts.c.account_uid, accounts.c.params, accounts.c.first_seen_at,
-                accounts.c.last_seen_at, *_activity_columns(fields), contacts_count]
+        return [
+            accounts.c.id,
+            accounts.c.account_uid,
+            accounts.c.params,
+            accounts.c.first_seen_at,
+            accounts.c.last_seen_at,
+            *_activity_columns(fields),
+            contacts_count,
+        ]
 
     return _list(conn, Subject.ACCOUNTS, project_id, query, window, columns, ACCOUNT_SORTS)
 
@@ -57,8 +67,15 @@ def _activity_columns(fields: dict[str, Any]) -> list[Any]:
     return [fields[name].label(name) for name in filters.ACTIVITY_FIELDS]
 
 
-def _list(conn: Connection, subject: Subject, project_id: int, query: ListQuery, window: Window,
-          columns: Any, sorts: dict[str, FieldType]) -> tuple[list[Any], str | None]:
+def _list(
+    conn: Connection,
+    subject: Subject,
+    project_id: int,
+    query: ListQuery,
+    window: Window,
+    columns: Any,
+    sorts: dict[str, FieldType],
+) -> tuple[list[Any], str | None]:
     """One page of a list, in two steps when its filters and sort name no activity field.
 
     Active days come from aggregating `contact_days`; over a whole project (100,000 contacts)
@@ -77,7 +94,8 @@ def _list(conn: Connection, subject: Subject, project_id: int, query: ListQuery,
     source, days = activity_source(subject, project_id, window, choosing, marks=marks)
     fields = {**filters.list_fields(dialect, table, days, window.rule), uid_field: table.c[uid_field]}
     chosen = (
-        select(table.c.id).select_from(source)
+        select(table.c.id)
+        .select_from(source)
         .where(table.c.project_id == project_id, *filters.list_conditions(dialect, subject, query, fields, project_id))
     )
     page, cursor = _page(conn, chosen, table.c.id, fields, query, sorts)
@@ -116,5 +134,3 @@ def _page(
         return rows, None
     rows = rows[: query.limit]
     return rows, encode_cursor(rows[-1].sort_key, rows[-1].id)
-
-

@@ -11,24 +11,41 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from salesmachine_server.store.db.schema import accounts, contacts, events, rejected_items
+
+
 def recent_events(conn: Connection, project_id: int, after_id: int = 0, limit: int = 50) -> list[Any]:
     """The newest events and pageviews with an id above `after_id`, newest first."""
-    return list(conn.execute(
-        select(events.c.id, events.c.name, events.c.kind, events.c.params, events.c.occurred_at,
-               events.c.received_at, contacts.c.contact_uid, accounts.c.account_uid)
-        .select_from(events.join(contacts, contacts.c.id == events.c.contact_id)
-                     .outerjoin(accounts, accounts.c.id == events.c.account_id))
-        .where(events.c.project_id == project_id, events.c.id > after_id)
-        .order_by(events.c.id.desc())
-        .limit(limit)
-    ).all())
+    return list(
+        conn.execute(
+            select(
+                events.c.id,
+                events.c.name,
+                events.c.kind,
+                events.c.params,
+                events.c.occurred_at,
+                events.c.received_at,
+                contacts.c.contact_uid,
+                accounts.c.account_uid,
+            )
+            .select_from(
+                events.join(contacts, contacts.c.id == events.c.contact_id).outerjoin(
+                    accounts, accounts.c.id == events.c.account_id
+                )
+            )
+            .where(events.c.project_id == project_id, events.c.id > after_id)
+            .order_by(events.c.id.desc())
+            .limit(limit)
+        ).all()
+    )
 
 
 def recent_rejections(conn: Connection, project_id: int, after_id: int = 0, limit: int = 50) -> list[Any]:
     """The newest refused items with an id above `after_id`, newest first, with their reason."""
-    return list(conn.execute(
-        select(rejected_items)
-        .where(rejected_items.c.project_id == project_id, rejected_items.c.id > after_id)
-        .order_by(rejected_items.c.id.desc())
-        .limit(limit)
-    ).all())
+    return list(
+        conn.execute(
+            select(rejected_items)
+            .where(rejected_items.c.project_id == project_id, rejected_items.c.id > after_id)
+            .order_by(rejected_items.c.id.desc())
+            .limit(limit)
+        ).all()
+    )

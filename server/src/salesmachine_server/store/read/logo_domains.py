@@ -17,9 +17,11 @@ from collections.abc import Sequence
 from sqlalchemy import Connection, Text, cast, func, select
 
 from salesmachine_server.enrich.domains import domain_from_params
+from salesmachine_server.store.db.schema import accounts, contacts, memberships
 from salesmachine_server.store.read.json_params import param_text
 from salesmachine_server.store.read.profiles import account_domains
-from salesmachine_server.store.db.schema import accounts, contacts, memberships
+
+
 def projects_have_domain(conn: Connection, project_ids: Sequence[int], domain: str) -> bool:
     """`domain`: lower-case letters, digits, dots and hyphens only (no LIKE wildcard in it)."""
     if not project_ids:
@@ -33,8 +35,11 @@ def projects_have_domain(conn: Connection, project_ids: Sequence[int], domain: s
     email = func.lower(param_text(conn.dialect.name, contacts.c.params, "email"))
     by_email = conn.execute(
         select(accounts.c.id, accounts.c.params)
-        .select_from(accounts.join(memberships, memberships.c.account_id == accounts.c.id)
-                     .join(contacts, contacts.c.id == memberships.c.contact_id))
+        .select_from(
+            accounts.join(memberships, memberships.c.account_id == accounts.c.id).join(
+                contacts, contacts.c.id == memberships.c.contact_id
+            )
+        )
         .where(in_projects, contacts.c.project_id.in_(list(project_ids)), email.like(f"%@{domain}"))
         .distinct()
     ).all()

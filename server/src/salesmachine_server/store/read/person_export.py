@@ -29,27 +29,40 @@ class Person:
 def person(engine: Engine, project_id: int, uid: str) -> Person | None:
     """The contact one of whose uids is `uid`, without its events; None when there is none."""
     with engine.connect() as conn:
-        contact_id = conn.execute(select(contact_uids.c.contact_id).where(
-            contact_uids.c.project_id == project_id, contact_uids.c.uid == uid)).scalar()
+        contact_id = conn.execute(
+            select(contact_uids.c.contact_id).where(contact_uids.c.project_id == project_id, contact_uids.c.uid == uid)
+        ).scalar()
         if contact_id is None:
             return None
         row = conn.execute(select(contacts).where(contacts.c.id == contact_id)).one()
-        uids = list(conn.execute(select(contact_uids.c.uid).where(contact_uids.c.contact_id == contact_id)
-                                 .order_by(contact_uids.c.uid)).scalars())
+        uids = list(
+            conn.execute(
+                select(contact_uids.c.uid).where(contact_uids.c.contact_id == contact_id).order_by(contact_uids.c.uid)
+            ).scalars()
+        )
         member_of = [
             {"account_uid": r.account_uid, "params": r.params, "joined_at": r.created_at}
             for r in conn.execute(
                 select(accounts.c.account_uid, accounts.c.params, memberships.c.created_at)
                 .select_from(memberships.join(accounts, accounts.c.id == memberships.c.account_id))
-                .where(memberships.c.contact_id == contact_id).order_by(accounts.c.account_uid))
+                .where(memberships.c.contact_id == contact_id)
+                .order_by(accounts.c.account_uid)
+            )
         ]
         history = [
             {"mrr": r.mrr, "effective_at": r.effective_at, "received_at": r.received_at}
-            for r in conn.execute(select(mrr_changes).where(mrr_changes.c.contact_id == contact_id)
-                                  .order_by(mrr_changes.c.effective_at, mrr_changes.c.id))
+            for r in conn.execute(
+                select(mrr_changes)
+                .where(mrr_changes.c.contact_id == contact_id)
+                .order_by(mrr_changes.c.effective_at, mrr_changes.c.id)
+            )
         ]
-    contact = {"contact_uid": row.contact_uid, "params": row.params, "first_seen_at": row.first_seen_at,
-               "last_seen_at": row.last_seen_at}
+    contact = {
+        "contact_uid": row.contact_uid,
+        "params": row.params,
+        "first_seen_at": row.first_seen_at,
+        "last_seen_at": row.last_seen_at,
+    }
     return Person(contact_id, contact, uids, member_of, history)
 
 
@@ -60,18 +73,36 @@ def person_events(engine: Engine, contact_id: int) -> Iterator[dict[str, Any]]:
     while True:
         with engine.connect() as conn:
             page = conn.execute(
-                select(events.c.id, events.c.name, events.c.kind, events.c.params, events.c.occurred_at,
-                       events.c.received_at, events.c.message_id, accounts.c.account_uid,
-                       *(events.c[name] for name in ENRICHMENT))
+                select(
+                    events.c.id,
+                    events.c.name,
+                    events.c.kind,
+                    events.c.params,
+                    events.c.occurred_at,
+                    events.c.received_at,
+                    events.c.message_id,
+                    accounts.c.account_uid,
+                    *(events.c[name] for name in ENRICHMENT),
+                )
                 .select_from(events.outerjoin(accounts, accounts.c.id == events.c.account_id))
-                .where(events.c.contact_id == contact_id,
-                       true() if after is None else tuple_(events.c.occurred_at, events.c.id) > tuple_(*after))
-                .order_by(events.c.occurred_at, events.c.id).limit(PAGE_SIZE)
+                .where(
+                    events.c.contact_id == contact_id,
+                    true() if after is None else tuple_(events.c.occurred_at, events.c.id) > tuple_(*after),
+                )
+                .order_by(events.c.occurred_at, events.c.id)
+                .limit(PAGE_SIZE)
             ).all()
         if not page:
             return
         for r in page:
-            yield {"event_uid": r.name, "kind": r.kind, "account_uid": r.account_uid, "params": r.params,
-                   "created_at": r.occurred_at, "received_at": r.received_at, "message_id": r.message_id,
-                   **dict(zip(ENRICHMENT, r[-len(ENRICHMENT):], strict=True))}
+            yield {
+                "event_uid": r.name,
+                "kind": r.kind,
+                "account_uid": r.account_uid,
+                "params": r.params,
+                "created_at": r.occurred_at,
+                "received_at": r.received_at,
+                "message_id": r.message_id,
+                **dict(zip(ENRICHMENT, r[-len(ENRICHMENT) :], strict=True)),
+            }
         after = (page[-1].occurred_at, page[-1].id)

@@ -10,9 +10,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, distinct, func, or_, select
 
 from salesmachine_server.enrich.domains import account_domain, domain_from_params
-from salesmachine_server.store.read.activity import Window, account_active_days, contact_active_days_since
 from salesmachine_server.store.db.dialect import chunks
-from salesmachine_server.store.read.json_params import param_text
 from salesmachine_server.store.db.schema import (
     accounts,
     contact_days,
@@ -22,7 +20,8 @@ from salesmachine_server.store.db.schema import (
     memberships,
     mrr_changes,
 )
-
+from salesmachine_server.store.read.activity import Window, account_active_days, contact_active_days_since
+from salesmachine_server.store.read.json_params import param_text
 
 # -- profiles -----------------------------------------------------------------------------
 
@@ -98,7 +97,8 @@ def contact_profile(conn: Connection, project_id: int, uid: str, window: Window)
         .order_by(accounts.c.account_uid)
     ).all()
     days_14, days_30, days_rule = contact_active_days_since(
-        conn, contact_id, [window.since(14), window.since(30), window.since(window.rule.window_days)])
+        conn, contact_id, [window.since(14), window.since(30), window.since(window.rule.window_days)]
+    )
     return ContactProfile(
         row=row,
         uids=uids,
@@ -136,8 +136,11 @@ def account_profile(
         contacts_count=contacts_count,
         active_contacts_14=active_contacts,
         mrr_history=mrr_history(conn, mrr_changes.c.account_id == row.id),
-        active_days=ActiveDays(account_active_days(conn, row.id, window.since(14)),
-                               account_active_days(conn, row.id, window.since(30)), days_rule),
+        active_days=ActiveDays(
+            account_active_days(conn, row.id, window.since(14)),
+            account_active_days(conn, row.id, window.since(30)),
+            days_rule,
+        ),
         # An account's agent is not read: its contacts use many.
         whereabouts=whereabouts(conn, events.c.account_id == row.id, agent=False),
     )
@@ -149,15 +152,24 @@ def account_profile(
 def whereabouts(conn: Connection, condition: ColumnElement[bool], agent: bool = True) -> Whereabouts:
     """The latest known location of a contact's or an account's events, its latest user agent
     (when `agent`), and its visits (pageviews) counted by country, most first."""
-    return Whereabouts(latest_location(conn, condition), latest_agent(conn, condition) if agent else None,
-                       visits_by_country(conn, condition))
+    return Whereabouts(
+        latest_location(conn, condition),
+        latest_agent(conn, condition) if agent else None,
+        visits_by_country(conn, condition),
+    )
 
 
 def latest_location(conn: Connection, condition: ColumnElement[bool]) -> Any:
     """(country, region, city, latitude, longitude, occurred_at) of the latest located event, or None."""
     return conn.execute(
-        select(events.c.country, events.c.region, events.c.city, events.c.latitude, events.c.longitude,
-               events.c.occurred_at)
+        select(
+            events.c.country,
+            events.c.region,
+            events.c.city,
+            events.c.latitude,
+            events.c.longitude,
+            events.c.occurred_at,
+        )
         .where(condition, events.c.country.is_not(None))
         .order_by(events.c.occurred_at.desc(), events.c.id.desc())
         .limit(1)
@@ -168,8 +180,14 @@ def latest_agent(conn: Connection, condition: ColumnElement[bool]) -> Any:
     """Browser, operating system and device (and occurred_at) of the latest event that had a user
     agent, or None."""
     return conn.execute(
-        select(events.c.browser, events.c.browser_version, events.c.os, events.c.os_version, events.c.device,
-               events.c.occurred_at)
+        select(
+            events.c.browser,
+            events.c.browser_version,
+            events.c.os,
+            events.c.os_version,
+            events.c.device,
+            events.c.occurred_at,
+        )
         .where(condition, or_(events.c.browser.is_not(None), events.c.os.is_not(None), events.c.device.is_not(None)))
         .order_by(events.c.occurred_at.desc(), events.c.id.desc())
         .limit(1)
@@ -179,12 +197,14 @@ def latest_agent(conn: Connection, condition: ColumnElement[bool]) -> Any:
 def visits_by_country(conn: Connection, condition: ColumnElement[bool]) -> list[Any]:
     """(country, visits) of the located pageviews, most first."""
     count = func.count().label("visits")
-    return list(conn.execute(
-        select(events.c.country, count)
-        .where(condition, events.c.kind == "pageview", events.c.country.is_not(None))
-        .group_by(events.c.country)
-        .order_by(count.desc(), events.c.country)
-    ))
+    return list(
+        conn.execute(
+            select(events.c.country, count)
+            .where(condition, events.c.kind == "pageview", events.c.country.is_not(None))
+            .group_by(events.c.country)
+            .order_by(count.desc(), events.c.country)
+        )
+    )
 
 
 def account_domains(conn: Connection, rows: list[tuple[int, dict[str, Any]]]) -> dict[int, str | None]:
@@ -209,10 +229,10 @@ def account_domains(conn: Connection, rows: list[tuple[int, dict[str, Any]]]) ->
 
 def mrr_history(conn: Connection, condition: ColumnElement[bool]) -> list[Any]:
     """(mrr, effective_at) rows, oldest first (mrr None: removed)."""
-    return list(conn.execute(
-        select(mrr_changes.c.mrr, mrr_changes.c.effective_at)
-        .where(condition)
-        .order_by(mrr_changes.c.effective_at, mrr_changes.c.id)
-    ))
-
-
+    return list(
+        conn.execute(
+            select(mrr_changes.c.mrr, mrr_changes.c.effective_at)
+            .where(condition)
+            .order_by(mrr_changes.c.effective_at, mrr_changes.c.id)
+        )
+    )

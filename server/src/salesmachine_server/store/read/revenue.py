@@ -57,8 +57,9 @@ def mrr_rows(conn: Connection, project_id: int) -> list[revenue.MrrRow]:
     )
     rows = []
     for account_uid, contact_uid, mrr, effective_at in conn.execute(query):
-        owner = (revenue.Unit("account", account_uid) if account_uid is not None
-                 else revenue.Unit("contact", contact_uid))
+        owner = (
+            revenue.Unit("account", account_uid) if account_uid is not None else revenue.Unit("contact", contact_uid)
+        )
         rows.append(revenue.MrrRow(owner, mrr, effective_at))
     return rows
 
@@ -124,8 +125,11 @@ def home_reports(conn: Connection, project_id: int, cuts: Sequence[revenue.Perio
     contact_rows = _rows(conn, (mrr_changes.c.project_id == project_id) & mrr_changes.c.account_id.is_(None))
     accounts_of = accounts_of_paying_contacts(conn, project_id)
     source = (tuple(contact_rows), sorted((uid, sorted(found)) for uid, found in accounts_of.items()), list(cuts))
-    last = previous.report if previous is not None and previous.report is not None \
-        and previous.report.source == source else None
+    last = (
+        previous.report
+        if previous is not None and previous.report is not None and previous.report.source == source
+        else None
+    )
     report = None
     if last is not None and added is not None:
         report = last if not added else _with_added(last, kept, added, accounts_of)
@@ -140,8 +144,7 @@ def home_reports(conn: Connection, project_id: int, cuts: Sequence[revenue.Perio
     return report.reports
 
 
-def _with_added(last: _Report, kept: _Kept, added: list[Keyed],
-                accounts_of: dict[str, set[str]]) -> _Report | None:
+def _with_added(last: _Report, kept: _Kept, added: list[Keyed], accounts_of: dict[str, set[str]]) -> _Report | None:
     """`last` with the histories of the accounts that have `added` rows walked again, or None
     when the change can reach further: an account a paying contact belongs to (whether the
     contact carries revenue depends on it) or a row whose account is gone.
@@ -152,8 +155,11 @@ def _with_added(last: _Report, kept: _Kept, added: list[Keyed],
     changed = {row.owner for _, _, row in added}
     uids = {unit.uid for unit in changed}
     cuts = [report.period for report in last.reports]
-    if not cuts or any(unit.kind != "account" for unit in changed) or any(
-            not uids.isdisjoint(found) for found in accounts_of.values()):
+    if (
+        not cuts
+        or any(unit.kind != "account" for unit in changed)
+        or any(not uids.isdisjoint(found) for found in accounts_of.values())
+    ):
         return None
     fresh = revenue.revenue_units([row for _, _, row in kept.rows if row.owner in changed], {})
     before = revenue.report({unit: last.histories[unit] for unit in changed if unit in last.histories}, cuts)
@@ -183,16 +189,21 @@ def _account_rows(conn: Connection, project_id: int, kept: _Kept | None) -> tupl
     owned = (mrr_changes.c.project_id == project_id) & mrr_changes.c.account_id.is_not(None)
     if kept is not None:
         count, id_sum = conn.execute(
-            select(func.count(), func.coalesce(func.sum(mrr_changes.c.id), 0))
-            .where(owned, mrr_changes.c.id <= kept.max_id)
+            select(func.count(), func.coalesce(func.sum(mrr_changes.c.id), 0)).where(
+                owned, mrr_changes.c.id <= kept.max_id
+            )
         ).one()
         if (count, int(id_sum)) == (kept.count, kept.id_sum):
             added = _rows(conn, owned & (mrr_changes.c.id > kept.max_id))
             if not added:
                 return kept, []
-            grown = _Kept(list(heapq.merge(kept.rows, added)), kept.count + len(added),
-                          kept.id_sum + sum(row_id for _, row_id, _ in added),
-                          max(row_id for _, row_id, _ in added), kept.report)
+            grown = _Kept(
+                list(heapq.merge(kept.rows, added)),
+                kept.count + len(added),
+                kept.id_sum + sum(row_id for _, row_id, _ in added),
+                max(row_id for _, row_id, _ in added),
+                kept.report,
+            )
             return grown, added
     rows = _rows(conn, owned)
     ids = [row_id for _, row_id, _ in rows]
@@ -202,8 +213,13 @@ def _account_rows(conn: Connection, project_id: int, kept: _Kept | None) -> tupl
 def _rows(conn: Connection, condition: Any) -> list[Keyed]:
     """Rows of mrr_changes in mrr_rows' order, each owned as mrr_rows owns it."""
     query = (
-        select(mrr_changes.c.effective_at, mrr_changes.c.id, accounts.c.account_uid, contacts.c.contact_uid,
-               mrr_changes.c.mrr)
+        select(
+            mrr_changes.c.effective_at,
+            mrr_changes.c.id,
+            accounts.c.account_uid,
+            contacts.c.contact_uid,
+            mrr_changes.c.mrr,
+        )
         .select_from(
             mrr_changes.outerjoin(accounts, accounts.c.id == mrr_changes.c.account_id).outerjoin(
                 contacts, contacts.c.id == mrr_changes.c.contact_id
@@ -213,8 +229,17 @@ def _rows(conn: Connection, condition: Any) -> list[Keyed]:
         .order_by(mrr_changes.c.effective_at, mrr_changes.c.id)
     )
     return [
-        (at, row_id, revenue.MrrRow(revenue.Unit("account", account_uid) if account_uid is not None
-                                    else revenue.Unit("contact", contact_uid), mrr, at))
+        (
+            at,
+            row_id,
+            revenue.MrrRow(
+                revenue.Unit("account", account_uid)
+                if account_uid is not None
+                else revenue.Unit("contact", contact_uid),
+                mrr,
+                at,
+            ),
+        )
         for at, row_id, account_uid, contact_uid, mrr in conn.execute(query)
     ]
 
@@ -228,13 +253,16 @@ def names_of(conn: Connection, project_id: int, units: Iterable[revenue.Unit]) -
     for unit in units:
         wanted[unit.kind].append(unit.uid)
     found: dict[revenue.Unit, str | None] = {}
-    for owner, table, column in (("account", accounts, accounts.c.account_uid),
-                                 ("contact", contacts, contacts.c.contact_uid)):
+    for owner, table, column in (
+        ("account", accounts, accounts.c.account_uid),
+        ("contact", contacts, contacts.c.contact_uid),
+    ):
         uids = wanted[owner]
         for i in range(0, len(uids), NAMES_PER_QUERY):
-            chunk = uids[i:i + NAMES_PER_QUERY]
-            rows = conn.execute(select(column, table.c.params).where(table.c.project_id == project_id,
-                                                                     column.in_(chunk)))
+            chunk = uids[i : i + NAMES_PER_QUERY]
+            rows = conn.execute(
+                select(column, table.c.params).where(table.c.project_id == project_id, column.in_(chunk))
+            )
             for uid, params in rows:
                 name = (params or {}).get("name")
                 found[revenue.Unit(owner, uid)] = name if isinstance(name, str) and name else None
@@ -251,5 +279,7 @@ def paying_accounts_of(conn: Connection, contact_id: int) -> list[dict[str, Any]
         .where(memberships.c.contact_id == contact_id, has_mrr)
         .order_by(accounts.c.account_uid)
     )
-    return [{"account_uid": uid, "name": (params or {}).get("name"), "mrr": (params or {}).get("mrr")}
-            for uid, params in rows]
+    return [
+        {"account_uid": uid, "name": (params or {}).get("name"), "mrr": (params or {}).get("mrr")}
+        for uid, params in rows
+    ]

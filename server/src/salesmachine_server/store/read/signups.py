@@ -15,8 +15,10 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from salesmachine_server.store.read.activity import Window, contact_active_days
 from salesmachine_server.store.db.schema import contacts
+from salesmachine_server.store.read.activity import Window, contact_active_days
+
+
 @dataclass(frozen=True)
 class Signup:
     contact_uid: str
@@ -34,7 +36,6 @@ def recent_signups(conn: Connection, project_id: int, window: Window, limit: int
     ).all()
     since = window.since(window.rule.window_days)
     return [
-        Signup(r.contact_uid, r.params, r.first_seen_at,
-               window.rule.classify(contact_active_days(conn, r.id, since)))
+        Signup(r.contact_uid, r.params, r.first_seen_at, window.rule.classify(contact_active_days(conn, r.id, since)))
         for r in rows
     ]

@@ -17,13 +17,22 @@ from salesmachine_server.store.db.schema import (
     events,
 )
 
-
 # -- timelines ----------------------------------------------------------------------------
 
 # The enrichment columns of an event row (event_insert.ENRICHMENT_COLUMNS, less the version).
-ENRICHMENT = (events.c.ip_scope, events.c.country, events.c.region, events.c.city, events.c.latitude,
-              events.c.longitude, events.c.browser, events.c.browser_version, events.c.os, events.c.os_version,
-              events.c.device)
+ENRICHMENT = (
+    events.c.ip_scope,
+    events.c.country,
+    events.c.region,
+    events.c.city,
+    events.c.latitude,
+    events.c.longitude,
+    events.c.browser,
+    events.c.browser_version,
+    events.c.os,
+    events.c.os_version,
+    events.c.device,
+)
 
 
 @dataclass(frozen=True)
@@ -37,17 +46,31 @@ class EventQuery:
 
 
 def events_page(
-    conn: Connection, project_id: int, query: EventQuery, *, contact_id: int | None = None,
+    conn: Connection,
+    project_id: int,
+    query: EventQuery,
+    *,
+    contact_id: int | None = None,
     account_id: int | None = None,
 ) -> tuple[list[Any], str | None]:
     """Events newest first, keyset-paged on (occurred_at, id)."""
     statement = (
-        select(events.c.id, events.c.name, events.c.kind, events.c.params, events.c.occurred_at,
-               events.c.received_at, events.c.message_id, contacts.c.contact_uid, accounts.c.account_uid,
-               *ENRICHMENT)
+        select(
+            events.c.id,
+            events.c.name,
+            events.c.kind,
+            events.c.params,
+            events.c.occurred_at,
+            events.c.received_at,
+            events.c.message_id,
+            contacts.c.contact_uid,
+            accounts.c.account_uid,
+            *ENRICHMENT,
+        )
         .select_from(
-            events.join(contacts, contacts.c.id == events.c.contact_id)
-            .outerjoin(accounts, accounts.c.id == events.c.account_id)
+            events.join(contacts, contacts.c.id == events.c.contact_id).outerjoin(
+                accounts, accounts.c.id == events.c.account_id
+            )
         )
         .where(events.c.project_id == project_id)
     )
@@ -68,9 +91,9 @@ def events_page(
         statement = statement.where(
             or_(events.c.occurred_at < at, and_(events.c.occurred_at == at, events.c.id < last_id))
         )
-    rows = list(conn.execute(
-        statement.order_by(events.c.occurred_at.desc(), events.c.id.desc()).limit(query.limit + 1)
-    ).all())
+    rows = list(
+        conn.execute(statement.order_by(events.c.occurred_at.desc(), events.c.id.desc()).limit(query.limit + 1)).all()
+    )
     if len(rows) <= query.limit:
         return rows, None
     rows = rows[: query.limit]

@@ -33,15 +33,18 @@ class Entry:
     detail: dict[str, Any]
 
 
-def record(conn: Connection, project_id: int | None, actor: str, action: str, detail: dict[str, Any],
-           at: datetime) -> None:
+def record(
+    conn: Connection, project_id: int | None, actor: str, action: str, detail: dict[str, Any], at: datetime
+) -> None:
     """Add one entry, in the caller's transaction."""
-    conn.execute(insert(audit_log).values(project_id=project_id, at=at, actor=actor[:320], action=action,
-                                          detail=detail))
+    conn.execute(
+        insert(audit_log).values(project_id=project_id, at=at, actor=actor[:320], action=action, detail=detail)
+    )
 
 
-def record_now(engine: Engine, project_id: int | None, actor: str, action: str, detail: dict[str, Any],
-               at: datetime) -> None:
+def record_now(
+    engine: Engine, project_id: int | None, actor: str, action: str, detail: dict[str, Any], at: datetime
+) -> None:
     """Add one entry in a transaction of its own."""
     with engine.begin() as conn:
         record(conn, project_id, actor, action, detail, at)
@@ -50,10 +53,16 @@ def record_now(engine: Engine, project_id: int | None, actor: str, action: str, 
 def project_entries(conn: Connection, project_id: int, limit: int = 100, before: int | None = None) -> list[Entry]:
     """The newest entries of a project (its sign-ins: those of its members), newest first;
     `before` an id, for the next page."""
-    members = (select(users.c.email).select_from(project_members.join(users, users.c.id == project_members.c.user_id))
-               .where(project_members.c.project_id == project_id))
-    sign_ins = and_(audit_log.c.project_id.is_(None), audit_log.c.action.in_([SIGN_IN, SIGN_IN_FAILED]),
-                    audit_log.c.actor.in_(select("user:" + members.subquery().c.email)))
+    members = (
+        select(users.c.email)
+        .select_from(project_members.join(users, users.c.id == project_members.c.user_id))
+        .where(project_members.c.project_id == project_id)
+    )
+    sign_ins = and_(
+        audit_log.c.project_id.is_(None),
+        audit_log.c.action.in_([SIGN_IN, SIGN_IN_FAILED]),
+        audit_log.c.actor.in_(select("user:" + members.subquery().c.email)),
+    )
     query = select(audit_log).where(or_(audit_log.c.project_id == project_id, sign_ins))
     if before is not None:
         query = query.where(audit_log.c.id < before)
@@ -68,7 +77,8 @@ def record_sign_in(engine: Engine, email: str, succeeded: bool, address: str | N
     record_now(engine, None, actor, SIGN_IN if succeeded else SIGN_IN_FAILED, {"address": address}, at)
 
 
-def record_settings_change(engine: Engine, project_id: int, actor: str, changes: dict[str, Any], source: str,
-                           at: datetime) -> None:
+def record_settings_change(
+    engine: Engine, project_id: int, actor: str, changes: dict[str, Any], source: str, at: datetime
+) -> None:
     """A change of a project's settings (their names and new values: settings hold no secret)."""
     record_now(engine, project_id, actor, SETTINGS, {"changed": changes, "from": source}, at)

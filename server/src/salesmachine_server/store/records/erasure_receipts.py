@@ -12,5 +12,8 @@ from salesmachine_server.store.db.schema import erasure_receipts
 
 
 def keep(conn: Connection, project_id: int, erased_at: datetime, receipt: dict[str, Any]) -> None:
-    conn.execute(insert(erasure_receipts).values(project_id=project_id, erased_at=erased_at,
-                                                 document=orjson.dumps(receipt).decode()))
+    conn.execute(
+        insert(erasure_receipts).values(
+            project_id=project_id, erased_at=erased_at, document=orjson.dumps(receipt).decode()
+        )
+    )

@@ -12,13 +12,18 @@ import hashlib
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, select
 
 from salesmachine_server.domain.project_settings import (
-    REFUSE, SUPPRESSED_WRITES, ProjectSettings, changed, from_stored, to_stored,
+    REFUSE,
+    SUPPRESSED_WRITES,
+    ProjectSettings,
+    changed,
+    from_stored,
+    to_stored,
 )
 from salesmachine_server.domain.retention import FIELD as RETENTION
 from salesmachine_server.keys import derive_secret
@@ -43,7 +48,7 @@ def hash_secret(secret: str) -> str:
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def create_project(engine: Engine, name: str, server_key: bytes) -> tuple[Project, str]:

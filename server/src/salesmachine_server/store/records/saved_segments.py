@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, Engine, select
 
 from salesmachine_server.domain.list_query import Subject
-from salesmachine_server.store.records.projects import utcnow
 from salesmachine_server.store.db.schema import saved_segments
+from salesmachine_server.store.records.projects import utcnow
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +50,14 @@ def save_segment(
             return Segment(found, subject, name, query)
         segment_id = conn.execute(
             saved_segments.insert()
-            .values(project_id=project_id, kind=subject.value, name=name, query=query, created_by=user_id,
-                    created_at=utcnow())
+            .values(
+                project_id=project_id,
+                kind=subject.value,
+                name=name,
+                query=query,
+                created_by=user_id,
+                created_at=utcnow(),
+            )
             .returning(saved_segments.c.id)
         ).scalar_one()
     return Segment(segment_id, subject, name, query)
@@ -82,8 +88,6 @@ def _segment(segment_id: int, kind: str, name: str, query: str) -> Segment:
 def delete_segment(engine: Engine, project_id: int, segment_id: int) -> bool:
     with engine.begin() as conn:
         result = conn.execute(
-            saved_segments.delete().where(
-                saved_segments.c.project_id == project_id, saved_segments.c.id == segment_id
-            )
+            saved_segments.delete().where(saved_segments.c.project_id == project_id, saved_segments.c.id == segment_id)
         )
     return result.rowcount > 0

@@ -24,9 +24,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select
 
-from salesmachine_server.store.records.projects import utcnow
 from salesmachine_server.store.db.schema import sign_in_failures
+from salesmachine_server.store.records.projects import utcnow
 from salesmachine_server.store.records.users import normalise_email
+
 WINDOW = timedelta(minutes=15)
 ACCOUNT_FREE = 5
 ADDRESS_FREE = 20
@@ -77,8 +78,9 @@ def wait(failures: int, latest: datetime | None, free: int, now: datetime) -> fl
 
 def _failures(conn: Connection, column: Any, value: str, since: datetime, own: int) -> tuple[int, datetime | None]:
     count, latest = conn.execute(
-        select(func.count(), func.max(sign_in_failures.c.failed_at))
-        .where(column == value, sign_in_failures.c.failed_at > since, sign_in_failures.c.id != own)
+        select(func.count(), func.max(sign_in_failures.c.failed_at)).where(
+            column == value, sign_in_failures.c.failed_at > since, sign_in_failures.c.id != own
+        )
     ).one()
     return count, latest
 
@@ -93,7 +95,8 @@ def begin_attempt(engine: Engine, email: str, ip: str | None) -> Attempt:
         # The rows this window no longer counts: the table holds about WINDOW of failures.
         conn.execute(sign_in_failures.delete().where(sign_in_failures.c.failed_at <= since))
         row = conn.execute(
-            sign_in_failures.insert().values(email=account, address=address, failed_at=now)
+            sign_in_failures.insert()
+            .values(email=account, address=address, failed_at=now)
             .returning(sign_in_failures.c.id)
         ).scalar_one()
     with engine.connect() as conn:

@@ -17,8 +17,9 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import Connection, Engine, func, select
 
-from salesmachine_server.store.records.projects import utcnow
 from salesmachine_server.store.db.schema import project_members, projects, users, web_sessions
+from salesmachine_server.store.records.projects import utcnow
+
 _hasher = PasswordHasher()
 # Verified against when the address is unknown, so both answers cost the same.
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))

@@ -14,8 +14,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, select
 
-from salesmachine_server.store.records.projects import utcnow
 from salesmachine_server.store.db.schema import users, web_sessions
+from salesmachine_server.store.records.projects import utcnow
+
 LIFETIME = timedelta(days=14)
 
 

@@ -19,19 +19,25 @@ _ACCOUNT_DAY_COLUMNS = ("account_id", "day", "project_id")
 # first_seen_at lowered and last_seen_at raised to what the run saw; a row without activity
 # in the run (False) leaves last_seen_at alone.
 _FIRST = "first_seen_at = CASE WHEN t.first_seen_at > {f} THEN {f} ELSE t.first_seen_at END"
-_LAST = ("last_seen_at = CASE WHEN t.last_seen_at IS NULL OR t.last_seen_at < {l} THEN {l} "
-         "ELSE t.last_seen_at END")
+_LAST = "last_seen_at = CASE WHEN t.last_seen_at IS NULL OR t.last_seen_at < {l} THEN {l} ELSE t.last_seen_at END"
 _SEEN = {
     (engine, kind, active): sql
     for kind, table in (("contact", contacts), ("account", accounts))
     for active in (True, False)
     for engine, sql in (
-        ("sqlite", f"UPDATE {table.name} AS t SET {_FIRST.format(f='?2')}"
-                   + (f", {_LAST.format(l='?3')}" if active else "") + " WHERE id = ?1"),
-        ("postgresql", f"UPDATE {table.name} AS t SET {_FIRST.format(f='v.first_seen_at')}"
-                       + (f", {_LAST.format(l='v.last_seen_at')}" if active else "")
-                       + f" FROM {unnest(table, ('id', 'first_seen_at', 'last_seen_at') if active else ('id', 'first_seen_at'))}"
-                       " WHERE t.id = v.id"),
+        (
+            "sqlite",
+            f"UPDATE {table.name} AS t SET {_FIRST.format(f='?2')}"
+            + (f", {_LAST.format(l='?3')}" if active else "")
+            + " WHERE id = ?1",
+        ),
+        (
+            "postgresql",
+            f"UPDATE {table.name} AS t SET {_FIRST.format(f='v.first_seen_at')}"
+            + (f", {_LAST.format(l='v.last_seen_at')}" if active else "")
+            + f" FROM {unnest(table, ('id', 'first_seen_at', 'last_seen_at') if active else ('id', 'first_seen_at'))}"
+            " WHERE t.id = v.id",
+        ),
     )
 }
 
@@ -70,11 +76,20 @@ class Activity:
         """The contacts' days counted, their accounts' days (those of the run's contacts, and
         every day of the contacts of new memberships), and the marks of those with a new day."""
         days = [(c, db.day(day), n) for (c, day), n in self.days.items()]
-        db.upsert_adding(contact_days, _DAY_COLUMNS, [(c, day, project_id, n) for c, day, n in days],
-                         key=("contact_id", "day"), counter="events")
+        db.upsert_adding(
+            contact_days,
+            _DAY_COLUMNS,
+            [(c, day, project_id, n) for c, day, n in days],
+            key=("contact_id", "day"),
+            counter="events",
+        )
         account_rows = sorted({(a, day, project_id) for c, day, _ in days for a in members.of.get(c, ())})
-        changed = {a for (a,) in db.insert_ignoring(account_days, _ACCOUNT_DAY_COLUMNS, account_rows,
-                                                    conflict=("account_id", "day"), returning="account_id")}
+        changed = {
+            a
+            for (a,) in db.insert_ignoring(
+                account_days, _ACCOUNT_DAY_COLUMNS, account_rows, conflict=("account_id", "day"), returning="account_id"
+            )
+        }
         if members.new:
             add_member_days(db, members.new)
             changed.update(a for a, _ in members.new)

@@ -70,8 +70,14 @@ class MessageApplier:
             if key is not None:
                 first_of.setdefault(key, index)
         db = self.db
-        claimed = {message_id for (message_id,) in db.insert_ignoring(
-            message_ids, ("project_id", "message_id", "received_at"),
-            [(project_id, key, db.time(received_at[i])) for key, i in first_of.items()],
-            conflict=("project_id", "message_id"), returning="message_id")}
+        claimed = {
+            message_id
+            for (message_id,) in db.insert_ignoring(
+                message_ids,
+                ("project_id", "message_id", "received_at"),
+                [(project_id, key, db.time(received_at[i])) for key, i in first_of.items()],
+                conflict=("project_id", "message_id"),
+                returning="message_id",
+            )
+        }
         return [key is None or (key in claimed and first_of[key] == i) for i, key in enumerate(keys)]

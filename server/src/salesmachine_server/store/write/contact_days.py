@@ -33,20 +33,29 @@ def rebuild_contact_days(engine: Engine, project_id: int, timezone: str) -> int:
             page = conn.execute(
                 select(events.c.id, events.c.contact_id, events.c.occurred_at)
                 .where(events.c.project_id == project_id, events.c.id > last_id)
-                .order_by(events.c.id).limit(PAGE_SIZE)
+                .order_by(events.c.id)
+                .limit(PAGE_SIZE)
             ).all()
             if not page:
                 break
             for _, contact_id, occurred_at in page:
                 counts[(contact_id, local_day(occurred_at, tz))] += 1
             last_id = page[-1].id
-        conn.execute(delete(contact_days).where(contact_days.c.project_id == project_id,
-                                                contact_days.c.day >= _recount_from(conn, project_id, tz)))
+        conn.execute(
+            delete(contact_days).where(
+                contact_days.c.project_id == project_id, contact_days.c.day >= _recount_from(conn, project_id, tz)
+            )
+        )
         db = Dialect(conn)
         rows = [(c, db.day(d), project_id, n) for (c, d), n in counts.items()]
         for start in range(0, len(rows), PAGE_SIZE):
-            db.upsert_adding(contact_days, ("contact_id", "day", "project_id", "events"), rows[start : start + PAGE_SIZE],
-                             key=("contact_id", "day"), counter="events")
+            db.upsert_adding(
+                contact_days,
+                ("contact_id", "day", "project_id", "events"),
+                rows[start : start + PAGE_SIZE],
+                key=("contact_id", "day"),
+                counter="events",
+            )
         _rebuild_account_days(conn, project_id)
         health_marks.refresh_project(conn, project_id, _rule(conn, project_id))
     return len(counts)
@@ -78,9 +87,12 @@ def _rule(conn: Connection, project_id: int) -> HealthRule:
 def _rebuild_account_days(conn: Connection, project_id: int) -> None:
     """An account's active days: the days any of its contacts was active."""
     conn.execute(delete(account_days).where(account_days.c.project_id == project_id))
-    conn.execute(insert(account_days).from_select(
-        ["account_id", "day", "project_id"],
-        select(memberships.c.account_id, contact_days.c.day, memberships.c.project_id).distinct()
-        .select_from(memberships.join(contact_days, contact_days.c.contact_id == memberships.c.contact_id))
-        .where(memberships.c.project_id == project_id),
-    ))
+    conn.execute(
+        insert(account_days).from_select(
+            ["account_id", "day", "project_id"],
+            select(memberships.c.account_id, contact_days.c.day, memberships.c.project_id)
+            .distinct()
+            .select_from(memberships.join(contact_days, contact_days.c.contact_id == memberships.c.contact_id))
+            .where(memberships.c.project_id == project_id),
+        )
+    )

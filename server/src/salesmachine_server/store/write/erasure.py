@@ -62,36 +62,45 @@ class Erased:
         self.counts[what] = self.counts.get(what, 0) + max(rows, 0)
 
 
-def erase_contact(engine: Engine, project_id: int, uid: str, hasher: Hasher, now: datetime,
-                  settle: float = 0.0, batch: int = BATCH) -> Erased | None:
+def erase_contact(
+    engine: Engine, project_id: int, uid: str, hasher: Hasher, now: datetime, settle: float = 0.0, batch: int = BATCH
+) -> Erased | None:
     """Erase the contact one of whose uids is `uid`; None when no contact has it. `settle`:
     seconds to wait once the uids are suppressed, for every write checked before to land."""
     with engine.begin() as conn:
-        contact_id = conn.execute(select(contact_uids.c.contact_id).where(
-            contact_uids.c.project_id == project_id, contact_uids.c.uid == uid)).scalar()
+        contact_id = conn.execute(
+            select(contact_uids.c.contact_id).where(contact_uids.c.project_id == project_id, contact_uids.c.uid == uid)
+        ).scalar()
         if contact_id is None:
             return None
         uids = _contact_uids(conn, contact_id)
-        erased = Erased("contact", {"events": 0, "pageviews": 0},
-                        uid_hashes=_suppress(conn, project_id, "contact", uids, hasher, now))
+        erased = Erased(
+            "contact",
+            {"events": 0, "pageviews": 0},
+            uid_hashes=_suppress(conn, project_id, "contact", uids, hasher, now),
+        )
     time.sleep(settle)
-    _in_batches(engine, batch, functools.partial(_delete_some_events, erased=erased, contact_id=contact_id,
-                                                 limit=batch))
+    _in_batches(
+        engine, batch, functools.partial(_delete_some_events, erased=erased, contact_id=contact_id, limit=batch)
+    )
     with engine.begin() as conn:
         _lock(conn, contacts, [contact_id])
         uids |= _contact_uids(conn, contact_id)  # an alias may have come meanwhile
         _delete_some_events(conn, erased, contact_id, None)
-        account_ids = sorted(conn.execute(select(memberships.c.account_id).where(
-            memberships.c.contact_id == contact_id)).scalars())
+        account_ids = sorted(
+            conn.execute(select(memberships.c.account_id).where(memberships.c.contact_id == contact_id)).scalars()
+        )
         _lock(conn, accounts, account_ids)
-        erased.add("active_days", conn.execute(delete(contact_days).where(
-            contact_days.c.contact_id == contact_id)).rowcount)
-        erased.add("memberships", conn.execute(delete(memberships).where(
-            memberships.c.contact_id == contact_id)).rowcount)
-        erased.add("mrr_changes", conn.execute(delete(mrr_changes).where(
-            mrr_changes.c.contact_id == contact_id)).rowcount)
-        erased.add("uids", conn.execute(delete(contact_uids).where(
-            contact_uids.c.contact_id == contact_id)).rowcount)
+        erased.add(
+            "active_days", conn.execute(delete(contact_days).where(contact_days.c.contact_id == contact_id)).rowcount
+        )
+        erased.add(
+            "memberships", conn.execute(delete(memberships).where(memberships.c.contact_id == contact_id)).rowcount
+        )
+        erased.add(
+            "mrr_changes", conn.execute(delete(mrr_changes).where(mrr_changes.c.contact_id == contact_id)).rowcount
+        )
+        erased.add("uids", conn.execute(delete(contact_uids).where(contact_uids.c.contact_id == contact_id)).rowcount)
         erased.add("contacts", conn.execute(delete(contacts).where(contacts.c.id == contact_id)).rowcount)
         _recompute_accounts(conn, project_id, account_ids)
         erased.uid_hashes = _suppress(conn, project_id, "contact", uids, hasher, now)
@@ -99,27 +108,31 @@ def erase_contact(engine: Engine, project_id: int, uid: str, hasher: Hasher, now
     return erased
 
 
-def erase_account(engine: Engine, project_id: int, uid: str, hasher: Hasher, now: datetime,
-                  settle: float = 0.0, batch: int = BATCH) -> Erased | None:
+def erase_account(
+    engine: Engine, project_id: int, uid: str, hasher: Hasher, now: datetime, settle: float = 0.0, batch: int = BATCH
+) -> Erased | None:
     """Erase the account `uid`; None when there is none. Its contacts and their events stay."""
     with engine.begin() as conn:
-        account_id = conn.execute(select(accounts.c.id).where(
-            accounts.c.project_id == project_id, accounts.c.account_uid == uid)).scalar()
+        account_id = conn.execute(
+            select(accounts.c.id).where(accounts.c.project_id == project_id, accounts.c.account_uid == uid)
+        ).scalar()
         if account_id is None:
             return None
         erased = Erased("account", uid_hashes=_suppress(conn, project_id, "account", {uid}, hasher, now))
     time.sleep(settle)
-    erased.add("events_detached", _in_batches(engine, batch, lambda conn: _detach_some_events(
-        conn, account_id, batch)))
+    erased.add("events_detached", _in_batches(engine, batch, lambda conn: _detach_some_events(conn, account_id, batch)))
     with engine.begin() as conn:
         _lock(conn, accounts, [account_id])
         erased.add("events_detached", _detach_some_events(conn, account_id, None))
-        erased.add("active_days", conn.execute(delete(account_days).where(
-            account_days.c.account_id == account_id)).rowcount)
-        erased.add("memberships", conn.execute(delete(memberships).where(
-            memberships.c.account_id == account_id)).rowcount)
-        erased.add("mrr_changes", conn.execute(delete(mrr_changes).where(
-            mrr_changes.c.account_id == account_id)).rowcount)
+        erased.add(
+            "active_days", conn.execute(delete(account_days).where(account_days.c.account_id == account_id)).rowcount
+        )
+        erased.add(
+            "memberships", conn.execute(delete(memberships).where(memberships.c.account_id == account_id)).rowcount
+        )
+        erased.add(
+            "mrr_changes", conn.execute(delete(mrr_changes).where(mrr_changes.c.account_id == account_id)).rowcount
+        )
         erased.add("accounts", conn.execute(delete(accounts).where(accounts.c.id == account_id)).rowcount)
     erased.add("rejected_items", _delete_rejected(engine, project_id, frozenset({uid}), batch))
     return erased
@@ -129,13 +142,18 @@ def _contact_uids(conn: Connection, contact_id: int) -> set[str]:
     return set(conn.execute(select(contact_uids.c.uid).where(contact_uids.c.contact_id == contact_id)).scalars())
 
 
-def _suppress(conn: Connection, project_id: int, kind: Kind, uids: set[str], hasher: Hasher,
-              now: datetime) -> list[str]:
+def _suppress(
+    conn: Connection, project_id: int, kind: Kind, uids: set[str], hasher: Hasher, now: datetime
+) -> list[str]:
     """Record the hashes of `uids` as suppressed (once each); the hashes, sorted."""
     hashes = sorted({hasher(kind, uid) for uid in uids})
     db = Dialect(conn)
-    db.insert_ignoring(suppressions, ("project_id", "uid_hash", "created_at"),
-                       [(project_id, h, db.time(now)) for h in hashes], conflict=("project_id", "uid_hash"))
+    db.insert_ignoring(
+        suppressions,
+        ("project_id", "uid_hash", "created_at"),
+        [(project_id, h, db.time(now)) for h in hashes],
+        conflict=("project_id", "uid_hash"),
+    )
     return hashes
 
 
@@ -185,14 +203,21 @@ def _recompute_accounts(conn: Connection, project_id: int, account_ids: Sequence
         return
     for part in chunks(list(account_ids)):
         conn.execute(delete(account_days).where(account_days.c.account_id.in_(part)))
-        conn.execute(insert(account_days).from_select(
-            ["account_id", "day", "project_id"],
-            select(memberships.c.account_id, contact_days.c.day, memberships.c.project_id).distinct()
-            .select_from(memberships.join(contact_days, contact_days.c.contact_id == memberships.c.contact_id))
-            .where(memberships.c.account_id.in_(part)),
-        ))
-        latest = (select(func.max(events.c.occurred_at)).where(events.c.account_id == accounts.c.id)
-                  .correlate(accounts).scalar_subquery())
+        conn.execute(
+            insert(account_days).from_select(
+                ["account_id", "day", "project_id"],
+                select(memberships.c.account_id, contact_days.c.day, memberships.c.project_id)
+                .distinct()
+                .select_from(memberships.join(contact_days, contact_days.c.contact_id == memberships.c.contact_id))
+                .where(memberships.c.account_id.in_(part)),
+            )
+        )
+        latest = (
+            select(func.max(events.c.occurred_at))
+            .where(events.c.account_id == accounts.c.id)
+            .correlate(accounts)
+            .scalar_subquery()
+        )
         conn.execute(update(accounts).where(accounts.c.id.in_(part)).values(last_seen_at=latest))
     health_marks.refresh_rows(conn, project_id, "account", account_ids)
 
@@ -203,9 +228,12 @@ def _delete_rejected(engine: Engine, project_id: int, uids: frozenset[str], batc
     removed, last_id = 0, 0
     while True:
         with engine.connect() as conn:
-            page = conn.execute(select(rejected_items.c.id, rejected_items.c.raw).where(
-                rejected_items.c.project_id == project_id, rejected_items.c.id > last_id)
-                .order_by(rejected_items.c.id).limit(batch)).all()
+            page = conn.execute(
+                select(rejected_items.c.id, rejected_items.c.raw)
+                .where(rejected_items.c.project_id == project_id, rejected_items.c.id > last_id)
+                .order_by(rejected_items.c.id)
+                .limit(batch)
+            ).all()
         if not page:
             return removed
         last_id = page[-1].id

@@ -54,9 +54,11 @@ def _update(with_params: bool) -> Update:
     if with_params:
         values["params"] = bindparam("b_params", type_=events.c.params.type)
     # `enrichment IS NULL` again: a backfill running at the same time has not done it since.
-    return (update(events)
-            .where(events.c.id == bindparam("b_id", type_=Integer), events.c.enrichment.is_(None))
-            .values(**values))
+    return (
+        update(events)
+        .where(events.c.id == bindparam("b_id", type_=Integer), events.c.enrichment.is_(None))
+        .values(**values)
+    )
 
 
 _UPDATE = {with_params: _update(with_params) for with_params in (False, True)}

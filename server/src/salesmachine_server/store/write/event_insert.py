@@ -15,11 +15,33 @@ import orjson
 from sqlalchemy import Connection
 
 from salesmachine_server.store.db.dialect import Dialect, sqlite_time
-COLUMNS = ("project_id", "contact_id", "account_id", "name", "kind", "params", "occurred_at", "received_at",
-           "message_id")
+
+COLUMNS = (
+    "project_id",
+    "contact_id",
+    "account_id",
+    "name",
+    "kind",
+    "params",
+    "occurred_at",
+    "received_at",
+    "message_id",
+)
 # Filled by enrich/events.py (Enrichment.columns); all NULL for an event not enriched.
-ENRICHMENT_COLUMNS = ("ip_scope", "country", "region", "city", "latitude", "longitude", "browser",
-                      "browser_version", "os", "os_version", "device", "enrichment")
+ENRICHMENT_COLUMNS = (
+    "ip_scope",
+    "country",
+    "region",
+    "city",
+    "latitude",
+    "longitude",
+    "browser",
+    "browser_version",
+    "os",
+    "os_version",
+    "device",
+    "enrichment",
+)
 _NOT_ENRICHED = (None,) * len(ENRICHMENT_COLUMNS)
 _ALL = COLUMNS + ENRICHMENT_COLUMNS
 _SQLITE = f"INSERT INTO events ({', '.join(_ALL)}) VALUES ({', '.join('?' * len(_ALL))})"
@@ -38,14 +60,41 @@ def insert_events(conn: Connection, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
     if conn.dialect.name == "sqlite":
-        Dialect(conn).execute(_SQLITE, [
-            (r["project_id"], r["contact_id"], r["account_id"], r["name"], r["kind"], orjson.dumps(r["params"]).decode(),
-             sqlite_time(r["occurred_at"]), sqlite_time(r["received_at"]), r["message_id"], *_enrichment(r))
-            for r in rows
-        ], many=True)
+        Dialect(conn).execute(
+            _SQLITE,
+            [
+                (
+                    r["project_id"],
+                    r["contact_id"],
+                    r["account_id"],
+                    r["name"],
+                    r["kind"],
+                    orjson.dumps(r["params"]).decode(),
+                    sqlite_time(r["occurred_at"]),
+                    sqlite_time(r["received_at"]),
+                    r["message_id"],
+                    *_enrichment(r),
+                )
+                for r in rows
+            ],
+            many=True,
+        )
         return
-    Dialect(conn).copy(_POSTGRES_COPY, [
-        (r["project_id"], r["contact_id"], r["account_id"], r["name"], r["kind"], orjson.dumps(r["params"]).decode(),
-         r["occurred_at"], r["received_at"], r["message_id"], *_enrichment(r))
-        for r in rows
-    ])
+    Dialect(conn).copy(
+        _POSTGRES_COPY,
+        [
+            (
+                r["project_id"],
+                r["contact_id"],
+                r["account_id"],
+                r["name"],
+                r["kind"],
+                orjson.dumps(r["params"]).decode(),
+                r["occurred_at"],
+                r["received_at"],
+                r["message_id"],
+                *_enrichment(r),
+            )
+            for r in rows
+        ],
+    )

@@ -102,9 +102,15 @@ def thresholds(conn: Connection, project_id: int) -> Thresholds:
 
 def _insert_thresholds(db: Dialect, project_id: int, rule: HealthRule) -> bool:
     """The project's row of thresholds unless it has one; True when inserted."""
-    return bool(db.insert_ignoring(health_marks, ("project_id", "good_above", "bad_at_most"),
-                                   [(project_id, rule.good_above, rule.bad_at_most)], conflict=("project_id",),
-                                   returning="project_id"))
+    return bool(
+        db.insert_ignoring(
+            health_marks,
+            ("project_id", "good_above", "bad_at_most"),
+            [(project_id, rule.good_above, rule.bad_at_most)],
+            conflict=("project_id",),
+            returning="project_id",
+        )
+    )
 
 
 def _nth_day(days: str, owner: str, row: str, offset: str) -> str:
@@ -112,9 +118,10 @@ def _nth_day(days: str, owner: str, row: str, offset: str) -> str:
 
 
 def _set_marks(kind: str, row: str, good: str, not_bad: str) -> str:
-    table, days, owner = KINDS[kind]
-    return (f"good_day = {_nth_day(days.name, owner, row, good)}, "
-            f"not_bad_day = {_nth_day(days.name, owner, row, not_bad)}")
+    _table, days, owner = KINDS[kind]
+    return (
+        f"good_day = {_nth_day(days.name, owner, row, good)}, not_bad_day = {_nth_day(days.name, owner, row, not_bad)}"
+    )
 
 
 # Recompute the marks of the contacts whose (contact_id, day, events) rows are new: a row is new
@@ -122,16 +129,18 @@ def _set_marks(kind: str, row: str, good: str, not_bad: str) -> str:
 # per row (executemany, (contact_id, day, events, g, b)); PostgreSQL over arrays.
 _NEW_CONTACT_DAYS = {
     "sqlite": f"UPDATE contacts SET {_set_marks('contact', 'contacts', '?4', '?5')} WHERE id = ?1 AND EXISTS "
-              "(SELECT 1 FROM contact_days WHERE contact_id = ?1 AND day = ?2 AND events = ?3)",
+    "(SELECT 1 FROM contact_days WHERE contact_id = ?1 AND day = ?2 AND events = ?3)",
     "postgresql": f"UPDATE contacts AS t SET {_set_marks('contact', 't', '%s', '%s')} "
-                  f"FROM {unnest(contact_days, ('contact_id', 'day', 'events'))} "
-                  "JOIN contact_days AS cd ON cd.contact_id = v.contact_id AND cd.day = v.day AND cd.events = v.events "
-                  "WHERE t.id = v.contact_id",
+    f"FROM {unnest(contact_days, ('contact_id', 'day', 'events'))} "
+    "JOIN contact_days AS cd ON cd.contact_id = v.contact_id AND cd.day = v.day AND cd.events = v.events "
+    "WHERE t.id = v.contact_id",
 }
 _ACCOUNTS = {
     "sqlite": f"UPDATE accounts SET {_set_marks('account', 'accounts', '?2', '?3')} WHERE id = ?1",
     "postgresql": f"UPDATE accounts AS t SET {_set_marks('account', 't', '%s', '%s')} WHERE t.id = ANY(%s)",
 }
+
+
 class MarkWriter:
     """Keeps the marks current for the rows of a message transaction, after its contact_days
     and account_days are written (activity.py)."""
@@ -145,8 +154,9 @@ class MarkWriter:
         # Read once per transaction, after its first days were written (the module's docstring),
         # through the driver: SQLAlchemy's execution cost more than the writer's own statements.
         if project_id not in self.rules:
-            found = self.db.fetch(f"SELECT good_above, bad_at_most FROM health_marks WHERE project_id = {self.db.p}",
-                                  (project_id,))
+            found = self.db.fetch(
+                f"SELECT good_above, bad_at_most FROM health_marks WHERE project_id = {self.db.p}", (project_id,)
+            )
             self.rules[project_id] = (found[0][0], found[0][1]) if found else thresholds(self.conn, project_id)
         return self.rules[project_id]
 
@@ -179,8 +189,15 @@ class MarkWriter:
 def nth_day(kind: str, offset: int) -> Any:
     """The correlated subquery of a row's (offset + 1)-th most recent active day."""
     table, days, owner = KINDS[kind]
-    return (select(days.c.day).where(days.c[owner] == table.c.id).order_by(days.c.day.desc())
-            .limit(1).offset(offset).correlate(table).scalar_subquery())
+    return (
+        select(days.c.day)
+        .where(days.c[owner] == table.c.id)
+        .order_by(days.c.day.desc())
+        .limit(1)
+        .offset(offset)
+        .correlate(table)
+        .scalar_subquery()
+    )
 
 
 def refresh_rows(conn: Connection, project_id: int, kind: str, ids: Sequence[int]) -> None:
@@ -188,8 +205,11 @@ def refresh_rows(conn: Connection, project_id: int, kind: str, ids: Sequence[int
     good, not_bad = thresholds(conn, project_id)
     table = KINDS[kind][0]
     for part in chunks(list(ids)):
-        conn.execute(update(table).where(table.c.id.in_(part))
-                     .values(good_day=nth_day(kind, good), not_bad_day=nth_day(kind, not_bad)))
+        conn.execute(
+            update(table)
+            .where(table.c.id.in_(part))
+            .values(good_day=nth_day(kind, good), not_bad_day=nth_day(kind, not_bad))
+        )
 
 
 def refresh_project(conn: Connection, project_id: int, rule: HealthRule) -> None:
@@ -199,5 +219,8 @@ def refresh_project(conn: Connection, project_id: int, rule: HealthRule) -> None
     if not _insert_thresholds(Dialect(conn), project_id, rule):
         conn.execute(update(health_marks).where(health_marks.c.project_id == project_id).values(**values))
     for kind, (table, _, _) in KINDS.items():
-        conn.execute(update(table).where(table.c.project_id == project_id).values(
-            good_day=nth_day(kind, rule.good_above), not_bad_day=nth_day(kind, rule.bad_at_most)))
+        conn.execute(
+            update(table)
+            .where(table.c.project_id == project_id)
+            .values(good_day=nth_day(kind, rule.good_above), not_bad_day=nth_day(kind, rule.bad_at_most))
+        )

@@ -18,7 +18,13 @@ from sqlalchemy import Connection, delete, select, update
 
 from salesmachine_server.store.db.dialect import Dialect, chunks
 from salesmachine_server.store.db.schema import (
-    accounts, contact_days, contact_uids, contacts, events, memberships, mrr_changes,
+    accounts,
+    contact_days,
+    contact_uids,
+    contacts,
+    events,
+    memberships,
+    mrr_changes,
 )
 from salesmachine_server.store.write import health_marks
 from salesmachine_server.store.write.memberships import add_member_days
@@ -44,7 +50,9 @@ class Identity:
     def resolve(self, project_id: int, first_seen: dict[str, datetime]) -> dict[str, int]:
         """The contact id of every uid (keys of `first_seen`), creating contacts for new uids
         (first seen at the given time) and locking existing ones for this transaction."""
-        resolved = {uid: self.contact_ids[(project_id, uid)] for uid in first_seen if (project_id, uid) in self.contact_ids}
+        resolved = {
+            uid: self.contact_ids[(project_id, uid)] for uid in first_seen if (project_id, uid) in self.contact_ids
+        }
         pending = [uid for uid in first_seen if uid not in resolved]
         for _ in range(RESOLVE_ATTEMPTS):
             if not pending:
@@ -53,7 +61,9 @@ class Identity:
             new = [uid for uid in pending if uid not in found]
             created = self._create(project_id, {uid: first_seen[uid] for uid in new}) if new else {}
             locked = self._lock(set(found.values()))
-            pending = [uid for uid in new if uid not in created] + [uid for uid, cid in found.items() if cid not in locked]
+            pending = [uid for uid in new if uid not in created] + [
+                uid for uid, cid in found.items() if cid not in locked
+            ]
             for uid, contact_id in [*created.items(), *((u, c) for u, c in found.items() if c in locked)]:
                 resolved[uid] = contact_id
                 self.contact_ids[(project_id, uid)] = contact_id
@@ -67,8 +77,9 @@ class Identity:
 
         Looked up first and only the missing ones inserted: most uids of a group name existing
         accounts, and inserting them all (to be ignored) cost more than the lookup."""
-        resolved = {uid: self.account_ids[(project_id, uid)] for uid in first_seen
-                    if (project_id, uid) in self.account_ids}
+        resolved = {
+            uid: self.account_ids[(project_id, uid)] for uid in first_seen if (project_id, uid) in self.account_ids
+        }
         missing = [uid for uid in first_seen if uid not in resolved]
         if not missing:
             return resolved
@@ -77,9 +88,12 @@ class Identity:
         new = [uid for uid in missing if uid not in found]
         if new:
             now = db.time(self.received_at)
-            db.insert_ignoring(accounts, ("project_id", "account_uid", "params", "first_seen_at", "updated_at"),
-                               [(project_id, uid, "{}", db.time(first_seen[uid]), now) for uid in new],
-                               conflict=("project_id", "account_uid"))
+            db.insert_ignoring(
+                accounts,
+                ("project_id", "account_uid", "params", "first_seen_at", "updated_at"),
+                [(project_id, uid, "{}", db.time(first_seen[uid]), now) for uid in new],
+                conflict=("project_id", "account_uid"),
+            )
             found.update(db.lookup(accounts, "account_uid", "id", project_id, new))
         db.lock(accounts, list(found.values()))
         for uid, account_id in found.items():
@@ -93,13 +107,24 @@ class Identity:
         """New contacts for new uids; the uids another process claimed first are left out."""
         db = self.db
         now = db.time(self.received_at)
-        ids = dict(db.insert(
-            contacts, ("project_id", "contact_uid", "params", "first_seen_at", "updated_at"),
-            [(project_id, uid, "{}", db.time(at), now) for uid, at in first_seen.items()],
-            returning="contact_uid, id"))
-        claimed = {uid for (uid,) in db.insert_ignoring(
-            contact_uids, ("project_id", "uid", "contact_id"),
-            [(project_id, uid, ids[uid]) for uid in first_seen], conflict=("project_id", "uid"), returning="uid")}
+        ids = dict(
+            db.insert(
+                contacts,
+                ("project_id", "contact_uid", "params", "first_seen_at", "updated_at"),
+                [(project_id, uid, "{}", db.time(at), now) for uid, at in first_seen.items()],
+                returning="contact_uid, id",
+            )
+        )
+        claimed = {
+            uid
+            for (uid,) in db.insert_ignoring(
+                contact_uids,
+                ("project_id", "uid", "contact_id"),
+                [(project_id, uid, ids[uid]) for uid in first_seen],
+                conflict=("project_id", "uid"),
+                returning="uid",
+            )
+        }
         orphans = [ids[uid] for uid in first_seen if uid not in claimed]
         for part in chunks(orphans):
             self.conn.execute(delete(contacts).where(contacts.c.id.in_(part)))
@@ -138,9 +163,15 @@ class Identity:
         raise RuntimeError(f"alias {primary_uid!r} ~ {other_uid!r} kept racing with other writers")
 
     def _add_uid(self, project_id: int, uid: str, contact_id: int) -> bool:
-        return bool(self.db.insert_ignoring(contact_uids, ("project_id", "uid", "contact_id"),
-                                            [(project_id, uid, contact_id)], conflict=("project_id", "uid"),
-                                            returning="uid"))
+        return bool(
+            self.db.insert_ignoring(
+                contact_uids,
+                ("project_id", "uid", "contact_id"),
+                [(project_id, uid, contact_id)],
+                conflict=("project_id", "uid"),
+                returning="uid",
+            )
+        )
 
     def _merge(self, project_id: int, keep: int, gone: int) -> None:
         """Fold contact `gone` into `keep`: fields (keep's win), uids, events, memberships,
@@ -148,15 +179,22 @@ class Identity:
         rows = {
             row.id: row
             for row in self.conn.execute(
-                select(contacts.c.id, contacts.c.contact_uid, contacts.c.params, contacts.c.first_seen_at,
-                       contacts.c.last_seen_at).where(contacts.c.id.in_([keep, gone]))
+                select(
+                    contacts.c.id,
+                    contacts.c.contact_uid,
+                    contacts.c.params,
+                    contacts.c.first_seen_at,
+                    contacts.c.last_seen_at,
+                ).where(contacts.c.id.in_([keep, gone]))
             )
         }
         kept, merged_away = rows[keep], rows[gone]
         earliest = min(kept, merged_away, key=lambda row: (row.first_seen_at, row.id))
         last_seen = [t for t in (kept.last_seen_at, merged_away.last_seen_at) if t is not None]
         self.conn.execute(
-            update(contacts).where(contacts.c.id == keep).values(
+            update(contacts)
+            .where(contacts.c.id == keep)
+            .values(
                 params={**merged_away.params, **kept.params},
                 contact_uid=earliest.contact_uid,
                 first_seen_at=earliest.first_seen_at,
@@ -168,19 +206,27 @@ class Identity:
             self.conn.execute(update(table).where(table.c.contact_id == gone).values(contact_id=keep))
         db = self.db
         moved = self.conn.execute(select(memberships).where(memberships.c.contact_id == gone)).all()
-        db.insert_ignoring(memberships, ("account_id", "contact_id", "project_id", "created_at"),
-                           [(m.account_id, keep, project_id, db.time(m.created_at)) for m in moved],
-                           conflict=("account_id", "contact_id"))
+        db.insert_ignoring(
+            memberships,
+            ("account_id", "contact_id", "project_id", "created_at"),
+            [(m.account_id, keep, project_id, db.time(m.created_at)) for m in moved],
+            conflict=("account_id", "contact_id"),
+        )
         self.conn.execute(delete(memberships).where(memberships.c.contact_id == gone))
         days = self.conn.execute(select(contact_days).where(contact_days.c.contact_id == gone)).all()
-        db.upsert_adding(contact_days, ("contact_id", "day", "project_id", "events"),
-                         [(keep, db.day(d.day), project_id, d.events) for d in days],
-                         key=("contact_id", "day"), counter="events")
+        db.upsert_adding(
+            contact_days,
+            ("contact_id", "day", "project_id", "events"),
+            [(keep, db.day(d.day), project_id, d.events) for d in days],
+            key=("contact_id", "day"),
+            counter="events",
+        )
         self.conn.execute(delete(contact_days).where(contact_days.c.contact_id == gone))
         self.conn.execute(delete(contacts).where(contacts.c.id == gone))
         # The accounts of either now have the days of both; the marks follow the days.
-        account_ids = [a for (a,) in self.conn.execute(
-            select(memberships.c.account_id).where(memberships.c.contact_id == keep))]
+        account_ids = [
+            a for (a,) in self.conn.execute(select(memberships.c.account_id).where(memberships.c.contact_id == keep))
+        ]
         add_member_days(db, [(a, keep) for a in account_ids])
         health_marks.refresh_rows(self.conn, project_id, "contact", [keep])
         health_marks.refresh_rows(self.conn, project_id, "account", account_ids)

@@ -12,16 +12,17 @@ from salesmachine_server.store.db.dialect import Dialect, chunks
 from salesmachine_server.store.db.schema import memberships
 
 _LOAD = select(memberships.c.contact_id, memberships.c.account_id).where(
-    memberships.c.contact_id.in_(bindparam("ids", expanding=True)))
+    memberships.c.contact_id.in_(bindparam("ids", expanding=True))
+)
 _COLUMNS = ("account_id", "contact_id", "project_id", "created_at")
 # Every day of a contact, as a day of an account ((account_id, contact_id) rows).
 _MEMBER_DAYS = {
     "sqlite": "INSERT INTO account_days (account_id, day, project_id) SELECT ?1, day, project_id FROM contact_days "
-              "WHERE contact_id = ?2 ON CONFLICT (account_id, day) DO NOTHING",
+    "WHERE contact_id = ?2 ON CONFLICT (account_id, day) DO NOTHING",
     "postgresql": "INSERT INTO account_days (account_id, day, project_id) "
-                  "SELECT v.account_id, cd.day, cd.project_id FROM unnest(%s::bigint[], %s::bigint[]) "
-                  "AS v(account_id, contact_id) JOIN contact_days AS cd ON cd.contact_id = v.contact_id "
-                  "ON CONFLICT (account_id, day) DO NOTHING",
+    "SELECT v.account_id, cd.day, cd.project_id FROM unnest(%s::bigint[], %s::bigint[]) "
+    "AS v(account_id, contact_id) JOIN contact_days AS cd ON cd.contact_id = v.contact_id "
+    "ON CONFLICT (account_id, day) DO NOTHING",
 }
 
 
@@ -53,8 +54,9 @@ class Members:
     def save(self, db: Dialect, project_id: int, created_at: datetime) -> None:
         """The new memberships (their days are the accounts': activity.py)."""
         now = db.time(created_at)
-        db.insert_ignoring(memberships, _COLUMNS, [(a, c, project_id, now) for a, c in self.new],
-                           conflict=("account_id", "contact_id"))
+        db.insert_ignoring(
+            memberships, _COLUMNS, [(a, c, project_id, now) for a, c in self.new], conflict=("account_id", "contact_id")
+        )
 
 
 def add_member_days(db: Dialect, pairs: Sequence[tuple[int, int]]) -> None:

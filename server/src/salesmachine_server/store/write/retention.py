@@ -29,8 +29,9 @@ BATCH = 5_000
 PAUSE_SECONDS = 0.1
 
 
-def delete_expired_events(engine: Engine, stop: threading.Event, batch: int = BATCH,
-                          pause: float = PAUSE_SECONDS) -> int:
+def delete_expired_events(
+    engine: Engine, stop: threading.Event, batch: int = BATCH, pause: float = PAUSE_SECONDS
+) -> int:
     """Delete, project by project, the events older than the project's retention; the number
     deleted. Returns early, between two batches, once `stop` is set (the rest waits for the
     next run: every batch is complete on its own)."""
@@ -40,8 +41,9 @@ def delete_expired_events(engine: Engine, stop: threading.Event, batch: int = BA
         cutoff = now - timedelta(days=days)
         removed = _delete_older(engine, project_id, cutoff, stop, batch, pause)
         if removed:
-            log.info("retention: deleted %d events and pageviews of project %d older than %d days",
-                     removed, project_id, days)
+            log.info(
+                "retention: deleted %d events and pageviews of project %d older than %d days", removed, project_id, days
+            )
         deleted += removed
         if stop.is_set():
             break
@@ -55,12 +57,11 @@ def _retentions(engine: Engine) -> list[tuple[int, int]]:
     return [(project_id, days) for project_id, days in found if days is not None]
 
 
-def _delete_older(engine: Engine, project_id: int, cutoff: datetime, stop: threading.Event, batch: int,
-                  pause: float) -> int:
+def _delete_older(
+    engine: Engine, project_id: int, cutoff: datetime, stop: threading.Event, batch: int, pause: float
+) -> int:
     # By id through the (project_id, occurred_at) index: LIMIT on DELETE itself is not portable.
-    doomed = (select(events.c.id)
-              .where(events.c.project_id == project_id, events.c.occurred_at < cutoff)
-              .limit(batch))
+    doomed = select(events.c.id).where(events.c.project_id == project_id, events.c.occurred_at < cutoff).limit(batch)
     deleted = 0
     while not stop.is_set():
         with engine.begin() as conn:

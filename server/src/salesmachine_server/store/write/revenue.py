@@ -88,8 +88,17 @@ class Revenue:
     def save(self, conn: Connection, project_id: int, received_at: datetime) -> None:
         """The history entries recorded (few: SQLAlchemy's insert is fast enough)."""
         if self.rows:
-            conn.execute(mrr_changes.insert(), [
-                {"project_id": project_id, "contact_id": row_id if kind == "contact" else None,
-                 "account_id": row_id if kind == "account" else None, "mrr": mrr, "effective_at": at,
-                 "received_at": received_at}
-                for kind, row_id, mrr, at in self.rows])
+            conn.execute(
+                mrr_changes.insert(),
+                [
+                    {
+                        "project_id": project_id,
+                        "contact_id": row_id if kind == "contact" else None,
+                        "account_id": row_id if kind == "account" else None,
+                        "mrr": mrr,
+                        "effective_at": at,
+                        "received_at": received_at,
+                    }
+                    for kind, row_id, mrr, at in self.rows
+                ],
+            )

@@ -32,8 +32,15 @@ from salesmachine_server.store.write.memberships import Members
 from salesmachine_server.store.write.revenue import Owner, Revenue, owner_column
 
 
-def apply_run(conn: Connection, identity: Identity, marks: MarkWriter, project_id: int,
-              run: list[tuple[Message, datetime]], tz: ZoneInfo, received_at: datetime) -> None:
+def apply_run(
+    conn: Connection,
+    identity: Identity,
+    marks: MarkWriter,
+    project_id: int,
+    run: list[tuple[Message, datetime]],
+    tz: ZoneInfo,
+    received_at: datetime,
+) -> None:
     """Apply `run`, (message, received at) in order, none of them an alias."""
     if not run:
         return
@@ -86,12 +93,20 @@ def apply_run(conn: Connection, identity: Identity, marks: MarkWriter, project_i
             event_account = account_ids[m.account_uid] if m.account_uid is not None else None
         else:
             event_account = linked[0] if linked else state.members.sole_account(contact_id)
-        state.events.append({
-            "project_id": project_id, "contact_id": contact_id, "account_id": event_account,
-            "name": m.event_name, "kind": "pageview" if m.event_name == PAGEVIEW else "event",
-            "params": m.params, "occurred_at": m.occurred_at, "received_at": received,
-            "message_id": m.message_id, "enrichment": m.enrichment,
-        })
+        state.events.append(
+            {
+                "project_id": project_id,
+                "contact_id": contact_id,
+                "account_id": event_account,
+                "name": m.event_name,
+                "kind": "pageview" if m.event_name == PAGEVIEW else "event",
+                "params": m.params,
+                "occurred_at": m.occurred_at,
+                "received_at": received,
+                "message_id": m.message_id,
+                "enrichment": m.enrichment,
+            }
+        )
         state.activity.count_day(contact_id, local_day(m.occurred_at, tz))
         state.activity.seen("contact", contact_id, m.occurred_at, activity=True)
         if event_account is not None:
@@ -153,8 +168,11 @@ class Run:
         db = Dialect(conn)
         now = db.time(received_at)
         for kind in ("contact", "account"):
-            db.many(_UPDATE_PARAMS["sqlite", kind], _UPDATE_PARAMS["postgresql", kind], [
-                (row_id, db.json(self.params[(k, row_id)]), now) for (k, row_id) in self.dirty if k == kind])
+            db.many(
+                _UPDATE_PARAMS["sqlite", kind],
+                _UPDATE_PARAMS["postgresql", kind],
+                [(row_id, db.json(self.params[(k, row_id)]), now) for (k, row_id) in self.dirty if k == kind],
+            )
         self.members.save(db, project_id, received_at)
         self.revenue.save(conn, project_id, received_at)
         insert_events(conn, self.events)
@@ -182,8 +200,9 @@ def _latest_mrr(kind: str, table: Any) -> list[Any]:
 
 
 _LOAD_PARAMS = {
-    (kind, with_mrr): select(table.c.id, table.c.params, *(_latest_mrr(kind, table) if with_mrr else []))
-    .where(table.c.id.in_(bindparam("ids", expanding=True)))
+    (kind, with_mrr): select(table.c.id, table.c.params, *(_latest_mrr(kind, table) if with_mrr else [])).where(
+        table.c.id.in_(bindparam("ids", expanding=True))
+    )
     for kind, table in (("contact", contacts), ("account", accounts))
     for with_mrr in (False, True)
 }
@@ -193,8 +212,11 @@ _UPDATE_PARAMS = {
     for kind, table in (("contact", contacts), ("account", accounts))
     for engine, sql in (
         ("sqlite", f"UPDATE {table.name} SET params = ?2, updated_at = ?3 WHERE id = ?1"),
-        ("postgresql", f"UPDATE {table.name} AS t SET params = v.params, updated_at = v.updated_at "
-                       f"FROM {unnest(table, ('id', 'params', 'updated_at'))} WHERE t.id = v.id"),
+        (
+            "postgresql",
+            f"UPDATE {table.name} AS t SET params = v.params, updated_at = v.updated_at "
+            f"FROM {unnest(table, ('id', 'params', 'updated_at'))} WHERE t.id = v.id",
+        ),
     )
 }
 
