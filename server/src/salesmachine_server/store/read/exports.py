@@ -15,24 +15,12 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from salesmachine_server.store.db.schema import accounts, contact_uids, contacts, events, memberships, mrr_changes
+from salesmachine_server.store.read.timelines import ENRICHMENT_NAMES, event_rows
 
 PAGE_SIZE = 2000
 KINDS = ("contacts", "accounts", "events")
-# An event's enrichment (enrich/, schema.py): where from and with what, as stored. All None for
-# an event that carried no address or agent, or that was not enriched.
-ENRICHMENT = (
-    "ip_scope",
-    "country",
-    "region",
-    "city",
-    "latitude",
-    "longitude",
-    "browser",
-    "browser_version",
-    "os",
-    "os_version",
-    "device",
-)
+# An event's enrichment as exported, flat: the names of timelines.ENRICHMENT_NAMES.
+ENRICHMENT = ENRICHMENT_NAMES
 COLUMNS = {
     "contacts": ["contact_uid", "aliases", "params", "accounts", "first_seen_at", "last_seen_at", "mrr_history"],
     "accounts": ["account_uid", "params", "first_seen_at", "last_seen_at", "mrr_history"],
@@ -151,23 +139,7 @@ def _events(engine: Engine, project_id: int) -> Iterator[dict[str, Any]]:
     while True:
         with engine.connect() as conn:
             page = conn.execute(
-                select(
-                    events.c.id,
-                    events.c.name,
-                    events.c.kind,
-                    events.c.params,
-                    events.c.occurred_at,
-                    events.c.received_at,
-                    events.c.message_id,
-                    contacts.c.contact_uid,
-                    accounts.c.account_uid,
-                    *(events.c[name] for name in ENRICHMENT),
-                )
-                .select_from(
-                    events.join(contacts, contacts.c.id == events.c.contact_id).outerjoin(
-                        accounts, accounts.c.id == events.c.account_id
-                    )
-                )
+                event_rows(*(events.c[name] for name in ENRICHMENT))
                 .where(_in_project(events, project_id), events.c.id > last_id)
                 .order_by(events.c.id)
                 .limit(PAGE_SIZE)

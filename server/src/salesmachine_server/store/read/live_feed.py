@@ -10,28 +10,15 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from salesmachine_server.store.db.schema import accounts, contacts, events, rejected_items
+from salesmachine_server.store.db.schema import events, rejected_items
+from salesmachine_server.store.read.timelines import event_rows
 
 
 def recent_events(conn: Connection, project_id: int, after_id: int = 0, limit: int = 50) -> list[Any]:
     """The newest events and pageviews with an id above `after_id`, newest first."""
     return list(
         conn.execute(
-            select(
-                events.c.id,
-                events.c.name,
-                events.c.kind,
-                events.c.params,
-                events.c.occurred_at,
-                events.c.received_at,
-                contacts.c.contact_uid,
-                accounts.c.account_uid,
-            )
-            .select_from(
-                events.join(contacts, contacts.c.id == events.c.contact_id).outerjoin(
-                    accounts, accounts.c.id == events.c.account_id
-                )
-            )
+            event_rows()
             .where(events.c.project_id == project_id, events.c.id > after_id)
             .order_by(events.c.id.desc())
             .limit(limit)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, or_, select
+from sqlalchemy import Connection, Select, and_, or_, select
 
 from salesmachine_server.domain.list_query import encode_cursor
 from salesmachine_server.store.db.schema import (
@@ -16,23 +16,36 @@ from salesmachine_server.store.db.schema import (
     contacts,
     events,
 )
+from salesmachine_server.store.write.event_insert import ENRICHMENT_COLUMNS
 
 # -- timelines ----------------------------------------------------------------------------
 
-# The enrichment columns of an event row (event_insert.ENRICHMENT_COLUMNS, less the version).
-ENRICHMENT = (
-    events.c.ip_scope,
-    events.c.country,
-    events.c.region,
-    events.c.city,
-    events.c.latitude,
-    events.c.longitude,
-    events.c.browser,
-    events.c.browser_version,
-    events.c.os,
-    events.c.os_version,
-    events.c.device,
-)
+# An event's enrichment as stored (enrich/, event_insert.ENRICHMENT_COLUMNS, less the version of
+# the enrichment applied): where from and with what. All None for an event that carried no
+# address or agent, or that was not enriched.
+ENRICHMENT_NAMES = tuple(name for name in ENRICHMENT_COLUMNS if name != "enrichment")
+ENRICHMENT = tuple(events.c[name] for name in ENRICHMENT_NAMES)
+
+
+def event_rows(*extra: Any) -> Select[Any]:
+    """Events as every reader takes them (timelines, exports, the live feed): the event, its
+    contact's uid and its account's uid (None when it has none), and any `extra` columns."""
+    return select(
+        events.c.id,
+        events.c.name,
+        events.c.kind,
+        events.c.params,
+        events.c.occurred_at,
+        events.c.received_at,
+        events.c.message_id,
+        contacts.c.contact_uid,
+        accounts.c.account_uid,
+        *extra,
+    ).select_from(
+        events.join(contacts, contacts.c.id == events.c.contact_id).outerjoin(
+            accounts, accounts.c.id == events.c.account_id
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -54,26 +67,7 @@ def events_page(
     account_id: int | None = None,
 ) -> tuple[list[Any], str | None]:
     """Events newest first, keyset-paged on (occurred_at, id)."""
-    statement = (
-        select(
-            events.c.id,
-            events.c.name,
-            events.c.kind,
-            events.c.params,
-            events.c.occurred_at,
-            events.c.received_at,
-            events.c.message_id,
-            contacts.c.contact_uid,
-            accounts.c.account_uid,
-            *ENRICHMENT,
-        )
-        .select_from(
-            events.join(contacts, contacts.c.id == events.c.contact_id).outerjoin(
-                accounts, accounts.c.id == events.c.account_id
-            )
-        )
-        .where(events.c.project_id == project_id)
-    )
+    statement = event_rows(*ENRICHMENT).where(events.c.project_id == project_id)
     if contact_id is not None:
         statement = statement.where(events.c.contact_id == contact_id)
     if account_id is not None:
