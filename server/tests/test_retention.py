@@ -211,8 +211,6 @@ def test_a_write_during_a_large_deletion_answers_within_a_second(
 def test_two_servers_on_one_database_run_retention_one_at_a_time(
     database_url: str, servers: list[ServerProcess], tmp_path: Path
 ) -> None:
-    if database_url.startswith("sqlite"):
-        pytest.skip("one server process per SQLite file: the lease is shared by servers on PostgreSQL")
     first = start(servers, database_url, tmp_path)
     second = start(servers, database_url, tmp_path)
     wait_for(lambda: runs(first) + runs(second) >= 3)
