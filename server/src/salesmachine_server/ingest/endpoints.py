@@ -153,6 +153,29 @@ def steps_for(
     )
 
 
+def refused_entry(index: int, refusal: Refusal) -> dict[str, Any]:
+    """One refused item of a batch, as the answer names it."""
+    return {
+        "index": index,
+        "code": CODES[refusal.status],
+        "message": refusal.message,
+        "field": refusal.field,
+        "rule": refusal.rule,
+    }
+
+
+def nothing_accepted(refused: list[dict[str, Any]], noun: str) -> Response:
+    """A batch none of whose items was accepted: 400, naming the first refusal, and all of them."""
+    first = refused[0]
+    error = ApiError(
+        400,
+        f"no {noun} of the batch was accepted; {noun} {first['index']}: {first['message']}",
+        field=f"batch[{first['index']}].{first['field']}",
+        rule=first["rule"],
+    )
+    return json_response(error.body() | {"accepted": 0, "rejected": refused}, 400)
+
+
 class WriteRequest:
     """One write request: its items run through the pipeline, then the accepted messages and
     the refusals go to the group commit together."""
@@ -186,27 +209,12 @@ class WriteRequest:
             accepted = accept(item, "batch", self.steps)
             if isinstance(accepted, Refusal):
                 rejections.append(self._rejection(index, item, accepted))
-                refused.append(
-                    {
-                        "index": index,
-                        "code": CODES[accepted.status],
-                        "message": accepted.message,
-                        "field": accepted.field,
-                        "rule": accepted.rule,
-                    }
-                )
+                refused.append(refused_entry(index, accepted))
             else:
                 messages.append(accepted)
         duplicates = await self._submit(messages, rejections)
         if items and not messages:
-            first = refused[0]
-            error = ApiError(
-                400,
-                f"no item of the batch was accepted; item {first['index']}: {first['message']}",
-                field=f"batch[{first['index']}].{first['field']}",
-                rule=first["rule"],
-            )
-            return json_response(error.body() | {"accepted": 0, "rejected": refused}, 400)
+            return nothing_accepted(refused, "item")
         body: dict[str, Any] = {"status": "success", "accepted": len(messages)}
         if duplicates:
             body["duplicates"] = duplicates

@@ -31,7 +31,9 @@ from salesmachine_server.ingest.endpoints import (
     WriteRequest,
     credentials_for,
     json_response,
+    nothing_accepted,
     refuse_in_maintenance,
+    refused_entry,
     steps_for,
 )
 from salesmachine_server.ingest.group_commit import Submission
@@ -247,25 +249,10 @@ class SegmentItems:
             except Invalid as exc:
                 error = exc.error
                 rejections.append(self._rejection(index, raw, error.status, error.field, error.message))
-                refused.append(
-                    {
-                        "index": index,
-                        "code": CODES[error.status],
-                        "message": error.message,
-                        "field": error.field,
-                        "rule": error.rule,
-                    }
-                )
+                refused.append(refused_entry(index, error))
         await self._submit(messages, rejections)
         if raws and not accepted:
-            first = refused[0]
-            nothing = ApiError(
-                400,
-                f"no message of the batch was accepted; message {first['index']}: {first['message']}",
-                field=f"batch[{first['index']}].{first['field']}",
-                rule=first["rule"],
-            )
-            return json_response(nothing.body() | {"accepted": 0, "rejected": refused}, 400)
+            return nothing_accepted(refused, "message")
         body: dict[str, Any] = {**SUCCESS, "accepted": accepted}
         if refused:
             body["rejected"] = refused

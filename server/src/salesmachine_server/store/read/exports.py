@@ -134,6 +134,21 @@ def _accounts(engine: Engine, project_id: int) -> Iterator[dict[str, Any]]:
     return _pages(engine, accounts, project_id, fetch)
 
 
+def exported_event(r: Any) -> dict[str, Any]:
+    """An event row (with ENRICHMENT's columns last) as an export gives it, but for its contact:
+    the project's export names it, a person's export is all one contact's (person_export.py)."""
+    return {
+        "event_uid": r.name,
+        "kind": r.kind,
+        "account_uid": r.account_uid,
+        "params": r.params,
+        "created_at": r.occurred_at,
+        "received_at": r.received_at,
+        "message_id": r.message_id,
+        **dict(zip(ENRICHMENT, r[-len(ENRICHMENT) :])),
+    }
+
+
 def _events(engine: Engine, project_id: int) -> Iterator[dict[str, Any]]:
     last_id = 0
     while True:
@@ -147,15 +162,5 @@ def _events(engine: Engine, project_id: int) -> Iterator[dict[str, Any]]:
         if not page:
             return
         for r in page:
-            yield {
-                "contact_uid": r.contact_uid,
-                "event_uid": r.name,
-                "kind": r.kind,
-                "account_uid": r.account_uid,
-                "params": r.params,
-                "created_at": r.occurred_at,
-                "received_at": r.received_at,
-                "message_id": r.message_id,
-                **dict(zip(ENRICHMENT, r[-len(ENRICHMENT) :])),
-            }
+            yield {"contact_uid": r.contact_uid, **exported_event(r)}
         last_id = page[-1].id

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Engine, select, true, tuple_
 
 from salesmachine_server.store.db.schema import accounts, contact_uids, contacts, events, memberships, mrr_changes
-from salesmachine_server.store.read.exports import ENRICHMENT, PAGE_SIZE
+from salesmachine_server.store.read.exports import ENRICHMENT, PAGE_SIZE, exported_event
 
 
 @dataclass(frozen=True)
@@ -95,14 +95,5 @@ def person_events(engine: Engine, contact_id: int) -> Iterator[dict[str, Any]]:
         if not page:
             return
         for r in page:
-            yield {
-                "event_uid": r.name,
-                "kind": r.kind,
-                "account_uid": r.account_uid,
-                "params": r.params,
-                "created_at": r.occurred_at,
-                "received_at": r.received_at,
-                "message_id": r.message_id,
-                **dict(zip(ENRICHMENT, r[-len(ENRICHMENT) :], strict=True)),
-            }
+            yield exported_event(r)
         after = (page[-1].occurred_at, page[-1].id)
