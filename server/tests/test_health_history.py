@@ -231,6 +231,9 @@ def test_the_stage_funnel_and_a_rule_per_stage(project: Project) -> None:
     with reader(project) as http:
         stage = {uid: http.get(f"/v1/accounts/{uid}").json()["stage"] for uid in ("new", "big", "new-big", "old")}
         assert stage == {"new": "Onboarding", "big": "Adopted", "new-big": "Adopted", "old": None}
+        # The same relative condition filters a list, relative to now.
+        recent = http.get("/v1/accounts", params={"first_seen_at>": "-30d", "sort": "account_uid"}).json()["data"]
+        assert [a["account_uid"] for a in recent] == ["new", "new-big"]
         new = http.get("/v1/accounts/new").json()["health"]
         assert (new["band"], new["reason"]) == ("good", "did `login`")  # its stage's rule, not the default
         wait_for(lambda: health_settled(project))
