@@ -58,6 +58,15 @@ def test_owners_are_set_by_email_and_lists_filter_on_them(
     assert api.put("/v1/accounts/globex/owner", json={"owner": ben}).json()["owner"] == ben
     assert api.put("/v1/contacts/alice/owner", json={"owner": ada}).json() == {"contact_uid": "alice", "owner": ada}
 
+    # Writes that change the customer keep its owner.
+    _send(
+        project,
+        [
+            {"method": "account", "account_uid": "acme", "params": {"plan": "pro", "mrr": 950}},
+            {"method": "contact", "contact_uid": "alice", "params": {"role": "admin"}},
+            {"method": "event", "contact_uid": "alice", "event_uid": "login", "params": {"account_uid": "acme"}},
+        ],
+    )
     assert api.get("/v1/accounts/acme").json()["owner"] == ada
     assert api.get("/v1/contacts/alice").json()["owner"] == ada
     assert api.get("/v1/contacts/bob").json()["owner"] is None
