@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from salesmachine_server.api import data_rights, export, health, profiles, revenue, timelines
+from salesmachine_server.api import data_rights, export, health, profiles, revenue, timelines, work_items
 from salesmachine_server.api.openapi import docs_page, openapi_json
 from salesmachine_server.errors import ApiError, StoreUnavailable
 from salesmachine_server.ingest.body import StrangerBodies
@@ -111,6 +111,16 @@ def routes() -> list[BaseRoute]:
         EncodedRoute("/v1/contacts/{uid}/export", data_rights.export_contact, methods=["GET"]),
         Route("/v1/audit", data_rights.audit, methods=["GET"]),
         Route("/v1/suppressions", data_rights.suppressions, methods=["GET"]),
+        # Work items (api/work_items.py, docs/work.md).
+        Route("/v1/tasks", work_items.tasks_list, methods=["GET"]),
+        Route("/v1/tasks", work_items.task_create, methods=["POST"]),
+        Route("/v1/tasks/{id}", work_items.task_update, methods=["PATCH"]),
+        EncodedRoute("/v1/accounts/{uid}/notes", work_items.account_notes, methods=["GET"]),
+        EncodedRoute("/v1/accounts/{uid}/notes", work_items.account_note_create, methods=["POST"]),
+        EncodedRoute("/v1/contacts/{uid}/notes", work_items.contact_notes, methods=["GET"]),
+        EncodedRoute("/v1/contacts/{uid}/notes", work_items.contact_note_create, methods=["POST"]),
+        EncodedRoute("/v1/accounts/{uid}/owner", work_items.account_owner, methods=["PUT"]),
+        EncodedRoute("/v1/contacts/{uid}/owner", work_items.contact_owner, methods=["PUT"]),
         *dashboard_routes(),
     ]
 

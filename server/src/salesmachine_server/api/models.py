@@ -153,6 +153,10 @@ SeenAt = Annotated[At, Meta(description="The time of the event it was read from.
 Device = Annotated[DeviceType | None, Meta(description="Null when it cannot be told.")]
 Latitude = Annotated[float | None, Meta(description="From the GeoIP file, if one is configured.")]
 Longitude = Annotated[float | None, Meta(description="The same.")]
+Owner = Annotated[
+    str | None,
+    Meta(description="The e-mail address of the dashboard user who owns it (docs/work.md); null when nobody."),
+]
 NextCursor = Annotated[
     str | None,
     Meta(
@@ -249,6 +253,7 @@ class Contact(Closed):
     pulse: Annotated[
         PulseNow | None, Meta(description="An account's latest Pulse; null when none (always, for a contact).")
     ]
+    owner: Owner
     location: WhereFrom
     visits_by_country: VisitsByCountry
     agent: Annotated[
@@ -295,6 +300,7 @@ class Account(Closed):
             description="The share of its contacts active in the last 14 days, to 4 decimals; 0 without contacts.",
         ),
     ]
+    owner: Owner
     location: WhereFrom
     visits_by_country: VisitsByCountry
 
@@ -310,6 +316,7 @@ class ContactSummary(Closed):
     active_days_14: ActiveDays14
     active_days_30: ActiveDays30
     health: Band
+    owner: Owner
 
 
 class AccountSummary(Closed):
@@ -325,6 +332,7 @@ class AccountSummary(Closed):
     active_days_14: ActiveDays14
     active_days_30: ActiveDays30
     health: Band
+    owner: Owner
 
 
 class ContactPage(Closed):

@@ -54,6 +54,7 @@ def contact(profile: ContactProfile, health: ProfileHealth) -> models.Contact:
         stage=health.stage,
         health=health_now(health.now),
         pulse=pulse_now(health.pulse),
+        owner=profile.owner,
         location=location(where.location),
         visits_by_country=visits_by_country(where.visits_by_country),
         agent=contact_agent(where.agent),
@@ -88,6 +89,7 @@ def account(profile: AccountProfile, health: ProfileHealth) -> models.Account:
         health=health_now(health.now),
         pulse=pulse_now(health.pulse),
         active_contacts_share_14=round(profile.active_contacts_14 / count, 4) if count else 0.0,
+        owner=profile.owner,
         location=location(where.location),
         visits_by_country=visits_by_country(where.visits_by_country),
     )
@@ -143,6 +145,7 @@ def contact_page(rows: list[Any], cursor: str | None) -> models.ContactPage:
                 active_days_14=r.active_days_14,
                 active_days_30=r.active_days_30,
                 health=r.health,
+                owner=r.owner,
             )
             for r in rows
         ],
@@ -165,6 +168,7 @@ def account_page(rows: list[Any], cursor: str | None, domains: dict[int, str | N
                 active_days_14=r.active_days_14,
                 active_days_30=r.active_days_30,
                 health=r.health,
+                owner=r.owner,
             )
             for r in rows
         ],
