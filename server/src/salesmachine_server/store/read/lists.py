@@ -76,10 +76,7 @@ def matching_ids(conn: Connection, project_id: int, subject: Subject, query: Lis
     dialect = conn.dialect.name
     table = filters.table_of(subject)
     used = {one.field for one in query.filters}
-    marks = "health" in used and health_marks.usable(conn, project_id, window.rule)
-    source, days = activity_source(
-        subject, project_id, window, [f for f in filters.ACTIVITY_FIELDS if f in used], marks=marks
-    )
+    source, days = activity_source(subject, project_id, window, [f for f in filters.ACTIVITY_FIELDS if f in used])
     fields = filters.list_fields(dialect, table, days, window.rule)
     statement = (
         select(table.c.id)
