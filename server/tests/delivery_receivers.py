@@ -42,11 +42,12 @@ class Received:
 @dataclass
 class HttpReceiver:
     """An HTTP endpoint on 127.0.0.1 that records every POST and answers from `answers` in turn
-    (then `then`); while `hold` is set, requests wait (a receiver that is slow, or a sender
-    killed while it waits)."""
+    (then `then`), after `delay` seconds; given `hold`, requests wait until it is set (a sender
+    killed while it waits for the answer)."""
 
     answers: list[int] = field(default_factory=list)
     then: int = 200
+    delay: float = 0.0
     received: list[Received] = field(default_factory=list)
     hold: threading.Event | None = None
     port: int = 0
@@ -65,6 +66,7 @@ class HttpReceiver:
                     status = receiver.answers.pop(0) if receiver.answers else receiver.then
                 if receiver.hold is not None:
                     receiver.hold.wait(60)
+                time.sleep(receiver.delay)
                 answer = b"ok" if status < 300 else b"not now"
                 try:
                     self.send_response(status)
@@ -89,7 +91,7 @@ class HttpReceiver:
 
     def stop(self) -> None:
         if self.hold is not None:
-            self.hold.clear()
+            self.hold.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
