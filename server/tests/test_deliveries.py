@@ -400,3 +400,78 @@ def test_the_settings_page_sets_the_smtp_server_and_never_shows_the_password(sen
         "from": "alerts@example.com",
         "security": "ssl",
     }
+
+
+# ---- in the browser ---------------------------------------------------------------------------
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+def test_a_csm_reads_the_delivery_log_resends_a_failed_alert_and_sends_a_test(
+    sender: Sender, browser: Any, tmp_path: Path
+) -> None:
+    """Playwright in Chromium: the log of a project with a delivered webhook (after a 500), a
+    Slack message, and a webhook failed after its window; Resend delivers the failed one once
+    its receiver is back; the test form queues one more. The screenshot is docs/deliveries.md's."""
+    project, secret = make_project(sender.url)
+    mine = Sender(sender.server, project.name, project.id, project.token, secret)
+    flaky, slack, down = HttpReceiver(answers=[500]).start(), HttpReceiver().start(), HttpReceiver(then=503).start()
+    email = make_user(sender.url, project.id)
+    update = os.environ.get("SALESMACHINE_UPDATE_SCREENSHOTS") == "1" and sender.url.startswith("sqlite")
+    folder = SCREENSHOTS if update else tmp_path
+    try:
+        failing = _queued_id(mine.cli("--webhook", down.url("/alerts"), "--secret", SECRET))
+        delivered = _queued_id(mine.cli("--webhook", flaky.url("/cs"), "--secret", SECRET))
+        _queued_id(mine.cli("--slack", slack.url("/services/T024BE7LD/B08S1HUCK/abcdefsecret")))
+        mine.wait_until(delivered, "delivered")
+        mine.wait_until(failing, "failed", timeout=RETRY_WINDOW + 20)
+
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        problems: list[str] = []
+        page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+        page.on("console", lambda message: message.type == "error" and problems.append(message.text))
+        page.goto(f"{sender.server.base_url}/p/{project.id}/deliveries")
+        page.fill("input[name=email]", email)
+        page.fill("input[name=password]", "correct horse battery staple")
+        page.click("button[type=submit]")
+        page.wait_for_url(f"**/p/{project.id}/deliveries")
+        rows = page.locator("#deliveries tbody tr[data-delivery]")
+        assert rows.count() == 3
+        assert page.get_attribute(f"tr[data-delivery='{failing}']", "data-status") == "failed"
+        assert page.get_attribute(f"tr[data-delivery='{delivered}']", "data-status") == "delivered"
+        failed_row = page.locator(f"tr[data-delivery='{failing}']")
+        assert "gave up after" in failed_row.inner_text()
+        delivered_row = page.locator(f"tr[data-delivery='{delivered}']")
+        attempts = delivered_row.locator("details.attempts")
+        if attempts.get_attribute("open") is None:  # the newest are open as the page comes
+            attempts.locator("summary").click()
+        assert delivered_row.locator("li.attempt").count() == 2
+        assert "the receiver answered 500" in delivered_row.inner_text()
+        assert "abcdefsecret" not in page.content() and SECRET not in page.content()
+        page.screenshot(path=str(folder / "delivery-log.png"), full_page=True)
+
+        # The failed alert's receiver is back: Resend delivers it.
+        down.then = 200
+        failed_row.locator("button.resend").click()
+        page.wait_for_url("**/deliveries?resent=*")
+        assert "will be sent again within seconds" in page.locator("[role=status]").inner_text()
+        mine.wait_until(failing, "delivered")
+        page.reload()
+        assert page.get_attribute(f"tr[data-delivery='{failing}']", "data-status") == "delivered"
+
+        # Send a test from the form.
+        page.select_option("select[name=channel]", "slack")
+        page.fill("input[name=url]", slack.url("/services/T1/B1/formsecret"))
+        page.click("#send-test-button")
+        page.wait_for_url("**/deliveries?queued=*")
+        wait = time.monotonic() + 30
+        while len(slack.received) < 2:
+            assert time.monotonic() < wait, "the test from the form was not sent"
+            time.sleep(0.2)
+        assert problems == []
+        context.close()
+    finally:
+        for receiver in (flaky, slack, down):
+            receiver.stop()
+    assert len(down.received) >= 3 and down.received[-1].headers["salesmachine-delivery"] == str(failing)

@@ -65,13 +65,19 @@ def test_the_signature_is_stripes_scheme_and_the_documented_check_accepts_it() -
     [
         ("https://hooks.example.com/cs", "https://hooks.example.com/cs"),
         ("https://user:pass@hooks.example.com:8443/cs?token=abc&x=1", "https://hooks.example.com:8443/cs?…"),
-        ("https://hooks.slack.com/services/T000/B000/XXXXXXXX", "https://hooks.slack.com/services/T000/B000/…"),
+        ("https://hooks.slack.com/services/T000/B000/XXXXXXXX", "https://hooks.slack.com/services/T000/B000/XXXXXXXX"),
         ("http://[::1]:9/x", "http://[::1]:9/x"),
         ("http://[::1/", "(an unreadable URL)"),
     ],
 )
 def test_the_log_shows_a_url_without_its_secrets(url: str, shown: str) -> None:
     assert shown_url(url) == shown
+
+
+def test_a_slack_hooks_token_is_left_out() -> None:
+    hook = "https://hooks.slack.com/services/T000/B000/XXXXXXXX"
+    assert shown_url(hook, secret_path=True) == "https://hooks.slack.com/services/T000/B000/…"
+    assert shown_target("slack", {"url": hook})["url"] == "https://hooks.slack.com/services/T000/B000/…"
 
 
 def test_a_target_is_shown_without_its_secret() -> None:

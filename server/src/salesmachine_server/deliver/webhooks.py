@@ -46,14 +46,18 @@ def send_slack(
 ) -> Sent:
     """An incoming webhook of Slack takes `{"text": ...}` (and its other message fields) as JSON."""
     body = orjson.dumps(payload)
-    return post_json(str(target["url"]), body, {}, allow_private=allow_private, timeout=timeout)
+    return post_json(str(target["url"]), body, {}, allow_private=allow_private, timeout=timeout, secret_path=True)
 
 
-def post_json(url: str, body: bytes, headers: dict[str, str], *, allow_private: bool, timeout: float) -> Sent:
+def post_json(
+    url: str, body: bytes, headers: dict[str, str], *, allow_private: bool, timeout: float, secret_path: bool = False
+) -> Sent:
+    """POST `body` to `url` (checked, pinned: the module docstring). `secret_path`: the URL's last
+    segment is its secret (a Slack hook's), left out of what the log keeps."""
     sent_headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, **headers}
     request = {
         "method": "POST",
-        "url": shown_url(url),
+        "url": shown_url(url, secret_path=secret_path),
         "headers": sent_headers,
         "body": cut(body.decode("utf-8", "replace"), KEPT_BODY_CHARS),
     }
@@ -108,9 +112,10 @@ def _post_to(resolved: Resolved, address: str, body: bytes, headers: dict[str, s
     return response.status_code, cut(answer.decode("utf-8", "replace"), KEPT_ANSWER_CHARS)
 
 
-def shown_url(url: str) -> str:
-    """The URL as the log shows it: no credentials, no query values, and a Slack hook's last
-    path segment (its secret token) left out. A webhook's secret is never in it."""
+def shown_url(url: str, *, secret_path: bool = False) -> str:
+    """The URL as the log shows it: no credentials, no query values, and when `secret_path` (a
+    Slack hook: `/services/T…/B…/<token>`) its last path segment left out. A webhook's secret is
+    never in it."""
     try:
         parts = urlsplit(url)
         host = parts.hostname or ""
@@ -120,7 +125,7 @@ def shown_url(url: str) -> str:
     if ":" in host:
         host = f"[{host}]"
     path = parts.path
-    if host.endswith("hooks.slack.com") and path.count("/") > 1:
+    if secret_path and path.count("/") > 1:
         path = path.rsplit("/", 1)[0] + "/…"
     query = "…" if parts.query else ""
     return urlunsplit((parts.scheme, host + port, path, query, ""))
