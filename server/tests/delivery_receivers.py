@@ -100,7 +100,8 @@ class HttpReceiver:
 class SmtpReceiver:
     """aiosmtpd on 127.0.0.1, recording every message; with a login it requires."""
 
-    def __init__(self, username: str = "", password: str = "") -> None:
+    def __init__(self, username: str = "", password: str = "", refuse_rcpt: str = "") -> None:
+        self.refuse_rcpt = refuse_rcpt  # an SMTP reply to every RCPT, e.g. "550 5.1.1 no such user"
         self.messages: list[tuple[str, list[str], Message]] = []
         self.logins: list[str] = []
         self.port = free_port()
@@ -114,6 +115,12 @@ class SmtpReceiver:
         receiver = self
 
         class Handler:
+            async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+                if receiver.refuse_rcpt:
+                    return receiver.refuse_rcpt
+                envelope.rcpt_tos.append(address)
+                return "250 OK"
+
             async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
                 receiver.messages.append(
                     (envelope.mail_from, list(envelope.rcpt_tos), message_from_bytes(envelope.content))

@@ -26,7 +26,7 @@ def send_mail(
     delivery_id: int, target: dict[str, Any], payload: dict[str, Any], smtp: SmtpSettings | None, *, timeout: float
 ) -> Sent:
     to = str(payload.get("to") or target.get("to") or "")
-    subject = str(payload.get("subject", ""))
+    subject = " ".join(str(payload.get("subject", "")).split())  # one header line, whatever was rendered
     text = str(payload.get("text", ""))
     request: dict[str, Any] = {"to": to, "subject": subject, "body": cut(text, KEPT_BODY_CHARS)}
     if smtp is None:

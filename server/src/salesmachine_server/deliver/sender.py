@@ -40,6 +40,7 @@ from salesmachine_server.store.records.deliveries import (
     any_due,
     claim_due,
     record_attempt,
+    release_claim,
 )
 from salesmachine_server.store.records.projects import utcnow
 from salesmachine_server.store.records.smtp_settings import load_smtp
@@ -93,11 +94,23 @@ def send_due(writer: Engine, reader: Engine, settings: SenderSettings, stop: thr
         if not claimed:
             break
         with ThreadPoolExecutor(max_workers=min(THREADS, len(claimed)), thread_name_prefix="delivery") as pool:
-            for status in pool.map(lambda one: attempt(writer, reader, settings, one), claimed):
-                counts[status] += 1
+            for status in pool.map(lambda one: _unless_stopped(writer, reader, settings, one, stop), claimed):
+                if status is not None:
+                    counts[status] += 1
     if not any(counts.values()):
         return ""  # nothing was due: nothing to log
     return f"{counts[DELIVERED]} delivered, {counts[PENDING]} to retry, {counts[FAILED]} failed"
+
+
+def _unless_stopped(
+    writer: Engine, reader: Engine, settings: SenderSettings, claimed: Claimed, stop: threading.Event
+) -> str | None:
+    """Attempt it, unless the server is stopping (or the lease was lost): then give it back
+    unsent, so that the next sender takes it at once rather than when the claim runs out."""
+    if stop.is_set():
+        release_claim(writer, claimed)
+        return None
+    return attempt(writer, reader, settings, claimed)
 
 
 def attempt(writer: Engine, reader: Engine, settings: SenderSettings, claimed: Claimed) -> str:

@@ -166,3 +166,14 @@ def resend(engine: Engine, project_id: int, delivery_id: int, now: datetime) -> 
             .values(status=PENDING, next_attempt_at=now, retry_from=now, delivered_at=None)
         ).rowcount
     return bool(changed == 1)
+
+
+def release_claim(engine: Engine, claimed: Claimed) -> None:
+    """Give a claimed delivery back unsent (the sender is stopping): due again at once, for the
+    next sender, instead of after its claim runs out."""
+    with engine.begin() as conn:
+        conn.execute(
+            update(deliveries)
+            .where(deliveries.c.id == claimed.id, deliveries.c.claimed_until == claimed.claimed_until)
+            .values(claimed_until=None)
+        )
