@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,6 +25,7 @@ from typing import Any
 
 import httpx
 import pytest
+import trustme
 
 from tests.dashboard_support import csrf_of, make_user, signed_in
 from tests.delivery_receivers import HttpReceiver, SmtpReceiver, documented_verify
@@ -38,6 +41,19 @@ FAST_RETRIES = {
     "SALESMACHINE_DELIVERY_TIMEOUT_SECONDS": "3",
 }
 SECRET = "whsec_test_5f0c2b"
+
+# A CA of this run, which the server trusts beside the public ones (SALESMACHINE_DELIVERY_CA_FILE),
+# and a certificate it issued for "localhost" only: connecting to 127.0.0.1 verifies the name.
+CA = trustme.CA()
+CA_FILE = Path(tempfile.mkdtemp(prefix="sm-ca-")) / "ca.pem"
+CA.cert_pem.write_to_path(str(CA_FILE))
+FAST_RETRIES["SALESMACHINE_DELIVERY_CA_FILE"] = str(CA_FILE)
+
+
+def server_tls(name: str = "localhost") -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    CA.issue_cert(name).configure_cert(context)
+    return context
 
 
 @dataclass
@@ -209,6 +225,27 @@ def test_a_slack_message_arrives_as_slack_takes_it(sender: Sender) -> None:
     assert shown["channel"] == "slack" and shown["target"]["signed"] is False
 
 
+def test_an_https_webhook_is_verified_against_its_name_while_sent_to_the_address_checked(sender: Sender) -> None:
+    receiver = HttpReceiver(tls=server_tls("localhost")).start()
+    impostor = HttpReceiver(tls=server_tls("someone-else.example")).start()
+    try:
+        result = sender.cli("--webhook", receiver.url("/tls", host="localhost"), "--secret", SECRET, "--wait", "30")
+        assert result.returncode == 0, result.stderr + result.stdout
+        refused = sender.cli("--webhook", impostor.url("/tls", host="localhost"), "--secret", SECRET, "--wait", "30")
+    finally:
+        receiver.stop()
+        impostor.stop()
+    [got] = receiver.received
+    assert got.headers["host"] == f"localhost:{receiver.port}"
+    assert documented_verify()(SECRET, got.headers["salesmachine-signature"], got.body)
+    [attempt] = json.loads(result.stdout)["attempt_log"]
+    assert attempt["request"]["address"] == "127.0.0.1" and attempt["response_status"] == 200
+    # A certificate for another name is refused: not delivered, retried, the reason logged.
+    assert refused.returncode == 1 and impostor.received == []
+    shown = json.loads(refused.stdout)
+    assert shown["status"] == "pending" and "CERTIFICATE_VERIFY_FAILED" in shown["attempt_log"][0]["error"]
+
+
 # ---- e-mail -----------------------------------------------------------------------------------
 
 
@@ -264,6 +301,34 @@ def test_an_email_goes_through_the_projects_smtp_server(sender: Sender) -> None:
     assert attempt["response_status"] == 250 and "accepted" in attempt["response_body"]
     assert attempt["request"]["smtp"] == f"127.0.0.1:{smtp.port} (none)"
     _assert_no_secret(json.dumps(sender.deliveries()), "pw-0b7e")
+
+
+@pytest.mark.parametrize("security", ["starttls", "ssl"])
+def test_an_email_goes_over_tls_as_the_settings_say(sender: Sender, security: str) -> None:
+    context = server_tls("localhost")
+    smtp = SmtpReceiver(
+        username="tls-user",
+        password="tls-pw",
+        starttls=context if security == "starttls" else None,
+        implicit_tls=context if security == "ssl" else None,
+    ).start()
+    try:
+        document = {
+            "host": "localhost",
+            "port": smtp.port,
+            "username": "tls-user",
+            "password": "tls-pw",
+            "from": "alerts@example.com",
+            "security": security,
+        }
+        with sender.api() as api:
+            assert api.put("/v1/settings/smtp", json=document).status_code == 200
+        result = sender.cli("--email", f"{security}@example.com", "--wait", "30")
+        assert result.returncode == 0, result.stderr + result.stdout
+    finally:
+        smtp.stop()
+    [(_, recipients, _)] = smtp.messages
+    assert recipients == [f"{security}@example.com"] and smtp.logins == ["tls-user"]
 
 
 def test_an_email_without_an_smtp_server_is_retried_and_says_why(tmp_path: Path) -> None:

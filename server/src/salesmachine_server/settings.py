@@ -79,6 +79,9 @@ class Settings:
     delivery_retry_window_seconds: float = 86_400.0
     # One attempt's limit: connecting, sending and reading the answer (HTTP or SMTP).
     delivery_timeout_seconds: float = 10.0
+    # A PEM file of CA certificates trusted beside the public ones, for https endpoints and SMTP
+    # servers whose certificates a company's own CA signed (deliver/tls.py).
+    delivery_ca_file: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:

@@ -62,6 +62,7 @@ class SenderSettings:
     allow_private: bool
     timeout: float
     backoff: Backoff
+    ca_file: str = ""
 
     @classmethod
     def of(cls, settings: Settings) -> SenderSettings:
@@ -73,6 +74,7 @@ class SenderSettings:
                 settings.delivery_backoff_max_seconds,
                 settings.delivery_retry_window_seconds,
             ),
+            ca_file=settings.delivery_ca_file,
         )
 
     @property
@@ -148,15 +150,19 @@ def attempt(writer: Engine, reader: Engine, settings: SenderSettings, claimed: C
 
 
 def _send(reader: Engine, settings: SenderSettings, claimed: Claimed) -> Sent:
-    if claimed.channel == "webhook":
-        return send_webhook(
-            claimed.id, claimed.target, claimed.payload, allow_private=settings.allow_private, timeout=settings.timeout
-        )
-    if claimed.channel == "slack":
-        return send_slack(
-            claimed.id, claimed.target, claimed.payload, allow_private=settings.allow_private, timeout=settings.timeout
+    if claimed.channel in ("webhook", "slack"):
+        send = send_webhook if claimed.channel == "webhook" else send_slack
+        return send(
+            claimed.id,
+            claimed.target,
+            claimed.payload,
+            allow_private=settings.allow_private,
+            timeout=settings.timeout,
+            ca_file=settings.ca_file,
         )
     if claimed.channel == "email":
         smtp = load_smtp(reader, claimed.project_id)
-        return send_mail(claimed.id, claimed.target, claimed.payload, smtp, timeout=settings.timeout)
+        return send_mail(
+            claimed.id, claimed.target, claimed.payload, smtp, timeout=settings.timeout, ca_file=settings.ca_file
+        )
     return Sent({"channel": claimed.channel}, error=f"no channel is named {claimed.channel!r}", permanent=True)
