@@ -29,7 +29,7 @@ import trustme
 
 from tests.dashboard_support import csrf_of, make_user, signed_in
 from tests.delivery_receivers import HttpReceiver, SmtpReceiver, documented_verify
-from tests.support import ServerProcess, make_project, postgres_database
+from tests.support import ServerProcess, StoredData, make_project, postgres_database
 
 RETRY_WINDOW = 5.0
 FAST_RETRIES = {
@@ -345,6 +345,53 @@ def test_an_email_without_an_smtp_server_is_retried_and_says_why(tmp_path: Path)
     assert shown["last_error"].endswith(
         "no SMTP server is configured for this project (Settings, or PUT /v1/settings/smtp)"
     )
+
+
+def test_erasing_a_person_removes_what_was_sent_about_them_and_stops_what_was_to_be(sender: Sender) -> None:
+    """Deliveries queued as a playbook queues them (deliver/queue.enqueue, in a transaction of
+    its own here), one sent and one that cannot be yet; the erasure takes both, and their attempts."""
+    from salesmachine_server.deliver.queue import enqueue
+    from salesmachine_server.store.db.engine import open_engines
+
+    uid = "erase-deliveries-3c9"
+    with httpx.Client(base_url=sender.server.base_url, auth=(sender.token, ""), timeout=30) as writer:
+        assert writer.post("/v1/contact", json={"contact_uid": uid}).status_code == 201
+    receiver = HttpReceiver().start()
+    engines = open_engines(sender.url)
+    try:
+        with engines.writer.begin() as conn:
+            sent = enqueue(
+                conn,
+                sender.project_id,
+                channel="webhook",
+                target={"url": receiver.url(), "secret": SECRET},
+                payload={"playbook": "Payment failed", "contact_uid": uid},
+            )
+            waiting = enqueue(
+                conn,
+                sender.project_id,
+                channel="email",
+                target={"to": "csm@example.com"},
+                payload={"subject": "About", "text": "t", "customer": {"uid": uid}},
+            )
+        sender.wait_until(sent, "delivered")
+    finally:
+        engines.dispose()
+        receiver.stop()
+    with sender.api() as api:
+        receipt = api.delete(f"/v1/contacts/{uid}")
+    assert receipt.status_code == 200, receipt.text
+    assert receipt.json()["removed"]["deliveries"] == 2
+    left = {d["id"] for d in sender.deliveries(limit=1000)["data"]}
+    assert not {sent, waiting} & left
+    stored = StoredData(sender.url, sender.project_id)
+    try:
+        attempts = stored.rows(
+            "SELECT count(*) FROM delivery_attempts WHERE delivery_id IN (:a, :b)", a=sent, b=waiting
+        )
+    finally:
+        stored.close()
+    assert attempts[0][0] == 0
 
 
 # ---- the log ----------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute, Route
 
 from salesmachine_server.api import data_rights, deliveries, export, profiles, revenue, smtp_settings, timelines
 from salesmachine_server.api.openapi import docs_page, openapi_json
+from salesmachine_server.deliver.log_retention import prune_delivery_log
 from salesmachine_server.deliver.sender import SenderSettings, send_due
 from salesmachine_server.errors import ApiError, StoreUnavailable
 from salesmachine_server.ingest.body import StrangerBodies
@@ -198,7 +199,12 @@ def create_app(settings: Settings, engines: Engines | None = None) -> Starlette:
                     "deliveries",
                     settings.delivery_check_seconds,
                     functools.partial(send_due, opened.writer, opened.reader, SenderSettings.of(settings)),
-                )
+                ),
+                PeriodicTask(
+                    "delivery_log",
+                    3_600,
+                    functools.partial(prune_delivery_log, opened.writer, settings.delivery_log_days),
+                ),
             ],
             settings.delivery_check_seconds,
         )

@@ -82,6 +82,8 @@ class Settings:
     # A PEM file of CA certificates trusted beside the public ones, for https endpoints and SMTP
     # servers whose certificates a company's own CA signed (deliver/tls.py).
     delivery_ca_file: str = ""
+    # Days the delivery log keeps a delivered or failed delivery and its attempts (0: for ever).
+    delivery_log_days: int = 30
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:

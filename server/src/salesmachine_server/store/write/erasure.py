@@ -40,6 +40,7 @@ from salesmachine_server.store.db.schema import (
     rejected_items,
     suppressions,
 )
+from salesmachine_server.store.records.deliveries import delete_naming
 from salesmachine_server.store.write import health_marks
 
 # Rows per transaction: a few tens of milliseconds of the write lock on either engine.
@@ -105,6 +106,7 @@ def erase_contact(
         _recompute_accounts(conn, project_id, account_ids)
         erased.uid_hashes = _suppress(conn, project_id, "contact", uids, hasher, now)
     erased.add("rejected_items", _delete_rejected(engine, project_id, frozenset(uids), batch))
+    erased.add("deliveries", delete_naming(engine, project_id, frozenset(uids), batch))
     return erased
 
 
@@ -135,6 +137,7 @@ def erase_account(
         )
         erased.add("accounts", conn.execute(delete(accounts).where(accounts.c.id == account_id)).rowcount)
     erased.add("rejected_items", _delete_rejected(engine, project_id, frozenset({uid}), batch))
+    erased.add("deliveries", delete_naming(engine, project_id, frozenset({uid}), batch))
     return erased
 
 
