@@ -186,6 +186,12 @@ def create_app(settings: Settings, engines: Engines | None = None) -> Starlette:
                     settings.retention_interval_seconds,
                     functools.partial(delete_expired_events, opened.writer),
                 ),
+                # The delivery log's retention (deliver/log_retention.py), hourly.
+                PeriodicTask(
+                    "delivery_log",
+                    3_600,
+                    functools.partial(prune_delivery_log, opened.writer, settings.delivery_log_days),
+                ),
             ],
             settings.periodic_check_seconds,
         )
@@ -199,11 +205,6 @@ def create_app(settings: Settings, engines: Engines | None = None) -> Starlette:
                     "deliveries",
                     settings.delivery_check_seconds,
                     functools.partial(send_due, opened.writer, opened.reader, SenderSettings.of(settings)),
-                ),
-                PeriodicTask(
-                    "delivery_log",
-                    3_600,
-                    functools.partial(prune_delivery_log, opened.writer, settings.delivery_log_days),
                 ),
             ],
             settings.delivery_check_seconds,

@@ -1,6 +1,6 @@
 """How long the delivery log keeps what was sent: `SALESMACHINE_DELIVERY_LOG_DAYS` after a
 delivery was queued (30 by default; 0 keeps it for ever), then a delivery delivered or failed
-goes with its attempts. A periodic task of `serve`, hourly, beside the sender (app.py); pending
+goes with its attempts. A periodic task of `serve`, hourly, beside retention (app.py); pending
 deliveries stay, whatever their age. The log holds what playbooks sent about customers: it is
 personal data kept for a purpose (seeing what was sent, resending), not for ever (docs/privacy.md).
 """
