@@ -270,6 +270,10 @@ def test_an_email_goes_through_the_projects_smtp_server(sender: Sender) -> None:
             assert (refused.status_code, refused.json()["field"], refused.json()["rule"]) == (400, "security", "one_of")
             bad = api.put("/v1/settings/smtp", content=b"[1]", headers={"content-type": "application/json"})
             assert (bad.status_code, bad.json()["rule"]) == (400, "object")
+            bad = api.put("/v1/settings/smtp", content=b"{nope", headers={"content-type": "application/json"})
+            assert (bad.status_code, bad.json()["field"], bad.json()["rule"]) == (400, "body", "json")
+            huge = api.put("/v1/settings/smtp", json={"host": "x" * 20_000})
+            assert (huge.status_code, huge.json()["rule"]) == (413, "max_bytes")
             document = {
                 "host": "127.0.0.1",
                 "port": smtp.port,
@@ -423,6 +427,11 @@ def test_the_log_filters_pages_and_refuses_bad_parameters_by_name(sender: Sender
             answer = api.get("/v1/deliveries", params=params)
             assert answer.status_code == 400, answer.text
             assert (answer.json()["field"], answer.json()["rule"]) == (field, rule)
+    # A test names one endpoint, and a webhook its secret.
+    both = sender.cli("--slack", receiver.url(), "--email", "a@example.com")
+    assert both.returncode == 2 and "give one of --webhook URL, --slack URL or --email ADDRESS" in both.stderr
+    unsigned = sender.cli("--webhook", receiver.url())
+    assert unsigned.returncode == 2 and "--webhook needs --secret" in unsigned.stderr
     # The token alone does not read the log.
     token_only = httpx.get(f"{sender.server.base_url}/v1/deliveries", auth=(sender.token, ""), timeout=10)
     assert token_only.status_code == 401
