@@ -15,8 +15,20 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from salesmachine_server.api import data_rights, export, health, profiles, revenue, timelines, work_items
+from salesmachine_server.api import (
+    data_rights,
+    deliveries,
+    export,
+    health,
+    profiles,
+    revenue,
+    smtp_settings,
+    timelines,
+    work_items,
+)
 from salesmachine_server.api.openapi import docs_page, openapi_json
+from salesmachine_server.deliver.log_retention import prune_delivery_log
+from salesmachine_server.deliver.sender import SenderSettings, send_due
 from salesmachine_server.errors import ApiError, StoreUnavailable
 from salesmachine_server.ingest.body import StrangerBodies
 from salesmachine_server.ingest.endpoints import json_response, ping, write_endpoint
@@ -121,6 +133,10 @@ def routes() -> list[BaseRoute]:
         EncodedRoute("/v1/contacts/{uid}/notes", work_items.contact_note_create, methods=["POST"]),
         EncodedRoute("/v1/accounts/{uid}/owner", work_items.account_owner, methods=["PUT"]),
         EncodedRoute("/v1/contacts/{uid}/owner", work_items.contact_owner, methods=["PUT"]),
+        # Deliveries (deliver/, docs/deliveries.md): the log, and the SMTP server e-mails go through.
+        Route("/v1/deliveries", deliveries.deliveries, methods=["GET"]),
+        Route("/v1/settings/smtp", smtp_settings.get_smtp, methods=["GET"]),
+        Route("/v1/settings/smtp", smtp_settings.put_smtp, methods=["PUT"]),
         *dashboard_routes(),
     ]
 
@@ -201,13 +217,34 @@ def create_app(settings: Settings, engines: Engines | None = None) -> Starlette:
                     settings.health_refresh_seconds,
                     functools.partial(bring_up_to_date, opened),
                 ),
+                # The delivery log's retention (deliver/log_retention.py), hourly.
+                PeriodicTask(
+                    "delivery_log",
+                    3_600,
+                    functools.partial(prune_delivery_log, opened.writer, settings.delivery_log_days),
+                ),
             ],
             settings.periodic_check_seconds,
         )
         await periodic.start()
+        # The delivery sender looks every second or so (deliver/sender.py), so it keeps a lease
+        # of its own, renewed as often, beside the daily work's.
+        sender = Periodic(
+            opened.writer,
+            [
+                PeriodicTask(
+                    "deliveries",
+                    settings.delivery_check_seconds,
+                    functools.partial(send_due, opened.writer, opened.reader, SenderSettings.of(settings)),
+                ),
+            ],
+            settings.delivery_check_seconds,
+        )
+        await sender.start()
         try:
             yield
         finally:
+            await sender.stop()
             await periodic.stop()
             await state.group_commit.stop()
             opened.dispose()

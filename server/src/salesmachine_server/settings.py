@@ -70,6 +70,24 @@ class Settings:
     # customers the write path marked, the day turned, a rebuild after a model change. The
     # periodic check above bounds it from below.
     health_refresh_seconds: float = 60.0
+    # Deliveries (deliver/, docs/deliveries.md). Webhook and Slack URLs that resolve to loopback,
+    # private or link-local addresses are refused unless this is on (as GitLab's "allow requests
+    # to the local network"); cloud metadata addresses are refused even then.
+    delivery_allow_private_networks: bool = False
+    # How often the sender looks for what is due (its lease is renewed as often).
+    delivery_check_seconds: float = 1.0
+    # Retries: base × 2^(attempt-1) seconds, with jitter, at most the cap, for the retry window
+    # after the delivery was enqueued (or resent); then it is failed, and shown as such.
+    delivery_backoff_base_seconds: float = 30.0
+    delivery_backoff_max_seconds: float = 3_600.0
+    delivery_retry_window_seconds: float = 86_400.0
+    # One attempt's limit: connecting, sending and reading the answer (HTTP or SMTP).
+    delivery_timeout_seconds: float = 10.0
+    # A PEM file of CA certificates trusted beside the public ones, for https endpoints and SMTP
+    # servers whose certificates a company's own CA signed (deliver/tls.py).
+    delivery_ca_file: str = ""
+    # Days the delivery log keeps a delivered or failed delivery and its attempts (0: for ever).
+    delivery_log_days: int = 30
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:

@@ -26,6 +26,8 @@ from starlette.responses import Response
 from salesmachine_server import __version__
 from salesmachine_server.api import models
 from salesmachine_server.api.data_rights_openapi import with_data_rights
+from salesmachine_server.api.deliveries_openapi import TAG as DELIVERIES_TAG
+from salesmachine_server.api.deliveries_openapi import delivery_schemas, with_deliveries
 from salesmachine_server.api.export import FORMATS as EXPORT_FORMATS
 from salesmachine_server.api.health_openapi import with_health
 from salesmachine_server.api.revenue import EARLIEST as REVENUE_EARLIEST
@@ -832,16 +834,23 @@ def build_openapi(settings: Settings | None = None) -> dict[str, Any]:
                 "name": "work items",
                 "description": "Owners, notes and tasks (token and secret; docs/work.md).",
             },
+            DELIVERIES_TAG,
         ],
         "paths": {
             "/v1/ping": ping_operations(),
             **{path: write_operations(path, settings) for path in WRITES},
             **segment_paths(write_operations("/v1/batch", settings)["post"]["responses"]),
-            **with_work_items(with_health(with_data_rights(read_paths()))),
+            **with_deliveries(with_work_items(with_health(with_data_rights(read_paths())))),
             **service_paths(),
         },
         "components": {
-            "schemas": {**schemas(settings), **segment_schemas(settings), **read_schemas(), **work_schemas()},
+            "schemas": {
+                **schemas(settings),
+                **segment_schemas(settings),
+                **read_schemas(),
+                **work_schemas(),
+                **delivery_schemas(),
+            },
             "securitySchemes": {
                 "basic": {
                     "type": "http",
