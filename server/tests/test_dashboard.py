@@ -408,7 +408,7 @@ def test_a_csm_walks_every_page(server: ServerProcess, project: Project, browser
 
         # Home: the figures the data makes.
         page.wait_for_selector("body[data-charts=drawn]")
-        assert page.text_content("#kpi-mrr .kpi-value") == "750"
+        assert page.text_content("#kpi-mrr .kpi-value") == "$750"
         assert page.text_content("#kpi-customers .kpi-value") == "2"
         assert page.text_content("#kpi-accounts .kpi-value") == "3"
         bands = {level: page.text_content(f".band-{level} .band-count") for level in ("good", "average", "bad")}
@@ -450,7 +450,7 @@ def test_a_csm_walks_every_page(server: ServerProcess, project: Project, browser
         assert page.inner_text("h1") == "Acme Corp"
         assert page.inner_text("#kpi-health .badge") == "good"
         assert page.inner_text("#health-reason").startswith("6 active days in the last 14: good")
-        assert page.text_content("#kpi-mrr .kpi-value") == "250"
+        assert page.text_content("#kpi-mrr .kpi-value") == "$250"
         assert page.locator(".usage .cell:not(.l0)").count() == 6
         assert page.inner_text(".avatar.large") == "AC"
         assert page.eval_on_selector_all("#members tbody a", "links => links.map(a => a.textContent)") == [

@@ -131,6 +131,7 @@ class Dashboard:
                 "user_email": self.session.email,
                 "csrf": self.session.csrf_token,
                 "tz": self.zone,
+                "currency": self.project.settings.currency,
                 "section": section,
                 "segments": await self.sidebar(),
                 **values,

@@ -13,8 +13,19 @@
     contraction: "Contraction", churn: "Churn"
   };
 
+  // Amounts in the project's currency (base.html's body data-currency), as the pages write
+  // them (web/formatting.py): "$1,250", "€80.50".
   function money(value) {
-    return Number(value).toLocaleString(undefined, { maximumFractionDigits: 2 });
+    var currency = document.body.getAttribute("data-currency") || "USD";
+    var amount = Number(value);
+    try {
+      return amount.toLocaleString("en", {
+        style: "currency", currency: currency, currencyDisplay: "symbol",
+        minimumFractionDigits: Number.isInteger(amount) ? 0 : undefined
+      });
+    } catch (e) {
+      return currency + " " + amount.toLocaleString("en", { maximumFractionDigits: 2 });
+    }
   }
 
   function movementsChart(canvas, data) {
