@@ -185,3 +185,36 @@ def _noon(days_ago: int, minutes: int = 0) -> str:
     if day > now:
         day = now.replace(second=0, microsecond=0) - timedelta(minutes=1 - minutes if minutes < 0 else 1)
     return day.isoformat()
+
+
+def wait_for_health(database_url: str, project_id: int, timeout: float = 30.0) -> None:
+    """Until the server brought the project's health history up to date (project/
+    health_history.py, every second in tests): its cursor reached today, and no contact or
+    account is marked as changed since."""
+    import time
+
+    from sqlalchemy import text
+
+    from salesmachine_server.store.db.engine import open_engines
+
+    engines = open_engines(database_url)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            with engines.reader.connect() as conn:
+                cursor = conn.execute(
+                    text("SELECT through_day FROM health_cursors WHERE project_id = :p"), {"p": project_id}
+                ).first()
+                marked = conn.execute(
+                    text(
+                        "SELECT (SELECT count(*) FROM accounts WHERE project_id = :p AND health_dirty_from IS NOT NULL)"
+                        " + (SELECT count(*) FROM contacts WHERE project_id = :p AND health_dirty_from IS NOT NULL)"
+                    ),
+                    {"p": project_id},
+                ).scalar_one()
+            if cursor is not None and marked == 0:
+                return
+            assert time.monotonic() < deadline, f"the health history of project {project_id} was not brought up to date"
+            time.sleep(0.2)
+    finally:
+        engines.dispose()

@@ -31,7 +31,7 @@ from salesmachine_server.api.revenue import EARLIEST as REVENUE_EARLIEST
 from salesmachine_server.api.revenue import LATEST as REVENUE_LATEST
 from salesmachine_server.api.segment_openapi import segment_paths, segment_schemas, segment_success
 from salesmachine_server.domain.health import LEVELS
-from salesmachine_server.domain.list_query import COMMON_FIELDS, DEFAULT_LIMIT, MAX_LIMIT
+from salesmachine_server.domain.list_query import COMMON_FIELDS, DEFAULT_LIMIT, MAX_LIMIT, STATUSES
 from salesmachine_server.domain.messages import BATCH_METHODS, MAX_UID_LENGTH
 from salesmachine_server.domain.revenue import INTERVALS, MAX_MRR, MAX_PERIODS
 from salesmachine_server.errors import CODES
@@ -523,7 +523,9 @@ def list_parameters(sorts: Mapping[str, str], search: str, account_uid: str) -> 
     typed: dict[str, tuple[Schema, str]] = {
         "datetime": ({"type": "string"}, f"a time, {TIME_TEXT}"),
         "number": ({"type": "number"}, "a number."),
-        "health": ({"enum": list(LEVELS)}, "= and != only."),
+        "health": ({"enum": list(LEVELS)}, "the band of the state in force (the health history); = and != only."),
+        "status": ({"enum": list(STATUSES)}, "the status of the state in force; = and != only."),
+        "stage": ({"type": "string"}, "a lifecycle stage's name, empty for none; = and != only."),
     }
     filters = [
         query(name, f"Filter on {name}: {typed[kind][1]}", typed[kind][0]) for name, kind in COMMON_FIELDS.items()
@@ -597,7 +599,8 @@ def read_paths() -> dict[str, Any]:
     api/profiles.py, timelines.py, export.py and domain/revenue.py, with domain/list_query.py's filters."""
     filters = (
         "Any other key is a filter `field<op>value` with op one of = != > >= < <=, all of which must "
-        "hold: `mrr>100`, `last_seen_at>=2024-01-01`, `active_days_14>3`, `health=good`, `plan=pro`. An "
+        "hold: `mrr>100`, `last_seen_at>=2024-01-01`, `active_days_14>3`, `health=good`, `status=paying`, "
+        "`stage=Onboarding`, `plan=pro`. An "
         "empty value tests presence: `plan=` is missing, `plan!=` present. The filters are what a saved "
         "segment stores."
     )

@@ -4,6 +4,7 @@ never counted (store/read/counts.py counts).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +18,7 @@ from salesmachine_server.store.db.schema import (
 )
 from salesmachine_server.store.read import filters
 from salesmachine_server.store.read.activity import Window, activity_source
+from salesmachine_server.store.read.json_params import param_text
 from salesmachine_server.store.write import health_marks
 
 # What NULL sorts as, so that keyset pagination can compare every row.
@@ -134,3 +136,26 @@ def _page(
         return rows, None
     rows = rows[: query.limit]
     return rows, encode_cursor(rows[-1].sort_key, rows[-1].id)
+
+
+@dataclass(frozen=True)
+class MemberOf:
+    account_uid: str
+    name: str | None
+
+
+def accounts_of_contacts(conn: Connection, project_id: int, contact_ids: list[int]) -> dict[int, list[MemberOf]]:
+    """The accounts of each of these contacts (a page of the contacts list), by name."""
+    if not contact_ids:
+        return {}
+    name = param_text(conn.dialect.name, accounts.c.params, "name")
+    rows = conn.execute(
+        select(memberships.c.contact_id, accounts.c.account_uid, name.label("name"))
+        .select_from(memberships.join(accounts, accounts.c.id == memberships.c.account_id))
+        .where(memberships.c.project_id == project_id, memberships.c.contact_id.in_(contact_ids))
+        .order_by(memberships.c.contact_id, func.lower(func.coalesce(name, accounts.c.account_uid)), accounts.c.id)
+    )
+    found: dict[int, list[MemberOf]] = {}
+    for row in rows:
+        found.setdefault(row.contact_id, []).append(MemberOf(row.account_uid, row.name))
+    return found
