@@ -3,8 +3,9 @@ health trend (bands per day over 90 days, with the days the rule changed), an ac
 with the form to rate it, attributes, the mrr history, the usage map, the timeline, the
 account's contacts or the contact's accounts, the latest visits.
 
-Status, stage, health and Pulse are the health history's (store/read/health_states.py,
-store/read/pulses.py), as Home and the lists show them.
+Status, stage, health and Pulse are the profile's, as GET /v1/accounts/{uid} answers them (today's
+state evaluated as the page is read, since when from the health history); the trend is the
+history's days (store/read/health_states.py), as Home and the lists read it.
 
 The profile itself is what GET /v1/accounts/{uid} answers: account_profile /
 contact_profile shaped by api/shapes.py into api/models.py's Struct (times aware UTC); the
@@ -24,7 +25,8 @@ from starlette.responses import Response
 from salesmachine_server.api import models, shapes
 from salesmachine_server.domain import revenue
 from salesmachine_server.domain.list_query import FieldType, QueryError, decode_cursor
-from salesmachine_server.store.read import health_states, pulses
+from salesmachine_server.project.health_history import profile_health
+from salesmachine_server.store.read import health_states
 from salesmachine_server.store.read.activity import account_usage, usage
 from salesmachine_server.store.read.profiles import account_profile, contact_profile
 from salesmachine_server.store.read.revenue import paying_accounts_of
@@ -63,16 +65,13 @@ def trend_chart(days: list[health_states.DayHealth], changes: list[date], first:
     }
 
 
-def _health(conn: Connection, project_id: int, subject: str, customer_id: int, today: date) -> dict[str, Any]:
-    """The customer's state in force and its last TREND_DAYS days, for the page."""
+def _trend(conn: Connection, project_id: int, subject: str, customer_id: int, today: date) -> dict[str, Any]:
+    """The customer's last TREND_DAYS days in the health history, for the trend chart. (Today's
+    state on the page is the profile's, evaluated as it is read: project/health_history.py.)"""
     first = today - timedelta(days=TREND_DAYS - 1)
     days = health_states.days(conn, project_id, subject, customer_id, first, today)
     changes = health_states.rule_changes(conn, project_id, first, today)
-    return {
-        "state": health_states.current(conn, project_id, subject, [customer_id]).get(customer_id),
-        "trend": trend_chart(days, changes, first, today),
-        "rule_changes": changes,
-    }
+    return {"trend": trend_chart(days, changes, first, today), "rule_changes": changes}
 
 
 def mrr_chart(history: list[models.MrrChange], dash: Dashboard) -> dict[str, Any]:
@@ -130,7 +129,7 @@ async def account_page(request: Request) -> Response:
         read = account_profile(conn, project_id, uid, window)
         if read is None:
             return None
-        profile = shapes.account(read, window.rule)
+        profile = shapes.account(read, profile_health(conn, project_id, "account", read.row.id))
         account_id = read.row.id
         timeline, cursor = events_page(conn, project_id, query, account_id=account_id)
         return {
@@ -139,8 +138,7 @@ async def account_page(request: Request) -> Response:
             "cursor": cursor,
             "usage": account_usage(conn, account_id, since),
             "visits": _visits(conn, project_id, account_id=account_id),
-            "pulse": pulses.latest(conn, project_id, [account_id]).get(account_id),
-            **_health(conn, project_id, "account", account_id, window.today),
+            **_trend(conn, project_id, "account", account_id, window.today),
         }
 
     found = await dash.run(load)
@@ -154,7 +152,6 @@ async def account_page(request: Request) -> Response:
         found,
         kind,
         Logo.of(profile.params, uid, profile.domain),
-        pulse=found["pulse"],
         pulse_saved=request.query_params.get("pulse") == "saved",
     )
 
@@ -171,7 +168,7 @@ async def contact_page(request: Request) -> Response:
         read = contact_profile(conn, project_id, uid, window)
         if read is None:
             return None
-        profile = shapes.contact(read, window.rule)
+        profile = shapes.contact(read, profile_health(conn, project_id, "contact", read.row.id))
         contact_id = read.row.id
         timeline, cursor = events_page(conn, project_id, query, contact_id=contact_id)
         return {
@@ -182,7 +179,7 @@ async def contact_page(request: Request) -> Response:
             "visits": _visits(conn, project_id, contact_id=contact_id),
             # Where the revenue report counts this contact's revenue, if on its accounts.
             "paying_accounts": paying_accounts_of(conn, contact_id),
-            **_health(conn, project_id, "contact", contact_id, window.today),
+            **_trend(conn, project_id, "contact", contact_id, window.today),
         }
 
     found = await dash.run(load)
@@ -221,7 +218,6 @@ async def _profile_page(
             "visits": found["visits"],
             "place": place(msgspec.structs.asdict(profile.location) if profile.location else None),
             "agent": agent_label(msgspec.structs.asdict(agent) if (agent := getattr(profile, "agent", None)) else None),
-            "state": found["state"],
             "trend": found["trend"],
             "rule_changes": found["rule_changes"],
             **extra,

@@ -12,14 +12,14 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Table, and_, exists, func, not_, or_, select
+from sqlalchemy import ColumnElement, Select, Table, and_, case, exists, func, not_, or_, select
 
 from salesmachine_server.domain.health import HealthRule
 from salesmachine_server.domain.list_query import ACCOUNT_UID, Ago, Filter, ListQuery, Subject
 from salesmachine_server.enrich.domains import FREE_MAIL, PARAM_KEYS
-from salesmachine_server.store.db.schema import accounts, contact_uids, contacts, memberships
+from salesmachine_server.store.db.schema import accounts, contact_uids, contacts, health_history, memberships
+from salesmachine_server.store.read.health_states import HistoryBand
 from salesmachine_server.store.read.json_params import param_number, param_text
-from salesmachine_server.store.write.health_marks import Marks
 
 # The fields counted from active days (an activity subquery per field), in the order joined.
 ACTIVITY_FIELDS = ("active_days_14", "active_days_30", "health")
@@ -36,27 +36,69 @@ def window_days(name: str, rule: HealthRule) -> int:
 
 
 def list_fields(
-    dialect: str, table: Table, days: Mapping[str, ColumnElement[Any] | Marks], rule: HealthRule
+    dialect: str, table: Table, days: Mapping[str, ColumnElement[Any] | HistoryBand], rule: HealthRule
 ) -> dict[str, Any]:
     """The fields a filter names, as SQL over `table`: first and last seen, the mrr param,
-    and each activity field given in `days` (its active days, 0 when none; health is the
-    rule's band of them, or the band of the rows' health marks when given those). A list passes
-    all three activity fields; a count only those its filters use, to join no activity it does
-    not need."""
-    # SQL expressions by field name, and under "health_marks" the Marks a health filter uses.
+    and each activity field given in `days` (its active days, 0 when none; health is the band
+    in force in the health history, given as a HistoryBand, or else the rule's band of active
+    days). A list passes all three activity fields; a count only those its filters use, to join
+    no activity it does not need."""
+    # SQL expressions by field name, and under "health_marks" the HistoryBand a health filter uses.
     fields: dict[str, Any] = {
         "first_seen_at": table.c.first_seen_at,
         "last_seen_at": table.c.last_seen_at,
         "mrr": param_number(dialect, table.c.params, "mrr"),
     }
     for name, active in days.items():
-        if isinstance(active, Marks):
-            # Health from the rows' marks; "health_marks" lets a health filter be range
-            # conditions on their indexes rather than a comparison with the band.
+        if isinstance(active, HistoryBand):
+            # Health from the history; "health_marks" lets a health filter be a lookup of the
+            # rows in a band (its index) rather than a comparison row by row.
             fields[name], fields["health_marks"] = active.band(), active
         else:
             fields[name] = rule.sql(active) if name == "health" else active
     return fields
+
+
+# What health_history.subject calls each list's customers.
+SUBJECT_WORDS = {Subject.CONTACTS: "contact", Subject.ACCOUNTS: "account"}
+# Health as a sort key: from no band (churned, not started, not evaluated yet) up to good.
+_BAND_RANK = {"bad": 1, "average": 2, "good": 3}
+
+
+def _in_force(subject: Subject, project_id: int | None) -> list[ColumnElement[bool]]:
+    h = health_history.c
+    where = [h.subject == SUBJECT_WORDS[subject], h.to_day.is_(None)]
+    return [h.project_id == project_id, *where] if project_id is not None else where
+
+
+def state_fields(subject: Subject, project_id: int) -> dict[str, ColumnElement[Any]]:
+    """Status, stage and the sort key of health of each row, from its state in force in the
+    health history (NULL for a customer not evaluated yet): a list's columns and sort keys. A
+    filter on them is `state_condition`, which reads the history's rows rather than a lookup
+    per row."""
+    table = table_of(subject)
+
+    def column(name: str) -> ColumnElement[Any]:
+        h = health_history.c
+        found = select(h[name]).where(*_in_force(subject, project_id), h.customer_id == table.c.id)
+        return found.limit(1).correlate(table).scalar_subquery()
+
+    band = column("band")
+    rank = case(*((band == level, value) for level, value in _BAND_RANK.items()), else_=None)
+    return {"status": column("status"), "stage": column("stage"), "health_rank": rank}
+
+
+def state_condition(subject: Subject, one: Filter, project_id: int | None) -> ColumnElement[bool]:
+    """`status=paying`, `stage=Onboarding` (`!=`), `stage=` (in no stage; `stage!=`: in one):
+    the rows among the customers whose state in force says so, read from the health history.
+    A customer not evaluated yet has no status or stage: `status!=paying` and `stage=` hold it."""
+    h = health_history.c
+    column = h[one.field]
+    value = column.is_not(None) if one.value is None else column == one.value
+    holders = select(h.customer_id).where(*_in_force(subject, project_id), value)
+    member = table_of(subject).c.id.in_(holders)
+    wanted = one.op == "=" if one.value is not None else one.op == "!="
+    return member if wanted else not_(member)
 
 
 def list_conditions(
@@ -70,6 +112,8 @@ def list_conditions(
     return conditions + [
         account_uid_condition(subject, one, project_id)
         if one.field == ACCOUNT_UID
+        else state_condition(subject, one, project_id)
+        if one.field in ("status", "stage")
         else filter_condition(dialect, one, fields, params)
         for one in query.filters
     ]
@@ -103,7 +147,7 @@ def filter_condition(
     An empty value means missing (=) or present (!=); != also takes a missing value."""
     key = one.param_key
     marks = fields.get("health_marks") if one.field == "health" else None
-    if isinstance(marks, Marks):
+    if isinstance(marks, HistoryBand):
         return marks.is_(one.value) if one.op == "=" else marks.is_not(one.value)
     expression: ColumnElement[Any]
     if key is None:

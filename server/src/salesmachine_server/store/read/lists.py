@@ -19,7 +19,6 @@ from salesmachine_server.store.db.schema import (
 from salesmachine_server.store.read import filters
 from salesmachine_server.store.read.activity import Window, activity_source
 from salesmachine_server.store.read.json_params import param_text
-from salesmachine_server.store.write import health_marks
 
 # What NULL sorts as, so that keyset pagination can compare every row.
 _SENTINELS = {"datetime": datetime(1970, 1, 1), "number": -1.0, "text": ""}
@@ -66,7 +65,8 @@ def list_accounts(conn: Connection, project_id: int, query: ListQuery, window: W
 
 
 def _activity_columns(fields: dict[str, Any]) -> list[Any]:
-    return [fields[name].label(name) for name in filters.ACTIVITY_FIELDS]
+    """Active days and health (the band), then status and stage: the state in force."""
+    return [fields[name].label(name) for name in (*filters.ACTIVITY_FIELDS, "status", "stage")]
 
 
 def _list(
@@ -92,21 +92,25 @@ def _list(
     chooses = {one.field for one in query.filters} | {query.sort_field}
     choosing = [name for name in filters.ACTIVITY_FIELDS if name in chooses]
 
-    marks = "health" in choosing and health_marks.usable(conn, project_id, window.rule)
-    source, days = activity_source(subject, project_id, window, choosing, marks=marks)
-    fields = {**filters.list_fields(dialect, table, days, window.rule), uid_field: table.c[uid_field]}
+    source, days = activity_source(subject, project_id, window, choosing)
+    fields = {
+        **filters.list_fields(dialect, table, days, window.rule),
+        **filters.state_fields(subject, project_id),
+        uid_field: table.c[uid_field],
+    }
     chosen = (
         select(table.c.id)
         .select_from(source)
         .where(table.c.project_id == project_id, *filters.list_conditions(dialect, subject, query, fields, project_id))
     )
-    page, cursor = _page(conn, chosen, table.c.id, fields, query, sorts)
+    sort_keys = {**fields, "health": fields["health_rank"]}  # from no band up to good
+    page, cursor = _page(conn, chosen, table.c.id, sort_keys, query, sorts)
     ids = [row.id for row in page]
     if not ids:
         return [], cursor
 
     source, days = activity_source(subject, project_id, window, filters.ACTIVITY_FIELDS, only=ids)
-    fields = filters.list_fields(dialect, table, days, window.rule)
+    fields = {**filters.list_fields(dialect, table, days, window.rule), **filters.state_fields(subject, project_id)}
     rows = conn.execute(select(*columns(fields)).select_from(source).where(table.c.id.in_(ids))).all()
     by_id = {row.id: row for row in rows}
     return [by_id[row_id] for row_id in ids], cursor
