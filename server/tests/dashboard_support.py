@@ -189,8 +189,8 @@ def _noon(days_ago: int, minutes: int = 0) -> str:
 
 def wait_for_health(database_url: str, project_id: int, timeout: float = 30.0) -> None:
     """Until the server brought the project's health history up to date (project/
-    health_history.py, every second in tests): its cursor reached today, and no contact or
-    account is marked as changed since."""
+    health_history.py, every second in tests): its cursor holds the model in force (after a
+    rebuild), and no contact or account is marked as changed since."""
     import time
 
     from sqlalchemy import text
@@ -203,7 +203,11 @@ def wait_for_health(database_url: str, project_id: int, timeout: float = 30.0) -
         while True:
             with engines.reader.connect() as conn:
                 cursor = conn.execute(
-                    text("SELECT through_day FROM health_cursors WHERE project_id = :p"), {"p": project_id}
+                    text(
+                        "SELECT model_id FROM health_cursors WHERE project_id = :p AND model_id ="
+                        " (SELECT coalesce(max(id), 0) FROM health_models WHERE project_id = :p)"
+                    ),
+                    {"p": project_id},
                 ).first()
                 marked = conn.execute(
                     text(

@@ -16,6 +16,7 @@ from salesmachine_server.web import (
     missing_pages,
     profiles,
     project_settings,
+    pulse,
     revenue,
     signin,
 )
@@ -35,6 +36,7 @@ def dashboard_routes() -> list[BaseRoute]:
         Route(f"{project}/accounts/{{uid:path}}", profiles.account_page, methods=["GET"]),
         Route(f"{project}/contacts", lists.contacts_list, methods=["GET"]),
         Route(f"{project}/contacts/{{uid:path}}", profiles.contact_page, methods=["GET"]),
+        Route(f"{project}/pulse", pulse.pulse_submit, methods=["POST"]),
         Route(f"{project}/segments", lists.segment_save, methods=["POST"]),
         Route(f"{project}/segments/{{sid:int}}/delete", lists.segment_delete, methods=["POST"]),
         Route(f"{project}/revenue", revenue.revenue_page, methods=["GET"]),
