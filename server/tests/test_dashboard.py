@@ -30,9 +30,8 @@ from tests.dashboard_support import (
     make_user,
     send_customers,
     signed_in,
-    wait_for_health,
 )
-from tests.support import Project, ServerProcess, StoredData, make_project, path_part
+from tests.support import Project, ServerProcess, StoredData, health_settled, make_project, path_part, wait_for
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPOSITORY / "docs" / "screenshots"
@@ -381,7 +380,7 @@ def camera(server: ServerProcess, tmp_path: Path) -> Camera:
 
 def test_a_csm_walks_every_page(server: ServerProcess, project: Project, browser: Any, camera: Camera) -> None:
     send_customers(project)
-    wait_for_health(server.database_url, project.id)
+    wait_for(lambda: health_settled(project))
     email = make_user(server.database_url, project.id)
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()

@@ -19,9 +19,8 @@ from tests.dashboard_support import (
     make_user,
     send_customers,
     signed_in,
-    wait_for_health,
 )
-from tests.support import Project, ServerProcess
+from tests.support import Project, ServerProcess, health_settled, wait_for
 
 
 def today() -> Any:
@@ -132,7 +131,7 @@ def save_display(client: httpx.Client, project: Project, **fields: str) -> httpx
 
 def test_home_shows_the_revenue_at_risk_and_the_accounts_behind_it(server: ServerProcess, project: Project) -> None:
     send_portfolio(project)
-    wait_for_health(server.database_url, project.id)
+    wait_for(lambda: health_settled(project))
     email = make_user(server.database_url, project.id)
     with signed_in(server.base_url, email) as client:
         home = client.get(f"/p/{project.id}/")
@@ -173,7 +172,7 @@ def test_renewals_of_the_next_30_60_90_days_and_the_currency_follow_the_settings
     server: ServerProcess, project: Project
 ) -> None:
     send_portfolio(project, renewals=True)
-    wait_for_health(server.database_url, project.id)
+    wait_for(lambda: health_settled(project))
     email = make_user(server.database_url, project.id)
     with signed_in(server.base_url, email) as client:
         saved = save_display(client, project, currency="eur", renewal_attribute="renewal_date")
