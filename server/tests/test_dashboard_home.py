@@ -7,13 +7,17 @@ as settings. Every figure here is worked out by hand from what the test sends.
 from __future__ import annotations
 
 import json
+import os
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.dashboard_support import (
+    PASSWORD,
     ago,
     csrf_of,
     make_user,
@@ -21,6 +25,8 @@ from tests.dashboard_support import (
     signed_in,
 )
 from tests.support import Project, ServerProcess, health_settled, wait_for
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 def today() -> Any:
@@ -200,3 +206,74 @@ def test_a_bad_currency_or_attribute_is_refused_on_the_settings_page(server: Ser
         assert "currency must be an ISO 4217 currency code" in refused.text
         assert "renewal_attribute must be an attribute name" in refused.text
         assert "selected>USD<" in client.get(f"/p/{project.id}/settings").text  # nothing changed
+
+
+# ---- in the browser ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def shots(server: ServerProcess, tmp_path: Path) -> Path:
+    """Where screenshots go: docs/screenshots/ when asked to update them (SQLite run only)."""
+    update = os.environ.get("SALESMACHINE_UPDATE_SCREENSHOTS") == "1" and server.database_url.startswith("sqlite")
+    folder = SCREENSHOTS if update else tmp_path / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def test_a_csm_goes_from_the_revenue_at_risk_to_the_account_and_rates_it(
+    server: ServerProcess, project: Project, browser: Any, shots: Path
+) -> None:
+    send_portfolio(project, renewals=True)
+    email = make_user(server.database_url, project.id)
+    with signed_in(server.base_url, email) as client:
+        assert save_display(client, project, currency="EUR", renewal_attribute="renewal_date").status_code == 303
+    from tests.test_dashboard_profiles import BIG_STAGE
+
+    with httpx.Client(base_url=server.base_url, auth=(project.token, project.secret)) as http:
+        assert http.put("/v1/settings/health", json=BIG_STAGE).status_code == 200
+    wait_for(lambda: health_settled(project))
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    from tests.test_dashboard_revenue import watch
+
+    problems = watch(page, server.base_url)
+    base = f"{server.base_url}/p/{project.id}"
+    try:
+        page.goto(f"{server.base_url}/signin?next=/p/{project.id}/")
+        page.fill("input[name=email]", email)
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{base}/")
+        page.wait_for_selector("body[data-charts=drawn]")
+        assert page.text_content("#kpi-at-risk .kpi-value") == "€1,500"
+        assert page.text_content("#at-risk-share") == "85.7%"
+        assert page.get_attribute("#bands-chart", "data-drawn") == "true"
+        assert page.eval_on_selector_all("#needs-attention tbody tr", "rows => rows.map(r => r.dataset.uid)") == [
+            "hooli",
+            "globex",
+        ]
+        since = page.locator("#needs-attention tr[data-uid=globex] [data-field=since] time")
+        assert since.inner_text() == "yesterday"
+        yesterday = today() - timedelta(days=1)
+        assert since.get_attribute("title") == f"{yesterday:%A} {yesterday.day} {yesterday:%B %Y}"
+        assert page.locator("#renewals li").count() == 4
+        page.screenshot(path=str(shots / "home-revenue-at-risk.png"), full_page=True)
+
+        # To the account most at risk: its trend, the rule change of today, its Pulse.
+        page.click("#needs-attention >> text=Hooli")
+        page.wait_for_selector("body[data-charts=drawn]")
+        assert page.inner_text("h1") == "Hooli"
+        assert page.inner_text("#stage") == "Big"
+        assert page.get_attribute("#trend-chart", "data-drawn") == "true"
+        assert "where the rule changed" in page.inner_text("#health-trend")
+        page.select_option("select[name=score]", "1")
+        page.fill("textarea[name=reason]", "Their champion left; renewal at risk")
+        page.click("#pulse button[type=submit]")
+        page.wait_for_selector("#pulse-score")
+        assert page.inner_text("#pulse-score") == "1/5"
+        assert page.inner_text("#pulse [role=status]") == "Pulse saved."
+        page.wait_for_selector("body[data-charts=drawn]")
+        page.locator("#health-trend").screenshot(path=str(shots / "account-health-trend.png"))
+    finally:
+        context.close()
+    assert problems == []

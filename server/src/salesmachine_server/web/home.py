@@ -99,7 +99,7 @@ async def home(request: Request) -> Response:
             "attention": needing_attention(conn, project_id),
             "weeks": weekly_bands(conn, project_id, window.today),
             "renewals": renewals(conn, project_id, renewal_attribute, window.today) if renewal_attribute else None,
-            "signups": recent_signups(conn, project_id, window),
+            "signups": recent_signups(conn, project_id),
         }
 
     found = await dash.run(load)

@@ -106,7 +106,10 @@
         ctx.stroke();
         ctx.fillStyle = "#343a8f";
         ctx.font = "11px sans-serif";
-        ctx.fillText("rule changed", at + 3, area.top + 10);
+        // Beside the line, on the side with room (a change today is at the right edge).
+        var room = area.right - at > 80;
+        ctx.textAlign = room ? "left" : "right";
+        ctx.fillText("rule changed", room ? at + 3 : at - 3, area.top + 10);
         ctx.restore();
       });
     }
