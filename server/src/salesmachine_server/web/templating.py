@@ -18,6 +18,7 @@ from starlette.responses import HTMLResponse
 
 from salesmachine_server.domain.currencies import DEFAULT_CURRENCY, format_amount
 from salesmachine_server.web.formatting import (
+    absolute_day,
     aware,
     exact_day,
     exact_time,
@@ -121,6 +122,7 @@ environment.filters.update(
     exact=exact,
     iso=iso_time,
     day=day,
+    date=absolute_day,
     exact_day=exact_day,
     path_part=path_part,
     plain=plain,
