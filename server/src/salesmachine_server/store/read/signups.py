@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from salesmachine_server.store.db.schema import contacts
-from salesmachine_server.store.read.health_states import current
+from salesmachine_server.store.read.attention import states_in_force
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ def recent_signups(conn: Connection, project_id: int, limit: int = 8) -> list[Si
         .order_by(contacts.c.first_seen_at.desc(), contacts.c.id.desc())
         .limit(limit)
     ).all()
-    states = current(conn, project_id, "contact", [r.id for r in rows])
+    states = states_in_force(conn, project_id, "contact", [r.id for r in rows])
     return [
         Signup(
             r.contact_uid,
