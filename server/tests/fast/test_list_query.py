@@ -215,3 +215,16 @@ def test_status_and_stage_are_list_fields_of_the_one_grammar() -> None:
         assert (refused.value.field, refused.value.rule) == (field, rule)
     # A param named status is still reachable by its full name.
     assert parse_list_query("params.status=gold", Subject.ACCOUNTS).filters[0].field == "params.status"
+
+
+def test_a_time_may_be_relative_to_now() -> None:
+    from salesmachine_server.domain.list_query import Ago
+
+    query = parse_list_query("first_seen_at>-30d&last_seen_at<=-7d", Subject.ACCOUNTS)
+    assert [(f.field, f.op, f.value) for f in query.filters] == [
+        ("first_seen_at", ">", Ago(30)),
+        ("last_seen_at", "<=", Ago(7)),
+    ]
+    with pytest.raises(QueryError) as caught:
+        parse_list_query("first_seen_at>-30w", Subject.ACCOUNTS)
+    assert (caught.value.field, caught.value.rule) == ("first_seen_at", "datetime")

@@ -35,6 +35,7 @@ from salesmachine_server.domain.health_model import SUBJECTS, HealthModel
 from salesmachine_server.domain.health_timeline import Interval, Needs, intervals
 from salesmachine_server.domain.project_settings import from_stored
 from salesmachine_server.domain.timezones import local_today
+from salesmachine_server.store.db.engine import Engines
 from salesmachine_server.store.db.schema import accounts, contacts, health_cursors, health_models, projects
 from salesmachine_server.store.read.health_inputs import Scope, id_ranges, load
 from salesmachine_server.store.read.health_models import ModelInForce, in_force, model_key
@@ -46,6 +47,7 @@ log = logging.getLogger("salesmachine.health")
 
 HISTORY_DAYS = 731  # two years, and the day of today
 GROUP = 2000  # customers per group (and per transaction)
+MARKED_GROUP = 500  # marked customers per transaction (computed in it: kept short)
 
 __all__ = ["HISTORY_DAYS", "Interval", "bring_up_to_date", "replay"]
 
@@ -159,23 +161,23 @@ def _save_cursor(conn: Connection, project_id: int, cursor: _Cursor) -> None:
     )
 
 
-def bring_up_to_date(engine: Engine, stop: threading.Event, today: date | None = None) -> str:
+def bring_up_to_date(engines: Engines, stop: threading.Event, today: date | None = None) -> str:
     """The periodic task: each project rebuilt, its day turned, and its marked customers
     evaluated, as needed. A project with nothing to do costs nothing: which ones have work is
     three statements for all of them. Returns what it did, for the log."""
     done = {"rebuilt": 0, "turned": 0, "marked": 0}
-    for project_id, force, tz, cursor, marked in _projects_with_work(engine, today):
+    for project_id, force, tz, cursor, marked in _projects_with_work(engines.reader, today):
         if stop.is_set():
             break
         local = today or local_today(tz)
         model = force.model
         if cursor is None or cursor.model_key != force.key or cursor.zone != tz.key:
-            if rebuild(engine, project_id, tz, force, local, stop):
+            if rebuild(engines, project_id, tz, force, local, stop):
                 done["rebuilt"] += 1
-        elif cursor.through_day < local and turn_day(engine, project_id, tz, model, cursor, local, stop):
+        elif cursor.through_day < local and turn_day(engines, project_id, tz, model, cursor, local, stop):
             done["turned"] += 1
         if marked:
-            done["marked"] += evaluate_marked(engine, project_id, tz, model, local, stop)
+            done["marked"] += evaluate_marked(engines.writer, project_id, tz, model, local, stop)
     return ", ".join(f"{n} {what}" for what, n in done.items())
 
 
@@ -223,7 +225,7 @@ def _projects_with_work(
 
 
 def rebuild(
-    engine: Engine,
+    engines: Engines,
     project_id: int,
     tz: ZoneInfo,
     force: ModelInForce,
@@ -233,9 +235,8 @@ def rebuild(
     """Every customer's history over the last two years, computed again with the model in
     force. True when complete (then the cursor says so); a stopped rebuild starts over at the
     next run."""
-    model = force.model
     start = today - timedelta(days=HISTORY_DAYS - 1)
-    with engine.begin() as conn:  # marks set before now are covered by what follows
+    with engines.writer.begin() as conn:  # marks set before now are covered by what follows
         for table in (accounts, contacts):
             conn.execute(
                 update(table)
@@ -243,24 +244,20 @@ def rebuild(
                 .values(health_dirty_from=None)
             )
     for subject in SUBJECTS:
-        with engine.connect() as conn:
+        with engines.reader.connect() as conn:
             scopes = id_ranges(conn, project_id, subject, GROUP)
         for scope in scopes:
             if stop.is_set():
                 return False
-            with engine.begin() as conn:
-                states = _opened(evaluate(conn, project_id, tz, model, subject, scope, start, today), today)
-                ids = list(conn.execute(_ids_in(subject, project_id, scope)).scalars())
-                delete_customers(conn, project_id, subject, ids)
-                replace_from(conn, project_id, subject, start, states, ids, "rebuild", _now())
-    with engine.begin() as conn:
+            _write_group(engines, project_id, tz, force.model, subject, scope, start, today, "rebuild")
+    with engines.writer.begin() as conn:
         _save_cursor(conn, project_id, _Cursor(force.model_id, force.key, tz.key, today))
     log.info("health: rebuilt the history of project %d (model %s)", project_id, force.key)
     return True
 
 
 def turn_day(
-    engine: Engine,
+    engines: Engines,
     project_id: int,
     tz: ZoneInfo,
     model: HealthModel,
@@ -271,18 +268,38 @@ def turn_day(
     """Everyone's states from the day after the last one evaluated to today; only changes written."""
     start = cursor.through_day + timedelta(days=1)
     for subject in SUBJECTS:
-        with engine.connect() as conn:
+        with engines.reader.connect() as conn:
             scopes = id_ranges(conn, project_id, subject, GROUP)
         for scope in scopes:
             if stop.is_set():
                 return False
-            with engine.begin() as conn:
-                states = _opened(evaluate(conn, project_id, tz, model, subject, scope, start, today), today)
-                ids = list(conn.execute(_ids_in(subject, project_id, scope)).scalars())
-                replace_from(conn, project_id, subject, start, states, ids, "live", _now())
-    with engine.begin() as conn:
+            _write_group(engines, project_id, tz, model, subject, scope, start, today, "live")
+    with engines.writer.begin() as conn:
         _save_cursor(conn, project_id, _Cursor(cursor.model_id, cursor.model_key, cursor.zone, today))
     return True
+
+
+def _write_group(
+    engines: Engines,
+    project_id: int,
+    tz: ZoneInfo,
+    model: HealthModel,
+    subject: str,
+    scope: Scope,
+    start: date,
+    today: date,
+    written_by: str,
+) -> None:
+    """One group's states from `start`: computed on a reader (on SQLite, without holding the
+    write lock, so ingestion goes on), then written in a short transaction. A customer written
+    to in between was marked by the write path and is evaluated again right after."""
+    with engines.reader.connect() as conn:
+        states = _opened(evaluate(conn, project_id, tz, model, subject, scope, start, today), today)
+        ids = list(conn.execute(_ids_in(subject, project_id, scope)).scalars())
+    with engines.writer.begin() as conn:
+        if written_by == "rebuild":
+            delete_customers(conn, project_id, subject, ids)
+        replace_from(conn, project_id, subject, start, states, ids, written_by, _now())
 
 
 def evaluate_marked(
@@ -298,7 +315,7 @@ def evaluate_marked(
                     select(table.c.id, table.c.health_dirty_from)
                     .where(table.c.project_id == project_id, table.c.health_dirty_from.is_not(None))
                     .order_by(table.c.id)
-                    .limit(GROUP)
+                    .limit(MARKED_GROUP)
                 ).all()
                 if not marked:
                     break
