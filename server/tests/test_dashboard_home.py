@@ -277,3 +277,39 @@ def test_a_csm_goes_from_the_revenue_at_risk_to_the_account_and_rates_it(
     finally:
         context.close()
     assert problems == []
+
+
+def test_the_display_settings_api_reads_and_sets_currency_and_renewal_attribute(
+    server: ServerProcess, project: Project
+) -> None:
+    send_portfolio(project, renewals=True)
+    with httpx.Client(base_url=server.base_url, auth=(project.token, project.secret)) as http:
+        assert http.get("/v1/settings/display").json() == {"currency": "USD", "renewal_attribute": None}
+        saved = http.put("/v1/settings/display", json={"currency": "gbp", "renewal_attribute": "params.renewal_date"})
+        assert saved.status_code == 200, saved.text
+        assert saved.json() == {"currency": "GBP", "renewal_attribute": "renewal_date"}
+        assert http.get("/v1/settings/display").json() == saved.json()
+        for body, field, rule in [
+            ({"currency": "pounds"}, "currency", "iso_4217"),
+            ({"currency": 826}, "currency", "iso_4217"),
+            ({"renewal_attribute": "renewal<date"}, "renewal_attribute", "attribute"),
+            ({"colour": "blue"}, "colour", "known_setting"),
+            (["GBP"], "body", "object"),
+        ]:
+            refused = http.put("/v1/settings/display", json=body)
+            assert refused.status_code == 400, body
+            assert (refused.json()["field"], refused.json()["rule"]) == (field, rule), refused.json()
+        assert http.put("/v1/settings/display", content=b"{").json()["rule"] == "json"
+        assert http.get("/v1/settings/display").json()["currency"] == "GBP"  # nothing refused was kept
+        audit = http.get("/v1/audit").json()
+        changes = [e for e in audit["data"] if e["action"] == "settings_change"]
+        assert changes and changes[0]["detail"]["changed"] == {"currency": "GBP", "renewal_attribute": "renewal_date"}
+    wait_for(lambda: health_settled(project))
+    email = make_user(server.database_url, project.id)
+    with signed_in(server.base_url, email) as client:
+        home = client.get(f"/p/{project.id}/").text
+    assert re.search(r'id="kpi-at-risk">.*?<div class="kpi-value">£1,500</div>', home, re.S)
+    assert re.findall(r'<li data-uid="([^"]+)">', section(home, "renewals")) == ["acme", "umbrella", "globex", "hooli"]
+    with httpx.Client(base_url=server.base_url, auth=(project.token, project.secret)) as http:
+        assert http.put("/v1/settings/display", json={}).json() == {"currency": "USD", "renewal_attribute": None}
+    assert httpx.get(f"{server.base_url}/v1/settings/display", auth=(project.token, "wrong")).status_code == 401

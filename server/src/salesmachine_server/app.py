@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from salesmachine_server.api import data_rights, export, health, profiles, revenue, timelines
+from salesmachine_server.api import data_rights, display_settings, export, health, profiles, revenue, timelines
 from salesmachine_server.api.openapi import docs_page, openapi_json
 from salesmachine_server.errors import ApiError, StoreUnavailable
 from salesmachine_server.ingest.body import StrangerBodies
@@ -102,6 +102,8 @@ def routes() -> list[BaseRoute]:
         EncodedRoute("/v1/accounts/{uid}/pulse", health.put_pulse, methods=["PUT"]),
         Route("/v1/settings/health", health.settings_health, methods=["GET"]),
         Route("/v1/settings/health", health.put_settings_health, methods=["PUT"]),
+        Route("/v1/settings/display", display_settings.get_display, methods=["GET"]),
+        Route("/v1/settings/display", display_settings.put_display, methods=["PUT"]),
         Route("/v1/events", timelines.project_events, methods=["GET"]),
         EncodedRoute("/v1/export/{kind}", export.export, methods=["GET"]),
         Route("/v1/revenue", revenue.revenue_report, methods=["GET"]),

@@ -26,6 +26,7 @@ from starlette.responses import Response
 from salesmachine_server import __version__
 from salesmachine_server.api import models
 from salesmachine_server.api.data_rights_openapi import with_data_rights
+from salesmachine_server.api.display_settings_openapi import with_display
 from salesmachine_server.api.export import FORMATS as EXPORT_FORMATS
 from salesmachine_server.api.health_openapi import with_health
 from salesmachine_server.api.revenue import EARLIEST as REVENUE_EARLIEST
@@ -835,7 +836,7 @@ def build_openapi(settings: Settings | None = None) -> dict[str, Any]:
             "/v1/ping": ping_operations(),
             **{path: write_operations(path, settings) for path in WRITES},
             **segment_paths(write_operations("/v1/batch", settings)["post"]["responses"]),
-            **with_health(with_data_rights(read_paths())),
+            **with_display(with_health(with_data_rights(read_paths()))),
             **service_paths(),
         },
         "components": {
