@@ -97,12 +97,12 @@ def stamped(database: str, revision: str) -> Iterator[None]:
 def figures(html: str) -> dict[str, list[str]]:
     """What a page says that the data decides (its relative times aside, which move between two
     runs): the rows of a list and their total; the home page's health bands and accounts that
-    just turned bad."""
+    need attention."""
     return {
         "rows": re.findall(r'<tr data-uid="([^"]+)"', html),
         "total": re.findall(r'id="total">([^<]+)<', html),
         "bands": re.findall(r'band-count">([^<]+)<', html),
-        "turned bad": re.findall(r'id="turned-bad".*?</section>', html, re.S),
+        "needing attention": re.findall(r'id="needs-attention".*?</section>', html, re.S),
     }
 
 

@@ -409,12 +409,12 @@ def test_a_csm_walks_every_page(server: ServerProcess, project: Project, browser
 
         # Home: the figures the data makes.
         page.wait_for_selector("body[data-charts=drawn]")
-        assert page.text_content("#kpi-mrr .kpi-value") == "750"
+        assert page.text_content("#kpi-mrr .kpi-value") == "$750"
         assert page.text_content("#kpi-customers .kpi-value") == "2"
-        assert page.text_content("#kpi-accounts .kpi-value") == "3"
+        assert page.text_content("#kpi-at-risk .kpi-value") == "$500"  # Globex, paying and bad
         bands = {level: page.text_content(f".band-{level} .band-count") for level in ("good", "average", "bad")}
         assert bands == {"good": "1", "average": "0", "bad": "1"}  # Initech churned: in no band
-        assert page.inner_text("#turned-bad li a") == "Globex"
+        assert page.inner_text("#needs-attention tbody tr td a") == "Globex"
         assert page.inner_text("#signups tbody tr:first-child td:first-child") == "Erin"
         assert page.get_attribute("#movements-chart", "data-drawn") == "true"
         camera.shoot(page, "home")
@@ -451,7 +451,7 @@ def test_a_csm_walks_every_page(server: ServerProcess, project: Project, browser
         assert page.inner_text("h1") == "Acme Corp"
         assert page.inner_text("#kpi-health .badge") == "good"
         assert page.inner_text("#health-reason") == "6 active days of 14"
-        assert page.text_content("#kpi-mrr .kpi-value") == "250"
+        assert page.text_content("#kpi-mrr .kpi-value") == "$250"
         assert page.locator(".usage .cell:not(.l0)").count() == 6
         assert page.inner_text(".avatar.large") == "AC"
         assert page.eval_on_selector_all("#members tbody a", "links => links.map(a => a.textContent)") == [

@@ -120,7 +120,7 @@ def test_the_revenue_page_shows_each_months_mrr_and_movements_as_the_api_does(
     # What send_revenue sent, over the year: four customers won, one expansion, one churn.
     counts = {kind: sum(int(cell(r, kind)["attrs"]["data-count"]) for r in rows) for kind in KINDS}
     assert counts == {"new": 4, "reactivation": 0, "expansion": 1, "contraction": 0, "churn": 1}
-    assert cell(rows[-1], "mrr")["text"].strip() == "790"
+    assert cell(rows[-1], "mrr")["text"].strip() == "$790"
 
 
 def test_a_period_lists_who_moved_with_before_after_and_kind(server: ServerProcess, project: Project) -> None:
@@ -341,7 +341,7 @@ def test_a_csm_clicks_from_a_month_to_the_account_that_churned(
         page.wait_for_selector("body[data-charts=drawn]")
         assert page.inner_text("h1") == "Revenue"
         assert page.locator("#periods tbody tr").count() == 12
-        assert page.inner_text("#kpi-mrr .kpi-value") == "790"
+        assert page.inner_text("#kpi-mrr .kpi-value") == "$790"
         page.screenshot(path=str(shots / "revenue.png"), full_page=True)
 
         page.click(".interval-tabs >> text=Quarter")
@@ -356,8 +356,8 @@ def test_a_csm_clicks_from_a_month_to_the_account_that_churned(
         who = page.eval_on_selector_all("#moved tbody tr", "rows => rows.map(r => r.dataset.kind)")
         assert "churn" in who
         churn_row = page.locator("#moved tbody tr[data-kind=churn]")
-        assert churn_row.locator("td[data-field=from]").inner_text() == "80"
-        assert churn_row.locator("td[data-field=to]").inner_text() == "0"
+        assert churn_row.locator("td[data-field=from]").inner_text() == "$80"
+        assert churn_row.locator("td[data-field=to]").inner_text() == "$0"
         page.screenshot(path=str(shots / "revenue-period.png"), full_page=True)
         churn_row.locator("td[data-field=who] a").click()
         page.wait_for_selector("body[data-charts=drawn]")

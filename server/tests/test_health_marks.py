@@ -7,7 +7,7 @@ merges, and changes of the thresholds, the window and the time zone."""
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -206,7 +206,7 @@ def test_health_lists_counts_and_home_agree_with_counted_health(server: ServerPr
     assert found["contacts"]["four"] == "good"  # 4 > 3
 
 
-def test_home_lists_the_accounts_that_just_turned_bad(server: ServerProcess, project: Project) -> None:
+def test_home_lists_the_accounts_in_bad_health_with_since_when(server: ServerProcess, project: Project) -> None:
     send(
         project,
         [
@@ -221,8 +221,15 @@ def test_home_lists_the_accounts_that_just_turned_bad(server: ServerProcess, pro
             *events_on("w3", [0, 10]),
         ],
     )
+    wait_for(lambda: health_settled(project))
     email = make_user(server.database_url, project.id)
     with signed_in(project.http.base_url, email) as dash:
         home = dash.get(f"/p/{project.id}/").text
-    section = re.search(r'id="turned-bad".*?</section>', home, re.S).group(0)
-    assert re.findall(r"<a [^>]*>([^<]+)</a>", section) == ["turned"]
+    section = re.search(r'id="needs-attention".*?</section>', home, re.S).group(0)
+    bad = re.findall(r'<tr data-uid="([^"]+)">', section)
+    assert sorted(bad) == ["long-gone", "turned"]  # both bad now; "kept" is not
+    # Since when says which one just turned: "turned" left its window 4 days ago (active 15
+    # days ago: bad from the 14-day window that no longer holds that day), "long-gone" 11.
+    since = dict(re.findall(r'<tr data-uid="([^"]+)">.*?data-field="since"><time datetime="([^"]+)"', section, re.S))
+    today = datetime.now(UTC).date()
+    assert since == {"turned": str(today - timedelta(days=1)), "long-gone": str(today - timedelta(days=11))}

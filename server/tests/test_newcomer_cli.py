@@ -136,10 +136,19 @@ def test_projects_configure_without_options_prints_the_effective_settings(server
         "timezone": "UTC",
         "identity_verification": False,
         "health": {"window_days": 14, "good_above": 4, "bad_at_most": 0},
+        "currency": "USD",
     }
     changed = _cli("projects", "configure", project.name, "--health-good-above", "6", "--database", server.database_url)
     assert changed.returncode == 0, changed.stderr
     assert orjson.loads(changed.stdout)["health"] == {"window_days": 14, "good_above": 6, "bad_at_most": 0}
+    display = ("--currency", "eur", "--renewal-attribute", "renewal_date")
+    changed = _cli("projects", "configure", project.name, *display, "--database", server.database_url)
+    assert changed.returncode == 0, changed.stderr
+    stored = orjson.loads(changed.stdout)
+    assert (stored["currency"], stored["renewal_attribute"]) == ("EUR", "renewal_date")
+    refused = _cli("projects", "configure", project.name, "--currency", "euros", "--database", server.database_url)
+    assert refused.returncode == 2 and "Invalid value for '--currency'" in refused.stderr
+    assert "ISO 4217" in refused.stderr
 
 
 def test_users_grant_says_what_the_user_now_sees(server: ServerProcess, project: Project) -> None:

@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute, Route
 from salesmachine_server.api import (
     data_rights,
     deliveries,
+    display_settings,
     export,
     health,
     profiles,
@@ -114,6 +115,8 @@ def routes() -> list[BaseRoute]:
         EncodedRoute("/v1/accounts/{uid}/pulse", health.put_pulse, methods=["PUT"]),
         Route("/v1/settings/health", health.settings_health, methods=["GET"]),
         Route("/v1/settings/health", health.put_settings_health, methods=["PUT"]),
+        Route("/v1/settings/display", display_settings.get_display, methods=["GET"]),
+        Route("/v1/settings/display", display_settings.put_display, methods=["PUT"]),
         Route("/v1/events", timelines.project_events, methods=["GET"]),
         EncodedRoute("/v1/export/{kind}", export.export, methods=["GET"]),
         Route("/v1/revenue", revenue.revenue_report, methods=["GET"]),

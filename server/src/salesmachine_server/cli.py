@@ -269,6 +269,14 @@ def _retention_days(_ctx: click.Context, _param: click.Parameter, typed: str | N
     callback=_retention_days,
     help="delete events and pageviews N days old (daily, by the server); none: keep them forever",
 )
+@click.option(
+    "--currency", metavar="CODE", help="ISO 4217 code the dashboard writes amounts in, e.g. EUR (default USD)"
+)
+@click.option(
+    "--renewal-attribute",
+    metavar="NAME",
+    help="the accounts' attribute holding their renewal date, e.g. renewal_date (empty: none)",
+)
 @database_option
 def projects_configure(
     name: str,
@@ -278,6 +286,8 @@ def projects_configure(
     health_good_above: str | None,
     health_bad_at_most: str | None,
     retention_days: int | Unset | None,
+    currency: str | None,
+    renewal_attribute: str | None,
     database_url: str | None,
 ) -> None:
     """Change a project's settings; prints them all, defaults included (without options: only
@@ -292,6 +302,10 @@ def projects_configure(
         change["health"] = {k: v for k, v in health.items() if v is not None}
     if not isinstance(retention_days, Unset):
         change[RETENTION_FIELD] = retention_days  # None removes it: kept forever
+    if currency is not None:
+        change["currency"] = currency
+    if renewal_attribute is not None:
+        change["renewal_attribute"] = renewal_attribute  # "" removes it
     _settings, engines = _open(database_url)
     try:
         try:
@@ -323,6 +337,8 @@ CONFIGURE_OPTIONS = {
     "health.good_above": "--health-good-above",
     "health.bad_at_most": "--health-bad-at-most",
     RETENTION_FIELD: "--retention-days",
+    "currency": "--currency",
+    "renewal_attribute": "--renewal-attribute",
 }
 
 

@@ -192,6 +192,31 @@ def test_the_api_refuses_what_the_language_refuses_naming_field_and_rule(project
         assert body["message"] == body["error"]
 
 
+def test_status_and_stage_are_list_fields_of_the_one_grammar() -> None:
+    from salesmachine_server.domain import health_model
+    from salesmachine_server.domain.list_query import STATUSES
+
+    assert STATUSES == health_model.STATUSES  # the same words, declared where each can import them
+    query = parse_list_query("status=paying&stage=Onboarding&stage!=&sort=-health", Subject.ACCOUNTS)
+    assert [(f.field, f.op, f.value) for f in query.filters] == [
+        ("status", "=", "paying"),
+        ("stage", "=", "Onboarding"),
+        ("stage", "!=", None),
+    ]
+    assert (query.sort_field, query.descending) == ("health", True)
+    assert parse_list_query("sort=status", Subject.CONTACTS).sort_field == "status"
+    for text, field, rule in [
+        ("status=gold", "status", "one_of"),
+        ("status>=paying", "status", "one_of"),
+        ("stage<B", "stage", "operator"),
+    ]:
+        with pytest.raises(QueryError) as refused:
+            parse_list_query(text, Subject.ACCOUNTS)
+        assert (refused.value.field, refused.value.rule) == (field, rule)
+    # A param named status is still reachable by its full name.
+    assert parse_list_query("params.status=gold", Subject.ACCOUNTS).filters[0].field == "params.status"
+
+
 def test_a_time_may_be_relative_to_now() -> None:
     from salesmachine_server.domain.list_query import Ago
 

@@ -38,6 +38,7 @@ def test_a_stored_document_reads_into_settings_and_back() -> None:
         "timezone": "Europe/Paris",
         "identity_verification": True,
         "health": {"window_days": 7, "good_above": 2, "bad_at_most": 1},
+        "currency": "USD",
     }
     assert from_stored(stored) == PARIS
     assert to_stored(PARIS) == stored
@@ -188,5 +189,5 @@ def test_the_cli_prints_what_it_stored(inprocess: InProcess, project: Project) -
     )
     assert cli.exit_code == 0, cli.output
     assert cli.stdout.strip() == (
-        '{"timezone":"UTC","identity_verification":false,"health":{"window_days":14,"good_above":6,"bad_at_most":0}}'
+        '{"timezone":"UTC","identity_verification":false,"health":{"window_days":14,"good_above":6,"bad_at_most":0},"currency":"USD"}'
     )

@@ -96,6 +96,10 @@ Status = Annotated[
     Meta(description="paying (mrr > 0), churned (mrr was > 0, is not), else trial or free by the model's trial_when."),
 ]
 StageName = Annotated[str | None, Meta(description="The last lifecycle stage whose condition holds; null for none.")]
+ListStatus = Annotated[
+    StatusName | None,
+    Meta(description="The status in force in the health history (as Status); null when not evaluated yet."),
+]
 
 
 class HealthNow(Closed):
@@ -317,6 +321,8 @@ class ContactSummary(Closed):
     active_days_30: ActiveDays30
     health: Band
     owner: Owner
+    status: ListStatus
+    stage: StageName
 
 
 class AccountSummary(Closed):
@@ -333,6 +339,8 @@ class AccountSummary(Closed):
     active_days_30: ActiveDays30
     health: Band
     owner: Owner
+    status: ListStatus
+    stage: StageName
 
 
 class ContactPage(Closed):

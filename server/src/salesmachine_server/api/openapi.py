@@ -28,6 +28,7 @@ from salesmachine_server.api import models
 from salesmachine_server.api.data_rights_openapi import with_data_rights
 from salesmachine_server.api.deliveries_openapi import TAG as DELIVERIES_TAG
 from salesmachine_server.api.deliveries_openapi import delivery_schemas, with_deliveries
+from salesmachine_server.api.display_settings_openapi import with_display
 from salesmachine_server.api.export import FORMATS as EXPORT_FORMATS
 from salesmachine_server.api.health_openapi import with_health
 from salesmachine_server.api.revenue import EARLIEST as REVENUE_EARLIEST
@@ -35,7 +36,7 @@ from salesmachine_server.api.revenue import LATEST as REVENUE_LATEST
 from salesmachine_server.api.segment_openapi import segment_paths, segment_schemas, segment_success
 from salesmachine_server.api.work_openapi import with_work_items, work_schemas
 from salesmachine_server.domain.health import LEVELS
-from salesmachine_server.domain.list_query import COMMON_FIELDS, DEFAULT_LIMIT, MAX_LIMIT
+from salesmachine_server.domain.list_query import COMMON_FIELDS, DEFAULT_LIMIT, MAX_LIMIT, STATUSES
 from salesmachine_server.domain.messages import BATCH_METHODS, MAX_UID_LENGTH
 from salesmachine_server.domain.revenue import INTERVALS, MAX_MRR, MAX_PERIODS
 from salesmachine_server.errors import CODES
@@ -527,7 +528,9 @@ def list_parameters(sorts: Mapping[str, str], search: str, account_uid: str) -> 
     typed: dict[str, tuple[Schema, str]] = {
         "datetime": ({"type": "string"}, f"a time, {TIME_TEXT}"),
         "number": ({"type": "number"}, "a number."),
-        "health": ({"enum": list(LEVELS)}, "= and != only."),
+        "health": ({"enum": list(LEVELS)}, "the band of the state in force (the health history); = and != only."),
+        "status": ({"enum": list(STATUSES)}, "the status of the state in force; = and != only."),
+        "stage": ({"type": "string"}, "a lifecycle stage's name, empty for none; = and != only."),
     }
     filters = [
         query(name, f"Filter on {name}: {typed[kind][1]}", typed[kind][0]) for name, kind in COMMON_FIELDS.items()
@@ -601,7 +604,8 @@ def read_paths() -> dict[str, Any]:
     api/profiles.py, timelines.py, export.py and domain/revenue.py, with domain/list_query.py's filters."""
     filters = (
         "Any other key is a filter `field<op>value` with op one of = != > >= < <=, all of which must "
-        "hold: `mrr>100`, `last_seen_at>=2024-01-01`, `active_days_14>3`, `health=good`, `plan=pro`. An "
+        "hold: `mrr>100`, `last_seen_at>=2024-01-01`, `active_days_14>3`, `health=good`, `status=paying`, "
+        "`stage=Onboarding`, `plan=pro`. An "
         "empty value tests presence: `plan=` is missing, `plan!=` present. The filters are what a saved "
         "segment stores."
     )
@@ -840,7 +844,7 @@ def build_openapi(settings: Settings | None = None) -> dict[str, Any]:
             "/v1/ping": ping_operations(),
             **{path: write_operations(path, settings) for path in WRITES},
             **segment_paths(write_operations("/v1/batch", settings)["post"]["responses"]),
-            **with_deliveries(with_work_items(with_health(with_data_rights(read_paths())))),
+            **with_display(with_deliveries(with_work_items(with_health(with_data_rights(read_paths()))))),
             **service_paths(),
         },
         "components": {

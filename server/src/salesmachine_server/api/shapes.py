@@ -146,6 +146,8 @@ def contact_page(rows: list[Any], cursor: str | None) -> models.ContactPage:
                 active_days_30=r.active_days_30,
                 health=r.health,
                 owner=r.owner,
+                status=r.status,
+                stage=r.stage,
             )
             for r in rows
         ],
@@ -169,6 +171,8 @@ def account_page(rows: list[Any], cursor: str | None, domains: dict[int, str | N
                 active_days_30=r.active_days_30,
                 health=r.health,
                 owner=r.owner,
+                status=r.status,
+                stage=r.stage,
             )
             for r in rows
         ],

@@ -5,7 +5,8 @@ here and only here.
 
 A query string is `&`-separated terms, each `field<op>value` with op one of = != > >= < <=:
 `params.plan=pro`, `mrr>100`, `params.seats>=10`, `last_seen_at>=2024-01-01`,
-`active_days_14>3`, `health=good`, `first_seen_at>-30d` (relative: 30 days ago),
+`active_days_14>3`, `health=good`, `status=paying`, `stage=Onboarding` (`stage=`: in no
+stage), `first_seen_at>-30d` (relative: 30 days ago),
 `account_uid=acme` (contacts: members of that account;
 accounts: that account). A bare name that is not one of the list's own fields is a param
 (`plan=pro` is `params.plan=pro`). The control terms `q` (search uids, e-mail and name, and an
@@ -47,6 +48,8 @@ class FieldType(StrEnum):
     NUMBER = "number"
     TEXT = "text"  # a uid: sorted and paged as text
     HEALTH = "health"  # one of LEVELS; = and != only
+    STATUS = "status"  # one of STATUSES; = and != only
+    STAGE = "stage"  # a stage's name, or empty for none; = and != only
     PARAM = "param"  # a params key: a number when compared by order and it reads as one, else text
 
 
@@ -76,7 +79,14 @@ COMMON_FIELDS = {
     "active_days_30": FieldType.NUMBER,
     "mrr": FieldType.NUMBER,
     "health": FieldType.HEALTH,
+    "status": FieldType.STATUS,
+    "stage": FieldType.STAGE,
 }
+# A customer's status: the words of domain/health_model.py's STATUSES (which imports this module;
+# tests/fast/test_list_query.py checks that they are the same).
+STATUSES = ("paying", "churned", "trial", "free")
+# Fields read from the customer's state in force (the health history), not from its row.
+STATE_FIELDS = ("status", "stage", "health")
 # A field of both lists that is not a column of the contacts list: store/read/filters.py reads it
 # as membership there.
 ACCOUNT_UID = "account_uid"
@@ -94,6 +104,11 @@ _SORTED_BY_BOTH = {
     "mrr": FieldType.NUMBER,
     "active_days_14": FieldType.NUMBER,
     "active_days_30": FieldType.NUMBER,
+    # The state in force: status and stage by name; health from bad to good (`-health`: the
+    # healthiest first), customers without a band first.
+    "status": FieldType.TEXT,
+    "stage": FieldType.TEXT,
+    "health": FieldType.NUMBER,
 }
 SORT_FIELDS: dict[Subject, dict[str, FieldType]] = {
     Subject.CONTACTS: {**_SORTED_BY_BOTH, "contact_uid": FieldType.TEXT},
@@ -236,6 +251,14 @@ def _filter(term: Term) -> Filter:
         if op not in ("=", "!=") or value not in LEVELS:
             raise QueryError("health", "one_of", "health takes = or != and one of good, average, bad")
         return Filter(name, op, value)
+    if field_type == FieldType.STATUS:
+        if op not in ("=", "!=") or value not in STATUSES:
+            raise QueryError("status", "one_of", f"status takes = or != and one of {', '.join(STATUSES)}")
+        return Filter(name, op, value)
+    if field_type == FieldType.STAGE:
+        if op not in ("=", "!="):
+            raise QueryError("stage", "operator", "stage takes = or != and a stage's name (empty: in no stage)")
+        return Filter(name, op, value.strip() or None)
     if value == "":
         if op not in ("=", "!="):
             raise QueryError(name, "value", f"{name}{op} needs a value")

@@ -1,7 +1,9 @@
 """A project's settings: its time zone, its health thresholds, whether writes made with the
 token alone must prove who they are (identity verification), how long events are kept
 (retention, domain/retention.py), and what becomes of a write naming an erased person
-(`suppressed_writes`: refused, or dropped; docs/privacy.md).
+(`suppressed_writes`: refused, or dropped; docs/privacy.md), the currency its amounts are in
+(`currency`, ISO 4217, domain/currencies.py) and the attribute of accounts that holds their
+renewal date (`renewal_attribute`, e.g. `renewal_date`: the home page's renewals).
 
 They are stored as one JSON document per project (`projects.settings`), in this shape, every
 key optional (a missing one takes its default):
@@ -16,11 +18,14 @@ the same bad value is refused with the same (field, rule, message) wherever it i
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from salesmachine_server.domain.currencies import DEFAULT_CURRENCY, is_currency
+from salesmachine_server.domain.currencies import RULE as CURRENCY_RULE
 from salesmachine_server.domain.health import HealthRule
 from salesmachine_server.domain.list_query import is_whole_number
 from salesmachine_server.domain.retention import FIELD as RETENTION
@@ -34,6 +39,12 @@ from salesmachine_server.domain.timezones import DEFAULT, is_valid, zone
 SUPPRESSED_WRITES = "suppressed_writes"
 REFUSE, DROP = "refuse", "drop"
 
+CURRENCY, RENEWAL = "currency", "renewal_attribute"
+# An attribute name as the list filter language reads it (domain/list_query.py): no operator,
+# no "&", no control character; a "params." before it is the same attribute.
+_ATTRIBUTE = re.compile(r"[^<>=!&\x00-\x1f\x7f]{1,100}")
+ATTRIBUTE_RULE = "an attribute name of 1 to 100 characters without <, >, =, ! or &"
+
 THRESHOLDS = {"window_days": (1, 365), "good_above": (0, 365), "bad_at_most": (0, 365)}
 
 
@@ -44,6 +55,8 @@ class ProjectSettings:
     identity_verification: bool = False
     retention_days: int | None = None  # None: events are kept forever
     suppressed_writes: str = REFUSE  # or DROP: what a write naming an erased uid gets
+    currency: str = DEFAULT_CURRENCY  # ISO 4217: how the dashboard writes amounts
+    renewal_attribute: str | None = None  # the accounts' attribute holding their renewal date
 
     @property
     def zone(self) -> ZoneInfo:
@@ -74,18 +87,26 @@ def from_stored(document: dict[str, Any]) -> ProjectSettings:
         identity_verification=bool(document.get("identity_verification")),
         retention_days=retention_days(document),
         suppressed_writes=DROP if document.get(SUPPRESSED_WRITES) == DROP else REFUSE,
+        currency=currency
+        if isinstance(currency := document.get(CURRENCY), str) and is_currency(currency)
+        else DEFAULT_CURRENCY,
+        renewal_attribute=renewal if isinstance(renewal := document.get(RENEWAL), str) and renewal else None,
     )
 
 
 def to_stored(settings: ProjectSettings) -> dict[str, Any]:
     """The document to store: every setting, defaults included (what is stored is what applies),
-    but for retention and suppressed writes, stored only when set (absent: kept forever, refused)."""
+    but for retention, suppressed writes and the renewal attribute, stored only when set
+    (absent: kept forever, refused, no renewals)."""
     rule = settings.health
     stored: dict[str, Any] = {
         "timezone": settings.timezone,
         "identity_verification": settings.identity_verification,
         "health": {"window_days": rule.window_days, "good_above": rule.good_above, "bad_at_most": rule.bad_at_most},
+        CURRENCY: settings.currency,
     }
+    if settings.renewal_attribute is not None:
+        stored[RENEWAL] = settings.renewal_attribute
     if settings.retention_days is not None:
         stored[RETENTION] = settings.retention_days
     if settings.suppressed_writes != REFUSE:
@@ -106,7 +127,8 @@ def changed(current: ProjectSettings, change: Mapping[str, Any]) -> ProjectSetti
     None puts the setting back to its default. Raises `SettingsRefused` naming every value
     refused."""
     refusals: list[Refusal] = []
-    for name in sorted(change.keys() - {"timezone", "identity_verification", "health", RETENTION, SUPPRESSED_WRITES}):
+    known = {"timezone", "identity_verification", "health", RETENTION, SUPPRESSED_WRITES, CURRENCY, RENEWAL}
+    for name in sorted(change.keys() - known):
         refusals.append(Refusal(name, "known_setting", f"there is no setting named {name!r}"))
     timezone = current.timezone
     if "timezone" in change:
@@ -129,6 +151,12 @@ def changed(current: ProjectSettings, change: Mapping[str, Any]) -> ProjectSetti
             suppressed = str(mode)
         else:
             refusals.append(Refusal(SUPPRESSED_WRITES, "one_of", f"suppressed_writes must be {REFUSE} or {DROP}"))
+    currency = current.currency
+    if CURRENCY in change:
+        currency = _currency(change[CURRENCY], current.currency, refusals)
+    renewal = current.renewal_attribute
+    if RENEWAL in change:
+        renewal = _attribute(change[RENEWAL], current.renewal_attribute, refusals)
     if refusals:
         raise SettingsRefused(refusals)
     return ProjectSettings(
@@ -137,7 +165,33 @@ def changed(current: ProjectSettings, change: Mapping[str, Any]) -> ProjectSetti
         identity_verification=identity_verification,
         retention_days=retention,
         suppressed_writes=suppressed,
+        currency=currency,
+        renewal_attribute=renewal,
     )
+
+
+def _currency(value: object, current: str, refusals: list[Refusal]) -> str:
+    """A code as typed, in any case ("eur"); None or "" puts back the default (USD)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return DEFAULT_CURRENCY
+    code = value.strip().upper() if isinstance(value, str) else None
+    if code is None or not is_currency(code):
+        refusals.append(Refusal(CURRENCY, "iso_4217", f"currency must be {CURRENCY_RULE}, got {value!r}"))
+        return current
+    return code
+
+
+def _attribute(value: object, current: str | None, refusals: list[Refusal]) -> str | None:
+    """An accounts' attribute name ("renewal_date" or "params.renewal_date"); None or "": none."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    name = value.strip() if isinstance(value, str) else None
+    if name is not None and name.startswith("params."):
+        name = name[len("params.") :]
+    if name is None or not _ATTRIBUTE.fullmatch(name):
+        refusals.append(Refusal(RENEWAL, "attribute", f"renewal_attribute must be {ATTRIBUTE_RULE}, got {value!r}"))
+        return current
+    return name
 
 
 def _retention(value: object, current: int | None, refusals: list[Refusal]) -> int | None:

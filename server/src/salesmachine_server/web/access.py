@@ -138,6 +138,7 @@ class Dashboard:
                 "user_email": self.session.email,
                 "csrf": self.session.csrf_token,
                 "tz": self.zone,
+                "currency": self.project.settings.currency,
                 "section": section,
                 "segments": await self.sidebar(),
                 "tasks_due": await self.tasks_due(),

@@ -1,5 +1,11 @@
-"""The home page: MRR now and its trend, the last twelve months of revenue movements, accounts
-per health band, accounts that just turned bad, and the newest contacts.
+"""The home page: MRR now and its trend, the revenue at risk (mrr of paying accounts in bad
+health) and its share of MRR, the accounts needing attention ranked by that mrr with the reason
+and the day they turned, the last twelve months of revenue movements, the accounts' health bands
+over the last twelve weeks, the renewals of the next 30/60/90 days (when the project names its
+renewal attribute), and the newest contacts.
+
+Health is the history's state in force (store/read/attention.py), the same the profiles and
+lists show.
 
 Revenue figures come from `salesmachine_server.domain.revenue`, the same computation GET /v1/revenue
 answers with, over the same rows (`store.read.revenue`): the dashboard and the API cannot
@@ -18,8 +24,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from salesmachine_server.domain import revenue
-from salesmachine_server.domain.list_query import ListQuery, Subject
-from salesmachine_server.store.read.counts import count_matching, health_bands, turned_bad
+from salesmachine_server.domain.list_query import Subject
+from salesmachine_server.store.read.attention import (
+    WeekBands,
+    needing_attention,
+    renewals,
+    revenue_at_risk,
+    weekly_bands,
+)
 from salesmachine_server.store.read.revenue import home_reports
 from salesmachine_server.store.read.signups import recent_signups
 from salesmachine_server.store.read.work_items import TaskQuery, list_tasks
@@ -60,36 +72,59 @@ def trend(reports: list[revenue.PeriodReport]) -> dict[str, Any]:
     }
 
 
+def bands_chart(weeks: list[WeekBands]) -> dict[str, Any]:
+    """What the weekly bands chart draws: per week (labelled by its Monday), each band's count."""
+    return {
+        "labels": [f"{week.start.day} {week.start:%b}" for week in weeks],
+        "good": [week.good for week in weeks],
+        "average": [week.average for week in weeks],
+        "bad": [week.bad for week in weeks],
+    }
+
+
+def share(part: float, whole: float) -> float | None:
+    """`part` as a percentage of `whole`, None when there is no whole."""
+    return part / whole * 100 if whole > 0 else None
+
+
 @page_handler
 async def home(request: Request) -> Response:
     dash = await dashboard(request)
     project_id, window, user_id = dash.project.id, dash.window, dash.session.user_id
     cuts = revenue.periods(first_month(window.today), window.today, revenue.MONTH, dash.zone)
+    renewal_attribute = dash.project.settings.renewal_attribute
 
     def load(conn: Connection) -> dict[str, Any]:
         return {
             "reports": home_reports(conn, project_id, cuts),
-            "bands": health_bands(conn, project_id, Subject.ACCOUNTS, window),
-            # Every account: churned and never-active ones are in no band (docs/health.md).
-            "accounts": count_matching(conn, project_id, Subject.ACCOUNTS, ListQuery(), window),
-            "turned_bad": turned_bad(conn, project_id, window),
-            "signups": recent_signups(conn, project_id, window),
+            "at_risk": revenue_at_risk(conn, project_id),
+            "attention": needing_attention(conn, project_id),
+            "weeks": weekly_bands(conn, project_id, window.today),
+            "renewals": renewals(conn, project_id, renewal_attribute, window.today) if renewal_attribute else None,
+            "signups": recent_signups(conn, project_id),
             "my_tasks": list_tasks(conn, project_id, TaskQuery(assignee_user_id=user_id, limit=MY_TASKS))[0],
         }
 
     found = await dash.run(load)
     reports = found["reports"]
+    now = trend(reports)
+    weeks: list[WeekBands] = found["weeks"]
     return await dash.page(
         "home.html",
         "home",
         {
-            "trend": trend(reports),
+            "trend": now,
             "chart": movements_chart(reports),
-            "bands": found["bands"],
-            "accounts": found["accounts"],
-            "turned_bad": found["turned_bad"],
+            "at_risk": found["at_risk"],
+            "at_risk_share": share(found["at_risk"].mrr, float(now["mrr"])),
+            "attention": found["attention"],
+            "bands": weeks[-1],
+            "bands_chart": bands_chart(weeks),
+            "renewal_attribute": renewal_attribute,
+            "renewals": found["renewals"],
             "signups": found["signups"],
             "my_tasks": found["my_tasks"],
             "rule": window.rule,
+            "subject": Subject.ACCOUNTS,
         },
     )

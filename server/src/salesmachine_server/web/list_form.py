@@ -1,7 +1,7 @@
 """The list pages' filter form, and its conversion to and from the list query language.
 
-A CSM fills in a search box, a health band, an activity choice, a sort and free conditions
-(`plan=pro`, `mrr>100`, one per line). The page turns those into the query language of
+A CSM fills in a search box, a health band, a status, a stage, an activity choice, a sort and
+free conditions (`plan=pro`, `mrr>100`, one per line). The page turns those into the query language of
 domain/list_query.py (`q=acme&health=bad&active_days_14=0&plan=pro&sort=-mrr`), which is what
 the list shows, what a saved segment stores and what GET /v1/accounts takes. Reading a saved
 segment goes the other way, so its filter shows in the form, ready to change. Both ways read
@@ -17,7 +17,7 @@ from urllib.parse import quote_plus
 from starlette.datastructures import QueryParams
 
 from salesmachine_server.domain.health import LEVELS
-from salesmachine_server.domain.list_query import DEFAULT_SORT, join_terms, read_term, split_terms
+from salesmachine_server.domain.list_query import DEFAULT_SORT, STATUSES, join_terms, read_term, split_terms
 
 # The activity menu: choice -> the condition it stands for.
 ACTIVITY = {
@@ -39,6 +39,10 @@ SORTS = {
     "mrr": "mrr, lowest first",
     "-first_seen_at": "signed up, newest first",
     "last_seen_at": "last seen, oldest first",
+    "health": "health, worst first",
+    "-health": "health, best first",
+    "status": "status",
+    "stage": "stage",
 }
 
 
@@ -64,6 +68,8 @@ def owner_term(owner: str) -> str | None:
 class ListForm:
     q: str = ""
     health: str = ""
+    status: str = ""
+    stage: str = ""  # a stage's name (the menu lists the health model's)
     activity: str = ""
     owner: str = ""  # "", "me", "nobody" or a user's e-mail address
     sort: str = DEFAULT_SORT
@@ -76,10 +82,13 @@ class ListForm:
         for value in params.getlist("where"):
             lines += [line.strip() for line in value.splitlines() if line.strip()]
         health = params.get("health", "")
+        status = params.get("status", "")
         activity = params.get("activity", "")
         return cls(
             q=params.get("q", "").strip(),
             health=health if health in LEVELS else "",
+            status=status if status in STATUSES else "",
+            stage=params.get("stage", "").strip(),
             activity=activity if activity in ACTIVITY else "",
             # Read by the language (domain/list_query.py), which refuses what is no address.
             owner=params.get("owner", "").strip().lower(),
@@ -102,6 +111,10 @@ class ListForm:
                 form.health = value
             elif name == "owner" and op == "=" and not form.owner:
                 form.owner = value.lower() or OWNER_NOBODY
+            elif name == "status" and op == "=" and value in STATUSES and not form.status:
+                form.status = value
+            elif name == "stage" and op == "=" and value and not form.stage:
+                form.stage = value
             elif f"{name}{op}{value}" in conditions and not form.activity:
                 form.activity = conditions[f"{name}{op}{value}"]
             elif name not in ("cursor", "limit"):
@@ -113,6 +126,10 @@ class ListForm:
         pairs = [f"q={self.q}"] if self.q else []
         if self.health:
             pairs.append(f"health={self.health}")
+        if self.status:
+            pairs.append(f"status={self.status}")
+        if self.stage:
+            pairs.append(f"stage={self.stage}")
         if self.activity:
             pairs.append(ACTIVITY[self.activity])
         if owner := owner_term(self.owner):
@@ -129,6 +146,8 @@ class ListForm:
         fields = [
             ("q", self.q),
             ("health", self.health),
+            ("status", self.status),
+            ("stage", self.stage),
             ("activity", self.activity),
             ("owner", self.owner),
             ("where", "\n".join(self.conditions)),
@@ -139,4 +158,6 @@ class ListForm:
 
     @property
     def is_filtered(self) -> bool:
-        return bool(self.q or self.health or self.activity or self.owner or self.conditions)
+        return bool(
+            self.q or self.health or self.status or self.stage or self.activity or self.owner or self.conditions
+        )

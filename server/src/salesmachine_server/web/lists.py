@@ -14,10 +14,11 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from salesmachine_server.domain.health import LEVELS
-from salesmachine_server.domain.list_query import QueryError, Subject, parse_list_query
+from salesmachine_server.domain.list_query import STATUSES, QueryError, Subject, parse_list_query
 from salesmachine_server.serving.threads import on_thread
 from salesmachine_server.store.read.counts import count_matching
-from salesmachine_server.store.read.lists import list_accounts, list_contacts
+from salesmachine_server.store.read.health_models import in_force
+from salesmachine_server.store.read.lists import accounts_of_contacts, list_accounts, list_contacts
 from salesmachine_server.store.read.profiles import account_domains
 from salesmachine_server.store.records.owners import members
 from salesmachine_server.store.records.saved_segments import Segment, delete_segment, find_segment, save_segment
@@ -85,6 +86,7 @@ async def _list(request: Request, subject: Subject) -> Response:
     next_cursor: str | None = None
     domains: dict[int, str | None] = {}
     me = dash.session.email
+    member_of: dict[int, Any] = {}
     try:
         query = parse_list_query(language, subject, me=me)
     except QueryError as exc:
@@ -93,13 +95,19 @@ async def _list(request: Request, subject: Subject) -> Response:
         query.limit = PAGE_SIZE
         lister = list_contacts if subject == Subject.CONTACTS else list_accounts
 
-        def load(conn: Connection) -> tuple[Any, str | None, int, dict[int, str | None]]:
+        def load(conn: Connection) -> tuple[Any, str | None, int, dict[int, str | None], dict[int, Any]]:
             found, after = lister(conn, project_id, query, window)
-            domains = account_domains(conn, [(r.id, r.params) for r in found]) if subject == Subject.ACCOUNTS else {}
-            return found, after, count_matching(conn, project_id, subject, query, window), domains
+            ids = [r.id for r in found]
+            if subject == Subject.ACCOUNTS:
+                domains, members = account_domains(conn, [(r.id, r.params) for r in found]), {}
+            else:
+                domains, members = {}, accounts_of_contacts(conn, project_id, ids)
+            return found, after, count_matching(conn, project_id, subject, query, window), domains, members
 
-        rows, next_cursor, total, domains = await dash.run(load)
+        rows, next_cursor, total, domains, member_of = await dash.run(load)
     users = await dash.run(lambda conn: members(conn, project_id))
+    model = await dash.run(lambda conn: in_force(conn, project_id).model)
+    stages = [stage.name for stage in model.of("account" if subject == Subject.ACCOUNTS else "contact").stages]
     base = f"segment={segment.id}" if segment else form.address()
     mine = subject == Subject.ACCOUNTS and not segment and form == ListForm(owner=OWNER_ME)
     return await dash.page(
@@ -122,7 +130,10 @@ async def _list(request: Request, subject: Subject) -> Response:
             "paged": bool(cursor),
             "first_url": dash.url(f"/{subject}?{base}"),
             "next_url": dash.url(f"/{subject}?{base}&cursor={quote_plus(next_cursor)}") if next_cursor else None,
+            "member_of": member_of,
             "levels": LEVELS,
+            "statuses": STATUSES,
+            "stages": stages,
             "activity_labels": ACTIVITY_LABELS,
             "sorts": SORTS,
         },

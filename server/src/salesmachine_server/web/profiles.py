@@ -1,5 +1,11 @@
-"""Account and contact pages: attributes, health and the rule behind it, the mrr history, the
-usage map, the timeline, the account's contacts or the contact's accounts, the latest visits.
+"""Account and contact pages: status, stage, health and its reason since the day it began, the
+health trend (bands per day over 90 days, with the days the rule changed), an account's Pulse
+with the form to rate it, attributes, the mrr history, the usage map, the timeline, the
+account's contacts or the contact's accounts, the latest visits.
+
+Status, stage, health and Pulse are the profile's, as GET /v1/accounts/{uid} answers them (today's
+state evaluated as the page is read, since when from the health history); the trend is the
+history's days (store/read/health_states.py), as Home and the lists read it.
 
 The profile itself is what GET /v1/accounts/{uid} answers: account_profile /
 contact_profile shaped by api/shapes.py into api/models.py's Struct (times aware UTC); the
@@ -8,7 +14,7 @@ timeline is events_page, paged by its cursor with `?before=`.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import msgspec
@@ -20,6 +26,7 @@ from salesmachine_server.api import models, shapes
 from salesmachine_server.domain import revenue
 from salesmachine_server.domain.list_query import FieldType, QueryError, decode_cursor
 from salesmachine_server.project.health_history import profile_health
+from salesmachine_server.store.read import health_states
 from salesmachine_server.store.read.activity import account_usage, usage
 from salesmachine_server.store.read.profiles import account_profile, contact_profile
 from salesmachine_server.store.read.revenue import paying_accounts_of
@@ -35,6 +42,38 @@ from salesmachine_server.web.visits import agent_label, place, visit_of
 
 TIMELINE_PAGE = 30
 VISITS = 5
+TREND_DAYS = 90
+
+
+def trend_chart(days: list[health_states.DayHealth], changes: list[date], first: date, last: date) -> dict[str, Any]:
+    """What the trend chart draws: each day from `first` to `last`, its band (None: no band, or
+    no state yet), status and reason, and the indexes of the days the rule changed."""
+    by_day = {entry.day: entry for entry in days}
+    labels, bands, statuses, reasons = [], [], [], []
+    day = first
+    while day <= last:
+        entry = by_day.get(day)
+        labels.append(f"{day.day} {day:%b}")
+        bands.append(entry.band if entry else None)
+        statuses.append(entry.status if entry else None)
+        reasons.append(entry.reason if entry else "")
+        day += timedelta(days=1)
+    return {
+        "labels": labels,
+        "bands": bands,
+        "statuses": statuses,
+        "reasons": reasons,
+        "rule_changes": [(change - first).days for change in changes if first <= change <= last],
+    }
+
+
+def _trend(conn: Connection, project_id: int, subject: str, customer_id: int, today: date) -> dict[str, Any]:
+    """The customer's last TREND_DAYS days in the health history, for the trend chart. (Today's
+    state on the page is the profile's, evaluated as it is read: project/health_history.py.)"""
+    first = today - timedelta(days=TREND_DAYS - 1)
+    days = health_states.days(conn, project_id, subject, customer_id, first, today)
+    changes = health_states.rule_changes(conn, project_id, first, today)
+    return {"trend": trend_chart(days, changes, first, today), "rule_changes": changes}
 
 
 def mrr_chart(history: list[models.MrrChange], dash: Dashboard) -> dict[str, Any]:
@@ -109,6 +148,7 @@ async def account_page(request: Request) -> Response:
             **_work(conn, project_id, "account", account_id),
             "usage": account_usage(conn, account_id, since),
             "visits": _visits(conn, project_id, account_id=account_id),
+            **_trend(conn, project_id, "account", account_id, window.today),
         }
 
     found = await dash.run(load)
@@ -116,7 +156,13 @@ async def account_page(request: Request) -> Response:
         raise PageNotFound(f"No account has the uid {uid!r}.")
     profile = found["profile"]
     return await _profile_page(
-        dash, "account.html", "accounts", found, kind, Logo.of(profile.params, uid, profile.domain)
+        dash,
+        "account.html",
+        "accounts",
+        found,
+        kind,
+        Logo.of(profile.params, uid, profile.domain),
+        pulse_saved=request.query_params.get("pulse") == "saved",
     )
 
 
@@ -146,6 +192,7 @@ async def contact_page(request: Request) -> Response:
             "visits": _visits(conn, project_id, contact_id=contact_id),
             # Where the revenue report counts this contact's revenue, if on its accounts.
             "paying_accounts": paying_accounts_of(conn, contact_id),
+            **_trend(conn, project_id, "contact", contact_id, window.today),
         }
 
     found = await dash.run(load)
@@ -188,6 +235,8 @@ async def _profile_page(
             "tasks": found["tasks"],
             "members": found["members"],
             "today": today,
+            "trend": found["trend"],
+            "rule_changes": found["rule_changes"],
             **extra,
         },
     )

@@ -1,5 +1,6 @@
 """Settings: the project's token, its secret (revealed on request), the snippet to paste with
-this server's address, the health thresholds and the time zone.
+this server's address, the health thresholds and the time zone, the currency amounts are written
+in and the accounts' attribute that holds their renewal date.
 
 Revealing the secret is a form (POST, with the session's CSRF token), answered by a redirect to
 the settings page (Post/Redirect/Get): the browser ends on a GET it can reload, without "confirm
@@ -26,7 +27,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from salesmachine_server.domain.project_settings import THRESHOLDS, SettingsRefused, applied, changed
+from salesmachine_server.domain.currencies import MINOR_UNITS
+from salesmachine_server.domain.project_settings import CURRENCY, RENEWAL, THRESHOLDS, SettingsRefused, applied, changed
 from salesmachine_server.domain.retention import FIELD as RETENTION_FIELD
 from salesmachine_server.domain.retention import MAX_DAYS as RETENTION_MAX_DAYS
 from salesmachine_server.domain.smtp_settings import NOT_CONFIGURED
@@ -93,6 +95,9 @@ async def _page(dash: Dashboard, values: dict[str, Any], status: int = 200) -> R
             "identity_verification": dash.project.settings.identity_verification,
             "retention_days": dash.project.settings.retention_days,
             "retention_max_days": RETENTION_MAX_DAYS,
+            "currencies": sorted(MINOR_UNITS),
+            "project_currency": dash.project.settings.currency,
+            "renewal_attribute": dash.project.settings.renewal_attribute,
             "secret": None,
             "errors": [],
             "saved": dash.request.query_params.get("saved") == "1",
@@ -204,3 +209,29 @@ async def settings_page_with(dash: Dashboard, values: dict[str, Any], status: in
     """The settings page with these values: how another section's form (web/smtp_form.py)
     answers with its errors."""
     return await _page(dash, values, status)
+
+
+@page_handler
+async def save_display(request: Request) -> Response:
+    """The currency and the renewal attribute: how the dashboard reads the project's data
+    (nothing stored is recomputed)."""
+    dash = await dashboard(request)
+    form = await checked_form(request, dash.session.csrf_token)
+    change = {CURRENCY: form.get(CURRENCY, ""), RENEWAL: form.get(RENEWAL, "")}
+    try:
+        settings = changed(dash.project.settings, change)
+    except SettingsRefused as refused:
+        return await _page(dash, {"errors": [refusal.message for refusal in refused.refusals]}, status=400)
+    writer = dash.engines.writer
+    await on_thread(update_settings, writer, dash.project.name, change)
+    await on_thread(
+        audit_log.record_settings_change,
+        writer,
+        dash.project.id,
+        f"user:{dash.session.email}",
+        applied(settings, change),
+        "dashboard",
+        utcnow(),
+    )
+    app_state(request).projects.forget(dash.project.id)
+    return RedirectResponse(dash.url("/settings?saved=1"), status_code=303)

@@ -17,6 +17,7 @@ from salesmachine_server.web import (
     missing_pages,
     profiles,
     project_settings,
+    pulse,
     revenue,
     signin,
     smtp_form,
@@ -38,6 +39,7 @@ def dashboard_routes() -> list[BaseRoute]:
         Route(f"{project}/accounts/{{uid:path}}", profiles.account_page, methods=["GET"]),
         Route(f"{project}/contacts", lists.contacts_list, methods=["GET"]),
         Route(f"{project}/contacts/{{uid:path}}", profiles.contact_page, methods=["GET"]),
+        Route(f"{project}/pulse", pulse.pulse_submit, methods=["POST"]),
         Route(f"{project}/segments", lists.segment_save, methods=["POST"]),
         Route(f"{project}/segments/{{sid:int}}/delete", lists.segment_delete, methods=["POST"]),
         # Owners, notes, tasks and the inbox (web/work_items.py, docs/work.md).
@@ -55,6 +57,7 @@ def dashboard_routes() -> list[BaseRoute]:
         Route(f"{project}/settings", project_settings.settings_page, methods=["GET"]),
         Route(f"{project}/settings", project_settings.save_settings, methods=["POST"]),
         Route(f"{project}/settings/secret", project_settings.reveal_secret, methods=["POST"]),
+        Route(f"{project}/settings/display", project_settings.save_display, methods=["POST"]),
         # Data rights (web/data_rights.py): the erase button's form, the audit log.
         Route(f"{project}/erase", data_rights.erase_submit, methods=["POST"]),
         Route(f"{project}/audit", data_rights.audit_page, methods=["GET"]),

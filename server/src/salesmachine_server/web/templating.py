@@ -8,14 +8,25 @@ injected `<script>` would not run even if escaping were ever missed.
 
 from __future__ import annotations
 
-import math
-from datetime import UTC, datetime
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, pass_context, select_autoescape
 from starlette.responses import HTMLResponse
+
+from salesmachine_server.domain.currencies import DEFAULT_CURRENCY, format_amount
+from salesmachine_server.web.formatting import (
+    absolute_day,
+    aware,
+    exact_day,
+    exact_time,
+    iso_time,
+    readable_day,
+    readable_time,
+    today_in,
+)
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -29,44 +40,52 @@ SECURITY_HEADERS = {
 }
 
 
-def money(value: Any) -> str:
-    """1234.5 -> '1,234.50'; whole amounts without cents; '—' when there is none."""
-    if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
-        return "—"
-    if math.isfinite(value) and float(value).is_integer():
-        return f"{value:,.0f}"
-    return f"{value:,.2f}"
+def money(value: Any, currency: str = DEFAULT_CURRENCY) -> str:
+    """1234.5 -> '$1,234.50' (domain/currencies.py); whole amounts without cents; '—' when
+    there is none."""
+    return format_amount(value, currency)
 
 
 def number(value: Any) -> str:
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 
+# The filters that read the project from the page's values: its currency and time zone, set by
+# web/access.py's Dashboard.page (pages outside a project: USD and UTC).
+
+
+def _zone(context: Any) -> ZoneInfo:
+    zone: ZoneInfo | None = context.get("tz")
+    return zone or ZoneInfo("UTC")
+
+
+@pass_context
+def project_money(context: Any, value: Any) -> str:
+    return format_amount(value, context.get("currency") or DEFAULT_CURRENCY)
+
+
 @pass_context
 def when(context: Any, value: datetime | None) -> str:
-    """A stored (naive UTC) time in the project's time zone, to the minute."""
+    """A stored (naive UTC) time in the project's time zone, to the minute: the live view's
+    rows (dashboard.js writes the rows it adds the same way)."""
     if value is None:
         return "never"
-    tz: ZoneInfo = context.get("tz") or ZoneInfo("UTC")
-    return value.replace(tzinfo=UTC).astimezone(tz).strftime("%Y-%m-%d %H:%M")
+    return aware(value).astimezone(_zone(context)).strftime("%Y-%m-%d %H:%M")
 
 
-def ago(value: datetime | None, now: datetime | None = None) -> str:
-    """'3 hours ago': how long since a stored (naive UTC) time, or an aware one (the read API's
-    Structs, api/models.py, which the profile pages show)."""
-    if value is None:
-        return "never"
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    now = now or datetime.now(UTC).replace(tzinfo=None)
-    seconds = (now - value).total_seconds()
-    if seconds < 0:
-        return "in the future"
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds >= size:
-            count = int(seconds // size)
-            return f"{count} {unit}{'s' if count != 1 else ''} ago"
-    return "just now"
+@pass_context
+def readable(context: Any, value: datetime | None) -> str:
+    return readable_time(value, _zone(context))
+
+
+@pass_context
+def exact(context: Any, value: datetime | None) -> str:
+    return exact_time(value, _zone(context))
+
+
+@pass_context
+def day(context: Any, value: date | None) -> str:
+    return readable_day(value, today_in(_zone(context)))
 
 
 def path_part(value: Any) -> str:
@@ -95,7 +114,19 @@ environment = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-environment.filters.update(money=money, number=number, when=when, ago=ago, path_part=path_part, plain=plain)
+environment.filters.update(
+    money=project_money,
+    number=number,
+    when=when,
+    readable=readable,
+    exact=exact,
+    iso=iso_time,
+    day=day,
+    date=absolute_day,
+    exact_day=exact_day,
+    path_part=path_part,
+    plain=plain,
+)
 
 
 def render(name: str, values: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> HTMLResponse:

@@ -558,3 +558,15 @@ smtp_settings = Table(
     Column("security", String(16), nullable=False),  # "starttls", "ssl" or "none"
     Column("updated_at", DateTime, nullable=False),
 )
+
+# Home's weekly health bands (store/read/attention.py weekly_bands) read the history's states in
+# force and those ended in the last twelve weeks from this index alone (migration
+# 0015_display_settings).
+Index(
+    "ix_health_history_weeks",
+    health_history.c.project_id,
+    health_history.c.subject,
+    health_history.c.to_day,
+    health_history.c.band,
+    health_history.c.from_day,
+)

@@ -12,12 +12,12 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Table, and_, exists, func, not_, or_, select
+from sqlalchemy import ColumnElement, Select, Table, and_, case, exists, func, not_, or_, select
 
 from salesmachine_server.domain.health import HealthRule
 from salesmachine_server.domain.list_query import ACCOUNT_UID, OWNER, Ago, Filter, ListQuery, Subject
 from salesmachine_server.enrich.domains import FREE_MAIL, PARAM_KEYS
-from salesmachine_server.store.db.schema import accounts, contact_uids, contacts, memberships, users
+from salesmachine_server.store.db.schema import accounts, contact_uids, contacts, health_history, memberships, users
 from salesmachine_server.store.read.health_states import HistoryBand
 from salesmachine_server.store.read.json_params import param_number, param_text
 
@@ -59,6 +59,48 @@ def list_fields(
     return fields
 
 
+# What health_history.subject calls each list's customers.
+SUBJECT_WORDS = {Subject.CONTACTS: "contact", Subject.ACCOUNTS: "account"}
+# Health as a sort key: from no band (churned, not started, not evaluated yet) up to good.
+_BAND_RANK = {"bad": 1, "average": 2, "good": 3}
+
+
+def _in_force(subject: Subject, project_id: int | None) -> list[ColumnElement[bool]]:
+    h = health_history.c
+    where = [h.subject == SUBJECT_WORDS[subject], h.to_day.is_(None)]
+    return [h.project_id == project_id, *where] if project_id is not None else where
+
+
+def state_fields(subject: Subject, project_id: int) -> dict[str, ColumnElement[Any]]:
+    """Status, stage and the sort key of health of each row, from its state in force in the
+    health history (NULL for a customer not evaluated yet): a list's columns and sort keys. A
+    filter on them is `state_condition`, which reads the history's rows rather than a lookup
+    per row."""
+    table = table_of(subject)
+
+    def column(name: str) -> ColumnElement[Any]:
+        h = health_history.c
+        found = select(h[name]).where(*_in_force(subject, project_id), h.customer_id == table.c.id)
+        return found.limit(1).correlate(table).scalar_subquery()
+
+    band = column("band")
+    rank = case(*((band == level, value) for level, value in _BAND_RANK.items()), else_=None)
+    return {"status": column("status"), "stage": column("stage"), "health_rank": rank}
+
+
+def state_condition(subject: Subject, one: Filter, project_id: int | None) -> ColumnElement[bool]:
+    """`status=paying`, `stage=Onboarding` (`!=`), `stage=` (in no stage; `stage!=`: in one):
+    the rows among the customers whose state in force says so, read from the health history.
+    A customer not evaluated yet has no status or stage: `status!=paying` and `stage=` hold it."""
+    h = health_history.c
+    column = h[one.field]
+    value = column.is_not(None) if one.value is None else column == one.value
+    holders = select(h.customer_id).where(*_in_force(subject, project_id), value)
+    member = table_of(subject).c.id.in_(holders)
+    wanted = one.op == "=" if one.value is not None else one.op == "!="
+    return member if wanted else not_(member)
+
+
 def list_conditions(
     dialect: str, subject: Subject, query: ListQuery, fields: Mapping[str, Any], project_id: int | None = None
 ) -> list[ColumnElement[bool]]:
@@ -72,6 +114,8 @@ def list_conditions(
         if one.field == ACCOUNT_UID
         else owner_condition(subject, one)
         if one.field == OWNER
+        else state_condition(subject, one, project_id)
+        if one.field in ("status", "stage")
         else filter_condition(dialect, one, fields, params)
         for one in query.filters
     ]

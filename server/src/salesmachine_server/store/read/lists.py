@@ -4,6 +4,7 @@ never counted (store/read/counts.py counts).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +19,7 @@ from salesmachine_server.store.db.schema import (
 )
 from salesmachine_server.store.read import filters
 from salesmachine_server.store.read.activity import Window, activity_source
+from salesmachine_server.store.read.json_params import param_text
 
 # What NULL sorts as, so that keyset pagination can compare every row.
 _SENTINELS = {"datetime": datetime(1970, 1, 1), "number": -1.0, "text": ""}
@@ -88,7 +90,8 @@ def matching_ids(conn: Connection, project_id: int, subject: Subject, query: Lis
 
 
 def _activity_columns(fields: dict[str, Any]) -> list[Any]:
-    return [fields[name].label(name) for name in filters.ACTIVITY_FIELDS]
+    """Active days and health (the band), then status and stage: the state in force."""
+    return [fields[name].label(name) for name in (*filters.ACTIVITY_FIELDS, "status", "stage")]
 
 
 def _list(
@@ -115,19 +118,24 @@ def _list(
     choosing = [name for name in filters.ACTIVITY_FIELDS if name in chooses]
 
     source, days = activity_source(subject, project_id, window, choosing)
-    fields = {**filters.list_fields(dialect, table, days, window.rule), uid_field: table.c[uid_field]}
+    fields = {
+        **filters.list_fields(dialect, table, days, window.rule),
+        **filters.state_fields(subject, project_id),
+        uid_field: table.c[uid_field],
+    }
     chosen = (
         select(table.c.id)
         .select_from(source)
         .where(table.c.project_id == project_id, *filters.list_conditions(dialect, subject, query, fields, project_id))
     )
-    page, cursor = _page(conn, chosen, table.c.id, fields, query, sorts)
+    sort_keys = {**fields, "health": fields["health_rank"]}  # from no band up to good
+    page, cursor = _page(conn, chosen, table.c.id, sort_keys, query, sorts)
     ids = [row.id for row in page]
     if not ids:
         return [], cursor
 
     source, days = activity_source(subject, project_id, window, filters.ACTIVITY_FIELDS, only=ids)
-    fields = filters.list_fields(dialect, table, days, window.rule)
+    fields = {**filters.list_fields(dialect, table, days, window.rule), **filters.state_fields(subject, project_id)}
     rows = conn.execute(select(*columns(fields)).select_from(source).where(table.c.id.in_(ids))).all()
     by_id = {row.id: row for row in rows}
     return [by_id[row_id] for row_id in ids], cursor
@@ -157,3 +165,26 @@ def _page(
         return rows, None
     rows = rows[: query.limit]
     return rows, encode_cursor(rows[-1].sort_key, rows[-1].id)
+
+
+@dataclass(frozen=True)
+class MemberOf:
+    account_uid: str
+    name: str | None
+
+
+def accounts_of_contacts(conn: Connection, project_id: int, contact_ids: list[int]) -> dict[int, list[MemberOf]]:
+    """The accounts of each of these contacts (a page of the contacts list), by name."""
+    if not contact_ids:
+        return {}
+    name = param_text(conn.dialect.name, accounts.c.params, "name")
+    rows = conn.execute(
+        select(memberships.c.contact_id, accounts.c.account_uid, name.label("name"))
+        .select_from(memberships.join(accounts, accounts.c.id == memberships.c.account_id))
+        .where(memberships.c.project_id == project_id, memberships.c.contact_id.in_(contact_ids))
+        .order_by(memberships.c.contact_id, func.lower(func.coalesce(name, accounts.c.account_uid)), accounts.c.id)
+    )
+    found: dict[int, list[MemberOf]] = {}
+    for row in rows:
+        found.setdefault(row.contact_id, []).append(MemberOf(row.account_uid, row.name))
+    return found

@@ -19,6 +19,7 @@ from sqlalchemy import Engine, select
 
 from salesmachine_server.domain.project_settings import (
     REFUSE,
+    RENEWAL,
     SUPPRESSED_WRITES,
     ProjectSettings,
     changed,
@@ -92,6 +93,8 @@ def update_settings(engine: Engine, name: str, change: Mapping[str, Any]) -> Pro
             document.pop(RETENTION, None)  # stored only when set
         if settings.suppressed_writes == REFUSE:
             document.pop(SUPPRESSED_WRITES, None)
+        if settings.renewal_attribute is None:
+            document.pop(RENEWAL, None)
         conn.execute(projects.update().where(projects.c.id == row.id).values(settings=document))
     return dataclasses.replace(_project(row), settings=settings)
 

@@ -13,8 +13,19 @@
     contraction: "Contraction", churn: "Churn"
   };
 
+  // Amounts in the project's currency (base.html's body data-currency), as the pages write
+  // them (web/formatting.py): "$1,250", "€80.50".
   function money(value) {
-    return Number(value).toLocaleString(undefined, { maximumFractionDigits: 2 });
+    var currency = document.body.getAttribute("data-currency") || "USD";
+    var amount = Number(value);
+    try {
+      return amount.toLocaleString("en", {
+        style: "currency", currency: currency, currencyDisplay: "symbol",
+        minimumFractionDigits: Number.isInteger(amount) ? 0 : undefined
+      });
+    } catch (e) {
+      return currency + " " + amount.toLocaleString("en", { maximumFractionDigits: 2 });
+    }
   }
 
   function movementsChart(canvas, data) {
@@ -59,11 +70,86 @@
     });
   }
 
+  var BANDS = { good: "#2f9e44", average: "#e8a200", bad: "#e03131" };
+  var NO_BAND = "#ced4da";  // churned, or not started
+
+  // Home: accounts per health band at the end of each of the last 12 weeks, stacked.
+  function bandsChart(canvas, data) {
+    var datasets = ["bad", "average", "good"].map(function (band) {
+      return { label: band, data: data[band], backgroundColor: BANDS[band], stack: "bands" };
+    });
+    return new window.Chart(canvas, {
+      type: "bar",
+      data: { labels: data.labels, datasets: datasets },
+      options: {
+        maintainAspectRatio: false, animation: false,
+        interaction: { mode: "index", intersect: false },
+        scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } }
+      }
+    });
+  }
+
+  // Draws a dashed vertical line, labelled, at each index of data.marks: where the rule changed.
+  var markLines = {
+    id: "markLines",
+    afterDatasetsDraw: function (chart) {
+      var marks = (chart.options.plugins.markLines || {}).marks || [];
+      var x = chart.scales.x, area = chart.chartArea, ctx = chart.ctx;
+      marks.forEach(function (index) {
+        var at = x.getPixelForValue(index) - x.width / chart.data.labels.length / 2;
+        ctx.save();
+        ctx.strokeStyle = "#343a8f";
+        ctx.setLineDash([4, 3]);
+        ctx.beginPath();
+        ctx.moveTo(at, area.top);
+        ctx.lineTo(at, area.bottom);
+        ctx.stroke();
+        ctx.fillStyle = "#343a8f";
+        ctx.font = "11px sans-serif";
+        // Beside the line, on the side with room (a change today is at the right edge).
+        var room = area.right - at > 80;
+        ctx.textAlign = room ? "left" : "right";
+        ctx.fillText("rule changed", room ? at + 3 : at - 3, area.top + 10);
+        ctx.restore();
+      });
+    }
+  };
+
+  // A profile: its band each day of the last 90 days, a bar per day (good high, bad low,
+  // none grey and flat), and the days the health rule changed.
+  function trendChart(canvas, data) {
+    var LEVEL = { good: 3, average: 2, bad: 1 };
+    var values = data.bands.map(function (band) { return band ? LEVEL[band] : 0.3; });
+    var colours = data.bands.map(function (band) { return band ? BANDS[band] : NO_BAND; });
+    return new window.Chart(canvas, {
+      type: "bar",
+      data: { labels: data.labels, datasets: [{ label: "health", data: values, backgroundColor: colours,
+        barPercentage: 1, categoryPercentage: 1 }] },
+      options: {
+        maintainAspectRatio: false, animation: false,
+        scales: {
+          x: { ticks: { maxTicksLimit: 7, autoSkip: true } },
+          y: { min: 0, max: 3, ticks: { stepSize: 1, callback: function (v) {
+            return { 1: "bad", 2: "average", 3: "good" }[v] || ""; } } }
+        },
+        plugins: {
+          legend: { display: false },
+          markLines: { marks: data.rule_changes },
+          tooltip: { callbacks: { label: function (c) {
+            var i = c.dataIndex;
+            return (data.bands[i] || data.statuses[i] || "no state") + (data.reasons[i] ? ": " + data.reasons[i] : "");
+          } } }
+        }
+      },
+      plugins: [markLines]
+    });
+  }
+
   function drawCharts() {
     var canvases = document.querySelectorAll("canvas[data-chart]");
     if (!canvases.length) { return; }
     if (!window.Chart) { document.body.setAttribute("data-charts", "missing"); return; }
-    var makers = { movements: movementsChart, mrr: mrrChart };
+    var makers = { movements: movementsChart, mrr: mrrChart, bands: bandsChart, trend: trendChart };
     Array.prototype.forEach.call(canvases, function (canvas) {
       var data = JSON.parse(document.getElementById(canvas.getAttribute("data-source")).textContent);
       makers[canvas.getAttribute("data-chart")](canvas, data);
