@@ -151,6 +151,7 @@ def test_tasks_on_a_profile_the_inbox_and_its_count(server: ServerProcess, proje
         for path in ("/", "/accounts", "/revenue", "/settings"):
             assert _due_count(browser.get(f"{base}{path}").text) == 2, path
         home = browser.get(f"{base}/").text.split('id="my-tasks"', 1)[1].split("</section>", 1)[0]
+        assert '<span class="count due" id="home-tasks-due">2 due</span>' in home
         assert home.index("Call about the failed payment") < home.index("Say hello") < home.index("Quarterly review")
         assert "Ben&#39;s" not in home
 

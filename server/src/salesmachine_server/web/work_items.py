@@ -47,6 +47,8 @@ T = TypeVar("T")
 INBOX_LIMIT = 200
 # The inbox's views: whose open tasks it lists.
 VIEWS = {"mine": "Mine", "unassigned": "Unassigned", "all": "Everyone's"}
+# A list's subject -> what a work item calls one of its rows.
+CUSTOMER = {Subject.ACCOUNTS: "account", Subject.CONTACTS: "contact"}
 
 
 class Refused(Exception):
@@ -160,7 +162,7 @@ async def owners_submit(request: Request) -> Response:
     def change(conn: Connection) -> int:
         user_id = _member(conn, project_id, form.get("owner", ""), "owner")
         ids = matching_ids(conn, project_id, subject, query, window)
-        return set_owners(conn, project_id, subject[:-1], ids, user_id)
+        return set_owners(conn, project_id, CUSTOMER[subject], ids, user_id)
 
     try:
         await _write(dash, change)
