@@ -29,6 +29,7 @@ from salesmachine_server.ingest.segment_endpoints import (
     shared_endpoint,
 )
 from salesmachine_server.keys import load_server_key
+from salesmachine_server.project.health_history import bring_up_to_date
 from salesmachine_server.serving.cors import WriteCors
 from salesmachine_server.serving.credentials import ProjectDirectory
 from salesmachine_server.serving.health_checks import readyz
@@ -179,6 +180,11 @@ def create_app(settings: Settings, engines: Engines | None = None) -> Starlette:
                     "retention",
                     settings.retention_interval_seconds,
                     functools.partial(delete_expired_events, opened.writer),
+                ),
+                PeriodicTask(
+                    "health",
+                    settings.health_refresh_seconds,
+                    functools.partial(bring_up_to_date, opened.writer),
                 ),
             ],
             settings.periodic_check_seconds,

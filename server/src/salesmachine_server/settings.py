@@ -66,6 +66,10 @@ class Settings:
     # died), and how often retention (store/write/retention.py) deletes what projects keep no longer.
     periodic_check_seconds: float = 60.0
     retention_interval_seconds: float = 86_400.0
+    # How often the health history (project/health_history.py) is brought up to date: the
+    # customers the write path marked, the day turned, a rebuild after a model change. The
+    # periodic check above bounds it from below.
+    health_refresh_seconds: float = 60.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:

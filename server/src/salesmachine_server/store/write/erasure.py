@@ -37,10 +37,12 @@ from salesmachine_server.store.db.schema import (
     events,
     memberships,
     mrr_changes,
+    pulses,
     rejected_items,
     suppressions,
 )
-from salesmachine_server.store.write import health_marks
+from salesmachine_server.store.write import health_history, health_marks
+from salesmachine_server.store.write.health_marks import FAR_BACK
 
 # Rows per transaction: a few tens of milliseconds of the write lock on either engine.
 BATCH = 2000
@@ -102,6 +104,7 @@ def erase_contact(
         )
         erased.add("uids", conn.execute(delete(contact_uids).where(contact_uids.c.contact_id == contact_id)).rowcount)
         erased.add("contacts", conn.execute(delete(contacts).where(contacts.c.id == contact_id)).rowcount)
+        health_history.delete_customers(conn, project_id, "contact", [contact_id])
         _recompute_accounts(conn, project_id, account_ids)
         erased.uid_hashes = _suppress(conn, project_id, "contact", uids, hasher, now)
     erased.add("rejected_items", _delete_rejected(engine, project_id, frozenset(uids), batch))
@@ -133,7 +136,9 @@ def erase_account(
         erased.add(
             "mrr_changes", conn.execute(delete(mrr_changes).where(mrr_changes.c.account_id == account_id)).rowcount
         )
+        erased.add("pulses", conn.execute(delete(pulses).where(pulses.c.account_id == account_id)).rowcount)
         erased.add("accounts", conn.execute(delete(accounts).where(accounts.c.id == account_id)).rowcount)
+        health_history.delete_customers(conn, project_id, "account", [account_id])
     erased.add("rejected_items", _delete_rejected(engine, project_id, frozenset({uid}), batch))
     return erased
 
@@ -218,7 +223,10 @@ def _recompute_accounts(conn: Connection, project_id: int, account_ids: Sequence
             .correlate(accounts)
             .scalar_subquery()
         )
-        conn.execute(update(accounts).where(accounts.c.id.in_(part)).values(last_seen_at=latest))
+        # Their health history is computed again, as if the contact had never been.
+        conn.execute(
+            update(accounts).where(accounts.c.id.in_(part)).values(last_seen_at=latest, health_dirty_from=FAR_BACK)
+        )
     health_marks.refresh_rows(conn, project_id, "account", account_ids)
 
 

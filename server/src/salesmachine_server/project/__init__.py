@@ -1,0 +1,1 @@
+"""From the stored data to the model: the health history, kept current and rebuilt."""
