@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from salesmachine_server.api import data_rights, export, profiles, revenue, timelines
+from salesmachine_server.api import backtest, data_rights, export, profiles, revenue, timelines
 from salesmachine_server.api.openapi import docs_page, openapi_json
 from salesmachine_server.errors import ApiError, StoreUnavailable
 from salesmachine_server.ingest.body import StrangerBodies
@@ -100,6 +100,7 @@ def routes() -> list[BaseRoute]:
         Route("/v1/events", timelines.project_events, methods=["GET"]),
         EncodedRoute("/v1/export/{kind}", export.export, methods=["GET"]),
         Route("/v1/revenue", revenue.revenue_report, methods=["GET"]),
+        Route("/v1/health/backtest", backtest.health_backtest, methods=["POST"]),
         # Data rights (api/data_rights.py, docs/privacy.md): erase, export one person, the audit log.
         EncodedRoute("/v1/contacts/{uid}", data_rights.erase_contact, methods=["DELETE"]),
         EncodedRoute("/v1/accounts/{uid}", data_rights.erase_account, methods=["DELETE"]),
