@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from salesmachine_server.api import backtest, data_rights, export, profiles, revenue, timelines
+from salesmachine_server.api import backtest, data_rights, export, health, profiles, revenue, timelines
 from salesmachine_server.api.openapi import docs_page, openapi_json
 from salesmachine_server.errors import ApiError, StoreUnavailable
 from salesmachine_server.ingest.body import StrangerBodies
@@ -97,6 +97,11 @@ def routes() -> list[BaseRoute]:
         Route("/v1/accounts", profiles.accounts, methods=["GET"]),
         EncodedRoute("/v1/accounts/{uid}", profiles.account, methods=["GET"]),
         EncodedRoute("/v1/accounts/{uid}/events", timelines.account_events, methods=["GET"]),
+        EncodedRoute("/v1/accounts/{uid}/health", health.account_health, methods=["GET"]),
+        EncodedRoute("/v1/contacts/{uid}/health", health.contact_health, methods=["GET"]),
+        EncodedRoute("/v1/accounts/{uid}/pulse", health.put_pulse, methods=["PUT"]),
+        Route("/v1/settings/health", health.settings_health, methods=["GET"]),
+        Route("/v1/settings/health", health.put_settings_health, methods=["PUT"]),
         Route("/v1/events", timelines.project_events, methods=["GET"]),
         EncodedRoute("/v1/export/{kind}", export.export, methods=["GET"]),
         Route("/v1/revenue", revenue.revenue_report, methods=["GET"]),

@@ -38,6 +38,8 @@ from salesmachine_server.domain.timezones import local_today
 from salesmachine_server.store.db.schema import accounts, contacts, health_cursors, health_models, projects
 from salesmachine_server.store.read.health_inputs import Scope, id_ranges, load
 from salesmachine_server.store.read.health_models import in_force
+from salesmachine_server.store.read.health_states import CurrentHealth, current
+from salesmachine_server.store.read.pulses import Pulse, latest
 from salesmachine_server.store.write.health_history import delete_customers, replace_from
 
 log = logging.getLogger("salesmachine.health")
@@ -82,6 +84,41 @@ def replay(
     for scope in id_ranges(conn, project_id, subject, GROUP):
         out.update(evaluate(conn, project_id, tz, model, subject, scope, from_day, to_day))
     return out
+
+
+def state_today(
+    conn: Connection, project_id: int, subject: str, customer_id: int, today: date | None = None
+) -> CurrentHealth | None:
+    """One customer's state today, evaluated now (a profile reads its own writes: the history
+    takes them in at the task's next run); `since` is the first day of that state in the
+    history, today when the history does not hold it yet. None for no such customer."""
+    tz = _zone(conn, project_id)
+    local = today or local_today(tz)
+    model = in_force(conn, project_id).model
+    found = evaluate(conn, project_id, tz, model, subject, Scope(ids=(customer_id,)), local, local)
+    if customer_id not in found:
+        return None
+    now = found[customer_id][-1]
+    stored = current(conn, project_id, subject, [customer_id]).get(customer_id)
+    same = stored is not None and (stored.status, stored.stage, stored.band) == (now.status, now.stage, now.band)
+    since = stored.since if stored is not None and same else local
+    return CurrentHealth(now.status, now.stage, now.band, now.reason, since)
+
+
+@dataclass(frozen=True)
+class ProfileHealth:
+    """What a profile shows of a customer's health: status, stage, today's state, its Pulse."""
+
+    status: str
+    stage: str | None
+    now: CurrentHealth | None
+    pulse: Pulse | None
+
+
+def profile_health(conn: Connection, project_id: int, subject: str, customer_id: int) -> ProfileHealth:
+    now = state_today(conn, project_id, subject, customer_id)
+    pulse = latest(conn, project_id, [customer_id]).get(customer_id) if subject == "account" else None
+    return ProfileHealth(now.status if now else "free", now.stage if now else None, now, pulse)
 
 
 def _opened(states: dict[int, list[Interval]], today: date) -> dict[int, list[Interval]]:
