@@ -127,12 +127,12 @@ def table(answer: models.Backtest, project_name: str) -> str:
         f"False alarms (bad 30 days or more while paying, no churn): {answer.false_alarms}",
     ]
     if answer.accounts.churned:
-        lines += ["", "Churned", f"  {'account':<24}{'churned on':<12}{'7 / 30 / 60 days before':<28}days bad"]
+        lines += ["", "Churned", f"  {'account':<24}{'churned on':<12}{'7 / 30 / 60 days before':<30}days bad"]
         for c in answer.accounts.churned:
             bands = " / ".join(
                 band or "—" for band in (c.bands_before.days_7, c.bands_before.days_30, c.bands_before.days_60)
             )
-            lines.append(f"  {_who(c.account_uid, c.name):<24}{c.churned_on!s:<12}{bands:<28}{c.days_bad_before_churn}")
+            lines.append(f"  {_who(c.account_uid, c.name):<24}{c.churned_on!s:<12}{bands:<30}{c.days_bad_before_churn}")
     if answer.accounts.false_alarms:
         lines += ["", "False alarms", f"  {'account':<24}{'bad from':<12}{'bad to':<12}days"]
         for a in answer.accounts.false_alarms:

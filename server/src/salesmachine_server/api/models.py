@@ -486,7 +486,7 @@ class RevenueReport(Closed, kw_only=True):
 
 # -- the health backtest ---------------------------------------------------------------------
 
-Band = Annotated[str | None, Meta(extra_json_schema={"enum": ["good", "average", "bad", None]})]
+BandBefore = Annotated[Level | None, Meta(description="The band that day; null when not yet active, or churned.")]
 BacktestUid = Annotated[str, Meta(description="The account's uid.")]
 
 
@@ -519,9 +519,9 @@ class BacktestFlaggedUids(Closed, kw_only=True):
 class BacktestBands(Closed, kw_only=True):
     """The account's band that many days before its churn (null: not yet active, or churned)."""
 
-    days_7: Band = field(name="7")
-    days_30: Band = field(name="30")
-    days_60: Band = field(name="60")
+    days_7: BandBefore = field(name="7")
+    days_30: BandBefore = field(name="30")
+    days_60: BandBefore = field(name="60")
 
 
 class BacktestChurned(Closed, kw_only=True):
