@@ -7,15 +7,13 @@ until it is there. Profiles evaluate their customer when read, so they need no w
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.support import Project
+from tests.support import Project, health_settled, wait_for
 from tests.test_read_api import at_local, events_on, reader, send
 
 TODAY = datetime.now(UTC).date()
@@ -25,36 +23,10 @@ def day(days_ago: int) -> date:
     return TODAY - timedelta(days=days_ago)
 
 
-def wait_for(check: Callable[[], Any], timeout: float = 30.0) -> Any:
-    """The first truthy answer of `check`, polled; fails after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = check()
-        if found:
-            return found
-        assert time.monotonic() < deadline, "the health history did not come up to date in time"
-        time.sleep(0.3)
-
-
 def history(http: httpx.Client, kind: str, uid: str, days_back: int) -> dict[date, dict[str, Any]]:
     answer = http.get(f"/v1/{kind}/{uid}/health", params={"from": day(days_back).isoformat(), "to": TODAY.isoformat()})
     assert answer.status_code == 200, answer.text
     return {date.fromisoformat(d["day"]): d for d in answer.json()["days"]}
-
-
-def settled(project: Project) -> bool:
-    """Nothing left for the periodic task: no customer marked, the cursor at the model in force."""
-    marked = (
-        project.stored.rows(
-            "SELECT count(*) FROM contacts WHERE project_id = :project AND health_dirty_from IS NOT NULL"
-        )[0][0]
-        + project.stored.rows(
-            "SELECT count(*) FROM accounts WHERE project_id = :project AND health_dirty_from IS NOT NULL"
-        )[0][0]
-    )
-    cursor = project.stored.rows("SELECT model_id FROM health_cursors WHERE project_id = :project")
-    newest = project.stored.rows("SELECT max(id) FROM health_models WHERE project_id = :project")[0][0] or 0
-    return marked == 0 and bool(cursor) and cursor[0][0] == newest
 
 
 def put_model(http: httpx.Client, document: dict[str, Any]) -> httpx.Response:
@@ -79,7 +51,7 @@ def test_the_default_model_is_todays_rule_and_its_history_grows_with_changes(pro
     send(project, [{**joined, "params": {"account_uid": "acme"}}, *events_on("ann", [30, 29, 28, 27, 26, 25])])
     with reader(project) as http:
         assert http.get("/v1/settings/health").json()["accounts"]["rules"] == [DEFAULT_RULE]
-        wait_for(lambda: settled(project))
+        wait_for(lambda: health_settled(project))
         days = history(http, "contacts", "ann", 40)
         assert min(days) == day(30)  # nothing before it was first seen
         expected = {}
@@ -116,7 +88,7 @@ def test_status_paying_then_churned_then_paying_again(project: Project) -> None:
         ],
     )
     with reader(project) as http:
-        wait_for(lambda: settled(project))
+        wait_for(lambda: health_settled(project))
         days = history(http, "accounts", "acme", 25)
         for d in range(20, -1, -1):
             status = "paying" if d > 10 or d <= 3 else "churned"
@@ -133,7 +105,7 @@ def test_never_active_customers_have_no_band_and_are_in_no_list_band(project: Pr
     send(project, [{"method": "account", "account_uid": "quiet", "params": {"name": "Quiet"}}])
     send(project, events_on("busy", [0]))
     with reader(project) as http:
-        wait_for(lambda: settled(project))
+        wait_for(lambda: health_settled(project))
         profile = http.get("/v1/accounts/quiet").json()
         assert profile["health"]["band"] is None
         assert profile["health"]["reason"] == "not started: never active"
@@ -222,7 +194,7 @@ def test_each_signal_with_its_reason(project: Project) -> None:
         assert (pulse["score"], pulse["reason"], pulse["stale"]) == (1, "budget cut", False)
         assert pulse["author"] == f"api:{project.token}"
         # The history agrees with the profiles once the task has run.
-        wait_for(lambda: settled(project))
+        wait_for(lambda: health_settled(project))
         bands = {r["account_uid"] for r in http.get("/v1/accounts?health=bad").json()["data"]}
         assert bands == {"unhappy", "shrinking", "gone-quiet", "rated"}
         # mrr fell 5 days ago: bad since then, over the 30 days of the signal.
@@ -259,9 +231,12 @@ def test_the_stage_funnel_and_a_rule_per_stage(project: Project) -> None:
     with reader(project) as http:
         stage = {uid: http.get(f"/v1/accounts/{uid}").json()["stage"] for uid in ("new", "big", "new-big", "old")}
         assert stage == {"new": "Onboarding", "big": "Adopted", "new-big": "Adopted", "old": None}
+        # The same relative condition filters a list, relative to now.
+        recent = http.get("/v1/accounts", params={"first_seen_at>": "-30d", "sort": "account_uid"}).json()["data"]
+        assert [a["account_uid"] for a in recent] == ["new", "new-big"]
         new = http.get("/v1/accounts/new").json()["health"]
         assert (new["band"], new["reason"]) == ("good", "did `login`")  # its stage's rule, not the default
-        wait_for(lambda: settled(project))
+        wait_for(lambda: health_settled(project))
         grown = history(http, "accounts", "grown", 45)
         # Onboarding for its first 30 days, in no stage after.
         assert {d: v["stage"] for d, v in grown.items()} == {
@@ -273,7 +248,7 @@ def test_the_stage_funnel_and_a_rule_per_stage(project: Project) -> None:
 def test_a_rule_change_rebuilds_the_history(project: Project) -> None:
     send(project, events_on("cat", [12, 11, 10, 3]))
     with reader(project) as http:
-        wait_for(lambda: settled(project))
+        wait_for(lambda: health_settled(project))
         before = history(http, "contacts", "cat", 15)
         assert before[TODAY]["band"] == "average"  # 2 active days of 14
         stricter = model(
@@ -288,7 +263,7 @@ def test_a_rule_change_rebuilds_the_history(project: Project) -> None:
         saved = put_model(http, stricter)
         assert saved.status_code == 200, saved.text
         assert http.get("/v1/settings/health").json() == saved.json()
-        wait_for(lambda: settled(project))
+        wait_for(lambda: health_settled(project))
         after = history(http, "contacts", "cat", 15)
         # With 7 days, one active day (3 days ago) in the window is bad now, and was on day 4
         # (the 10th-12th left the window), but not on day 9 (10 and 11 were in it).

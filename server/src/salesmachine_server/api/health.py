@@ -32,6 +32,7 @@ from salesmachine_server.store.records.projects import utcnow
 from salesmachine_server.store.records.pulses import MAX_REASON, record_pulse
 
 DEFAULT_DAYS = 90
+EARLIEST = date(1970, 1, 1)
 MAX_SETTINGS_BYTES = 256 * 1024
 
 
@@ -101,8 +102,12 @@ async def _health_days(request: Request, subject: str) -> Response:
     context = await read_context(request)
     uid = path_uid(request, "uid")
     today = context.window.today
-    to_day = _day(request, "to", today)
-    from_day = _day(request, "from", to_day - timedelta(days=DEFAULT_DAYS - 1))
+    to_day = min(_day(request, "to", today), today)  # no state after today
+    if to_day < EARLIEST:
+        raise bad("to", "range", f"to must be {EARLIEST.isoformat()} or later")
+    from_day = _day(request, "from", max(EARLIEST, to_day - timedelta(days=DEFAULT_DAYS - 1)))
+    if from_day < EARLIEST:
+        raise bad("from", "range", f"from must be {EARLIEST.isoformat()} or later")
     if from_day > to_day:
         raise bad("from", "order", "from must be on or before to")
     if (to_day - from_day).days >= HISTORY_DAYS:

@@ -596,6 +596,7 @@ class Error(Struct, omit_defaults=True):
 READ_MODELS: tuple[type[Struct], ...] = (
     MrrChange,
     HealthDays,
+    PulseNow,
     ContactSummary,
     AccountSummary,
     ContactPage,

@@ -28,6 +28,7 @@ from salesmachine_server.api import models
 from salesmachine_server.api.backtest_openapi import backtest_paths
 from salesmachine_server.api.data_rights_openapi import with_data_rights
 from salesmachine_server.api.export import FORMATS as EXPORT_FORMATS
+from salesmachine_server.api.health_openapi import with_health
 from salesmachine_server.api.revenue import EARLIEST as REVENUE_EARLIEST
 from salesmachine_server.api.revenue import LATEST as REVENUE_LATEST
 from salesmachine_server.api.segment_openapi import segment_paths, segment_schemas, segment_success
@@ -832,7 +833,7 @@ def build_openapi(settings: Settings | None = None) -> dict[str, Any]:
             "/v1/ping": ping_operations(),
             **{path: write_operations(path, settings) for path in WRITES},
             **segment_paths(write_operations("/v1/batch", settings)["post"]["responses"]),
-            **with_data_rights(read_paths()),
+            **with_health(with_data_rights(read_paths())),
             **backtest_paths(),
             **service_paths(),
         },

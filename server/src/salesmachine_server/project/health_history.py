@@ -37,7 +37,7 @@ from salesmachine_server.domain.project_settings import from_stored
 from salesmachine_server.domain.timezones import local_today
 from salesmachine_server.store.db.schema import accounts, contacts, health_cursors, health_models, projects
 from salesmachine_server.store.read.health_inputs import Scope, id_ranges, load
-from salesmachine_server.store.read.health_models import in_force
+from salesmachine_server.store.read.health_models import ModelInForce, in_force, model_key
 from salesmachine_server.store.read.health_states import CurrentHealth, current
 from salesmachine_server.store.read.pulses import Pulse, latest
 from salesmachine_server.store.write.health_history import delete_customers, replace_from
@@ -140,6 +140,7 @@ def _now() -> datetime:
 @dataclass(frozen=True)
 class _Cursor:
     model_id: int
+    model_key: str
     zone: str
     through_day: date
 
@@ -149,7 +150,11 @@ def _save_cursor(conn: Connection, project_id: int, cursor: _Cursor) -> None:
     conn.execute(delete(health_cursors).where(health_cursors.c.project_id == project_id))
     conn.execute(
         health_cursors.insert().values(
-            project_id=project_id, model_id=cursor.model_id, zone=cursor.zone, through_day=cursor.through_day
+            project_id=project_id,
+            model_id=cursor.model_id,
+            model_key=cursor.model_key,
+            zone=cursor.zone,
+            through_day=cursor.through_day,
         )
     )
 
@@ -159,12 +164,13 @@ def bring_up_to_date(engine: Engine, stop: threading.Event, today: date | None =
     evaluated, as needed. A project with nothing to do costs nothing: which ones have work is
     three statements for all of them. Returns what it did, for the log."""
     done = {"rebuilt": 0, "turned": 0, "marked": 0}
-    for project_id, model, model_id, tz, cursor, marked in _projects_with_work(engine, today):
+    for project_id, force, tz, cursor, marked in _projects_with_work(engine, today):
         if stop.is_set():
             break
         local = today or local_today(tz)
-        if cursor is None or cursor.model_id != model_id or cursor.zone != tz.key:
-            if rebuild(engine, project_id, tz, model, model_id, local, stop):
+        model = force.model
+        if cursor is None or cursor.model_key != force.key or cursor.zone != tz.key:
+            if rebuild(engine, project_id, tz, force, local, stop):
                 done["rebuilt"] += 1
         elif cursor.through_day < local and turn_day(engine, project_id, tz, model, cursor, local, stop):
             done["turned"] += 1
@@ -175,14 +181,22 @@ def bring_up_to_date(engine: Engine, stop: threading.Event, today: date | None =
 
 def _projects_with_work(
     engine: Engine, today: date | None
-) -> list[tuple[int, HealthModel, int, ZoneInfo, _Cursor | None, bool]]:
+) -> list[tuple[int, ModelInForce, ZoneInfo, _Cursor | None, bool]]:
     """(project, its model, the model's id, its zone, its cursor, whether it has marked
     customers) of the projects with something to do."""
     c = health_cursors.c
     newest = select(func.max(health_models.c.id)).where(health_models.c.project_id == projects.c.id).scalar_subquery()
     with engine.connect() as conn:
         rows = conn.execute(
-            select(projects.c.id, projects.c.settings, c.model_id, c.zone, c.through_day, newest.label("newest"))
+            select(
+                projects.c.id,
+                projects.c.settings,
+                c.model_id,
+                c.model_key,
+                c.zone,
+                c.through_day,
+                newest.label("newest"),
+            )
             .select_from(projects.outerjoin(health_cursors, c.project_id == projects.c.id))
             .order_by(projects.c.id)
         ).all()
@@ -196,16 +210,15 @@ def _projects_with_work(
         work = []
         for row in rows:
             tz = from_stored(row.settings).zone
-            cursor = None if row.model_id is None else _Cursor(row.model_id, row.zone, row.through_day)
+            cursor = None if row.model_id is None else _Cursor(row.model_id, row.model_key, row.zone, row.through_day)
             stale = (
                 cursor is None
-                or cursor.model_id != (row.newest or 0)
+                or cursor.model_key != model_key(row.newest, row.settings)
                 or cursor.zone != tz.key
                 or cursor.through_day < (today or local_today(tz))
             )
             if stale or row.id in marked:
-                force = in_force(conn, row.id)
-                work.append((row.id, force.model, force.model_id, tz, cursor, row.id in marked))
+                work.append((row.id, in_force(conn, row.id), tz, cursor, row.id in marked))
     return work
 
 
@@ -213,13 +226,14 @@ def rebuild(
     engine: Engine,
     project_id: int,
     tz: ZoneInfo,
-    model: HealthModel,
-    model_id: int,
+    force: ModelInForce,
     today: date,
     stop: threading.Event,
 ) -> bool:
-    """Every customer's history over the last two years, computed again with `model`. True when
-    complete (then the cursor says so); a stopped rebuild starts over at the next run."""
+    """Every customer's history over the last two years, computed again with the model in
+    force. True when complete (then the cursor says so); a stopped rebuild starts over at the
+    next run."""
+    model = force.model
     start = today - timedelta(days=HISTORY_DAYS - 1)
     with engine.begin() as conn:  # marks set before now are covered by what follows
         for table in (accounts, contacts):
@@ -240,8 +254,8 @@ def rebuild(
                 delete_customers(conn, project_id, subject, ids)
                 replace_from(conn, project_id, subject, start, states, ids, "rebuild", _now())
     with engine.begin() as conn:
-        _save_cursor(conn, project_id, _Cursor(model_id, tz.key, today))
-    log.info("health: rebuilt the history of project %d (model %d)", project_id, model_id)
+        _save_cursor(conn, project_id, _Cursor(force.model_id, force.key, tz.key, today))
+    log.info("health: rebuilt the history of project %d (model %s)", project_id, force.key)
     return True
 
 
@@ -267,7 +281,7 @@ def turn_day(
                 ids = list(conn.execute(_ids_in(subject, project_id, scope)).scalars())
                 replace_from(conn, project_id, subject, start, states, ids, "live", _now())
     with engine.begin() as conn:
-        _save_cursor(conn, project_id, _Cursor(cursor.model_id, cursor.zone, today))
+        _save_cursor(conn, project_id, _Cursor(cursor.model_id, cursor.model_key, cursor.zone, today))
     return True
 
 

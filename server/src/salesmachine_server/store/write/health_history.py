@@ -43,6 +43,8 @@ def plan(stored: list[StoredRow], computed: list[Interval], start: date) -> Plan
     new = list(computed)
     for row in stored:
         old = row.interval
+        if old.to_day is not None and old.to_day <= start:  # over before `start`: not ours to change
+            continue
         if old.from_day < start:  # in force across `start`
             first = new[0] if new else None
             if first is not None and first.from_day == start and old.same_state(first):
