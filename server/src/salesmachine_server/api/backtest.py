@@ -16,6 +16,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import orjson
+from sqlalchemy import Connection
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -26,7 +27,7 @@ from salesmachine_server.domain.health_model import DocumentError, HealthModel
 from salesmachine_server.domain.revenue import MAX_PERIODS
 from salesmachine_server.errors import ApiError
 from salesmachine_server.ingest.body import read_body
-from salesmachine_server.project.health_backtest import run_backtest
+from salesmachine_server.project.health_backtest import BacktestRun, run_backtest
 from salesmachine_server.store.read.health_models import in_force
 
 KNOWN = ("rules", "from", "to")
@@ -47,7 +48,7 @@ async def health_backtest(request: Request) -> Response:
     asked = parse_request(await read_body(request, MAX_BODY_BYTES), context.window.today)
     project_id, zone = context.project.id, context.zone
 
-    def run(conn: Any) -> Any:
+    def run(conn: Connection) -> BacktestRun:
         model = asked.draft if asked.draft is not None else in_force(conn, project_id).model
         return run_backtest(conn, project_id, model, asked.first, asked.last, zone)
 
