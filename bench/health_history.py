@@ -191,7 +191,7 @@ def _postgres_fill(p: int, anchor: str, log) -> dict[str, float]:  # type: ignor
                 INSERT INTO mrr_changes (project_id, account_id, mrr, effective_at, received_at)
                 SELECT {p}, id, (id % 5 + 1) * 100, {day} - 500, {day} FROM accounts
                 UNION ALL
-                SELECT {p}, id, 0, ({day} - (1 + id % 300)) + INTERVAL '12 hours', {day}
+                SELECT {p}, id, 0, ({day} - (1 + id % 300)::int) + INTERVAL '12 hours', {day}
                 FROM accounts WHERE id % 10 = 0""")
             for table in ("contacts", "accounts"):
                 conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
