@@ -190,7 +190,7 @@ def create_app(settings: Settings, engines: Engines | None = None) -> Starlette:
                 PeriodicTask(
                     "health",
                     settings.health_refresh_seconds,
-                    functools.partial(bring_up_to_date, opened.writer),
+                    functools.partial(bring_up_to_date, opened),
                 ),
             ],
             settings.periodic_check_seconds,

@@ -405,6 +405,18 @@ def _need(signal: Signal) -> str:
     return "good needs it"
 
 
+def band_of(rule: Rule | None, facts: Facts) -> str:
+    """The band alone, as `judge` gives it: what a day's state needs unless it starts a new one
+    (then its reason is written too)."""
+    if rule is None:
+        return AVERAGE
+    if any(holds(s, facts) for s in rule.bad):
+        return BAD
+    if rule.good and all(holds(s, facts) for s in rule.good):
+        return GOOD
+    return AVERAGE
+
+
 def judge(rule: Rule | None, facts: Facts) -> tuple[str, str]:
     """(band, reason) by a rule: bad when any bad signal holds, good when every good signal
     holds (a rule without good signals is never good), average otherwise."""
@@ -438,6 +450,7 @@ __all__ = [
     "Signal",
     "Stage",
     "SubjectModel",
+    "band_of",
     "describe",
     "holds",
     "judge",

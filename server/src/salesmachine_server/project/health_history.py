@@ -30,11 +30,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, Select, and_, bindparam, delete, func, select, update
+from sqlalchemy.exc import DBAPIError
 
 from salesmachine_server.domain.health_model import SUBJECTS, HealthModel
 from salesmachine_server.domain.health_timeline import Interval, Needs, intervals
 from salesmachine_server.domain.project_settings import from_stored
 from salesmachine_server.domain.timezones import local_today
+from salesmachine_server.store.db.engine import Engines
 from salesmachine_server.store.db.schema import accounts, contacts, health_cursors, health_models, projects
 from salesmachine_server.store.read.health_inputs import Scope, id_ranges, load
 from salesmachine_server.store.read.health_models import ModelInForce, in_force, model_key
@@ -46,6 +48,7 @@ log = logging.getLogger("salesmachine.health")
 
 HISTORY_DAYS = 731  # two years, and the day of today
 GROUP = 2000  # customers per group (and per transaction)
+MARKED_GROUP = 500  # marked customers per transaction (computed in it: kept short)
 
 __all__ = ["HISTORY_DAYS", "Interval", "bring_up_to_date", "replay"]
 
@@ -159,23 +162,28 @@ def _save_cursor(conn: Connection, project_id: int, cursor: _Cursor) -> None:
     )
 
 
-def bring_up_to_date(engine: Engine, stop: threading.Event, today: date | None = None) -> str:
+def bring_up_to_date(engines: Engines, stop: threading.Event, today: date | None = None) -> str:
     """The periodic task: each project rebuilt, its day turned, and its marked customers
     evaluated, as needed. A project with nothing to do costs nothing: which ones have work is
     three statements for all of them. Returns what it did, for the log."""
     done = {"rebuilt": 0, "turned": 0, "marked": 0}
-    for project_id, force, tz, cursor, marked in _projects_with_work(engine, today):
+    for project_id, force, tz, cursor, marked in _projects_with_work(engines.reader, today):
         if stop.is_set():
             break
         local = today or local_today(tz)
         model = force.model
-        if cursor is None or cursor.model_key != force.key or cursor.zone != tz.key:
-            if rebuild(engine, project_id, tz, force, local, stop):
-                done["rebuilt"] += 1
-        elif cursor.through_day < local and turn_day(engine, project_id, tz, model, cursor, local, stop):
-            done["turned"] += 1
-        if marked:
-            done["marked"] += evaluate_marked(engine, project_id, tz, model, local, stop)
+        try:
+            if cursor is None or cursor.model_key != force.key or cursor.zone != tz.key:
+                if rebuild(engines, project_id, tz, force, local, stop):
+                    done["rebuilt"] += 1
+            elif cursor.through_day < local and turn_day(engines, project_id, tz, model, cursor, local, stop):
+                done["turned"] += 1
+            if marked:
+                done["marked"] += evaluate_marked(engines.writer, project_id, tz, model, local, stop)
+        except DBAPIError:
+            raise  # the database, not the project: the task is tried again at the next check
+        except Exception:  # a fault with this project's data: logged, and the others go on
+            log.exception("health: bringing project %d up to date failed", project_id)
     return ", ".join(f"{n} {what}" for what, n in done.items())
 
 
@@ -209,21 +217,35 @@ def _projects_with_work(
         }
         work = []
         for row in rows:
-            tz = from_stored(row.settings).zone
-            cursor = None if row.model_id is None else _Cursor(row.model_id, row.model_key, row.zone, row.through_day)
-            stale = (
-                cursor is None
-                or cursor.model_key != model_key(row.newest, row.settings)
-                or cursor.zone != tz.key
-                or cursor.through_day < (today or local_today(tz))
-            )
-            if stale or row.id in marked:
-                work.append((row.id, in_force(conn, row.id), tz, cursor, row.id in marked))
+            try:
+                found = _work_of(conn, row, marked, today)
+            except Exception:  # a project whose stored settings no longer read: the others go on
+                log.exception("health: cannot read the settings of project %d; skipped", row.id)
+                continue
+            if found is not None:
+                work.append(found)
     return work
 
 
+def _work_of(
+    conn: Connection, row: Any, marked: set[int], today: date | None
+) -> tuple[int, ModelInForce, ZoneInfo, _Cursor | None, bool] | None:
+    """The work of one project (a row of projects and its cursor), or None when it has none."""
+    tz = from_stored(row.settings).zone
+    cursor = None if row.model_id is None else _Cursor(row.model_id, row.model_key, row.zone, row.through_day)
+    stale = (
+        cursor is None
+        or cursor.model_key != model_key(row.newest, row.settings)
+        or cursor.zone != tz.key
+        or cursor.through_day < (today or local_today(tz))
+    )
+    if stale or row.id in marked:
+        return (row.id, in_force(conn, row.id), tz, cursor, row.id in marked)
+    return None
+
+
 def rebuild(
-    engine: Engine,
+    engines: Engines,
     project_id: int,
     tz: ZoneInfo,
     force: ModelInForce,
@@ -233,9 +255,8 @@ def rebuild(
     """Every customer's history over the last two years, computed again with the model in
     force. True when complete (then the cursor says so); a stopped rebuild starts over at the
     next run."""
-    model = force.model
     start = today - timedelta(days=HISTORY_DAYS - 1)
-    with engine.begin() as conn:  # marks set before now are covered by what follows
+    with engines.writer.begin() as conn:  # marks set before now are covered by what follows
         for table in (accounts, contacts):
             conn.execute(
                 update(table)
@@ -243,24 +264,20 @@ def rebuild(
                 .values(health_dirty_from=None)
             )
     for subject in SUBJECTS:
-        with engine.connect() as conn:
+        with engines.reader.connect() as conn:
             scopes = id_ranges(conn, project_id, subject, GROUP)
         for scope in scopes:
             if stop.is_set():
                 return False
-            with engine.begin() as conn:
-                states = _opened(evaluate(conn, project_id, tz, model, subject, scope, start, today), today)
-                ids = list(conn.execute(_ids_in(subject, project_id, scope)).scalars())
-                delete_customers(conn, project_id, subject, ids)
-                replace_from(conn, project_id, subject, start, states, ids, "rebuild", _now())
-    with engine.begin() as conn:
+            _write_group(engines, project_id, tz, force.model, subject, scope, start, today, "rebuild")
+    with engines.writer.begin() as conn:
         _save_cursor(conn, project_id, _Cursor(force.model_id, force.key, tz.key, today))
     log.info("health: rebuilt the history of project %d (model %s)", project_id, force.key)
     return True
 
 
 def turn_day(
-    engine: Engine,
+    engines: Engines,
     project_id: int,
     tz: ZoneInfo,
     model: HealthModel,
@@ -271,18 +288,38 @@ def turn_day(
     """Everyone's states from the day after the last one evaluated to today; only changes written."""
     start = cursor.through_day + timedelta(days=1)
     for subject in SUBJECTS:
-        with engine.connect() as conn:
+        with engines.reader.connect() as conn:
             scopes = id_ranges(conn, project_id, subject, GROUP)
         for scope in scopes:
             if stop.is_set():
                 return False
-            with engine.begin() as conn:
-                states = _opened(evaluate(conn, project_id, tz, model, subject, scope, start, today), today)
-                ids = list(conn.execute(_ids_in(subject, project_id, scope)).scalars())
-                replace_from(conn, project_id, subject, start, states, ids, "live", _now())
-    with engine.begin() as conn:
+            _write_group(engines, project_id, tz, model, subject, scope, start, today, "live")
+    with engines.writer.begin() as conn:
         _save_cursor(conn, project_id, _Cursor(cursor.model_id, cursor.model_key, cursor.zone, today))
     return True
+
+
+def _write_group(
+    engines: Engines,
+    project_id: int,
+    tz: ZoneInfo,
+    model: HealthModel,
+    subject: str,
+    scope: Scope,
+    start: date,
+    today: date,
+    written_by: str,
+) -> None:
+    """One group's states from `start`: computed on a reader (on SQLite, without holding the
+    write lock, so ingestion goes on), then written in a short transaction. A customer written
+    to in between was marked by the write path and is evaluated again right after."""
+    with engines.reader.connect() as conn:
+        states = _opened(evaluate(conn, project_id, tz, model, subject, scope, start, today), today)
+        ids = list(conn.execute(_ids_in(subject, project_id, scope)).scalars())
+    with engines.writer.begin() as conn:
+        if written_by == "rebuild":
+            delete_customers(conn, project_id, subject, ids)
+        replace_from(conn, project_id, subject, start, states, ids, written_by, _now())
 
 
 def evaluate_marked(
@@ -298,7 +335,7 @@ def evaluate_marked(
                     select(table.c.id, table.c.health_dirty_from)
                     .where(table.c.project_id == project_id, table.c.health_dirty_from.is_not(None))
                     .order_by(table.c.id)
-                    .limit(GROUP)
+                    .limit(MARKED_GROUP)
                 ).all()
                 if not marked:
                     break

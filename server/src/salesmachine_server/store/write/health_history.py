@@ -84,7 +84,7 @@ def stored_from(
                 or_(h.to_day.is_(None), h.to_day > start),
             )
             .order_by(h.customer_id, h.from_day)
-        )
+        ).all()
         for r in rows:
             interval = Interval(r.from_day, r.to_day, r.status, r.stage, r.band, r.reason)
             found.setdefault(r.customer_id, []).append(StoredRow(r.id, interval))
