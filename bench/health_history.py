@@ -297,7 +297,7 @@ def measure(engine: str, log=print) -> dict[str, Any]:  # type: ignore[no-untype
         model = HealthModel.default()
         force = ModelInForce(0, model, None, None, "settings:14:4:0")
         started, cpu = time.perf_counter(), time.process_time()
-        assert history.rebuild(opened.writer, project_id, UTC, force, yesterday, stop)
+        assert history.rebuild(opened, project_id, UTC, force, yesterday, stop)
         figures["build_seconds"] = time.perf_counter() - started
         figures["build_cpu"] = time.process_time() - cpu
         figures["build_rows"] = count_history(url)
@@ -306,7 +306,7 @@ def measure(engine: str, log=print) -> dict[str, Any]:  # type: ignore[no-untype
 
         cursor = history._Cursor(0, force.key, UTC.key, yesterday)
         started, cpu = time.perf_counter(), time.process_time()
-        assert history.turn_day(opened.writer, project_id, UTC, model, cursor, anchor, stop)
+        assert history.turn_day(opened, project_id, UTC, model, cursor, anchor, stop)
         figures["turn_seconds"] = time.perf_counter() - started
         figures["turn_cpu"] = time.process_time() - cpu
         figures["turn_rows"] = count_history(url) - figures["build_rows"]
@@ -318,7 +318,7 @@ def measure(engine: str, log=print) -> dict[str, Any]:  # type: ignore[no-untype
         changed = HealthModel.parse(document)
         started, cpu = time.perf_counter(), time.process_time()
         saved = ModelInForce(1, changed, None, None, "bench:bad-after-7-days")
-        assert history.rebuild(opened.writer, project_id, UTC, saved, anchor, stop)
+        assert history.rebuild(opened, project_id, UTC, saved, anchor, stop)
         figures["change_seconds"] = time.perf_counter() - started
         figures["change_cpu"] = time.process_time() - cpu
         figures["change_rows"] = count_history(url)
