@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import os
 import sys
 import tempfile
 import time
@@ -26,7 +27,8 @@ from salesmachine_server.store.db.migrate import migrate
 from salesmachine_server.store.records.projects import create_project
 HERE = Path(__file__).resolve().parent
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-PG_DB = "salesmachine_bench_writer_cpu"
+# Another name (BENCH_WRITER_DATABASE) keeps two checkouts measuring at once on one PostgreSQL apart.
+PG_DB = os.environ.get("BENCH_WRITER_DATABASE", "salesmachine_bench_writer_cpu")
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from salesmachine_server.api import (
+    backtest,
     data_rights,
     deliveries,
     display_settings,
@@ -120,6 +121,7 @@ def routes() -> list[BaseRoute]:
         Route("/v1/events", timelines.project_events, methods=["GET"]),
         EncodedRoute("/v1/export/{kind}", export.export, methods=["GET"]),
         Route("/v1/revenue", revenue.revenue_report, methods=["GET"]),
+        Route("/v1/health/backtest", backtest.health_backtest, methods=["POST"]),
         # Data rights (api/data_rights.py, docs/privacy.md): erase, export one person, the audit log.
         EncodedRoute("/v1/contacts/{uid}", data_rights.erase_contact, methods=["DELETE"]),
         EncodedRoute("/v1/accounts/{uid}", data_rights.erase_account, methods=["DELETE"]),

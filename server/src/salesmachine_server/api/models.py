@@ -500,6 +500,97 @@ class RevenueReport(Closed, kw_only=True):
     ]
 
 
+# -- the health backtest ---------------------------------------------------------------------
+
+BandBefore = Annotated[Level | None, Meta(description="The band that day; null when not yet active, or churned.")]
+BacktestUid = Annotated[str, Meta(description="The account's uid.")]
+
+
+class BacktestFlag(Closed):
+    """How many churned accounts were bad, and bad or average, that many days before their churn."""
+
+    bad: Count
+    bad_or_average: Count
+
+
+class BacktestFlagged(Closed, kw_only=True):
+    """By lead: 7, 30 and 60 days before each account's churn day."""
+
+    days_7: BacktestFlag = field(name="7")
+    days_30: BacktestFlag = field(name="30")
+    days_60: BacktestFlag = field(name="60")
+
+
+class BacktestFlaggedAccounts(Closed):
+    bad: list[BacktestUid]
+    bad_or_average: list[BacktestUid]
+
+
+class BacktestFlaggedUids(Closed, kw_only=True):
+    days_7: BacktestFlaggedAccounts = field(name="7")
+    days_30: BacktestFlaggedAccounts = field(name="30")
+    days_60: BacktestFlaggedAccounts = field(name="60")
+
+
+class BacktestBands(Closed, kw_only=True):
+    """The account's band that many days before its churn (null: not yet active, or churned)."""
+
+    days_7: BandBefore = field(name="7")
+    days_30: BandBefore = field(name="30")
+    days_60: BandBefore = field(name="60")
+
+
+class BacktestChurned(Closed, kw_only=True):
+    account_uid: BacktestUid
+    name: Text
+    churned_on: Annotated[Day, Meta(description="The day its mrr went from above 0 to 0 (project time zone).")]
+    bands_before: BacktestBands
+    days_bad_before_churn: Annotated[
+        Count, Meta(description="Consecutive days bad up to the day before its churn (0: not bad that day).")
+    ]
+
+
+class BacktestFalseAlarm(Closed, kw_only=True):
+    account_uid: BacktestUid
+    name: Text
+    bad_from: Annotated[Day, Meta(description="The first day of its longest bad spell while paying, in the range.")]
+    bad_to: Annotated[Day, Meta(description="The last day of that spell (included).")]
+    days_bad: Annotated[int, Meta(ge=30)]
+
+
+class BacktestAccounts(Closed, kw_only=True):
+    """The accounts behind each figure."""
+
+    churned: Annotated[list[BacktestChurned], Meta(description="By churn day, then uid.")]
+    flagged: BacktestFlaggedUids
+    false_alarms: Annotated[list[BacktestFalseAlarm], Meta(description="Longest spell first, then uid.")]
+
+
+class Backtest(Closed, kw_only=True):
+    """POST /v1/health/backtest (docs/health.md, The backtest)."""
+
+    from_: Annotated[Day, Meta(description="The first day of the range.")] = field(name="from")
+    to: Annotated[Day, Meta(description="The last day of the range (included).")]
+    timezone: Annotated[str, Meta(description="The project's time zone, in which days are cut.")]
+    rules: Annotated[
+        Literal["saved", "draft"],
+        Meta(description="Whether the project's saved model or the document sent was replayed."),
+    ]
+    replayed_from: Annotated[Day, Meta(description="The first day health was replayed for: 60 days before the range.")]
+    churned: Annotated[Count, Meta(description="Accounts with an mrr churn movement in the range.")]
+    flagged: BacktestFlagged
+    median_days_bad_before_churn: Annotated[
+        float | None,
+        Meta(
+            description="Median over the churned accounts of their days bad right before churning; null without churn."
+        ),
+    ]
+    false_alarms: Annotated[
+        Count, Meta(description="Accounts bad while paying 30 consecutive days or more in the range, without churn.")
+    ]
+    accounts: BacktestAccounts
+
+
 # -- errors ----------------------------------------------------------------------------------
 
 
@@ -536,6 +627,7 @@ READ_MODELS: tuple[type[Struct], ...] = (
     RevenueMovement,
     RevenuePeriod,
     RevenueReport,
+    Backtest,
     Error,
 )
 

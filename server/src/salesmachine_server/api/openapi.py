@@ -25,6 +25,7 @@ from starlette.responses import Response
 
 from salesmachine_server import __version__
 from salesmachine_server.api import models
+from salesmachine_server.api.backtest_openapi import backtest_paths
 from salesmachine_server.api.data_rights_openapi import with_data_rights
 from salesmachine_server.api.deliveries_openapi import TAG as DELIVERIES_TAG
 from salesmachine_server.api.deliveries_openapi import delivery_schemas, with_deliveries
@@ -845,6 +846,7 @@ def build_openapi(settings: Settings | None = None) -> dict[str, Any]:
             **{path: write_operations(path, settings) for path in WRITES},
             **segment_paths(write_operations("/v1/batch", settings)["post"]["responses"]),
             **with_display(with_deliveries(with_work_items(with_health(with_data_rights(read_paths()))))),
+            **backtest_paths(),
             **service_paths(),
         },
         "components": {

@@ -9,6 +9,7 @@ from typing import Any
 from salesmachine_server.api import models
 from salesmachine_server.api.models import utc, utc_or_none
 from salesmachine_server.domain import revenue
+from salesmachine_server.project.health_backtest import BacktestRun
 from salesmachine_server.project.health_history import ProfileHealth
 from salesmachine_server.store.read.health_states import CurrentHealth, DayHealth
 from salesmachine_server.store.read.profiles import AccountProfile, ContactProfile
@@ -267,4 +268,52 @@ def revenue_period(period: revenue.PeriodReport) -> models.RevenuePeriod:
         customers=period.customers,
         net_new_mrr=revenue.rounded(period.net_new_mrr),
         movements=models.RevenueMovements(**{kind: movement(kind) for kind in revenue.MOVEMENTS}),
+    )
+
+
+def backtest(run: BacktestRun, tz_name: str, draft: bool) -> models.Backtest:
+    """A backtest run (project/health_backtest.py) as POST /v1/health/backtest answers it."""
+    result, names = run.result, run.names
+
+    def flag(lead: int) -> models.BacktestFlag:
+        listed = result.flagged[lead]
+        return models.BacktestFlag(bad=len(listed.bad), bad_or_average=len(listed.bad_or_average))
+
+    def flagged_uids(lead: int) -> models.BacktestFlaggedAccounts:
+        listed = result.flagged[lead]
+        return models.BacktestFlaggedAccounts(bad=list(listed.bad), bad_or_average=list(listed.bad_or_average))
+
+    return models.Backtest(
+        from_=result.first,
+        to=result.last,
+        timezone=tz_name,
+        rules="draft" if draft else "saved",
+        replayed_from=result.known_from,
+        churned=len(result.churned),
+        flagged=models.BacktestFlagged(days_7=flag(7), days_30=flag(30), days_60=flag(60)),
+        median_days_bad_before_churn=result.median_days_bad_before_churn,
+        false_alarms=len(result.false_alarms),
+        accounts=models.BacktestAccounts(
+            churned=[
+                models.BacktestChurned(
+                    account_uid=c.uid,
+                    name=names.get(c.uid),
+                    churned_on=c.churned_on,
+                    bands_before=models.BacktestBands(
+                        days_7=c.bands_before[7], days_30=c.bands_before[30], days_60=c.bands_before[60]
+                    ),
+                    days_bad_before_churn=c.days_bad_before,
+                )
+                for c in result.churned
+            ],
+            flagged=models.BacktestFlaggedUids(
+                days_7=flagged_uids(7), days_30=flagged_uids(30), days_60=flagged_uids(60)
+            ),
+            false_alarms=[
+                models.BacktestFalseAlarm(
+                    account_uid=a.uid, name=names.get(a.uid), bad_from=a.bad_from, bad_to=a.bad_to, days_bad=a.days
+                )
+                for a in result.false_alarms
+            ],
+        ),
     )

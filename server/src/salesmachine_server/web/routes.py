@@ -10,6 +10,7 @@ from starlette.staticfiles import StaticFiles
 from salesmachine_server.web import (
     data_rights,
     deliveries,
+    health_settings,
     home,
     lists,
     live,
@@ -58,6 +59,8 @@ def dashboard_routes() -> list[BaseRoute]:
         Route(f"{project}/settings", project_settings.save_settings, methods=["POST"]),
         Route(f"{project}/settings/secret", project_settings.reveal_secret, methods=["POST"]),
         Route(f"{project}/settings/display", project_settings.save_display, methods=["POST"]),
+        Route(f"{project}/settings/health", health_settings.health_settings_page, methods=["GET"]),
+        Route(f"{project}/settings/health", health_settings.health_settings_submit, methods=["POST"]),
         # Data rights (web/data_rights.py): the erase button's form, the audit log.
         Route(f"{project}/erase", data_rights.erase_submit, methods=["POST"]),
         Route(f"{project}/audit", data_rights.audit_page, methods=["GET"]),
