@@ -69,6 +69,9 @@ contacts = Table(
     Index("ix_contacts_not_bad_day", "project_id", "not_bad_day"),
     # The newest contacts, on the home page (store/read/signups.py).
     Index("ix_contacts_project_first_seen", "project_id", "first_seen_at", "id"),
+    # Who looks after the contact: a dashboard user (migration 0011, store/records/owners.py).
+    Column("owner_user_id", Id, ForeignKey("users.id")),
+    Index("ix_contacts_owner", "project_id", "owner_user_id"),
 )
 
 contact_uids = Table(
@@ -95,6 +98,9 @@ accounts = Table(
     UniqueConstraint("project_id", "account_uid", name="uq_accounts_project_uid"),
     Index("ix_accounts_good_day", "project_id", "good_day"),
     Index("ix_accounts_not_bad_day", "project_id", "not_bad_day"),
+    # Who looks after the account: a dashboard user (migration 0011, store/records/owners.py).
+    Column("owner_user_id", Id, ForeignKey("users.id")),
+    Index("ix_accounts_owner", "project_id", "owner_user_id"),
 )
 
 memberships = Table(
@@ -453,4 +459,45 @@ playbook_positions = Table(
     metadata,
     Column("source", String(64), primary_key=True),
     Column("position", BigInteger, nullable=False),
+)
+
+# -- work items (migration 0011_work_items, docs/work.md) ----------------------------------------------
+# Free text a user wrote about an account or a contact (`subject`: "account" or "contact", and
+# its id in `customer_id`). `author` keeps the writer's address as it was, so a note still says
+# who wrote it should the user go; `author_user_id` decides who may edit it.
+notes = Table(
+    "notes",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("project_id", Id, ForeignKey("projects.id"), nullable=False),
+    Column("subject", String(16), nullable=False),
+    Column("customer_id", Id, nullable=False),
+    Column("author_user_id", Id, ForeignKey("users.id")),
+    Column("author", String(320), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Index("ix_notes_customer", "project_id", "subject", "customer_id", "created_at"),
+)
+
+# Work for a person about an account or a contact. `playbook_id` names the playbook that made it
+# (NULL when a person did); no foreign key, so that the parts merge in any order. `completed_at`
+# is when it was marked done or dismissed.
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("project_id", Id, ForeignKey("projects.id"), nullable=False),
+    Column("title", String(500), nullable=False),
+    Column("subject", String(16), nullable=False),
+    Column("customer_id", Id, nullable=False),
+    Column("assignee_user_id", Id, ForeignKey("users.id")),
+    Column("due_on", Date),
+    Column("status", String(16), nullable=False),  # "open", "done" or "dismissed"
+    Column("playbook_id", Id),
+    Column("created_at", DateTime, nullable=False),
+    Column("completed_at", DateTime),
+    # A user's inbox: their open tasks by due day; a profile's tasks.
+    Index("ix_tasks_assignee", "project_id", "assignee_user_id", "status", "due_on"),
+    Index("ix_tasks_customer", "project_id", "subject", "customer_id", "status"),
 )

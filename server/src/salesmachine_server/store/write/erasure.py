@@ -37,8 +37,10 @@ from salesmachine_server.store.db.schema import (
     events,
     memberships,
     mrr_changes,
+    notes,
     rejected_items,
     suppressions,
+    tasks,
 )
 from salesmachine_server.store.write import health_marks
 
@@ -100,6 +102,7 @@ def erase_contact(
         erased.add(
             "mrr_changes", conn.execute(delete(mrr_changes).where(mrr_changes.c.contact_id == contact_id)).rowcount
         )
+        _delete_work_items(conn, erased, project_id, "contact", contact_id)
         erased.add("uids", conn.execute(delete(contact_uids).where(contact_uids.c.contact_id == contact_id)).rowcount)
         erased.add("contacts", conn.execute(delete(contacts).where(contacts.c.id == contact_id)).rowcount)
         _recompute_accounts(conn, project_id, account_ids)
@@ -133,9 +136,23 @@ def erase_account(
         erased.add(
             "mrr_changes", conn.execute(delete(mrr_changes).where(mrr_changes.c.account_id == account_id)).rowcount
         )
+        _delete_work_items(conn, erased, project_id, "account", account_id)
         erased.add("accounts", conn.execute(delete(accounts).where(accounts.c.id == account_id)).rowcount)
     erased.add("rejected_items", _delete_rejected(engine, project_id, frozenset({uid}), batch))
     return erased
+
+
+def _delete_work_items(conn: Connection, erased: Erased, project_id: int, subject: str, customer_id: int) -> None:
+    """What people wrote and had to do about the customer is about a person too: it goes."""
+    for name, table in (("notes", notes), ("tasks", tasks)):
+        erased.add(
+            name,
+            conn.execute(
+                delete(table).where(
+                    table.c.project_id == project_id, table.c.subject == subject, table.c.customer_id == customer_id
+                )
+            ).rowcount,
+        )
 
 
 def _contact_uids(conn: Connection, contact_id: int) -> set[str]:

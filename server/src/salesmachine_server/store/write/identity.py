@@ -25,6 +25,8 @@ from salesmachine_server.store.db.schema import (
     events,
     memberships,
     mrr_changes,
+    notes,
+    tasks,
 )
 from salesmachine_server.store.write import health_marks
 from salesmachine_server.store.write.memberships import add_member_days
@@ -175,7 +177,8 @@ class Identity:
 
     def _merge(self, project_id: int, keep: int, gone: int) -> None:
         """Fold contact `gone` into `keep`: fields (keep's win), uids, events, memberships,
-        active days, revenue history. The contact known first gives its contact_uid."""
+        active days, revenue history, notes, tasks and the owner (keep's, else gone's). The
+        contact known first gives its contact_uid."""
         rows = {
             row.id: row
             for row in self.conn.execute(
@@ -185,6 +188,7 @@ class Identity:
                     contacts.c.params,
                     contacts.c.first_seen_at,
                     contacts.c.last_seen_at,
+                    contacts.c.owner_user_id,
                 ).where(contacts.c.id.in_([keep, gone]))
             )
         }
@@ -200,10 +204,19 @@ class Identity:
                 first_seen_at=earliest.first_seen_at,
                 last_seen_at=max(last_seen) if last_seen else None,
                 updated_at=self.received_at,
+                # The kept contact's owner stays; one without takes the other's.
+                owner_user_id=kept.owner_user_id if kept.owner_user_id is not None else merged_away.owner_user_id,
             )
         )
         for table in (contact_uids, events, mrr_changes):
             self.conn.execute(update(table).where(table.c.contact_id == gone).values(contact_id=keep))
+        # What people wrote and have to do about either is about the one contact now.
+        for work in (notes, tasks):
+            self.conn.execute(
+                update(work)
+                .where(work.c.project_id == project_id, work.c.subject == "contact", work.c.customer_id == gone)
+                .values(customer_id=keep)
+            )
         db = self.db
         moved = self.conn.execute(select(memberships).where(memberships.c.contact_id == gone)).all()
         db.insert_ignoring(

@@ -1,7 +1,7 @@
 """playbooks: documents, enrollments, runs, the trigger inbox, scanned matches, positions
 
 Revision ID: 0013_playbooks
-Revises: 0009_data_rights
+Revises: 0011_work_items
 """
 
 import sqlalchemy as sa
@@ -9,7 +9,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0013_playbooks"
-down_revision = "0009_data_rights"
+down_revision = "0011_work_items"
 branch_labels = None
 depends_on = None
 
