@@ -66,6 +66,19 @@ class Settings:
     # died), and how often retention (store/write/retention.py) deletes what projects keep no longer.
     periodic_check_seconds: float = 60.0
     retention_interval_seconds: float = 86_400.0
+    # Deliveries (deliver/, docs/deliveries.md). Webhook and Slack URLs that resolve to loopback,
+    # private or link-local addresses are refused unless this is on (as GitLab's "allow requests
+    # to the local network"); cloud metadata addresses are refused even then.
+    delivery_allow_private_networks: bool = False
+    # How often the sender looks for what is due (its lease is renewed as often).
+    delivery_check_seconds: float = 1.0
+    # Retries: base × 2^(attempt-1) seconds, with jitter, at most the cap, for the retry window
+    # after the delivery was enqueued (or resent); then it is failed, and shown as such.
+    delivery_backoff_base_seconds: float = 30.0
+    delivery_backoff_max_seconds: float = 3_600.0
+    delivery_retry_window_seconds: float = 86_400.0
+    # One attempt's limit: connecting, sending and reading the answer (HTTP or SMTP).
+    delivery_timeout_seconds: float = 10.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:

@@ -501,3 +501,66 @@ tasks = Table(
     Index("ix_tasks_assignee", "project_id", "assignee_user_id", "status", "due_on"),
     Index("ix_tasks_customer", "project_id", "subject", "customer_id", "status"),
 )
+
+# -- deliveries (deliver/, docs/deliveries.md) ---------------------------------------------------
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("project_id", Id, ForeignKey("projects.id"), nullable=False),
+    # The playbook that sent it, if one did; no foreign key, so that the parts merge in any order.
+    Column("playbook_id", Id),
+    Column("channel", String(16), nullable=False),  # "webhook", "slack" or "email"
+    # Where to: {"url", "secret"} (webhook), {"url"} (slack), {"to"} (email). Never shown back
+    # whole: a secret and a Slack URL's token are left out of every answer and page.
+    Column("target", Params, nullable=False),
+    Column("payload", Params, nullable=False),  # what to send, as the caller made it
+    Column("status", String(16), nullable=False),  # "pending", "delivered" or "failed"
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", DateTime),  # NULL once delivered or failed
+    # A sender working on it until then; a claim that ran out (a crash) is taken again.
+    Column("claimed_until", DateTime),
+    # When the current round of retries started (enqueued, or resent): it gives up a retry
+    # window after this.
+    Column("retry_from", DateTime, nullable=False),
+    Column("last_error", Text),
+    Column("created_at", DateTime, nullable=False),
+    Column("delivered_at", DateTime),
+    # The sender's question, across projects: what is due now.
+    Index("ix_deliveries_due", "status", "next_attempt_at"),
+    # The log, newest first, by project and by playbook.
+    Index("ix_deliveries_project", "project_id", "id"),
+    Index("ix_deliveries_project_playbook", "project_id", "playbook_id", "id"),
+)
+
+delivery_attempts = Table(
+    "delivery_attempts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("delivery_id", Id, ForeignKey("deliveries.id"), nullable=False),
+    Column("project_id", Id, ForeignKey("projects.id"), nullable=False),
+    Column("attempted_at", DateTime, nullable=False),
+    Column("duration_ms", Float, nullable=False),
+    # What was sent, without secrets: method, url (tokens left out), headers, body (cut to a size).
+    Column("request", Params, nullable=False),
+    Column("response_status", Integer),  # the HTTP status, or the SMTP reply code; NULL: no answer
+    Column("response_body", Text),  # the answer, cut to a size
+    Column("error", Text),  # why it did not count as delivered; NULL when it did
+    Index("ix_delivery_attempts_delivery", "delivery_id", "id"),
+)
+
+# A project's SMTP server, through which its e-mail deliveries go. The password is kept to be
+# used and is never shown back (docs/deliveries.md says what that means for the database).
+smtp_settings = Table(
+    "smtp_settings",
+    metadata,
+    Column("project_id", Id, ForeignKey("projects.id"), primary_key=True),
+    Column("host", String(255), nullable=False),
+    Column("port", Integer, nullable=False),
+    Column("username", String(255), nullable=False),
+    Column("password", Text, nullable=False),
+    Column("from_address", String(320), nullable=False),
+    Column("security", String(16), nullable=False),  # "starttls", "ssl" or "none"
+    Column("updated_at", DateTime, nullable=False),
+)

@@ -1,7 +1,7 @@
 """playbooks: documents, enrollments, runs, the trigger inbox, scanned matches, positions
 
 Revision ID: 0013_playbooks
-Revises: 0011_work_items
+Revises: 0012_deliveries
 """
 
 import sqlalchemy as sa
@@ -9,7 +9,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0013_playbooks"
-down_revision = "0011_work_items"
+down_revision = "0012_deliveries"
 branch_labels = None
 depends_on = None
 
