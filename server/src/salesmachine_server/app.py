@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from salesmachine_server.api import data_rights, export, profiles, revenue, timelines
+from salesmachine_server.api import data_rights, export, playbooks, profiles, revenue, timelines
 from salesmachine_server.api.openapi import docs_page, openapi_json
 from salesmachine_server.errors import ApiError, StoreUnavailable
 from salesmachine_server.ingest.body import StrangerBodies
@@ -29,6 +29,7 @@ from salesmachine_server.ingest.segment_endpoints import (
     shared_endpoint,
 )
 from salesmachine_server.keys import load_server_key
+from salesmachine_server.project.playbook_runner import run_playbooks
 from salesmachine_server.serving.cors import WriteCors
 from salesmachine_server.serving.credentials import ProjectDirectory
 from salesmachine_server.serving.health_checks import readyz
@@ -105,6 +106,12 @@ def routes() -> list[BaseRoute]:
         EncodedRoute("/v1/contacts/{uid}/export", data_rights.export_contact, methods=["GET"]),
         Route("/v1/audit", data_rights.audit, methods=["GET"]),
         Route("/v1/suppressions", data_rights.suppressions, methods=["GET"]),
+        # Playbooks (api/playbooks.py): token and secret, as reads.
+        Route("/v1/playbooks", playbooks.playbooks_list, methods=["GET"]),
+        Route("/v1/playbooks", playbooks.playbook_create, methods=["POST"]),
+        Route("/v1/playbooks/preview", playbooks.playbook_preview, methods=["POST"]),
+        Route("/v1/playbooks/{id}", playbooks.playbook_get, methods=["GET"]),
+        Route("/v1/playbooks/{id}", playbooks.playbook_replace, methods=["PUT"]),
         *dashboard_routes(),
     ]
 
@@ -180,6 +187,9 @@ def create_app(settings: Settings, engines: Engines | None = None) -> Starlette:
                     settings.retention_interval_seconds,
                     functools.partial(delete_expired_events, opened.writer),
                 ),
+                # Playbooks' triggers firing (project/playbook_runner.py): a loop that runs
+                # while this process holds the lease, so "every" is only how soon it restarts.
+                PeriodicTask("playbooks", 1.0, functools.partial(run_playbooks, opened.writer)),
             ],
             settings.periodic_check_seconds,
         )

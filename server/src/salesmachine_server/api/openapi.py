@@ -27,6 +27,7 @@ from salesmachine_server import __version__
 from salesmachine_server.api import models
 from salesmachine_server.api.data_rights_openapi import with_data_rights
 from salesmachine_server.api.export import FORMATS as EXPORT_FORMATS
+from salesmachine_server.api.playbooks_openapi import playbook_paths
 from salesmachine_server.api.revenue import EARLIEST as REVENUE_EARLIEST
 from salesmachine_server.api.revenue import LATEST as REVENUE_LATEST
 from salesmachine_server.api.segment_openapi import segment_paths, segment_schemas, segment_success
@@ -826,6 +827,10 @@ def build_openapi(settings: Settings | None = None) -> dict[str, Any]:
                 "name": "data rights",
                 "description": "Erase, export one person, the audit log (token and secret; docs/privacy.md).",
             },
+            {
+                "name": "playbooks",
+                "description": "Triggers, conditions and actions (token and secret; docs/playbooks.md).",
+            },
         ],
         "paths": {
             "/v1/ping": ping_operations(),
@@ -833,6 +838,7 @@ def build_openapi(settings: Settings | None = None) -> dict[str, Any]:
             **segment_paths(write_operations("/v1/batch", settings)["post"]["responses"]),
             **with_data_rights(read_paths()),
             **service_paths(),
+            **playbook_paths(),
         },
         "components": {
             "schemas": {**schemas(settings), **segment_schemas(settings), **read_schemas()},

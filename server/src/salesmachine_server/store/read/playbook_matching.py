@@ -96,7 +96,4 @@ def customers(conn: Connection, project_id: int, subject: str, ids: list[int]) -
     columns = [table.c.id, uid.label("uid"), table.c.params, param_number(conn.dialect.name, table.c.params, "mrr")]
     columns.append(select(users.c.email).where(users.c.id == table.c.owner_user_id).scalar_subquery())
     rows = conn.execute(select(*columns).where(table.c.project_id == project_id, table.c.id.in_(ids))).all()
-    return {
-        row[0]: Customer(subject, row[0], row[1], dict(row[2] or {}), row[3], row[4])
-        for row in rows
-    }
+    return {row[0]: Customer(subject, row[0], row[1], dict(row[2] or {}), row[3], row[4]) for row in rows}

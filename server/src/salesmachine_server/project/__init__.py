@@ -1,0 +1,1 @@
+"""From the data to what follows from it: history, and playbooks' triggers firing."""

@@ -1,0 +1,431 @@
+"""The playbook runner: triggers firing, inside `salesmachine serve`, once.
+
+It is a periodic task (serving/periodic.py) that, while its process holds the lease, loops:
+every second it
+
+1. consumes the trigger inbox (events and mrr moves the write path kept in the transaction of
+   the data, store/write/trigger_inbox.py): in one transaction it deletes the rows it read,
+   enrolls the customers they fire for, and does the playbooks' actions (tasks, owners,
+   deliveries queued): all of it commits or none of it does;
+2. follows `health_history`'s live rows above its position (health, status, stage triggers),
+   the position moving in the same transaction as what the rows fired;
+3. enrolls, for playbooks just enabled, who matches their trigger's state now (the preview);
+4. every `scan_seconds`, and as soon as a project's day turns, looks at who matches each
+   scanned trigger (a saved segment, a stale Pulse, a renewal coming) and fires for who
+   entered (or left) since its last look.
+
+Exactly once: the lease makes one runner; should two ever overlap (a lease lost mid-step), the
+inbox delete counts its rows and the position moves only from where it was read, so the second
+transaction rolls back, and an enrollment's unique key (playbook, customer, occurrence) admits
+a firing once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, delete, select, update
+
+from salesmachine_server.domain.list_query import CONTROL, join_terms, read_term, split_terms
+from salesmachine_server.domain.playbooks import HISTORY_TRIGGERS, INBOX_TRIGGERS, SCAN_TRIGGERS, renewal_day
+from salesmachine_server.domain.timezones import local_today
+from salesmachine_server.project.playbook_actions import Firing, run_actions
+from salesmachine_server.store.db.dialect import Dialect
+from salesmachine_server.store.db.schema import (
+    contacts,
+    playbook_enrollments,
+    playbook_matches,
+    playbook_runs,
+    playbooks,
+    projects,
+    saved_segments,
+    trigger_inbox,
+)
+from salesmachine_server.store.read.activity import Window
+from salesmachine_server.store.read.playbook_matching import customers, list_subject, matching_ids
+from salesmachine_server.store.records.playbooks import StoredPlaybook, enabled_playbooks, find_playbook
+from salesmachine_server.store.records.projects import _project, utcnow
+
+log = logging.getLogger("salesmachine.playbooks")
+
+POLL_SECONDS = 1.0
+SCAN_SECONDS = 30.0
+INBOX_BATCH = 500
+
+
+class _Raced(Exception):
+    """Another runner took these rows first: this transaction rolls back."""
+
+
+@dataclass
+class RunnerCounts:
+    consumed: int = 0
+    fired: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.consumed} inbox rows read, {self.fired} firings"
+
+
+def run_playbooks(
+    engine: Engine, stop: threading.Event, poll_seconds: float = POLL_SECONDS, scan_seconds: float = SCAN_SECONDS
+) -> str:
+    """The runner's loop, until `stop` is set (the lease lost, or the server stopping)."""
+    counts = RunnerCounts()
+    last_scan = float("-inf")
+    days: dict[int, date] = {}
+    while not stop.is_set():
+        busy = consume_inbox(engine, counts)
+        prime(engine, counts)
+        turned = _days_turned(engine, days)
+        if turned or time.monotonic() - last_scan >= scan_seconds:
+            scan(engine, counts)
+            last_scan = time.monotonic()
+        if not busy:
+            stop.wait(poll_seconds)
+    return str(counts)
+
+
+# -- the context of a project ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Place:
+    project_id: int
+    window: Window
+
+    @property
+    def today(self) -> date:
+        return self.window.today
+
+
+def place_of(project_id: int, window: Window) -> _Place:
+    return _Place(project_id, window)
+
+
+def _places(conn: Connection, project_ids: Iterable[int]) -> dict[int, _Place]:
+    ids = sorted(set(project_ids))
+    if not ids:
+        return {}
+    places = {}
+    for row in conn.execute(select(projects).where(projects.c.id.in_(ids))):
+        project = _project(row)
+        tz = project.settings.zone
+        places[project.id] = _Place(project.id, Window(today=local_today(tz), rule=project.settings.health))
+    return places
+
+
+def _days_turned(engine: Engine, days: dict[int, date]) -> bool:
+    """Whether the day turned, in its time zone, for a project with a scanned playbook."""
+    with engine.connect() as conn:
+        ids = conn.execute(
+            select(playbooks.c.project_id)
+            .where(playbooks.c.enabled.is_(True), playbooks.c.trigger_type.in_(SCAN_TRIGGERS))
+            .distinct()
+        ).scalars()
+        places = _places(conn, list(ids))
+    turned = any(days.get(pid) not in (None, place.today) for pid, place in places.items())
+    days.update({pid: place.today for pid, place in places.items()})
+    return turned
+
+
+# -- firing -------------------------------------------------------------------------------
+
+
+def fire(
+    conn: Connection,
+    place: _Place,
+    stored: StoredPlaybook,
+    customer_id: int,
+    occurrence: str,
+    firing: Firing,
+    counts: RunnerCounts,
+) -> bool:
+    """Enroll one customer (if its conditions hold and it is not enrolled for this occurrence,
+    or ever for a playbook run once) and do the actions; in the caller's transaction."""
+    playbook = stored.playbook
+    if playbook.conditions and not matching_ids(
+        conn, place.project_id, playbook.subject, playbook.conditions, place.window, only=[customer_id]
+    ):
+        return False
+    now = utcnow()
+    inserted = Dialect(conn).insert_ignoring(
+        playbook_enrollments,
+        ("project_id", "playbook_id", "subject", "customer_id", "occurrence", "enrolled_at"),
+        [(place.project_id, stored.id, playbook.subject, customer_id, "" if playbook.once else occurrence, now)],
+        conflict=("playbook_id", "subject", "customer_id", "occurrence"),
+        returning="id",
+    )
+    if not inserted:
+        return False
+    card = customers(conn, place.project_id, playbook.subject, [customer_id]).get(customer_id)
+    if card is None:  # erased meanwhile
+        return False
+    done = run_actions(conn, place.project_id, stored.id, playbook, card, firing, place.today, now)
+    conn.execute(
+        playbook_runs.insert(),
+        {
+            "project_id": place.project_id,
+            "playbook_id": stored.id,
+            "enrollment_id": inserted[0][0],
+            "ran_at": now,
+            "fired_by": {"type": firing.kind, "occurrence": occurrence, **firing.detail},
+            "done": done,
+        },
+    )
+    counts.fired += 1
+    return True
+
+
+# -- 1. the inbox -------------------------------------------------------------------------
+
+
+def consume_inbox(engine: Engine, counts: RunnerCounts) -> int:
+    """Read, fire for and delete one batch of the inbox, in one transaction; rows read."""
+    try:
+        with engine.begin() as conn:
+            rows = conn.execute(select(trigger_inbox).order_by(trigger_inbox.c.id).limit(INBOX_BATCH)).all()
+            if not rows:
+                return 0
+            ids = [row.id for row in rows]
+            if conn.execute(delete(trigger_inbox).where(trigger_inbox.c.id.in_(ids))).rowcount != len(ids):
+                raise _Raced
+            places = _places(conn, {row.project_id for row in rows})
+            listening: dict[int, list[StoredPlaybook]] = {
+                pid: [s for s in enabled_playbooks(conn, pid) if s.playbook.trigger.type in INBOX_TRIGGERS]
+                for pid in places
+            }
+            for row in rows:
+                place = places.get(row.project_id)
+                if place is not None:
+                    _fire_inbox_row(conn, place, listening[row.project_id], row, counts)
+    except _Raced:
+        log.info("another runner consumed these inbox rows first")
+        return 0
+    counts.consumed += len(rows)
+    return len(rows)
+
+
+def _fire_inbox_row(
+    conn: Connection, place: _Place, listening: list[StoredPlaybook], row: Any, counts: RunnerCounts
+) -> None:
+    params = dict(row.params or {})
+    for stored in listening:
+        trigger = stored.playbook.trigger
+        subject = stored.playbook.subject
+        customer_id = row.account_id if subject == "account" else row.contact_id
+        if customer_id is None:  # an account playbook, and the event has no account (or the move is a contact's)
+            continue
+        if row.kind == "event" and trigger.type == "event":
+            if row.name != trigger.event or not trigger.matches_params(params):
+                continue
+            contact_uid = conn.execute(select(contacts.c.contact_uid).where(contacts.c.id == row.contact_id)).scalar()
+            event = {"name": row.name, "params": params, "occurred_at": _iso(row.occurred_at)}
+            firing = Firing("event", {"event": row.name}, event=event, contact_uid=contact_uid)
+        elif row.kind == "mrr" and trigger.type == "mrr":
+            before, after = params.get("before"), params.get("after")
+            if not trigger.matches_move(before, after):
+                continue
+            firing = Firing("mrr", {"before": before, "after": after, "effective_at": _iso(row.occurred_at)})
+        else:
+            continue
+        fire(conn, place, stored, customer_id, f"inbox:{row.id}", firing, counts)
+
+
+# -- 3. enabling ---------------------------------------------------------------------------
+
+
+def prime(engine: Engine, counts: RunnerCounts) -> None:
+    """Playbooks just enabled: a health, status or stage trigger enrolls who is in the state it
+    enters now (what the preview listed); inbox triggers have nothing to enroll until something
+    happens; scanned triggers are primed by their first look (scan)."""
+    with engine.begin() as conn:
+        conn.execute(
+            update(playbooks)
+            .where(
+                playbooks.c.enabled.is_(True),
+                playbooks.c.primed.is_(False),
+                playbooks.c.trigger_type.in_(INBOX_TRIGGERS),
+            )
+            .values(primed=True)
+        )
+        waiting = conn.execute(
+            select(playbooks.c.id, playbooks.c.project_id).where(
+                playbooks.c.enabled.is_(True),
+                playbooks.c.primed.is_(False),
+                playbooks.c.trigger_type.in_(HISTORY_TRIGGERS),
+            )
+        ).all()
+    for playbook_id, project_id in waiting:
+        with engine.begin() as conn:
+            claimed = conn.execute(
+                update(playbooks)
+                .where(playbooks.c.id == playbook_id, playbooks.c.primed.is_(False), playbooks.c.enabled.is_(True))
+                .values(primed=True)
+            ).rowcount
+            if not claimed:  # another runner primed it
+                continue
+            stored = find_playbook(conn, project_id, playbook_id)
+            place = _places(conn, [project_id]).get(project_id)
+            if stored is None or place is None:
+                continue
+            trigger = stored.playbook.trigger
+            if trigger.change == "left" or trigger.to == "any":
+                continue  # a change, not a state: nothing to enroll until one happens
+            occurrence = f"enabled:{utcnow():%Y%m%dT%H%M%S}"
+            for customer_id in state_matches(conn, place, stored):
+                fire(conn, place, stored, customer_id, occurrence, Firing(trigger.type, {"on": "enabled"}), counts)
+
+
+# -- 4. scanned triggers --------------------------------------------------------------------
+
+
+def scan(engine: Engine, counts: RunnerCounts) -> None:
+    """Look at every enabled scanned playbook: who entered (or left) its trigger's state."""
+    with engine.connect() as conn:
+        scanned = [s for s in enabled_playbooks(conn) if s.playbook.trigger.type in SCAN_TRIGGERS]
+    for stored in scanned:
+        try:
+            with engine.begin() as conn:
+                _scan_one(conn, stored, counts)
+        except Exception:  # one playbook's fault must not stop the others
+            log.exception("playbook %s: looking at its trigger failed", stored.id)
+
+
+def _scan_one(conn: Connection, stored: StoredPlaybook, counts: RunnerCounts) -> None:
+    # Locked first: a second runner's look at the same playbook waits, then sees what this
+    # one stored (PostgreSQL); SQLite's writer lock serialises already.
+    row = conn.execute(
+        select(playbooks.c.primed, playbooks.c.enabled).where(playbooks.c.id == stored.id).with_for_update()
+    ).first()
+    if row is None or not row.enabled:
+        return
+    place = _places(conn, [stored.project_id])[stored.project_id]
+    playbook = stored.playbook
+    current = state_matches(conn, place, stored)
+    before = {
+        r.customer_id: r.key
+        for r in conn.execute(
+            select(playbook_matches.c.customer_id, playbook_matches.c.key).where(
+                playbook_matches.c.playbook_id == stored.id
+            )
+        )
+    }
+    if playbook.trigger.change == "left" and playbook.trigger.type == "segment":
+        fired = {cid: key for cid, key in before.items() if cid not in current} if row.primed else {}
+    else:
+        fired = {cid: key for cid, key in current.items() if before.get(cid) != key}
+    gone = [cid for cid in before if cid not in current]
+    changed = {cid: key for cid, key in current.items() if before.get(cid) != key}
+    if gone:
+        conn.execute(
+            delete(playbook_matches).where(
+                playbook_matches.c.playbook_id == stored.id, playbook_matches.c.customer_id.in_(gone)
+            )
+        )
+    if changed:
+        conn.execute(
+            delete(playbook_matches).where(
+                playbook_matches.c.playbook_id == stored.id, playbook_matches.c.customer_id.in_(list(changed))
+            )
+        )
+        conn.execute(
+            playbook_matches.insert(),
+            [
+                {"playbook_id": stored.id, "subject": playbook.subject, "customer_id": cid, "key": key}
+                for cid, key in changed.items()
+            ],
+        )
+    for cid, key in fired.items():
+        detail = _scan_detail(stored, key)
+        fire(
+            conn,
+            place,
+            stored,
+            cid,
+            f"scan:{key or place.today.isoformat()}",
+            Firing(playbook.trigger.type, detail),
+            counts,
+        )
+    if not row.primed:
+        conn.execute(update(playbooks).where(playbooks.c.id == stored.id).values(primed=True))
+
+
+def state_matches(conn: Connection, place: Any, stored: StoredPlaybook) -> dict[int, str]:
+    """Who matches a scanned trigger's state now: customer id -> what matched ("" or a date)."""
+    trigger = stored.playbook.trigger
+    subject = stored.playbook.subject
+    if trigger.type == "segment":
+        query = segment_filters(conn, stored.project_id, subject, trigger.segment or "")
+        if query is None:
+            return {}
+        return dict.fromkeys(matching_ids(conn, stored.project_id, subject, query, place.window), "")
+    if trigger.type == "renewal":
+        assert trigger.within_days is not None
+        today = place.today
+        until = date.fromordinal(today.toordinal() + trigger.within_days)
+        query = join_terms(
+            [f"params.{trigger.field}>={today.isoformat()}", f"params.{trigger.field}<={until.isoformat()}T99"]
+        )
+        ids = matching_ids(conn, stored.project_id, subject, query, place.window)
+        found = {}
+        for cid, card in customers(conn, stored.project_id, subject, ids).items():
+            day = renewal_day(card.params, trigger.field)
+            if day is not None and today <= day <= until:
+                found[cid] = day.isoformat()
+        return found
+    if trigger.type == "health":
+        if trigger.to == "any":  # a change, not a state: nobody is in it now
+            return {}
+        return dict.fromkeys(matching_ids(conn, stored.project_id, subject, f"health={trigger.to}", place.window), "")
+    if trigger.type in ("status", "stage"):
+        return status_stage_matches(conn, place, stored)
+    return pulse_stale_matches(conn, place, stored)
+
+
+def status_stage_matches(conn: Connection, place: Any, stored: StoredPlaybook) -> dict[int, str]:
+    """Customers whose current status (or stage) is the one a trigger enters."""
+    return {}
+
+
+def pulse_stale_matches(conn: Connection, place: Any, stored: StoredPlaybook) -> dict[int, str]:
+    """Accounts whose latest Pulse went stale (health model's pulse_stale_after_days)."""
+    return {}
+
+
+def segment_filters(conn: Connection, project_id: int, subject: str, name: str) -> str | None:
+    """The filters (and search) of a saved segment of the playbook's subject, by name."""
+    query = conn.execute(
+        select(saved_segments.c.query).where(
+            saved_segments.c.project_id == project_id,
+            saved_segments.c.kind == list_subject(subject).value,
+            saved_segments.c.name == name,
+        )
+    ).scalar()
+    if query is None:
+        return None
+    kept = []
+    for text in split_terms(query):
+        term = read_term(text)
+        if term is not None and term.field in CONTROL and term.field != "q":
+            continue
+        kept.append(text)
+    return join_terms(kept)
+
+
+def _scan_detail(stored: StoredPlaybook, key: str) -> dict[str, Any]:
+    trigger = stored.playbook.trigger
+    if trigger.type == "segment":
+        return {"segment": trigger.segment, "change": trigger.change}
+    if trigger.type == "renewal":
+        return {"renewal_date": key, "within_days": trigger.within_days}
+    return {}
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat(timespec="milliseconds") + "Z"
