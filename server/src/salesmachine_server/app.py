@@ -189,7 +189,11 @@ def create_app(settings: Settings, engines: Engines | None = None) -> Starlette:
                 ),
                 # Playbooks' triggers firing (project/playbook_runner.py): a loop that runs
                 # while this process holds the lease, so "every" is only how soon it restarts.
-                PeriodicTask("playbooks", 1.0, functools.partial(run_playbooks, opened.writer)),
+                PeriodicTask(
+                    "playbooks",
+                    1.0,
+                    functools.partial(run_playbooks, opened.writer, scan_seconds=settings.playbook_scan_seconds),
+                ),
             ],
             settings.periodic_check_seconds,
         )
