@@ -44,7 +44,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 
 @pytest.fixture(scope="session")
 def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    process = ServerProcess(database_url, Path(tmp_path_factory.mktemp("server")) / "server.log").start()
+    # The health history is brought up to date every second (project/health_history.py), so that
+    # tests read it soon after they write; in production both default to a minute.
+    process = ServerProcess(
+        database_url,
+        Path(tmp_path_factory.mktemp("server")) / "server.log",
+        env={"SALESMACHINE_PERIODIC_CHECK_SECONDS": "1", "SALESMACHINE_HEALTH_REFRESH_SECONDS": "1"},
+    ).start()
     yield process
     process.stop()
 

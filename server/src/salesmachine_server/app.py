@@ -29,6 +29,7 @@ from salesmachine_server.ingest.segment_endpoints import (
     shared_endpoint,
 )
 from salesmachine_server.keys import load_server_key
+from salesmachine_server.project.health_history import bring_up_to_date
 from salesmachine_server.project.playbook_runner import run_playbooks
 from salesmachine_server.serving.cors import WriteCors
 from salesmachine_server.serving.credentials import ProjectDirectory
@@ -193,6 +194,11 @@ def create_app(settings: Settings, engines: Engines | None = None) -> Starlette:
                     "playbooks",
                     1.0,
                     functools.partial(run_playbooks, opened.writer, scan_seconds=settings.playbook_scan_seconds),
+                ),
+                PeriodicTask(
+                    "health",
+                    settings.health_refresh_seconds,
+                    functools.partial(bring_up_to_date, opened.writer),
                 ),
             ],
             settings.periodic_check_seconds,

@@ -82,6 +82,10 @@ class Settings:
     # Playbooks (project/playbook_runner.py): how often the runner looks at who matches a saved
     # segment, a stale Pulse or a renewal coming (and at once when a project's day turns).
     playbook_scan_seconds: float = 30.0
+    # How often the health history (project/health_history.py) is brought up to date: the
+    # customers the write path marked, the day turned, a rebuild after a model change. The
+    # periodic check above bounds it from below.
+    health_refresh_seconds: float = 60.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:

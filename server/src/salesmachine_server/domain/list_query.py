@@ -5,7 +5,8 @@ here and only here.
 
 A query string is `&`-separated terms, each `field<op>value` with op one of = != > >= < <=:
 `params.plan=pro`, `mrr>100`, `params.seats>=10`, `last_seen_at>=2024-01-01`,
-`active_days_14>3`, `health=good`, `account_uid=acme` (contacts: members of that account;
+`active_days_14>3`, `health=good`, `first_seen_at>-30d` (relative: 30 days ago),
+`account_uid=acme` (contacts: members of that account;
 accounts: that account). A bare name that is not one of the list's own fields is a param
 (`plan=pro` is `params.plan=pro`). The control terms `q` (search uids, e-mail and name, and an
 account's domain: store/read/filters.py), `sort`, `limit` and `cursor` take `=` only.
@@ -94,6 +95,18 @@ SORT_FIELDS: dict[Subject, dict[str, FieldType]] = {
 
 
 @dataclass(frozen=True)
+class Ago:
+    """A time relative to when the filter is applied: `-30d` is 30 days before now. Lists resolve
+    it at the moment they are read (store/read/filters.py); the health history at each day it
+    evaluates (domain/health_timeline.py), by whole days."""
+
+    days: int
+
+
+_AGO = re.compile(r"^-(?P<days>[0-9]{1,5})d$")
+
+
+@dataclass(frozen=True)
 class Term:
     """One `field<op>value` of a query string as written: the field without the spaces around
     it, the value exactly as sent."""
@@ -107,7 +120,7 @@ class Term:
 class Filter:
     field: str  # a common field, account_uid, or "params.<key>"
     op: str
-    value: Any  # str, float, datetime, or None (is missing / exists)
+    value: Any  # str, float, datetime, Ago, or None (is missing / exists)
 
     @property
     def param_key(self) -> str | None:
@@ -200,6 +213,9 @@ def _filter(term: Term) -> Filter:
             raise QueryError(name, "value", f"{name}{op} needs a value")
         return Filter(name, op, None)  # = missing, != present
     if field_type == FieldType.DATETIME:
+        relative = _AGO.match(value.strip())
+        if relative is not None:
+            return Filter(name, op, Ago(int(relative["days"])))
         try:
             return Filter(name, op, parse_time(value, name))
         except Invalid as exc:

@@ -1,1 +1,1 @@
-"""From the data to what follows from it: history, and playbooks' triggers firing."""
+"""From the stored data to the model: the health history, kept current and rebuilt; playbooks' triggers firing."""

@@ -67,6 +67,17 @@ contacts = Table(
     Column("not_bad_day", Date),
     Index("ix_contacts_good_day", "project_id", "good_day"),
     Index("ix_contacts_not_bad_day", "project_id", "not_bad_day"),
+    # The first day whose health may have changed since the history was last brought up to
+    # date (project/health_history.py); NULL when it is current. Set by the write path in the
+    # statement that notes first and last seen, so marking costs no statement of its own.
+    Column("health_dirty_from", Date),
+    Index(
+        "ix_contacts_health_dirty",
+        "project_id",
+        "id",
+        sqlite_where=text("health_dirty_from IS NOT NULL"),
+        postgresql_where=text("health_dirty_from IS NOT NULL"),
+    ),
     # The newest contacts, on the home page (store/read/signups.py).
     Index("ix_contacts_project_first_seen", "project_id", "first_seen_at", "id"),
     # Who looks after the contact: a dashboard user (migration 0011, store/records/owners.py).
@@ -101,6 +112,14 @@ accounts = Table(
     # Who looks after the account: a dashboard user (migration 0011, store/records/owners.py).
     Column("owner_user_id", Id, ForeignKey("users.id")),
     Index("ix_accounts_owner", "project_id", "owner_user_id"),
+    Column("health_dirty_from", Date),  # as on contacts
+    Index(
+        "ix_accounts_health_dirty",
+        "project_id",
+        "id",
+        sqlite_where=text("health_dirty_from IS NOT NULL"),
+        postgresql_where=text("health_dirty_from IS NOT NULL"),
+    ),
 )
 
 memberships = Table(
@@ -563,4 +582,65 @@ smtp_settings = Table(
     Column("from_address", String(320), nullable=False),
     Column("security", String(16), nullable=False),  # "starttls", "ssl" or "none"
     Column("updated_at", DateTime, nullable=False),
+)
+
+# -- health history (migration 0010_health_history, docs/health.md) ------------------------------
+# Each contact's and account's status, stage, health band and reason as intervals of local days:
+# a row per state, [from_day, to_day), to_day NULL for the state in force. Storage grows with
+# changes, not with days (project/health_history.py keeps it). `customer_id` is a contact's or an
+# account's id by `subject`; no foreign key, so erasing a customer deletes its rows explicitly.
+health_history = Table(
+    "health_history",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("project_id", Id, ForeignKey("projects.id"), nullable=False),
+    Column("subject", String(16), nullable=False),  # "account" or "contact"
+    Column("customer_id", Id, nullable=False),
+    Column("from_day", Date, nullable=False),
+    Column("to_day", Date),
+    Column("status", String(16), nullable=False),
+    Column("stage", String(200)),
+    Column("band", String(16)),
+    Column("reason", Text, nullable=False),
+    Column("written_by", String(16), nullable=False),  # "live" or "rebuild"
+    Column("written_at", DateTime, nullable=False),
+    Index("ix_health_history_customer", "project_id", "subject", "customer_id", "from_day"),
+    Index("ix_health_history_band", "project_id", "subject", "to_day", "band"),
+)
+
+# Every health model document a project saved (domain/health_model.py); the newest is in force.
+health_models = Table(
+    "health_models",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("project_id", Id, ForeignKey("projects.id"), nullable=False),
+    Column("document", Params, nullable=False),
+    Column("saved_at", DateTime, nullable=False),
+    Column("saved_by", String(320)),
+    Index("ix_health_models_project", "project_id", "id"),
+)
+
+# A manager's rating of an account, 0 to 5, with why: the Pulse.
+pulses = Table(
+    "pulses",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("project_id", Id, ForeignKey("projects.id"), nullable=False),
+    Column("account_id", Id, nullable=False),
+    Column("score", Integer, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("author", String(320), nullable=False),
+    Column("rated_at", DateTime, nullable=False),
+    Index("ix_pulses_account", "project_id", "account_id", "rated_at"),
+)
+
+# How far each project's history was brought: the model it was built with (health_models.id, 0
+# for the default), the time zone its days are in, and the last day evaluated for everyone.
+health_cursors = Table(
+    "health_cursors",
+    metadata,
+    Column("project_id", Id, ForeignKey("projects.id"), primary_key=True, autoincrement=False),
+    Column("model_id", Id, nullable=False),
+    Column("zone", String(64), nullable=False),
+    Column("through_day", Date, nullable=False),
 )

@@ -9,12 +9,13 @@ always selects what its list shows.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, Table, and_, exists, func, not_, or_, select
 
 from salesmachine_server.domain.health import HealthRule
-from salesmachine_server.domain.list_query import ACCOUNT_UID, Filter, ListQuery, Subject
+from salesmachine_server.domain.list_query import ACCOUNT_UID, Ago, Filter, ListQuery, Subject
 from salesmachine_server.enrich.domains import FREE_MAIL, PARAM_KEYS
 from salesmachine_server.store.db.schema import accounts, contact_uids, contacts, memberships
 from salesmachine_server.store.read.json_params import param_number, param_text
@@ -113,13 +114,16 @@ def filter_condition(
         expression = param_text(dialect, params_column, key)
     if one.value is None:
         return expression.is_(None) if one.op == "=" else expression.is_not(None)
+    value = one.value
+    if isinstance(value, Ago):  # relative to now, as the list is read
+        value = datetime.now(UTC).replace(tzinfo=None) - timedelta(days=value.days)
     conditions: dict[str, Callable[[], ColumnElement[bool]]] = {
-        "=": lambda: expression == one.value,
-        "!=": lambda: or_(expression != one.value, expression.is_(None)),
-        ">": lambda: expression > one.value,
-        ">=": lambda: expression >= one.value,
-        "<": lambda: expression < one.value,
-        "<=": lambda: expression <= one.value,
+        "=": lambda: expression == value,
+        "!=": lambda: or_(expression != value, expression.is_(None)),
+        ">": lambda: expression > value,
+        ">=": lambda: expression >= value,
+        "<": lambda: expression < value,
+        "<=": lambda: expression <= value,
     }
     return conditions[one.op]()
 

@@ -5,21 +5,29 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from salesmachine_server.store.db.dialect import Dialect, unnest
 from salesmachine_server.store.db.schema import account_days, accounts, contact_days, contacts
-from salesmachine_server.store.write.health_marks import MarkWriter
+from salesmachine_server.store.write.health_marks import FAR_BACK, MarkWriter
 from salesmachine_server.store.write.memberships import Members, add_member_days
 
 Owner = tuple[str, int]  # ("contact" | "account", row id)
+ONE_DAY = timedelta(days=1)
 
 _DAY_COLUMNS = ("contact_id", "day", "project_id", "events")
 _ACCOUNT_DAY_COLUMNS = ("account_id", "day", "project_id")
 # first_seen_at lowered and last_seen_at raised to what the run saw; a row without activity
-# in the run (False) leaves last_seen_at alone.
+# in the run (False) leaves last_seen_at alone. The same statement marks the row's health for
+# re-evaluation from the earliest day the run may have changed (project/health_history.py):
+# a UTC day minus one is on or before the local day in any time zone, and the mark costs no
+# statement of its own.
 _FIRST = "first_seen_at = CASE WHEN t.first_seen_at > {f} THEN {f} ELSE t.first_seen_at END"
 _LAST = "last_seen_at = CASE WHEN t.last_seen_at IS NULL OR t.last_seen_at < {l} THEN {l} ELSE t.last_seen_at END"
+_DIRTY = (
+    "health_dirty_from = CASE WHEN t.health_dirty_from IS NULL OR t.health_dirty_from > {d} THEN {d} "
+    "ELSE t.health_dirty_from END"
+)
 _SEEN = {
     (engine, kind, active): sql
     for kind, table in (("contact", contacts), ("account", accounts))
@@ -28,15 +36,22 @@ _SEEN = {
         (
             "sqlite",
             f"UPDATE {table.name} AS t SET {_FIRST.format(f='?2')}"
-            + (f", {_LAST.format(l='?3')}" if active else "")
+            + (f", {_LAST.format(l='?3')}, {_DIRTY.format(d='?4')}" if active else f", {_DIRTY.format(d='?3')}")
             + " WHERE id = ?1",
         ),
         (
             "postgresql",
             f"UPDATE {table.name} AS t SET {_FIRST.format(f='v.first_seen_at')}"
             + (f", {_LAST.format(l='v.last_seen_at')}" if active else "")
-            + f" FROM {unnest(table, ('id', 'first_seen_at', 'last_seen_at') if active else ('id', 'first_seen_at'))}"
-            " WHERE t.id = v.id",
+            + f", {_DIRTY.format(d='v.health_dirty_from')}"
+            + " FROM "
+            + unnest(
+                table,
+                ("id", "first_seen_at", "last_seen_at", "health_dirty_from")
+                if active
+                else ("id", "first_seen_at", "health_dirty_from"),
+            )
+            + " WHERE t.id = v.id",
         ),
     )
 }
@@ -90,20 +105,23 @@ class Activity:
                 account_days, _ACCOUNT_DAY_COLUMNS, account_rows, conflict=("account_id", "day"), returning="account_id"
             )
         }
+        changed_from = min((day for _, day in self.days), default=FAR_BACK)
         if members.new:
             add_member_days(db, members.new)
             changed.update(a for a, _ in members.new)
-        marks.refresh(project_id, days, changed)
+            changed_from = FAR_BACK  # the new member's every day is the account's now
+        marks.refresh(project_id, days, changed, changed_from)
 
     def save_seen(self, db: Dialect) -> None:
-        """first_seen_at and last_seen_at of every row the run saw."""
+        """first_seen_at and last_seen_at of every row the run saw, and its health mark."""
         for kind in ("contact", "account"):
             active, idle = [], []
             for (k, row_id), s in self.seen_rows.items():
                 if k == kind:
+                    dirty = db.day(s.first.date() - ONE_DAY)
                     if s.last_activity is None:
-                        idle.append((row_id, db.time(s.first)))
+                        idle.append((row_id, db.time(s.first), dirty))
                     else:
-                        active.append((row_id, db.time(s.first), db.time(s.last_activity)))
+                        active.append((row_id, db.time(s.first), db.time(s.last_activity), dirty))
             db.many(_SEEN["sqlite", kind, True], _SEEN["postgresql", kind, True], active)
             db.many(_SEEN["sqlite", kind, False], _SEEN["postgresql", kind, False], idle)

@@ -38,11 +38,13 @@ from salesmachine_server.store.db.schema import (
     memberships,
     mrr_changes,
     notes,
+    pulses,
     rejected_items,
     suppressions,
     tasks,
 )
-from salesmachine_server.store.write import health_marks
+from salesmachine_server.store.write import health_history, health_marks
+from salesmachine_server.store.write.health_marks import FAR_BACK
 
 # Rows per transaction: a few tens of milliseconds of the write lock on either engine.
 BATCH = 2000
@@ -105,6 +107,7 @@ def erase_contact(
         _delete_work_items(conn, erased, project_id, "contact", contact_id)
         erased.add("uids", conn.execute(delete(contact_uids).where(contact_uids.c.contact_id == contact_id)).rowcount)
         erased.add("contacts", conn.execute(delete(contacts).where(contacts.c.id == contact_id)).rowcount)
+        health_history.delete_customers(conn, project_id, "contact", [contact_id])
         _recompute_accounts(conn, project_id, account_ids)
         erased.uid_hashes = _suppress(conn, project_id, "contact", uids, hasher, now)
     erased.add("rejected_items", _delete_rejected(engine, project_id, frozenset(uids), batch))
@@ -137,7 +140,9 @@ def erase_account(
             "mrr_changes", conn.execute(delete(mrr_changes).where(mrr_changes.c.account_id == account_id)).rowcount
         )
         _delete_work_items(conn, erased, project_id, "account", account_id)
+        erased.add("pulses", conn.execute(delete(pulses).where(pulses.c.account_id == account_id)).rowcount)
         erased.add("accounts", conn.execute(delete(accounts).where(accounts.c.id == account_id)).rowcount)
+        health_history.delete_customers(conn, project_id, "account", [account_id])
     erased.add("rejected_items", _delete_rejected(engine, project_id, frozenset({uid}), batch))
     return erased
 
@@ -235,7 +240,10 @@ def _recompute_accounts(conn: Connection, project_id: int, account_ids: Sequence
             .correlate(accounts)
             .scalar_subquery()
         )
-        conn.execute(update(accounts).where(accounts.c.id.in_(part)).values(last_seen_at=latest))
+        # Their health history is computed again, as if the contact had never been.
+        conn.execute(
+            update(accounts).where(accounts.c.id.in_(part)).values(last_seen_at=latest, health_dirty_from=FAR_BACK)
+        )
     health_marks.refresh_rows(conn, project_id, "account", account_ids)
 
 

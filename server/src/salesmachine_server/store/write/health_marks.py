@@ -135,10 +135,20 @@ _NEW_CONTACT_DAYS = {
     "JOIN contact_days AS cd ON cd.contact_id = v.contact_id AND cd.day = v.day AND cd.events = v.events "
     "WHERE t.id = v.contact_id",
 }
+# The accounts whose days changed are also marked for their health history (project/
+# health_history.py) from a day on: `?4` (a run's earliest new day, or far back for a new member).
+_MARK_HEALTH = (
+    "health_dirty_from = CASE WHEN health_dirty_from IS NULL OR health_dirty_from > {d} THEN {d} "
+    "ELSE health_dirty_from END"
+)
 _ACCOUNTS = {
-    "sqlite": f"UPDATE accounts SET {_set_marks('account', 'accounts', '?2', '?3')} WHERE id = ?1",
-    "postgresql": f"UPDATE accounts AS t SET {_set_marks('account', 't', '%s', '%s')} WHERE t.id = ANY(%s)",
+    "sqlite": f"UPDATE accounts SET {_set_marks('account', 'accounts', '?2', '?3')}, "
+    f"{_MARK_HEALTH.format(d='?4')} WHERE id = ?1",
+    "postgresql": f"UPDATE accounts AS t SET {_set_marks('account', 't', '%s', '%s')}, "
+    f"{_MARK_HEALTH.format(d='%s::date')} WHERE t.id = ANY(%s)",
 }
+# Far enough back for any history: a new membership brings every day of its contact.
+FAR_BACK = date(1970, 1, 1)
 
 
 class MarkWriter:
@@ -160,10 +170,16 @@ class MarkWriter:
             self.rules[project_id] = (found[0][0], found[0][1]) if found else thresholds(self.conn, project_id)
         return self.rules[project_id]
 
-    def refresh(self, project_id: int, days: Sequence[tuple[Any, Any, int]], changed_accounts: set[int]) -> None:
+    def refresh(
+        self,
+        project_id: int,
+        days: Sequence[tuple[Any, Any, int]],
+        changed_accounts: set[int],
+        changed_from: date = FAR_BACK,
+    ) -> None:
         """`days`: the run's (contact_id, day, events) as written to contact_days (the dialect's
         day format), of which those whose count is the run's own are new; `changed_accounts`:
-        the accounts with a new row of account_days."""
+        the accounts with a new row of account_days, on `changed_from` or later."""
         if not days and not changed_accounts:
             return
         good, not_bad = self.thresholds(project_id)
@@ -172,15 +188,16 @@ class MarkWriter:
                 self.db.execute(_NEW_CONTACT_DAYS["postgresql"], (good, not_bad, *(list(col) for col in zip(*days))))
             else:
                 self.db.execute(_NEW_CONTACT_DAYS["sqlite"], [(*row, good, not_bad) for row in days], many=True)
-        self.refresh_accounts(sorted(changed_accounts), good, not_bad)
+        self.refresh_accounts(sorted(changed_accounts), good, not_bad, changed_from)
 
-    def refresh_accounts(self, account_ids: Sequence[int], good: int, not_bad: int) -> None:
+    def refresh_accounts(self, account_ids: Sequence[int], good: int, not_bad: int, changed_from: date) -> None:
         if not account_ids:
             return
+        day = self.db.day(changed_from)
         if self.db.postgres:
-            self.db.execute(_ACCOUNTS["postgresql"], (good, not_bad, list(account_ids)))
+            self.db.execute(_ACCOUNTS["postgresql"], (good, not_bad, day, day, list(account_ids)))
         else:
-            self.db.execute(_ACCOUNTS["sqlite"], [(a, good, not_bad) for a in account_ids], many=True)
+            self.db.execute(_ACCOUNTS["sqlite"], [(a, good, not_bad, day) for a in account_ids], many=True)
 
 
 # -- whole rows and projects (alias merges, time zone and threshold changes) -------------------

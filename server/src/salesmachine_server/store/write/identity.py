@@ -28,7 +28,8 @@ from salesmachine_server.store.db.schema import (
     notes,
     tasks,
 )
-from salesmachine_server.store.write import health_marks
+from salesmachine_server.store.write import health_history, health_marks
+from salesmachine_server.store.write.health_marks import FAR_BACK
 from salesmachine_server.store.write.memberships import add_member_days
 
 # How often uids are looked up again when other processes merged or created them meanwhile.
@@ -243,4 +244,9 @@ class Identity:
         add_member_days(db, [(a, keep) for a in account_ids])
         health_marks.refresh_rows(self.conn, project_id, "contact", [keep])
         health_marks.refresh_rows(self.conn, project_id, "account", account_ids)
+        # Their health history is computed again from the start; the contact merged away has none.
+        for table, ids in ((contacts, [keep]), (accounts, account_ids)):
+            for part in chunks(ids):
+                self.conn.execute(update(table).where(table.c.id.in_(part)).values(health_dirty_from=FAR_BACK))
+        health_history.delete_customers(self.conn, project_id, "contact", [gone])
         self.forget(project_id)

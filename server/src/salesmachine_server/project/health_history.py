@@ -1,0 +1,272 @@
+"""The health history, kept current by the server itself (docs/health.md, "The history").
+
+`bring_up_to_date` is the body of the `health` periodic task (serving/periodic.py: one server
+process at a time, under a lease). For each project it does the first of these that applies:
+
+1. **rebuild**: the history was built with another model or time zone (or never): every
+   customer's states over the last two years are computed again and replace what was stored,
+   `written_by = 'rebuild'`;
+2. **turn the day**: the last day evaluated for everyone is before today: every customer's
+   states from that day on (their windows moved, a Pulse went stale, a stage's relative date
+   passed) are computed and only the changes written;
+
+then, always, **the customers the write path marked** (`health_dirty_from`: store/write/
+activity.py sets it in the statement it already runs, so marking costs no statement of its
+own) are computed again from the first day their data changed, `written_by = 'live'`.
+
+Work goes group by group of customers (an id range, `GROUP` ids), each group one transaction:
+one statement per kind of input for the group, one pass over each customer's sorted rows
+(domain/health_timeline.py), so a day turned for 100,000 accounts is 50 groups, never a
+customer at a time, never a day at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, Engine, Select, and_, bindparam, delete, func, select, update
+
+from salesmachine_server.domain.health_model import SUBJECTS, HealthModel
+from salesmachine_server.domain.health_timeline import Interval, Needs, intervals
+from salesmachine_server.domain.project_settings import from_stored
+from salesmachine_server.domain.timezones import local_today
+from salesmachine_server.store.db.schema import accounts, contacts, health_cursors, health_models, projects
+from salesmachine_server.store.read.health_inputs import Scope, id_ranges, load
+from salesmachine_server.store.read.health_models import in_force
+from salesmachine_server.store.write.health_history import delete_customers, replace_from
+
+log = logging.getLogger("salesmachine.health")
+
+HISTORY_DAYS = 731  # two years, and the day of today
+GROUP = 2000  # customers per group (and per transaction)
+
+__all__ = ["HISTORY_DAYS", "Interval", "bring_up_to_date", "replay"]
+
+
+def _zone(conn: Connection, project_id: int) -> ZoneInfo:
+    settings = conn.execute(select(projects.c.settings).where(projects.c.id == project_id)).scalar_one()
+    return from_stored(settings).zone
+
+
+def evaluate(
+    conn: Connection,
+    project_id: int,
+    tz: ZoneInfo,
+    model: HealthModel,
+    subject: str,
+    scope: Scope,
+    start: date,
+    end: date,
+) -> dict[int, list[Interval]]:
+    """The states over [start, end] of the customers of `scope` (each from its first day)."""
+    part = model.of(subject)
+    needs = Needs.of(part)
+    rows = load(conn, project_id, tz, subject, part, needs, scope, start, end)
+    stale = model.pulse_stale_after_days
+    found = {cid: intervals(part, needs, stale, r, start, end) for cid, r in rows.items()}
+    return {cid: states for cid, states in found.items() if states}
+
+
+def replay(
+    conn: Connection, project_id: int, model: HealthModel, subject: str, from_day: date, to_day: date
+) -> dict[int, list[Interval]]:
+    """Every customer's states over [from_day, to_day] by `model` (saved or a draft), computed
+    and not stored: the backtest's input. Each customer's last interval ends at to_day + 1."""
+    tz = _zone(conn, project_id)
+    out: dict[int, list[Interval]] = {}
+    for scope in id_ranges(conn, project_id, subject, GROUP):
+        out.update(evaluate(conn, project_id, tz, model, subject, scope, from_day, to_day))
+    return out
+
+
+def _opened(states: dict[int, list[Interval]], today: date) -> dict[int, list[Interval]]:
+    """The last state of each customer left open (to_day NULL) when it reaches today."""
+    end = today + timedelta(days=1)
+    out = {}
+    for cid, found in states.items():
+        last = found[-1]
+        if last.to_day == end:
+            found = [*found[:-1], Interval(last.from_day, None, last.status, last.stage, last.band, last.reason)]
+        out[cid] = found
+    return out
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class _Cursor:
+    model_id: int
+    zone: str
+    through_day: date
+
+
+def _save_cursor(conn: Connection, project_id: int, cursor: _Cursor) -> None:
+    # One writer of a project's cursor at a time (the task's lease): delete and insert is enough.
+    conn.execute(delete(health_cursors).where(health_cursors.c.project_id == project_id))
+    conn.execute(
+        health_cursors.insert().values(
+            project_id=project_id, model_id=cursor.model_id, zone=cursor.zone, through_day=cursor.through_day
+        )
+    )
+
+
+def bring_up_to_date(engine: Engine, stop: threading.Event, today: date | None = None) -> str:
+    """The periodic task: each project rebuilt, its day turned, and its marked customers
+    evaluated, as needed. A project with nothing to do costs nothing: which ones have work is
+    three statements for all of them. Returns what it did, for the log."""
+    done = {"rebuilt": 0, "turned": 0, "marked": 0}
+    for project_id, model, model_id, tz, cursor, marked in _projects_with_work(engine, today):
+        if stop.is_set():
+            break
+        local = today or local_today(tz)
+        if cursor is None or cursor.model_id != model_id or cursor.zone != tz.key:
+            if rebuild(engine, project_id, tz, model, model_id, local, stop):
+                done["rebuilt"] += 1
+        elif cursor.through_day < local and turn_day(engine, project_id, tz, model, cursor, local, stop):
+            done["turned"] += 1
+        if marked:
+            done["marked"] += evaluate_marked(engine, project_id, tz, model, local, stop)
+    return ", ".join(f"{n} {what}" for what, n in done.items())
+
+
+def _projects_with_work(
+    engine: Engine, today: date | None
+) -> list[tuple[int, HealthModel, int, ZoneInfo, _Cursor | None, bool]]:
+    """(project, its model, the model's id, its zone, its cursor, whether it has marked
+    customers) of the projects with something to do."""
+    c = health_cursors.c
+    newest = select(func.max(health_models.c.id)).where(health_models.c.project_id == projects.c.id).scalar_subquery()
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(projects.c.id, projects.c.settings, c.model_id, c.zone, c.through_day, newest.label("newest"))
+            .select_from(projects.outerjoin(health_cursors, c.project_id == projects.c.id))
+            .order_by(projects.c.id)
+        ).all()
+        marked = {
+            project_id
+            for table in (accounts, contacts)
+            for project_id in conn.execute(
+                select(table.c.project_id).where(table.c.health_dirty_from.is_not(None)).distinct()
+            ).scalars()
+        }
+        work = []
+        for row in rows:
+            tz = from_stored(row.settings).zone
+            cursor = None if row.model_id is None else _Cursor(row.model_id, row.zone, row.through_day)
+            stale = (
+                cursor is None
+                or cursor.model_id != (row.newest or 0)
+                or cursor.zone != tz.key
+                or cursor.through_day < (today or local_today(tz))
+            )
+            if stale or row.id in marked:
+                force = in_force(conn, row.id)
+                work.append((row.id, force.model, force.model_id, tz, cursor, row.id in marked))
+    return work
+
+
+def rebuild(
+    engine: Engine,
+    project_id: int,
+    tz: ZoneInfo,
+    model: HealthModel,
+    model_id: int,
+    today: date,
+    stop: threading.Event,
+) -> bool:
+    """Every customer's history over the last two years, computed again with `model`. True when
+    complete (then the cursor says so); a stopped rebuild starts over at the next run."""
+    start = today - timedelta(days=HISTORY_DAYS - 1)
+    with engine.begin() as conn:  # marks set before now are covered by what follows
+        for table in (accounts, contacts):
+            conn.execute(
+                update(table)
+                .where(table.c.project_id == project_id, table.c.health_dirty_from.is_not(None))
+                .values(health_dirty_from=None)
+            )
+    for subject in SUBJECTS:
+        with engine.connect() as conn:
+            scopes = id_ranges(conn, project_id, subject, GROUP)
+        for scope in scopes:
+            if stop.is_set():
+                return False
+            with engine.begin() as conn:
+                states = _opened(evaluate(conn, project_id, tz, model, subject, scope, start, today), today)
+                ids = list(conn.execute(_ids_in(subject, project_id, scope)).scalars())
+                delete_customers(conn, project_id, subject, ids)
+                replace_from(conn, project_id, subject, start, states, ids, "rebuild", _now())
+    with engine.begin() as conn:
+        _save_cursor(conn, project_id, _Cursor(model_id, tz.key, today))
+    log.info("health: rebuilt the history of project %d (model %d)", project_id, model_id)
+    return True
+
+
+def turn_day(
+    engine: Engine,
+    project_id: int,
+    tz: ZoneInfo,
+    model: HealthModel,
+    cursor: _Cursor,
+    today: date,
+    stop: threading.Event,
+) -> bool:
+    """Everyone's states from the day after the last one evaluated to today; only changes written."""
+    start = cursor.through_day + timedelta(days=1)
+    for subject in SUBJECTS:
+        with engine.connect() as conn:
+            scopes = id_ranges(conn, project_id, subject, GROUP)
+        for scope in scopes:
+            if stop.is_set():
+                return False
+            with engine.begin() as conn:
+                states = _opened(evaluate(conn, project_id, tz, model, subject, scope, start, today), today)
+                ids = list(conn.execute(_ids_in(subject, project_id, scope)).scalars())
+                replace_from(conn, project_id, subject, start, states, ids, "live", _now())
+    with engine.begin() as conn:
+        _save_cursor(conn, project_id, _Cursor(cursor.model_id, cursor.zone, today))
+    return True
+
+
+def evaluate_marked(
+    engine: Engine, project_id: int, tz: ZoneInfo, model: HealthModel, today: date, stop: threading.Event
+) -> int:
+    """The customers the write path marked, each from the first day its data changed."""
+    horizon = today - timedelta(days=HISTORY_DAYS - 1)
+    count = 0
+    for subject, table in (("account", accounts), ("contact", contacts)):
+        while not stop.is_set():
+            with engine.begin() as conn:
+                marked = conn.execute(
+                    select(table.c.id, table.c.health_dirty_from)
+                    .where(table.c.project_id == project_id, table.c.health_dirty_from.is_not(None))
+                    .order_by(table.c.id)
+                    .limit(GROUP)
+                ).all()
+                if not marked:
+                    break
+                # Cleared only where the mark is still the one read: a writer that marked again
+                # since (an earlier day) leaves its mark for the next round.
+                conn.execute(
+                    update(table)
+                    .where(and_(table.c.id == bindparam("cid"), table.c.health_dirty_from == bindparam("since")))
+                    .values(health_dirty_from=None),
+                    [{"cid": customer_id, "since": since} for customer_id, since in marked],
+                )
+                start = max(horizon, min(today, min(since for _, since in marked)))
+                ids = tuple(customer_id for customer_id, _ in marked)
+                states = _opened(evaluate(conn, project_id, tz, model, subject, Scope(ids=ids), start, today), today)
+                replace_from(conn, project_id, subject, start, states, ids, "live", _now())
+                count += len(ids)
+    return count
+
+
+def _ids_in(subject: str, project_id: int, scope: Scope) -> Select[Any]:
+    table = accounts if subject == "account" else contacts
+    return select(table.c.id).where(table.c.project_id == project_id, scope.on(table.c.id))
