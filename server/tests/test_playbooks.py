@@ -19,7 +19,13 @@ import pytest
 
 from tests.support import Project, ServerProcess, StoredData, make_project, postgres_database
 
-ENV = {"SALESMACHINE_PLAYBOOK_SCAN_SECONDS": "1", "SALESMACHINE_DELIVERY_ALLOW_PRIVATE_NETWORKS": "1"}
+ENV = {
+    "SALESMACHINE_PLAYBOOK_SCAN_SECONDS": "1",
+    "SALESMACHINE_DELIVERY_ALLOW_PRIVATE_NETWORKS": "1",
+    # The health history brought up to date every second, so that its triggers fire in seconds.
+    "SALESMACHINE_PERIODIC_CHECK_SECONDS": "1",
+    "SALESMACHINE_HEALTH_REFRESH_SECONDS": "1",
+}
 ISSUE_SHAPE: dict[str, Any] = {
     "name": "Payment failed",
     "enrollment": "every_time",
@@ -261,29 +267,166 @@ def test_mrr_churn_and_expansion_above_an_amount_fire(pb: Project) -> None:
 # -- state triggers ------------------------------------------------------------------------------
 
 
-def test_health_turning_bad_enrolls_who_is_bad_when_enabled_and_meets_the_conditions(pb: Project) -> None:
-    old = (datetime.now(UTC) - timedelta(days=40)).isoformat()
-    for uid, mrr in (("big", 5000), ("small", 50)):
-        send(pb, "/v1/account", {"account_uid": uid, "params": {"mrr": mrr}})
-        send(
-            pb,
-            "/v1/track/event",
-            {"contact_uid": f"{uid}-user", "event_uid": "login", "created_at": old, "params": {"account_uid": uid}},
-        )
-    document = {
-        "name": "Big account turned bad",
-        "trigger": {"type": "health", "to": "bad"},
-        "conditions": "mrr>1000",
-        "actions": [{"type": "slack", "url": "https://hooks.slack.example/x", "text": "{{account.uid}} is bad"}],
-        "enabled": False,
-    }
+def inactive_account(project: Project, uid: str, mrr: float, days_ago: int = 20, **params: Any) -> None:
+    """An account paying `mrr` whose one contact was last active `days_ago` days ago: its
+    health turns bad 14 days after that (the default rule), so its history has that change."""
+    old = (datetime.now(UTC) - timedelta(days=days_ago)).isoformat()
+    send(project, "/v1/account", {"account_uid": uid, "params": {"mrr": mrr, **params}})
+    send(
+        project,
+        "/v1/track/event",
+        {"contact_uid": f"{uid}-user", "event_uid": "login", "created_at": old, "params": {"account_uid": uid}},
+    )
+
+
+def current_band(project: Project, uid: str) -> str | None:
+    rows = project.stored.rows(
+        "SELECT h.band FROM health_history h JOIN accounts a ON a.id = h.customer_id "
+        "WHERE h.project_id = :p AND h.subject = 'account' AND a.account_uid = :u AND h.to_day IS NULL",
+        p=project.id,
+        u=uid,
+    )
+    return rows[0].band if rows else None
+
+
+def history_built(project: Project, model_id: int | None = None) -> None:
+    """Wait until the server built the project's health history (with model `model_id`): what
+    it writes from then on is `live`, what fires triggers; a rebuild rewrites the past silently."""
+
+    def built() -> bool:
+        rows = project.stored.rows("SELECT model_id FROM health_cursors WHERE project_id = :p", p=project.id)
+        return bool(rows) and (model_id is None or rows[0].model_id == model_id)
+
+    wait_for(built, 20)
+
+
+def current_status(project: Project, uid: str) -> str | None:
+    rows = project.stored.rows(
+        "SELECT h.status FROM health_history h JOIN accounts a ON a.id = h.customer_id "
+        "WHERE h.project_id = :p AND h.subject = 'account' AND a.account_uid = :u AND h.to_day IS NULL",
+        p=project.id,
+        u=uid,
+    )
+    return rows[0].status if rows else None
+
+
+SLACK_BAD = {
+    "name": "Big account turned bad",
+    "trigger": {"type": "health", "to": "bad"},
+    "conditions": "mrr>1000",
+    "actions": [{"type": "slack", "url": "https://hooks.slack.example/x", "text": "{{account.uid}} is bad"}],
+}
+
+
+def test_health_turning_bad_fires_from_the_live_history_when_the_conditions_hold(pb: Project) -> None:
+    saved = create(pb, SLACK_BAD)
+    history_built(pb)
+    inactive_account(pb, "big", 5000)
+    inactive_account(pb, "small", 50)
+    wait_for(lambda: current_band(pb, "big") == "bad" and current_band(pb, "small") == "bad", 20)
+    wait_for(lambda: len(deliveries(pb, saved["id"])) == 1)
+    settle()
+    sent = deliveries(pb, saved["id"])
+    assert [payload(d)["text"] for d in sent] == ["big is bad"]
+    run = pb.stored.rows("SELECT fired_by FROM playbook_runs WHERE playbook_id = :b", b=saved["id"])
+    assert len(run) == 1
+
+
+def test_enabling_a_health_playbook_enrolls_who_the_preview_listed(pb: Project) -> None:
+    history_built(pb)
+    inactive_account(pb, "big", 5000)
+    inactive_account(pb, "small", 50)
+    wait_for(lambda: current_band(pb, "big") == "bad" and current_band(pb, "small") == "bad", 20)
+    document = {**SLACK_BAD, "enabled": False}
     preview = pb.http.post("/v1/playbooks/preview", json=document).json()
     assert preview["basis"] == "current_state"
     assert [c["account_uid"] for c in preview["customers"]] == ["big"]
-    saved = create(pb, {**document, "enabled": True})
+    saved = create(pb, document)
+    settle()
+    assert deliveries(pb, saved["id"]) == []  # paused: nothing
+    assert pb.http.put(f"/v1/playbooks/{saved['id']}", json={**SLACK_BAD, "enabled": True}).status_code == 200
     wait_for(lambda: len(deliveries(pb, saved["id"])) == 1)
     settle()
     assert [payload(d)["text"] for d in deliveries(pb, saved["id"])] == ["big is bad"]
+
+
+def test_status_entered_churned_fires_once(pb: Project) -> None:
+    saved = create(pb, {**ISSUE_SHAPE, "name": "Churned", "trigger": {"type": "status", "status": "churned"}})
+    history_built(pb)
+    # Paying since five days ago (a status is a day's: paying and churned on one day is neither).
+    old = (datetime.now(UTC) - timedelta(days=5)).isoformat()
+    send(pb, "/v1/account", {"account_uid": "acme", "params": {"mrr": 100}, "created_at": old})
+    send(
+        pb,
+        "/v1/track/event",
+        {"contact_uid": "ann", "event_uid": "login", "params": {"account_uid": "acme"}, "created_at": old},
+    )
+    wait_for(lambda: current_status(pb, "acme") == "paying", 20)
+    send(pb, "/v1/account", {"account_uid": "acme", "params": {"mrr": 0}})
+    wait_for(lambda: len(deliveries(pb, saved["id"])) == 1, 20)
+    settle()
+    sent = deliveries(pb, saved["id"])
+    assert len(sent) == 1
+    body = payload(sent[0])
+    assert body["account_uid"] == "acme" and body["trigger"]["type"] == "status" and body["trigger"]["to"] == "churned"
+
+
+def test_stage_entered_fires_with_the_projects_model(pb: Project) -> None:
+    import orjson
+
+    from salesmachine_server.domain.health_model import HealthModel
+
+    model = HealthModel.default().to_document()
+    model["accounts"]["stages"] = [{"name": "Adopted", "when": "seats>=5"}]
+    HealthModel.parse(model)  # as PUT /v1/settings/health would have checked it
+    with pb.stored.engines.writer.begin() as conn:
+        from sqlalchemy import text
+
+        conn.execute(
+            text("INSERT INTO health_models (project_id, document, saved_at) VALUES (:p, :d, :t)"),
+            {"p": pb.id, "d": orjson.dumps(model).decode(), "t": datetime.now(UTC).replace(tzinfo=None)},
+        )
+        model_id = conn.execute(text("SELECT max(id) FROM health_models WHERE project_id = :p"), {"p": pb.id}).scalar()
+    history_built(pb, model_id)
+    saved = create(pb, {**ISSUE_SHAPE, "name": "Adopted", "trigger": {"type": "stage", "stage": "Adopted"}})
+    old = (datetime.now(UTC) - timedelta(days=5)).isoformat()
+    send(pb, "/v1/account", {"account_uid": "acme", "params": {"seats": 1}, "created_at": old})
+    send(
+        pb,
+        "/v1/track/event",
+        {"contact_uid": "ann", "event_uid": "login", "params": {"account_uid": "acme"}, "created_at": old},
+    )
+    wait_for(lambda: current_status(pb, "acme") == "free", 20)
+    send(pb, "/v1/account", {"account_uid": "acme", "params": {"seats": 12}})
+    wait_for(lambda: len(deliveries(pb, saved["id"])) == 1, 20)
+    settle()
+    assert len(deliveries(pb, saved["id"])) == 1
+    assert payload(deliveries(pb, saved["id"])[0])["trigger"]["to"] == "Adopted"
+
+
+def test_a_pulse_going_stale_fires(pb: Project) -> None:
+    send(pb, "/v1/account", {"account_uid": "old", "params": {"name": "Old"}})
+    send(pb, "/v1/account", {"account_uid": "fresh", "params": {"name": "Fresh"}})
+    ids = {
+        r.account_uid: r.id
+        for r in pb.stored.rows("SELECT id, account_uid FROM accounts WHERE project_id = :p", p=pb.id)
+    }
+    now = datetime.now(UTC).replace(tzinfo=None)
+    with pb.stored.engines.writer.begin() as conn:
+        from sqlalchemy import text
+
+        for uid, age in (("old", 120), ("fresh", 3)):
+            conn.execute(
+                text(
+                    "INSERT INTO pulses (project_id, account_id, score, reason, author, rated_at) "
+                    "VALUES (:p, :a, 4, 'ok', 'ann@example.com', :t)"
+                ),
+                {"p": pb.id, "a": ids[uid], "t": now - timedelta(days=age)},
+            )
+    saved = create(pb, {**ISSUE_SHAPE, "name": "Stale", "trigger": {"type": "pulse_stale"}})
+    wait_for(lambda: len(deliveries(pb, saved["id"])) == 1)
+    settle()
+    assert [payload(d)["account_uid"] for d in deliveries(pb, saved["id"])] == ["old"]
 
 
 def test_renewal_within_days_fires_once_per_renewal_date(pb: Project) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from salesmachine_server.domain.playbook_templates import TemplateError, parse_template, render
-from salesmachine_server.domain.playbooks import PlaybookError, movement, parse_playbook
+from salesmachine_server.domain.playbooks import PlaybookError, State, change_detail, movement, parse_playbook
 
 ISSUE_SHAPE = {
     "name": "Payment failed",
@@ -155,3 +155,28 @@ def test_templates_fill_names_and_nothing_else() -> None:
     for bad in ("{{__class__.x}}", "{{account}}", "{{account.name|upper}}", "{{ 1+1 }}", "{{account.name"):
         with pytest.raises(TemplateError):
             parse_template(bad)
+
+
+def test_changes_of_state_that_health_status_and_stage_triggers_fire_on() -> None:
+    def trigger(**doc: Any) -> Any:
+        return parse_playbook({**ISSUE_SHAPE, "trigger": doc}).trigger
+
+    paying_good, paying_bad = State("paying", None, "good"), State("paying", None, "bad")
+    assert change_detail(trigger(type="health", to="bad"), paying_good, paying_bad) == {"from": "good", "to": "bad"}
+    assert change_detail(trigger(type="health", to="bad"), paying_bad, paying_bad) is None
+    assert change_detail(trigger(type="health", to="bad"), None, paying_bad) is not None
+    assert change_detail(trigger(type="health", to="any"), None, paying_bad) is None  # a first state is no change
+    assert change_detail(trigger(type="health", to="any"), paying_bad, paying_good) is not None
+    churned = State("churned", None, None)
+    assert change_detail(trigger(type="status", status="churned"), paying_good, churned) == {
+        "from": "paying",
+        "to": "churned",
+    }
+    assert change_detail(trigger(type="status", status="paying", change="left"), paying_good, churned) is not None
+    assert change_detail(trigger(type="status", status="paying", change="left"), None, churned) is None
+    adopted = State("paying", "Adopted", "good")
+    assert change_detail(trigger(type="stage", stage="Adopted"), paying_good, adopted) == {
+        "from": None,
+        "to": "Adopted",
+    }
+    assert change_detail(trigger(type="stage", stage="Adopted"), adopted, adopted) is None

@@ -120,6 +120,38 @@ class Trigger:
         return (self.movement in ("any", kind)) and abs(new - old) >= self.at_least
 
 
+@dataclass(frozen=True)
+class State:
+    """A customer's state as the health history holds it (store/read/health_states.py)."""
+
+    status: str
+    stage: str | None
+    band: str | None
+
+
+def change_detail(trigger: Trigger, before: State | None, after: State) -> dict[str, Any] | None:
+    """What a health, status or stage trigger sees in a change of state from `before` (None:
+    the customer's first state) to `after`: None when it does not fire on it, else the change,
+    for the webhook body and the run's record."""
+    if trigger.type == "health":
+        was = None if before is None else before.band
+        if trigger.to == "any":
+            fires = before is not None and was != after.band
+        else:
+            fires = after.band == trigger.to and was != trigger.to
+        return {"from": was, "to": after.band} if fires else None
+    if trigger.type not in ("status", "stage"):
+        return None
+    wanted = trigger.status if trigger.type == "status" else trigger.stage
+    was = None if before is None else getattr(before, trigger.type)
+    now = getattr(after, trigger.type)
+    if trigger.change == "entered":
+        fires = now == wanted and was != wanted
+    else:
+        fires = before is not None and was == wanted and now != wanted
+    return {"from": was, "to": now} if fires else None
+
+
 def movement(before: float, after: float) -> str | None:
     """The move from one mrr to the next, as domain/revenue.py names moves (None: none counted)."""
     if before > 0 and after <= 0:

@@ -18,8 +18,8 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from salesmachine_server.domain.playbooks import Playbook
-from salesmachine_server.store.db.schema import events, mrr_changes
+from salesmachine_server.domain.playbooks import HISTORY_TRIGGERS, Playbook, State, change_detail
+from salesmachine_server.store.db.schema import events, health_history, mrr_changes
 from salesmachine_server.store.read.activity import Window
 from salesmachine_server.store.read.playbook_matching import customers, matching_ids
 from salesmachine_server.store.records.playbooks import StoredPlaybook
@@ -56,6 +56,9 @@ def preview(conn: Connection, project_id: int, playbook: Playbook, window: Windo
     elif trigger.type == "mrr":
         found = _mrr_customers(conn, project_id, playbook)
         basis, text = "recent_events", f"had an mrr {trigger.movement} in the last {PREVIEW_DAYS} days"
+    elif trigger.type in HISTORY_TRIGGERS and (trigger.change == "left" or trigger.to == "any"):
+        found = _recent_changes(conn, project_id, playbook, window)
+        basis, text = "recent_events", f"had that change in the last {PREVIEW_DAYS} days"
     else:
         found = _state_customers(conn, project_id, playbook, window)
         basis, text = "current_state", f"match the trigger's state now ({_state_words(playbook)})"
@@ -122,6 +125,31 @@ def _mrr_customers(conn: Connection, project_id: int, playbook: Playbook) -> dic
     for customer_id, was, now, at in rows:
         if customer_id not in found and trigger.matches_move(was, now):
             found[customer_id] = f"mrr {_amount(was)} -> {_amount(now)} on {at.date().isoformat()}"
+    return found
+
+
+def _recent_changes(conn: Connection, project_id: int, playbook: Playbook, window: Window) -> dict[int, str]:
+    from salesmachine_server.project.playbook_runner import previous_state
+
+    h = health_history.c
+    rows = conn.execute(
+        select(health_history)
+        .where(
+            h.project_id == project_id,
+            h.subject == playbook.subject,
+            h.written_by == "live",
+            h.from_day >= window.today - timedelta(days=PREVIEW_DAYS),
+        )
+        .order_by(h.from_day.desc(), h.id.desc())
+        .limit(_SCANNED_ROWS)
+    ).all()
+    found: dict[int, str] = {}
+    for row in rows:
+        if row.customer_id in found:
+            continue
+        detail = change_detail(playbook.trigger, previous_state(conn, row), State(row.status, row.stage, row.band))
+        if detail is not None:
+            found[row.customer_id] = f"{detail['from']} -> {detail['to']} on {row.from_day.isoformat()}"
     return found
 
 

@@ -30,25 +30,36 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, select, update
+from sqlalchemy import Connection, Engine, delete, func, select, update
 
 from salesmachine_server.domain.list_query import CONTROL, join_terms, read_term, split_terms
-from salesmachine_server.domain.playbooks import HISTORY_TRIGGERS, INBOX_TRIGGERS, SCAN_TRIGGERS, renewal_day
+from salesmachine_server.domain.playbooks import (
+    HISTORY_TRIGGERS,
+    INBOX_TRIGGERS,
+    SCAN_TRIGGERS,
+    State,
+    change_detail,
+    renewal_day,
+)
 from salesmachine_server.domain.timezones import local_today
 from salesmachine_server.project.playbook_actions import Firing, run_actions
 from salesmachine_server.store.db.dialect import Dialect
 from salesmachine_server.store.db.schema import (
     contacts,
+    health_history,
     playbook_enrollments,
     playbook_matches,
+    playbook_positions,
     playbook_runs,
     playbooks,
     projects,
+    pulses,
     saved_segments,
     trigger_inbox,
 )
 from salesmachine_server.store.read.activity import Window
-from salesmachine_server.store.read.playbook_matching import customers, list_subject, matching_ids
+from salesmachine_server.store.read.playbook_matching import MAX_MATCHES, customers, list_subject, matching_ids
+from salesmachine_server.store.read.pulses import latest as latest_pulses
 from salesmachine_server.store.records.playbooks import StoredPlaybook, enabled_playbooks, find_playbook
 from salesmachine_server.store.records.projects import _project, utcnow
 
@@ -81,6 +92,7 @@ def run_playbooks(
     days: dict[int, date] = {}
     while not stop.is_set():
         busy = consume_inbox(engine, counts)
+        busy += follow_history(engine, counts)
         prime(engine, counts)
         turned = _days_turned(engine, days)
         if turned or time.monotonic() - last_scan >= scan_seconds:
@@ -237,6 +249,86 @@ def _fire_inbox_row(
         fire(conn, place, stored, customer_id, f"inbox:{row.id}", firing, counts)
 
 
+# -- 2. the health history ---------------------------------------------------------------------
+
+HISTORY_SOURCE = "health_history"
+HISTORY_BATCH = 500
+
+
+def follow_history(engine: Engine, counts: RunnerCounts) -> int:
+    """Fire for one batch of health_history rows above the position, and move the position past
+    them, in one transaction; rows read. Only `live` rows fire: a rebuild after a rule change
+    rewrites the past, which nobody should be alerted about now. The first look starts at the
+    end: a runner new to a database does not fire for history written before it."""
+    try:
+        with engine.begin() as conn:
+            position = conn.execute(
+                select(playbook_positions.c.position).where(playbook_positions.c.source == HISTORY_SOURCE)
+            ).scalar()
+            if position is None:
+                end = conn.execute(select(func.coalesce(func.max(health_history.c.id), 0))).scalar_one()
+                inserted = Dialect(conn).insert_ignoring(
+                    playbook_positions, ("source", "position"), [(HISTORY_SOURCE, end)], conflict=("source",)
+                )
+                del inserted
+                return 0
+            rows = conn.execute(
+                select(health_history)
+                .where(health_history.c.id > position)
+                .order_by(health_history.c.id)
+                .limit(HISTORY_BATCH)
+            ).all()
+            if not rows:
+                return 0
+            moved = conn.execute(
+                update(playbook_positions)
+                .where(playbook_positions.c.source == HISTORY_SOURCE, playbook_positions.c.position == position)
+                .values(position=rows[-1].id)
+            ).rowcount
+            if moved != 1:
+                raise _Raced
+            live = [row for row in rows if row.written_by == "live"]
+            places = _places(conn, {row.project_id for row in live})
+            listening = {
+                pid: [s for s in enabled_playbooks(conn, pid) if s.playbook.trigger.type in HISTORY_TRIGGERS]
+                for pid in places
+            }
+            for row in live:
+                watching = [s for s in listening[row.project_id] if s.playbook.subject == row.subject]
+                if not watching:
+                    continue
+                before = previous_state(conn, row)
+                after = State(row.status, row.stage, row.band)
+                for stored in watching:
+                    detail = change_detail(stored.playbook.trigger, before, after)
+                    if detail is not None:
+                        detail = {**detail, "since": row.from_day.isoformat(), "reason": row.reason}
+                        firing = Firing(stored.playbook.trigger.type, detail)
+                        occurrence = f"history:{row.id}:{row.written_at:%Y%m%dT%H%M%S.%f}"
+                        fire(conn, places[row.project_id], stored, row.customer_id, occurrence, firing, counts)
+    except _Raced:
+        log.info("another runner read these history rows first")
+        return 0
+    return len(rows)
+
+
+def previous_state(conn: Connection, row: Any) -> State | None:
+    """The state the customer was in before `row`'s (None: it is its first)."""
+    h = health_history.c
+    before = conn.execute(
+        select(h.status, h.stage, h.band)
+        .where(
+            h.project_id == row.project_id,
+            h.subject == row.subject,
+            h.customer_id == row.customer_id,
+            h.from_day < row.from_day,
+        )
+        .order_by(h.from_day.desc(), h.id.desc())
+        .limit(1)
+    ).first()
+    return None if before is None else State(before.status, before.stage, before.band)
+
+
 # -- 3. enabling ---------------------------------------------------------------------------
 
 
@@ -379,23 +471,48 @@ def state_matches(conn: Connection, place: Any, stored: StoredPlaybook) -> dict[
             if day is not None and today <= day <= until:
                 found[cid] = day.isoformat()
         return found
+    if trigger.type in HISTORY_TRIGGERS:
+        return in_state_now(conn, stored)
+    return pulse_stale_matches(conn, stored)
+
+
+def in_state_now(conn: Connection, stored: StoredPlaybook) -> dict[int, str]:
+    """Customers whose state in force (health_history) is the one a health, status or stage
+    trigger enters; nobody for a trigger on leaving or on any change (a change, not a state)."""
+    trigger = stored.playbook.trigger
+    h = health_history.c
     if trigger.type == "health":
-        if trigger.to == "any":  # a change, not a state: nobody is in it now
+        if trigger.to == "any":
             return {}
-        return dict.fromkeys(matching_ids(conn, stored.project_id, subject, f"health={trigger.to}", place.window), "")
-    if trigger.type in ("status", "stage"):
-        return status_stage_matches(conn, place, stored)
-    return pulse_stale_matches(conn, place, stored)
+        condition = h.band == trigger.to
+    elif trigger.change == "left":
+        return {}
+    else:
+        condition = h.status == trigger.status if trigger.type == "status" else h.stage == trigger.stage
+    ids = conn.execute(
+        select(h.customer_id)
+        .where(
+            h.project_id == stored.project_id,
+            h.subject == stored.playbook.subject,
+            h.to_day.is_(None),
+            condition,
+        )
+        .order_by(h.customer_id)
+        .limit(MAX_MATCHES)
+    ).scalars()
+    return dict.fromkeys(ids, "")
 
 
-def status_stage_matches(conn: Connection, place: Any, stored: StoredPlaybook) -> dict[int, str]:
-    """Customers whose current status (or stage) is the one a trigger enters."""
-    return {}
-
-
-def pulse_stale_matches(conn: Connection, place: Any, stored: StoredPlaybook) -> dict[int, str]:
-    """Accounts whose latest Pulse went stale (health model's pulse_stale_after_days)."""
-    return {}
+def pulse_stale_matches(conn: Connection, stored: StoredPlaybook) -> dict[int, str]:
+    """Accounts whose latest Pulse is stale (the health model's pulse_stale_after_days); what
+    matched is that Pulse's time, so a new Pulse going stale in its turn fires again."""
+    if stored.playbook.subject != "account":
+        return {}
+    rated = conn.execute(
+        select(pulses.c.account_id).where(pulses.c.project_id == stored.project_id).distinct()
+    ).scalars()
+    found = latest_pulses(conn, stored.project_id, list(rated))
+    return {aid: pulse.rated_at.isoformat(timespec="seconds") for aid, pulse in found.items() if pulse.stale}
 
 
 def segment_filters(conn: Connection, project_id: int, subject: str, name: str) -> str | None:
@@ -424,7 +541,7 @@ def _scan_detail(stored: StoredPlaybook, key: str) -> dict[str, Any]:
         return {"segment": trigger.segment, "change": trigger.change}
     if trigger.type == "renewal":
         return {"renewal_date": key, "within_days": trigger.within_days}
-    return {}
+    return {"pulse_rated_at": key}
 
 
 def _iso(value: datetime) -> str:

@@ -459,6 +459,9 @@ trigger_inbox = Table(
     Column("name", String(255)),  # the event's name
     Column("params", Params, nullable=False),  # the event's params; for mrr {"before", "after"}
     Column("occurred_at", DateTime, nullable=False),
+    # Ids never reused (SQLite's AUTOINCREMENT): a firing's enrollment is keyed by its row's id,
+    # and SQLite would otherwise give a consumed row's id to the next one.
+    sqlite_autoincrement=True,
 )
 
 # Who matched a scanned trigger's state at the runner's last look (segment members, stale

@@ -78,6 +78,7 @@ def upgrade() -> None:
         sa.Column("occurred_at", sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(["project_id"], ["projects.id"]),
         sa.PrimaryKeyConstraint("id"),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "playbook_matches",
