@@ -86,8 +86,9 @@ HISTORY = [
 
 
 def auth_for(project: Project, path: str, method: str) -> tuple[str, str]:
-    """Reading takes the token and the secret; everything else the token alone."""
-    reads = "read" in DESCRIBED[path][method].get("tags", [])
+    """Reading (and the delivery log and settings) takes the token and the secret; everything
+    else the token alone."""
+    reads = {"read", "deliveries"} & set(DESCRIBED[path][method].get("tags", []))
     return (project.token, project.secret if reads else "")
 
 

@@ -15,8 +15,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from salesmachine_server.api import data_rights, export, playbooks, profiles, revenue, timelines
+from salesmachine_server.api import (
+    data_rights,
+    deliveries,
+    export,
+    playbooks,
+    profiles,
+    revenue,
+    smtp_settings,
+    timelines,
+)
 from salesmachine_server.api.openapi import docs_page, openapi_json
+from salesmachine_server.deliver.sender import SenderSettings, send_due
 from salesmachine_server.errors import ApiError, StoreUnavailable
 from salesmachine_server.ingest.body import StrangerBodies
 from salesmachine_server.ingest.endpoints import json_response, ping, write_endpoint
@@ -113,6 +123,10 @@ def routes() -> list[BaseRoute]:
         Route("/v1/playbooks/preview", playbooks.playbook_preview, methods=["POST"]),
         Route("/v1/playbooks/{id}", playbooks.playbook_get, methods=["GET"]),
         Route("/v1/playbooks/{id}", playbooks.playbook_replace, methods=["PUT"]),
+        # Deliveries (deliver/, docs/deliveries.md): the log, and the SMTP server e-mails go through.
+        Route("/v1/deliveries", deliveries.deliveries, methods=["GET"]),
+        Route("/v1/settings/smtp", smtp_settings.get_smtp, methods=["GET"]),
+        Route("/v1/settings/smtp", smtp_settings.put_smtp, methods=["PUT"]),
         *dashboard_routes(),
     ]
 
@@ -204,9 +218,24 @@ def create_app(settings: Settings, engines: Engines | None = None) -> Starlette:
             settings.periodic_check_seconds,
         )
         await periodic.start()
+        # The delivery sender looks every second or so (deliver/sender.py), so it keeps a lease
+        # of its own, renewed as often, beside the daily work's.
+        sender = Periodic(
+            opened.writer,
+            [
+                PeriodicTask(
+                    "deliveries",
+                    settings.delivery_check_seconds,
+                    functools.partial(send_due, opened.writer, opened.reader, SenderSettings.of(settings)),
+                )
+            ],
+            settings.delivery_check_seconds,
+        )
+        await sender.start()
         try:
             yield
         finally:
+            await sender.stop()
             await periodic.stop()
             await state.group_commit.stop()
             opened.dispose()

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 import orjson
 
-from salesmachine_server import data_rights_commands
+from salesmachine_server import data_rights_commands, deliveries_commands
 from salesmachine_server.domain.project_settings import SettingsRefused, applied, to_stored
 from salesmachine_server.domain.retention import FIELD as RETENTION_FIELD
 from salesmachine_server.domain.retention import parse_retention_days
@@ -129,6 +129,8 @@ main.add_command(users)
 # Data rights (data_rights_commands.py): contacts erase, accounts erase, receipts verify.
 for _group in (data_rights_commands.contacts, data_rights_commands.accounts, data_rights_commands.receipts):
     main.add_command(_group)
+# Deliveries (deliveries_commands.py): deliveries test.
+main.add_command(deliveries_commands.deliveries)
 
 
 @main.command("migrate")

@@ -26,6 +26,8 @@ from starlette.responses import Response
 from salesmachine_server import __version__
 from salesmachine_server.api import models
 from salesmachine_server.api.data_rights_openapi import with_data_rights
+from salesmachine_server.api.deliveries_openapi import TAG as DELIVERIES_TAG
+from salesmachine_server.api.deliveries_openapi import delivery_schemas, with_deliveries
 from salesmachine_server.api.export import FORMATS as EXPORT_FORMATS
 from salesmachine_server.api.playbooks_openapi import playbook_paths
 from salesmachine_server.api.revenue import EARLIEST as REVENUE_EARLIEST
@@ -831,17 +833,18 @@ def build_openapi(settings: Settings | None = None) -> dict[str, Any]:
                 "name": "playbooks",
                 "description": "Triggers, conditions and actions (token and secret; docs/playbooks.md).",
             },
+            DELIVERIES_TAG,
         ],
         "paths": {
             "/v1/ping": ping_operations(),
             **{path: write_operations(path, settings) for path in WRITES},
             **segment_paths(write_operations("/v1/batch", settings)["post"]["responses"]),
-            **with_data_rights(read_paths()),
+            **with_deliveries(with_data_rights(read_paths())),
             **service_paths(),
             **playbook_paths(),
         },
         "components": {
-            "schemas": {**schemas(settings), **segment_schemas(settings), **read_schemas()},
+            "schemas": {**schemas(settings), **segment_schemas(settings), **read_schemas(), **delivery_schemas()},
             "securitySchemes": {
                 "basic": {
                     "type": "http",

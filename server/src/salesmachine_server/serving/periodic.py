@@ -48,7 +48,8 @@ LEASE_CHECKS = 3
 class PeriodicTask:
     name: str
     every_seconds: float
-    # Blocking, on a worker thread; returns soon after the event is set. What it returns is logged.
+    # Blocking, on a worker thread; returns soon after the event is set. What it returns is
+    # logged, unless empty (nothing done).
     run: Callable[[threading.Event], object]
 
 
@@ -148,7 +149,8 @@ class Periodic:
             await on_thread(leases.mark_ran, self.engine, task.name, self.holder)
         except DBAPIError as exc:  # it runs again, finding less to do
             log.warning("could not note that %s ran: %s", task.name, _first_line(exc))
-        log.info("%s done: %s", task.name, result)
+        if result:  # a task that runs every second and found nothing to do says nothing
+            log.info("%s done: %s", task.name, result)
         RUNS.labels(task.name, "completed").inc()
 
 

@@ -29,11 +29,13 @@ from starlette.responses import RedirectResponse, Response
 from salesmachine_server.domain.project_settings import THRESHOLDS, SettingsRefused, applied, changed
 from salesmachine_server.domain.retention import FIELD as RETENTION_FIELD
 from salesmachine_server.domain.retention import MAX_DAYS as RETENTION_MAX_DAYS
+from salesmachine_server.domain.smtp_settings import NOT_CONFIGURED
 from salesmachine_server.keys import derive_secret
 from salesmachine_server.serving.state import app_state
 from salesmachine_server.serving.threads import on_thread
 from salesmachine_server.store.records import audit_log
 from salesmachine_server.store.records.projects import update_settings, utcnow
+from salesmachine_server.store.records.smtp_settings import smtp_of
 from salesmachine_server.store.write.contact_days import rebuild_contact_days, refresh_health_marks
 from salesmachine_server.web.access import Dashboard, dashboard, page_handler
 from salesmachine_server.web.forms import checked_form
@@ -79,6 +81,7 @@ def snippet(request: Request, token: str) -> str:
 
 
 async def _page(dash: Dashboard, values: dict[str, Any], status: int = 200) -> Response:
+    smtp = await dash.run(lambda conn: smtp_of(conn, dash.project.id))  # its section: web/smtp_form.py
     return await dash.page(
         "settings.html",
         "settings",
@@ -93,6 +96,9 @@ async def _page(dash: Dashboard, values: dict[str, Any], status: int = 200) -> R
             "secret": None,
             "errors": [],
             "saved": dash.request.query_params.get("saved") == "1",
+            "smtp": smtp.shown() if smtp is not None else NOT_CONFIGURED,
+            "smtp_errors": [],
+            "smtp_saved": dash.request.query_params.get("smtp") == "saved",
             **values,
         },
         status=status,
@@ -192,3 +198,9 @@ async def save_settings(request: Request) -> Response:
     elif changed_marks:
         await on_thread(refresh_health_marks, writer, dash.project.id)
     return RedirectResponse(dash.url("/settings?saved=1"), status_code=303)
+
+
+async def settings_page_with(dash: Dashboard, values: dict[str, Any], status: int = 200) -> Response:
+    """The settings page with these values: how another section's form (web/smtp_form.py)
+    answers with its errors."""
+    return await _page(dash, values, status)

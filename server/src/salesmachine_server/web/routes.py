@@ -9,6 +9,7 @@ from starlette.staticfiles import StaticFiles
 
 from salesmachine_server.web import (
     data_rights,
+    deliveries,
     home,
     lists,
     live,
@@ -18,6 +19,7 @@ from salesmachine_server.web import (
     project_settings,
     revenue,
     signin,
+    smtp_form,
 )
 
 STATIC = Path(__file__).parent / "static"
@@ -47,6 +49,11 @@ def dashboard_routes() -> list[BaseRoute]:
         # Data rights (web/data_rights.py): the erase button's form, the audit log.
         Route(f"{project}/erase", data_rights.erase_submit, methods=["POST"]),
         Route(f"{project}/audit", data_rights.audit_page, methods=["GET"]),
+        # Deliveries (web/deliveries.py): the log, Resend, a test; the SMTP server is a settings form.
+        Route(f"{project}/deliveries", deliveries.deliveries_page_view, methods=["GET"]),
+        Route(f"{project}/deliveries/test", deliveries.send_test, methods=["POST"]),
+        Route(f"{project}/deliveries/{{did:int}}/resend", deliveries.resend_delivery, methods=["POST"]),
+        Route(f"{project}/settings/smtp", smtp_form.save_smtp, methods=["POST"]),
         Route("/logos/{name}", logos.logo_file, methods=["GET"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
         # Any other address under /p/: the dashboard's own "not found" page, not the API's JSON.

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, insert, or_, select, update
 
 from salesmachine_server.store.db.schema import deliveries, delivery_attempts
 
@@ -79,15 +79,28 @@ def insert_delivery(
     return int(row.id)
 
 
+def _due(now: datetime) -> tuple[ColumnElement[bool], ...]:
+    """Pending, its time come, and no sender working on it (or its claim ran out)."""
+    return (
+        deliveries.c.status == PENDING,
+        deliveries.c.next_attempt_at <= now,
+        or_(deliveries.c.claimed_until.is_(None), deliveries.c.claimed_until < now),
+    )
+
+
+def any_due(engine: Engine, now: datetime) -> bool:
+    """Whether any delivery is due at `now` and not claimed (a read: the sender asks it every
+    second, and only claims, a write, when the answer is yes)."""
+    with engine.connect() as conn:
+        found = conn.execute(select(deliveries.c.id).where(*_due(now)).limit(1)).first()
+    return found is not None
+
+
 def claim_due(engine: Engine, now: datetime, hold: timedelta, limit: int) -> list[Claimed]:
     """Claim up to `limit` deliveries due at `now`, for `hold`; the oldest due first."""
     due = (
         select(deliveries.c.id)
-        .where(
-            deliveries.c.status == PENDING,
-            deliveries.c.next_attempt_at <= now,
-            or_(deliveries.c.claimed_until.is_(None), deliveries.c.claimed_until < now),
-        )
+        .where(*_due(now))
         .order_by(deliveries.c.next_attempt_at, deliveries.c.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
