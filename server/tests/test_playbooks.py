@@ -8,6 +8,7 @@ allowed for the receivers on 127.0.0.1), so that no other server holds the runne
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -17,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.delivery_receivers import HttpReceiver, SmtpReceiver, documented_verify
 from tests.support import Project, ServerProcess, StoredData, make_project, postgres_database
 
 ENV = {
@@ -25,6 +27,7 @@ ENV = {
     # The health history brought up to date every second, so that its triggers fire in seconds.
     "SALESMACHINE_PERIODIC_CHECK_SECONDS": "1",
     "SALESMACHINE_HEALTH_REFRESH_SECONDS": "1",
+    "SALESMACHINE_DELIVERY_CHECK_SECONDS": "0.5",
 }
 ISSUE_SHAPE: dict[str, Any] = {
     "name": "Payment failed",
@@ -243,6 +246,62 @@ def test_templates_fill_the_task_title_and_the_slack_text(pb: Project) -> None:
     wait_for(lambda: len(deliveries(pb, saved["id"])) == 1)
     assert tasks(pb, saved["id"])[0].title == "Call Acme (1,250)"
     assert payload(deliveries(pb, saved["id"])[0]) == {"text": "downgrade_asked by acme: price"}
+
+
+def test_real_deliveries_reach_a_webhook_receiver_slack_and_smtp_once(pb: Project) -> None:
+    """The issue's shape with real receivers: the webhook signed as docs/deliveries.md says a
+    receiver checks it, its body naming the playbook, the trigger, the customer and the event;
+    a Slack-shaped endpoint gets the text; aiosmtpd gets the e-mail, through the project's SMTP."""
+    hooks, slack, smtp = HttpReceiver().start(), HttpReceiver().start(), SmtpReceiver().start()
+    try:
+        smtp_settings = {"host": "127.0.0.1", "port": smtp.port, "from": "cs@example.com", "security": "none"}
+        assert pb.http.put("/v1/settings/smtp", json=smtp_settings).status_code == 200, "smtp settings"
+        send(pb, "/v1/account", {"account_uid": "acme", "params": {"name": "Acme", "mrr": 1200}})
+        secret = "whsec_receiver_8a1f"
+        saved = create(
+            pb,
+            {
+                **ISSUE_SHAPE,
+                "actions": [
+                    {"type": "webhook", "url": hooks.url(), "secret": secret},
+                    {
+                        "type": "slack",
+                        "url": slack.url("/services/T0/B0/x"),
+                        "text": "{{account.name}}: {{event.name}}",
+                    },
+                    {
+                        "type": "email",
+                        "to": "cs@example.com",
+                        "subject": "{{account.name}} failed a payment",
+                        "text": "{{event.amount}}",
+                    },
+                    {"type": "task", "title": "Call about the failed payment", "due_in_days": 2},
+                ],
+            },
+        )
+        event(pb, "ann", "payment_failed", amount=49)
+        wait_for(lambda: len(hooks.received) == 1 and len(slack.received) == 1 and len(smtp.messages) == 1, 15)
+        settle()
+    finally:
+        hooks.stop()
+        slack.stop()
+        smtp.stop()
+    [got] = hooks.received
+    verify = documented_verify()
+    assert verify(secret, got.headers["salesmachine-signature"], got.body)
+    assert not verify("whsec_another_secret", got.headers["salesmachine-signature"], got.body)
+    body = json.loads(got.body)
+    assert body["playbook"] == {"id": saved["id"], "name": "Payment failed"}
+    assert body["trigger"]["type"] == "event" and body["account_uid"] == "acme" and body["contact_uid"] == "ann"
+    assert body["event"]["name"] == "payment_failed" and body["event"]["params"]["amount"] == 49
+    assert json.loads(slack.received[0].body) == {"text": "Acme: payment_failed"}
+    [(mail_from, recipients, message)] = smtp.messages
+    assert (
+        mail_from == "cs@example.com"
+        and recipients == ["cs@example.com"]
+        and message["Subject"] == "Acme failed a payment"
+    )
+    assert len(tasks(pb, saved["id"])) == 1
 
 
 # -- mrr triggers --------------------------------------------------------------------------------
@@ -482,6 +541,7 @@ def test_preview_of_an_event_trigger_lists_who_did_it_recently(pb: Project) -> N
 
 
 def test_two_servers_on_one_postgresql_fire_each_alert_once(tmp_path: Path) -> None:
+    hooks = HttpReceiver().start()
     with postgres_database() as url:
         first = ServerProcess(url, tmp_path / "first.log", env=ENV).start()
         second = ServerProcess(url, tmp_path / "second.log", env=ENV).start()
@@ -490,7 +550,9 @@ def test_two_servers_on_one_postgresql_fire_each_alert_once(tmp_path: Path) -> N
             stored = StoredData(url, created.id)
             with httpx.Client(base_url=first.base_url, auth=(created.token, secret), timeout=30) as http:
                 project = Project(created.id, created.name, created.token, secret, http, stored)
-                saved = create(project, ISSUE_SHAPE)
+                secret = "whsec_two_servers"
+                webhook = {"type": "webhook", "url": hooks.url(), "secret": secret}
+                saved = create(project, {**ISSUE_SHAPE, "actions": [webhook, ISSUE_SHAPE["actions"][1]]})
                 for index in range(20):
                     via = first if index % 2 else second
                     body = {
@@ -508,7 +570,14 @@ def test_two_servers_on_one_postgresql_fire_each_alert_once(tmp_path: Path) -> N
                 assert len(sent) == 20
                 assert sorted(payload(d)["account_uid"] for d in sent) == sorted(f"a{i}" for i in range(20))
                 assert len(tasks(project, saved["id"])) == 20
+                wait_for(lambda: len(hooks.received) >= 20, 20)
+                settle()
             stored.close()
         finally:
             first.stop()
             second.stop()
+            hooks.stop()
+    verify = documented_verify()
+    assert all(verify(secret, got.headers["salesmachine-signature"], got.body) for got in hooks.received)
+    alerted = sorted(json.loads(got.body)["account_uid"] for got in hooks.received)
+    assert alerted == sorted(f"a{i}" for i in range(20))  # each once
