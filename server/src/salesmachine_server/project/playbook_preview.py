@@ -70,7 +70,7 @@ def preview(conn: Connection, project_id: int, playbook: Playbook, window: Windo
     cards = customers(conn, project_id, playbook.subject, shown)
     return Preview(
         basis=basis,
-        explanation=f"{len(found)} {playbook.subject}s {text}",
+        explanation=_counted(len(found), playbook.subject, text),
         customers=[
             PreviewCustomer(playbook.subject, cid, cards[cid].uid, cards[cid].name, cards[cid].mrr, found[cid])
             for cid in shown
@@ -173,6 +173,15 @@ def _state_words(playbook: Playbook) -> str:
         "renewal": f"renewal within {trigger.within_days} days",
     }
     return str(words.get(trigger.type, trigger.type))
+
+
+def _counted(count: int, subject: str, text: str) -> str:
+    """ "1 account did x", "2 accounts did x"; "1 account matches", "2 accounts match"."""
+    if count != 1:
+        return f"{count:,} {subject}s {text}"
+    words = text.split(" ", 1)
+    verb = {"match": "matches", "had": "had", "did": "did"}.get(words[0], words[0])
+    return f"1 {subject} {verb} {words[1] if len(words) > 1 else ''}".rstrip()
 
 
 def _amount(value: Any) -> str:

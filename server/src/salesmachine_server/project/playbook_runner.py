@@ -478,7 +478,8 @@ def state_matches(conn: Connection, place: Any, stored: StoredPlaybook) -> dict[
 
 def in_state_now(conn: Connection, stored: StoredPlaybook) -> dict[int, str]:
     """Customers whose state in force (health_history) is the one a health, status or stage
-    trigger enters; nobody for a trigger on leaving or on any change (a change, not a state)."""
+    trigger enters, with the state's reason; nobody for a trigger on leaving or on any change
+    (a change, not a state)."""
     trigger = stored.playbook.trigger
     h = health_history.c
     if trigger.type == "health":
@@ -489,8 +490,8 @@ def in_state_now(conn: Connection, stored: StoredPlaybook) -> dict[int, str]:
         return {}
     else:
         condition = h.status == trigger.status if trigger.type == "status" else h.stage == trigger.stage
-    ids = conn.execute(
-        select(h.customer_id)
+    rows = conn.execute(
+        select(h.customer_id, h.reason)
         .where(
             h.project_id == stored.project_id,
             h.subject == stored.playbook.subject,
@@ -499,8 +500,8 @@ def in_state_now(conn: Connection, stored: StoredPlaybook) -> dict[int, str]:
         )
         .order_by(h.customer_id)
         .limit(MAX_MATCHES)
-    ).scalars()
-    return dict.fromkeys(ids, "")
+    )
+    return {customer_id: reason[:200] for customer_id, reason in rows}  # why, for the preview
 
 
 def pulse_stale_matches(conn: Connection, stored: StoredPlaybook) -> dict[int, str]:
