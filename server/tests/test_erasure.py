@@ -331,6 +331,8 @@ def test_the_cli_erases_and_the_audit_log_says_who(
 def test_the_export_holds_everything_about_the_person(two_projects: tuple[Project, Project]) -> None:
     project, _ = two_projects
     with reader(project) as http:
+        noted = http.post(f"/v1/contacts/{GONE}/notes", json={"body": "Asked to be forgotten"})
+        assert noted.status_code == 201, noted.text
         answer = http.get(f"/v1/contacts/{GONE_ALIAS}/export")
         assert answer.status_code == 200, answer.text
         document = answer.json()
@@ -342,10 +344,12 @@ def test_the_export_holds_everything_about_the_person(two_projects: tuple[Projec
     assert [m["mrr"] for m in document["mrr_history"]] == [40, 60]
     assert sorted(e["kind"] for e in document["events"]) == ["event"] * 4 + ["pageview"] * 2
     assert all(e["country"] == "US" for e in document["events"] if e["kind"] == "event")
-    assert document["notes"] == []
+    assert [(n["author"], n["body"]) for n in document["notes"]] == [("API", "Asked to be forgotten")]
     assert log[0]["action"] == "person_export" and GONE not in json.dumps(log)
     with reader(project) as http:  # leave nothing of the person for the next test's search
-        assert http.delete(f"/v1/contacts/{GONE}").status_code == 200
+        erased = http.delete(f"/v1/contacts/{GONE}")
+        assert erased.status_code == 200 and erased.json()["removed"]["notes"] == 1
+    assert project.stored.count("notes") == 0
 
 
 def test_the_dashboard_erases_after_the_uid_is_typed_and_logs_it(

@@ -24,6 +24,7 @@ from salesmachine_server.api import (
     revenue,
     smtp_settings,
     timelines,
+    work_items,
 )
 from salesmachine_server.api.openapi import docs_page, openapi_json
 from salesmachine_server.deliver.sender import SenderSettings, send_due
@@ -127,6 +128,16 @@ def routes() -> list[BaseRoute]:
         Route("/v1/deliveries", deliveries.deliveries, methods=["GET"]),
         Route("/v1/settings/smtp", smtp_settings.get_smtp, methods=["GET"]),
         Route("/v1/settings/smtp", smtp_settings.put_smtp, methods=["PUT"]),
+        # Work items (api/work_items.py, docs/work.md).
+        Route("/v1/tasks", work_items.tasks_list, methods=["GET"]),
+        Route("/v1/tasks", work_items.task_create, methods=["POST"]),
+        Route("/v1/tasks/{id}", work_items.task_update, methods=["PATCH"]),
+        EncodedRoute("/v1/accounts/{uid}/notes", work_items.account_notes, methods=["GET"]),
+        EncodedRoute("/v1/accounts/{uid}/notes", work_items.account_note_create, methods=["POST"]),
+        EncodedRoute("/v1/contacts/{uid}/notes", work_items.contact_notes, methods=["GET"]),
+        EncodedRoute("/v1/contacts/{uid}/notes", work_items.contact_note_create, methods=["POST"]),
+        EncodedRoute("/v1/accounts/{uid}/owner", work_items.account_owner, methods=["PUT"]),
+        EncodedRoute("/v1/contacts/{uid}/owner", work_items.contact_owner, methods=["PUT"]),
         *dashboard_routes(),
     ]
 

@@ -24,6 +24,7 @@ from salesmachine_server.serving.state import app_state
 from salesmachine_server.serving.threads import on_thread
 from salesmachine_server.store.read.person_export import person, person_events
 from salesmachine_server.store.read.profiles import contact_profile
+from salesmachine_server.store.read.work_items import notes_of
 from salesmachine_server.store.records import audit_log
 from salesmachine_server.store.records.projects import utcnow
 from salesmachine_server.store.records.suppressions import suppression_counts
@@ -84,7 +85,10 @@ async def export_contact(request: Request) -> Response:
         "uids": found.uids,
         "accounts": found.accounts,
         "mrr_history": found.mrr_history,
-        "notes": [],  # none are held yet: the field is here for when they are
+        "notes": [
+            {"author": n.author, "body": n.body, "created_at": n.created_at, "updated_at": n.updated_at}
+            for n in await context.run(lambda conn: notes_of(conn, project.id, "contact", found.contact_id))
+        ],
     }
     body = _document(head, person_events(engine, found.contact_id))
     filename = f"{project.name}-contact-export.json".replace('"', "")

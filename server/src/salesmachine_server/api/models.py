@@ -106,6 +106,10 @@ SeenAt = Annotated[At, Meta(description="The time of the event it was read from.
 Device = Annotated[DeviceType | None, Meta(description="Null when it cannot be told.")]
 Latitude = Annotated[float | None, Meta(description="From the GeoIP file, if one is configured.")]
 Longitude = Annotated[float | None, Meta(description="The same.")]
+Owner = Annotated[
+    str | None,
+    Meta(description="The e-mail address of the dashboard user who owns it (docs/work.md); null when nobody."),
+]
 NextCursor = Annotated[
     str | None,
     Meta(
@@ -198,6 +202,7 @@ class Contact(Closed):
     active_days_30: ActiveDays30
     health: Health
     health_reason: HealthReason
+    owner: Owner
     location: WhereFrom
     visits_by_country: VisitsByCountry
     agent: Annotated[
@@ -240,6 +245,7 @@ class Account(Closed):
             description="The share of its contacts active in the last 14 days, to 4 decimals; 0 without contacts.",
         ),
     ]
+    owner: Owner
     location: WhereFrom
     visits_by_country: VisitsByCountry
 
@@ -255,6 +261,7 @@ class ContactSummary(Closed):
     active_days_14: ActiveDays14
     active_days_30: ActiveDays30
     health: Health
+    owner: Owner
 
 
 class AccountSummary(Closed):
@@ -270,6 +277,7 @@ class AccountSummary(Closed):
     active_days_14: ActiveDays14
     active_days_30: ActiveDays30
     health: Health
+    owner: Owner
 
 
 class ContactPage(Closed):

@@ -33,6 +33,7 @@ from salesmachine_server.api.playbooks_openapi import playbook_paths
 from salesmachine_server.api.revenue import EARLIEST as REVENUE_EARLIEST
 from salesmachine_server.api.revenue import LATEST as REVENUE_LATEST
 from salesmachine_server.api.segment_openapi import segment_paths, segment_schemas, segment_success
+from salesmachine_server.api.work_openapi import with_work_items, work_schemas
 from salesmachine_server.domain.health import LEVELS
 from salesmachine_server.domain.list_query import COMMON_FIELDS, DEFAULT_LIMIT, MAX_LIMIT
 from salesmachine_server.domain.messages import BATCH_METHODS, MAX_UID_LENGTH
@@ -834,17 +835,27 @@ def build_openapi(settings: Settings | None = None) -> dict[str, Any]:
                 "description": "Triggers, conditions and actions (token and secret; docs/playbooks.md).",
             },
             DELIVERIES_TAG,
+            {
+                "name": "work items",
+                "description": "Owners, notes and tasks (token and secret; docs/work.md).",
+            },
         ],
         "paths": {
             "/v1/ping": ping_operations(),
             **{path: write_operations(path, settings) for path in WRITES},
             **segment_paths(write_operations("/v1/batch", settings)["post"]["responses"]),
-            **with_deliveries(with_data_rights(read_paths())),
+            **with_work_items(with_deliveries(with_data_rights(read_paths()))),
             **service_paths(),
             **playbook_paths(),
         },
         "components": {
-            "schemas": {**schemas(settings), **segment_schemas(settings), **read_schemas(), **delivery_schemas()},
+            "schemas": {
+                **schemas(settings),
+                **segment_schemas(settings),
+                **read_schemas(),
+                **delivery_schemas(),
+                **work_schemas(),
+            },
             "securitySchemes": {
                 "basic": {
                     "type": "http",

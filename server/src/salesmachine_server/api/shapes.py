@@ -30,6 +30,7 @@ def contact(profile: ContactProfile, rule: HealthRule) -> models.Contact:
         active_days_30=days.last_30,
         health=rule.classify(days.in_rule_window),
         health_reason=rule.explain(days.in_rule_window),
+        owner=profile.owner,
         location=location(where.location),
         visits_by_country=visits_by_country(where.visits_by_country),
         agent=contact_agent(where.agent),
@@ -62,6 +63,7 @@ def account(profile: AccountProfile, rule: HealthRule) -> models.Account:
         health=rule.classify(days.in_rule_window),
         health_reason=rule.explain(days.in_rule_window),
         active_contacts_share_14=round(profile.active_contacts_14 / count, 4) if count else 0.0,
+        owner=profile.owner,
         location=location(where.location),
         visits_by_country=visits_by_country(where.visits_by_country),
     )
@@ -117,6 +119,7 @@ def contact_page(rows: list[Any], cursor: str | None) -> models.ContactPage:
                 active_days_14=r.active_days_14,
                 active_days_30=r.active_days_30,
                 health=r.health,
+                owner=r.owner,
             )
             for r in rows
         ],
@@ -139,6 +142,7 @@ def account_page(rows: list[Any], cursor: str | None, domains: dict[int, str | N
                 active_days_14=r.active_days_14,
                 active_days_30=r.active_days_30,
                 health=r.health,
+                owner=r.owner,
             )
             for r in rows
         ],

@@ -80,6 +80,13 @@ COMMON_FIELDS = {
 # A field of both lists that is not a column of the contacts list: store/read/filters.py reads it
 # as membership there.
 ACCOUNT_UID = "account_uid"
+# Who looks after a contact or an account (docs/work.md): `owner=<e-mail>` (a user of the
+# project), `owner=` (nobody), `owner!=` (somebody). `owner=me` is the signed-in user: the
+# dashboard reads it with `me` set (a saved segment "My accounts" is each viewer's own); the read
+# API has no user, so there it is refused by name.
+OWNER = "owner"
+ME = "me"
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 # What each list sorts by, with the type of the sort key (what a cursor holds).
 _SORTED_BY_BOTH = {
     "last_seen_at": FieldType.DATETIME,
@@ -153,8 +160,10 @@ def read_term(text: str) -> Term | None:
     return None if match is None else Term(match["field"].strip(), match["op"], match["value"])
 
 
-def parse_list_query(query_string: str, subject: Subject) -> ListQuery:
-    """The list of `subject` that `query_string` asks for; QueryError if it cannot be read."""
+def parse_list_query(query_string: str, subject: Subject, me: str | None = None) -> ListQuery:
+    """The list of `subject` that `query_string` asks for; QueryError if it cannot be read.
+    `me`: the e-mail address `owner=me` stands for (the dashboard's user), None where nobody is
+    signed in (the read API)."""
     sort_fields = SORT_FIELDS[subject]
     query = ListQuery()
     sort = DEFAULT_SORT
@@ -181,11 +190,30 @@ def parse_list_query(query_string: str, subject: Subject) -> ListQuery:
             else:
                 cursor = term.value
             continue
-        query.filters.append(_filter(term))
+        query.filters.append(_owner_filter(term, me) if term.field == OWNER else _filter(term))
     query.sort_field, query.descending = _sort(sort, sort_fields)
     if cursor:
         query.after = decode_cursor(cursor, sort_fields[query.sort_field])
     return query
+
+
+def _owner_filter(term: Term, me: str | None) -> Filter:
+    """`owner=<e-mail>`, `owner=me`, `owner=` (nobody), and their `!=`; the value lower-cased,
+    as users' addresses are stored."""
+    if term.op not in ("=", "!="):
+        raise QueryError(OWNER, "operator", "owner takes = or != (an empty value: nobody)")
+    value = term.value.strip().lower()
+    if value == "":
+        return Filter(OWNER, term.op, None)
+    if value == ME:
+        if me is None:
+            raise QueryError(
+                OWNER, "me", "owner=me means the signed-in dashboard user; here name the owner: owner=<e-mail>"
+            )
+        value = me.lower()
+    elif not _EMAIL.match(value):
+        raise QueryError(OWNER, "email", f"owner is a user's e-mail address, me, or empty (nobody), not {term.value!r}")
+    return Filter(OWNER, term.op, value)
 
 
 def _filter(term: Term) -> Filter:

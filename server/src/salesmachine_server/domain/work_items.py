@@ -35,6 +35,8 @@ def checked_subject(subject: str, field: str = "subject") -> str:
 
 
 def _text(value: object, field: str, limit: int) -> str:
+    if value is None:
+        raise WorkItemError(field, "required", f"{field} is required")
     if not isinstance(value, str):
         raise WorkItemError(field, "string", f"{field} must be a string")
     cleaned = value.strip()

@@ -28,6 +28,7 @@ from salesmachine_server.serving.threads import on_thread
 from salesmachine_server.store.db.engine import Engines
 from salesmachine_server.store.read.activity import Window
 from salesmachine_server.store.read.counts import count_matching
+from salesmachine_server.store.read.work_items import due_count
 from salesmachine_server.store.records.projects import Project, list_projects
 from salesmachine_server.store.records.saved_segments import Segment, list_segments
 from salesmachine_server.store.records.users import project_ids_of
@@ -111,7 +112,8 @@ class Dashboard:
             found = []
             for segment in list_segments(conn, project_id):
                 try:
-                    query = parse_list_query(segment.query, segment.subject)
+                    # owner=me in a saved segment ("My accounts") is each viewer's own.
+                    query = parse_list_query(segment.query, segment.subject, me=self.session.email)
                 except QueryError:
                     found.append(SidebarSegment(segment, None))
                     continue
@@ -119,6 +121,11 @@ class Dashboard:
             return found
 
         return await self.run(load)
+
+    async def tasks_due(self) -> int:
+        """How many open tasks of the signed-in user are due today or overdue (the nav's count)."""
+        project_id, user_id, today = self.project.id, self.session.user_id, self.window.today
+        return await self.run(lambda conn: due_count(conn, project_id, user_id, today))
 
     async def page(self, template: str, section: str, values: dict[str, Any], status: int = 200) -> Response:
         """A page of this project, with the header and sidebar every page has."""
@@ -133,6 +140,7 @@ class Dashboard:
                 "tz": self.zone,
                 "section": section,
                 "segments": await self.sidebar(),
+                "tasks_due": await self.tasks_due(),
                 **values,
             },
             status=status,

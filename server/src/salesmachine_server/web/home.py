@@ -22,9 +22,11 @@ from salesmachine_server.domain.list_query import Subject
 from salesmachine_server.store.read.counts import health_bands, turned_bad
 from salesmachine_server.store.read.revenue import home_reports
 from salesmachine_server.store.read.signups import recent_signups
+from salesmachine_server.store.read.work_items import TaskQuery, list_tasks
 from salesmachine_server.web.access import dashboard, page_handler
 
 MONTHS = 12
+MY_TASKS = 5  # the signed-in user's open tasks on Home, due soonest first (docs/work.md)
 
 
 def first_month(today: date, months: int = MONTHS) -> date:
@@ -61,7 +63,7 @@ def trend(reports: list[revenue.PeriodReport]) -> dict[str, Any]:
 @page_handler
 async def home(request: Request) -> Response:
     dash = await dashboard(request)
-    project_id, window = dash.project.id, dash.window
+    project_id, window, user_id = dash.project.id, dash.window, dash.session.user_id
     cuts = revenue.periods(first_month(window.today), window.today, revenue.MONTH, dash.zone)
 
     def load(conn: Connection) -> dict[str, Any]:
@@ -70,6 +72,7 @@ async def home(request: Request) -> Response:
             "bands": health_bands(conn, project_id, Subject.ACCOUNTS, window),
             "turned_bad": turned_bad(conn, project_id, window),
             "signups": recent_signups(conn, project_id, window),
+            "my_tasks": list_tasks(conn, project_id, TaskQuery(assignee_user_id=user_id, limit=MY_TASKS))[0],
         }
 
     found = await dash.run(load)
@@ -83,6 +86,7 @@ async def home(request: Request) -> Response:
             "bands": found["bands"],
             "turned_bad": found["turned_bad"],
             "signups": found["signups"],
+            "my_tasks": found["my_tasks"],
             "rule": window.rule,
         },
     )

@@ -48,11 +48,24 @@ def _typed_term(text: str) -> tuple[str, str, str] | None:
     return None if term is None or not term.field else (term.field, term.op, term.value.strip())
 
 
+# The owner menu's values other than an e-mail address: anyone (no filter), me, nobody.
+OWNER_ME = "me"
+OWNER_NOBODY = "nobody"
+
+
+def owner_term(owner: str) -> str | None:
+    """The filter an owner choice stands for: owner=me, owner= (nobody), owner=<e-mail>."""
+    if not owner:
+        return None
+    return "owner=" if owner == OWNER_NOBODY else f"owner={owner}"
+
+
 @dataclass
 class ListForm:
     q: str = ""
     health: str = ""
     activity: str = ""
+    owner: str = ""  # "", "me", "nobody" or a user's e-mail address
     sort: str = DEFAULT_SORT
     conditions: list[str] = field(default_factory=list)
 
@@ -68,6 +81,8 @@ class ListForm:
             q=params.get("q", "").strip(),
             health=health if health in LEVELS else "",
             activity=activity if activity in ACTIVITY else "",
+            # Read by the language (domain/list_query.py), which refuses what is no address.
+            owner=params.get("owner", "").strip().lower(),
             sort=params.get("sort") or DEFAULT_SORT,
             conditions=lines,
         )
@@ -85,6 +100,8 @@ class ListForm:
                 form.sort = value
             elif name == "health" and op == "=" and value in LEVELS and not form.health:
                 form.health = value
+            elif name == "owner" and op == "=" and not form.owner:
+                form.owner = value.lower() or OWNER_NOBODY
             elif f"{name}{op}{value}" in conditions and not form.activity:
                 form.activity = conditions[f"{name}{op}{value}"]
             elif name not in ("cursor", "limit"):
@@ -98,6 +115,8 @@ class ListForm:
             pairs.append(f"health={self.health}")
         if self.activity:
             pairs.append(ACTIVITY[self.activity])
+        if owner := owner_term(self.owner):
+            pairs.append(owner)
         for text in self.conditions:
             term = _typed_term(text)
             pairs.append("".join(term) if term else text)
@@ -111,6 +130,7 @@ class ListForm:
             ("q", self.q),
             ("health", self.health),
             ("activity", self.activity),
+            ("owner", self.owner),
             ("where", "\n".join(self.conditions)),
             ("sort", self.sort if self.sort != DEFAULT_SORT else ""),
         ]
@@ -119,4 +139,4 @@ class ListForm:
 
     @property
     def is_filtered(self) -> bool:
-        return bool(self.q or self.health or self.activity or self.conditions)
+        return bool(self.q or self.health or self.activity or self.owner or self.conditions)

@@ -19,10 +19,11 @@ from salesmachine_server.serving.threads import on_thread
 from salesmachine_server.store.read.counts import count_matching
 from salesmachine_server.store.read.lists import list_accounts, list_contacts
 from salesmachine_server.store.read.profiles import account_domains
+from salesmachine_server.store.records.owners import members
 from salesmachine_server.store.records.saved_segments import Segment, delete_segment, find_segment, save_segment
 from salesmachine_server.web.access import Dashboard, PageNotFound, dashboard, page_handler
 from salesmachine_server.web.forms import checked_form
-from salesmachine_server.web.list_form import ACTIVITY_LABELS, SORTS, ListForm
+from salesmachine_server.web.list_form import ACTIVITY_LABELS, OWNER_ME, SORTS, ListForm
 from salesmachine_server.web.logos import Logo
 from salesmachine_server.web.numbers import MAX_ID, whole_number
 
@@ -83,8 +84,9 @@ async def _list(request: Request, subject: Subject) -> Response:
     total: int | None = None
     next_cursor: str | None = None
     domains: dict[int, str | None] = {}
+    me = dash.session.email
     try:
-        query = parse_list_query(language, subject)
+        query = parse_list_query(language, subject, me=me)
     except QueryError as exc:
         error = exc.message
     else:
@@ -97,11 +99,16 @@ async def _list(request: Request, subject: Subject) -> Response:
             return found, after, count_matching(conn, project_id, subject, query, window), domains
 
         rows, next_cursor, total, domains = await dash.run(load)
+    users = await dash.run(lambda conn: members(conn, project_id))
     base = f"segment={segment.id}" if segment else form.address()
+    mine = subject == Subject.ACCOUNTS and not segment and form == ListForm(owner=OWNER_ME)
     return await dash.page(
         "list.html",
-        subject,
+        "my-accounts" if mine else subject,
         {
+            "members": users,
+            "me": me,
+            "mine": mine,
             "subject": subject,
             "form": form,
             "segment": segment,
@@ -142,7 +149,7 @@ async def segment_save(request: Request) -> Response:
     subject = Subject(kind) if kind in tuple(Subject) else None
     try:
         # A kind that is not one is refused after the filter (read then as an accounts filter).
-        parse_list_query(query, subject or Subject.ACCOUNTS)
+        parse_list_query(query, subject or Subject.ACCOUNTS, me=dash.session.email)
         if subject is None:
             raise ValueError("a segment lists accounts or contacts")
         segment = await on_thread(

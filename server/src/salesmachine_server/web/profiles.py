@@ -22,7 +22,9 @@ from salesmachine_server.domain.list_query import FieldType, QueryError, decode_
 from salesmachine_server.store.read.activity import account_usage, usage
 from salesmachine_server.store.read.profiles import account_profile, contact_profile
 from salesmachine_server.store.read.revenue import paying_accounts_of
-from salesmachine_server.store.read.timelines import EventQuery, events_page
+from salesmachine_server.store.read.timelines import EventQuery, events_page, with_notes
+from salesmachine_server.store.read.work_items import tasks_of
+from salesmachine_server.store.records.owners import members
 from salesmachine_server.web.access import Dashboard, PageNotFound, dashboard, page_handler
 from salesmachine_server.web.attribute_values import shown
 from salesmachine_server.web.home import first_month
@@ -68,6 +70,11 @@ def _visits(conn: Connection, project_id: int, **owner: int) -> list[Any]:
     return [visit_of(r) for r in rows]
 
 
+def _work(conn: Connection, project_id: int, subject: str, customer_id: int) -> dict[str, Any]:
+    """The profile's tasks, and the users its owner and task menus offer (docs/work.md)."""
+    return {"tasks": tasks_of(conn, project_id, subject, customer_id), "members": members(conn, project_id)}
+
+
 def _uid(request: Request, noun: str) -> str:
     """The uid in the path. One holding NUL names nothing (writes refuse it), and PostgreSQL
     would refuse the query: not found, before the database is asked."""
@@ -94,8 +101,11 @@ async def account_page(request: Request) -> Response:
         timeline, cursor = events_page(conn, project_id, query, account_id=account_id)
         return {
             "profile": profile,
-            "timeline": timeline,
+            "timeline": with_notes(
+                conn, project_id, timeline, query, cursor, subject="account", customer_id=account_id
+            ),
             "cursor": cursor,
+            **_work(conn, project_id, "account", account_id),
             "usage": account_usage(conn, account_id, since),
             "visits": _visits(conn, project_id, account_id=account_id),
         }
@@ -126,8 +136,11 @@ async def contact_page(request: Request) -> Response:
         timeline, cursor = events_page(conn, project_id, query, contact_id=contact_id)
         return {
             "profile": profile,
-            "timeline": timeline,
+            "timeline": with_notes(
+                conn, project_id, timeline, query, cursor, subject="contact", customer_id=contact_id
+            ),
             "cursor": cursor,
+            **_work(conn, project_id, "contact", contact_id),
             "usage": usage(conn, [contact_id], since),
             "visits": _visits(conn, project_id, contact_id=contact_id),
             # Where the revenue report counts this contact's revenue, if on its accounts.
@@ -171,6 +184,9 @@ async def _profile_page(
             "place": place(msgspec.structs.asdict(profile.location) if profile.location else None),
             "agent": agent_label(msgspec.structs.asdict(agent) if (agent := getattr(profile, "agent", None)) else None),
             "rule": dash.window.rule,
+            "tasks": found["tasks"],
+            "members": found["members"],
+            "today": today,
             **extra,
         },
     )

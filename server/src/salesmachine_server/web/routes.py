@@ -21,6 +21,7 @@ from salesmachine_server.web import (
     revenue,
     signin,
     smtp_form,
+    work_items,
 )
 
 STATIC = Path(__file__).parent / "static"
@@ -40,6 +41,14 @@ def dashboard_routes() -> list[BaseRoute]:
         Route(f"{project}/contacts/{{uid:path}}", profiles.contact_page, methods=["GET"]),
         Route(f"{project}/segments", lists.segment_save, methods=["POST"]),
         Route(f"{project}/segments/{{sid:int}}/delete", lists.segment_delete, methods=["POST"]),
+        # Owners, notes, tasks and the inbox (web/work_items.py, docs/work.md).
+        Route(f"{project}/tasks", work_items.inbox, methods=["GET"]),
+        Route(f"{project}/tasks", work_items.task_submit, methods=["POST"]),
+        Route(f"{project}/tasks/{{tid:int}}/status", work_items.task_status, methods=["POST"]),
+        Route(f"{project}/notes", work_items.note_submit, methods=["POST"]),
+        Route(f"{project}/notes/{{nid:int}}", work_items.note_edit, methods=["POST"]),
+        Route(f"{project}/owner", work_items.owner_submit, methods=["POST"]),
+        Route(f"{project}/owners", work_items.owners_submit, methods=["POST"]),
         Route(f"{project}/revenue", revenue.revenue_page, methods=["GET"]),
         Route(f"{project}/revenue/period", revenue.period_page, methods=["GET"]),
         Route(f"{project}/live", live.live_page, methods=["GET"]),

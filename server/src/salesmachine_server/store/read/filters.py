@@ -15,9 +15,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, Table, and_, exists, func, not_, or_, select
 
 from salesmachine_server.domain.health import HealthRule
-from salesmachine_server.domain.list_query import ACCOUNT_UID, Ago, Filter, ListQuery, Subject
+from salesmachine_server.domain.list_query import ACCOUNT_UID, OWNER, Ago, Filter, ListQuery, Subject
 from salesmachine_server.enrich.domains import FREE_MAIL, PARAM_KEYS
-from salesmachine_server.store.db.schema import accounts, contact_uids, contacts, memberships
+from salesmachine_server.store.db.schema import accounts, contact_uids, contacts, memberships, users
 from salesmachine_server.store.read.json_params import param_number, param_text
 from salesmachine_server.store.write.health_marks import Marks
 
@@ -70,9 +70,22 @@ def list_conditions(
     return conditions + [
         account_uid_condition(subject, one, project_id)
         if one.field == ACCOUNT_UID
+        else owner_condition(subject, one)
+        if one.field == OWNER
         else filter_condition(dialect, one, fields, params)
         for one in query.filters
     ]
+
+
+def owner_condition(subject: Subject, one: Filter) -> ColumnElement[bool]:
+    """`owner=<e-mail>` (`!=`): owned (not owned) by the user of that address; an empty value:
+    owned by nobody (`=`) or by somebody (`!=`). Not owned by X includes owned by nobody, as
+    every `!=` of the language takes a missing value."""
+    owner = table_of(subject).c.owner_user_id
+    if one.value is None:
+        return owner.is_(None) if one.op == "=" else owner.is_not(None)
+    user = owner.in_(select(users.c.id).where(users.c.email == str(one.value)))
+    return user if one.op == "=" else or_(owner.is_(None), not_(user))
 
 
 def account_uid_condition(subject: Subject, one: Filter, project_id: int | None) -> ColumnElement[bool]:

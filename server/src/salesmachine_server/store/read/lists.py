@@ -7,13 +7,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, and_, func, literal, or_, select
+from sqlalchemy import ColumnElement, Connection, Select, Table, and_, func, literal, or_, select
 
 from salesmachine_server.domain.list_query import SORT_FIELDS, FieldType, ListQuery, Subject, encode_cursor
 from salesmachine_server.store.db.schema import (
     accounts,
     contacts,
     memberships,
+    users,
 )
 from salesmachine_server.store.read import filters
 from salesmachine_server.store.read.activity import Window, activity_source
@@ -37,6 +38,7 @@ def list_contacts(conn: Connection, project_id: int, query: ListQuery, window: W
             contacts.c.first_seen_at,
             contacts.c.last_seen_at,
             *_activity_columns(fields),
+            owner_email(contacts),
         ]
 
     return _list(conn, Subject.CONTACTS, project_id, query, window, columns, CONTACT_SORTS)
@@ -58,9 +60,35 @@ def list_accounts(conn: Connection, project_id: int, query: ListQuery, window: W
             accounts.c.last_seen_at,
             *_activity_columns(fields),
             contacts_count,
+            owner_email(accounts),
         ]
 
     return _list(conn, Subject.ACCOUNTS, project_id, query, window, columns, ACCOUNT_SORTS)
+
+
+def owner_email(table: Table) -> Any:
+    """The e-mail address of a row's owner (docs/work.md), None when it has none."""
+    return select(users.c.email).where(users.c.id == table.c.owner_user_id).scalar_subquery().label("owner")
+
+
+def matching_ids(conn: Connection, project_id: int, subject: Subject, query: ListQuery, window: Window) -> list[int]:
+    """The ids of every contact or account the list with these filters and search holds, not
+    paged: what a bulk action (setting an owner) acts on. Built as count_matching counts."""
+    dialect = conn.dialect.name
+    table = filters.table_of(subject)
+    used = {one.field for one in query.filters}
+    marks = "health" in used and health_marks.usable(conn, project_id, window.rule)
+    source, days = activity_source(
+        subject, project_id, window, [f for f in filters.ACTIVITY_FIELDS if f in used], marks=marks
+    )
+    fields = filters.list_fields(dialect, table, days, window.rule)
+    statement = (
+        select(table.c.id)
+        .select_from(source)
+        .where(table.c.project_id == project_id, *filters.list_conditions(dialect, subject, query, fields, project_id))
+        .order_by(table.c.id)
+    )
+    return [int(row_id) for row_id in conn.execute(statement).scalars()]
 
 
 def _activity_columns(fields: dict[str, Any]) -> list[Any]:

@@ -19,6 +19,7 @@ from salesmachine_server.store.db.schema import (
     events,
     memberships,
     mrr_changes,
+    users,
 )
 from salesmachine_server.store.read.activity import Window, account_active_days, contact_active_days_since
 from salesmachine_server.store.read.json_params import param_text
@@ -68,6 +69,7 @@ class ContactProfile:
     mrr_history: list[Any]  # (mrr, effective_at), oldest first
     active_days: ActiveDays
     whereabouts: Whereabouts
+    owner: str | None = None  # its owner's e-mail address (docs/work.md)
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,14 @@ class AccountProfile:
     mrr_history: list[Any]  # (mrr, effective_at), oldest first
     active_days: ActiveDays
     whereabouts: Whereabouts
+    owner: str | None = None  # its owner's e-mail address (docs/work.md)
+
+
+def owner_address(conn: Connection, user_id: int | None) -> str | None:
+    """The e-mail address of an owner by user id (None for none)."""
+    if user_id is None:
+        return None
+    return conn.execute(select(users.c.email).where(users.c.id == user_id)).scalar()
 
 
 def contact_profile(conn: Connection, project_id: int, uid: str, window: Window) -> ContactProfile | None:
@@ -106,6 +116,7 @@ def contact_profile(conn: Connection, project_id: int, uid: str, window: Window)
         mrr_history=mrr_history(conn, mrr_changes.c.contact_id == contact_id),
         active_days=ActiveDays(days_14, days_30, days_rule),
         whereabouts=whereabouts(conn, events.c.contact_id == contact_id),
+        owner=owner_address(conn, row.owner_user_id),
     )
 
 
@@ -143,6 +154,7 @@ def account_profile(
         ),
         # An account's agent is not read: its contacts use many.
         whereabouts=whereabouts(conn, events.c.account_id == row.id, agent=False),
+        owner=owner_address(conn, row.owner_user_id),
     )
 
 

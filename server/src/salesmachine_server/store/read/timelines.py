@@ -16,6 +16,7 @@ from salesmachine_server.store.db.schema import (
     contacts,
     events,
 )
+from salesmachine_server.store.read.work_items import notes_of
 from salesmachine_server.store.write.event_insert import ENRICHMENT_COLUMNS
 
 # -- timelines ----------------------------------------------------------------------------
@@ -92,3 +93,30 @@ def events_page(
         return rows, None
     rows = rows[: query.limit]
     return rows, encode_cursor(rows[-1].occurred_at, rows[-1].id)
+
+
+# -- notes beside the events ----------------------------------------------------------------
+
+
+def with_notes(
+    conn: Connection,
+    project_id: int,
+    rows: list[Any],
+    query: EventQuery,
+    next_cursor: str | None,
+    *,
+    subject: str,
+    customer_id: int,
+) -> list[Any]:
+    """A page of a customer's timeline with its notes (docs/work.md) in their place: the notes
+    written within the span of time the page covers (from the event after its last, or the
+    beginning, to the event before its first, or now), newest first with the events. A page of
+    only events or only pageviews (`query.kind`) shows none."""
+    if query.kind is not None:
+        return rows
+    up_to = query.after[0] if query.after is not None else None
+    newer_than = rows[-1].occurred_at if next_cursor is not None and rows else None
+    notes = notes_of(conn, project_id, subject, customer_id, newer_than=newer_than, up_to=up_to)
+    merged = [*rows, *notes]
+    merged.sort(key=lambda entry: entry.at if entry.kind == "note" else entry.occurred_at, reverse=True)
+    return merged

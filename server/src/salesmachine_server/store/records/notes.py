@@ -29,6 +29,16 @@ class Note:
     created_at: datetime
     updated_at: datetime
 
+    @property
+    def kind(self) -> str:
+        """What a timeline calls it, beside its events' "event" and "pageview"."""
+        return "note"
+
+    @property
+    def at(self) -> datetime:
+        """Where it sits in a timeline: when it was written."""
+        return self.created_at
+
 
 def add_note(
     conn: Connection,

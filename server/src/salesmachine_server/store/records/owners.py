@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from sqlalchemy import Connection, Table, select
 
 from salesmachine_server.domain.work_items import checked_subject
-from salesmachine_server.store.db.schema import accounts, contacts, project_members
+from salesmachine_server.store.db.schema import accounts, contacts, project_members, users
+from salesmachine_server.store.records.users import User
 
 
 def customer_table(subject: str) -> Table:
@@ -27,6 +28,28 @@ def is_member(conn: Connection, project_id: int, user_id: int) -> bool:
         )
     ).first()
     return found is not None
+
+
+def members(conn: Connection, project_id: int) -> list[User]:
+    """The users who may own or be assigned work in a project (its members), by address."""
+    rows = conn.execute(
+        select(users.c.id, users.c.email, users.c.created_at)
+        .select_from(project_members.join(users, users.c.id == project_members.c.user_id))
+        .where(project_members.c.project_id == project_id)
+        .order_by(users.c.email)
+    )
+    return [User(int(r.id), r.email, r.created_at) for r in rows]
+
+
+def member_by_email(conn: Connection, project_id: int, email: str) -> User | None:
+    """The member of a project with this address (compared as stored: trimmed, lower-cased)."""
+    address = email.strip().lower()
+    row = conn.execute(
+        select(users.c.id, users.c.email, users.c.created_at)
+        .select_from(project_members.join(users, users.c.id == project_members.c.user_id))
+        .where(project_members.c.project_id == project_id, users.c.email == address)
+    ).first()
+    return None if row is None else User(int(row.id), row.email, row.created_at)
 
 
 def set_owner(conn: Connection, project_id: int, subject: str, customer_id: int, user_id: int | None) -> None:
