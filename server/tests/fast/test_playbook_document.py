@@ -180,3 +180,15 @@ def test_changes_of_state_that_health_status_and_stage_triggers_fire_on() -> Non
         "to": "Adopted",
     }
     assert change_detail(trigger(type="stage", stage="Adopted"), adopted, adopted) is None
+
+
+def test_every_document_of_docs_playbooks_md_is_accepted() -> None:
+    import json
+    import re
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parents[3] / "docs" / "playbooks.md").read_text()
+    documents = re.findall(r"<!-- playbook-document -->\s*```json\n(.*?)```", page, re.S)
+    assert len(documents) == 2
+    for text in documents:
+        parse_playbook(json.loads(text))

@@ -370,8 +370,9 @@ def prime(engine: Engine, counts: RunnerCounts) -> None:
             if trigger.change == "left" or trigger.to == "any":
                 continue  # a change, not a state: nothing to enroll until one happens
             occurrence = f"enabled:{utcnow():%Y%m%dT%H%M%S}"
-            for customer_id in state_matches(conn, place, stored):
-                fire(conn, place, stored, customer_id, occurrence, Firing(trigger.type, {"on": "enabled"}), counts)
+            for customer_id, reason in state_matches(conn, place, stored).items():
+                firing = Firing(trigger.type, {"on": "enabled", "reason": reason})
+                fire(conn, place, stored, customer_id, occurrence, firing, counts)
 
 
 # -- 4. scanned triggers --------------------------------------------------------------------
