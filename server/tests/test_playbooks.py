@@ -78,7 +78,28 @@ def event(project: Project, contact: str, name: str, account: str | None = "acme
     send(project, "/v1/track/event", {"contact_uid": contact, "event_uid": name, "params": params})
 
 
-def create(project: Project, document: dict[str, Any]) -> dict[str, Any]:
+HOOK_SECRET = "whsec_playbook_tests"
+
+
+@pytest.fixture(scope="module")
+def hooks(playbook_server: ServerProcess) -> Iterator[HttpReceiver]:
+    """A webhook receiver for the playbooks of one server (their ids are its database's): what
+    fires is really delivered to it."""
+    receiver = HttpReceiver().start()
+    yield receiver
+    receiver.stop()
+
+
+def create(project: Project, document: dict[str, Any], hooks: HttpReceiver | None = None) -> dict[str, Any]:
+    """Save a playbook; given `hooks`, its webhooks go to that receiver (with HOOK_SECRET)."""
+    if hooks is not None:
+        document = {
+            **document,
+            "actions": [
+                {**a, "url": hooks.url("/playbooks"), "secret": HOOK_SECRET} if a["type"] == "webhook" else a
+                for a in document["actions"]
+            ],
+        }
     answer = project.http.post("/v1/playbooks", json=document)
     assert answer.status_code == 201, answer.text
     return dict(answer.json())
@@ -90,6 +111,22 @@ def deliveries(project: Project, playbook_id: int) -> list[Any]:
         p=project.id,
         b=playbook_id,
     )
+
+
+def received(hooks: HttpReceiver, playbook_id: int, count: int) -> list[dict[str, Any]]:
+    """The webhook bodies of a playbook the receiver got, once `count` arrived (and no more
+    after a while), each signature checked as docs/deliveries.md tells a receiver to."""
+
+    def bodies() -> list[Any]:
+        return [got for got in list(hooks.received) if json.loads(got.body)["playbook"]["id"] == playbook_id]
+
+    wait_for(lambda: len(bodies()) >= count, 15)
+    settle()
+    found = bodies()
+    assert len(found) == count, [json.loads(got.body) for got in found]
+    verify = documented_verify()
+    assert all(verify(HOOK_SECRET, got.headers["salesmachine-signature"], got.body) for got in found)
+    return [json.loads(got.body) for got in found]
 
 
 def tasks(project: Project, playbook_id: int) -> list[Any]:
@@ -180,9 +217,11 @@ def test_a_body_that_is_not_json_is_a_400(pb: Project) -> None:
 # -- event triggers ---------------------------------------------------------------------------
 
 
-def test_an_event_fires_every_time_with_its_task_and_webhook(pb: Project) -> None:
+def test_an_event_fires_every_time_with_its_task_and_webhook(pb: Project, hooks: HttpReceiver) -> None:
     send(pb, "/v1/account", {"account_uid": "acme", "params": {"name": "Acme", "mrr": 1200}})
-    saved = create(pb, {**ISSUE_SHAPE, "trigger": {"type": "event", "event": "payment_failed", "where": "amount>=10"}})
+    saved = create(
+        pb, {**ISSUE_SHAPE, "trigger": {"type": "event", "event": "payment_failed", "where": "amount>=10"}}, hooks
+    )
     event(pb, "ann", "payment_failed", amount=50)
     event(pb, "ann", "payment_failed", amount=5)  # its params do not meet `where`
     event(pb, "ann", "logged_in")  # not listened to: no inbox row
@@ -205,10 +244,11 @@ def test_an_event_fires_every_time_with_its_task_and_webhook(pb: Project) -> Non
         or str(due)[:10] == (datetime.now(UTC).date() + timedelta(days=2)).isoformat()
     )
     assert pb.stored.count("trigger_inbox") == 0
+    assert [b["contact_uid"] for b in received(hooks, saved["id"], 2)] == ["ann", "bob"]
 
 
-def test_an_event_fires_once_per_customer_when_enrollment_is_once(pb: Project) -> None:
-    saved = create(pb, {**ISSUE_SHAPE, "enrollment": "once"})
+def test_an_event_fires_once_per_customer_when_enrollment_is_once(pb: Project, hooks: HttpReceiver) -> None:
+    saved = create(pb, {**ISSUE_SHAPE, "enrollment": "once"}, hooks)
     for _ in range(3):
         event(pb, "ann", "payment_failed")
     wait_for(lambda: len(deliveries(pb, saved["id"])) == 1)
@@ -216,6 +256,7 @@ def test_an_event_fires_once_per_customer_when_enrollment_is_once(pb: Project) -
     assert len(deliveries(pb, saved["id"])) == 1 and len(tasks(pb, saved["id"])) == 1
     listed = pb.http.get(f"/v1/playbooks/{saved['id']}").json()
     assert listed["enrolled"] == 1
+    assert [b["account_uid"] for b in received(hooks, saved["id"], 1)] == ["acme"]
 
 
 def test_a_paused_playbook_fires_nothing_and_the_write_path_keeps_nothing(pb: Project) -> None:
@@ -307,10 +348,10 @@ def test_real_deliveries_reach_a_webhook_receiver_slack_and_smtp_once(pb: Projec
 # -- mrr triggers --------------------------------------------------------------------------------
 
 
-def test_mrr_churn_and_expansion_above_an_amount_fire(pb: Project) -> None:
-    churn = create(pb, {**ISSUE_SHAPE, "name": "Churn", "trigger": {"type": "mrr", "movement": "churn"}})
+def test_mrr_churn_and_expansion_above_an_amount_fire(pb: Project, hooks: HttpReceiver) -> None:
+    churn = create(pb, {**ISSUE_SHAPE, "name": "Churn", "trigger": {"type": "mrr", "movement": "churn"}}, hooks)
     grew = create(
-        pb, {**ISSUE_SHAPE, "name": "Grew", "trigger": {"type": "mrr", "movement": "expansion", "at_least": 500}}
+        pb, {**ISSUE_SHAPE, "name": "Grew", "trigger": {"type": "mrr", "movement": "expansion", "at_least": 500}}, hooks
     )
     send(pb, "/v1/account", {"account_uid": "acme", "params": {"mrr": 1000}})  # new: no move either wants
     send(pb, "/v1/account", {"account_uid": "acme", "params": {"mrr": 1400}})  # +400: below 500
@@ -321,6 +362,8 @@ def test_mrr_churn_and_expansion_above_an_amount_fire(pb: Project) -> None:
     assert len(deliveries(pb, churn["id"])) == 1 and len(deliveries(pb, grew["id"])) == 1
     assert payload(deliveries(pb, grew["id"])[0])["trigger"]["before"] == 1400.0
     assert payload(deliveries(pb, churn["id"])[0])["trigger"]["after"] == 0.0
+    assert [b["trigger"]["before"] for b in received(hooks, grew["id"], 1)] == [1400.0]
+    assert [b["trigger"]["movement"] for b in received(hooks, churn["id"], 1)] == ["churn"]
 
 
 # -- state triggers ------------------------------------------------------------------------------
@@ -377,16 +420,21 @@ SLACK_BAD = {
 }
 
 
-def test_health_turning_bad_fires_from_the_live_history_when_the_conditions_hold(pb: Project) -> None:
-    saved = create(pb, SLACK_BAD)
+def test_health_turning_bad_fires_from_the_live_history_when_the_conditions_hold(
+    pb: Project, hooks: HttpReceiver
+) -> None:
+    webhook = {"type": "webhook", "url": "https://x.example", "secret": HOOK_SECRET}
+    saved = create(pb, {**SLACK_BAD, "actions": [*SLACK_BAD["actions"], webhook]}, hooks)
     history_built(pb)
     inactive_account(pb, "big", 5000)
     inactive_account(pb, "small", 50)
     wait_for(lambda: current_band(pb, "big") == "bad" and current_band(pb, "small") == "bad", 20)
-    wait_for(lambda: len(deliveries(pb, saved["id"])) == 1)
+    wait_for(lambda: len(deliveries(pb, saved["id"])) == 2)
     settle()
     sent = deliveries(pb, saved["id"])
-    assert [payload(d)["text"] for d in sent] == ["big is bad"]
+    assert [payload(d)["text"] for d in sent if d.channel == "slack"] == ["big is bad"]
+    [body] = received(hooks, saved["id"], 1)
+    assert body["account_uid"] == "big" and body["trigger"]["to"] == "bad" and body["trigger"]["from"] != "bad"
     run = pb.stored.rows("SELECT fired_by FROM playbook_runs WHERE playbook_id = :b", b=saved["id"])
     assert len(run) == 1
 
@@ -409,8 +457,8 @@ def test_enabling_a_health_playbook_enrolls_who_the_preview_listed(pb: Project) 
     assert [payload(d)["text"] for d in deliveries(pb, saved["id"])] == ["big is bad"]
 
 
-def test_status_entered_churned_fires_once(pb: Project) -> None:
-    saved = create(pb, {**ISSUE_SHAPE, "name": "Churned", "trigger": {"type": "status", "status": "churned"}})
+def test_status_entered_churned_fires_once(pb: Project, hooks: HttpReceiver) -> None:
+    saved = create(pb, {**ISSUE_SHAPE, "name": "Churned", "trigger": {"type": "status", "status": "churned"}}, hooks)
     history_built(pb)
     # Paying since five days ago (a status is a day's: paying and churned on one day is neither).
     old = (datetime.now(UTC) - timedelta(days=5)).isoformat()
@@ -428,9 +476,10 @@ def test_status_entered_churned_fires_once(pb: Project) -> None:
     assert len(sent) == 1
     body = payload(sent[0])
     assert body["account_uid"] == "acme" and body["trigger"]["type"] == "status" and body["trigger"]["to"] == "churned"
+    assert received(hooks, saved["id"], 1)[0]["trigger"]["from"] == "paying"
 
 
-def test_stage_entered_fires_with_the_projects_model(pb: Project) -> None:
+def test_stage_entered_fires_with_the_projects_model(pb: Project, hooks: HttpReceiver) -> None:
     import orjson
 
     from salesmachine_server.domain.health_model import HealthModel
@@ -447,7 +496,7 @@ def test_stage_entered_fires_with_the_projects_model(pb: Project) -> None:
         )
         model_id = conn.execute(text("SELECT max(id) FROM health_models WHERE project_id = :p"), {"p": pb.id}).scalar()
     history_built(pb, model_id)
-    saved = create(pb, {**ISSUE_SHAPE, "name": "Adopted", "trigger": {"type": "stage", "stage": "Adopted"}})
+    saved = create(pb, {**ISSUE_SHAPE, "name": "Adopted", "trigger": {"type": "stage", "stage": "Adopted"}}, hooks)
     old = (datetime.now(UTC) - timedelta(days=5)).isoformat()
     send(pb, "/v1/account", {"account_uid": "acme", "params": {"seats": 1}, "created_at": old})
     send(
@@ -461,9 +510,10 @@ def test_stage_entered_fires_with_the_projects_model(pb: Project) -> None:
     settle()
     assert len(deliveries(pb, saved["id"])) == 1
     assert payload(deliveries(pb, saved["id"])[0])["trigger"]["to"] == "Adopted"
+    assert received(hooks, saved["id"], 1)[0]["trigger"]["stage"] == "Adopted"
 
 
-def test_a_pulse_going_stale_fires(pb: Project) -> None:
+def test_a_pulse_going_stale_fires(pb: Project, hooks: HttpReceiver) -> None:
     send(pb, "/v1/account", {"account_uid": "old", "params": {"name": "Old"}})
     send(pb, "/v1/account", {"account_uid": "fresh", "params": {"name": "Fresh"}})
     ids = {
@@ -482,13 +532,14 @@ def test_a_pulse_going_stale_fires(pb: Project) -> None:
                 ),
                 {"p": pb.id, "a": ids[uid], "t": now - timedelta(days=age)},
             )
-    saved = create(pb, {**ISSUE_SHAPE, "name": "Stale", "trigger": {"type": "pulse_stale"}})
+    saved = create(pb, {**ISSUE_SHAPE, "name": "Stale", "trigger": {"type": "pulse_stale"}}, hooks)
     wait_for(lambda: len(deliveries(pb, saved["id"])) == 1)
     settle()
     assert [payload(d)["account_uid"] for d in deliveries(pb, saved["id"])] == ["old"]
+    assert [b["account_uid"] for b in received(hooks, saved["id"], 1)] == ["old"]
 
 
-def test_renewal_within_days_fires_once_per_renewal_date(pb: Project) -> None:
+def test_renewal_within_days_fires_once_per_renewal_date(pb: Project, hooks: HttpReceiver) -> None:
     soon = (date.today() + timedelta(days=10)).isoformat()
     later = (date.today() + timedelta(days=200)).isoformat()
     send(pb, "/v1/account", {"account_uid": "soon", "params": {"renewal_date": soon}})
@@ -501,21 +552,29 @@ def test_renewal_within_days_fires_once_per_renewal_date(pb: Project) -> None:
             "trigger": {"type": "renewal", "within_days": 30},
             "enrollment": "every_time",
         },
+        hooks,
     )
     wait_for(lambda: len(deliveries(pb, saved["id"])) == 1)
     settle()  # scanned again every second: still one
     assert [payload(d)["account_uid"] for d in deliveries(pb, saved["id"])] == ["soon"]
     assert payload(deliveries(pb, saved["id"])[0])["trigger"]["renewal_date"] == soon
+    # Renewed: a new date within the window is a renewal of its own.
+    sooner = (date.today() + timedelta(days=20)).isoformat()
+    send(pb, "/v1/account", {"account_uid": "soon", "params": {"renewal_date": sooner}})
+    bodies = received(hooks, saved["id"], 2)
+    assert [b["trigger"]["renewal_date"] for b in bodies] == [soon, sooner]
 
 
-def test_segment_entered_and_left(pb: Project) -> None:
+def test_segment_entered_and_left_every_time(pb: Project, hooks: HttpReceiver) -> None:
     from salesmachine_server.domain.list_query import Subject
     from salesmachine_server.store.records.saved_segments import save_segment
 
     save_segment(pb.stored.engines.writer, pb.id, Subject.ACCOUNTS, "Enterprise", "plan=enterprise", None)
-    entered = create(pb, {**ISSUE_SHAPE, "name": "In", "trigger": {"type": "segment", "segment": "Enterprise"}})
+    entered = create(pb, {**ISSUE_SHAPE, "name": "In", "trigger": {"type": "segment", "segment": "Enterprise"}}, hooks)
     left = create(
-        pb, {**ISSUE_SHAPE, "name": "Out", "trigger": {"type": "segment", "segment": "Enterprise", "change": "left"}}
+        pb,
+        {**ISSUE_SHAPE, "name": "Out", "trigger": {"type": "segment", "segment": "Enterprise", "change": "left"}},
+        hooks,
     )
     settle()  # primed: nobody in it yet
     send(pb, "/v1/account", {"account_uid": "acme", "params": {"plan": "enterprise"}})
@@ -525,6 +584,9 @@ def test_segment_entered_and_left(pb: Project) -> None:
     wait_for(lambda: len(deliveries(pb, left["id"])) == 1)
     settle()
     assert len(deliveries(pb, entered["id"])) == 1 and len(deliveries(pb, left["id"])) == 1
+    send(pb, "/v1/account", {"account_uid": "acme", "params": {"plan": "enterprise"}})  # back in: again
+    assert [b["trigger"]["change"] for b in received(hooks, entered["id"], 2)] == ["entered", "entered"]
+    assert [b["account_uid"] for b in received(hooks, left["id"], 1)] == ["acme"]
 
 
 def test_preview_of_an_event_trigger_lists_who_did_it_recently(pb: Project) -> None:

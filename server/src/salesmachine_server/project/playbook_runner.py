@@ -434,17 +434,14 @@ def _scan_one(conn: Connection, stored: StoredPlaybook, counts: RunnerCounts) ->
                 for cid, key in changed.items()
             ],
         )
+    # Each entry (or departure) is an occurrence of its own: a customer who leaves a segment and
+    # comes back is enrolled again by an every_time playbook. Two runners cannot both see it:
+    # the playbook's row is locked above, and the second finds the matches the first stored.
+    looked = utcnow()
     for cid, key in fired.items():
         detail = _scan_detail(stored, key)
-        fire(
-            conn,
-            place,
-            stored,
-            cid,
-            f"scan:{key or place.today.isoformat()}",
-            Firing(playbook.trigger.type, detail),
-            counts,
-        )
+        occurrence = f"scan:{key}:{looked:%Y%m%dT%H%M%S.%f}"
+        fire(conn, place, stored, cid, occurrence, Firing(playbook.trigger.type, detail), counts)
     if not row.primed:
         conn.execute(update(playbooks).where(playbooks.c.id == stored.id).values(primed=True))
 
