@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+import orjson
 import pytest
 from sqlalchemy import create_engine, select, text
 
@@ -355,3 +356,33 @@ class TcpProxy:
         finally:
             with contextlib.suppress(OSError):
                 sink.shutdown(socket.SHUT_WR)
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 30.0) -> Any:
+    """The first truthy answer of `check`, polled; fails after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = check()
+        if found:
+            return found
+        assert time.monotonic() < deadline, f"{check} did not hold in {timeout} s"
+        time.sleep(0.3)
+
+
+def health_settled(project: Project) -> bool:
+    """Nothing left for the server's health task (project/health_history.py): no customer
+    marked for it, and the history built with the model in force, in the project's zone."""
+    from salesmachine_server.domain.project_settings import from_stored
+    from salesmachine_server.store.read.health_models import in_force
+
+    marked = "health_dirty_from IS NOT NULL"
+    count = sum(
+        project.stored.rows(f"SELECT count(*) FROM {table} WHERE project_id = :project AND {marked}")[0][0]
+        for table in ("contacts", "accounts")
+    )
+    with project.stored.engines.reader.connect() as conn:
+        key = in_force(conn, project.id).key
+    settings = project.stored.rows("SELECT settings FROM projects WHERE id = :project")[0][0]
+    zone = from_stored(settings if isinstance(settings, dict) else orjson.loads(settings)).timezone
+    cursor = project.stored.rows("SELECT model_key, zone FROM health_cursors WHERE project_id = :project")
+    return count == 0 and bool(cursor) and tuple(cursor[0]) == (key, zone)

@@ -22,7 +22,7 @@ from sqlalchemy import JSON, String, Text, cast, or_, select
 
 from salesmachine_server.store.db.schema import metadata
 from tests.dashboard_support import make_user, signed_in
-from tests.support import Project, ServerProcess, StoredData, make_project, path_part
+from tests.support import Project, ServerProcess, StoredData, health_settled, make_project, path_part, wait_for
 
 # Uids nothing else in the test contains, so that a substring search finds only them.
 GONE = "erase-me-7f3a"
@@ -209,6 +209,8 @@ def test_the_account_shows_what_it_would_have_without_the_person(
     assert before["account"] != figures(never, email)["account"]  # the person counted
     with reader(project) as http:
         assert http.delete(f"/v1/contacts/{GONE}").status_code == 200
+    # The health history (its `since` days, the lists' bands) is the server's to bring up to date.
+    wait_for(lambda: health_settled(project) and health_settled(never))
     after, expected = figures(project, email), figures(never, email)
     assert after["account"] == expected["account"]
     assert after["revenue"] == expected["revenue"]

@@ -1,8 +1,8 @@
 """Health marks (store/write/health_marks.py): the write path keeps, per contact and account, the days
-from which health is read without counting active days; lists filtered on health, their
-counts and the home page read them, and must say exactly what counting says (the profile's
-health), through late events, memberships made after the events, alias merges, and changes of
-the thresholds, the window and the time zone."""
+from which health is read without counting active days. Lists filtered on health, their counts
+and the home page read the health history (project/health_history.py), which must say exactly
+what the profile evaluates, through late events, memberships made after the events, alias
+merges, and changes of the thresholds, the window and the time zone."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from tests.dashboard_support import csrf_of, make_user, signed_in
-from tests.support import Project, ServerProcess
+from tests.support import Project, ServerProcess, health_settled, wait_for
 from tests.test_read_api import events_on, reader, send
 
 LEVELS = ("good", "average", "bad")
@@ -33,9 +33,9 @@ def listed(http: httpx.Client, kind: str, query: str = "") -> list[str]:
             return found
 
 
-def counted_health(http: httpx.Client, kind: str) -> dict[str, str]:
-    """Each row's health as its profile counts it from active days."""
-    return {uid: http.get(f"/v1/{kind}/{uid}").json()["health"] for uid in listed(http, kind)}
+def counted_health(http: httpx.Client, kind: str) -> dict[str, str | None]:
+    """Each row's health band as its profile evaluates it when read (None: not started)."""
+    return {uid: http.get(f"/v1/{kind}/{uid}").json()["health"]["band"] for uid in listed(http, kind)}
 
 
 def assert_lists_agree_with_profiles(project: Project, email: str) -> dict[str, dict[str, str]]:
@@ -44,6 +44,7 @@ def assert_lists_agree_with_profiles(project: Project, email: str) -> dict[str, 
     dashboard are each checked against their own profiles: the API keeps a project's settings
     for 30 s (serving/credentials.py), the dashboard reads them on each page."""
     found = {}
+    wait_for(lambda: health_settled(project))  # lists, counts and home read the health history
     with reader(project) as http, signed_in(project.http.base_url, email) as dash:
         for kind in ("contacts", "accounts"):
             health = counted_health(http, kind)
@@ -66,10 +67,10 @@ def assert_lists_agree_with_profiles(project: Project, email: str) -> dict[str, 
     return found
 
 
-def _badge(html: str) -> str:
-    found = re.search(r'id="kpi-health".*?class="badge health-(good|average|bad)"', html, re.S)
+def _badge(html: str) -> str | None:
+    found = re.search(r'id="kpi-health".*?class="badge health-(good|average|bad|none)"', html, re.S)
     assert found, "the profile page shows no health"
-    return found.group(1)
+    return None if found.group(1) == "none" else found.group(1)
 
 
 def _shown_count(html: str) -> int:
@@ -166,7 +167,7 @@ def test_health_lists_counts_and_home_agree_with_counted_health(server: ServerPr
         "four": "average",
         "one": "average",
         "outside": "bad",
-        "never": "bad",
+        "never": None,  # never active: not started, in no band
         "late": "good",
         "m2": "good",
     }

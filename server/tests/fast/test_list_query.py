@@ -190,3 +190,16 @@ def test_the_api_refuses_what_the_language_refuses_naming_field_and_rule(project
         body = answer.json()
         assert (body["field"], body["rule"], body["code"]) == (field, rule, "bad_request"), path
         assert body["message"] == body["error"]
+
+
+def test_a_time_may_be_relative_to_now() -> None:
+    from salesmachine_server.domain.list_query import Ago
+
+    query = parse_list_query("first_seen_at>-30d&last_seen_at<=-7d", Subject.ACCOUNTS)
+    assert [(f.field, f.op, f.value) for f in query.filters] == [
+        ("first_seen_at", ">", Ago(30)),
+        ("last_seen_at", "<=", Ago(7)),
+    ]
+    with pytest.raises(QueryError) as caught:
+        parse_list_query("first_seen_at>-30w", Subject.ACCOUNTS)
+    assert (caught.value.field, caught.value.rule) == ("first_seen_at", "datetime")

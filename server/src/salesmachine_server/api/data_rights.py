@@ -19,6 +19,7 @@ from salesmachine_server.api.context import path_uid, read_context
 from salesmachine_server.api.render import dumps, json_answer
 from salesmachine_server.domain.uid_hashes import Kind, suppression_key, uid_hash
 from salesmachine_server.errors import ApiError
+from salesmachine_server.project.health_history import profile_health
 from salesmachine_server.serving.erasures import erase
 from salesmachine_server.serving.state import app_state
 from salesmachine_server.serving.threads import on_thread
@@ -67,6 +68,7 @@ async def export_contact(request: Request) -> Response:
     profile = await context.run(lambda conn: contact_profile(conn, project.id, uid, context.window))
     if found is None or profile is None:
         raise ApiError(404, f"no contact has the uid {uid!r}", field="uid", rule="exists")
+    health = await context.run(lambda conn: profile_health(conn, project.id, "contact", profile.row.id))
     hashed = uid_hash(suppression_key(state.server_key), "contact", found.contact["contact_uid"])
     await on_thread(
         audit_log.record_now,
@@ -80,7 +82,7 @@ async def export_contact(request: Request) -> Response:
     head = {
         "exported_at": utcnow(),
         "project": project.name,
-        "profile": msgspec.to_builtins(shapes.contact(profile, context.window.rule)),
+        "profile": msgspec.to_builtins(shapes.contact(profile, health)),
         "contact": found.contact,
         "uids": found.uids,
         "accounts": found.accounts,

@@ -22,6 +22,7 @@ import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType, field
 
 from salesmachine_server.domain.health import LEVELS
+from salesmachine_server.domain.health_model import STATUSES
 from salesmachine_server.domain.revenue import INTERVALS, MAX_MRR
 from salesmachine_server.errors import CODES
 
@@ -78,16 +79,62 @@ if TYPE_CHECKING:  # mypy sees the str that one_of() is
     Interval = str
     Scope = str
     DeviceType = str
+    StatusName = str
 else:
     Level, Interval, Scope, DeviceType = one_of(LEVELS), one_of(INTERVALS), one_of(SCOPES), one_of(DEVICES)
-Health = Annotated[
-    Level,
+    StatusName = one_of(STATUSES)
+Band = Annotated[
+    Level | None,
     Meta(
-        description="By the project's health rule (default: over the last 14 days, more than "
-        "4 active days is good, none is bad)."
+        description="The health band in force by the project's health model (docs/health.md; default: over the "
+        "last 14 days, more than 4 active days is good, none is bad); null when churned, not started (never "
+        "active), or not evaluated yet."
     ),
 ]
-HealthReason = Annotated[str, Meta(description="The rule that gave that health, in words.")]
+Status = Annotated[
+    StatusName,
+    Meta(description="paying (mrr > 0), churned (mrr was > 0, is not), else trial or free by the model's trial_when."),
+]
+StageName = Annotated[str | None, Meta(description="The last lifecycle stage whose condition holds; null for none.")]
+
+
+class HealthNow(Closed):
+    """A customer's health today, with why and since when."""
+
+    band: Band
+    reason: Annotated[str, Meta(description='Why, in words: e.g. "no `login` in 21 days; 0 active days of 14".')]
+    since: Annotated[Day, Meta(description="The first day of this status, stage and band (project's time zone).")]
+
+
+class PulseNow(Closed):
+    """The latest Pulse of an account: a manager's 0-5 rating."""
+
+    score: Annotated[int, Meta(ge=0, le=5)]
+    reason: str
+    author: str
+    rated_at: At
+    stale: Annotated[bool, Meta(description="Older than the model's pulse_stale_after_days: no signal any more.")]
+
+
+PulseOrNone = Annotated[
+    PulseNow | None, Meta(description="An account's latest Pulse; null when none (always, for a contact).")
+]
+
+
+class HealthDay(Closed):
+    day: Day
+    status: Status
+    stage: StageName
+    band: Band
+    reason: str
+
+
+class HealthDays(Closed):
+    """GET /v1/accounts/{uid}/health and /v1/contacts/{uid}/health."""
+
+    days: Annotated[list[HealthDay], Meta(description="One per day of the range on which it existed, oldest first.")]
+
+
 Domain = Annotated[
     str | None,
     Meta(
@@ -200,8 +247,12 @@ class Contact(Closed):
     last_seen_at: LastSeen
     active_days_14: ActiveDays14
     active_days_30: ActiveDays30
-    health: Health
-    health_reason: HealthReason
+    status: Status
+    stage: StageName
+    health: Annotated[HealthNow | None, Meta(description="Null only before its first day.")]
+    pulse: Annotated[
+        PulseNow | None, Meta(description="An account's latest Pulse; null when none (always, for a contact).")
+    ]
     owner: Owner
     location: WhereFrom
     visits_by_country: VisitsByCountry
@@ -235,8 +286,12 @@ class Account(Closed):
     last_seen_at: LastSeen
     active_days_14: ActiveDays14
     active_days_30: ActiveDays30
-    health: Health
-    health_reason: HealthReason
+    status: Status
+    stage: StageName
+    health: Annotated[HealthNow | None, Meta(description="Null only before its first day.")]
+    pulse: Annotated[
+        PulseNow | None, Meta(description="An account's latest Pulse; null when none (always, for a contact).")
+    ]
     active_contacts_share_14: Annotated[
         float,
         Meta(
@@ -260,7 +315,7 @@ class ContactSummary(Closed):
     last_seen_at: LastSeen
     active_days_14: ActiveDays14
     active_days_30: ActiveDays30
-    health: Health
+    health: Band
     owner: Owner
 
 
@@ -276,7 +331,7 @@ class AccountSummary(Closed):
     last_seen_at: LastSeen
     active_days_14: ActiveDays14
     active_days_30: ActiveDays30
-    health: Health
+    health: Band
     owner: Owner
 
 
@@ -457,6 +512,8 @@ class Error(Struct, omit_defaults=True):
 # The components api/openapi.py generates, each under its class name.
 READ_MODELS: tuple[type[Struct], ...] = (
     MrrChange,
+    HealthDays,
+    PulseNow,
     ContactSummary,
     AccountSummary,
     ContactPage,

@@ -29,6 +29,7 @@ from salesmachine_server.api.data_rights_openapi import with_data_rights
 from salesmachine_server.api.deliveries_openapi import TAG as DELIVERIES_TAG
 from salesmachine_server.api.deliveries_openapi import delivery_schemas, with_deliveries
 from salesmachine_server.api.export import FORMATS as EXPORT_FORMATS
+from salesmachine_server.api.health_openapi import with_health
 from salesmachine_server.api.playbooks_openapi import playbook_paths
 from salesmachine_server.api.revenue import EARLIEST as REVENUE_EARLIEST
 from salesmachine_server.api.revenue import LATEST as REVENUE_LATEST
@@ -844,7 +845,7 @@ def build_openapi(settings: Settings | None = None) -> dict[str, Any]:
             "/v1/ping": ping_operations(),
             **{path: write_operations(path, settings) for path in WRITES},
             **segment_paths(write_operations("/v1/batch", settings)["post"]["responses"]),
-            **with_work_items(with_deliveries(with_data_rights(read_paths()))),
+            **with_health(with_work_items(with_deliveries(with_data_rights(read_paths())))),
             **service_paths(),
             **playbook_paths(),
         },

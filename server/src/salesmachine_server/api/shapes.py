@@ -9,11 +9,33 @@ from typing import Any
 from salesmachine_server.api import models
 from salesmachine_server.api.models import utc, utc_or_none
 from salesmachine_server.domain import revenue
-from salesmachine_server.domain.health import HealthRule
+from salesmachine_server.project.health_history import ProfileHealth
+from salesmachine_server.store.read.health_states import CurrentHealth, DayHealth
 from salesmachine_server.store.read.profiles import AccountProfile, ContactProfile
+from salesmachine_server.store.read.pulses import Pulse
 
 
-def contact(profile: ContactProfile, rule: HealthRule) -> models.Contact:
+def health_now(state: CurrentHealth | None) -> models.HealthNow | None:
+    if state is None:
+        return None
+    return models.HealthNow(band=state.band, reason=state.reason, since=state.since)
+
+
+def pulse_now(pulse: Pulse | None) -> models.PulseNow | None:
+    if pulse is None:
+        return None
+    return models.PulseNow(
+        score=pulse.score, reason=pulse.reason, author=pulse.author, rated_at=utc(pulse.rated_at), stale=pulse.stale
+    )
+
+
+def health_days(found: list[DayHealth]) -> models.HealthDays:
+    return models.HealthDays(
+        days=[models.HealthDay(day=d.day, status=d.status, stage=d.stage, band=d.band, reason=d.reason) for d in found]
+    )
+
+
+def contact(profile: ContactProfile, health: ProfileHealth) -> models.Contact:
     row, days, where = profile.row, profile.active_days, profile.whereabouts
     return models.Contact(
         contact_uid=row.contact_uid,
@@ -28,8 +50,10 @@ def contact(profile: ContactProfile, rule: HealthRule) -> models.Contact:
         last_seen_at=utc_or_none(row.last_seen_at),
         active_days_14=days.last_14,
         active_days_30=days.last_30,
-        health=rule.classify(days.in_rule_window),
-        health_reason=rule.explain(days.in_rule_window),
+        status=health.status,
+        stage=health.stage,
+        health=health_now(health.now),
+        pulse=pulse_now(health.pulse),
         owner=profile.owner,
         location=location(where.location),
         visits_by_country=visits_by_country(where.visits_by_country),
@@ -37,7 +61,7 @@ def contact(profile: ContactProfile, rule: HealthRule) -> models.Contact:
     )
 
 
-def account(profile: AccountProfile, rule: HealthRule) -> models.Account:
+def account(profile: AccountProfile, health: ProfileHealth) -> models.Account:
     row, days, where = profile.row, profile.active_days, profile.whereabouts
     count = profile.contacts_count
     return models.Account(
@@ -60,8 +84,10 @@ def account(profile: AccountProfile, rule: HealthRule) -> models.Account:
         last_seen_at=utc_or_none(row.last_seen_at),
         active_days_14=days.last_14,
         active_days_30=days.last_30,
-        health=rule.classify(days.in_rule_window),
-        health_reason=rule.explain(days.in_rule_window),
+        status=health.status,
+        stage=health.stage,
+        health=health_now(health.now),
+        pulse=pulse_now(health.pulse),
         active_contacts_share_14=round(profile.active_contacts_14 / count, 4) if count else 0.0,
         owner=profile.owner,
         location=location(where.location),

@@ -24,7 +24,6 @@ from typing import Any
 
 from salesmachine_server.domain.health import AVERAGE, BAD, GOOD, HealthRule
 from salesmachine_server.domain.list_query import (
-    ACCOUNT_UID,
     CONTROL,
     Filter,
     QueryError,
@@ -75,11 +74,10 @@ class Condition:
             query = parse_list_query(text, Subject.ACCOUNTS if subject == "account" else Subject.CONTACTS)
         except QueryError as exc:
             raise DocumentError(where, exc.rule, f"{where}: {exc.message}") from None
-        for one in query.filters:
-            if one.field == "health":
-                raise DocumentError(where, "no_health", f"{where}: a condition cannot use health, which it decides")
-            if one.field == ACCOUNT_UID and subject == "contact":
-                continue
+        if not query.filters:
+            raise DocumentError(where, "condition", f"{where} must hold at least one filter, such as plan=trial")
+        if any(one.field == "health" for one in query.filters):
+            raise DocumentError(where, "no_health", f"{where}: a condition cannot use health, which it decides")
         return cls(text.strip(), tuple(query.filters))
 
 
@@ -261,7 +259,7 @@ def _subject_model(value: object, subject: str, where: str) -> SubjectModel:
         stage = _object(raw, at)
         _known(stage, ("name", "when"), at)
         name = stage.get("name")
-        if not isinstance(name, str) or not name.strip() or len(name) > 200:
+        if not isinstance(name, str) or not name.strip() or len(name) > 200 or "\x00" in name:
             raise DocumentError(f"{at}.name", "name", f"{at}.name must be a name of 1 to 200 characters")
         if any(s.name == name.strip() for s in stages):
             raise DocumentError(f"{at}.name", "unique", f"{at}.name: there is already a stage named {name!r}")
@@ -316,7 +314,7 @@ def _signal(value: object, subject: str, where: str) -> Signal:
     event = None
     if "event" in raw:
         event = raw["event"]
-        if not isinstance(event, str) or not event or len(event) > 255:
+        if not isinstance(event, str) or not event or len(event) > 255 or "\x00" in event:
             raise DocumentError(f"{where}.event", "event", f"{where}.event must be an event name")
     done = None
     if "done" in raw:
@@ -407,6 +405,18 @@ def _need(signal: Signal) -> str:
     return "good needs it"
 
 
+def band_of(rule: Rule | None, facts: Facts) -> str:
+    """The band alone, as `judge` gives it: what a day's state needs unless it starts a new one
+    (then its reason is written too)."""
+    if rule is None:
+        return AVERAGE
+    if any(holds(s, facts) for s in rule.bad):
+        return BAD
+    if rule.good and all(holds(s, facts) for s in rule.good):
+        return GOOD
+    return AVERAGE
+
+
 def judge(rule: Rule | None, facts: Facts) -> tuple[str, str]:
     """(band, reason) by a rule: bad when any bad signal holds, good when every good signal
     holds (a rule without good signals is never good), average otherwise."""
@@ -440,6 +450,7 @@ __all__ = [
     "Signal",
     "Stage",
     "SubjectModel",
+    "band_of",
     "describe",
     "holds",
     "judge",

@@ -15,7 +15,7 @@ every day of the range (docs/health.md says so).
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -29,6 +29,7 @@ from salesmachine_server.domain.health_model import (
     Condition,
     Facts,
     SubjectModel,
+    band_of,
     judge,
 )
 from salesmachine_server.domain.list_query import Ago, Filter
@@ -92,6 +93,7 @@ class Needs:
     contraction_windows: frozenset[int]
     first_seen_ago: frozenset[int]
     last_seen_ago: frozenset[int]
+    attributes: tuple[Condition, ...] = ()  # the conditions of attribute signals
 
     @classmethod
     def of(cls, model: SubjectModel) -> Needs:
@@ -123,6 +125,7 @@ class Needs:
             frozenset(contractions),
             frozenset(first_ago),
             frozenset(last_ago),
+            tuple(s.condition for s in model.signals() if s.condition is not None),
         )
 
     def lookback(self) -> int:
@@ -189,9 +192,14 @@ class _Series:
 
 def change_days(rows: CustomerRows, needs: Needs, stale_after: int, start: date, end: date) -> list[date]:
     """The days of [start, end] on which any input of this customer's state may change."""
+    if start >= end:  # one day (the day turned): judged on it
+        return [start] if start == end else []
     candidates: set[date] = {start}
     shifts = {0, *needs.active_windows, *(n for n in needs.last_seen_ago), *(n + 1 for n in needs.last_seen_ago)}
-    for day in rows.active:
+    reach = timedelta(days=max(shifts))
+    # Only the days whose shifts can land in [start, end]: a range of the sorted active days.
+    active = rows.active[bisect_left(rows.active, start - reach) : bisect_right(rows.active, end)]
+    for day in active:
         candidates.update(day + timedelta(days=s) for s in shifts)
     if rows.first_active is not None:
         candidates.add(rows.first_active)
@@ -244,8 +252,11 @@ def condition_holds(condition: Condition, series: _Series, day: date) -> bool:
     return all(_daily_holds(one, series, day) for one in condition.filters if is_daily(one))
 
 
-def state_on(model: SubjectModel, needs: Needs, stale_after: int, series: _Series, day: date) -> Interval:
-    """The customer's state on `day`, as a one-day interval."""
+def state_on(
+    model: SubjectModel, needs: Needs, stale_after: int, series: _Series, day: date, explain: bool = True
+) -> Interval:
+    """The customer's state on `day`, as a one-day interval; without `explain`, a band's reason
+    is left empty (words cost more than the band: they are written only where a state starts)."""
     mrr = series.mrr(day)
     if mrr is not None and mrr > 0:
         status = PAYING
@@ -269,15 +280,14 @@ def state_on(model: SubjectModel, needs: Needs, stale_after: int, series: _Serie
         active_days={w: series.active_in(day, w) for w in needs.active_windows},
         events={(n, w): series.events_in(n, day, w) for n, ws in needs.event_windows.items() for w in ws},
         milestones={n: n in series.rows.milestones and series.rows.milestones[n] <= day for n in needs.milestones},
-        conditions={
-            s.condition.text: condition_holds(s.condition, series, day)
-            for s in model.signals()
-            if s.condition is not None
-        },
+        conditions={c.text: condition_holds(c, series, day) for c in needs.attributes},
         contractions={w: series.contracted(day, w) for w in needs.contraction_windows},
         pulse=series.pulse(day, stale_after),
     )
-    band, reason = judge(model.rule_for(stage), facts)
+    rule = model.rule_for(stage)
+    if not explain:
+        return Interval(day, end, status, stage, band_of(rule, facts), "")
+    band, reason = judge(rule, facts)
     return Interval(day, end, status, stage, band, reason)
 
 
@@ -292,9 +302,11 @@ def intervals(
     series = _Series(rows)
     out: list[Interval] = []
     for day in change_days(rows, needs, stale_after, start, end):
-        state = state_on(model, needs, stale_after, series, day)
+        state = state_on(model, needs, stale_after, series, day, explain=False)
         if out and out[-1].same_state(state):
             continue
+        if state.band is not None:  # a new state: its reason, in words
+            state = state_on(model, needs, stale_after, series, day)
         if out:
             last = out[-1]
             out[-1] = Interval(last.from_day, day, last.status, last.stage, last.band, last.reason)

@@ -35,15 +35,19 @@ from salesmachine_server.domain.health_model import SUBJECTS, HealthModel
 from salesmachine_server.domain.health_timeline import Interval, Needs, intervals
 from salesmachine_server.domain.project_settings import from_stored
 from salesmachine_server.domain.timezones import local_today
+from salesmachine_server.store.db.engine import Engines
 from salesmachine_server.store.db.schema import accounts, contacts, health_cursors, health_models, projects
 from salesmachine_server.store.read.health_inputs import Scope, id_ranges, load
-from salesmachine_server.store.read.health_models import in_force
+from salesmachine_server.store.read.health_models import ModelInForce, in_force, model_key
+from salesmachine_server.store.read.health_states import CurrentHealth, current
+from salesmachine_server.store.read.pulses import Pulse, latest
 from salesmachine_server.store.write.health_history import delete_customers, replace_from
 
 log = logging.getLogger("salesmachine.health")
 
 HISTORY_DAYS = 731  # two years, and the day of today
 GROUP = 2000  # customers per group (and per transaction)
+MARKED_GROUP = 500  # marked customers per transaction (computed in it: kept short)
 
 __all__ = ["HISTORY_DAYS", "Interval", "bring_up_to_date", "replay"]
 
@@ -84,6 +88,41 @@ def replay(
     return out
 
 
+def state_today(
+    conn: Connection, project_id: int, subject: str, customer_id: int, today: date | None = None
+) -> CurrentHealth | None:
+    """One customer's state today, evaluated now (a profile reads its own writes: the history
+    takes them in at the task's next run); `since` is the first day of that state in the
+    history, today when the history does not hold it yet. None for no such customer."""
+    tz = _zone(conn, project_id)
+    local = today or local_today(tz)
+    model = in_force(conn, project_id).model
+    found = evaluate(conn, project_id, tz, model, subject, Scope(ids=(customer_id,)), local, local)
+    if customer_id not in found:
+        return None
+    now = found[customer_id][-1]
+    stored = current(conn, project_id, subject, [customer_id]).get(customer_id)
+    same = stored is not None and (stored.status, stored.stage, stored.band) == (now.status, now.stage, now.band)
+    since = stored.since if stored is not None and same else local
+    return CurrentHealth(now.status, now.stage, now.band, now.reason, since)
+
+
+@dataclass(frozen=True)
+class ProfileHealth:
+    """What a profile shows of a customer's health: status, stage, today's state, its Pulse."""
+
+    status: str
+    stage: str | None
+    now: CurrentHealth | None
+    pulse: Pulse | None
+
+
+def profile_health(conn: Connection, project_id: int, subject: str, customer_id: int) -> ProfileHealth:
+    now = state_today(conn, project_id, subject, customer_id)
+    pulse = latest(conn, project_id, [customer_id]).get(customer_id) if subject == "account" else None
+    return ProfileHealth(now.status if now else "free", now.stage if now else None, now, pulse)
+
+
 def _opened(states: dict[int, list[Interval]], today: date) -> dict[int, list[Interval]]:
     """The last state of each customer left open (to_day NULL) when it reaches today."""
     end = today + timedelta(days=1)
@@ -103,6 +142,7 @@ def _now() -> datetime:
 @dataclass(frozen=True)
 class _Cursor:
     model_id: int
+    model_key: str
     zone: str
     through_day: date
 
@@ -112,40 +152,53 @@ def _save_cursor(conn: Connection, project_id: int, cursor: _Cursor) -> None:
     conn.execute(delete(health_cursors).where(health_cursors.c.project_id == project_id))
     conn.execute(
         health_cursors.insert().values(
-            project_id=project_id, model_id=cursor.model_id, zone=cursor.zone, through_day=cursor.through_day
+            project_id=project_id,
+            model_id=cursor.model_id,
+            model_key=cursor.model_key,
+            zone=cursor.zone,
+            through_day=cursor.through_day,
         )
     )
 
 
-def bring_up_to_date(engine: Engine, stop: threading.Event, today: date | None = None) -> str:
+def bring_up_to_date(engines: Engines, stop: threading.Event, today: date | None = None) -> str:
     """The periodic task: each project rebuilt, its day turned, and its marked customers
     evaluated, as needed. A project with nothing to do costs nothing: which ones have work is
     three statements for all of them. Returns what it did, for the log."""
     done = {"rebuilt": 0, "turned": 0, "marked": 0}
-    for project_id, model, model_id, tz, cursor, marked in _projects_with_work(engine, today):
+    for project_id, force, tz, cursor, marked in _projects_with_work(engines.reader, today):
         if stop.is_set():
             break
         local = today or local_today(tz)
-        if cursor is None or cursor.model_id != model_id or cursor.zone != tz.key:
-            if rebuild(engine, project_id, tz, model, model_id, local, stop):
+        model = force.model
+        if cursor is None or cursor.model_key != force.key or cursor.zone != tz.key:
+            if rebuild(engines, project_id, tz, force, local, stop):
                 done["rebuilt"] += 1
-        elif cursor.through_day < local and turn_day(engine, project_id, tz, model, cursor, local, stop):
+        elif cursor.through_day < local and turn_day(engines, project_id, tz, model, cursor, local, stop):
             done["turned"] += 1
         if marked:
-            done["marked"] += evaluate_marked(engine, project_id, tz, model, local, stop)
+            done["marked"] += evaluate_marked(engines.writer, project_id, tz, model, local, stop)
     return ", ".join(f"{n} {what}" for what, n in done.items())
 
 
 def _projects_with_work(
     engine: Engine, today: date | None
-) -> list[tuple[int, HealthModel, int, ZoneInfo, _Cursor | None, bool]]:
+) -> list[tuple[int, ModelInForce, ZoneInfo, _Cursor | None, bool]]:
     """(project, its model, the model's id, its zone, its cursor, whether it has marked
     customers) of the projects with something to do."""
     c = health_cursors.c
     newest = select(func.max(health_models.c.id)).where(health_models.c.project_id == projects.c.id).scalar_subquery()
     with engine.connect() as conn:
         rows = conn.execute(
-            select(projects.c.id, projects.c.settings, c.model_id, c.zone, c.through_day, newest.label("newest"))
+            select(
+                projects.c.id,
+                projects.c.settings,
+                c.model_id,
+                c.model_key,
+                c.zone,
+                c.through_day,
+                newest.label("newest"),
+            )
             .select_from(projects.outerjoin(health_cursors, c.project_id == projects.c.id))
             .order_by(projects.c.id)
         ).all()
@@ -159,32 +212,31 @@ def _projects_with_work(
         work = []
         for row in rows:
             tz = from_stored(row.settings).zone
-            cursor = None if row.model_id is None else _Cursor(row.model_id, row.zone, row.through_day)
+            cursor = None if row.model_id is None else _Cursor(row.model_id, row.model_key, row.zone, row.through_day)
             stale = (
                 cursor is None
-                or cursor.model_id != (row.newest or 0)
+                or cursor.model_key != model_key(row.newest, row.settings)
                 or cursor.zone != tz.key
                 or cursor.through_day < (today or local_today(tz))
             )
             if stale or row.id in marked:
-                force = in_force(conn, row.id)
-                work.append((row.id, force.model, force.model_id, tz, cursor, row.id in marked))
+                work.append((row.id, in_force(conn, row.id), tz, cursor, row.id in marked))
     return work
 
 
 def rebuild(
-    engine: Engine,
+    engines: Engines,
     project_id: int,
     tz: ZoneInfo,
-    model: HealthModel,
-    model_id: int,
+    force: ModelInForce,
     today: date,
     stop: threading.Event,
 ) -> bool:
-    """Every customer's history over the last two years, computed again with `model`. True when
-    complete (then the cursor says so); a stopped rebuild starts over at the next run."""
+    """Every customer's history over the last two years, computed again with the model in
+    force. True when complete (then the cursor says so); a stopped rebuild starts over at the
+    next run."""
     start = today - timedelta(days=HISTORY_DAYS - 1)
-    with engine.begin() as conn:  # marks set before now are covered by what follows
+    with engines.writer.begin() as conn:  # marks set before now are covered by what follows
         for table in (accounts, contacts):
             conn.execute(
                 update(table)
@@ -192,24 +244,20 @@ def rebuild(
                 .values(health_dirty_from=None)
             )
     for subject in SUBJECTS:
-        with engine.connect() as conn:
+        with engines.reader.connect() as conn:
             scopes = id_ranges(conn, project_id, subject, GROUP)
         for scope in scopes:
             if stop.is_set():
                 return False
-            with engine.begin() as conn:
-                states = _opened(evaluate(conn, project_id, tz, model, subject, scope, start, today), today)
-                ids = list(conn.execute(_ids_in(subject, project_id, scope)).scalars())
-                delete_customers(conn, project_id, subject, ids)
-                replace_from(conn, project_id, subject, start, states, ids, "rebuild", _now())
-    with engine.begin() as conn:
-        _save_cursor(conn, project_id, _Cursor(model_id, tz.key, today))
-    log.info("health: rebuilt the history of project %d (model %d)", project_id, model_id)
+            _write_group(engines, project_id, tz, force.model, subject, scope, start, today, "rebuild")
+    with engines.writer.begin() as conn:
+        _save_cursor(conn, project_id, _Cursor(force.model_id, force.key, tz.key, today))
+    log.info("health: rebuilt the history of project %d (model %s)", project_id, force.key)
     return True
 
 
 def turn_day(
-    engine: Engine,
+    engines: Engines,
     project_id: int,
     tz: ZoneInfo,
     model: HealthModel,
@@ -220,18 +268,38 @@ def turn_day(
     """Everyone's states from the day after the last one evaluated to today; only changes written."""
     start = cursor.through_day + timedelta(days=1)
     for subject in SUBJECTS:
-        with engine.connect() as conn:
+        with engines.reader.connect() as conn:
             scopes = id_ranges(conn, project_id, subject, GROUP)
         for scope in scopes:
             if stop.is_set():
                 return False
-            with engine.begin() as conn:
-                states = _opened(evaluate(conn, project_id, tz, model, subject, scope, start, today), today)
-                ids = list(conn.execute(_ids_in(subject, project_id, scope)).scalars())
-                replace_from(conn, project_id, subject, start, states, ids, "live", _now())
-    with engine.begin() as conn:
-        _save_cursor(conn, project_id, _Cursor(cursor.model_id, cursor.zone, today))
+            _write_group(engines, project_id, tz, model, subject, scope, start, today, "live")
+    with engines.writer.begin() as conn:
+        _save_cursor(conn, project_id, _Cursor(cursor.model_id, cursor.model_key, cursor.zone, today))
     return True
+
+
+def _write_group(
+    engines: Engines,
+    project_id: int,
+    tz: ZoneInfo,
+    model: HealthModel,
+    subject: str,
+    scope: Scope,
+    start: date,
+    today: date,
+    written_by: str,
+) -> None:
+    """One group's states from `start`: computed on a reader (on SQLite, without holding the
+    write lock, so ingestion goes on), then written in a short transaction. A customer written
+    to in between was marked by the write path and is evaluated again right after."""
+    with engines.reader.connect() as conn:
+        states = _opened(evaluate(conn, project_id, tz, model, subject, scope, start, today), today)
+        ids = list(conn.execute(_ids_in(subject, project_id, scope)).scalars())
+    with engines.writer.begin() as conn:
+        if written_by == "rebuild":
+            delete_customers(conn, project_id, subject, ids)
+        replace_from(conn, project_id, subject, start, states, ids, written_by, _now())
 
 
 def evaluate_marked(
@@ -247,7 +315,7 @@ def evaluate_marked(
                     select(table.c.id, table.c.health_dirty_from)
                     .where(table.c.project_id == project_id, table.c.health_dirty_from.is_not(None))
                     .order_by(table.c.id)
-                    .limit(GROUP)
+                    .limit(MARKED_GROUP)
                 ).all()
                 if not marked:
                     break

@@ -19,6 +19,7 @@ from starlette.responses import Response
 from salesmachine_server.api import models, shapes
 from salesmachine_server.domain import revenue
 from salesmachine_server.domain.list_query import FieldType, QueryError, decode_cursor
+from salesmachine_server.project.health_history import profile_health
 from salesmachine_server.store.read.activity import account_usage, usage
 from salesmachine_server.store.read.profiles import account_profile, contact_profile
 from salesmachine_server.store.read.revenue import paying_accounts_of
@@ -96,7 +97,7 @@ async def account_page(request: Request) -> Response:
         read = account_profile(conn, project_id, uid, window)
         if read is None:
             return None
-        profile = shapes.account(read, window.rule)
+        profile = shapes.account(read, profile_health(conn, project_id, "account", read.row.id))
         account_id = read.row.id
         timeline, cursor = events_page(conn, project_id, query, account_id=account_id)
         return {
@@ -131,7 +132,7 @@ async def contact_page(request: Request) -> Response:
         read = contact_profile(conn, project_id, uid, window)
         if read is None:
             return None
-        profile = shapes.contact(read, window.rule)
+        profile = shapes.contact(read, profile_health(conn, project_id, "contact", read.row.id))
         contact_id = read.row.id
         timeline, cursor = events_page(conn, project_id, query, contact_id=contact_id)
         return {

@@ -638,12 +638,15 @@ pulses = Table(
 )
 
 # How far each project's history was brought: the model it was built with (health_models.id, 0
-# for the default), the time zone its days are in, and the last day evaluated for everyone.
+# for the model of the project's settings; `model_key` tells those apart too: "saved:<id>" or
+# "settings:<window>:<good_above>:<bad_at_most>"), the time zone its days are in, and the last
+# day evaluated for everyone.
 health_cursors = Table(
     "health_cursors",
     metadata,
     Column("project_id", Id, ForeignKey("projects.id"), primary_key=True, autoincrement=False),
     Column("model_id", Id, nullable=False),
+    Column("model_key", String(128), nullable=False),
     Column("zone", String(64), nullable=False),
     Column("through_day", Date, nullable=False),
 )

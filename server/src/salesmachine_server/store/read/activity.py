@@ -18,7 +18,7 @@ from salesmachine_server.store.db.schema import (
     memberships,
 )
 from salesmachine_server.store.read import filters
-from salesmachine_server.store.write import health_marks
+from salesmachine_server.store.read.health_states import HistoryBand
 
 
 @dataclass(frozen=True)
@@ -98,22 +98,20 @@ def activity_source(
     window: Window,
     names: Iterable[str],
     only: list[int] | None = None,
-    marks: bool = False,
 ) -> tuple[Any, dict[str, Any]]:
     """The table of a list of `subject` outer-joined to an activity
     subquery for each named field (of filters.ACTIVITY_FIELDS, each over its own window), and
     those fields' active days, 0 when none: {name: days}, for filters.list_fields. With `only`,
-    the subqueries count the activity of those row ids alone. With `marks` (the project's
-    health marks are usable for its rule: health_marks.usable), health is read from the rows'
-    marks, joining nothing: {"health": Marks}."""
+    the subqueries count the activity of those row ids alone. Health is the band in force in
+    the health history (store/read/health_states.py), joining nothing: {"health": HistoryBand}."""
     table = filters.table_of(subject)
     activity = contact_activity if subject == Subject.CONTACTS else account_activity
     owner = "contact_id" if subject == Subject.CONTACTS else "account_id"
     source: Any = table
     days: dict[str, Any] = {}
     for name in names:
-        if marks and name == "health":
-            days[name] = health_marks.Marks(table, window.since(window.rule.window_days))
+        if name == "health":
+            days[name] = HistoryBand(table, "contact" if subject == Subject.CONTACTS else "account", project_id)
             continue
         sub = activity(project_id, window.since(filters.window_days(name, window.rule)), only)
         source = source.outerjoin(sub, sub.c[owner] == table.c.id)

@@ -6,9 +6,10 @@ the same builder as its list (store/read/filters.py: fields, filters and search;
 subqueries of activity_source) so that it agrees with the list it counts;
 tests/test_dashboard.py checks that it does.
 Activity subqueries are joined only when a filter needs them: counting a segment on `plan=pro`
-over 100,000 contacts does not aggregate their active days. Health is read from the health
-marks (store/write/health_marks.py) when they hold for the project's rule: the home page's bands and
-a count on `health=bad` compare two dates per row instead of counting active days.
+over 100,000 contacts does not aggregate their active days. Health is the band in force in the
+health history (project/health_history.py): the home page's bands and a count on `health=bad`
+read its index. "Just turned bad" still compares active-days windows by the settings' rule,
+through the health marks (store/write/health_marks.py).
 """
 
 from __future__ import annotations
@@ -21,11 +22,13 @@ from sqlalchemy import Connection, Subquery, distinct, func, select
 
 from salesmachine_server.domain.health import BAD, LEVELS
 from salesmachine_server.domain.list_query import ListQuery, Subject
-from salesmachine_server.store.db.schema import accounts, contact_days, memberships
+from salesmachine_server.store.db.schema import accounts, contact_days, health_history, memberships
 from salesmachine_server.store.read import filters
 from salesmachine_server.store.read.activity import Window, account_activity, activity_source
 from salesmachine_server.store.read.json_params import param_number
 from salesmachine_server.store.write import health_marks
+
+HISTORY_SUBJECT = {Subject.ACCOUNTS: "account", Subject.CONTACTS: "contact"}
 
 
 def count_matching(conn: Connection, project_id: int, subject: Subject, query: ListQuery, window: Window) -> int:
@@ -33,10 +36,7 @@ def count_matching(conn: Connection, project_id: int, subject: Subject, query: L
     dialect = conn.dialect.name
     table = filters.table_of(subject)
     used = {one.field for one in query.filters}
-    marks = "health" in used and health_marks.usable(conn, project_id, window.rule)
-    source, days = activity_source(
-        subject, project_id, window, [f for f in filters.ACTIVITY_FIELDS if f in used], marks=marks
-    )
+    source, days = activity_source(subject, project_id, window, [f for f in filters.ACTIVITY_FIELDS if f in used])
     fields = filters.list_fields(dialect, table, days, window.rule)
     statement = (
         select(func.count())
@@ -47,16 +47,16 @@ def count_matching(conn: Connection, project_id: int, subject: Subject, query: L
 
 
 def health_bands(conn: Connection, project_id: int, subject: Subject, window: Window) -> dict[str, int]:
-    """{good, average, bad: how many} of a project's accounts or contacts, by the project's rule."""
-    table = filters.table_of(subject)
-    marks = health_marks.usable(conn, project_id, window.rule)
-    source, days = activity_source(subject, project_id, window, ["health"], marks=marks)
-    band = (days["health"].band() if marks else window.rule.sql(days["health"])).label("band")
+    """{good, average, bad: how many} of a project's accounts or contacts, by the band in force
+    in the health history (churned and not started ones are in none)."""
+    h = health_history.c
     rows = conn.execute(
-        select(band, func.count()).select_from(source).where(table.c.project_id == project_id).group_by(band)
+        select(h.band, func.count())
+        .where(h.project_id == project_id, h.subject == HISTORY_SUBJECT[subject], h.to_day.is_(None))
+        .group_by(h.band)
     )
     counts = dict.fromkeys(LEVELS, 0)
-    counts.update({level: int(n) for level, n in rows})
+    counts.update({level: int(n) for level, n in rows if level in counts})
     return counts
 
 

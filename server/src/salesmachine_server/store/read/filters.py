@@ -18,8 +18,8 @@ from salesmachine_server.domain.health import HealthRule
 from salesmachine_server.domain.list_query import ACCOUNT_UID, OWNER, Ago, Filter, ListQuery, Subject
 from salesmachine_server.enrich.domains import FREE_MAIL, PARAM_KEYS
 from salesmachine_server.store.db.schema import accounts, contact_uids, contacts, memberships, users
+from salesmachine_server.store.read.health_states import HistoryBand
 from salesmachine_server.store.read.json_params import param_number, param_text
-from salesmachine_server.store.write.health_marks import Marks
 
 # The fields counted from active days (an activity subquery per field), in the order joined.
 ACTIVITY_FIELDS = ("active_days_14", "active_days_30", "health")
@@ -36,23 +36,23 @@ def window_days(name: str, rule: HealthRule) -> int:
 
 
 def list_fields(
-    dialect: str, table: Table, days: Mapping[str, ColumnElement[Any] | Marks], rule: HealthRule
+    dialect: str, table: Table, days: Mapping[str, ColumnElement[Any] | HistoryBand], rule: HealthRule
 ) -> dict[str, Any]:
     """The fields a filter names, as SQL over `table`: first and last seen, the mrr param,
-    and each activity field given in `days` (its active days, 0 when none; health is the
-    rule's band of them, or the band of the rows' health marks when given those). A list passes
-    all three activity fields; a count only those its filters use, to join no activity it does
-    not need."""
-    # SQL expressions by field name, and under "health_marks" the Marks a health filter uses.
+    and each activity field given in `days` (its active days, 0 when none; health is the band
+    in force in the health history, given as a HistoryBand, or else the rule's band of active
+    days). A list passes all three activity fields; a count only those its filters use, to join
+    no activity it does not need."""
+    # SQL expressions by field name, and under "health_marks" the HistoryBand a health filter uses.
     fields: dict[str, Any] = {
         "first_seen_at": table.c.first_seen_at,
         "last_seen_at": table.c.last_seen_at,
         "mrr": param_number(dialect, table.c.params, "mrr"),
     }
     for name, active in days.items():
-        if isinstance(active, Marks):
-            # Health from the rows' marks; "health_marks" lets a health filter be range
-            # conditions on their indexes rather than a comparison with the band.
+        if isinstance(active, HistoryBand):
+            # Health from the history; "health_marks" lets a health filter be a lookup of the
+            # rows in a band (its index) rather than a comparison row by row.
             fields[name], fields["health_marks"] = active.band(), active
         else:
             fields[name] = rule.sql(active) if name == "health" else active
@@ -116,7 +116,7 @@ def filter_condition(
     An empty value means missing (=) or present (!=); != also takes a missing value."""
     key = one.param_key
     marks = fields.get("health_marks") if one.field == "health" else None
-    if isinstance(marks, Marks):
+    if isinstance(marks, HistoryBand):
         return marks.is_(one.value) if one.op == "=" else marks.is_not(one.value)
     expression: ColumnElement[Any]
     if key is None:

@@ -91,7 +91,7 @@ def load(
             found[owner].active.append(day)
     for owner, first in conn.execute(
         select(day_key, func.min(days.c.day)).where(scope.on(day_key), days.c.day <= end).group_by(day_key)
-    ):
+    ).all():
         if owner in found:
             found[owner].first_active = first
     since = datetime.combine(lookback - timedelta(days=1), datetime.min.time())

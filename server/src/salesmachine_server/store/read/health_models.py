@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, select
 
@@ -19,6 +20,16 @@ class ModelInForce:
     model: HealthModel
     saved_at: datetime | None
     saved_by: str | None
+    key: str  # what tells this model from another: model_key (below)
+
+
+def model_key(newest_id: int | None, settings: dict[str, Any]) -> str:
+    """Which model is in force, as a short text: the newest saved one's id, else the settings'
+    active-days thresholds it is made of (changing them changes the model)."""
+    if newest_id:
+        return f"saved:{newest_id}"
+    rule = from_stored(settings).health
+    return f"settings:{rule.window_days}:{rule.good_above}:{rule.bad_at_most}"
 
 
 def in_force(conn: Connection, project_id: int) -> ModelInForce:
@@ -28,14 +39,16 @@ def in_force(conn: Connection, project_id: int) -> ModelInForce:
         .order_by(health_models.c.id.desc())
         .limit(1)
     ).first()
-    if row is not None:
-        try:
-            return ModelInForce(row.id, HealthModel.parse(row.document), row.saved_at, row.saved_by)
-        except DocumentError:  # checked when saved; a later server refusing it falls back, never fails
-            settings = conn.execute(select(projects.c.settings).where(projects.c.id == project_id)).scalar_one()
-            return ModelInForce(row.id, HealthModel.from_rule(from_stored(settings).health), row.saved_at, row.saved_by)
     settings = conn.execute(select(projects.c.settings).where(projects.c.id == project_id)).scalar_one()
-    return ModelInForce(0, HealthModel.from_rule(from_stored(settings).health), None, None)
+    if row is not None:
+        key = model_key(row.id, settings)
+        try:
+            return ModelInForce(row.id, HealthModel.parse(row.document), row.saved_at, row.saved_by, key)
+        except DocumentError:  # checked when saved; a later server refusing it falls back, never fails
+            fallback = HealthModel.from_rule(from_stored(settings).health)
+            return ModelInForce(row.id, fallback, row.saved_at, row.saved_by, key)
+    rule = from_stored(settings).health
+    return ModelInForce(0, HealthModel.from_rule(rule), None, None, model_key(None, settings))
 
 
 def saved_days(conn: Connection, project_id: int) -> list[datetime]:

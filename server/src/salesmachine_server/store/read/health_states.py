@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import ColumnElement, Connection, and_, or_, select
+from sqlalchemy import ColumnElement, Connection, Table, not_, or_, select
 
 from salesmachine_server.domain.project_settings import from_stored
 from salesmachine_server.domain.timezones import local_day
@@ -89,7 +89,41 @@ def rule_changes(conn: Connection, project_id: int, from_day: date, to_day: date
     return [day for day in changed if from_day <= day <= to_day]
 
 
-def in_band(project_id: int, subject: str, band: str) -> ColumnElement[bool]:
-    """The WHERE of the customers whose state in force has `band` (a list's `health=` filter)."""
-    h = health_history.c
-    return and_(h.project_id == project_id, h.subject == subject, h.to_day.is_(None), h.band == band)
+@dataclass(frozen=True)
+class HistoryBand:
+    """The band in force of a list's rows (contacts or accounts), from the health history: what a
+    list's `health=` filter, its `health` column and the dashboard's counts read. Rows without
+    a band (churned, not started, not evaluated yet) are in no band: `health!=bad` holds them."""
+
+    table: Table
+    subject: str  # "account" or "contact"
+    project_id: int
+
+    def _in(self, level: str) -> ColumnElement[bool]:
+        h = health_history.c
+        return self.table.c.id.in_(
+            select(h.customer_id).where(
+                h.project_id == self.project_id, h.subject == self.subject, h.to_day.is_(None), h.band == level
+            )
+        )
+
+    def band(self) -> ColumnElement[str]:
+        h = health_history.c
+        return (
+            select(h.band)
+            .where(
+                h.project_id == self.project_id,
+                h.subject == self.subject,
+                h.customer_id == self.table.c.id,
+                h.to_day.is_(None),
+            )
+            .limit(1)
+            .correlate(self.table)
+            .scalar_subquery()
+        )
+
+    def is_(self, level: str) -> ColumnElement[bool]:
+        return self._in(level)
+
+    def is_not(self, level: str) -> ColumnElement[bool]:
+        return not_(self._in(level))

@@ -18,7 +18,6 @@ from salesmachine_server.store.db.schema import (
 )
 from salesmachine_server.store.read import filters
 from salesmachine_server.store.read.activity import Window, activity_source
-from salesmachine_server.store.write import health_marks
 
 # What NULL sorts as, so that keyset pagination can compare every row.
 _SENTINELS = {"datetime": datetime(1970, 1, 1), "number": -1.0, "text": ""}
@@ -77,10 +76,7 @@ def matching_ids(conn: Connection, project_id: int, subject: Subject, query: Lis
     dialect = conn.dialect.name
     table = filters.table_of(subject)
     used = {one.field for one in query.filters}
-    marks = "health" in used and health_marks.usable(conn, project_id, window.rule)
-    source, days = activity_source(
-        subject, project_id, window, [f for f in filters.ACTIVITY_FIELDS if f in used], marks=marks
-    )
+    source, days = activity_source(subject, project_id, window, [f for f in filters.ACTIVITY_FIELDS if f in used])
     fields = filters.list_fields(dialect, table, days, window.rule)
     statement = (
         select(table.c.id)
@@ -118,8 +114,7 @@ def _list(
     chooses = {one.field for one in query.filters} | {query.sort_field}
     choosing = [name for name in filters.ACTIVITY_FIELDS if name in chooses]
 
-    marks = "health" in choosing and health_marks.usable(conn, project_id, window.rule)
-    source, days = activity_source(subject, project_id, window, choosing, marks=marks)
+    source, days = activity_source(subject, project_id, window, choosing)
     fields = {**filters.list_fields(dialect, table, days, window.rule), uid_field: table.c[uid_field]}
     chosen = (
         select(table.c.id)

@@ -16,7 +16,6 @@ from salesmachine_server.store.db.schema import users
 from salesmachine_server.store.read import filters
 from salesmachine_server.store.read.activity import Window, activity_source
 from salesmachine_server.store.read.json_params import param_number
-from salesmachine_server.store.write import health_marks
 
 # The most customers a look at a trigger's state enrolls at once (the rest at the next look).
 MAX_MATCHES = 10_000
@@ -43,8 +42,7 @@ def matching_ids(
     dialect = conn.dialect.name
     table = filters.table_of(kind)
     choosing = [name for name in filters.ACTIVITY_FIELDS if name in {one.field for one in query.filters}]
-    marks = "health" in choosing and health_marks.usable(conn, project_id, window.rule)
-    source, days = activity_source(kind, project_id, window, choosing, only=only, marks=marks)
+    source, days = activity_source(kind, project_id, window, choosing, only=only)
     fields = filters.list_fields(dialect, table, days, window.rule)
     statement = (
         select(table.c.id)

@@ -43,6 +43,8 @@ def plan(stored: list[StoredRow], computed: list[Interval], start: date) -> Plan
     new = list(computed)
     for row in stored:
         old = row.interval
+        if old.to_day is not None and old.to_day <= start:  # over before `start`: not ours to change
+            continue
         if old.from_day < start:  # in force across `start`
             first = new[0] if new else None
             if first is not None and first.from_day == start and old.same_state(first):
@@ -82,7 +84,7 @@ def stored_from(
                 or_(h.to_day.is_(None), h.to_day > start),
             )
             .order_by(h.customer_id, h.from_day)
-        )
+        ).all()
         for r in rows:
             interval = Interval(r.from_day, r.to_day, r.status, r.stage, r.band, r.reason)
             found.setdefault(r.customer_id, []).append(StoredRow(r.id, interval))

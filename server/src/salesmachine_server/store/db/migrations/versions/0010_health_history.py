@@ -81,6 +81,7 @@ def upgrade() -> None:
         "health_cursors",
         sa.Column("project_id", _ID, autoincrement=False, nullable=False),
         sa.Column("model_id", _ID, nullable=False),
+        sa.Column("model_key", sa.String(length=128), nullable=False),
         sa.Column("zone", sa.String(length=64), nullable=False),
         sa.Column("through_day", sa.Date(), nullable=False),
         sa.ForeignKeyConstraint(["project_id"], ["projects.id"]),
