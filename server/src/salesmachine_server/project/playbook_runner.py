@@ -27,10 +27,10 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, select, update
+from sqlalchemy import Connection, Engine, delete, func, or_, select, update
 
 from salesmachine_server.domain.list_query import CONTROL, join_terms, read_term, split_terms
 from salesmachine_server.domain.playbooks import (
@@ -252,41 +252,70 @@ def _fire_inbox_row(
 # -- 2. the health history ---------------------------------------------------------------------
 
 HISTORY_SOURCE = "health_history"
+HISTORY_WRITTEN = "health_history.written_at"  # microseconds since the epoch
 HISTORY_BATCH = 500
+LOOKBACK = 1000
+_EPOCH = datetime(1970, 1, 1)
+
+
+def _micros(moment: datetime | None) -> int:
+    return 0 if moment is None else (moment - _EPOCH) // timedelta(microseconds=1)
+
+
+def _time(micros: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=micros)
 
 
 def follow_history(engine: Engine, counts: RunnerCounts) -> int:
-    """Fire for one batch of health_history rows above the position, and move the position past
+    """Fire for one batch of health_history rows past the position, and move the position past
     them, in one transaction; rows read. Only `live` rows fire: a rebuild after a rule change
     rewrites the past, which nobody should be alerted about now. The first look starts at the
-    end: a runner new to a database does not fire for history written before it."""
+    end: a runner new to a database does not fire for history written before it.
+
+    The position is the highest id read and the latest `written_at` read. On SQLite a table
+    without AUTOINCREMENT gives the id of its newest row, deleted, to the next one (the history
+    replaces a state recomputed for today), so the last LOOKBACK ids are read again for rows
+    written since: a row's occurrence is its id and its written_at, so none fires twice."""
     try:
         with engine.begin() as conn:
-            position = conn.execute(
-                select(playbook_positions.c.position).where(playbook_positions.c.source == HISTORY_SOURCE)
-            ).scalar()
-            if position is None:
-                end = conn.execute(select(func.coalesce(func.max(health_history.c.id), 0))).scalar_one()
-                inserted = Dialect(conn).insert_ignoring(
-                    playbook_positions, ("source", "position"), [(HISTORY_SOURCE, end)], conflict=("source",)
+            positions = dict(
+                conn.execute(
+                    select(playbook_positions.c.source, playbook_positions.c.position).where(
+                        playbook_positions.c.source.in_((HISTORY_SOURCE, HISTORY_WRITTEN))
+                    )
+                ).all()
+            )
+            if HISTORY_SOURCE not in positions or HISTORY_WRITTEN not in positions:
+                h = health_history.c
+                end, latest = conn.execute(select(func.coalesce(func.max(h.id), 0), func.max(h.written_at))).one()
+                Dialect(conn).insert_ignoring(
+                    playbook_positions,
+                    ("source", "position"),
+                    [(HISTORY_SOURCE, end), (HISTORY_WRITTEN, _micros(latest))],
+                    conflict=("source",),
                 )
-                del inserted
                 return 0
+            position, written = positions[HISTORY_SOURCE], positions[HISTORY_WRITTEN]
+            h = health_history.c
             rows = conn.execute(
                 select(health_history)
-                .where(health_history.c.id > position)
-                .order_by(health_history.c.id)
+                .where(h.id > position - LOOKBACK, or_(h.id > position, h.written_at > _time(written)))
+                .order_by(h.id)
                 .limit(HISTORY_BATCH)
             ).all()
             if not rows:
                 return 0
-            moved = conn.execute(
-                update(playbook_positions)
-                .where(playbook_positions.c.source == HISTORY_SOURCE, playbook_positions.c.position == position)
-                .values(position=rows[-1].id)
-            ).rowcount
-            if moved != 1:
-                raise _Raced
+            for source, was, now in (
+                (HISTORY_SOURCE, position, max(position, max(row.id for row in rows))),
+                (HISTORY_WRITTEN, written, max(written, max(_micros(row.written_at) for row in rows))),
+            ):
+                moved = conn.execute(
+                    update(playbook_positions)
+                    .where(playbook_positions.c.source == source, playbook_positions.c.position == was)
+                    .values(position=now)
+                ).rowcount
+                if moved != 1:
+                    raise _Raced
             live = [row for row in rows if row.written_by == "live"]
             places = _places(conn, {row.project_id for row in live})
             listening = {
