@@ -31,8 +31,9 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, func, or_, select, update
+from sqlalchemy.exc import DBAPIError
 
-from salesmachine_server.domain.list_query import CONTROL, join_terms, read_term, split_terms
+from salesmachine_server.domain.list_query import CONTROL, QueryError, join_terms, read_term, split_terms
 from salesmachine_server.domain.playbooks import (
     HISTORY_TRIGGERS,
     INBOX_TRIGGERS,
@@ -91,13 +92,17 @@ def run_playbooks(
     last_scan = float("-inf")
     days: dict[int, date] = {}
     while not stop.is_set():
-        busy = consume_inbox(engine, counts)
-        busy += follow_history(engine, counts)
-        prime(engine, counts)
-        turned = _days_turned(engine, days)
-        if turned or time.monotonic() - last_scan >= scan_seconds:
-            scan(engine, counts)
-            last_scan = time.monotonic()
+        try:
+            busy = consume_inbox(engine, counts)
+            busy += follow_history(engine, counts)
+            prime(engine, counts)
+            turned = _days_turned(engine, days)
+            if turned or time.monotonic() - last_scan >= scan_seconds:
+                scan(engine, counts)
+                last_scan = time.monotonic()
+        except DBAPIError as exc:  # the database away: nothing was consumed; again after a pause
+            log.warning("playbooks: %s; trying again", str(exc.orig).strip().splitlines()[0] if exc.orig else exc)
+            busy = 0
         if not busy:
             stop.wait(poll_seconds)
     return str(counts)
@@ -161,10 +166,16 @@ def fire(
     """Enroll one customer (if its conditions hold and it is not enrolled for this occurrence,
     or ever for a playbook run once) and do the actions; in the caller's transaction."""
     playbook = stored.playbook
-    if playbook.conditions and not matching_ids(
-        conn, place.project_id, playbook.subject, playbook.conditions, place.window, only=[customer_id]
-    ):
-        return False
+    if playbook.conditions:
+        try:
+            met = matching_ids(
+                conn, place.project_id, playbook.subject, playbook.conditions, place.window, only=[customer_id]
+            )
+        except QueryError as exc:  # saved before the language changed: it holds for nobody
+            log.warning("playbook %s: its conditions cannot be read (%s): nobody enrolled", stored.id, exc.message)
+            return False
+        if not met:
+            return False
     now = utcnow()
     inserted = Dialect(conn).insert_ignoring(
         playbook_enrollments,
@@ -365,24 +376,28 @@ def prime(engine: Engine, counts: RunnerCounts) -> None:
     """Playbooks just enabled: a health, status or stage trigger enrolls who is in the state it
     enters now (what the preview listed); inbox triggers have nothing to enroll until something
     happens; scanned triggers are primed by their first look (scan)."""
-    with engine.begin() as conn:
-        conn.execute(
-            update(playbooks)
-            .where(
-                playbooks.c.enabled.is_(True),
-                playbooks.c.primed.is_(False),
-                playbooks.c.trigger_type.in_(INBOX_TRIGGERS),
-            )
-            .values(primed=True)
-        )
+    with engine.connect() as conn:  # a look first: nothing is written while nothing waits
         waiting = conn.execute(
-            select(playbooks.c.id, playbooks.c.project_id).where(
+            select(playbooks.c.id, playbooks.c.project_id, playbooks.c.trigger_type).where(
                 playbooks.c.enabled.is_(True),
                 playbooks.c.primed.is_(False),
-                playbooks.c.trigger_type.in_(HISTORY_TRIGGERS),
+                playbooks.c.trigger_type.in_(INBOX_TRIGGERS + HISTORY_TRIGGERS),
             )
         ).all()
-    for playbook_id, project_id in waiting:
+    if any(kind in INBOX_TRIGGERS for _, _, kind in waiting):
+        with engine.begin() as conn:
+            conn.execute(
+                update(playbooks)
+                .where(
+                    playbooks.c.enabled.is_(True),
+                    playbooks.c.primed.is_(False),
+                    playbooks.c.trigger_type.in_(INBOX_TRIGGERS),
+                )
+                .values(primed=True)
+            )
+    for playbook_id, project_id, kind in waiting:
+        if kind in INBOX_TRIGGERS:
+            continue
         with engine.begin() as conn:
             claimed = conn.execute(
                 update(playbooks)
