@@ -169,6 +169,8 @@ def test_the_issue_shape_is_saved_listed_and_replaced(pb: Project) -> None:
     assert saved["trigger"] == {"type": "event", "event": "payment_failed"}
     listed = pb.http.get("/v1/playbooks").json()["playbooks"]
     assert [p["id"] for p in listed] == [saved["id"]]
+    assert saved["actions"][0] == {"type": "webhook", "url": "https://hooks.example.com/cs", "secret": "(kept)"}
+    assert "whsec_..." not in pb.http.get("/v1/playbooks").text
     paused = pb.http.put(f"/v1/playbooks/{saved['id']}", json={**ISSUE_SHAPE, "enabled": False})
     assert paused.status_code == 200 and paused.json()["enabled"] is False
     assert pb.http.get(f"/v1/playbooks/{saved['id']}").json()["enabled"] is False
@@ -249,6 +251,12 @@ def test_an_event_fires_every_time_with_its_task_and_webhook(pb: Project, hooks:
 
 def test_an_event_fires_once_per_customer_when_enrollment_is_once(pb: Project, hooks: HttpReceiver) -> None:
     saved = create(pb, {**ISSUE_SHAPE, "enrollment": "once"}, hooks)
+    # What GET shows, sent back unchanged, keeps the saved secret (the receiver checks it below).
+    shown = {k: v for k, v in saved.items() if k not in ("id", "enrolled", "last_run_at", "created_at", "updated_at")}
+    assert shown["actions"][0]["secret"] == "(kept)"
+    assert pb.http.put(f"/v1/playbooks/{saved['id']}", json=shown).status_code == 200
+    refused = pb.http.post("/v1/playbooks", json=shown)  # a new playbook has no saved secret to keep
+    assert refused.status_code == 400 and refused.json()["field"] == "actions[0].secret"
     for _ in range(3):
         event(pb, "ann", "payment_failed")
     wait_for(lambda: len(deliveries(pb, saved["id"])) == 1)

@@ -18,6 +18,7 @@ from starlette.responses import Response
 from salesmachine_server.api.context import read_context
 from salesmachine_server.api.render import json_answer
 from salesmachine_server.deliver.addresses import AddressRefused, Unresolvable, check_url
+from salesmachine_server.deliver.webhooks import shown_url
 from salesmachine_server.domain.playbooks import Playbook, PlaybookError, parse_playbook
 from salesmachine_server.errors import ApiError
 from salesmachine_server.project.playbook_preview import Preview, preview
@@ -34,6 +35,8 @@ from salesmachine_server.store.records.playbooks import (
 )
 
 MAX_DOCUMENT_BYTES = 256 * 1024
+# What an answer or a page shows for a webhook's secret; sent back as it is, the saved secret stays.
+KEPT = "(kept)"
 
 
 async def playbooks_list(request: Request) -> Response:
@@ -57,7 +60,10 @@ async def playbook_get(request: Request) -> Response:
 async def playbook_replace(request: Request) -> Response:
     context = await read_context(request)
     playbook_id = _path_id(request)
-    playbook = await checked_playbook(context, await _document(request))
+    saved = await context.run(lambda conn: find_playbook(conn, context.project.id, playbook_id))
+    if saved is None:
+        raise ApiError(404, f"this project has no playbook {playbook_id}", field="id", rule="exists")
+    playbook = await checked_playbook(context, restore_kept(await _document(request), saved.playbook))
     if not await on_thread(replace_playbook, context.engines.writer, context.project.id, playbook_id, playbook):
         raise ApiError(404, f"this project has no playbook {playbook_id}", field="id", rule="exists")
     return json_answer(await _one(context, playbook_id))
@@ -110,10 +116,47 @@ async def check_references(context: ProjectContext, playbook: Playbook, *, check
                 raise PlaybookError(field, exc.rule, f"{field}: {exc}") from None
 
 
+def shown_document(playbook: Playbook) -> dict[str, Any]:
+    """The document as answers and pages show it: a webhook's secret as KEPT, a URL without its
+    credentials, query values or a Slack hook's token (deliver/webhooks.py shown_url), as the
+    delivery log shows them. Sent back unchanged, `restore_kept` puts the saved values back."""
+    document = playbook.to_document()
+    for action in document["actions"]:
+        if action.get("url") is not None:
+            action["url"] = shown_url(action["url"])
+        if action["type"] == "webhook":
+            action["secret"] = KEPT
+    return document
+
+
+def restore_kept(document: Any, saved: Playbook) -> Any:
+    """`document` with the saved URL and secret of each webhook or Slack action it sends back as
+    shown (matched by type and shown URL)."""
+    if not isinstance(document, dict) or not isinstance(document.get("actions"), list):
+        return document
+    actions = []
+    for action in document["actions"]:
+        if isinstance(action, dict):
+            old = next(
+                (
+                    a
+                    for a in saved.actions
+                    if a.type == action.get("type") and a.url is not None and shown_url(a.url) == action.get("url")
+                ),
+                None,
+            )
+            if old is not None:
+                action = {**action, "url": old.url}
+                if old.type == "webhook" and action.get("secret") == KEPT:
+                    action["secret"] = old.secret
+        actions.append(action)
+    return {**document, "actions": actions}
+
+
 def stored_answer(stored: StoredPlaybook) -> dict[str, Any]:
     return {
         "id": stored.id,
-        **stored.playbook.to_document(),
+        **shown_document(stored.playbook),
         "enrolled": stored.enrolled,
         "last_run_at": stored.last_run_at,
         "created_at": stored.created_at,

@@ -17,7 +17,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from salesmachine_server.api.playbooks import check_references
+from salesmachine_server.api.playbooks import check_references, restore_kept, shown_document
 from salesmachine_server.domain.playbooks import PlaybookError, parse_playbook
 from salesmachine_server.project.playbook_preview import Preview, preview
 from salesmachine_server.serving.threads import on_thread
@@ -81,13 +81,15 @@ async def builder_page(request: Request) -> Response:
             }
         )
     else:
-        parts = _parts_of(stored.playbook.to_document())
+        parts = _parts_of(shown_document(stored.playbook))
         if request.query_params.get("enable") and not stored.playbook.enabled:
             # From the list's "Enable": who it would enroll, and the button that enables it.
             document = {**stored.playbook.to_document(), "enabled": True}
             playbook = parse_playbook(document)
             found = await dash.run(lambda conn: preview(conn, dash.project.id, playbook, dash.window))
-            return await _builder(dash, stored, parts, None, found, _digest(document), asked_to_enable=True)
+            return await _builder(
+                dash, stored, parts, None, found, _digest(playbook.to_document()), asked_to_enable=True
+            )
     return await _builder(dash, stored, parts, None, None, "")
 
 
@@ -100,11 +102,15 @@ async def builder_submit(request: Request) -> Response:
     enable = form.get("action") == "enable"
     try:
         document = _document(parts, enabled=enable)
+        if stored is not None:
+            document = restore_kept(document, stored.playbook)
+            if stored.playbook.description:  # not on the builder: kept as the API saved it
+                document["description"] = stored.playbook.description
         playbook = parse_playbook(document)
         await check_references(dash.context, playbook, check_addresses=form.get("action") != "preview")
     except PlaybookError as exc:
         return await _builder(dash, stored, parts, exc, None, "", status=400)
-    digest = _digest(document)
+    digest = _digest(playbook.to_document())
     if form.get("action") == "preview" or (enable and form.get("previewed") != digest):
         found = await dash.run(lambda conn: preview(conn, dash.project.id, playbook, dash.window))
         return await _builder(dash, stored, parts, None, found, digest, asked_to_enable=enable)
