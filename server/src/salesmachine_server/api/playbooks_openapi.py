@@ -68,7 +68,8 @@ ACTION = {
     "description": "By type: `task` (`title`, `due_in_days`, `assignee`: owner or a user's e-mail), `set_owner` "
     "(`user`), `webhook` (`url`, `secret`, optional `message`), `slack` (`url`: an incoming webhook, `text`), "
     "`email` (`to`: an address or owner, `subject`, `text`). Texts are templates: {{account.name}}, "
-    "{{account.mrr}}, {{event.name}}...",
+    '{{account.mrr}}, {{event.name}}... Answers show a webhook\'s secret as "(kept)" and URLs without '
+    "credentials, query values or a Slack token; sent back unchanged to PUT, the saved ones stay.",
     "properties": {
         "type": {"enum": ["task", "set_owner", "webhook", "slack", "email"]},
         "title": {"type": "string"},
