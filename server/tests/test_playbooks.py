@@ -267,6 +267,20 @@ def test_an_event_fires_once_per_customer_when_enrollment_is_once(pb: Project, h
     assert [b["account_uid"] for b in received(hooks, saved["id"], 1)] == ["acme"]
 
 
+def test_a_contact_playbook_fires_for_its_contacts_and_an_account_one_needs_an_account(
+    pb: Project, hooks: HttpReceiver
+) -> None:
+    person = create(pb, {**ISSUE_SHAPE, "name": "Person", "subject": "contact", "conditions": "plan=pro"}, hooks)
+    account = create(pb, {**ISSUE_SHAPE, "name": "Account"}, hooks)
+    send(pb, "/v1/contact", {"contact_uid": "ann", "params": {"plan": "pro", "email": "ann@example.com"}})
+    send(pb, "/v1/contact", {"contact_uid": "bob", "params": {"plan": "free"}})
+    event(pb, "ann", "payment_failed", account=None)
+    event(pb, "bob", "payment_failed", account=None)  # not pro: the conditions do not hold
+    [body] = received(hooks, person["id"], 1)
+    assert body["subject"] == "contact" and body["contact_uid"] == "ann" and "account_uid" not in body
+    assert deliveries(pb, account["id"]) == []  # events of contacts in no account
+
+
 def test_a_paused_playbook_fires_nothing_and_the_write_path_keeps_nothing(pb: Project) -> None:
     saved = create(pb, {**ISSUE_SHAPE, "enabled": False})
     event(pb, "ann", "payment_failed")
