@@ -71,7 +71,8 @@ def send_customers(project: Project) -> None:
     - Erin, no account, signed up yesterday.
     - One item refused: an event without a contact_uid.
 
-    MRR now: 250 + 500 = 750; accounts by health: one good, one average, one bad.
+    MRR now: 250 + 500 = 750; accounts by health: one good, one bad, and Initech churned: in no
+    band (docs/health.md).
     """
     items: list[dict[str, Any]] = [
         {

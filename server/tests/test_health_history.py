@@ -13,6 +13,9 @@ from typing import Any
 import httpx
 import pytest
 
+from salesmachine_server.domain.health_model import HealthModel
+from salesmachine_server.project.health_history import replay
+from salesmachine_server.store.read.health_states import rule_changes
 from tests.support import Project, health_settled, wait_for
 from tests.test_read_api import at_local, events_on, reader, send
 
@@ -262,6 +265,12 @@ def test_a_rule_change_rebuilds_the_history(project: Project) -> None:
                 }
             ]
         )
+        # The backtest's replay computes the draft over the past without storing anything.
+        cat = project.stored.contact_id("cat")
+        stored_before = project.stored.rows("SELECT count(*) FROM health_history WHERE project_id = :project")
+        with project.stored.engines.reader.connect() as conn:
+            replayed = replay(conn, project.id, HealthModel.parse(stricter), "contact", day(15), TODAY)[cat]
+        assert project.stored.rows("SELECT count(*) FROM health_history WHERE project_id = :project") == stored_before
         saved = put_model(http, stricter)
         assert saved.status_code == 200, saved.text
         assert http.get("/v1/settings/health").json() == saved.json()
@@ -271,6 +280,17 @@ def test_a_rule_change_rebuilds_the_history(project: Project) -> None:
         # (the 10th-12th left the window), but not on day 9 (10 and 11 were in it).
         assert after[TODAY] == {**after[TODAY], "band": "bad", "reason": "1 active day of 7"}
         assert after[day(9)]["band"] == "average" and after[day(4)]["band"] == "bad"
+        # What the replay said is what the rebuild stored, day by day.
+        by_day = {}
+        for one in replayed:
+            d = one.from_day
+            while d < one.to_day:
+                by_day[d] = (one.status, one.stage, one.band)
+                d += timedelta(days=1)
+        assert by_day == {d: (v["status"], v["stage"], v["band"]) for d, v in after.items() if d >= day(15)}
+        with project.stored.engines.reader.connect() as conn:
+            assert rule_changes(conn, project.id, day(3), TODAY) == [TODAY]
+            assert rule_changes(conn, project.id, day(3), day(1)) == []
     written = project.stored.rows(
         "SELECT DISTINCT written_by FROM health_history WHERE project_id = :project AND subject = 'contact'"
     )

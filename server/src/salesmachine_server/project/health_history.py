@@ -30,6 +30,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, Select, and_, bindparam, delete, func, select, update
+from sqlalchemy.exc import DBAPIError
 
 from salesmachine_server.domain.health_model import SUBJECTS, HealthModel
 from salesmachine_server.domain.health_timeline import Interval, Needs, intervals
@@ -171,13 +172,18 @@ def bring_up_to_date(engines: Engines, stop: threading.Event, today: date | None
             break
         local = today or local_today(tz)
         model = force.model
-        if cursor is None or cursor.model_key != force.key or cursor.zone != tz.key:
-            if rebuild(engines, project_id, tz, force, local, stop):
-                done["rebuilt"] += 1
-        elif cursor.through_day < local and turn_day(engines, project_id, tz, model, cursor, local, stop):
-            done["turned"] += 1
-        if marked:
-            done["marked"] += evaluate_marked(engines.writer, project_id, tz, model, local, stop)
+        try:
+            if cursor is None or cursor.model_key != force.key or cursor.zone != tz.key:
+                if rebuild(engines, project_id, tz, force, local, stop):
+                    done["rebuilt"] += 1
+            elif cursor.through_day < local and turn_day(engines, project_id, tz, model, cursor, local, stop):
+                done["turned"] += 1
+            if marked:
+                done["marked"] += evaluate_marked(engines.writer, project_id, tz, model, local, stop)
+        except DBAPIError:
+            raise  # the database, not the project: the task is tried again at the next check
+        except Exception:  # a fault with this project's data: logged, and the others go on
+            log.exception("health: bringing project %d up to date failed", project_id)
     return ", ".join(f"{n} {what}" for what, n in done.items())
 
 
@@ -211,17 +217,31 @@ def _projects_with_work(
         }
         work = []
         for row in rows:
-            tz = from_stored(row.settings).zone
-            cursor = None if row.model_id is None else _Cursor(row.model_id, row.model_key, row.zone, row.through_day)
-            stale = (
-                cursor is None
-                or cursor.model_key != model_key(row.newest, row.settings)
-                or cursor.zone != tz.key
-                or cursor.through_day < (today or local_today(tz))
-            )
-            if stale or row.id in marked:
-                work.append((row.id, in_force(conn, row.id), tz, cursor, row.id in marked))
+            try:
+                found = _work_of(conn, row, marked, today)
+            except Exception:  # a project whose stored settings no longer read: the others go on
+                log.exception("health: cannot read the settings of project %d; skipped", row.id)
+                continue
+            if found is not None:
+                work.append(found)
     return work
+
+
+def _work_of(
+    conn: Connection, row: Any, marked: set[int], today: date | None
+) -> tuple[int, ModelInForce, ZoneInfo, _Cursor | None, bool] | None:
+    """The work of one project (a row of projects and its cursor), or None when it has none."""
+    tz = from_stored(row.settings).zone
+    cursor = None if row.model_id is None else _Cursor(row.model_id, row.model_key, row.zone, row.through_day)
+    stale = (
+        cursor is None
+        or cursor.model_key != model_key(row.newest, row.settings)
+        or cursor.zone != tz.key
+        or cursor.through_day < (today or local_today(tz))
+    )
+    if stale or row.id in marked:
+        return (row.id, in_force(conn, row.id), tz, cursor, row.id in marked)
+    return None
 
 
 def rebuild(

@@ -18,8 +18,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from salesmachine_server.domain import revenue
-from salesmachine_server.domain.list_query import Subject
-from salesmachine_server.store.read.counts import health_bands, turned_bad
+from salesmachine_server.domain.list_query import ListQuery, Subject
+from salesmachine_server.store.read.counts import count_matching, health_bands, turned_bad
 from salesmachine_server.store.read.revenue import home_reports
 from salesmachine_server.store.read.signups import recent_signups
 from salesmachine_server.store.read.work_items import TaskQuery, list_tasks
@@ -70,6 +70,8 @@ async def home(request: Request) -> Response:
         return {
             "reports": home_reports(conn, project_id, cuts),
             "bands": health_bands(conn, project_id, Subject.ACCOUNTS, window),
+            # Every account: churned and never-active ones are in no band (docs/health.md).
+            "accounts": count_matching(conn, project_id, Subject.ACCOUNTS, ListQuery(), window),
             "turned_bad": turned_bad(conn, project_id, window),
             "signups": recent_signups(conn, project_id, window),
             "my_tasks": list_tasks(conn, project_id, TaskQuery(assignee_user_id=user_id, limit=MY_TASKS))[0],
@@ -84,6 +86,7 @@ async def home(request: Request) -> Response:
             "trend": trend(reports),
             "chart": movements_chart(reports),
             "bands": found["bands"],
+            "accounts": found["accounts"],
             "turned_bad": found["turned_bad"],
             "signups": found["signups"],
             "my_tasks": found["my_tasks"],
