@@ -4,6 +4,7 @@ an SMTP server (aiosmtpd), and the signature check of docs/deliveries.md, run as
 from __future__ import annotations
 
 import re
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -50,6 +51,7 @@ class HttpReceiver:
     delay: float = 0.0
     received: list[Received] = field(default_factory=list)
     hold: threading.Event | None = None
+    tls: ssl.SSLContext | None = None  # https, with this server context
     port: int = 0
     _server: ThreadingHTTPServer | None = None
 
@@ -83,11 +85,13 @@ class HttpReceiver:
         self.port = free_port()
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self._server.daemon_threads = True
+        if self.tls is not None:
+            self._server.socket = self.tls.wrap_socket(self._server.socket, server_side=True)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 
-    def url(self, path: str = "/hook") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+    def url(self, path: str = "/hook", host: str = "127.0.0.1") -> str:
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}{path}"
 
     def stop(self) -> None:
         if self.hold is not None:
@@ -100,7 +104,16 @@ class HttpReceiver:
 class SmtpReceiver:
     """aiosmtpd on 127.0.0.1, recording every message; with a login it requires."""
 
-    def __init__(self, username: str = "", password: str = "") -> None:
+    def __init__(
+        self,
+        username: str = "",
+        password: str = "",
+        refuse_rcpt: str = "",
+        starttls: ssl.SSLContext | None = None,
+        implicit_tls: ssl.SSLContext | None = None,
+    ) -> None:
+        self.starttls, self.implicit_tls = starttls, implicit_tls
+        self.refuse_rcpt = refuse_rcpt  # an SMTP reply to every RCPT, e.g. "550 5.1.1 no such user"
         self.messages: list[tuple[str, list[str], Message]] = []
         self.logins: list[str] = []
         self.port = free_port()
@@ -114,6 +127,12 @@ class SmtpReceiver:
         receiver = self
 
         class Handler:
+            async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+                if receiver.refuse_rcpt:
+                    return receiver.refuse_rcpt
+                envelope.rcpt_tos.append(address)
+                return "250 OK"
+
             async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
                 receiver.messages.append(
                     (envelope.mail_from, list(envelope.rcpt_tos), message_from_bytes(envelope.content))
@@ -130,7 +149,14 @@ class SmtpReceiver:
 
         options: dict[str, Any] = {}
         if self.username:
-            options = {"authenticator": authenticator, "auth_required": True, "auth_require_tls": False}
+            # aiosmtpd does not count a connection TLS from its start as TLS for AUTH: it is, so
+            # the requirement is only asked of STARTTLS.
+            tls = self.starttls is not None
+            options = {"authenticator": authenticator, "auth_required": True, "auth_require_tls": tls}
+        if self.starttls is not None:
+            options.update(tls_context=self.starttls, require_starttls=True)
+        if self.implicit_tls is not None:
+            options.update(ssl_context=self.implicit_tls)
         self._controller = Controller(Handler(), hostname="127.0.0.1", port=self.port, **options)
         self._controller.start()
         return self

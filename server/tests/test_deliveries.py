@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,10 +25,11 @@ from typing import Any
 
 import httpx
 import pytest
+import trustme
 
 from tests.dashboard_support import csrf_of, make_user, signed_in
 from tests.delivery_receivers import HttpReceiver, SmtpReceiver, documented_verify
-from tests.support import ServerProcess, make_project, postgres_database
+from tests.support import ServerProcess, StoredData, make_project, postgres_database
 
 RETRY_WINDOW = 5.0
 FAST_RETRIES = {
@@ -38,6 +41,19 @@ FAST_RETRIES = {
     "SALESMACHINE_DELIVERY_TIMEOUT_SECONDS": "3",
 }
 SECRET = "whsec_test_5f0c2b"
+
+# A CA of this run, which the server trusts beside the public ones (SALESMACHINE_DELIVERY_CA_FILE),
+# and a certificate it issued for "localhost" only: connecting to 127.0.0.1 verifies the name.
+CA = trustme.CA()
+CA_FILE = Path(tempfile.mkdtemp(prefix="sm-ca-")) / "ca.pem"
+CA.cert_pem.write_to_path(str(CA_FILE))
+FAST_RETRIES["SALESMACHINE_DELIVERY_CA_FILE"] = str(CA_FILE)
+
+
+def server_tls(name: str = "localhost") -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    CA.issue_cert(name).configure_cert(context)
+    return context
 
 
 @dataclass
@@ -209,6 +225,27 @@ def test_a_slack_message_arrives_as_slack_takes_it(sender: Sender) -> None:
     assert shown["channel"] == "slack" and shown["target"]["signed"] is False
 
 
+def test_an_https_webhook_is_verified_against_its_name_while_sent_to_the_address_checked(sender: Sender) -> None:
+    receiver = HttpReceiver(tls=server_tls("localhost")).start()
+    impostor = HttpReceiver(tls=server_tls("someone-else.example")).start()
+    try:
+        result = sender.cli("--webhook", receiver.url("/tls", host="localhost"), "--secret", SECRET, "--wait", "30")
+        assert result.returncode == 0, result.stderr + result.stdout
+        refused = sender.cli("--webhook", impostor.url("/tls", host="localhost"), "--secret", SECRET, "--wait", "30")
+    finally:
+        receiver.stop()
+        impostor.stop()
+    [got] = receiver.received
+    assert got.headers["host"] == f"localhost:{receiver.port}"
+    assert documented_verify()(SECRET, got.headers["salesmachine-signature"], got.body)
+    [attempt] = json.loads(result.stdout)["attempt_log"]
+    assert attempt["request"]["address"] == "127.0.0.1" and attempt["response_status"] == 200
+    # A certificate for another name is refused: not delivered, retried, the reason logged.
+    assert refused.returncode == 1 and impostor.received == []
+    shown = json.loads(refused.stdout)
+    assert shown["status"] == "pending" and "CERTIFICATE_VERIFY_FAILED" in shown["attempt_log"][0]["error"]
+
+
 # ---- e-mail -----------------------------------------------------------------------------------
 
 
@@ -233,6 +270,10 @@ def test_an_email_goes_through_the_projects_smtp_server(sender: Sender) -> None:
             assert (refused.status_code, refused.json()["field"], refused.json()["rule"]) == (400, "security", "one_of")
             bad = api.put("/v1/settings/smtp", content=b"[1]", headers={"content-type": "application/json"})
             assert (bad.status_code, bad.json()["rule"]) == (400, "object")
+            bad = api.put("/v1/settings/smtp", content=b"{nope", headers={"content-type": "application/json"})
+            assert (bad.status_code, bad.json()["field"], bad.json()["rule"]) == (400, "body", "json")
+            huge = api.put("/v1/settings/smtp", json={"host": "x" * 20_000})
+            assert (huge.status_code, huge.json()["rule"]) == (413, "max_bytes")
             document = {
                 "host": "127.0.0.1",
                 "port": smtp.port,
@@ -266,6 +307,34 @@ def test_an_email_goes_through_the_projects_smtp_server(sender: Sender) -> None:
     _assert_no_secret(json.dumps(sender.deliveries()), "pw-0b7e")
 
 
+@pytest.mark.parametrize("security", ["starttls", "ssl"])
+def test_an_email_goes_over_tls_as_the_settings_say(sender: Sender, security: str) -> None:
+    context = server_tls("localhost")
+    smtp = SmtpReceiver(
+        username="tls-user",
+        password="tls-pw",
+        starttls=context if security == "starttls" else None,
+        implicit_tls=context if security == "ssl" else None,
+    ).start()
+    try:
+        document = {
+            "host": "localhost",
+            "port": smtp.port,
+            "username": "tls-user",
+            "password": "tls-pw",
+            "from": "alerts@example.com",
+            "security": security,
+        }
+        with sender.api() as api:
+            assert api.put("/v1/settings/smtp", json=document).status_code == 200
+        result = sender.cli("--email", f"{security}@example.com", "--wait", "30")
+        assert result.returncode == 0, result.stderr + result.stdout
+    finally:
+        smtp.stop()
+    [(_, recipients, _)] = smtp.messages
+    assert recipients == [f"{security}@example.com"] and smtp.logins == ["tls-user"]
+
+
 def test_an_email_without_an_smtp_server_is_retried_and_says_why(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/nosmtp.db"
     project, secret = make_project(url)
@@ -280,6 +349,53 @@ def test_an_email_without_an_smtp_server_is_retried_and_says_why(tmp_path: Path)
     assert shown["last_error"].endswith(
         "no SMTP server is configured for this project (Settings, or PUT /v1/settings/smtp)"
     )
+
+
+def test_erasing_a_person_removes_what_was_sent_about_them_and_stops_what_was_to_be(sender: Sender) -> None:
+    """Deliveries queued as a playbook queues them (deliver/queue.enqueue, in a transaction of
+    its own here), one sent and one that cannot be yet; the erasure takes both, and their attempts."""
+    from salesmachine_server.deliver.queue import enqueue
+    from salesmachine_server.store.db.engine import open_engines
+
+    uid = "erase-deliveries-3c9"
+    with httpx.Client(base_url=sender.server.base_url, auth=(sender.token, ""), timeout=30) as writer:
+        assert writer.post("/v1/contact", json={"contact_uid": uid}).status_code == 201
+    receiver = HttpReceiver().start()
+    engines = open_engines(sender.url)
+    try:
+        with engines.writer.begin() as conn:
+            sent = enqueue(
+                conn,
+                sender.project_id,
+                channel="webhook",
+                target={"url": receiver.url(), "secret": SECRET},
+                payload={"playbook": "Payment failed", "contact_uid": uid},
+            )
+            waiting = enqueue(
+                conn,
+                sender.project_id,
+                channel="email",
+                target={"to": "csm@example.com"},
+                payload={"subject": "About", "text": "t", "customer": {"uid": uid}},
+            )
+        sender.wait_until(sent, "delivered")
+    finally:
+        engines.dispose()
+        receiver.stop()
+    with sender.api() as api:
+        receipt = api.delete(f"/v1/contacts/{uid}")
+    assert receipt.status_code == 200, receipt.text
+    assert receipt.json()["removed"]["deliveries"] == 2
+    left = {d["id"] for d in sender.deliveries(limit=1000)["data"]}
+    assert not {sent, waiting} & left
+    stored = StoredData(sender.url, sender.project_id)
+    try:
+        attempts = stored.rows(
+            "SELECT count(*) FROM delivery_attempts WHERE delivery_id IN (:a, :b)", a=sent, b=waiting
+        )
+    finally:
+        stored.close()
+    assert attempts[0][0] == 0
 
 
 # ---- the log ----------------------------------------------------------------------------------
@@ -311,6 +427,11 @@ def test_the_log_filters_pages_and_refuses_bad_parameters_by_name(sender: Sender
             answer = api.get("/v1/deliveries", params=params)
             assert answer.status_code == 400, answer.text
             assert (answer.json()["field"], answer.json()["rule"]) == (field, rule)
+    # A test names one endpoint, and a webhook its secret.
+    both = sender.cli("--slack", receiver.url(), "--email", "a@example.com")
+    assert both.returncode == 2 and "give one of --webhook URL, --slack URL or --email ADDRESS" in both.stderr
+    unsigned = sender.cli("--webhook", receiver.url())
+    assert unsigned.returncode == 2 and "--webhook needs --secret" in unsigned.stderr
     # The token alone does not read the log.
     token_only = httpx.get(f"{sender.server.base_url}/v1/deliveries", auth=(sender.token, ""), timeout=10)
     assert token_only.status_code == 401
@@ -400,3 +521,78 @@ def test_the_settings_page_sets_the_smtp_server_and_never_shows_the_password(sen
         "from": "alerts@example.com",
         "security": "ssl",
     }
+
+
+# ---- in the browser ---------------------------------------------------------------------------
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+def test_a_csm_reads_the_delivery_log_resends_a_failed_alert_and_sends_a_test(
+    sender: Sender, browser: Any, tmp_path: Path
+) -> None:
+    """Playwright in Chromium: the log of a project with a delivered webhook (after a 500), a
+    Slack message, and a webhook failed after its window; Resend delivers the failed one once
+    its receiver is back; the test form queues one more. The screenshot is docs/deliveries.md's."""
+    project, secret = make_project(sender.url)
+    mine = Sender(sender.server, project.name, project.id, project.token, secret)
+    flaky, slack, down = HttpReceiver(answers=[500]).start(), HttpReceiver().start(), HttpReceiver(then=503).start()
+    email = make_user(sender.url, project.id)
+    update = os.environ.get("SALESMACHINE_UPDATE_SCREENSHOTS") == "1" and sender.url.startswith("sqlite")
+    folder = SCREENSHOTS if update else tmp_path
+    try:
+        failing = _queued_id(mine.cli("--webhook", down.url("/alerts"), "--secret", SECRET))
+        delivered = _queued_id(mine.cli("--webhook", flaky.url("/cs"), "--secret", SECRET))
+        _queued_id(mine.cli("--slack", slack.url("/services/T024BE7LD/B08S1HUCK/abcdefsecret")))
+        mine.wait_until(delivered, "delivered")
+        mine.wait_until(failing, "failed", timeout=RETRY_WINDOW + 20)
+
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        problems: list[str] = []
+        page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+        page.on("console", lambda message: message.type == "error" and problems.append(message.text))
+        page.goto(f"{sender.server.base_url}/p/{project.id}/deliveries")
+        page.fill("input[name=email]", email)
+        page.fill("input[name=password]", "correct horse battery staple")
+        page.click("button[type=submit]")
+        page.wait_for_url(f"**/p/{project.id}/deliveries")
+        rows = page.locator("#deliveries tbody tr[data-delivery]")
+        assert rows.count() == 3
+        assert page.get_attribute(f"tr[data-delivery='{failing}']", "data-status") == "failed"
+        assert page.get_attribute(f"tr[data-delivery='{delivered}']", "data-status") == "delivered"
+        failed_row = page.locator(f"tr[data-delivery='{failing}']")
+        assert "gave up after" in failed_row.inner_text()
+        delivered_row = page.locator(f"tr[data-delivery='{delivered}']")
+        attempts = delivered_row.locator("details.attempts")
+        if attempts.get_attribute("open") is None:  # the newest are open as the page comes
+            attempts.locator("summary").click()
+        assert delivered_row.locator("li.attempt").count() == 2
+        assert "the receiver answered 500" in delivered_row.inner_text()
+        assert "abcdefsecret" not in page.content() and SECRET not in page.content()
+        page.screenshot(path=str(folder / "delivery-log.png"), full_page=True)
+
+        # The failed alert's receiver is back: Resend delivers it.
+        down.then = 200
+        failed_row.locator("button.resend").click()
+        page.wait_for_url("**/deliveries?resent=*")
+        assert "will be sent again within seconds" in page.locator("[role=status]").inner_text()
+        mine.wait_until(failing, "delivered")
+        page.reload()
+        assert page.get_attribute(f"tr[data-delivery='{failing}']", "data-status") == "delivered"
+
+        # Send a test from the form.
+        page.select_option("select[name=channel]", "slack")
+        page.fill("input[name=url]", slack.url("/services/T1/B1/formsecret"))
+        page.click("#send-test-button")
+        page.wait_for_url("**/deliveries?queued=*")
+        wait = time.monotonic() + 30
+        while len(slack.received) < 2:
+            assert time.monotonic() < wait, "the test from the form was not sent"
+            time.sleep(0.2)
+        assert problems == []
+        context.close()
+    finally:
+        for receiver in (flaky, slack, down):
+            receiver.stop()
+    assert len(down.received) >= 3 and down.received[-1].headers["salesmachine-delivery"] == str(failing)

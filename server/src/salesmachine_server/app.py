@@ -28,6 +28,7 @@ from salesmachine_server.api import (
     work_items,
 )
 from salesmachine_server.api.openapi import docs_page, openapi_json
+from salesmachine_server.deliver.log_retention import prune_delivery_log
 from salesmachine_server.deliver.sender import SenderSettings, send_due
 from salesmachine_server.errors import ApiError, StoreUnavailable
 from salesmachine_server.ingest.body import StrangerBodies
@@ -231,6 +232,12 @@ def create_app(settings: Settings, engines: Engines | None = None) -> Starlette:
                     settings.health_refresh_seconds,
                     functools.partial(bring_up_to_date, opened),
                 ),
+                # The delivery log's retention (deliver/log_retention.py), hourly.
+                PeriodicTask(
+                    "delivery_log",
+                    3_600,
+                    functools.partial(prune_delivery_log, opened.writer, settings.delivery_log_days),
+                ),
             ],
             settings.periodic_check_seconds,
         )
@@ -244,7 +251,7 @@ def create_app(settings: Settings, engines: Engines | None = None) -> Starlette:
                     "deliveries",
                     settings.delivery_check_seconds,
                     functools.partial(send_due, opened.writer, opened.reader, SenderSettings.of(settings)),
-                )
+                ),
             ],
             settings.delivery_check_seconds,
         )

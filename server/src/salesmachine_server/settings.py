@@ -86,6 +86,11 @@ class Settings:
     # customers the write path marked, the day turned, a rebuild after a model change. The
     # periodic check above bounds it from below.
     health_refresh_seconds: float = 60.0
+    # A PEM file of CA certificates trusted beside the public ones, for https endpoints and SMTP
+    # servers whose certificates a company's own CA signed (deliver/tls.py).
+    delivery_ca_file: str = ""
+    # Days the delivery log keeps a delivered or failed delivery and its attempts (0: for ever).
+    delivery_log_days: int = 30
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:

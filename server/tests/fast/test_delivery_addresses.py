@@ -113,6 +113,7 @@ def test_enqueue_commits_with_the_callers_transaction(engines: Engines) -> None:
         ("slack", {"url": ""}, {"text": "hi"}, "target.url"),
         ("email", {}, {"subject": "s", "text": "t"}, "target.to"),
         ("email", {"to": "a@example.com"}, {"text": "t"}, "payload.subject"),
+        ("email", {"to": "a@example.com\nBcc: x@example.com"}, {"subject": "s", "text": "t"}, "target.to"),
     ],
 )
 def test_enqueue_refuses_what_could_never_be_sent(

@@ -14,12 +14,14 @@ import pytest
 
 from salesmachine_server.deliver import addresses
 from salesmachine_server.deliver.backoff import Backoff
+from salesmachine_server.deliver.mail import send_mail
 from salesmachine_server.deliver.shown import shown_target
 from salesmachine_server.deliver.signing import signature_header
 from salesmachine_server.deliver.webhooks import post_json, shown_url
 from salesmachine_server.domain.project_settings import SettingsRefused
 from salesmachine_server.domain.smtp_settings import SmtpSettings, changed_smtp
-from tests.delivery_receivers import HttpReceiver, documented_verify
+from tests.delivery_receivers import HttpReceiver, SmtpReceiver, documented_verify
+from tests.support import free_port
 
 DAY = Backoff(base_seconds=30, max_seconds=3600, window_seconds=86_400)
 T0 = datetime(2026, 12, 5, 10, 0, 0)
@@ -65,13 +67,19 @@ def test_the_signature_is_stripes_scheme_and_the_documented_check_accepts_it() -
     [
         ("https://hooks.example.com/cs", "https://hooks.example.com/cs"),
         ("https://user:pass@hooks.example.com:8443/cs?token=abc&x=1", "https://hooks.example.com:8443/cs?…"),
-        ("https://hooks.slack.com/services/T000/B000/XXXXXXXX", "https://hooks.slack.com/services/T000/B000/…"),
+        ("https://hooks.slack.com/services/T000/B000/XXXXXXXX", "https://hooks.slack.com/services/T000/B000/XXXXXXXX"),
         ("http://[::1]:9/x", "http://[::1]:9/x"),
         ("http://[::1/", "(an unreadable URL)"),
     ],
 )
 def test_the_log_shows_a_url_without_its_secrets(url: str, shown: str) -> None:
     assert shown_url(url) == shown
+
+
+def test_a_slack_hooks_token_is_left_out() -> None:
+    hook = "https://hooks.slack.com/services/T000/B000/XXXXXXXX"
+    assert shown_url(hook, secret_path=True) == "https://hooks.slack.com/services/T000/B000/…"
+    assert shown_target("slack", {"url": hook})["url"] == "https://hooks.slack.com/services/T000/B000/…"
 
 
 def test_a_target_is_shown_without_its_secret() -> None:
@@ -152,3 +160,37 @@ def test_a_name_that_does_not_resolve_at_send_is_retried(monkeypatch: pytest.Mon
     monkeypatch.setattr(addresses.socket, "getaddrinfo", fails)
     sent = post_json("https://hooks.example.com/cs", b"{}", {}, allow_private=False, timeout=5)
     assert sent.error is not None and "does not resolve" in sent.error and not sent.permanent
+
+
+def test_an_email_is_one_message_with_its_subject_on_one_line() -> None:
+    smtp = SmtpReceiver().start()
+    settings = SmtpSettings(host="127.0.0.1", port=smtp.port, security="none", from_address="CS <cs@example.com>")
+    try:
+        sent = send_mail(
+            7, {"to": "a@example.com"}, {"subject": "Acme\nturned bad", "text": "Call them."}, settings, timeout=5
+        )
+    finally:
+        smtp.stop()
+    assert sent.error is None and sent.response_status == 250
+    [(mail_from, recipients, message)] = smtp.messages
+    assert (mail_from, recipients) == ("cs@example.com", ["a@example.com"])
+    assert message["Subject"] == "Acme turned bad" and message["X-Salesmachine-Delivery"] == "7"
+    assert message.get_payload().strip() == "Call them."
+
+
+def test_a_recipient_refused_for_good_fails_at_once_and_says_the_servers_words() -> None:
+    smtp = SmtpReceiver(refuse_rcpt="550 5.1.1 no such user").start()
+    settings = SmtpSettings(host="127.0.0.1", port=smtp.port, security="none", from_address="cs@example.com")
+    try:
+        sent = send_mail(8, {"to": "gone@example.com"}, {"subject": "s", "text": "t"}, settings, timeout=5)
+    finally:
+        smtp.stop()
+    assert sent.permanent and sent.response_status == 550
+    assert sent.error == "the SMTP server refused gone@example.com: 550 5.1.1 no such user"
+    assert smtp.messages == []
+
+
+def test_an_smtp_server_that_cannot_be_reached_is_retried() -> None:
+    settings = SmtpSettings(host="127.0.0.1", port=free_port(), security="none", from_address="cs@example.com")
+    sent = send_mail(9, {"to": "a@example.com"}, {"subject": "s", "text": "t"}, settings, timeout=5)
+    assert not sent.permanent and sent.error is not None and "could not talk to the SMTP server" in sent.error

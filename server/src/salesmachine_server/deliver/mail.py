@@ -17,16 +17,23 @@ from email.utils import formatdate, make_msgid, parseaddr
 from typing import Any
 
 from salesmachine_server.deliver.outcome import KEPT_ANSWER_CHARS, KEPT_BODY_CHARS, Sent, cut
+from salesmachine_server.deliver.tls import tls_context
 from salesmachine_server.domain.smtp_settings import SmtpSettings
 
 DELIVERY_HEADER = "X-Salesmachine-Delivery"
 
 
 def send_mail(
-    delivery_id: int, target: dict[str, Any], payload: dict[str, Any], smtp: SmtpSettings | None, *, timeout: float
+    delivery_id: int,
+    target: dict[str, Any],
+    payload: dict[str, Any],
+    smtp: SmtpSettings | None,
+    *,
+    timeout: float,
+    ca_file: str = "",
 ) -> Sent:
     to = str(payload.get("to") or target.get("to") or "")
-    subject = str(payload.get("subject", ""))
+    subject = " ".join(str(payload.get("subject", "")).split())  # one header line, whatever was rendered
     text = str(payload.get("text", ""))
     request: dict[str, Any] = {"to": to, "subject": subject, "body": cut(text, KEPT_BODY_CHARS)}
     if smtp is None:
@@ -41,7 +48,7 @@ def send_mail(
     message[DELIVERY_HEADER] = str(delivery_id)
     message.set_content(text)
     try:
-        code, answer = _converse(smtp, to, message, timeout)
+        code, answer = _converse(smtp, to, message, timeout, tls_context(ca_file))
     except smtplib.SMTPResponseException as exc:
         words = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
         return Sent(
@@ -66,8 +73,9 @@ def send_mail(
 _PERMANENT = (smtplib.SMTPSenderRefused, smtplib.SMTPDataError)
 
 
-def _converse(smtp: SmtpSettings, to: str, message: EmailMessage, timeout: float) -> tuple[int, str]:
-    context = ssl.create_default_context()
+def _converse(
+    smtp: SmtpSettings, to: str, message: EmailMessage, timeout: float, context: ssl.SSLContext
+) -> tuple[int, str]:
     client: smtplib.SMTP
     if smtp.security == "ssl":
         client = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=timeout, context=context)

@@ -11,7 +11,8 @@ The target by channel:
 - `slack`: `{"url": "https://hooks.slack.com/services/..."}`: the body is `payload` as JSON,
   normally `{"text": "..."}`;
 - `email`: `{"to": "someone@example.com"}` (the payload's own "to", if any, wins): the payload is
-  `{"subject": "...", "text": "..."}`, sent through the project's SMTP server.
+  `{"subject": "...", "text": "..."}` (strings, which may be empty; a subject's line breaks are
+  sent as spaces), sent through the project's SMTP server.
 URLs are checked when they are saved (deliver/addresses.check_url, by the caller) and again when
 sent: enqueue does no DNS inside a transaction.
 """
@@ -73,11 +74,11 @@ def check_delivery(channel: str, target: dict[str, Any], payload: dict[str, Any]
         _text(target, "secret", "target")
     if channel == "email":
         to = payload.get("to") or target.get("to")
-        if not isinstance(to, str) or "@" not in to:
+        if not isinstance(to, str) or "@" not in to or "\n" in to or "\r" in to:
             raise DeliveryRefused("target.to", "email", "an e-mail delivery needs an address to send to (target.to)")
-        _text(payload, "subject", "payload")
-        if not isinstance(payload.get("text", ""), str):
-            raise DeliveryRefused("payload.text", "string", "payload.text must be a string")
+        for key in ("subject", "text"):  # may be empty (a template of a missing field), not absent
+            if not isinstance(payload.get(key), str):
+                raise DeliveryRefused(f"payload.{key}", "string", f"payload.{key} must be a string")
 
 
 def _text(document: dict[str, Any], key: str, where: str) -> None:

@@ -40,6 +40,7 @@ from salesmachine_server.store.records.deliveries import (
     any_due,
     claim_due,
     record_attempt,
+    release_claim,
 )
 from salesmachine_server.store.records.projects import utcnow
 from salesmachine_server.store.records.smtp_settings import load_smtp
@@ -61,6 +62,7 @@ class SenderSettings:
     allow_private: bool
     timeout: float
     backoff: Backoff
+    ca_file: str = ""
 
     @classmethod
     def of(cls, settings: Settings) -> SenderSettings:
@@ -72,6 +74,7 @@ class SenderSettings:
                 settings.delivery_backoff_max_seconds,
                 settings.delivery_retry_window_seconds,
             ),
+            ca_file=settings.delivery_ca_file,
         )
 
     @property
@@ -93,11 +96,23 @@ def send_due(writer: Engine, reader: Engine, settings: SenderSettings, stop: thr
         if not claimed:
             break
         with ThreadPoolExecutor(max_workers=min(THREADS, len(claimed)), thread_name_prefix="delivery") as pool:
-            for status in pool.map(lambda one: attempt(writer, reader, settings, one), claimed):
-                counts[status] += 1
+            for status in pool.map(lambda one: _unless_stopped(writer, reader, settings, one, stop), claimed):
+                if status is not None:
+                    counts[status] += 1
     if not any(counts.values()):
         return ""  # nothing was due: nothing to log
     return f"{counts[DELIVERED]} delivered, {counts[PENDING]} to retry, {counts[FAILED]} failed"
+
+
+def _unless_stopped(
+    writer: Engine, reader: Engine, settings: SenderSettings, claimed: Claimed, stop: threading.Event
+) -> str | None:
+    """Attempt it, unless the server is stopping (or the lease was lost): then give it back
+    unsent, so that the next sender takes it at once rather than when the claim runs out."""
+    if stop.is_set():
+        release_claim(writer, claimed)
+        return None
+    return attempt(writer, reader, settings, claimed)
 
 
 def attempt(writer: Engine, reader: Engine, settings: SenderSettings, claimed: Claimed) -> str:
@@ -135,15 +150,19 @@ def attempt(writer: Engine, reader: Engine, settings: SenderSettings, claimed: C
 
 
 def _send(reader: Engine, settings: SenderSettings, claimed: Claimed) -> Sent:
-    if claimed.channel == "webhook":
-        return send_webhook(
-            claimed.id, claimed.target, claimed.payload, allow_private=settings.allow_private, timeout=settings.timeout
-        )
-    if claimed.channel == "slack":
-        return send_slack(
-            claimed.id, claimed.target, claimed.payload, allow_private=settings.allow_private, timeout=settings.timeout
+    if claimed.channel in ("webhook", "slack"):
+        send = send_webhook if claimed.channel == "webhook" else send_slack
+        return send(
+            claimed.id,
+            claimed.target,
+            claimed.payload,
+            allow_private=settings.allow_private,
+            timeout=settings.timeout,
+            ca_file=settings.ca_file,
         )
     if claimed.channel == "email":
         smtp = load_smtp(reader, claimed.project_id)
-        return send_mail(claimed.id, claimed.target, claimed.payload, smtp, timeout=settings.timeout)
+        return send_mail(
+            claimed.id, claimed.target, claimed.payload, smtp, timeout=settings.timeout, ca_file=settings.ca_file
+        )
     return Sent({"channel": claimed.channel}, error=f"no channel is named {claimed.channel!r}", permanent=True)

@@ -12,7 +12,7 @@ from salesmachine_server.deliver.webhooks import shown_url
 def shown_target(channel: str, target: dict[str, Any]) -> dict[str, Any]:
     url = target.get("url")
     return {
-        "url": shown_url(url) if isinstance(url, str) else None,
+        "url": shown_url(url, secret_path=channel == "slack") if isinstance(url, str) else None,
         "to": target.get("to") if channel == "email" else None,
         "signed": channel == "webhook" and bool(target.get("secret")),
     }

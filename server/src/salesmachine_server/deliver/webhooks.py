@@ -25,35 +25,61 @@ from salesmachine_server import __version__
 from salesmachine_server.deliver.addresses import AddressRefused, Resolved, Unresolvable, resolve
 from salesmachine_server.deliver.outcome import KEPT_ANSWER_CHARS, KEPT_BODY_CHARS, Sent, cut
 from salesmachine_server.deliver.signing import HEADER, signature_header
+from salesmachine_server.deliver.tls import tls_context
 
 USER_AGENT = f"Salesmachine-Deliveries/{__version__}"
 DELIVERY_HEADER = "Salesmachine-Delivery"  # the delivery's id: the same on every retry
 
 
 def send_webhook(
-    delivery_id: int, target: dict[str, Any], payload: dict[str, Any], *, allow_private: bool, timeout: float
+    delivery_id: int,
+    target: dict[str, Any],
+    payload: dict[str, Any],
+    *,
+    allow_private: bool,
+    timeout: float,
+    ca_file: str = "",
 ) -> Sent:
     body = orjson.dumps(payload)
     headers = {
         DELIVERY_HEADER: str(delivery_id),
         HEADER: signature_header(str(target["secret"]), int(time.time()), body),
     }
-    return post_json(str(target["url"]), body, headers, allow_private=allow_private, timeout=timeout)
+    return post_json(str(target["url"]), body, headers, allow_private=allow_private, timeout=timeout, ca_file=ca_file)
 
 
 def send_slack(
-    delivery_id: int, target: dict[str, Any], payload: dict[str, Any], *, allow_private: bool, timeout: float
+    delivery_id: int,
+    target: dict[str, Any],
+    payload: dict[str, Any],
+    *,
+    allow_private: bool,
+    timeout: float,
+    ca_file: str = "",
 ) -> Sent:
     """An incoming webhook of Slack takes `{"text": ...}` (and its other message fields) as JSON."""
     body = orjson.dumps(payload)
-    return post_json(str(target["url"]), body, {}, allow_private=allow_private, timeout=timeout)
+    return post_json(
+        str(target["url"]), body, {}, allow_private=allow_private, timeout=timeout, secret_path=True, ca_file=ca_file
+    )
 
 
-def post_json(url: str, body: bytes, headers: dict[str, str], *, allow_private: bool, timeout: float) -> Sent:
+def post_json(
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    *,
+    allow_private: bool,
+    timeout: float,
+    secret_path: bool = False,
+    ca_file: str = "",
+) -> Sent:
+    """POST `body` to `url` (checked, pinned: the module docstring). `secret_path`: the URL's last
+    segment is its secret (a Slack hook's), left out of what the log keeps."""
     sent_headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, **headers}
     request = {
         "method": "POST",
-        "url": shown_url(url),
+        "url": shown_url(url, secret_path=secret_path),
         "headers": sent_headers,
         "body": cut(body.decode("utf-8", "replace"), KEPT_BODY_CHARS),
     }
@@ -67,7 +93,7 @@ def post_json(url: str, body: bytes, headers: dict[str, str], *, allow_private: 
     last: Sent | None = None
     for address in resolved.addresses:  # the next one only when this one cannot be connected to
         try:
-            status, answer = _post_to(resolved, address, body, sent_headers, timeout)
+            status, answer = _post_to(resolved, address, body, sent_headers, timeout, ca_file)
         except httpx.ConnectError as exc:
             last = Sent({**request, "address": address}, error=f"could not connect to {address}: {_words(exc)}")
             continue
@@ -83,12 +109,15 @@ def post_json(url: str, body: bytes, headers: dict[str, str], *, allow_private: 
     return last
 
 
-def _post_to(resolved: Resolved, address: str, body: bytes, headers: dict[str, str], timeout: float) -> tuple[int, str]:
+def _post_to(
+    resolved: Resolved, address: str, body: bytes, headers: dict[str, str], timeout: float, ca_file: str
+) -> tuple[int, str]:
     """POST to `address` as if to the URL's host; (status, the start of the answer)."""
     url = httpx.URL(resolved.url)
     netloc = url.netloc.decode("ascii").rsplit("@", 1)[-1]  # the Host header: name and port, no credentials
     extensions = {"sni_hostname": resolved.host} if url.scheme == "https" else {}
-    with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
+    verify = tls_context(ca_file) if url.scheme == "https" else True
+    with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False, verify=verify) as client:
         request = client.build_request(
             "POST",
             url.copy_with(host=address),
@@ -108,9 +137,10 @@ def _post_to(resolved: Resolved, address: str, body: bytes, headers: dict[str, s
     return response.status_code, cut(answer.decode("utf-8", "replace"), KEPT_ANSWER_CHARS)
 
 
-def shown_url(url: str) -> str:
-    """The URL as the log shows it: no credentials, no query values, and a Slack hook's last
-    path segment (its secret token) left out. A webhook's secret is never in it."""
+def shown_url(url: str, *, secret_path: bool = False) -> str:
+    """The URL as the log shows it: no credentials, no query values, and when `secret_path` (a
+    Slack hook: `/services/T…/B…/<token>`) its last path segment left out. A webhook's secret is
+    never in it."""
     try:
         parts = urlsplit(url)
         host = parts.hostname or ""
@@ -120,7 +150,7 @@ def shown_url(url: str) -> str:
     if ":" in host:
         host = f"[{host}]"
     path = parts.path
-    if host.endswith("hooks.slack.com") and path.count("/") > 1:
+    if secret_path and path.count("/") > 1:
         path = path.rsplit("/", 1)[0] + "/…"
     query = "…" if parts.query else ""
     return urlunsplit((parts.scheme, host + port, path, query, ""))

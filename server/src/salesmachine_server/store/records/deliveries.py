@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, insert, or_, select, update
+import orjson
+from sqlalchemy import ColumnElement, Connection, Engine, delete, insert, or_, select, update
 
+from salesmachine_server.domain.payload_uids import names_any
 from salesmachine_server.store.db.schema import deliveries, delivery_attempts
 
 CHANNELS = ("webhook", "slack", "email")
@@ -166,3 +168,58 @@ def resend(engine: Engine, project_id: int, delivery_id: int, now: datetime) -> 
             .values(status=PENDING, next_attempt_at=now, retry_from=now, delivered_at=None)
         ).rowcount
     return bool(changed == 1)
+
+
+def release_claim(engine: Engine, claimed: Claimed) -> None:
+    """Give a claimed delivery back unsent (the sender is stopping): due again at once, for the
+    next sender, instead of after its claim runs out."""
+    with engine.begin() as conn:
+        conn.execute(
+            update(deliveries)
+            .where(deliveries.c.id == claimed.id, deliveries.c.claimed_until == claimed.claimed_until)
+            .values(claimed_until=None)
+        )
+
+
+def delete_naming(engine: Engine, project_id: int, uids: frozenset[str], batch: int) -> int:
+    """Delete the project's deliveries whose payload names one of `uids` (an erasure: what was,
+    or was to be, sent about the person, with its attempts), read page by page outside any write
+    transaction; a pending one is not sent. Matched as refused items are
+    (domain/payload_uids.py): a value equal to a uid, not a substring."""
+    removed, last_id = 0, 0
+    while True:
+        with engine.connect() as conn:
+            page = conn.execute(
+                select(deliveries.c.id, deliveries.c.payload)
+                .where(deliveries.c.project_id == project_id, deliveries.c.id > last_id)
+                .order_by(deliveries.c.id)
+                .limit(batch)
+            ).all()
+        if not page:
+            return removed
+        last_id = page[-1].id
+        doomed = [row.id for row in page if names_any(orjson.dumps(row.payload).decode(), uids)]
+        if doomed:
+            with engine.begin() as conn:
+                conn.execute(delete(delivery_attempts).where(delivery_attempts.c.delivery_id.in_(doomed)))
+                removed += conn.execute(delete(deliveries).where(deliveries.c.id.in_(doomed))).rowcount
+
+
+def prune_finished(engine: Engine, before: datetime, batch: int = 1000) -> int:
+    """Delete deliveries delivered or failed that were queued before `before`, with their
+    attempts, a batch per transaction (the log's retention); pending ones stay whatever their age."""
+    removed = 0
+    while True:
+        with engine.begin() as conn:
+            ids = list(
+                conn.execute(
+                    select(deliveries.c.id)
+                    .where(deliveries.c.status != PENDING, deliveries.c.created_at < before)
+                    .order_by(deliveries.c.id)
+                    .limit(batch)
+                ).scalars()
+            )
+            if not ids:
+                return removed
+            conn.execute(delete(delivery_attempts).where(delivery_attempts.c.delivery_id.in_(ids)))
+            removed += conn.execute(delete(deliveries).where(deliveries.c.id.in_(ids))).rowcount

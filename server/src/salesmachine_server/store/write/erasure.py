@@ -43,6 +43,7 @@ from salesmachine_server.store.db.schema import (
     suppressions,
     tasks,
 )
+from salesmachine_server.store.records.deliveries import delete_naming
 from salesmachine_server.store.write import health_history, health_marks
 from salesmachine_server.store.write.health_marks import FAR_BACK
 
@@ -111,6 +112,7 @@ def erase_contact(
         _recompute_accounts(conn, project_id, account_ids)
         erased.uid_hashes = _suppress(conn, project_id, "contact", uids, hasher, now)
     erased.add("rejected_items", _delete_rejected(engine, project_id, frozenset(uids), batch))
+    erased.add("deliveries", delete_naming(engine, project_id, frozenset(uids), batch))
     return erased
 
 
@@ -144,6 +146,7 @@ def erase_account(
         erased.add("accounts", conn.execute(delete(accounts).where(accounts.c.id == account_id)).rowcount)
         health_history.delete_customers(conn, project_id, "account", [account_id])
     erased.add("rejected_items", _delete_rejected(engine, project_id, frozenset({uid}), batch))
+    erased.add("deliveries", delete_naming(engine, project_id, frozenset({uid}), batch))
     return erased
 
 
