@@ -29,6 +29,7 @@ import erasure  # noqa: E402
 import harness  # noqa: E402
 import health_history  # noqa: E402
 import list_reads  # noqa: E402
+import playbook_writer  # noqa: E402
 import rawinsert  # noqa: E402
 import readdata  # noqa: E402
 import report  # noqa: E402
@@ -404,6 +405,24 @@ class Bench:
                      target_text="≥ 0.90 (within 10%)", met=ratio >= 0.90,
                      commands=[shlex.join(command)], value=ratio)
 
+    # 7. the writer with ten enabled event playbooks ----------------------------------------
+
+    def playbooks_writer(self, engine: str) -> None:
+        """The write path's throughput with ten enabled event playbooks beside none (bench/playbook_writer.py)."""
+        QUIET.wait()
+        found = playbook_writer.measure(engine, self.batches_file)
+        share = found["share"]
+        self.row(scenario="7. the writer (group commit, in process) with ten enabled event playbooks",
+                 engine=engine, server="none (in process)",
+                 figure=f"{_n(found['ten'])} items/s of the writer's CPU (median of {len(found['rounds']['ten'])} "
+                        f"rounds; {found['inbox_rows']:,} trigger inbox rows kept)",
+                 limit_text=f"the same writer, no playbook: {_n(found['none'])} items/s",
+                 ratio_text=f"{share:.0%} of it",
+                 target_text=f"at least {playbook_writer.TARGET_SHARE:.0%} of it",
+                 met=found["met"],
+                 reason=None if found["met"] else "listening playbooks cost the writer more than a tenth",
+                 commands=[found["command"]], value=found["ten"])
+
     def profiler(self, server: harness.Server, seconds: int, name: str):  # type: ignore[no-untyped-def]
         if not self.args.profile or not (harness.VENV_BIN / "py-spy").exists():
             return None
@@ -574,6 +593,9 @@ class Bench:
                 log(f"{engine}: 6. the health history of {health_history.ACCOUNTS:,} accounts and "
                     f"{health_history.CONTACTS:,} contacts")
                 self.health_history(engine)
+            if "playbooks" in only:
+                log(f"{engine}: 7. the writer with ten enabled event playbooks")
+                self.playbooks_writer(engine)
             if "reads" in only and engine in read_markers:
                 log(f"{engine}: 3. reads")
                 self.reads(engine, read_markers[engine])
@@ -834,8 +856,8 @@ def main() -> None:
     parser.add_argument("--engines", default="sqlite,postgres")
     parser.add_argument("--quick", action="store_true", help="5 s scenarios and 1,000,000 read events (a smoke run)")
     parser.add_argument("--skip-reads", action="store_true")
-    parser.add_argument("--only", default="limits,batch,single,reads,client,erasure,health",
-                        help="scenarios to run, of: limits,batch,single,reads,client,erasure,health")
+    parser.add_argument("--only", default="limits,batch,single,reads,client,erasure,health,playbooks",
+                        help="scenarios to run, of: limits,batch,single,reads,client,erasure,health,playbooks")
     parser.add_argument("--writer-base", type=Path,
                         help="scenario 6: a worktree of the commit before the health history, to compare "
                              "the write path with (bench/writer_ab.py)")

@@ -86,9 +86,9 @@ HISTORY = [
 
 
 def auth_for(project: Project, path: str, method: str) -> tuple[str, str]:
-    """Reading, the work items (docs/work.md) and the delivery log and settings take the token
-    and the secret; everything else the token alone."""
-    reads = bool({"read", "work items", "deliveries"} & set(DESCRIBED[path][method].get("tags", [])))
+    """Reading, the delivery log and settings, the work items (docs/work.md) and playbooks take
+    the token and the secret; everything else the token alone."""
+    reads = bool({"read", "deliveries", "work items", "playbooks"} & set(DESCRIBED[path][method].get("tags", [])))
     return (project.token, project.secret if reads else "")
 
 

@@ -22,6 +22,7 @@ from salesmachine_server.api import (
     display_settings,
     export,
     health,
+    playbooks,
     profiles,
     revenue,
     smtp_settings,
@@ -44,6 +45,7 @@ from salesmachine_server.ingest.segment_endpoints import (
 )
 from salesmachine_server.keys import load_server_key
 from salesmachine_server.project.health_history import bring_up_to_date
+from salesmachine_server.project.playbook_runner import run_playbooks
 from salesmachine_server.serving.cors import WriteCors
 from salesmachine_server.serving.credentials import ProjectDirectory
 from salesmachine_server.serving.health_checks import readyz
@@ -128,6 +130,12 @@ def routes() -> list[BaseRoute]:
         EncodedRoute("/v1/contacts/{uid}/export", data_rights.export_contact, methods=["GET"]),
         Route("/v1/audit", data_rights.audit, methods=["GET"]),
         Route("/v1/suppressions", data_rights.suppressions, methods=["GET"]),
+        # Playbooks (api/playbooks.py): token and secret, as reads.
+        Route("/v1/playbooks", playbooks.playbooks_list, methods=["GET"]),
+        Route("/v1/playbooks", playbooks.playbook_create, methods=["POST"]),
+        Route("/v1/playbooks/preview", playbooks.playbook_preview, methods=["POST"]),
+        Route("/v1/playbooks/{id}", playbooks.playbook_get, methods=["GET"]),
+        Route("/v1/playbooks/{id}", playbooks.playbook_replace, methods=["PUT"]),
         # Work items (api/work_items.py, docs/work.md).
         Route("/v1/tasks", work_items.tasks_list, methods=["GET"]),
         Route("/v1/tasks", work_items.task_create, methods=["POST"]),
@@ -216,6 +224,13 @@ def create_app(settings: Settings, engines: Engines | None = None) -> Starlette:
                     "retention",
                     settings.retention_interval_seconds,
                     functools.partial(delete_expired_events, opened.writer),
+                ),
+                # Playbooks' triggers firing (project/playbook_runner.py): a loop that runs
+                # while this process holds the lease, so "every" is only how soon it restarts.
+                PeriodicTask(
+                    "playbooks",
+                    1.0,
+                    functools.partial(run_playbooks, opened.writer, scan_seconds=settings.playbook_scan_seconds),
                 ),
                 PeriodicTask(
                     "health",

@@ -83,6 +83,9 @@ class Settings:
     delivery_retry_window_seconds: float = 86_400.0
     # One attempt's limit: connecting, sending and reading the answer (HTTP or SMTP).
     delivery_timeout_seconds: float = 10.0
+    # Playbooks (project/playbook_runner.py): how often the runner looks at who matches a saved
+    # segment, a stale Pulse or a renewal coming (and at once when a project's day turns).
+    playbook_scan_seconds: float = 30.0
     # A PEM file of CA certificates trusted beside the public ones, for https endpoints and SMTP
     # servers whose certificates a company's own CA signed (deliver/tls.py).
     delivery_ca_file: str = ""

@@ -32,6 +32,7 @@ from salesmachine_server.api.deliveries_openapi import delivery_schemas, with_de
 from salesmachine_server.api.display_settings_openapi import with_display
 from salesmachine_server.api.export import FORMATS as EXPORT_FORMATS
 from salesmachine_server.api.health_openapi import with_health
+from salesmachine_server.api.playbooks_openapi import playbook_paths
 from salesmachine_server.api.revenue import EARLIEST as REVENUE_EARLIEST
 from salesmachine_server.api.revenue import LATEST as REVENUE_LATEST
 from salesmachine_server.api.segment_openapi import segment_paths, segment_schemas, segment_success
@@ -836,10 +837,14 @@ def build_openapi(settings: Settings | None = None) -> dict[str, Any]:
                 "description": "Erase, export one person, the audit log (token and secret; docs/privacy.md).",
             },
             {
+                "name": "playbooks",
+                "description": "Triggers, conditions and actions (token and secret; docs/playbooks.md).",
+            },
+            DELIVERIES_TAG,
+            {
                 "name": "work items",
                 "description": "Owners, notes and tasks (token and secret; docs/work.md).",
             },
-            DELIVERIES_TAG,
         ],
         "paths": {
             "/v1/ping": ping_operations(),
@@ -848,6 +853,7 @@ def build_openapi(settings: Settings | None = None) -> dict[str, Any]:
             **with_display(with_deliveries(with_work_items(with_health(with_data_rights(read_paths()))))),
             **backtest_paths(),
             **service_paths(),
+            **playbook_paths(),
         },
         "components": {
             "schemas": {

@@ -16,6 +16,7 @@ from salesmachine_server.web import (
     live,
     logos,
     missing_pages,
+    playbooks,
     profiles,
     project_settings,
     pulse,
@@ -69,6 +70,13 @@ def dashboard_routes() -> list[BaseRoute]:
         Route(f"{project}/deliveries/test", deliveries.send_test, methods=["POST"]),
         Route(f"{project}/deliveries/{{did:int}}/resend", deliveries.resend_delivery, methods=["POST"]),
         Route(f"{project}/settings/smtp", smtp_form.save_smtp, methods=["POST"]),
+        # Playbooks (web/playbooks.py): the list, the builder with its preview, pause and enable.
+        Route(f"{project}/playbooks", playbooks.playbooks_page, methods=["GET"]),
+        Route(f"{project}/playbooks/new", playbooks.builder_page, methods=["GET"]),
+        Route(f"{project}/playbooks/new", playbooks.builder_submit, methods=["POST"]),
+        Route(f"{project}/playbooks/{{bid:int}}", playbooks.builder_page, methods=["GET"]),
+        Route(f"{project}/playbooks/{{bid:int}}", playbooks.builder_submit, methods=["POST"]),
+        Route(f"{project}/playbooks/{{bid:int}}/toggle", playbooks.toggle_submit, methods=["POST"]),
         Route("/logos/{name}", logos.logo_file, methods=["GET"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
         # Any other address under /p/: the dashboard's own "not found" page, not the API's JSON.

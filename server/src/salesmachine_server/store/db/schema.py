@@ -13,6 +13,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     Date,
     DateTime,
@@ -389,6 +390,97 @@ audit_log = Table(
     Column("detail", Params, nullable=False),
     Index("ix_audit_log_project_time", "project_id", "at"),
     Index("ix_audit_log_actor_time", "actor", "at"),
+)
+
+# -- playbooks (migration 0013_playbooks, docs/playbooks.md) ------------------------------------
+# A playbook is one JSON document (domain/playbooks.py); its trigger's type and event name are
+# kept beside it so that the write path asks in one indexed look whether any enabled playbook
+# of a project listens (store/write/trigger_inbox.py). `primed` is False from enabling until the
+# runner enrolled who matched the trigger's state at that moment (project/playbook_runner.py).
+playbooks = Table(
+    "playbooks",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("project_id", Id, ForeignKey("projects.id"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("document", Params, nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("trigger_type", String(32), nullable=False),
+    Column("trigger_event", String(255)),
+    Column("primed", Boolean, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Index("ix_playbooks_listening", "project_id", "enabled", "trigger_type"),
+)
+
+# Who a playbook enrolled, and for which occurrence of its trigger: "" for a playbook that runs
+# once per customer, else the source of the firing (an inbox row, a history row, a day). The
+# unique key makes a firing count once even if two runners ever raced.
+playbook_enrollments = Table(
+    "playbook_enrollments",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("project_id", Id, ForeignKey("projects.id"), nullable=False),
+    Column("playbook_id", Id, nullable=False),
+    Column("subject", String(16), nullable=False),
+    Column("customer_id", Id, nullable=False),
+    Column("occurrence", String(64), nullable=False),
+    Column("enrolled_at", DateTime, nullable=False),
+    UniqueConstraint("playbook_id", "subject", "customer_id", "occurrence", name="uq_playbook_enrollments"),
+    Index("ix_playbook_enrollments_project", "project_id", "playbook_id", "enrolled_at"),
+)
+
+# Each time a playbook ran its actions for an enrollment: what fired it and what was done
+# (task ids, delivery ids), for the playbook's page.
+playbook_runs = Table(
+    "playbook_runs",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("project_id", Id, ForeignKey("projects.id"), nullable=False),
+    Column("playbook_id", Id, nullable=False),
+    Column("enrollment_id", Id, nullable=False),
+    Column("ran_at", DateTime, nullable=False),
+    Column("fired_by", Params, nullable=False),
+    Column("done", Params, nullable=False),
+    Index("ix_playbook_runs_playbook", "playbook_id", "ran_at"),
+)
+
+# Events and mrr moves that an enabled playbook listens to, written by the write path in the
+# transaction of the data (store/write/trigger_inbox.py), consumed and deleted by the runner in
+# the transaction of what it fires.
+trigger_inbox = Table(
+    "trigger_inbox",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("project_id", Id, ForeignKey("projects.id"), nullable=False),
+    Column("kind", String(16), nullable=False),  # "event" or "mrr"
+    Column("contact_id", Id),
+    Column("account_id", Id),
+    Column("name", String(255)),  # the event's name
+    Column("params", Params, nullable=False),  # the event's params; for mrr {"before", "after"}
+    Column("occurred_at", DateTime, nullable=False),
+    # Ids never reused (SQLite's AUTOINCREMENT): a firing's enrollment is keyed by its row's id,
+    # and SQLite would otherwise give a consumed row's id to the next one.
+    sqlite_autoincrement=True,
+)
+
+# Who matched a scanned trigger's state at the runner's last look (segment members, stale
+# Pulses, renewals coming): a customer that appears is "entered", one that goes is "left".
+playbook_matches = Table(
+    "playbook_matches",
+    metadata,
+    Column("playbook_id", Id, primary_key=True),
+    Column("subject", String(16), primary_key=True),
+    Column("customer_id", Id, primary_key=True),
+    Column("key", String(64), nullable=False),  # what matched: a renewal's date, else ""
+)
+
+# How far the runner read a source it follows by position (health_history's ids).
+playbook_positions = Table(
+    "playbook_positions",
+    metadata,
+    Column("source", String(64), primary_key=True),
+    Column("position", BigInteger, nullable=False),
 )
 
 # -- health history (migration 0010_health_history, docs/health.md) ------------------------------

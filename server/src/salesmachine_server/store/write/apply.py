@@ -21,6 +21,7 @@ from salesmachine_server.store.db.schema import message_ids, rejected_items
 from salesmachine_server.store.write.health_marks import MarkWriter
 from salesmachine_server.store.write.identity import Identity
 from salesmachine_server.store.write.run import apply_run
+from salesmachine_server.store.write.trigger_inbox import TriggerInbox
 
 
 class MessageApplier:
@@ -33,6 +34,7 @@ class MessageApplier:
         self.timezones: dict[int, ZoneInfo] = {}
         self.db = Dialect(connection)
         self.marks = MarkWriter(connection)
+        self.inbox = TriggerInbox(connection)
 
     def set_timezone(self, project_id: int, name: str | None) -> None:
         self.timezones[project_id] = zone(name)
@@ -46,15 +48,20 @@ class MessageApplier:
             if not fresh:
                 continue
             if message.kind == "alias":
-                apply_run(self.conn, self.identity, self.marks, project_id, run, tz, self.received_at)
+                self._apply_run(project_id, run, tz)
                 run = []
                 assert message.contact_uid is not None and message.alias is not None
                 assert message.occurred_at is not None
                 self.identity.alias(project_id, message.contact_uid, message.alias, message.occurred_at)
             else:
                 run.append((message, received))
-        apply_run(self.conn, self.identity, self.marks, project_id, run, tz, self.received_at)
+        self._apply_run(project_id, run, tz)
         return applied
+
+    def _apply_run(self, project_id: int, run: list[tuple[Message, datetime]], tz: ZoneInfo) -> None:
+        state = apply_run(self.conn, self.identity, self.marks, project_id, run, tz, self.received_at)
+        if state is not None:
+            self.inbox.note(project_id, state.events, state.revenue.moves)
 
     def reject(self, rows: list[dict[str, Any]]) -> None:
         """Items refused at the door, kept in rejected_items."""

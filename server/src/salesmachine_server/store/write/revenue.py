@@ -39,6 +39,9 @@ class Revenue:
         self.latest: dict[Owner, MrrEntry | None] = {}
         self.history: dict[Owner, list[MrrEntry]] = {}
         self.rows: list[tuple[str, int, Any, datetime]] = []  # (kind, row id, mrr, effective_at)
+        # Changes of a row's current mrr, (owner, before, after, effective_at): playbooks' mrr
+        # triggers (store/write/trigger_inbox.py). A backfill behind the latest value is no move.
+        self.moves: list[tuple[Owner, Any, Any, datetime]] = []
 
     def plan(self, conn: Connection, mrr_writes: Sequence[tuple[Owner, datetime]]) -> None:
         """Load the whole revenue history of the rows that, in this run, get an mrr value older
@@ -74,15 +77,20 @@ class Revenue:
         if history is None:  # every value sent for it in this run is at or after its latest
             latest = self.latest.get(owner)
             assert latest is None or at >= latest[0], "plan missed a backfill"
-            if value != (None if latest is None else latest[1]):
+            before = None if latest is None else latest[1]
+            if value != before:
                 self.latest[owner] = (at, value)
                 self.rows.append((owner[0], owner[1], value, at))
+                self.moves.append((owner, before, value, at))
             return True
         index = bisect_right(history, at, key=itemgetter(0))
         newest = index == len(history)
-        if value != (history[index - 1][1] if index else None):
+        before = history[index - 1][1] if index else None
+        if value != before:
             history.insert(index, (at, value))
             self.rows.append((owner[0], owner[1], value, at))
+            if newest:
+                self.moves.append((owner, before, value, at))
         return newest
 
     def save(self, conn: Connection, project_id: int, received_at: datetime) -> None:

@@ -40,10 +40,11 @@ def apply_run(
     run: list[tuple[Message, datetime]],
     tz: ZoneInfo,
     received_at: datetime,
-) -> None:
-    """Apply `run`, (message, received at) in order, none of them an alias."""
+) -> Run | None:
+    """Apply `run`, (message, received at) in order, none of them an alias; what it changed
+    (None for an empty run), for what follows in the same transaction (trigger_inbox.py)."""
     if not run:
-        return
+        return None
     contact_first_seen: dict[str, datetime] = {}
     account_first_seen: dict[str, datetime] = {}
     linked_uids = [_linked_accounts(m) for m, _ in run]  # read twice below
@@ -112,6 +113,7 @@ def apply_run(
         if event_account is not None:
             state.activity.seen("account", event_account, m.occurred_at, activity=True)
     state.save(conn, project_id, received_at, marks)
+    return state
 
 
 class Run:

@@ -1,7 +1,7 @@
 """work items: owners of accounts and contacts, notes, tasks (docs/work.md)
 
 Revision ID: 0011_work_items
-Revises: 0009_data_rights
+Revises: 0010_health_history
 
 The owner columns are added without rewriting the tables: on SQLite an ADD COLUMN with a
 REFERENCES clause and no default (SQLite accepts that without copying, where Alembic's

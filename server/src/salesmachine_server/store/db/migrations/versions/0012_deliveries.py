@@ -1,7 +1,7 @@
 """deliveries: the outbound queue (webhooks, Slack, e-mail), every attempt, each project's SMTP server
 
 Revision ID: 0012_deliveries
-Revises: 0009_data_rights
+Revises: 0011_work_items
 """
 
 import sqlalchemy as sa
