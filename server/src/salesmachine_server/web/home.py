@@ -24,7 +24,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from salesmachine_server.domain import revenue
-from salesmachine_server.domain.list_query import Subject
 from salesmachine_server.store.read.attention import (
     WeekBands,
     needing_attention,
@@ -120,6 +119,5 @@ async def home(request: Request) -> Response:
             "renewal_attribute": renewal_attribute,
             "renewals": found["renewals"],
             "signups": found["signups"],
-            "subject": Subject.ACCOUNTS,
         },
     )
