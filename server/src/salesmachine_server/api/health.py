@@ -64,7 +64,7 @@ async def settings_health(request: Request) -> Response:
 
 async def put_settings_health(request: Request) -> Response:
     """PUT: check a whole document, save it as the model in force; the history is rebuilt with it
-    by the server's periodic task (project/health_history.py) within a minute."""
+    by the server's periodic task (project/health_history.py) within a minute or two."""
     context = await read_context(request)
     document = await _json_body(request, MAX_SETTINGS_BYTES)
     try:

@@ -192,7 +192,7 @@ def health_paths() -> dict[str, dict[str, Any]]:
                 "put_health_settings",
                 "Save the project's health model",
                 "Checked whole; saved as a new version, which is in force at once (profiles evaluate with it) "
-                "and with which the server rebuilds the daily history within a minute.",
+                "and with which the server rebuilds the daily history within a minute or two.",
                 _answer("The document saved, as GET will answer it.", HEALTH_DOCUMENT),
                 [],
                 {"400": bad_document},
