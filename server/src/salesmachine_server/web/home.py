@@ -24,7 +24,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from salesmachine_server.domain import revenue
-from salesmachine_server.domain.list_query import Subject
 from salesmachine_server.store.read.attention import (
     WeekBands,
     needing_attention,
