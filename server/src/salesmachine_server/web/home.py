@@ -123,7 +123,5 @@ async def home(request: Request) -> Response:
             "renewals": found["renewals"],
             "signups": found["signups"],
             "my_tasks": found["my_tasks"],
-            "rule": window.rule,
-            "subject": Subject.ACCOUNTS,
         },
     )
