@@ -9,6 +9,7 @@ conversion per row read (SQLite has no time zones). Active days are already loca
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -145,9 +146,19 @@ def _load_mrr(
     ):
         day = local_day(at, tz)
         if owner in found and day <= end:
-            history.setdefault(owner, []).append((day, mrr))
+            history.setdefault(owner, []).append((day, _money(mrr)))
     for owner, values in history.items():
         found[owner].mrr = last_per_day(values)
+
+
+def _money(value: Any) -> float | None:
+    """A stored mrr as a number; None for what is not a finite one (a NaN or text stored before
+    the door checked it: docs/revenue.md, "Values out of range")."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _load_pulses(
