@@ -369,9 +369,10 @@ def wait_for(check: Callable[[], Any], timeout: float = 30.0) -> Any:
         time.sleep(0.3)
 
 
-def health_settled(project: Project) -> bool:
+def health_settled(project: Any) -> bool:
     """Nothing left for the server's health task (project/health_history.py): no customer
-    marked for it, and the history built with the model in force, in the project's zone."""
+    marked for it, and the history built with the model in force, in the project's zone.
+    `project`: anything with the project's `id` and its `stored` data."""
     from salesmachine_server.domain.project_settings import from_stored
     from salesmachine_server.store.read.health_models import in_force
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from tests.support import Project, ServerProcess, make_project
+from tests.support import Project, ServerProcess, StoredData, health_settled, make_project, wait_for
 
 MARK = "bbbmarker"  # in every uid, key and value of project B, and in none of A's
 B_MRR = 98765
@@ -48,13 +48,15 @@ READ_PATHS = [
 class Other:
     token: str
     secret: str
+    id: int
+    stored: StoredData
 
 
 @pytest.fixture
 def other(server: ServerProcess) -> Iterator[Other]:
     """Project B, with contacts, an account shared by name with A, events and revenue."""
     created, secret = make_project(server.database_url)
-    b = Other(created.token, secret)
+    b = Other(created.token, secret, created.id, StoredData(server.database_url, created.id))
     with httpx.Client(base_url=server.base_url, auth=(b.token, ""), timeout=30) as http:
         for path, body in [
             (
@@ -68,7 +70,10 @@ def other(server: ServerProcess) -> Iterator[Other]:
             ("/v1/alias", {"contact_uid": f"{MARK}-only", "alias": f"{MARK}-alias"}),
         ]:
             assert http.post(path, json=body).status_code == 201
+    # B's health history (profiles' `since`, lists' bands) settles before B is read.
+    wait_for(lambda: health_settled(b))
     yield b
+    b.stored.close()
 
 
 def test_no_credential_of_one_project_reaches_another(project: Project, other: Other, server: ServerProcess) -> None:

@@ -49,6 +49,7 @@ log = logging.getLogger("salesmachine.health")
 HISTORY_DAYS = 731  # two years, and the day of today
 GROUP = 2000  # customers per group (and per transaction)
 MARKED_GROUP = 500  # marked customers per transaction (computed in it: kept short)
+MARKED_ROUNDS = 200  # groups of marked customers per subject per run
 
 __all__ = ["HISTORY_DAYS", "Interval", "bring_up_to_date", "replay"]
 
@@ -256,13 +257,8 @@ def rebuild(
     force. True when complete (then the cursor says so); a stopped rebuild starts over at the
     next run."""
     start = today - timedelta(days=HISTORY_DAYS - 1)
-    with engines.writer.begin() as conn:  # marks set before now are covered by what follows
-        for table in (accounts, contacts):
-            conn.execute(
-                update(table)
-                .where(table.c.project_id == project_id, table.c.health_dirty_from.is_not(None))
-                .values(health_dirty_from=None)
-            )
+    # Marks are left for evaluate_marked after it: clearing them here would take the row locks
+    # of every marked customer while writers take them too.
     for subject in SUBJECTS:
         with engines.reader.connect() as conn:
             scopes = id_ranges(conn, project_id, subject, GROUP)
@@ -329,18 +325,23 @@ def evaluate_marked(
     horizon = today - timedelta(days=HISTORY_DAYS - 1)
     count = 0
     for subject, table in (("account", accounts), ("contact", contacts)):
-        while not stop.is_set():
+        for _ in range(MARKED_ROUNDS):  # the rest, under constant writes, at the next run
+            if stop.is_set():
+                break
             with engine.begin() as conn:
+                # On PostgreSQL, the rows no writer holds, locked now: the task never waits for a
+                # writer (no deadlock), a writer waits for it at most one group's time, and a row
+                # a writer holds stays marked for the next round.
                 marked = conn.execute(
                     select(table.c.id, table.c.health_dirty_from)
                     .where(table.c.project_id == project_id, table.c.health_dirty_from.is_not(None))
                     .order_by(table.c.id)
                     .limit(MARKED_GROUP)
+                    .with_for_update(skip_locked=True)
                 ).all()
                 if not marked:
                     break
-                # Cleared only where the mark is still the one read: a writer that marked again
-                # since (an earlier day) leaves its mark for the next round.
+                # Cleared where the mark is still the one read (on SQLite no writer runs meanwhile).
                 conn.execute(
                     update(table)
                     .where(and_(table.c.id == bindparam("cid"), table.c.health_dirty_from == bindparam("since")))
