@@ -218,7 +218,7 @@ def test_a_stored_value_out_of_range_does_not_break_the_dashboard_home(
         page = browser.get(f"/p/{project.id}/")
     assert page.status_code == 200, page.text[:2000]
     kpi = re.search(r'id="kpi-mrr">\s*<div class="kpi-label">[^<]*</div>\s*<div class="kpi-value">([^<]*)<', page.text)
-    assert kpi is not None and kpi.group(1) == "400"
+    assert kpi is not None and kpi.group(1) == "$400"
 
 
 @pytest.mark.parametrize("mrr", STORED, ids=repr)
@@ -267,6 +267,6 @@ def test_a_whale_stored_before_the_bound_and_never_corrected_leaves_the_home_and
         page = browser.get(f"/p/{project.id}/")
     assert page.status_code == 200, page.text[:2000]
     kpi = re.search(r'id="kpi-arr"><div class="kpi-label">ARR</div><div class="kpi-value">([^<]*)<', page.text)
-    assert kpi is not None and kpi.group(1) == "1,200"
+    assert kpi is not None and kpi.group(1) == "$1,200"
     period = revenue_report(project)["periods"][-1]
     assert (period["mrr"], period["arr"], period["customers"]) == (100, 1200, 1)

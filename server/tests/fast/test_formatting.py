@@ -43,9 +43,16 @@ NOW = datetime(2026, 12, 5, 15, 30, tzinfo=UTC)  # 16:30 in Paris
         ("250", "USD", "—"),
         (True, "USD", "—"),
         (float("nan"), "USD", "—"),
+        (Decimal("NaN"), "USD", "—"),
+        (1e25, "USD", "$10,000,000,000,000,000,000,000,000"),
+        (1.7e308, "EUR", None),
     ],
 )
-def test_an_amount_is_written_with_its_symbol_and_digit_groups(value: Any, currency: str, shown: str) -> None:
+def test_an_amount_is_written_with_its_symbol_and_digit_groups(value: Any, currency: str, shown: str | None) -> None:
+    if shown is None:  # the largest float: every digit, grouped, and no failure to round it
+        written = format_amount(value, currency)
+        assert written.startswith("€170,000,") and len(written.replace(",", "")) == 1 + 309
+        return
     assert format_amount(value, currency) == shown
 
 

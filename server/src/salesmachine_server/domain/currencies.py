@@ -14,7 +14,7 @@ to most readers is written as the code itself, before the amount.
 from __future__ import annotations
 
 import math
-from decimal import Decimal
+from decimal import Context, Decimal
 
 DEFAULT_CURRENCY = "USD"
 
@@ -225,9 +225,13 @@ def format_amount(value: object, currency: str = DEFAULT_CURRENCY) -> str:
         return "—"
     if isinstance(value, float) and not math.isfinite(value):
         return "—"
+    if isinstance(value, Decimal) and not value.is_finite():
+        return "—"
     digits = MINOR_UNITS.get(currency, 2)
-    amount = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
-    rounded = round(abs(amount), digits)
+    amount = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    # Precision for every digit of the amount (1.7e308 has 309), so that rounding never fails.
+    context = Context(prec=max(28, amount.adjusted() + digits + 2))
+    rounded = abs(amount).quantize(Decimal(1).scaleb(-digits), context=context)
     places = 0 if rounded == rounded.to_integral_value() else digits
     sign = "-" if amount < 0 and rounded != 0 else ""
     return f"{sign}{symbol(currency)}{rounded:,.{places}f}"
