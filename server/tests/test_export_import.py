@@ -8,12 +8,13 @@ import subprocess
 import sys
 from datetime import UTC
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import orjson
 import pytest
 
-from tests.support import Project, ServerProcess, StoredData, make_project, path_part
+from tests.support import Project, ServerProcess, StoredData, health_settled, make_project, path_part, wait_for
 from tests.test_enrichment import CHROME_WINDOWS
 from tests.test_read_api import events_on, reader, send
 
@@ -217,6 +218,17 @@ def profiles(server: ServerProcess, token: str, secret: str) -> dict:
         return everything
 
 
+def settle(server: ServerProcess, project_id: int) -> None:
+    """Wait for the health history of a project the importer wrote to: a profile's health
+    `since` comes from it, and the server's health task builds it after the import
+    (docs/health.md: the history lags writes by the task's interval)."""
+    imported = SimpleNamespace(id=project_id, stored=StoredData(server.database_url, project_id))
+    try:
+        wait_for(lambda: health_settled(imported))
+    finally:
+        imported.stored.close()
+
+
 @pytest.mark.parametrize("fmt", ["ndjson", "csv"])
 def test_importing_an_export_into_an_empty_project_reproduces_the_profiles(
     project: Project, server: ServerProcess, tmp_path: Path, fmt: str
@@ -229,6 +241,8 @@ def test_importing_an_export_into_an_empty_project_reproduces_the_profiles(
         result = import_file(server, target.name, path)
         assert result.returncode == 0, result.stderr
         assert "0 refused" in result.stdout
+    wait_for(lambda: health_settled(project))
+    settle(server, target.id)
     original = profiles(server, project.token, project.secret)
     assert all("error" not in profile for profile in original.values() if isinstance(profile, dict))
     assert profiles(server, target.token, target_secret) == original
@@ -244,10 +258,12 @@ def test_importing_the_same_export_twice_changes_nothing(
         path = tmp_path / f"{kind}.{fmt}"
         path.write_bytes(export(project, kind, fmt))
         assert import_file(server, target.name, path).returncode == 0
+    settle(server, target.id)
     once = profiles(server, target.token, target_secret)
     again = import_file(server, target.name, tmp_path / f"events.{fmt}")
     assert again.returncode == 0, again.stderr
     assert "14 rows, 14 messages applied (14 already there), 0 refused" in again.stdout
+    settle(server, target.id)
     assert profiles(server, target.token, target_secret) == once
     assert len(once["events"]) == 14
 
