@@ -12,7 +12,7 @@ from datetime import date, timedelta
 import httpx
 
 from tests.dashboard_support import csrf_of, make_user, send_customers, signed_in
-from tests.support import Project, ServerProcess
+from tests.support import Project, ServerProcess, health_settled, wait_for
 
 
 def _uids(page: str) -> list[str]:
@@ -32,6 +32,7 @@ def _due_count(page: str) -> int | None:
 
 def test_owners_one_by_one_in_bulk_and_my_accounts(server: ServerProcess, project: Project) -> None:
     send_customers(project)
+    wait_for(lambda: health_settled(project))  # the bulk below filters on health=bad: the history's
     ada = make_user(server.database_url, project.id)
     ben = make_user(server.database_url, project.id)
     base = f"/p/{project.id}"
