@@ -856,8 +856,9 @@ def main() -> None:
     parser.add_argument("--engines", default="sqlite,postgres")
     parser.add_argument("--quick", action="store_true", help="5 s scenarios and 1,000,000 read events (a smoke run)")
     parser.add_argument("--skip-reads", action="store_true")
-    parser.add_argument("--only", default="limits,batch,single,reads,client,erasure,health,playbooks",
-                        help="scenarios to run, of: limits,batch,single,reads,client,erasure,health,playbooks")
+    parser.add_argument("--only", default="limits,batch,single,reads,client,erasure,health,playbooks,journal",
+                        help="scenarios to run, of: limits,batch,single,reads,client,erasure,health,playbooks,journal "
+                             "(journal: bench/write_path.py, issue 20's rows, into results/write-path.md)")
     parser.add_argument("--writer-base", type=Path,
                         help="scenario 6: a worktree of the commit before the health history, to compare "
                              "the write path with (bench/writer_ab.py)")
@@ -927,6 +928,10 @@ def main() -> None:
     report.chart(result, args.out / "LATEST.png")
     log(f"wrote {args.out / 'LATEST.md'} and LATEST.png in {finished - started:.0f} s")
     print((args.out / "LATEST.md").read_text())
+    if "journal" in only:
+        # Issue 20's targets (the write path through the journal), their own report.
+        subprocess.run([sys.executable, str(BENCH / "write_path.py"), "--engines", ",".join(engines),
+                        *(["--quick"] if args.quick else [])], check=False)
 
 
 if __name__ == "__main__":

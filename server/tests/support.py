@@ -7,6 +7,7 @@ import os
 import secrets
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -65,6 +66,9 @@ def postgres_database() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+        # The journals of the servers that ran on it (ingest/journal.py: ./data/journal-<host>-<port>-<db>.sqlite).
+        for journal in Path("data").glob(f"journal-*-{name}.sqlite*"):
+            journal.unlink(missing_ok=True)
 
 
 @dataclass
@@ -132,17 +136,63 @@ class ServerProcess:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
 
+def wait_for_projection(database_url: str, timeout: float = 30.0) -> None:
+    """Wait until the server's projector has applied everything its journal acknowledged so
+    far (ingest/journal.py): a test reading the database behind the server's back reads its
+    writes as the server's own reads do (serving/read_your_writes.py)."""
+    from salesmachine_server.ingest.journal import journal_path
+
+    path = journal_path(database_url)
+    if not path.exists():
+        return
+    with sqlite3.connect(path, timeout=30) as conn:
+        target = dict(conn.execute("SELECT name, seq FROM tally").fetchall())["appended"]
+        deadline = time.monotonic() + timeout
+        while conn.execute("SELECT seq FROM tally WHERE name = 'projected'").fetchone()[0] < target:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the projector did not apply the journal {path} within {timeout} s")
+            time.sleep(0.002)
+    conn.close()
+
+
+def server_children(server: ServerProcess, name: str) -> list[int]:
+    """Pids of the processes `serve` started (supervisor.py) named `name`: "sm-worker" or
+    "sm-projector"."""
+    assert server.process is not None
+    pid = server.process.pid
+    found = []
+    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+        try:
+            if Path(f"/proc/{child}/comm").read_text().strip() == name:
+                found.append(int(child))
+        except FileNotFoundError:
+            continue
+    return found
+
+
 class StoredData:
-    """Reads what the server stored, straight from its database (the proof of 'stored')."""
+    """Reads what the server stored, straight from its database (the proof of 'stored'), once
+    the projector applied what the server acknowledged (wait_for_projection)."""
 
     def __init__(self, database_url: str, project_id: int) -> None:
         from salesmachine_server.store.db.engine import open_engines
 
-        self.engines = open_engines(database_url)
+        self.database_url = database_url
+        self._engines = open_engines(database_url)
         self.project_id = project_id
 
+    @property
+    def engines(self) -> Any:
+        """The database's engines, once what the server acknowledged is applied (a test that
+        queries them itself reads its writes too)."""
+        wait_for_projection(self.database_url)
+        return self._engines
+
+    def _connect(self) -> Any:
+        return self.engines.reader.connect()
+
     def rows(self, sql: str, **params: Any) -> list[Any]:
-        with self.engines.reader.connect() as conn:
+        with self._connect() as conn:
             return conn.execute(text(sql), {"project": self.project_id, **params}).all()
 
     def contact_id(self, uid: str) -> int | None:
@@ -153,7 +203,7 @@ class StoredData:
         contact_id = self.contact_id(uid)
         if contact_id is None:
             return None
-        with self.engines.reader.connect() as conn:
+        with self._connect() as conn:
             row = conn.execute(select(contacts).where(contacts.c.id == contact_id)).one()
         uids = {r[0] for r in self.rows("SELECT uid FROM contact_uids WHERE contact_id = :id", id=contact_id)}
         accounts = {
@@ -183,7 +233,7 @@ class StoredData:
             .where(condition)
             .order_by(mrr_changes.c.effective_at, mrr_changes.c.id)
         )
-        with self.engines.reader.connect() as conn:
+        with self._connect() as conn:
             return [(row.mrr, row.effective_at) for row in conn.execute(query)]
 
     def events(self, contact_id: int) -> list[dict[str, Any]]:
@@ -200,7 +250,7 @@ class StoredData:
             .where(events.c.contact_id == contact_id)
             .order_by(events.c.occurred_at, events.c.id)
         )
-        with self.engines.reader.connect() as conn:
+        with self._connect() as conn:
             rows = conn.execute(query).all()
         return [
             {
@@ -245,7 +295,7 @@ class StoredData:
         )
 
     def close(self) -> None:
-        self.engines.dispose()
+        self._engines.dispose()
 
 
 def _json(value: Any) -> Any:

@@ -153,7 +153,25 @@ class Stored:
         self.db_path = db_path
         self.project_id = project_id
 
+    def settled(self, timeout: float = 30.0) -> None:
+        """Wait until the server's projector has applied what its journal acknowledged (the
+        journal beside the database: `x.db` -> `x.journal.sqlite`), as the server's own reads do."""
+        journal = self.db_path.with_name(f"{self.db_path.stem}.journal.sqlite")
+        if not journal.exists():
+            return
+        conn = sqlite3.connect(journal, timeout=10)
+        try:
+            target = dict(conn.execute("SELECT name, seq FROM tally").fetchall())["appended"]
+            deadline = time.monotonic() + timeout
+            while conn.execute("SELECT seq FROM tally WHERE name = 'projected'").fetchone()[0] < target:
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"the projector did not apply {journal} within {timeout} s")
+                time.sleep(0.005)
+        finally:
+            conn.close()
+
     def rows(self, sql: str, *args: Any) -> list[sqlite3.Row]:
+        self.settled()
         with sqlite3.connect(self.db_path, timeout=10) as conn:
             conn.row_factory = sqlite3.Row
             return conn.execute(sql, (self.project_id, *args)).fetchall()

@@ -35,7 +35,8 @@ from salesmachine_server.deliver.sender import SenderSettings, send_due
 from salesmachine_server.errors import ApiError, StoreUnavailable
 from salesmachine_server.ingest.body import StrangerBodies
 from salesmachine_server.ingest.endpoints import json_response, ping, write_endpoint
-from salesmachine_server.ingest.group_commit import GroupCommit
+from salesmachine_server.ingest.journal import Journal, journal_path
+from salesmachine_server.ingest.journal_append import JournalAppend
 from salesmachine_server.ingest.segment_endpoints import (
     SEGMENT_PATHS,
     SHARED_PATHS,
@@ -52,6 +53,7 @@ from salesmachine_server.serving.health_checks import readyz
 from salesmachine_server.serving.metrics import metrics
 from salesmachine_server.serving.periodic import Periodic, PeriodicTask
 from salesmachine_server.serving.ratelimit import RateLimiter
+from salesmachine_server.serving.read_your_writes import ReadYourWrites
 from salesmachine_server.serving.request_metrics import RequestMetrics
 from salesmachine_server.serving.sent_paths import EncodedRoute
 from salesmachine_server.serving.server_faults import AnswerServerFaults, fault_response
@@ -71,6 +73,21 @@ WRITE_PATHS = {
     "/v1/track/pageview": "pageview",
     "/v1/alias": "alias",
     "/v1/batch": "batch",
+}
+
+# Requests that read nothing of the store's data, so need not wait for the projector.
+NOT_READS = {
+    *WRITE_PATHS,
+    *SEGMENT_PATHS,
+    "/v1/import",
+    "/v1/ping",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/openapi.json",
+    "/docs",
+    "/signin",
+    "/signout",
 }
 
 
@@ -205,17 +222,19 @@ def create_app(settings: Settings, engines: Engines | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         opened = engines or open_engines(settings.database_url)
+        journal = Journal(journal_path(settings.database_url, settings.journal_path))
         state = AppState(
             settings=settings,
             engines=opened,
             server_key=load_server_key(settings),
-            rate_limiter=RateLimiter(settings.rate_limit, settings.rate_limit_burst, opened),
+            rate_limiter=RateLimiter(settings.rate_limit, settings.rate_limit_burst, opened, journal.take_token),
             projects=ProjectDirectory(opened.reader),
-            group_commit=GroupCommit(opened, settings.max_group_items),
+            journal=journal,
+            journal_append=JournalAppend(journal, settings.max_group_items),
             stranger_bodies=StrangerBodies(),
         )
         setattr(app.state, STATE_NAME, state)
-        await state.group_commit.start()
+        await state.journal_append.start()
         # Periodic work, one process of those on the database at a time (serving/periodic.py).
         periodic = Periodic(
             opened.writer,
@@ -266,7 +285,8 @@ def create_app(settings: Settings, engines: Engines | None = None) -> Starlette:
         finally:
             await sender.stop()
             await periodic.stop()
-            await state.group_commit.stop()
+            await state.journal_append.stop()
+            journal.close()
             opened.dispose()
 
     app = Starlette(
@@ -278,6 +298,8 @@ def create_app(settings: Settings, engines: Engines | None = None) -> Starlette:
             Middleware(RequestMetrics),
             Middleware(AnswerServerFaults),
             Middleware(WriteCors, paths={"/v1/ping", *WRITE_PATHS, *SEGMENT_PATHS, "/v1/import"}),
+            # Reads wait for the writes acknowledged before them (serving/read_your_writes.py).
+            Middleware(ReadYourWrites, skip=NOT_READS, skip_prefixes=("/static/", "/javascripts/")),
         ],
         exception_handlers={
             ApiError: _api_error,

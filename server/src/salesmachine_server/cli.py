@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import shlex
-import signal
 import sys
 from pathlib import Path
 
@@ -19,14 +18,15 @@ from salesmachine_server.enrich import backfill as enrich_backfill
 from salesmachine_server.enrich.events import Enricher, enricher_from
 from salesmachine_server.ingest.import_columns import parse_column_option
 from salesmachine_server.ingest.importer import import_file
+from salesmachine_server.ingest.journal import Journal, journal_path
 from salesmachine_server.invocation import invoked_as
 from salesmachine_server.keys import derive_secret, load_server_key
-from salesmachine_server.serving.http_protocol import protocol_for
 from salesmachine_server.settings import Settings
 from salesmachine_server.store.db.engine import Engines, open_engines
 from salesmachine_server.store.db.migrate import migrate
 from salesmachine_server.store.records.projects import Project, create_project, list_projects, update_settings
 from salesmachine_server.store.write.contact_days import rebuild_contact_days, refresh_health_marks
+from salesmachine_server.supervisor import Supervisor, listen, worker_count
 from salesmachine_server.user_commands import Again, database_option, first_user, print_first_user, users
 
 
@@ -59,6 +59,9 @@ def main() -> None:
 @click.option("--maintenance", is_flag=True, default=None, help="answer every API call 503 (Retry-After)")
 @click.option("--rate-limit", type=float, default=None, help="requests per second per project (0: off)")
 @click.option("--rate-limit-burst", type=int, default=None, help="requests a project may make at once")
+@click.option(
+    "--workers", type=click.IntRange(0, 256), default=None, help="HTTP worker processes (default: one per core)"
+)
 def serve(
     host: str | None,
     port: int | None,
@@ -68,12 +71,9 @@ def serve(
     maintenance: bool | None,
     rate_limit: float | None,
     rate_limit_burst: int | None,
+    workers: int | None,
 ) -> None:
-    """Migrate the database and serve the API."""
-    import uvicorn
-
-    from salesmachine_server.app import create_app
-
+    """Migrate the database and serve the API: request workers and the projector (supervisor.py)."""
     settings, engines = _open(database_url)
     settings = Settings.from_env(
         database_url=settings.database_url,
@@ -83,6 +83,7 @@ def serve(
         maintenance=maintenance,
         rate_limit=rate_limit,
         rate_limit_burst=rate_limit_burst,
+        workers=workers,
     )
     _enricher(settings)  # a missing .mmdb file or a bad IP storage mode stops the start, not a write
     created = None
@@ -95,20 +96,13 @@ def serve(
     if first_project:
         print_first_user(first_user(engines), f"http://{settings.host}:{settings.port}", again)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    signal.signal(signal.SIGTERM, _exit_after_graceful_shutdown)
-    uvicorn.run(
-        create_app(settings, engines),
-        host=settings.host,
-        port=settings.port,
-        access_log=settings.access_log,
-        http=protocol_for(settings.http, settings.max_head_bytes, settings.head_timeout_seconds),
-        h11_max_incomplete_event_size=settings.max_head_bytes,
-        log_level="info",
-        timeout_graceful_shutdown=30,
-        # X-Forwarded-For is honoured only from SALESMACHINE_TRUSTED_PROXIES (ingest/client_ip.py);
-        # uvicorn's own handling would trust 127.0.0.1 and rewrite the client address first.
-        proxy_headers=False,
-    )
+    engines.dispose()  # the processes below open their own (supervisor.py forks them)
+    Journal(journal_path(settings.database_url, settings.journal_path)).close()  # made once, before they open it
+    try:
+        sock = listen(settings.host, settings.port)
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}") from None
+    sys.exit(Supervisor(settings, sock).run())
 
 
 def _enricher(settings: Settings, enabled: bool | None = None) -> Enricher:
@@ -116,13 +110,6 @@ def _enricher(settings: Settings, enabled: bool | None = None) -> Enricher:
         return enricher_from(settings, enabled)
     except (ValueError, OSError, RuntimeError) as exc:  # RuntimeError: maxminddb's InvalidDatabaseError
         raise click.UsageError(f"enrichment: {exc}") from None
-
-
-def _exit_after_graceful_shutdown(_signum: int, _frame: object) -> None:
-    """uvicorn re-raises SIGTERM once it has stopped gracefully (in-flight requests answered,
-    the writer's queue committed), which would end the process as killed by the signal (143).
-    That stop is a success: exit 0, as service managers and orchestrators expect."""
-    raise SystemExit(0)
 
 
 main.add_command(users)
@@ -404,6 +391,10 @@ def _print_banner(settings: Settings, engines: Engines, created: tuple[Project, 
     out = sys.stdout
     out.write(f"\nSalesmachine self-hosted, serving on {base}\n")
     out.write(f"database: {_redact(settings.database_url)}\n")
+    out.write(
+        f"journal:  {journal_path(settings.database_url, settings.journal_path)} "
+        f"({worker_count(settings)} request workers, one projector)\n"
+    )
     if created is not None:
         project, secret = created
         out.write(f"\nCreated project '{project.name}'.\n  token:  {project.token}\n  secret: {secret}\n")

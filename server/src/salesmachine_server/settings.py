@@ -91,6 +91,18 @@ class Settings:
     delivery_ca_file: str = ""
     # Days the delivery log keeps a delivered or failed delivery and its attempts (0: for ever).
     delivery_log_days: int = 30
+    # The write path (docs/design.md, The write path): HTTP request workers sharing the port
+    # (0: one per core); the journal file (empty: beside the SQLite file, or ./data/journal-<db>.sqlite
+    # for PostgreSQL: ingest/journal.py) and the bytes it may hold not yet applied before writes
+    # are answered 503; items the projector applies per store transaction; how long a read waits
+    # for the writes acknowledged before it (then answers with Salesmachine-Read-Stale); the
+    # projection lag over which /readyz answers 503.
+    workers: int = 0
+    journal_path: str = ""
+    journal_budget_bytes: int = 2 * 1024 * 1024 * 1024
+    projector_group_items: int = 20_000
+    read_wait_seconds: float = 5.0
+    ready_lag_seconds: float = 30.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:

@@ -7,6 +7,7 @@ real server, both engines or a browser stays in the end-to-end tier beside this 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,11 @@ import pytest
 from starlette.testclient import TestClient
 
 from salesmachine_server.app import create_app
+from salesmachine_server.ingest.journal import Journal, journal_path
+from salesmachine_server.ingest.wake import claim
+from salesmachine_server.project.projector import Projector
 from salesmachine_server.settings import Settings
+from salesmachine_server.store.db.engine import open_engines
 from tests.support import Project, StoredData, make_project
 
 FAST = Path(__file__).parent
@@ -29,12 +34,26 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 class InProcess:
     """The application on a SQLite file of its own, served in this process (lifespan and all:
-    the writer thread runs as under uvicorn)."""
+    the journal's thread runs as under uvicorn), and its projector on a thread of this process
+    (`salesmachine serve` gives it a process of its own: supervisor.py)."""
 
     def __init__(self, database_url: str) -> None:
         self.database_url = database_url
-        self.app = create_app(Settings.from_env(database_url=database_url))
+        settings = Settings.from_env(database_url=database_url)
+        self.app = create_app(settings)
         self.client = TestClient(self.app, raise_server_exceptions=False)
+        path = journal_path(database_url)
+        listener = claim(path)
+        assert listener is not None, f"another projector holds {path}"
+        self.engines = open_engines(database_url)
+        self.projector = Projector(settings, self.engines, Journal(path))
+        self.projecting = threading.Thread(target=self.projector.run, args=(listener,), daemon=True)
+        self.projecting.start()
+
+    def stop(self) -> None:
+        self.projector.stopping = True
+        self.projecting.join(30)
+        self.engines.dispose()
 
     def raw(self) -> TestClient:
         """A client with no credentials, on the same running application. It shares the
@@ -55,8 +74,9 @@ def inprocess(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcess]:
     url = f"sqlite:///{tmp_path_factory.mktemp('fast')}/salesmachine.db"
     make_project(url)  # migrates the new database before the application opens it
     served = InProcess(url)
-    with served.client:  # runs the lifespan: engines, server key, writer
+    with served.client:  # runs the lifespan: engines, server key, journal
         yield served
+    served.stop()
 
 
 @pytest.fixture

@@ -72,15 +72,23 @@ class FileSizeLimit:
 
     def fill(self, pid: int) -> None:
         largest = max(path.stat().st_size for path in self.directory.iterdir())
-        _, hard = resource.prlimit(pid, resource.RLIMIT_FSIZE)
-        resource.prlimit(pid, resource.RLIMIT_FSIZE, (largest + ROOM, hard))
+        for each in server_processes(pid):  # the request workers and the projector
+            _, hard = resource.prlimit(each, resource.RLIMIT_FSIZE)
+            resource.prlimit(each, resource.RLIMIT_FSIZE, (largest + ROOM, hard))
 
     def free(self, pid: int) -> None:
-        _, hard = resource.prlimit(pid, resource.RLIMIT_FSIZE)
-        resource.prlimit(pid, resource.RLIMIT_FSIZE, (hard, hard))
+        for each in server_processes(pid):
+            _, hard = resource.prlimit(each, resource.RLIMIT_FSIZE)
+            resource.prlimit(each, resource.RLIMIT_FSIZE, (hard, hard))
 
     def close(self) -> None:
         pass
+
+
+def server_processes(pid: int) -> list[int]:
+    """`serve` and the processes it started (supervisor.py)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [pid, *(int(child) for child in children)]
 
 
 @pytest.fixture(params=["tmpfs", "file-size-limit"])

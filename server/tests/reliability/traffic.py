@@ -21,6 +21,7 @@ import httpx
 from sqlalchemy import create_engine, text
 
 from salesmachine_server.store.db.engine import normalise_url
+from tests.support import wait_for_projection
 
 EVENT_KINDS = ("event", "pageview")
 
@@ -274,7 +275,9 @@ class StoreCheck:
 
 
 def check_store(database_url: str, project_id: int, outcome: Outcome) -> StoreCheck:
-    """Every acknowledged message stored once; no message (acknowledged or not) twice."""
+    """Every acknowledged message stored once; no message (acknowledged or not) twice (once the
+    projector has applied what the server acknowledged)."""
+    wait_for_projection(database_url, timeout=60)
     engine = create_engine(normalise_url(database_url))
     try:
         with engine.connect() as conn:

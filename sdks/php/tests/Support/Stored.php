@@ -22,6 +22,7 @@ final class Stored
      */
     public function rows(string $sql, mixed ...$args): array
     {
+        $this->settled();
         $sql = str_replace(':project', (string) $this->projectId, $sql);
         $sql = preg_replace_callback('/\?/', static function () use (&$args): string {
             $value = array_shift($args);
@@ -29,6 +30,28 @@ final class Stored
         }, $sql);
         $out = Process::run(['sqlite3', '-json', '-cmd', '.timeout 10000', $this->dbPath, $sql]);
         return trim($out) === '' ? [] : json_decode($out, true, flags: JSON_THROW_ON_ERROR);
+    }
+
+    /**
+     * Waits until the server's projector has applied what its journal acknowledged (the journal
+     * beside the database: x.db -> x.journal.sqlite), as the server's own reads do.
+     */
+    public function settled(float $timeout = 30.0): void
+    {
+        $journal = preg_replace('/\.db$/', '', $this->dbPath) . '.journal.sqlite';
+        if (!file_exists($journal)) {
+            return;
+        }
+        $target = (int) trim(Process::run(['sqlite3', '-cmd', '.timeout 10000', $journal,
+            "SELECT seq FROM tally WHERE name = 'appended'"]));
+        $deadline = microtime(true) + $timeout;
+        while ((int) trim(Process::run(['sqlite3', '-cmd', '.timeout 10000', $journal,
+            "SELECT seq FROM tally WHERE name = 'projected'"])) < $target) {
+            if (microtime(true) > $deadline) {
+                throw new \RuntimeException("the projector did not apply {$journal} within {$timeout} s");
+            }
+            usleep(10000);
+        }
     }
 
     public function count(string $table): int

@@ -15,12 +15,36 @@ module SalesmachineTest
     # Rows of `sql`, where `:project` stands for the project's id and `?`s are replaced by
     # the quoted `args`.
     def rows(sql, *args)
+      settled
       sql = sql.gsub(':project', @project_id.to_s)
       sql = sql.gsub('?') { quote(args.shift) }
       out, err, status = Open3.capture3('sqlite3', '-json', '-cmd', '.timeout 10000', @db_path, sql)
       raise "sqlite3 failed: #{err}" unless status.success?
 
       out.strip.empty? ? [] : JSON.parse(out)
+    end
+
+    # Waits until the server's projector has applied what its journal acknowledged (the journal
+    # beside the database: x.db -> x.journal.sqlite), as the server's own reads do.
+    def settled(timeout = 30)
+      journal = @db_path.to_s.sub(/\.db\z/, '') + '.journal.sqlite'
+      return unless File.exist?(journal)
+
+      target = Integer(journal_value(journal, 'appended'))
+      deadline = Time.now + timeout
+      until Integer(journal_value(journal, 'projected')) >= target
+        raise "the projector did not apply #{journal} within #{timeout} s" if Time.now > deadline
+
+        sleep 0.01
+      end
+    end
+
+    def journal_value(journal, name)
+      out, err, status = Open3.capture3('sqlite3', '-cmd', '.timeout 10000', journal,
+                                        "SELECT seq FROM tally WHERE name = '#{name}'")
+      raise "sqlite3 failed on #{journal}: #{err}" unless status.success?
+
+      out.strip
     end
 
     def count(table)

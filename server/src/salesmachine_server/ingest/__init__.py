@@ -6,11 +6,13 @@ One vocabulary, used by every module here and nowhere else for anything else:
   limit, parse, verify identity, visit IP, enrich) and comes out an accepted `Message` or a
   `Refusal` naming the field and the rule. The write endpoints (endpoints.py, one
   `WriteRequest` per HTTP request) and the importer (importer.py) both run it.
-- **group commit**: the accepted messages and the refusals of one request are one
-  `Submission`; `GroupCommit` (group_commit.py) gathers the submissions of concurrent requests
-  into one group and commits it in one transaction, then answers each request: 201 means
-  stored. The importer commits its own groups with `commit_group`, without the queue.
-- **apply**: the store's transaction (store/write/) turns a group's messages into rows.
+- **journal**: the accepted messages and the refusals of one request are one `Submission`
+  (group_commit.py); `JournalAppend` (journal_append.py) gathers the submissions of concurrent
+  requests and appends them to the journal (journal.py, encoded by journal_codec.py) in one
+  fsynced transaction, then answers each request: 201 means on this server's disk.
+- **apply**: the projector (project/projector.py) applies the journal to the store in large
+  groups; the store's transaction (store/write/) turns their messages into rows. The importer
+  commits its own groups with `commit_group` (group_commit.py), straight into the store.
 
 A "write" is a request to a write endpoint (/v1/contact, /v1/batch, ...), nothing else here.
 How requests arrive: wire.py (the request forms), body.py (reading bodies), client_ip.py,

@@ -25,6 +25,7 @@ from salesmachine_server.errors import CODES, ApiError
 from salesmachine_server.ingest.body import off_the_loop_if_large, read_body, stranger_bodies
 from salesmachine_server.ingest.client_ip import request_client_ip
 from salesmachine_server.ingest.group_commit import Submission
+from salesmachine_server.ingest.journal_append import acknowledge
 from salesmachine_server.ingest.pipeline import Steps, accept, item_json
 from salesmachine_server.ingest.suppression import NOTHING_SUPPRESSED, Suppression, suppression_for
 from salesmachine_server.ingest.verification import Identity
@@ -212,7 +213,7 @@ class WriteRequest:
                 refused.append(refused_entry(index, accepted))
             else:
                 messages.append(accepted)
-        duplicates = await self._submit(messages, rejections)
+        duplicates = await self._submit(messages, rejections, count_duplicates=True)
         if items and not messages:
             return nothing_accepted(refused, "item")
         body: dict[str, Any] = {"status": "success", "accepted": len(messages)}
@@ -254,12 +255,13 @@ class WriteRequest:
             "reason": refusal.message,
         }
 
-    async def _submit(self, messages: list[Message], rejections: list[dict[str, Any]]) -> int:
+    async def _submit(
+        self, messages: list[Message], rejections: list[dict[str, Any]], count_duplicates: bool = False
+    ) -> int:
         messages, rejections = self.suppression.screen(self, messages, rejections)
         timezone = self.credentials.project.settings.timezone
         submission = Submission(self.project_id, self.received_at, messages, rejections, timezone=timezone)
-        duplicates: int = await app_state(self.request).group_commit.submit(submission)
-        return duplicates
+        return await acknowledge(self.request, submission, count_duplicates)
 
 
 def batch_items(payload: Any, max_items: int) -> list[Any]:

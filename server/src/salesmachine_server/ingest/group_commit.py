@@ -19,10 +19,10 @@ import asyncio
 import logging
 import random
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -34,6 +34,8 @@ from salesmachine_server.store.write.apply import MessageApplier
 
 # The logger and thread keep the name they had ("writer"): operators' log filters know it.
 log = logging.getLogger("salesmachine.writer")
+
+T = TypeVar("T")
 
 # PostgreSQL SQLSTATEs after which the same transaction may simply be run again.
 _RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock detected
@@ -56,94 +58,23 @@ class Submission:
         return len(self.messages) + len(self.rejections)
 
 
-class GroupCommit:
-    """The queue of submissions and the task that commits them in groups (started and stopped
-    by the application's lifespan, app.py)."""
-
-    def __init__(self, engines: Engines, max_group_items: int = 5000) -> None:
-        self.engines = engines
-        self.max_group_items = max_group_items
-        self._queue: asyncio.Queue[Submission | None] = asyncio.Queue()
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="writer")
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="group-commit")
-
-    async def stop(self) -> None:
-        """Commit what is queued, then stop (graceful shutdown)."""
-        if self._task is not None:
-            await self._queue.put(None)
-            await self._task
-            self._task = None
-        self._executor.shutdown(wait=True)
-
-    async def submit(self, submission: Submission) -> int:
-        """Queue a submission and wait until it is committed; returns the number of duplicates."""
-        submission.future = asyncio.get_running_loop().create_future()
-        await self._queue.put(submission)
-        metrics.QUEUE_DEPTH.set(self._queue.qsize())
-        return await submission.future
-
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        stopping = False
-        while not stopping:
-            first = await self._queue.get()
-            if first is None:
-                break
-            group, items = [first], first.size()
-            while items < self.max_group_items and not self._queue.empty():
-                submission = self._queue.get_nowait()
-                if submission is None:
-                    stopping = True
-                    break
-                group.append(submission)
-                items += submission.size()
-            metrics.QUEUE_DEPTH.set(self._queue.qsize())
-            await self._commit_and_settle(loop, group)
-
-    async def _commit_and_settle(self, loop: asyncio.AbstractEventLoop, group: list[Submission]) -> None:
-        """Commit the group on the group commit's thread, then answer each submission."""
-        try:
-            results = await loop.run_in_executor(self._executor, commit_group, self.engines, group)
-        except StoreUnavailable as exc:
-            for submission in group:
-                _settle(submission, exception=exc)
-            return
-        except Exception:
-            if len(group) == 1:
-                log.exception("a write failed")
-                _settle(group[0], exception=RuntimeError("the write failed"))
-                return
-            log.warning("a group of %d submissions failed; committing them one by one", len(group))
-            for submission in group:
-                await self._commit_and_settle(loop, [submission])
-            return
-        metrics.COMMITS.inc()
-        metrics.JOBS.inc(len(group))
-        for submission, duplicates in zip(group, results):
-            metrics.ITEMS.labels("accepted").inc(len(submission.messages) - duplicates)
-            metrics.ITEMS.labels("duplicate").inc(duplicates)
-            metrics.ITEMS.labels("rejected").inc(len(submission.rejections))
-            _settle(submission, result=duplicates)
-
-
 def commit_group(engines: Engines, group: list[Submission]) -> list[int]:
     """Apply a group of submissions in one transaction and commit; the number of duplicates of
-    each.
+    each. Runs on the group commit's thread, or directly (the importer)."""
+    with metrics.COMMIT_SECONDS.time():
+        return store_transaction(engines, lambda: _apply(engines, group), f"a group of {len(group)} submissions")
 
-    Retried whole on a deadlock or serialization failure (nothing of it was committed); an
-    unreachable store raises StoreUnavailable. Runs on the group commit's thread, or directly
-    (the importer).
-    """
+
+def store_transaction(engines: Engines, work: Callable[[], T], what: str) -> T:
+    """`work()`, which runs one store transaction, retried whole on a deadlock or
+    serialization failure (nothing of it was committed); an unreachable store raises
+    StoreUnavailable. Shared by the group commit and the projector (project/projector.py)."""
     for attempt in range(1, _ATTEMPTS + 1):
         try:
-            with metrics.COMMIT_SECONDS.time():
-                return _apply(engines, group)
+            return work()
         except OperationalError as exc:
             if _sqlstate(exc) in _RETRYABLE_SQLSTATES and attempt < _ATTEMPTS:
-                log.info("retrying a group of %d submissions after: %s", len(group), _describe(exc))
+                log.info("retrying %s after: %s", what, _describe(exc))
                 time.sleep(random.uniform(0, 0.01 * attempt))
                 continue
             raise StoreUnavailable(_describe(exc)) from exc
@@ -170,16 +101,6 @@ def _apply(engines: Engines, group: list[Submission]) -> list[int]:
                 duplicates[i] = sum(1 for _ in submission.messages if not next(applied))
                 tx.reject(submission.rejections)
     return duplicates
-
-
-def _settle(submission: Submission, result: int | None = None, exception: BaseException | None = None) -> None:
-    future = submission.future
-    if future is None or future.done():  # the client went away; the data is committed anyway
-        return
-    if exception is not None:
-        future.set_exception(exception)
-    else:
-        future.set_result(result or 0)
 
 
 def _sqlstate(exc: DBAPIError) -> str | None:

@@ -38,6 +38,7 @@ from salesmachine_server.ingest.endpoints import (
 )
 from salesmachine_server.ingest.group_commit import Submission
 from salesmachine_server.ingest.gzip_body import content_coding, inflate
+from salesmachine_server.ingest.journal_append import acknowledge
 from salesmachine_server.ingest.pipeline import (
     enrich,
     fill_visit_ip,
@@ -301,5 +302,4 @@ class SegmentItems:
         messages, rejections = self.suppression.screen(self, messages, rejections)
         timezone = self.credentials.project.settings.timezone
         job = Submission(self.project_id, self.received_at, messages, rejections, timezone=timezone)
-        result: int = await app_state(self.request).group_commit.submit(job)
-        return result
+        return await acknowledge(self.request, job)

@@ -3,7 +3,9 @@ The same probe makes `/v1/ping` answer 503 while the database is unreachable.
 
 `/healthz` says the process is up (restart it if not); `/readyz` says whether it can do its
 job (send it no traffic if not): a trivial query on a real table must answer within
-`PROBE_TIMEOUT_SECONDS`. The query runs on a thread because the drivers block; at most one
+`PROBE_TIMEOUT_SECONDS`, and the projection lag (the age of the oldest write in the journal not
+yet applied to the store: ingest/journal.py) must be under `ready_lag_seconds`.
+The query runs on a thread because the drivers block; at most one
 probe runs at a time, shared by concurrent callers, so that a database that hangs costs one
 thread however often a load balancer asks. Maintenance mode is not ready either.
 """
@@ -37,6 +39,13 @@ async def readyz(request: Request) -> Response:
     problem = await database_problem(state)
     if problem is not None:
         return ApiError(503, f"not ready: {problem}", headers=retry_after).response()
+    lag = state.journal.depth().lag_seconds
+    if lag > state.settings.ready_lag_seconds:
+        message = (
+            f"not ready: writes take {lag:.1f} s to reach the store (over {state.settings.ready_lag_seconds:g} s); "
+            "the journal keeps them"
+        )
+        return ApiError(503, message, headers=retry_after).response()
     return Response(b'{"status":"ready"}', media_type="application/json")
 
 

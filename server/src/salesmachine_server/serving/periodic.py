@@ -38,7 +38,17 @@ log = logging.getLogger("salesmachine.periodic")
 RUNS = Counter(
     "salesmachine_periodic_runs_total", "Periodic task runs by this process, by how they ended", ["task", "outcome"]
 )  # completed, stopped (lease lost or server stopping), failed
-HELD = Gauge("salesmachine_periodic_lease_held", "1 while this process holds the task's lease", ["task"])
+# Under `serve`, several request workers each run the periodic work (supervisor.py): the server
+# holds a lease when one of its live workers does (the largest of their values, no pid label).
+# Set by `serve`'s supervisor for the processes it forks (supervisor.py): its own pid.
+SERVER_PID = "SALESMACHINE_SERVER_PID"
+
+HELD = Gauge(
+    "salesmachine_periodic_lease_held",
+    "1 while this server holds the task's lease",
+    ["task"],
+    multiprocess_mode="livemax",
+)
 
 # A lease lasts this many checks: one late renewal does not hand the task to another process.
 LEASE_CHECKS = 3
@@ -68,7 +78,10 @@ class Periodic:
         self.engine = engine
         self.tasks = list(tasks)
         self.check_seconds = check_seconds
-        self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"[:255]
+        # host:pid:random, the pid being the server's (`serve`'s, whose request workers each run
+        # this: supervisor.py), so that an operator finds the process to look at.
+        server_pid = os.environ.get(SERVER_PID, str(os.getpid()))
+        self.holder = f"{socket.gethostname()}:{server_pid}:{secrets.token_hex(4)}"[:255]
         self._held: set[str] = set()
         self._running: dict[str, _Running] = {}
         self._stopping = asyncio.Event()

@@ -3,13 +3,15 @@
 Off by default (`make run`); see the README for a production value. On PostgreSQL, which
 several server processes may share, the bucket is a row of `rate_limit_buckets` taken from in
 one statement, so the limit is the project's whatever process a request reaches; on SQLite
-(one serving process) it is kept in memory. Nothing is read or written when no limit is set.
+(one server, whose request workers share its journal file) it is a row of the journal's
+`rate_buckets` (ingest/journal.py). Nothing is read or written when no limit is set.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import text
@@ -44,13 +46,22 @@ FROM rate_limit_buckets WHERE project_id = :project
 """)
 
 
+# Takes a token from a bucket kept beside the data, shared by the request workers of one
+# server: (project id, burst, rate) -> None when taken, else the tokens left (ingest/journal.py).
+LocalBuckets = Callable[[int, float, float], float | None]
+
+
 class RateLimiter:
-    def __init__(self, rate: float, burst: int, engines: Engines | None = None) -> None:
+    def __init__(
+        self, rate: float, burst: int, engines: Engines | None = None, local: LocalBuckets | None = None
+    ) -> None:
         self.rate = rate
         self.burst = max(burst, 1) if burst else max(math.ceil(rate), 1)
         self._buckets: dict[int, Bucket] = {}
-        # Shared through the database when processes may share it (PostgreSQL).
+        # Shared through the database when processes may share it (PostgreSQL); on SQLite,
+        # through `local` (the journal's file) between the request workers of the server.
         self._engine = engines.writer if engines is not None and engines.dialect == "postgresql" else None
+        self._local = local
 
     @property
     def enabled(self) -> bool:
@@ -60,7 +71,9 @@ class RateLimiter:
         """Take one request from the project's bucket, or raise 429 saying when to retry."""
         if not self.enabled:
             return
-        if self._engine is None:
+        if self._engine is None and self._local is not None:
+            left = await on_thread(self._local, project_id, float(self.burst), float(self.rate))
+        elif self._engine is None:
             left = self._take_in_memory(project_id)
         else:
             try:

@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     # For the types only: ingest/ sits above serving/, and app.py, which builds the state,
     # above both. At run time serving/ imports nothing of ingest/.
     from salesmachine_server.ingest.body import StrangerBodies
-    from salesmachine_server.ingest.group_commit import GroupCommit
+    from salesmachine_server.ingest.journal import Journal
+    from salesmachine_server.ingest.journal_append import JournalAppend
 
 # The one name the state is kept under in Starlette's `app.state`.
 STATE_NAME = "salesmachine"
@@ -36,7 +37,8 @@ class AppState:
     server_key: bytes  # the key project secrets are derived from (keys.py)
     rate_limiter: RateLimiter
     projects: ProjectDirectory  # credentials -> project, remembered for a second
-    group_commit: GroupCommit  # every write request's accepted items are committed through it
+    journal: Journal  # where writes are made durable; reads wait on its positions
+    journal_append: JournalAppend  # every write request's accepted items are appended through it
     stranger_bodies: StrangerBodies  # turns for reading bodies of senders not yet known
     # The readiness probe in flight, shared by /readyz and /v1/ping (serving/health_checks.py).
     readiness_probe: asyncio.Future[None] | None = None

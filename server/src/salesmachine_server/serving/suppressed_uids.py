@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 
 from salesmachine_server.serving.threads import on_connection
 from salesmachine_server.store.records.suppressions import suppressed_hashes
@@ -28,7 +29,14 @@ class SuppressedUids:
         known = self._known.get(project_id)
         if known is not None and time.monotonic() - known[0] < TTL_SECONDS:
             return known[1]
-        hashes = await on_connection(engine, lambda conn: suppressed_hashes(conn, project_id))
+        try:
+            hashes = await on_connection(engine, lambda conn: suppressed_hashes(conn, project_id))
+        except OperationalError:
+            # The store is unreachable: writes still go to the journal, checked against the
+            # hashes last read (no erasure can be committed meanwhile: it needs the store).
+            if known is not None:
+                return known[1]
+            raise
         self._known[project_id] = (time.monotonic(), hashes)
         return hashes
 

@@ -2,8 +2,8 @@
 
 The database drivers block, so every store call made while serving a request goes through
 here. The threads are anyio's (the pool Starlette's `run_in_threadpool` uses): one pool, one
-limit, for reads, credentials, the rate limit and the readiness probe alike. The group commit
-keeps a thread of its own (ingest/group_commit.py): its one writer must never wait for a turn.
+limit, for reads, credentials, the rate limit and the readiness probe alike. The journal's
+appends keep a thread of their own (ingest/journal_append.py): they must never wait for a turn.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from starlette.responses import Response
 
 from salesmachine_server.api.render import json_answer
 from salesmachine_server.errors import ApiError
+from salesmachine_server.serving.state import app_state
 from salesmachine_server.store.read.live_feed import recent_events, recent_rejections
 from salesmachine_server.web.access import NotSignedIn, PageNotFound, dashboard, page_handler
 from salesmachine_server.web.numbers import MAX_ID, whole_number
@@ -70,8 +71,29 @@ async def live_page(request: Request) -> Response:
             "events": feed["events"],
             "rejected": feed["rejected"],
             "poll_ms": POLL_MS,
+            "write_path": write_path(request),
         },
     )
+
+
+def write_path(request: Request) -> dict[str, str]:
+    """The server's journal as the live page shows it (and its feed, every poll): what waits
+    to be applied to the store, how late, and how fast the projector goes (ingest/journal.py)."""
+    depth = app_state(request).journal.depth()
+    return {
+        "items": f"{depth.items:,}",
+        "bytes": _size(depth.bytes),
+        "lag": f"{depth.lag_seconds:.1f} s",
+        "rate": f"{depth.rate:,.0f} items/s",
+    }
+
+
+def _size(count: int) -> str:
+    for unit in ("bytes", "KiB", "MiB"):
+        if count < 1024 or unit == "MiB":
+            return f"{count:,} {unit}" if unit == "bytes" else f"{count:,.1f} {unit}"
+        count /= 1024  # type: ignore[assignment]
+    return f"{count:,.1f} GiB"
 
 
 async def live_feed(request: Request) -> Response:
@@ -90,4 +112,4 @@ async def live_feed(request: Request) -> Response:
 
     after_event, after_rejected = number("event"), number("rejected")
     feed = await dash.run(lambda conn: _feed(conn, dash.project.id, after_event, after_rejected))
-    return json_answer(feed)
+    return json_answer(feed | {"write_path": write_path(request)})

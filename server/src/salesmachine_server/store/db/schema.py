@@ -662,3 +662,16 @@ Index(
     health_history.c.band,
     health_history.c.from_day,
 )
+
+# -- the projector (migration 0014_journal, project/projector.py) ---------------------------------------
+# How far the projector of each journal has applied it: the last journal seq whose entry is in
+# the store. Written in the same transaction as what it applied, so that a projector killed at
+# any moment starts again exactly after the last entry committed: nothing twice, nothing lost.
+# One row per journal (its uuid, made when the journal file was created: ingest/journal.py).
+journal_positions = Table(
+    "journal_positions",
+    metadata,
+    Column("journal_id", String(36), primary_key=True),
+    Column("position", BigInteger, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+)

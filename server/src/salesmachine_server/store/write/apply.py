@@ -1,9 +1,10 @@
 """Apply canonical messages inside one database transaction (docs/wire.md, Semantics).
 
-The group commit (ingest/group_commit.py) opens the transaction and hands each project's
-messages, in order, to a `MessageApplier`: it claims their message ids (the duplicates drop
-out), then applies them as runs (run.py), everything between two aliases. An alias is
-applied alone, after everything before it was saved, because it may merge two contacts.
+The projector (project/projector.py; the importer through ingest/group_commit.py) opens the
+transaction and hands each project's messages, in order, to a `MessageApplier`: it claims
+their message ids (the duplicates drop out), then applies them as runs (run.py), everything
+between two aliases. An alias is applied alone, after everything before it was saved, because
+it may merge two contacts.
 """
 
 from __future__ import annotations

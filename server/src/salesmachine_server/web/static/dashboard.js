@@ -275,6 +275,10 @@
       }).then(function (data) {
         data.events.slice().reverse().forEach(addEvent);
         data.rejected.slice().reverse().forEach(addRejected);
+        Object.keys(data.write_path || {}).forEach(function (key) {
+          var figure = document.getElementById("write-path-" + key);
+          if (figure) { figure.textContent = data.write_path[key]; }
+        });
         Array.prototype.forEach.call(document.querySelectorAll(".empty-note"), function (note) {
           if (note.parentNode.querySelector("tr[data-id]")) { note.hidden = true; }
         });

@@ -17,7 +17,7 @@ from alembic import op
 revision = "0015_display_settings"
 # 0009_data_rights in the contract; here after 0010_health_history, whose table it indexes (and
 # "upgrade head" needs one head). The coordinator re-chains the migrations when merging.
-down_revision = "0013_playbooks"
+down_revision = "0014_journal"
 branch_labels = None
 depends_on = None
 

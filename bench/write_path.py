@@ -1,0 +1,479 @@
+"""The write path through the journal (issue 20): its targets, each beside a limit measured in
+the same run, written to bench/results/write-path.md (and write-path.png, the sustained run).
+
+    .venv/bin/python bench/write_path.py [--engines sqlite,postgres] [--only raw,batch,single,sustained,outage]
+                                         [--sustained-seconds 300] [--quick]
+
+Scenarios:
+- raw: the issue's raw-insert limit: sqlite3 `executemany` of (project id, contact id, event
+  name, params JSON, time) into a table with one index, 5,000 rows per transaction, WAL,
+  synchronous=FULL; rows/s.
+- batch: wrk, 16 connections, batches of 100 (bench/workload.py), acknowledged items/s; targets
+  >= 100,000 items/s and >= 0.5 x raw.
+- single: wrk, 64 connections, single events: the bare endpoint (bare_app.py) and the server,
+  one after the other; target >= 0.5 x bare, p99 < 20 ms.
+- sustained: a steady offered load (wrk with a fixed pause per connection, lua/paced.lua) for
+  --sustained-seconds, sampling every second the projection lag and journal depth (/metrics)
+  and the resident memory of every process of the server; targets: offered >= 50,000 items/s
+  on SQLite, 30,000 on PostgreSQL, lag p99 < 2 s, memory flat (last minute within 10% of the
+  first minute after warm-up).
+- outage: PostgreSQL behind a TCP relay (server/tests/support.py TcpProxy), 5,000 items/s in
+  batches of 100 with a messageId each, the relay cut for 60 s: every item acknowledged is in
+  the store within 30 s of the return, none twice.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sqlite3
+import statistics
+import sys
+import threading
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import harness  # noqa: E402
+import workload  # noqa: E402
+from harness import BENCH, CACHE, ROOT, RssSampler, basic, wrk  # noqa: E402
+
+RESULTS = BENCH / "results"
+BATCH_TARGET = 100_000
+RAW_SHARE = 0.5
+SINGLE_BARE_SHARE = 0.5
+SINGLE_P99_MS = 20
+SUSTAINED_TARGET = {"sqlite": 50_000, "postgres": 30_000}
+LAG_P99_TARGET = 2.0
+OUTAGE_RATE = 5_000
+OUTAGE_SECONDS = 60
+OUTAGE_CATCH_UP = 30.0
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def n(value: float | None, digits: int = 0) -> str:
+    return "—" if value is None else f"{value:,.{digits}f}"
+
+
+def ratio(value: float | None, limit: float | None) -> str:
+    return "—" if value is None or not limit else f"{value / limit:.2f}"
+
+
+def database(engine: str, name: str) -> str:
+    return harness.fresh_sqlite(name) if engine == "sqlite" else harness.fresh_postgres(f"salesmachine_bench_{name}")
+
+
+def metrics(url: str) -> dict[str, float]:
+    with urllib.request.urlopen(f"{url}/metrics", timeout=10) as answer:
+        text = answer.read().decode()
+    found = {}
+    for line in text.splitlines():
+        if line.startswith("salesmachine_") and " " in line and "{" not in line:
+            name, value = line.split(" ", 1)
+            found[name] = float(value)
+    return found
+
+
+def wait_applied(url: str, timeout: float) -> float | None:
+    """Seconds until the journal is empty (the projector caught up); None if not within `timeout`."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if metrics(url).get("salesmachine_journal_depth_items", 1) == 0:
+            return time.monotonic() - started
+        time.sleep(0.1)
+    return None
+
+
+def cpu_reason(usage: dict[str, float], wrk_cores: float) -> str:
+    """Where the machine's CPU went while a row was measured."""
+    ours = usage["server_cores"] + usage["postgres_cores"] + wrk_cores
+    other = max(0.0, usage["machine_cores"] - ours)
+    said = (f"CPU: the server (workers and projector) {usage['server_cores']:.2f} cores, PostgreSQL "
+            f"{usage['postgres_cores']:.2f}, wrk {wrk_cores:.2f}, the machine {usage['machine_cores']:.2f} of "
+            f"{os.cpu_count()}")
+    if other > 0.5:
+        return (f"{said}: other processes took {other:.2f} cores, the server got what was left; the figure "
+                f"measures the machine's load, not the server's limit")
+    return f"{said}: the server's own work per item is the limit on {os.cpu_count()} cores"
+
+
+def after(seconds: float | None, within: float) -> str:
+    return f"{seconds:.1f} s" if seconds is not None else f"not within {within:g} s"
+
+
+class Run:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.rows: list[dict[str, Any]] = []
+        self.notes: list[str] = []
+        self.limits: dict[str, float] = {}
+        self.batches_file = CACHE / "bodies-batch.ndjson"
+        self.singles_file = CACHE / "bodies-single.ndjson"
+        CACHE.mkdir(parents=True, exist_ok=True)
+        self.batches = workload.write_batches(self.batches_file, 1000)
+        workload.write_singles(self.singles_file, 20_000)
+        self.series: dict[str, list[dict[str, float]]] = {}
+
+    def row(self, **row: Any) -> None:
+        log(f"{row['scenario']} {row.get('engine', '')}: {row['figure']}")
+        self.rows.append(row)
+
+    # the raw-insert limit ------------------------------------------------------------------
+
+    def raw(self) -> None:
+        path = CACHE / "run" / "raw-narrow.db"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        conn = sqlite3.connect(path, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("CREATE TABLE events (project_id INTEGER, contact_id INTEGER, name TEXT, params TEXT, at TEXT)")
+        conn.execute("CREATE INDEX ix_events_contact ON events (project_id, contact_id, at)")
+        rows = [
+            (1, int(item.get("contact_uid", "c0")[1:]), item.get("event_uid", item["method"]),
+             json.dumps(item.get("params", {})), "2026-12-05 10:00:00.000000")
+            for batch in self.batches for item in batch
+        ]
+        written, started = 0, time.monotonic()
+        while time.monotonic() - started < self.args.raw_seconds:
+            for start in range(0, len(rows), 5000):
+                conn.execute("BEGIN")
+                conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?)", rows[start:start + 5000])
+                conn.execute("COMMIT")
+                written += len(rows[start:start + 5000])
+        rate = written / (time.monotonic() - started)
+        conn.close()
+        self.limits["raw"] = rate
+        self.row(scenario="limit: raw insert, narrow rows", engine="sqlite", figure=f"{n(rate)} rows/s",
+                 command="bench/write_path.py raw: sqlite3 executemany of (project id, contact id, event name, "
+                         "params JSON, time), one index, 5,000 rows per transaction, WAL, synchronous=FULL")
+
+    # batches ------------------------------------------------------------------------------
+
+    def batch(self, engine: str) -> None:
+        url = database(engine, "wp-batch")
+        project = harness.create_project(url)
+        with harness.salesmachine_server(f"wp-batch-{engine}", url) as server:
+            sampler = RssSampler(server.process.pid)
+            sampler.start()
+            result = wrk(f"{server.url}/v1/batch", "write.lua",
+                         [str(self.batches_file), basic(project["token"]), f'"accepted":{workload.BATCH_ITEMS}'],
+                         16, self.args.batch_seconds)
+            usage = sampler.stop()
+            caught_up = wait_applied(server.url, 300)
+        items = result.ok_per_second * workload.BATCH_ITEMS
+        raw = self.limits.get("raw")
+        met = result.failures == 0 and items >= BATCH_TARGET and raw is not None and items >= RAW_SHARE * raw
+        reason = None if met else cpu_reason(usage, result.cores)
+        self.row(scenario="batches of 100, 16 connections (acknowledged items/s)", engine=engine,
+                 figure=f"{n(items)} items/s ({n(result.ok_per_second)} req/s, p50 {result.latency_ms('p50'):.1f} ms, "
+                        f"p99 {result.latency_ms('p99'):.1f} ms, {result.failures} failed; the projector applied "
+                        f"the backlog {after(caught_up, 300)} after wrk stopped; RSS peak {usage['rss_peak_mb']:.0f} MB)",
+                 limit=f"raw insert {n(raw)} rows/s", ratio=ratio(items, raw),
+                 target=f"≥ {BATCH_TARGET:,} items/s and ≥ {RAW_SHARE} × raw", met=met, reason=reason,
+                 command=f"{server.command}; {result.command}")
+        if engine == "postgres":
+            harness.drop_postgres("salesmachine_bench_wp-batch")
+
+    # single events ------------------------------------------------------------------------
+
+    def bare_single(self) -> None:
+        with harness.bare_server("wp-bare") as server:
+            result = wrk(f"{server.url}/v1/track/event", "write.lua", [str(self.singles_file), basic("bare")],
+                         64, self.args.single_seconds)
+        self.limits["bare single"] = result.ok_per_second
+        self.row(scenario="limit: bare endpoint, single events, 64 connections", engine="none",
+                 figure=f"{n(result.ok_per_second)} req/s, p99 {result.latency_ms('p99'):.1f} ms",
+                 command=f"{server.command}; {result.command}")
+
+    def single(self, engine: str) -> None:
+        url = database(engine, "wp-single")
+        project = harness.create_project(url)
+        with harness.salesmachine_server(f"wp-single-{engine}", url) as server:
+            sampler = RssSampler(server.process.pid)
+            sampler.start()
+            result = wrk(f"{server.url}/v1/track/event", "write.lua", [str(self.singles_file), basic(project["token"])],
+                         64, self.args.single_seconds)
+            usage = sampler.stop()
+        rps, p99 = result.ok_per_second, result.latency_ms("p99")
+        bare = self.limits.get("bare single")
+        met = result.failures == 0 and bare is not None and rps >= SINGLE_BARE_SHARE * bare and p99 < SINGLE_P99_MS
+        reason = None if met else cpu_reason(usage, result.cores)
+        self.row(scenario="single events, 64 connections", engine=engine,
+                 figure=f"{n(rps)} req/s, p50 {result.latency_ms('p50'):.1f} ms, p99 {p99:.1f} ms, "
+                        f"{result.failures} failed",
+                 limit=f"bare endpoint {n(bare)} req/s", ratio=ratio(rps, bare),
+                 target=f"≥ {SINGLE_BARE_SHARE} × bare, p99 < {SINGLE_P99_MS} ms", met=met, reason=reason,
+                 command=f"{server.command}; {result.command}")
+        if engine == "postgres":
+            harness.drop_postgres("salesmachine_bench_wp-single")
+
+    # sustained ----------------------------------------------------------------------------
+
+    def sustained(self, engine: str) -> None:
+        target = SUSTAINED_TARGET[engine]
+        connections = 16
+        per_connection = target / workload.BATCH_ITEMS / connections  # requests/s
+        pause_ms = max(1, int(1000 / per_connection) - 3)  # minus about one request's latency
+        url = database(engine, "wp-sustained")
+        project = harness.create_project(url)
+        seconds = self.args.sustained_seconds
+        samples: list[dict[str, float]] = []
+        with harness.salesmachine_server(f"wp-sustained-{engine}", url) as server:
+            stop = threading.Event()
+
+            def sample() -> None:
+                started = time.monotonic()
+                while not stop.wait(1.0):
+                    try:
+                        found = metrics(server.url)
+                    except OSError:
+                        continue
+                    pids = harness.process_tree(server.process.pid)
+                    samples.append({
+                        "t": time.monotonic() - started,
+                        "lag": found.get("salesmachine_projection_lag_seconds", 0.0),
+                        "depth": found.get("salesmachine_journal_depth_items", 0.0),
+                        "rate": found.get("salesmachine_projector_items_per_second", 0.0),
+                        "rss_mb": sum(harness.status_kb(p, "VmRSS") for p in pids) / 1024,
+                    })
+
+            sampler = threading.Thread(target=sample, daemon=True)
+            sampler.start()
+            result = wrk(f"{server.url}/v1/batch", "paced.lua",
+                         [str(self.batches_file), basic(project["token"]), f'"accepted":{workload.BATCH_ITEMS}',
+                          str(pause_ms)], connections, seconds, timeout=30)
+            stop.set()
+            sampler.join()
+            caught_up = wait_applied(server.url, 120)
+            left = metrics(server.url).get("salesmachine_journal_depth_items", 0)
+        self.series[engine] = samples
+        offered = result.ok_per_second * workload.BATCH_ITEMS
+        lags = sorted(s["lag"] for s in samples)
+        lag_p99 = lags[min(len(lags) - 1, int(0.99 * len(lags)))] if lags else None
+        warm = [s["rss_mb"] for s in samples if 30 <= s["t"] <= 90]
+        last = [s["rss_mb"] for s in samples if s["t"] >= seconds - 60]
+        growth = (statistics.mean(last) / statistics.mean(warm) - 1) if warm and last else None
+        met = (result.failures == 0 and offered >= target and lag_p99 is not None and lag_p99 < LAG_P99_TARGET
+               and growth is not None and growth < 0.10)
+        reason = None
+        if not met:
+            depth_end = samples[-1]["depth"] if samples else 0
+            applied = statistics.mean(s["rate"] for s in samples) if samples else 0
+            reason = (f"acknowledged {n(offered)} items/s while the projector applied {n(applied)} items/s on "
+                      f"average: the store's work per item (identity, events with their indexes, active days) "
+                      f"on the cores it shares with the request workers and wrk; {n(depth_end)} items waited "
+                      f"in the journal at the end")
+        self.row(scenario=f"sustained {seconds} s at an offered {target:,} items/s", engine=engine,
+                 figure=f"{n(offered)} items/s acknowledged ({result.failures} failed), projection lag p99 "
+                        f"{n(lag_p99, 2)} s (max {n(lags[-1] if lags else None, 2)} s), RSS "
+                        f"{n(statistics.mean(warm) if warm else None)} MB after warm-up -> "
+                        f"{n(statistics.mean(last) if last else None)} MB in the last minute "
+                        f"({'+' if (growth or 0) >= 0 else ''}{(growth or 0) * 100:.1f}%); journal applied "
+                        f"{after(caught_up, 120)} after the load stopped ({n(left)} items left then)",
+                 limit=f"offered {target:,} items/s", ratio=ratio(offered, target),
+                 target=f"≥ {target:,} items/s, lag p99 < {LAG_P99_TARGET:g} s, RSS flat (< +10%)", met=met,
+                 reason=reason, command=f"{server.command}; {result.command}")
+        if engine == "postgres":
+            harness.drop_postgres("salesmachine_bench_wp-sustained")
+
+    # PostgreSQL cut for 60 s ----------------------------------------------------------------
+
+    def outage(self) -> None:
+        sys.path.insert(0, str(ROOT / "server"))
+        from salesmachine_server.ingest.journal import Journal, journal_path
+        from tests.support import TcpProxy  # the reliability suite's relay
+
+        real = harness.fresh_postgres("salesmachine_bench_wp_outage")
+        project = harness.create_project(real)
+        proxy = TcpProxy("127.0.0.1", 5432).start()
+        url = real.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
+        acknowledged: list[tuple[float, str]] = []
+        failed = 0
+        stop = threading.Event()
+        batches_per_second = OUTAGE_RATE / workload.BATCH_ITEMS
+        seconds = self.args.outage_seconds
+        with harness.salesmachine_server("wp-outage", url) as server:
+            authorization = basic(project["token"])
+            started = time.monotonic()
+
+            def send(thread: int, threads: int) -> None:
+                nonlocal failed
+                k = 0
+                while not stop.is_set():
+                    due = started + (k * threads + thread) / batches_per_second
+                    if (wait := due - time.monotonic()) > 0 and stop.wait(wait):
+                        return
+                    ids = [f"o-{uuid.uuid4().hex}" for _ in range(workload.BATCH_ITEMS)]
+                    body = json.dumps([{"method": "event", "contact_uid": f"c{k % 500}", "event_uid": "tick",
+                                        "messageId": i} for i in ids]).encode()
+                    request = urllib.request.Request(f"{server.url}/v1/batch", data=body, method="POST",
+                                                     headers={"Authorization": authorization,
+                                                              "Content-Type": "application/json"})
+                    try:
+                        with urllib.request.urlopen(request, timeout=30) as answer:
+                            if answer.status == 201:
+                                now = time.monotonic() - started
+                                acknowledged.extend((now, i) for i in ids)
+                    except OSError:
+                        failed += 1
+                    k += 1
+
+            threads = [threading.Thread(target=send, args=(t, 8), daemon=True) for t in range(8)]
+            for t in threads:
+                t.start()
+            time.sleep(10)
+            proxy.cut()
+            cut_at = time.monotonic() - started
+            log(f"PostgreSQL cut at {cut_at:.1f} s for {seconds} s")
+            time.sleep(seconds)
+            journal = Journal(CACHE / journal_path(url))  # the server's cwd is CACHE
+            target, _ = journal.positions()  # everything acknowledged until the return
+            proxy.restore()
+            back_at = time.monotonic() - started
+            while journal.positions()[1] < target:
+                time.sleep(0.05)
+            back_to_applied = time.monotonic() - started - back_at
+            time.sleep(max(0.0, 10 - back_to_applied))
+            stop.set()
+            for t in threads:
+                t.join()
+            caught_up = wait_applied(server.url, 600)
+        proxy.cut()
+        import psycopg
+
+        with psycopg.connect(real) as conn:
+            counts = dict(conn.execute("SELECT message_id, count(*) FROM events WHERE message_id LIKE 'o-%' "
+                                       "GROUP BY message_id").fetchall())
+        during = [i for at, i in acknowledged if cut_at <= at <= back_at]
+        missing = [i for _, i in acknowledged if i not in counts]
+        twice = [i for i, c in counts.items() if c > 1]
+        rate = len(acknowledged) / (back_at + 10)
+        reached = rate >= 0.9 * OUTAGE_RATE
+        met = (not missing and not twice and back_to_applied <= OUTAGE_CATCH_UP and failed == 0 and len(during) > 0
+               and reached)
+        self.row(scenario=f"PostgreSQL cut for {seconds} s under {OUTAGE_RATE:,} items/s", engine="postgres",
+                 figure=f"{len(acknowledged):,} items acknowledged ({n(rate)} items/s), {len(during):,} of them during "
+                        f"the cut, {failed} requests failed; all in the store {back_to_applied:.1f} s after "
+                        f"PostgreSQL's return (the journal empty {after(caught_up, 600)} after the load stopped); "
+                        f"{len(missing)} missing, {len(twice)} stored twice",
+                 limit=f"catch-up within {OUTAGE_CATCH_UP:g} s", ratio=ratio(back_to_applied, OUTAGE_CATCH_UP),
+                 target=f"every item acknowledged in the cut stored within {OUTAGE_CATCH_UP:g} s of the return, "
+                        "none twice", met=met,
+                 reason=None if met else (f"catch-up took {back_to_applied:.1f} s" if back_to_applied > OUTAGE_CATCH_UP
+                                          else f"the load generator (8 Python threads) offered {n(rate)} items/s, "
+                                               f"not {OUTAGE_RATE:,}: the machine was saturated; what it sent "
+                                               "was all stored once, in time"),
+                 command=f"{server.command} (PostgreSQL through server/tests/support.py TcpProxy); 8 Python threads "
+                         f"posting {batches_per_second:g} batches of 100 events with messageIds per second")
+        harness.drop_postgres("salesmachine_bench_wp_outage")
+
+    # the report ---------------------------------------------------------------------------
+
+    def write(self, command: str) -> None:
+        RESULTS.mkdir(exist_ok=True)
+        load = os.getloadavg()
+        out = [
+            "# The write path through the journal (issue 20)",
+            "",
+            f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {os.cpu_count()} cores, commit "
+            f"{_commit()}, with `{command}`. Load average at the end: {load[0]:.1f}, {load[1]:.1f}, {load[2]:.1f} "
+            "(the machine is shared: other sessions ran tests and benchmarks at the same time, so figures are low "
+            "and noisy; ratios are to limits measured in the same run).",
+            "",
+            "| scenario | engine | figure | limit | ratio | target | met | reason |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for r in self.rows:
+            met = "—" if r.get("met") is None else ("**met**" if r["met"] else "**not met**")
+            out.append(f"| {r['scenario']} | {r.get('engine', '')} | {r['figure']} | {r.get('limit', '')} | "
+                       f"{r.get('ratio', '')} | {r.get('target', '')} | {met} | {r.get('reason') or ''} |")
+        out += ["", "## Commands", ""]
+        out += [f"- {r['scenario']} ({r.get('engine', '')}): `{r['command']}`" for r in self.rows]
+        if self.series:
+            out += ["", "## Sustained run", "", "![lag, depth and memory](write-path.png)", ""]
+        out += [f"- {note}" for note in self.notes]
+        (RESULTS / "write-path.md").write_text("\n".join(out) + "\n")
+        (RESULTS / "write-path.json").write_text(json.dumps({"rows": self.rows, "series": self.series}, indent=1))
+        if self.series:
+            self.chart()
+
+    def chart(self) -> None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, axes = plt.subplots(3, 1, figsize=(9, 8), sharex=True)
+        for engine, samples in self.series.items():
+            t = [s["t"] for s in samples]
+            axes[0].plot(t, [s["lag"] for s in samples], label=engine)
+            axes[1].plot(t, [s["depth"] for s in samples], label=engine)
+            axes[2].plot(t, [s["rss_mb"] for s in samples], label=engine)
+        axes[0].set_ylabel("projection lag (s)")
+        axes[1].set_ylabel("journal depth (items)")
+        axes[2].set_ylabel("RSS, all processes (MB)")
+        axes[2].set_xlabel("seconds")
+        for axis in axes:
+            axis.legend()
+            axis.grid(alpha=0.3)
+        fig.suptitle("Sustained offered load through the journal")
+        fig.tight_layout()
+        fig.savefig(RESULTS / "write-path.png", dpi=90)
+
+
+def _commit() -> str:
+    import subprocess
+
+    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--engines", default="sqlite,postgres")
+    parser.add_argument("--only", default="raw,batch,single,sustained,outage")
+    parser.add_argument("--raw-seconds", type=float, default=6)
+    parser.add_argument("--batch-seconds", type=int, default=20)
+    parser.add_argument("--single-seconds", type=int, default=15)
+    parser.add_argument("--sustained-seconds", type=int, default=300)
+    parser.add_argument("--outage-seconds", type=int, default=OUTAGE_SECONDS)
+    parser.add_argument("--quick", action="store_true", help="short runs: a smoke test of the scenarios")
+    args = parser.parse_args()
+    if args.quick:
+        args.raw_seconds, args.batch_seconds, args.single_seconds = 2, 5, 5
+        args.sustained_seconds, args.outage_seconds = 20, 5
+    engines = args.engines.split(",")
+    only = args.only.split(",")
+    run = Run(args)
+    command = "python bench/write_path.py " + " ".join(sys.argv[1:])
+    try:
+        if "raw" in only or "batch" in only:
+            run.raw()
+        if "batch" in only:
+            for engine in engines:
+                run.batch(engine)
+        if "single" in only:
+            run.bare_single()
+            for engine in engines:
+                run.single(engine)
+        if "sustained" in only:
+            for engine in engines:
+                run.sustained(engine)
+        if "outage" in only and "postgres" in engines:
+            run.outage()
+    finally:
+        run.write(command.strip())
+    log(f"written {RESULTS / 'write-path.md'}")
+
+
+if __name__ == "__main__":
+    main()

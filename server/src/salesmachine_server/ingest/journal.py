@@ -1,0 +1,282 @@
+"""The journal: accepted submissions made durable on this server's disk before the 201.
+
+An SQLite file in WAL mode with `synchronous=FULL`, beside the data (`journal_path`): a commit
+is on disk (the WAL fsynced) before it returns, a torn last write is a WAL frame whose checksum
+does not match and is ignored when the file is opened again, and several processes (the
+request workers, the projector) share the file with SQLite's own locking. It does not depend
+on the store: with PostgreSQL as the store, writes are acknowledged while PostgreSQL is down.
+
+- `entries`: one row per submission (ingest/journal_codec.py), `seq` increasing in commit
+  order (SQLite serialises writers, so no smaller seq ever appears after a larger one).
+- `tally`: two rows, what was `appended` and what was `projected` (seq, items, bytes, when):
+  depth is their difference, and a read waits until `projected` reaches the `appended` it saw
+  (serving/read_your_writes.py). `projected` is a mirror written by the projector after each
+  store commit; the truth is the store's `journal_positions` row (project/projector.py).
+- `meta`: the journal's id, a uuid made when the file is created. The store keeps a position
+  per journal id, so a journal made anew starts at 0 whatever the store holds.
+
+Entries the projector has applied are deleted in the transaction that moves `projected`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
+from salesmachine_server.store.db.engine import normalise_url
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS entries (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    project_id INTEGER NOT NULL,
+    received_at REAL NOT NULL,
+    items INTEGER NOT NULL,
+    bytes INTEGER NOT NULL,
+    body BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tally (
+    name TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    items INTEGER NOT NULL,
+    bytes INTEGER NOT NULL,
+    at REAL NOT NULL,
+    rate REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS rate_buckets (
+    project_id INTEGER PRIMARY KEY,
+    tokens REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+INSERT OR IGNORE INTO tally VALUES ('appended', 0, 0, 0, 0, 0), ('projected', 0, 0, 0, 0, 0);
+"""
+
+
+# The projector's rate is its last ten seconds'; older than this, it has applied nothing lately.
+RATE_FRESH_SECONDS = 10.0
+
+
+class JournalFull(Exception):
+    """The journal holds more than its disk budget of entries not yet applied."""
+
+
+@dataclass(frozen=True)
+class NewEntry:
+    project_id: int
+    received_at: float  # epoch seconds
+    items: int  # messages and refusals
+    body: bytes  # journal_codec.encode
+
+
+@dataclass(frozen=True)
+class Entry:
+    seq: int
+    project_id: int
+    received_at: float
+    items: int
+    body: bytes
+
+
+@dataclass(frozen=True)
+class Depth:
+    """What the journal holds that the store does not yet: the projection's backlog."""
+
+    acknowledged: int  # the last seq appended
+    projected: int  # the last seq applied to the store (the projector's mirror)
+    items: int
+    bytes: int
+    lag_seconds: float  # age of the oldest entry not yet applied (0: none)
+    rate: float  # items per second the projector applied, lately
+
+
+def journal_path(database_url: str, configured: str = "") -> Path:
+    """Where the journal of a store lives: `configured` if set; beside an SQLite file
+    (`data/x.db` -> `data/x.journal.sqlite`); for PostgreSQL, in `./data/` under a name made of
+    the database's host, port and name, so that servers of different databases never share one."""
+    if configured:
+        return Path(configured)
+    url = make_url(normalise_url(database_url))
+    if url.get_backend_name() == "sqlite" and url.database:
+        database = Path(url.database)
+        return database.with_name(f"{database.stem}.journal.sqlite")
+    name = f"{url.host or 'local'}-{url.port or 5432}-{url.database or 'postgres'}"
+    return Path("data") / f"journal-{''.join(c if c.isalnum() or c in '-_' else '_' for c in name)}.sqlite"
+
+
+class Journal:
+    """The journal file; each thread that uses it gets a connection of its own."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        conn = self._conn()
+        conn.executescript(SCHEMA)  # idempotent; concurrent openers queue on SQLite's lock
+        conn.execute("INSERT OR IGNORE INTO meta VALUES ('journal_id', ?)", (str(uuid.uuid4()),))
+        self.journal_id: str = conn.execute("SELECT value FROM meta WHERE key = 'journal_id'").fetchone()[0]
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, isolation_level=None, timeout=30, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            self._local.conn = conn
+        return conn
+
+    def close(self) -> None:
+        """Close this thread's connection (others close with their threads)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    # --- appending (the request workers) ---
+
+    def append(self, entries: list[NewEntry]) -> int:
+        """Append entries in one transaction, on disk when this returns; the last seq."""
+        conn = self._conn()
+        with _immediate(conn):
+            conn.executemany(
+                "INSERT INTO entries (project_id, received_at, items, bytes, body) VALUES (?, ?, ?, ?, ?)",
+                [(e.project_id, e.received_at, e.items, len(e.body), e.body) for e in entries],
+            )
+            last: int = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
+            conn.execute(
+                "UPDATE tally SET seq = ?, items = items + ?, bytes = bytes + ?, at = ? WHERE name = 'appended'",
+                (last, sum(e.items for e in entries), sum(len(e.body) for e in entries), time.time()),
+            )
+        return last
+
+    def check_budget(self, budget_bytes: int) -> None:
+        """Raise JournalFull when more than `budget_bytes` wait to be applied."""
+        if budget_bytes > 0 and self.pending_bytes() > budget_bytes:
+            raise JournalFull(f"{self.pending_bytes()} bytes wait to be applied (budget {budget_bytes})")
+
+    def pending_bytes(self) -> int:
+        row = (
+            self._conn()
+            .execute("SELECT max(bytes) - min(bytes) FROM tally WHERE name IN ('appended', 'projected')")
+            .fetchone()
+        )
+        return int(row[0] or 0)
+
+    # --- the rate limit's buckets on SQLite (serving/ratelimit.py) ---
+
+    def take_token(self, project_id: int, burst: float, rate: float) -> float | None:
+        """Take one token from the project's bucket: None when taken, else the tokens left.
+        On a connection that does not fsync: a crash may forget a second of counting."""
+        conn: sqlite3.Connection | None = getattr(self._local, "buckets", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, isolation_level=None, timeout=30, check_same_thread=False)
+            conn.execute("PRAGMA synchronous=OFF")
+            self._local.buckets = conn
+        now = time.time()
+        with _immediate(conn):
+            row = conn.execute("SELECT tokens, updated_at FROM rate_buckets WHERE project_id = ?", (project_id,))
+            found = row.fetchone()
+            tokens = burst if found is None else min(burst, found[0] + (now - found[1]) * rate)
+            taken = tokens >= 1
+            conn.execute(
+                "INSERT OR REPLACE INTO rate_buckets VALUES (?, ?, ?)",
+                (project_id, tokens - 1 if taken else tokens, now),
+            )
+        return None if taken else min(tokens, 0.999)
+
+    # --- positions (reads waiting for their writes, metrics) ---
+
+    def acknowledged(self) -> int:
+        """The last seq appended: everything acknowledged so far is at or before it."""
+        row = self._conn().execute("SELECT seq FROM tally WHERE name = 'appended'").fetchone()
+        return int(row[0])
+
+    def projected(self) -> int:
+        """The last seq the projector applied (and said so here)."""
+        row = self._conn().execute("SELECT seq FROM tally WHERE name = 'projected'").fetchone()
+        return int(row[0])
+
+    def positions(self) -> tuple[int, int]:
+        """(the last seq appended, the last seq projected), read together."""
+        rows = dict(self._conn().execute("SELECT name, seq FROM tally").fetchall())
+        return int(rows["appended"]), int(rows["projected"])
+
+    def depth(self) -> Depth:
+        conn = self._conn()
+        tally = {
+            name: (seq, items, size, rate, at)
+            for name, seq, items, size, rate, at in conn.execute("SELECT name, seq, items, bytes, rate, at FROM tally")
+        }
+        appended, projected = tally["appended"], tally["projected"]
+        projected_at = projected[4]
+        oldest = conn.execute(
+            "SELECT received_at FROM entries WHERE seq > ? ORDER BY seq LIMIT 1", (projected[0],)
+        ).fetchone()
+        return Depth(
+            acknowledged=appended[0],
+            projected=projected[0],
+            items=max(appended[1] - projected[1], 0),
+            bytes=max(appended[2] - projected[2], 0),
+            lag_seconds=max(time.time() - oldest[0], 0.0) if oldest else 0.0,
+            rate=projected[3] if time.time() - projected_at < RATE_FRESH_SECONDS else 0.0,
+        )
+
+    # --- projecting (the projector) ---
+
+    def read(self, after: int, max_items: int) -> list[Entry]:
+        """Entries after seq `after`, in order, up to about `max_items` items (at least one entry)."""
+        taken: list[Entry] = []
+        items = 0
+        cursor = self._conn().execute(
+            "SELECT seq, project_id, received_at, items, body FROM entries WHERE seq > ? ORDER BY seq", (after,)
+        )
+        for row in cursor:
+            taken.append(Entry(*row))
+            items += row[3]
+            if items >= max_items:
+                break
+        cursor.close()
+        return taken
+
+    def projected_through(self, position: int, rate: float = 0.0) -> None:
+        """Say that every entry through seq `position` is applied (the store says so: its
+        `journal_positions`), and delete them. Idempotent, and it catches up on a call that
+        failed before (the journal's disk full): the tally is summed from the entries."""
+        conn = self._conn()
+        with _immediate(conn):
+            (projected,) = conn.execute("SELECT seq FROM tally WHERE name = 'projected'").fetchone()
+            if projected >= position:
+                return
+            items, size = conn.execute(
+                "SELECT coalesce(sum(items), 0), coalesce(sum(bytes), 0) FROM entries WHERE seq > ? AND seq <= ?",
+                (projected, position),
+            ).fetchone()
+            conn.execute(
+                "UPDATE tally SET seq = ?, items = items + ?, bytes = bytes + ?, at = ?, rate = ? "
+                "WHERE name = 'projected'",
+                (position, items, size, time.time(), rate),
+            )
+            conn.execute("DELETE FROM entries WHERE seq <= ?", (position,))
+
+
+class _immediate:
+    """A write transaction opened with BEGIN IMMEDIATE (writers queue on the busy timeout
+    rather than failing half way), committed on success, rolled back otherwise."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, kind: object, _value: object, _traceback: object) -> None:
+        if kind is None:
+            self.conn.execute("COMMIT")
+        elif self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")

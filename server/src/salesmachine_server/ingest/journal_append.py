@@ -1,0 +1,170 @@
+"""Appending to the journal: the submissions of concurrent requests share one fsync.
+
+Each write request hands its `Submission` to `JournalAppend.submit` and waits. One task takes
+every submission queued at that moment, encodes them and appends them in one journal
+transaction on a thread of its own, and only then answers them all: 201 means on this server's
+disk. While that append runs the next group gathers, so single-event calls cost one fsync per
+group rather than one each. Then the projector is woken (project/wake.py).
+
+Nothing here touches the store: the projector (project/projector.py) applies the journal to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from concurrent.futures import ThreadPoolExecutor
+
+from sqlalchemy.exc import DBAPIError
+from starlette.requests import Request
+
+from salesmachine_server.errors import ApiError, StoreUnavailable
+from salesmachine_server.ingest import journal_codec
+from salesmachine_server.ingest.group_commit import Submission
+from salesmachine_server.ingest.journal import Journal, JournalFull, NewEntry
+from salesmachine_server.ingest.wake import Wake
+from salesmachine_server.serving import metrics
+from salesmachine_server.serving.read_your_writes import wait_for_projection
+from salesmachine_server.serving.state import app_state
+from salesmachine_server.serving.threads import on_connection
+from salesmachine_server.store.read.message_ids import applied_ids
+
+log = logging.getLogger("salesmachine.journal")
+
+# How long a batch with message ids waits for the projector before counting its duplicates: at
+# most this, so that a store down or a backlog delays an acknowledgement by no more.
+DUPLICATES_WAIT_SECONDS = 1.0
+
+
+async def acknowledge(request: Request, submission: Submission, count_duplicates: bool = False) -> int:
+    """Make a request's submission durable in the journal (503 past the disk budget); with
+    `count_duplicates`, first count its messages already applied (the answer's `duplicates`)."""
+    state = app_state(request)
+    try:
+        state.journal.check_budget(state.settings.journal_budget_bytes)
+    except JournalFull as full:
+        log.warning("journal over its budget: %s", full)
+        raise ApiError(
+            503,
+            "the server's journal is full: writes wait for the database to catch up; retry later",
+            headers={"Retry-After": str(state.settings.retry_after_seconds)},
+        ) from None
+    duplicates = await door_duplicates(request, submission) if count_duplicates else 0
+    await state.journal_append.submit(submission)
+    return duplicates
+
+
+async def door_duplicates(request: Request, submission: Submission) -> int:
+    """How many of the messages the projector will find already applied: repeated within the
+    submission, or already in the store once what this server acknowledged before is applied
+    (a bounded wait, as reads wait). Best effort: the projector's claim of each id is what
+    decides (store/write/apply.py), and with the store unreachable only repeats are counted."""
+    keys = [m.message_id for m in submission.messages if m.message_id is not None]
+    if not keys:
+        return 0
+    repeats = len(keys) - len(set(keys))
+    state = app_state(request)
+    if await wait_for_projection(state.journal, min(state.settings.read_wait_seconds, DUPLICATES_WAIT_SECONDS)):
+        return repeats
+    try:
+        known = await on_connection(
+            state.engines.reader, lambda conn: applied_ids(conn, submission.project_id, sorted(set(keys)))
+        )
+    except (DBAPIError, StoreUnavailable):
+        return repeats
+    return repeats + len(known)
+
+
+class JournalAppend:
+    """The queue of submissions and the task that appends them in groups (started and stopped
+    by the application's lifespan, app.py)."""
+
+    def __init__(self, journal: Journal, max_group_items: int = 5000) -> None:
+        self.journal = journal
+        self.max_group_items = max_group_items
+        self.wake = Wake(journal.path)
+        self._queue: asyncio.Queue[Submission | None] = asyncio.Queue()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="journal-append")
+
+    async def stop(self) -> None:
+        """Append what is queued, then stop (graceful shutdown)."""
+        if self._task is not None:
+            await self._queue.put(None)
+            await self._task
+            self._task = None
+        self._executor.shutdown(wait=True)
+
+    async def submit(self, submission: Submission) -> None:
+        """Queue a submission and wait until it is in the journal, on disk."""
+        submission.future = asyncio.get_running_loop().create_future()
+        await self._queue.put(submission)
+        metrics.QUEUE_DEPTH.set(self._queue.qsize())
+        await submission.future
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        stopping = False
+        while not stopping:
+            first = await self._queue.get()
+            if first is None:
+                break
+            group, items = [first], first.size()
+            while items < self.max_group_items and not self._queue.empty():
+                submission = self._queue.get_nowait()
+                if submission is None:
+                    stopping = True
+                    break
+                group.append(submission)
+                items += submission.size()
+            metrics.QUEUE_DEPTH.set(self._queue.qsize())
+            try:
+                await loop.run_in_executor(self._executor, self._append, group)
+            except Exception as exc:
+                failure = _unavailable(exc)
+                for submission in group:
+                    _settle(submission, failure)
+                continue
+            metrics.COMMITS.inc()
+            metrics.JOBS.inc(len(group))
+            for submission in group:
+                metrics.ITEMS.labels("accepted").inc(len(submission.messages))
+                metrics.ITEMS.labels("rejected").inc(len(submission.rejections))
+                _settle(submission, None)
+            self.wake.projector()
+
+    def _append(self, group: list[Submission]) -> None:
+        entries = [
+            NewEntry(
+                project_id=s.project_id,
+                received_at=journal_codec.micros(s.received_at) / 1e6,
+                items=s.size(),
+                body=journal_codec.encode(s.received_at, s.timezone, s.messages, s.rejections),
+            )
+            for s in group
+        ]
+        with metrics.COMMIT_SECONDS.time():
+            self.journal.append(entries)
+
+
+def _unavailable(exc: Exception) -> Exception:
+    """A journal that cannot be written (disk full, I/O error) is a 503 like an unreachable store."""
+    if isinstance(exc, sqlite3.Error):
+        log.error("the journal cannot be written: %s", exc)
+        return StoreUnavailable(str(exc))
+    log.exception("a journal append failed")
+    return RuntimeError("the write failed")
+
+
+def _settle(submission: Submission, exception: BaseException | None) -> None:
+    future = submission.future
+    if future is None or future.done():  # the client went away; the entry is on disk anyway
+        return
+    if exception is not None:
+        future.set_exception(exception)
+    else:
+        future.set_result(0)
