@@ -7,7 +7,6 @@ import os
 import secrets
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
@@ -140,19 +139,21 @@ def wait_for_projection(database_url: str, timeout: float = 30.0) -> None:
     """Wait until the server's projector has applied everything its journal acknowledged so
     far (ingest/journal.py): a test reading the database behind the server's back reads its
     writes as the server's own reads do (serving/read_your_writes.py)."""
-    from salesmachine_server.ingest.journal import journal_path
+    from salesmachine_server.ingest.journal import Journal, journal_path
 
     path = journal_path(database_url)
     if not path.exists():
         return
-    with sqlite3.connect(path, timeout=30) as conn:
-        target = dict(conn.execute("SELECT name, seq FROM tally").fetchall())["appended"]
+    journal = Journal(path)
+    try:
+        target = journal.acknowledged()
         deadline = time.monotonic() + timeout
-        while conn.execute("SELECT seq FROM tally WHERE name = 'projected'").fetchone()[0] < target:
+        while journal.projected() < target:
             if time.monotonic() > deadline:
                 raise AssertionError(f"the projector did not apply the journal {path} within {timeout} s")
             time.sleep(0.002)
-    conn.close()
+    finally:
+        journal.close()
 
 
 def server_children(server: ServerProcess, name: str) -> list[int]:

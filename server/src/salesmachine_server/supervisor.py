@@ -48,6 +48,7 @@ PROJECTOR_NAME = b"sm-projector"
 GRACEFUL_SECONDS = 30
 PROJECTOR_DRAIN_SECONDS = 60.0
 RESTART_PAUSE_SECONDS = 0.5
+PROJECTOR_NICENESS = 3
 
 
 def worker_count(settings: Settings) -> int:
@@ -173,6 +174,10 @@ class Supervisor:
 
     def _run_projector(self) -> int:
         self.sock.close()  # its copy of the listening socket would keep taking connections after a stop
+        # When the cores are all busy, acknowledging comes first: the journal absorbs the burst
+        # and the projector catches up on what the workers leave (when they leave nothing for
+        # long, the journal's budget answers 503). A little below the workers, not starved.
+        os.nice(PROJECTOR_NICENESS)
         return self._projector_main(self.settings)
 
     def _run_worker(self) -> int:

@@ -8,18 +8,25 @@ on the store: with PostgreSQL as the store, writes are acknowledged while Postgr
 
 - `entries`: one row per submission (ingest/journal_codec.py), `seq` increasing in commit
   order (SQLite serialises writers, so no smaller seq ever appears after a larger one).
-- `tally`: two rows, what was `appended` and what was `projected` (seq, items, bytes, when):
-  depth is their difference, and a read waits until `projected` reaches the `appended` it saw
-  (serving/read_your_writes.py). `projected` is a mirror written by the projector after each
-  store commit; the truth is the store's `journal_positions` row (project/projector.py).
+- `tally`: what was `appended` (seq, items, bytes, when).
 - `meta`: the journal's id, a uuid made when the file is created. The store keeps a position
   per journal id, so a journal made anew starts at 0 whatever the store holds.
 
-Entries the projector has applied are deleted in the transaction that moves `projected`.
+Only the request workers write this file, one append at a time under a lock file beside it
+(`_FileLock`: the next writer starts the moment the lock is released, where SQLite's busy
+handler would sleep 1, 2, 5, 10... ms between tries), so the workers' fsyncs follow each other
+without gaps. Counters that need no fsync are in a second file, `<journal>-counters`: `projected`
+(seq, items, bytes, when, rate, per journal id), a mirror written by the projector after each
+store commit (the truth is the store's `journal_positions` row, project/projector.py, which
+the projector writes here again when it starts), and the rate limit's `rate_buckets`. Depth is the
+difference of the two tallies, and a read waits until `projected` reaches the `appended` it saw
+(serving/read_your_writes.py). Entries already applied are deleted by the next append.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
 import threading
 import time
@@ -49,12 +56,23 @@ CREATE TABLE IF NOT EXISTS tally (
     at REAL NOT NULL,
     rate REAL NOT NULL
 );
+INSERT OR IGNORE INTO tally VALUES ('appended', 0, 0, 0, 0, 0);
+"""
+
+COUNTERS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS projected (
+    journal_id TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    items INTEGER NOT NULL,
+    bytes INTEGER NOT NULL,
+    at REAL NOT NULL,
+    rate REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS rate_buckets (
     project_id INTEGER PRIMARY KEY,
     tokens REAL NOT NULL,
     updated_at REAL NOT NULL
 );
-INSERT OR IGNORE INTO tally VALUES ('appended', 0, 0, 0, 0, 0), ('projected', 0, 0, 0, 0, 0);
 """
 
 
@@ -120,6 +138,11 @@ class Journal:
         conn.executescript(SCHEMA)  # idempotent; concurrent openers queue on SQLite's lock
         conn.execute("INSERT OR IGNORE INTO meta VALUES ('journal_id', ?)", (str(uuid.uuid4()),))
         self.journal_id: str = conn.execute("SELECT value FROM meta WHERE key = 'journal_id'").fetchone()[0]
+        self.counters_path = path.with_name(f"{path.name}-counters")
+        self._counters().executescript(COUNTERS_SCHEMA)
+        # Bytes waiting to be applied as of this process's last append: the budget's check on
+        # every write request reads it instead of the files.
+        self.pending_after_append = 0
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -130,53 +153,80 @@ class Journal:
             self._local.conn = conn
         return conn
 
+    def _counters(self) -> sqlite3.Connection:
+        """This thread's connection to the counters file (no fsync: a crash may forget the last
+        of them; the projected mirror is written again from the store when the projector starts)."""
+        conn: sqlite3.Connection | None = getattr(self._local, "counters", None)
+        if conn is None:
+            conn = sqlite3.connect(self.counters_path, isolation_level=None, timeout=30, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=OFF")
+            self._local.counters = conn
+        return conn
+
+    def _projected_row(self) -> tuple[int, int, int, float, float]:
+        """(seq, items, bytes, at, rate) of what the projector has applied of this journal."""
+        row = (
+            self._counters()
+            .execute("SELECT seq, items, bytes, at, rate FROM projected WHERE journal_id = ?", (self.journal_id,))
+            .fetchone()
+        )
+        return (0, 0, 0, 0.0, 0.0) if row is None else row
+
+    def _writing(self) -> _FileLock:
+        lock: _FileLock | None = getattr(self._local, "lock", None)
+        if lock is None:
+            lock = self._local.lock = _FileLock(Path(f"{self.path}.lock"))
+        return lock
+
     def close(self) -> None:
-        """Close this thread's connection (others close with their threads)."""
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        """Close this thread's connections (others close with their threads)."""
+        for name in ("conn", "counters"):
+            conn = getattr(self._local, name, None)
+            if conn is not None:
+                conn.close()
+                setattr(self._local, name, None)
 
     # --- appending (the request workers) ---
 
     def append(self, entries: list[NewEntry]) -> int:
-        """Append entries in one transaction, on disk when this returns; the last seq."""
+        """Append entries in one transaction, on disk when this returns; the last seq. The
+        entries the projector has applied since the last append are deleted in it."""
         conn = self._conn()
-        with _immediate(conn):
+        projected, _items, projected_bytes = self._projected_row()[:3]
+        with self._writing(), _immediate(conn):
+            conn.execute("DELETE FROM entries WHERE seq <= ?", (projected,))
             conn.executemany(
                 "INSERT INTO entries (project_id, received_at, items, bytes, body) VALUES (?, ?, ?, ?, ?)",
                 [(e.project_id, e.received_at, e.items, len(e.body), e.body) for e in entries],
             )
             last: int = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
-            conn.execute(
-                "UPDATE tally SET seq = ?, items = items + ?, bytes = bytes + ?, at = ? WHERE name = 'appended'",
+            (appended_bytes,) = conn.execute(
+                "UPDATE tally SET seq = ?, items = items + ?, bytes = bytes + ?, at = ? WHERE name = 'appended' "
+                "RETURNING bytes",
                 (last, sum(e.items for e in entries), sum(len(e.body) for e in entries), time.time()),
-            )
+            ).fetchone()
+        self.pending_after_append = max(int(appended_bytes) - projected_bytes, 0)
         return last
 
     def check_budget(self, budget_bytes: int) -> None:
-        """Raise JournalFull when more than `budget_bytes` wait to be applied."""
-        if budget_bytes > 0 and self.pending_bytes() > budget_bytes:
-            raise JournalFull(f"{self.pending_bytes()} bytes wait to be applied (budget {budget_bytes})")
+        """Raise JournalFull when more than `budget_bytes` waited to be applied at this
+        process's last append (a write request checks it without reading a file)."""
+        if budget_bytes > 0 and self.pending_after_append > budget_bytes:
+            self.pending_after_append = self.pending_bytes()  # the projector may have caught up since
+            if self.pending_after_append > budget_bytes:
+                raise JournalFull(f"{self.pending_after_append} bytes wait to be applied (budget {budget_bytes})")
 
     def pending_bytes(self) -> int:
-        row = (
-            self._conn()
-            .execute("SELECT max(bytes) - min(bytes) FROM tally WHERE name IN ('appended', 'projected')")
-            .fetchone()
-        )
-        return int(row[0] or 0)
+        (appended,) = self._conn().execute("SELECT bytes FROM tally WHERE name = 'appended'").fetchone()
+        return max(int(appended) - self._projected_row()[2], 0)
 
     # --- the rate limit's buckets on SQLite (serving/ratelimit.py) ---
 
     def take_token(self, project_id: int, burst: float, rate: float) -> float | None:
         """Take one token from the project's bucket: None when taken, else the tokens left.
         On a connection that does not fsync: a crash may forget a second of counting."""
-        conn: sqlite3.Connection | None = getattr(self._local, "buckets", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, isolation_level=None, timeout=30, check_same_thread=False)
-            conn.execute("PRAGMA synchronous=OFF")
-            self._local.buckets = conn
+        conn = self._counters()
         now = time.time()
         with _immediate(conn):
             row = conn.execute("SELECT tokens, updated_at FROM rate_buckets WHERE project_id = ?", (project_id,))
@@ -198,22 +248,18 @@ class Journal:
 
     def projected(self) -> int:
         """The last seq the projector applied (and said so here)."""
-        row = self._conn().execute("SELECT seq FROM tally WHERE name = 'projected'").fetchone()
-        return int(row[0])
+        return int(self._projected_row()[0])
 
     def positions(self) -> tuple[int, int]:
-        """(the last seq appended, the last seq projected), read together."""
-        rows = dict(self._conn().execute("SELECT name, seq FROM tally").fetchall())
-        return int(rows["appended"]), int(rows["projected"])
+        """(the last seq appended, the last seq projected): appended read first, so that a
+        reader waiting for the first never takes an older projection for it."""
+        return self.acknowledged(), self.projected()
 
     def depth(self) -> Depth:
         conn = self._conn()
-        tally = {
-            name: (seq, items, size, rate, at)
-            for name, seq, items, size, rate, at in conn.execute("SELECT name, seq, items, bytes, rate, at FROM tally")
-        }
-        appended, projected = tally["appended"], tally["projected"]
-        projected_at = projected[4]
+        appended = conn.execute("SELECT seq, items, bytes FROM tally WHERE name = 'appended'").fetchone()
+        projected = self._projected_row()
+        projected_at = projected[3]
         oldest = conn.execute(
             "SELECT received_at FROM entries WHERE seq > ? ORDER BY seq LIMIT 1", (projected[0],)
         ).fetchone()
@@ -223,7 +269,7 @@ class Journal:
             items=max(appended[1] - projected[1], 0),
             bytes=max(appended[2] - projected[2], 0),
             lag_seconds=max(time.time() - oldest[0], 0.0) if oldest else 0.0,
-            rate=projected[3] if time.time() - projected_at < RATE_FRESH_SECONDS else 0.0,
+            rate=projected[4] if time.time() - projected_at < RATE_FRESH_SECONDS else 0.0,
         )
 
     # --- projecting (the projector) ---
@@ -245,23 +291,35 @@ class Journal:
 
     def projected_through(self, position: int, rate: float = 0.0) -> None:
         """Say that every entry through seq `position` is applied (the store says so: its
-        `journal_positions`), and delete them. Idempotent, and it catches up on a call that
-        failed before (the journal's disk full): the tally is summed from the entries."""
+        `journal_positions`); the next append deletes them. Idempotent. The tally adds what the
+        entries since the last call held; with no mirror (a first start, the file lost) it is
+        the appended tally less what the entries after `position` hold, read in one snapshot."""
+        before, items, size = self._projected_row()[:3]
+        if before >= position:
+            return
         conn = self._conn()
-        with _immediate(conn):
-            (projected,) = conn.execute("SELECT seq FROM tally WHERE name = 'projected'").fetchone()
-            if projected >= position:
-                return
-            items, size = conn.execute(
-                "SELECT coalesce(sum(items), 0), coalesce(sum(bytes), 0) FROM entries WHERE seq > ? AND seq <= ?",
-                (projected, position),
-            ).fetchone()
-            conn.execute(
-                "UPDATE tally SET seq = ?, items = items + ?, bytes = bytes + ?, at = ?, rate = ? "
-                "WHERE name = 'projected'",
-                (position, items, size, time.time(), rate),
-            )
-            conn.execute("DELETE FROM entries WHERE seq <= ?", (position,))
+        conn.execute("BEGIN")
+        try:
+            if before > 0:
+                more_items, more_bytes = conn.execute(
+                    "SELECT coalesce(sum(items), 0), coalesce(sum(bytes), 0) FROM entries WHERE seq > ? AND seq <= ?",
+                    (before, position),
+                ).fetchone()
+                items, size = items + more_items, size + more_bytes
+            else:
+                appended_items, appended_bytes = conn.execute(
+                    "SELECT items, bytes FROM tally WHERE name = 'appended'"
+                ).fetchone()
+                later_items, later_bytes = conn.execute(
+                    "SELECT coalesce(sum(items), 0), coalesce(sum(bytes), 0) FROM entries WHERE seq > ?", (position,)
+                ).fetchone()
+                items, size = appended_items - later_items, appended_bytes - later_bytes
+        finally:
+            conn.execute("COMMIT")
+        self._counters().execute(
+            "INSERT OR REPLACE INTO projected VALUES (?, ?, ?, ?, ?, ?)",
+            (self.journal_id, position, items, size, time.time(), rate),
+        )
 
 
 class _immediate:
@@ -280,3 +338,18 @@ class _immediate:
             self.conn.execute("COMMIT")
         elif self.conn.in_transaction:
             self.conn.execute("ROLLBACK")
+
+
+class _FileLock:
+    """An exclusive lock on a file beside the journal, held around a write transaction: the
+    processes writing the journal queue on it and the next one starts the moment the lock is
+    released (SQLite's own busy handler sleeps 1, 2, 5, 10... ms between tries instead)."""
+
+    def __init__(self, path: Path) -> None:
+        self.fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+
+    def __enter__(self) -> None:
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+
+    def __exit__(self, *_: object) -> None:
+        fcntl.flock(self.fd, fcntl.LOCK_UN)

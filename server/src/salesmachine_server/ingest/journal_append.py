@@ -33,7 +33,8 @@ from salesmachine_server.store.read.message_ids import applied_ids
 log = logging.getLogger("salesmachine.journal")
 
 # How long a batch with message ids waits for the projector before counting its duplicates: at
-# most this, so that a store down or a backlog delays an acknowledgement by no more.
+# most this, and not at all when the projection is already behind by more (a store down, a
+# backlog), so that neither slows acknowledgements down.
 DUPLICATES_WAIT_SECONDS = 1.0
 
 
@@ -65,7 +66,10 @@ async def door_duplicates(request: Request, submission: Submission) -> int:
         return 0
     repeats = len(keys) - len(set(keys))
     state = app_state(request)
-    if await wait_for_projection(state.journal, min(state.settings.read_wait_seconds, DUPLICATES_WAIT_SECONDS)):
+    wait = min(state.settings.read_wait_seconds, DUPLICATES_WAIT_SECONDS)
+    # A projection already further behind than the wait (the store down, a backlog) would make
+    # every such batch wait its whole second for a count it cannot make exact: count at once.
+    if state.journal.depth().lag_seconds > wait or await wait_for_projection(state.journal, wait):
         return repeats
     try:
         known = await on_connection(
