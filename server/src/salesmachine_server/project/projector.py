@@ -48,6 +48,7 @@ from salesmachine_server.store.write.apply import MessageApplier
 log = logging.getLogger("salesmachine.projector")
 
 IDLE_POLL_SECONDS = 0.25  # a wake-up datagram lost costs at most this
+CHECKPOINT_SECONDS = 0.25
 RETRY_SECONDS = (0.2, 0.5, 1.0, 2.0)  # after the store could not be reached, then 2 s on
 
 
@@ -58,6 +59,7 @@ class Projector:
         self.journal = journal
         self.stopping = False
         self._applied: deque[tuple[float, int]] = deque()  # (when, items) of the last seconds
+        self._checkpointed_at = 0.0
 
     def run(self, listener: socket.socket) -> None:
         """Apply the journal until asked to stop, then until it is empty (or the store is down)."""
@@ -82,6 +84,7 @@ class Projector:
                 if failures == 0:
                     log.error("store unavailable, the journal keeps the writes: %s", exc)
                 failures += 1
+                self._checkpoint()  # the journal keeps growing while the store is away
                 time.sleep(delay)
                 continue
             if failures:
@@ -150,6 +153,19 @@ class Projector:
             self.journal.projected_through(position, rate)
         except sqlite3.OperationalError as exc:
             log.error("the journal cannot be written (applied through %d, saying so later): %s", position, exc)
+        self._checkpoint()
+
+    def _checkpoint(self) -> None:
+        """The journal's WAL copied into its file (ingest/journal.py `checkpoint`), at most every
+        CHECKPOINT_SECONDS: each costs an fsync of the journal file."""
+        now = time.monotonic()
+        if now - self._checkpointed_at < CHECKPOINT_SECONDS:
+            return
+        self._checkpointed_at = now
+        try:
+            self.journal.checkpoint()
+        except sqlite3.OperationalError as exc:
+            log.error("the journal cannot be checkpointed: %s", exc)
 
     def _load_position(self) -> int:
         with self.engines.reader.connect() as conn:
