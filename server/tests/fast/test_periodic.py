@@ -1,9 +1,10 @@
 """The periodic work's runner (serving/periodic.py) on SQLite: how a task's failure is logged.
 
-A task that meets the database unreachable (PostgreSQL restarted, the network cut: the health
-task's first statement is the usual victim) is tried again at the next check, and the log says
-so in one line, as for the lease; a traceback is kept for a fault of ours. The reliability suite
-reads a traceback in a server's log as a bug (test_ping_outage.py, test_database_outage.py).
+A task that meets the database unavailable (PostgreSQL cut off or restarted, SQLite on a full
+disk: the health task, which runs as a server starts, is the usual victim) is tried again at the
+next check, and the log says so in one line, as for the lease; a traceback is kept for a fault
+of ours. The reliability suite reads a traceback in a server's log as a bug (test_ping_outage.py,
+test_disk_full.py).
 """
 
 from __future__ import annotations
@@ -78,8 +79,15 @@ def test_a_task_that_meets_the_database_unreachable_logs_one_line_without_a_trac
     assert logged[0].levelno == logging.WARNING
     assert logged[0].exc_info is None, "a traceback for an outage"
     message = logged[0].getMessage()
-    assert "database cannot be reached" in message and "server closed the connection unexpectedly" in message
+    assert "database is unavailable" in message and "server closed the connection unexpectedly" in message
     assert "This probably means" not in message and "SELECT" not in message  # the driver's first line only
+
+
+def test_a_full_disk_is_one_line_too(engines: Engines) -> None:
+    full = OperationalError("INSERT INTO health_cursors", {}, DriverError("database or disk is full"))
+    logged = _run_once(engines, full)
+    assert len(logged) == 1 and logged[0].exc_info is None and logged[0].levelno == logging.WARNING
+    assert "database or disk is full" in logged[0].getMessage()
 
 
 def test_a_lost_connection_of_another_kind_counts_as_unreachable_too(engines: Engines) -> None:

@@ -149,11 +149,12 @@ class Periodic:
         try:
             result = await on_thread(task.run, stop)
         except DBAPIError as exc:
-            # The database unreachable or out of service (a cut connection, a refused one): a
-            # fact of the outage, one line like the lease's; any other database error is a fault.
+            # The database unreachable or out of service (a cut connection, a refused one, a
+            # full disk): a fact of the outage, one line like the lease's, as app.py answers
+            # such an error 503; any other database error is a fault of ours, with its traceback.
             if isinstance(exc, OperationalError) or exc.connection_invalidated:
                 log.warning(
-                    "%s stopped: the database cannot be reached (%s); it is tried again at the next check",
+                    "%s stopped: the database is unavailable (%s); it is tried again at the next check",
                     task.name,
                     _first_line(exc),
                 )
