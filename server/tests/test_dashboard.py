@@ -492,7 +492,11 @@ def test_a_csm_walks_every_page(server: ServerProcess, project: Project, browser
         project.http.post("/v1/track/event", json={"contact_uid": "erin", "event_uid": "invited_teammate"})
         project.http.post("/v1/track/event", json={"event_uid": "orphan"})
         page.wait_for_selector("#event-rows tr.fresh >> text=invited_teammate", timeout=15_000)
+        # Two requests, projected one after the other: a poll may show the event before the
+        # orphan's refusal (it reads what was acknowledged when it started), the next one both.
+        page.wait_for_selector('#rejected-rows tr.fresh >> text="/v1/track/event"', timeout=15_000)
         assert page.locator("#rejected-rows tr").count() == 2
+        assert "contact_uid is required" in page.inner_text("#rejected-rows tr.fresh")
         camera.shoot(page, "live")
 
         # Settings: token, the secret on request, the snippet for this server.

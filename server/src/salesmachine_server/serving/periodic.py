@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from prometheus_client import Counter, Gauge
 from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from salesmachine_server.serving.threads import on_thread
 from salesmachine_server.store.records import leases
@@ -148,6 +148,20 @@ class Periodic:
     async def _run(self, task: PeriodicTask, stop: threading.Event) -> None:
         try:
             result = await on_thread(task.run, stop)
+        except DBAPIError as exc:
+            # The database unreachable or out of service (a cut connection, a refused one, a
+            # full disk): a fact of the outage, one line like the lease's, as app.py answers
+            # such an error 503; any other database error is a fault of ours, with its traceback.
+            if isinstance(exc, OperationalError) or exc.connection_invalidated:
+                log.warning(
+                    "%s stopped: the database is unavailable (%s); it is tried again at the next check",
+                    task.name,
+                    _first_line(exc),
+                )
+            else:
+                log.exception("%s failed; it is tried again at the next check", task.name)
+            RUNS.labels(task.name, "failed").inc()
+            return
         except Exception:
             log.exception("%s failed; it is tried again at the next check", task.name)
             RUNS.labels(task.name, "failed").inc()
