@@ -19,6 +19,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from salesmachine_server.ingest.journal import journal_path
 from salesmachine_server.store.db.engine import open_engines
 from tests.support import Project, ServerProcess, make_project, postgres_database, server_children
 
@@ -140,6 +141,42 @@ def test_writes_are_acknowledged_before_the_store_has_them_and_reads_wait_for_th
     finally:
         for pid in server_children(server, "sm-projector"):
             os.kill(pid, signal.SIGCONT)
+        code = server.stop()
+    assert code == 0
+    assert "Traceback" not in server.log()
+
+
+def test_the_counters_file_lost_with_writes_waiting_loses_nothing(own_database: str, tmp_path: Path) -> None:
+    """The counters beside the journal are written without fsync (ingest/journal.py): with
+    writes waiting in the journal, the server killed and the counters file deleted, the next
+    start applies every acknowledged write once and counts the depth right."""
+    project, secret = make_project(own_database)
+    server = start(own_database, tmp_path)
+    with httpx.Client(base_url=server.base_url, auth=(project.token, secret), timeout=30) as http:
+        assert http.post("/v1/track/event", json={"contact_uid": "c", "event_uid": "before"}).status_code == 201
+        assert len(http.get("/v1/contacts/c/events").json()["data"]) == 1  # applied: the mirror moved
+        [projector] = server_children(server, "sm-projector")
+        os.kill(projector, signal.SIGSTOP)
+        for n in range(3):
+            event = {"contact_uid": "c", "event_uid": "waiting", "params": {"n": n}}
+            assert http.post("/v1/track/event", json=event).status_code == 201
+    assert server.stop(signal.SIGKILL) == -signal.SIGKILL
+    counters = journal_path(own_database).with_name(journal_path(own_database).name + "-counters")
+    assert counters.exists()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{counters}{suffix}").unlink(missing_ok=True)
+
+    server = start(own_database, tmp_path)
+    try:
+        with httpx.Client(base_url=server.base_url, auth=(project.token, secret), timeout=30) as http:
+            events = http.get("/v1/contacts/c/events")
+            assert "salesmachine-read-stale" not in events.headers
+            assert sorted(e["event_uid"] for e in events.json()["data"]) == ["before", "waiting", "waiting", "waiting"]
+            assert http.post("/v1/track/event", json={"contact_uid": "c", "event_uid": "after"}).status_code == 201
+            assert len(http.get("/v1/contacts/c/events").json()["data"]) == 5
+            assert metric(http, "salesmachine_journal_depth_items") == 0
+            assert metric(http, "salesmachine_journal_depth_bytes") == 0
+    finally:
         code = server.stop()
     assert code == 0
     assert "Traceback" not in server.log()
