@@ -13,7 +13,15 @@ from hypothesis import strategies as st
 
 from salesmachine_server.domain.health import HealthRule
 from salesmachine_server.domain.health_model import DocumentError, Facts, HealthModel, Signal, judge
-from salesmachine_server.domain.health_timeline import CustomerRows, Interval, Needs, _Series, intervals, state_on
+from salesmachine_server.domain.health_timeline import (
+    CustomerRows,
+    Interval,
+    Judging,
+    Needs,
+    _Series,
+    intervals,
+    state_on,
+)
 from salesmachine_server.store.write.health_history import StoredRow, plan
 
 D0 = date(2026, 1, 1)
@@ -172,6 +180,9 @@ RICH = HealthModel.parse(
     )
 )
 
+# One judging for every example, as evaluate shares one among the customers of a group.
+RICH_JUDGING = Judging(RICH.accounts, Needs.of(RICH.accounts), RICH.pulse_stale_after_days)
+
 days_strategy = st.lists(st.integers(0, 119), max_size=40).map(lambda xs: sorted(set(xs)))
 
 
@@ -205,9 +216,12 @@ def test_changes_only_equal_judging_every_day(
         static={c.text: True for c in RICH.accounts.conditions()},
     )
     part = RICH.accounts
-    computed = intervals(part, Needs.of(part), RICH.pulse_stale_after_days, rows, d(start), d(119))
-    assert [(i.from_day, i.to_day, i.status, i.stage, i.band) for i in computed] == [
-        (i.from_day, i.to_day, i.status, i.stage, i.band) for i in every_day(RICH, "account", rows, d(start), d(119))
+    computed = intervals(part, Needs.of(part), RICH.pulse_stale_after_days, rows, d(start), d(119), RICH_JUDGING)
+    # Reasons too: each interval's is the one of its first day, though the shared judging
+    # remembers verdicts found for the customers of earlier examples.
+    assert [(i.from_day, i.to_day, i.status, i.stage, i.band, i.reason) for i in computed] == [
+        (i.from_day, i.to_day, i.status, i.stage, i.band, i.reason)
+        for i in every_day(RICH, "account", rows, d(start), d(119))
     ]
 
 

@@ -33,7 +33,7 @@ from sqlalchemy import Connection, Engine, Select, and_, bindparam, delete, func
 from sqlalchemy.exc import DBAPIError
 
 from salesmachine_server.domain.health_model import SUBJECTS, HealthModel
-from salesmachine_server.domain.health_timeline import Interval, Needs, intervals
+from salesmachine_server.domain.health_timeline import Interval, Judging, Needs, intervals
 from salesmachine_server.domain.project_settings import from_stored
 from salesmachine_server.domain.timezones import local_today
 from salesmachine_server.store.db.engine import Engines
@@ -74,7 +74,8 @@ def evaluate(
     needs = Needs.of(part)
     rows = load(conn, project_id, tz, subject, part, needs, scope, start, end)
     stale = model.pulse_stale_after_days
-    found = {cid: intervals(part, needs, stale, r, start, end) for cid, r in rows.items()}
+    judging = Judging(part, needs, stale)  # shared: a verdict found for one customer serves the others
+    found = {cid: intervals(part, needs, stale, r, start, end, judging) for cid, r in rows.items()}
     return {cid: states for cid, states in found.items() if states}
 
 
