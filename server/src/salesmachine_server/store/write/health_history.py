@@ -16,8 +16,22 @@ from datetime import date, datetime
 from sqlalchemy import Connection, bindparam, delete, or_, select, update
 
 from salesmachine_server.domain.health_timeline import Interval
-from salesmachine_server.store.db.dialect import chunks
+from salesmachine_server.store.db.dialect import Dialect, chunks
 from salesmachine_server.store.db.schema import health_history
+
+INSERTED = (
+    "project_id",
+    "subject",
+    "customer_id",
+    "from_day",
+    "to_day",
+    "status",
+    "stage",
+    "band",
+    "reason",
+    "written_by",
+    "written_at",
+)
 
 
 @dataclass(frozen=True)
@@ -106,27 +120,32 @@ def replace_from(
     many rows were written or deleted."""
     ids = sorted(set(customer_ids) | set(computed))
     stored = stored_from(conn, project_id, subject, ids, start)
+    # Tuples for the driver, in the forms SQLAlchemy would store (store/db/dialect.py): a
+    # rebuild writes hundreds of thousands of rows, and SQLAlchemy's parameter processing per
+    # row cost as much as SQLite's own insert.
+    dialect = Dialect(conn)
+    day, at = dialect.day, dialect.time(now)
     deletes: list[int] = []
     ends: list[dict[str, object]] = []
-    inserts: list[dict[str, object]] = []
+    inserts: list[tuple[object, ...]] = []
     for customer_id in ids:
         change = plan(stored.get(customer_id, []), computed.get(customer_id, []), start)
         deletes += change.deletes
         ends += [{"row_id": row_id, "end": end} for row_id, end in change.ends]
         inserts += [
-            {
-                "project_id": project_id,
-                "subject": subject,
-                "customer_id": customer_id,
-                "from_day": i.from_day,
-                "to_day": i.to_day,
-                "status": i.status,
-                "stage": i.stage,
-                "band": i.band,
-                "reason": i.reason,
-                "written_by": written_by,
-                "written_at": now,
-            }
+            (
+                project_id,
+                subject,
+                customer_id,
+                day(i.from_day),
+                None if i.to_day is None else day(i.to_day),
+                i.status,
+                i.stage,
+                i.band,
+                i.reason,
+                written_by,
+                at,
+            )
             for i in change.inserts
         ]
     for part in chunks(deletes):
@@ -136,8 +155,7 @@ def replace_from(
             update(health_history).where(health_history.c.id == bindparam("row_id")).values(to_day=bindparam("end")),
             ends,
         )
-    if inserts:
-        conn.execute(health_history.insert(), inserts)
+    dialect.insert(health_history, INSERTED, inserts)
     return len(deletes) + len(ends) + len(inserts)
 
 
