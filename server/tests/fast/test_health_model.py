@@ -22,7 +22,7 @@ from salesmachine_server.domain.health_timeline import (
     intervals,
     state_on,
 )
-from salesmachine_server.store.write.health_history import StoredRow, plan
+from salesmachine_server.store.write.health_history import StoredRow, plan, plan_rebuild
 
 D0 = date(2026, 1, 1)
 
@@ -285,3 +285,18 @@ def test_a_recomputed_past_replaces_only_what_differs() -> None:
     assert change.ends == [(1, d(2))]
     assert change.deletes == [2]  # (4-6) merged into the average that starts on day 2
     assert change.inserts == [iv(2, 6, "average")]
+
+
+def test_a_rebuild_keeps_only_identical_rows() -> None:
+    stored = [
+        StoredRow(1, iv(0, 4, "good")),  # before the rebuilt range: deleted
+        StoredRow(2, iv(4, 9, "average", "0 active days of 14")),
+        StoredRow(3, iv(9, 12, "bad", "old rule's words")),  # same days and band, other reason
+        StoredRow(4, iv(12, None, "good")),
+    ]
+    computed = [iv(4, 9, "average", "0 active days of 14"), iv(9, 12, "bad", "new rule's words"), iv(12, None, "good")]
+    change = plan_rebuild(stored, computed)
+    assert change.deletes == [1, 3] and change.ends == []
+    assert change.inserts == [iv(9, 12, "bad", "new rule's words")]
+    assert plan_rebuild([], computed).inserts == computed
+    assert plan_rebuild(stored, []).deletes == [1, 2, 3, 4]

@@ -5,7 +5,8 @@ process at a time, under a lease). For each project it does the first of these t
 
 1. **rebuild**: the history was built with another model or time zone (or never): every
    customer's states over the last two years are computed again and replace what was stored,
-   `written_by = 'rebuild'`;
+   `written_by = 'rebuild'` (a stored row identical to a computed one, reason included, is
+   kept as it was: store/write/health_history.py `rebuild_rows`);
 2. **turn the day**: the last day evaluated for everyone is before today: every customer's
    states from that day on (their windows moved, a Pulse went stale, a stage's relative date
    passed) are computed and only the changes written;
@@ -42,7 +43,7 @@ from salesmachine_server.store.read.health_inputs import Scope, id_ranges, load
 from salesmachine_server.store.read.health_models import ModelInForce, in_force, model_key
 from salesmachine_server.store.read.health_states import CurrentHealth, current
 from salesmachine_server.store.read.pulses import Pulse, latest
-from salesmachine_server.store.write.health_history import delete_customers, replace_from
+from salesmachine_server.store.write.health_history import rebuild_rows, replace_from
 
 log = logging.getLogger("salesmachine.health")
 
@@ -315,8 +316,9 @@ def _write_group(
         ids = list(conn.execute(_ids_in(subject, project_id, scope)).scalars())
     with engines.writer.begin() as conn:
         if written_by == "rebuild":
-            delete_customers(conn, project_id, subject, ids)
-        replace_from(conn, project_id, subject, start, states, ids, written_by, _now())
+            rebuild_rows(conn, project_id, subject, states, ids, _now())
+        else:
+            replace_from(conn, project_id, subject, start, states, ids, written_by, _now())
 
 
 def evaluate_marked(
