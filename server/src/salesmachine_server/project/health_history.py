@@ -269,6 +269,13 @@ def rebuild(
                 return False
             _write_group(engines, project_id, tz, force.model, subject, scope, start, today, "rebuild")
     with engines.writer.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # A rebuild can replace most of the table: new statistics now, not whenever
+            # autovacuum gets to it (never, where it is off). Without them PostgreSQL read a
+            # group's stored rows through the to_day index, every open row of the project for
+            # each group: at 1,000,000 contacts, 2 s a statement and a day turned of an hour
+            # (bench/results/health-history.md). A sample of the table: 0.25 s at 10,000,000 rows.
+            conn.exec_driver_sql("ANALYZE health_history")
         _save_cursor(conn, project_id, _Cursor(force.model_id, force.key, tz.key, today))
     log.info("health: rebuilt the history of project %d (model %s)", project_id, force.key)
     return True
