@@ -45,13 +45,15 @@ MAX_AGE = timedelta(days=7)
 POSTGRES_DATABASE = os.environ.get("BENCH_HEALTH_DATABASE", "salesmachine_bench_health")
 SQLITE_PATH = harness.CACHE / "health-history.sqlite"
 SUFFIX = ""
+DIVISOR = 1
 
 
 def set_scale(divisor: int) -> None:
     """A smaller database (accounts and contacts divided by `divisor`, 10 contacts an account all
     the same), cached beside the full one: for a quick run, and to check that the time grows
     with the customers and nothing else."""
-    global ACCOUNTS, CONTACTS, POSTGRES_DATABASE, SQLITE_PATH, SUFFIX
+    global ACCOUNTS, CONTACTS, DIVISOR, POSTGRES_DATABASE, SQLITE_PATH, SUFFIX
+    DIVISOR = divisor
     SUFFIX = "" if divisor == 1 else f"-{divisor}"
     ACCOUNTS, CONTACTS = 100_000 // divisor, 1_000_000 // divisor
     POSTGRES_DATABASE = os.environ.get("BENCH_HEALTH_DATABASE", "salesmachine_bench_health") + SUFFIX.replace("-", "_")

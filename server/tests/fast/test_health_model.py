@@ -13,8 +13,16 @@ from hypothesis import strategies as st
 
 from salesmachine_server.domain.health import HealthRule
 from salesmachine_server.domain.health_model import DocumentError, Facts, HealthModel, Signal, judge
-from salesmachine_server.domain.health_timeline import CustomerRows, Interval, Needs, _Series, intervals, state_on
-from salesmachine_server.store.write.health_history import StoredRow, plan
+from salesmachine_server.domain.health_timeline import (
+    CustomerRows,
+    Interval,
+    Judging,
+    Needs,
+    _Series,
+    intervals,
+    state_on,
+)
+from salesmachine_server.store.write.health_history import StoredRow, plan, plan_rebuild
 
 D0 = date(2026, 1, 1)
 
@@ -172,6 +180,9 @@ RICH = HealthModel.parse(
     )
 )
 
+# One judging for every example, as evaluate shares one among the customers of a group.
+RICH_JUDGING = Judging(RICH.accounts, Needs.of(RICH.accounts), RICH.pulse_stale_after_days)
+
 days_strategy = st.lists(st.integers(0, 119), max_size=40).map(lambda xs: sorted(set(xs)))
 
 
@@ -205,9 +216,12 @@ def test_changes_only_equal_judging_every_day(
         static={c.text: True for c in RICH.accounts.conditions()},
     )
     part = RICH.accounts
-    computed = intervals(part, Needs.of(part), RICH.pulse_stale_after_days, rows, d(start), d(119))
-    assert [(i.from_day, i.to_day, i.status, i.stage, i.band) for i in computed] == [
-        (i.from_day, i.to_day, i.status, i.stage, i.band) for i in every_day(RICH, "account", rows, d(start), d(119))
+    computed = intervals(part, Needs.of(part), RICH.pulse_stale_after_days, rows, d(start), d(119), RICH_JUDGING)
+    # Reasons too: each interval's is the one of its first day, though the shared judging
+    # remembers verdicts found for the customers of earlier examples.
+    assert [(i.from_day, i.to_day, i.status, i.stage, i.band, i.reason) for i in computed] == [
+        (i.from_day, i.to_day, i.status, i.stage, i.band, i.reason)
+        for i in every_day(RICH, "account", rows, d(start), d(119))
     ]
 
 
@@ -271,3 +285,18 @@ def test_a_recomputed_past_replaces_only_what_differs() -> None:
     assert change.ends == [(1, d(2))]
     assert change.deletes == [2]  # (4-6) merged into the average that starts on day 2
     assert change.inserts == [iv(2, 6, "average")]
+
+
+def test_a_rebuild_keeps_only_identical_rows() -> None:
+    stored = [
+        StoredRow(1, iv(0, 4, "good")),  # before the rebuilt range: deleted
+        StoredRow(2, iv(4, 9, "average", "0 active days of 14")),
+        StoredRow(3, iv(9, 12, "bad", "old rule's words")),  # same days and band, other reason
+        StoredRow(4, iv(12, None, "good")),
+    ]
+    computed = [iv(4, 9, "average", "0 active days of 14"), iv(9, 12, "bad", "new rule's words"), iv(12, None, "good")]
+    change = plan_rebuild(stored, computed)
+    assert change.deletes == [1, 3] and change.ends == []
+    assert change.inserts == [iv(9, 12, "bad", "new rule's words")]
+    assert plan_rebuild([], computed).inserts == computed
+    assert plan_rebuild(stored, []).deletes == [1, 2, 3, 4]
