@@ -80,16 +80,17 @@ async def door_duplicates(request: Request, submission: Submission) -> int:
     return repeats + len(known)
 
 
-# The labelled children, looked up once: `labels` costs more than the increment.
-_ACCEPTED = metrics.ITEMS.labels("accepted")
-_REJECTED = metrics.ITEMS.labels("rejected")
-
-
 class JournalAppend:
     """The queue of submissions and the task that appends them in groups (started and stopped
     by the application's lifespan, app.py)."""
 
     def __init__(self, journal: Journal, max_group_items: int = 5000) -> None:
+        # The labelled children, looked up once (`labels` costs more than the increment), here
+        # rather than at import: `serve`'s supervisor makes the metrics' values anew for its
+        # workers after the import (serving/metrics.py share_between_processes), and a child
+        # looked up before that counts in no file the workers' /metrics reads.
+        self._accepted = metrics.ITEMS.labels("accepted")
+        self._rejected = metrics.ITEMS.labels("rejected")
         self.journal = journal
         self.max_group_items = max_group_items
         self.wake = Wake(journal.path)
@@ -139,8 +140,8 @@ class JournalAppend:
                 continue
             metrics.COMMITS.inc()
             metrics.JOBS.inc(len(group))
-            _ACCEPTED.inc(sum(len(s.messages) for s in group))
-            _REJECTED.inc(sum(len(s.rejections) for s in group))
+            self._accepted.inc(sum(len(s.messages) for s in group))
+            self._rejected.inc(sum(len(s.rejections) for s in group))
             for submission in group:
                 _settle(submission, None)
             self.wake.projector()
