@@ -60,7 +60,20 @@ def fresh_sqlite(name: str) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
+    forget_journal(sqlite_url(path))
     return sqlite_url(path)
+
+
+def forget_journal(database_url: str) -> None:
+    """Delete the journal a server of this database would use (its cwd is CACHE): a fresh
+    database beside an old journal would have the old journal's entries applied to it."""
+    from salesmachine_server.ingest.journal import journal_path
+
+    path = journal_path(database_url)
+    path = path if path.is_absolute() else CACHE / path
+    for name in (path.name, f"{path.name}-counters", f"{path.name}.lock"):
+        for suffix in ("", "-wal", "-shm"):
+            path.with_name(name + suffix).unlink(missing_ok=True)
 
 
 def postgres_url(database: str) -> str:
@@ -84,6 +97,7 @@ def fresh_postgres(database: str) -> str:
     with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{database}"')
+    forget_journal(postgres_url(database))
     return postgres_url(database)
 
 

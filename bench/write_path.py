@@ -53,6 +53,7 @@ LAG_P99_TARGET = 2.0
 OUTAGE_RATE = 5_000
 OUTAGE_SECONDS = 60
 OUTAGE_CATCH_UP = 30.0
+SCENARIOS = ("raw", "batch", "single", "sustained", "outage")
 
 
 def log(message: str) -> None:
@@ -124,7 +125,21 @@ class Run:
 
     def row(self, **row: Any) -> None:
         log(f"{row['scenario']} {row.get('engine', '')}: {row['figure']}")
+        row["measured"] = f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {_commit()}"
         self.rows.append(row)
+
+    def keep_earlier_rows(self) -> None:
+        """A run of some scenarios keeps the rows of the others from the last results, each
+        with when and at which commit it was measured."""
+        earlier = RESULTS / "write-path.json"
+        if not earlier.exists():
+            return
+        found = json.loads(earlier.read_text())
+        measured = {(r["scenario"], r.get("engine")) for r in self.rows}
+        kept = [r for r in found.get("rows", []) if (r["scenario"], r.get("engine")) not in measured]
+        self.rows = kept + self.rows
+        for engine, samples in found.get("series", {}).items():
+            self.series.setdefault(engine, samples)
 
     # the raw-insert limit ------------------------------------------------------------------
 
@@ -387,16 +402,18 @@ class Run:
             "",
             f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {os.cpu_count()} cores, commit "
             f"{_commit()}, with `{command}`. Load average at the end: {load[0]:.1f}, {load[1]:.1f}, {load[2]:.1f} "
-            "(the machine is shared: other sessions ran tests and benchmarks at the same time, so figures are low "
-            "and noisy; ratios are to limits measured in the same run).",
+            "(above 1, other processes shared the 2 cores: figures are then low and noisy; ratios are to limits "
+            "measured in the same run). A run of some scenarios keeps the other rows of the last results: the last "
+            "column says when and at which commit each row was measured.",
             "",
-            "| scenario | engine | figure | limit | ratio | target | met | reason |",
-            "|---|---|---|---|---|---|---|---|",
+            "| scenario | engine | figure | limit | ratio | target | met | reason | measured |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
         for r in self.rows:
             met = "—" if r.get("met") is None else ("**met**" if r["met"] else "**not met**")
             out.append(f"| {r['scenario']} | {r.get('engine', '')} | {r['figure']} | {r.get('limit', '')} | "
-                       f"{r.get('ratio', '')} | {r.get('target', '')} | {met} | {r.get('reason') or ''} |")
+                       f"{r.get('ratio', '')} | {r.get('target', '')} | {met} | {r.get('reason') or ''} | "
+                       f"{r.get('measured', '')} |")
         out += ["", "## Commands", ""]
         out += [f"- {r['scenario']} ({r.get('engine', '')}): `{r['command']}`" for r in self.rows]
         if self.series:
@@ -440,7 +457,8 @@ def _commit() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--engines", default="sqlite,postgres")
-    parser.add_argument("--only", default="raw,batch,single,sustained,outage")
+    parser.add_argument("--only", default=",".join(SCENARIOS),
+                        help="some scenarios: the rows of the others are kept from the last results")
     parser.add_argument("--raw-seconds", type=float, default=6)
     parser.add_argument("--batch-seconds", type=int, default=20)
     parser.add_argument("--single-seconds", type=int, default=15)
@@ -471,6 +489,8 @@ def main() -> None:
         if "outage" in only and "postgres" in engines:
             run.outage()
     finally:
+        if set(only) != set(SCENARIOS) or set(engines) != {"sqlite", "postgres"}:
+            run.keep_earlier_rows()
         run.write(command.strip())
     log(f"written {RESULTS / 'write-path.md'}")
 
