@@ -63,6 +63,12 @@ def server_command() -> list[str]:
     pytest.fail("the server's `salesmachine` command was not found; install ./server (make venv)")
 
 
+# The last journal entry the server's projector applied (ingest/journal.py: the counters file).
+PROJECTED = (
+    "SELECT coalesce((SELECT seq FROM c.projected"
+    " WHERE journal_id = (SELECT value FROM meta WHERE key = 'journal_id')), 0)"
+)
+
 class ErrorLog(list):  # type: ignore[type-arg]
     """An on_error callback that keeps what it was told: [(exception, messages), ...]."""
 
@@ -161,9 +167,11 @@ class Stored:
             return
         conn = sqlite3.connect(journal, timeout=10)
         try:
-            target = dict(conn.execute("SELECT name, seq FROM tally").fetchall())["appended"]
+            # What the projector applied is in the counters file beside the journal, by journal id.
+            conn.execute("ATTACH DATABASE ? AS c", (f"{journal}-counters",))
+            target = conn.execute("SELECT seq FROM tally WHERE name = 'appended'").fetchone()[0]
             deadline = time.monotonic() + timeout
-            while conn.execute("SELECT seq FROM tally WHERE name = 'projected'").fetchone()[0] < target:
+            while conn.execute(PROJECTED).fetchone()[0] < target:
                 if time.monotonic() > deadline:
                     raise AssertionError(f"the projector did not apply {journal} within {timeout} s")
                 time.sleep(0.005)

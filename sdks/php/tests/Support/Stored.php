@@ -45,8 +45,10 @@ final class Stored
         $target = (int) trim(Process::run(['sqlite3', '-cmd', '.timeout 10000', $journal,
             "SELECT seq FROM tally WHERE name = 'appended'"]));
         $deadline = microtime(true) + $timeout;
-        while ((int) trim(Process::run(['sqlite3', '-cmd', '.timeout 10000', $journal,
-            "SELECT seq FROM tally WHERE name = 'projected'"])) < $target) {
+        // What the projector applied is in the counters file beside the journal, by journal id.
+        $projected = "ATTACH '{$journal}-counters' AS c; SELECT coalesce((SELECT seq FROM c.projected "
+            . "WHERE journal_id = (SELECT value FROM meta WHERE key = 'journal_id')), 0)";
+        while ((int) trim(Process::run(['sqlite3', '-cmd', '.timeout 10000', $journal, $projected])) < $target) {
             if (microtime(true) > $deadline) {
                 throw new \RuntimeException("the projector did not apply {$journal} within {$timeout} s");
             }

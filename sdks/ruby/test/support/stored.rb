@@ -32,7 +32,7 @@ module SalesmachineTest
 
       target = Integer(journal_value(journal, 'appended'))
       deadline = Time.now + timeout
-      until Integer(journal_value(journal, 'projected')) >= target
+      until Integer(projected_value(journal)) >= target
         raise "the projector did not apply #{journal} within #{timeout} s" if Time.now > deadline
 
         sleep 0.01
@@ -46,6 +46,18 @@ module SalesmachineTest
 
       out.strip
     end
+
+    # What the projector applied is in the counters file beside the journal, by journal id.
+    def projected_value(journal)
+      out, err, status = Open3.capture3('sqlite3', '-cmd', '.timeout 10000', journal,
+                                        "ATTACH '#{journal}-counters' AS c; #{PROJECTED}")
+      raise "sqlite3 failed on #{journal}: #{err}" unless status.success?
+
+      out.strip
+    end
+
+    PROJECTED = "SELECT coalesce((SELECT seq FROM c.projected WHERE journal_id = " \
+                "(SELECT value FROM meta WHERE key = 'journal_id')), 0)"
 
     def count(table)
       rows("SELECT count(*) AS n FROM #{table} WHERE project_id = :project").first['n']
