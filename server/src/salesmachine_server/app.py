@@ -6,6 +6,7 @@ import contextlib
 import functools
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.applications import Starlette
@@ -58,6 +59,7 @@ from salesmachine_server.serving.request_metrics import RequestMetrics
 from salesmachine_server.serving.sent_paths import EncodedRoute
 from salesmachine_server.serving.server_faults import AnswerServerFaults, fault_response
 from salesmachine_server.serving.state import STATE_NAME, AppState, app_state
+from salesmachine_server.serving.write_front import WriteFront
 from salesmachine_server.settings import Settings
 from salesmachine_server.store.db.engine import Engines, open_engines
 from salesmachine_server.store.write.retention import delete_expired_events
@@ -289,24 +291,29 @@ def create_app(settings: Settings, engines: Engines | None = None) -> Starlette:
             journal.close()
             opened.dispose()
 
+    every_route = routes()
+    handlers: dict[Any, Any] = {
+        ApiError: _api_error,
+        HTTPException: _http_error,
+        StoreUnavailable: _store_unavailable,
+        DBAPIError: _database_error,
+        Exception: _server_fault,
+    }
+    writes = [route for route in every_route if isinstance(route, Route) and route.path in WRITE_PATHS]
     app = Starlette(
-        routes=routes(),
+        routes=every_route,
         lifespan=lifespan,
         # AnswerServerFaults answers what no handler took without re-raising it (serving/server_faults.py):
         # a 500 then leaves the keep-alive connection usable.
         middleware=[
+            # Writes, nearly all requests, are taken here, past the rest (serving/write_front.py).
+            Middleware(WriteFront, routes=writes, handlers=handlers),
             Middleware(RequestMetrics),
             Middleware(AnswerServerFaults),
             Middleware(WriteCors, paths={"/v1/ping", *WRITE_PATHS, *SEGMENT_PATHS, "/v1/import"}),
             # Reads wait for the writes acknowledged before them (serving/read_your_writes.py).
             Middleware(ReadYourWrites, skip=NOT_READS, skip_prefixes=("/static/", "/javascripts/")),
         ],
-        exception_handlers={
-            ApiError: _api_error,
-            HTTPException: _http_error,
-            StoreUnavailable: _store_unavailable,
-            DBAPIError: _database_error,
-            Exception: _server_fault,
-        },
+        exception_handlers=handlers,
     )
     return app

@@ -86,11 +86,12 @@ def write_endpoint(kind: str) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         refuse_in_maintenance(request)
         settings: Settings = app_state(request).settings
-        if request.method == "GET" and "data" not in request.query_params:
+        # Most writes have no query string: no QueryParams parsed for them.
+        query = dict(request.query_params) if request.scope["query_string"] else {}
+        if request.method == "GET" and "data" not in query:
             raise ApiError(
                 400, "a GET write carries its JSON in the query: data=<base64 JSON>", field="data", rule="required"
             )
-        query = dict(request.query_params)
         content_type = request.headers.get("content-type")
         credentials: Credentials | None = None
         if basic_pair(request.headers.get("authorization")) is not None or not may_carry_credentials(

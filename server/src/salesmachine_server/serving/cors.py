@@ -17,7 +17,7 @@ PREFLIGHT_HEADERS = {
     "Access-Control-Max-Age": "86400",
 }
 
-_CORS_ANSWER_HEADERS = (
+CORS_ANSWER_HEADERS = (
     (b"access-control-allow-origin", b"*"),
     # A page may read how long a 429 or 503 asks it to wait (CORS hides it otherwise).
     (b"access-control-expose-headers", b"Retry-After"),
@@ -42,7 +42,7 @@ class WriteCors:
         async def send_with_cors(message: Message) -> None:
             if message["type"] == "http.response.start":
                 # Appended as raw pairs: no answer of the app sets these two itself.
-                message["headers"] = [*message.get("headers", ()), *_CORS_ANSWER_HEADERS]
+                message["headers"] = [*message.get("headers", ()), *CORS_ANSWER_HEADERS]
             await send(message)
 
         await self.app(scope, receive, send_with_cors)

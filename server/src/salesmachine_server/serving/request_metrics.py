@@ -49,7 +49,12 @@ class RequestMetrics:
             raise
         finally:
             # A client that went away before any answer: counted with status 0, not lost.
-            _counter(route_template(scope), status).inc()
+            count_request(route_template(scope), status)
+
+
+def count_request(template: str, status: int) -> None:
+    """One request answered with `status` by the route of `template` (0: none sent)."""
+    _counter(template, status).inc()
 
 
 @functools.lru_cache(maxsize=1024)

@@ -47,6 +47,10 @@ class AppState:
 
 
 def app_state(request: Request) -> AppState:
-    """The state of the application serving `request` (set by the lifespan, app.py)."""
-    state: AppState = getattr(request.app.state, STATE_NAME)
+    """The state of the application serving `request` (set by the lifespan, app.py), kept in
+    the request's scope after the first look: a write request asks for it a dozen times."""
+    scope = request.scope
+    state: AppState | None = scope.get(STATE_NAME)
+    if state is None:
+        state = scope[STATE_NAME] = getattr(scope["app"].state, STATE_NAME)
     return state
