@@ -64,16 +64,23 @@ def open_engines(url: str) -> Engines:
     raise ValueError(f"unsupported database {parsed.get_backend_name()!r}: use sqlite:/// or postgresql://")
 
 
+# The writer's page cache (SQLite's default is 2 MiB). The projector's inserts land on a page
+# per contact of each events index; once those pages outgrow the cache, every insert reads one
+# back from the file, and an event's insert cost 13 -> 18 µs as the table grew to 1.6 M rows
+# (11 -> 13 with this cache). Filled only as pages are used; one writer connection per process.
+WRITER_CACHE_KIB = 64 * 1024
+
+
 def _open_sqlite(url: str, database: str | None) -> Engines:
     if not database or database == ":memory:":
         raise ValueError("SQLite needs a file: an in-memory database would be lost at exit")
     Path(database).parent.mkdir(parents=True, exist_ok=True)
-    writer = _sqlite_engine(url, begin="BEGIN IMMEDIATE", pool_size=1)
+    writer = _sqlite_engine(url, begin="BEGIN IMMEDIATE", pool_size=1, cache_kib=WRITER_CACHE_KIB)
     reader = _sqlite_engine(url, begin="BEGIN", pool_size=8)
     return Engines(writer=writer, reader=reader, dialect="sqlite")
 
 
-def _sqlite_engine(url: str, begin: str, pool_size: int) -> Engine:
+def _sqlite_engine(url: str, begin: str, pool_size: int, cache_kib: int = 0) -> Engine:
     engine = create_engine(
         url,
         json_serializer=_json_dumps,
@@ -92,6 +99,8 @@ def _sqlite_engine(url: str, begin: str, pool_size: int) -> Engine:
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
+        if cache_kib:
+            cursor.execute(f"PRAGMA cache_size=-{cache_kib}")
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -4,7 +4,6 @@ account_days and the health marks) and the first and last times it saw each row.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from salesmachine_server.store.db.dialect import Dialect, unnest
@@ -12,7 +11,6 @@ from salesmachine_server.store.db.schema import account_days, accounts, contact_
 from salesmachine_server.store.write.health_marks import FAR_BACK, MarkWriter
 from salesmachine_server.store.write.memberships import Members, add_member_days
 
-Owner = tuple[str, int]  # ("contact" | "account", row id)
 ONE_DAY = timedelta(days=1)
 
 _DAY_COLUMNS = ("contact_id", "day", "project_id", "events")
@@ -57,35 +55,30 @@ _SEEN = {
 }
 
 
-@dataclass(slots=True)
-class Seen:
-    """The earliest time a contact or account was seen, and its latest activity, in this run."""
-
-    first: datetime
-    last_activity: datetime | None = None
-
-    def note(self, at: datetime, activity: bool) -> None:
-        if at < self.first:
-            self.first = at
-        if activity and (self.last_activity is None or at > self.last_activity):
-            self.last_activity = at
-
-
 class Activity:
-    """The events a run counts per contact and local day, and the times it saw each row."""
+    """The events a run counts per contact and local day, and the times it saw each row:
+    per kind ("contact", "account"), the earliest time of each row and its latest activity.
+    Plain dicts keyed by row id, which apply_run (run.py) also updates inline for events, the
+    bulk of what arrives: a call and an object per event cost more than the store's insert."""
 
     def __init__(self) -> None:
         self.days: dict[tuple[int, date], int] = defaultdict(int)
-        self.seen_rows: dict[Owner, Seen] = {}
+        self.first: dict[str, dict[int, datetime]] = {"contact": {}, "account": {}}
+        self.last: dict[str, dict[int, datetime]] = {"contact": {}, "account": {}}
 
     def count_day(self, contact_id: int, day: date) -> None:
         self.days[(contact_id, day)] += 1
 
     def seen(self, kind: str, row_id: int, at: datetime, activity: bool) -> None:
-        entry = self.seen_rows.get((kind, row_id))
-        if entry is None:
-            self.seen_rows[(kind, row_id)] = entry = Seen(first=at)
-        entry.note(at, activity)
+        first = self.first[kind]
+        earliest = first.get(row_id)
+        if earliest is None or at < earliest:
+            first[row_id] = at
+        if activity:
+            last = self.last[kind]
+            latest = last.get(row_id)
+            if latest is None or at > latest:
+                last[row_id] = at
 
     def save_days(self, db: Dialect, project_id: int, members: Members, marks: MarkWriter) -> None:
         """The contacts' days counted, their accounts' days (those of the run's contacts, and
@@ -115,13 +108,14 @@ class Activity:
     def save_seen(self, db: Dialect) -> None:
         """first_seen_at and last_seen_at of every row the run saw, and its health mark."""
         for kind in ("contact", "account"):
+            last = self.last[kind]
             active, idle = [], []
-            for (k, row_id), s in self.seen_rows.items():
-                if k == kind:
-                    dirty = db.day(s.first.date() - ONE_DAY)
-                    if s.last_activity is None:
-                        idle.append((row_id, db.time(s.first), dirty))
-                    else:
-                        active.append((row_id, db.time(s.first), db.time(s.last_activity), dirty))
+            for row_id, first in self.first[kind].items():
+                dirty = db.day(first.date() - ONE_DAY)
+                latest = last.get(row_id)
+                if latest is None:
+                    idle.append((row_id, db.time(first), dirty))
+                else:
+                    active.append((row_id, db.time(first), db.time(latest), dirty))
             db.many(_SEEN["sqlite", kind, True], _SEEN["postgresql", kind, True], active)
             db.many(_SEEN["sqlite", kind, False], _SEEN["postgresql", kind, False], idle)

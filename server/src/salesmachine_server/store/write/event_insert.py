@@ -9,12 +9,19 @@ and every read test hold this to account).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import orjson
 from sqlalchemy import Connection
 
+from salesmachine_server.domain.messages import PAGEVIEW, Message
 from salesmachine_server.store.db.dialect import Dialect, sqlite_time
+
+# An event of a run (store/write/run.py): its contact id, its account id (None: no account),
+# the message, and when it was received. A plain tuple: one is made per event written.
+EventRow = tuple[int, int | None, Message, datetime]
 
 COLUMNS = (
     "project_id",
@@ -51,50 +58,33 @@ _SQLITE = f"INSERT INTO events ({', '.join(_ALL)}) VALUES ({', '.join('?' * len(
 _POSTGRES_COPY = f"COPY events ({', '.join(_ALL)}) FROM STDIN"
 
 
-def _enrichment(row: dict[str, Any]) -> tuple[Any, ...]:
-    enrichment = row.get("enrichment")
-    return _NOT_ENRICHED if enrichment is None else enrichment.columns()
-
-
-def insert_events(conn: Connection, rows: list[dict[str, Any]]) -> None:
+def insert_events(conn: Connection, project_id: int, rows: list[EventRow]) -> None:
     if not rows:
         return
     if conn.dialect.name == "sqlite":
-        Dialect(conn).execute(
-            _SQLITE,
-            [
-                (
-                    r["project_id"],
-                    r["contact_id"],
-                    r["account_id"],
-                    r["name"],
-                    r["kind"],
-                    orjson.dumps(r["params"]).decode(),
-                    sqlite_time(r["occurred_at"]),
-                    sqlite_time(r["received_at"]),
-                    r["message_id"],
-                    *_enrichment(r),
-                )
-                for r in rows
-            ],
-            many=True,
-        )
+        Dialect(conn).execute(_SQLITE, [_row(project_id, row, sqlite_time) for row in rows], many=True)
         return
-    Dialect(conn).copy(
-        _POSTGRES_COPY,
-        [
-            (
-                r["project_id"],
-                r["contact_id"],
-                r["account_id"],
-                r["name"],
-                r["kind"],
-                orjson.dumps(r["params"]).decode(),
-                r["occurred_at"],
-                r["received_at"],
-                r["message_id"],
-                *_enrichment(r),
-            )
-            for r in rows
-        ],
+    Dialect(conn).copy(_POSTGRES_COPY, [_row(project_id, row, _same) for row in rows])
+
+
+def _row(project_id: int, row: EventRow, time: Callable[[datetime], Any]) -> tuple[Any, ...]:
+    """The driver's tuple of an event: on SQLite its times in SQLAlchemy's text format."""
+    contact_id, account_id, m, received_at = row
+    enrichment = m.enrichment
+    assert m.occurred_at is not None
+    return (
+        project_id,
+        contact_id,
+        account_id,
+        m.event_name,
+        "pageview" if m.event_name == PAGEVIEW else "event",
+        orjson.dumps(m.params).decode(),
+        time(m.occurred_at),
+        time(received_at),
+        m.message_id,
+        *(_NOT_ENRICHED if enrichment is None else enrichment.columns()),
     )
+
+
+def _same(value: datetime) -> datetime:
+    return value

@@ -14,22 +14,26 @@ Order is kept exactly: step 3 sees each message after all those before it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, bindparam, select
 
-from salesmachine_server.domain.messages import PAGEVIEW, Message
-from salesmachine_server.domain.timezones import local_day
+from salesmachine_server.domain.messages import Message
+from salesmachine_server.domain.timezones import UTC, local_day
 from salesmachine_server.store.db.dialect import Dialect, chunks, unnest
 from salesmachine_server.store.db.schema import accounts, contacts, mrr_changes
 from salesmachine_server.store.write.activity import Activity
-from salesmachine_server.store.write.event_insert import insert_events
+from salesmachine_server.store.write.event_insert import EventRow, insert_events
 from salesmachine_server.store.write.health_marks import MarkWriter
 from salesmachine_server.store.write.identity import Identity
 from salesmachine_server.store.write.memberships import Members
 from salesmachine_server.store.write.revenue import Owner, Revenue, owner_column
+
+K = TypeVar("K")
+_NONE: tuple[Any, ...] = ()  # no linked accounts: shared, never appended to
 
 
 def apply_run(
@@ -49,11 +53,12 @@ def apply_run(
     account_first_seen: dict[str, datetime] = {}
     linked_uids = [_linked_accounts(m) for m, _ in run]  # read twice below
     for (m, _), uids in zip(run, linked_uids):
-        assert m.occurred_at is not None
+        at = m.occurred_at
+        assert at is not None
         if m.contact_uid is not None:
-            _earliest(contact_first_seen, m.contact_uid, m.occurred_at)
+            _earliest(contact_first_seen, m.contact_uid, at)
         for uid in uids:
-            _earliest(account_first_seen, uid, m.occurred_at)
+            _earliest(account_first_seen, uid, at)
     contact_ids = identity.resolve(project_id, contact_first_seen)
     account_ids = identity.resolve_accounts(project_id, account_first_seen)
     mrr_writes: list[tuple[Owner, datetime]] = []  # in run order
@@ -70,48 +75,51 @@ def apply_run(
         accounts_with_params=[account_ids[m.account_uid] for m, _ in run if m.kind == "account" and m.account_uid],
         mrr_writes=mrr_writes,
     )
+    # Events are most of a run: their loop below updates the run's state inline (local names,
+    # no call per event), which halved its cost. Contact and account updates go through methods.
+    activity = state.activity
+    days = activity.days
+    contact_last = activity.last["contact"]
+    members = state.members
+    events = state.events
+    utc = tz is UTC
     for (m, received), uids in zip(run, linked_uids):
-        assert m.occurred_at is not None
+        at = m.occurred_at
+        assert at is not None
         if m.kind == "account":
             assert m.account_uid is not None
             account_id = account_ids[m.account_uid]
-            state.merge_params("account", account_id, m.params, m.occurred_at)
-            state.activity.seen("account", account_id, m.occurred_at, activity=False)
+            state.merge_params("account", account_id, m.params, at)
+            activity.seen("account", account_id, at, activity=False)
             continue
         assert m.contact_uid is not None
         contact_id = contact_ids[m.contact_uid]
-        linked = [account_ids[uid] for uid in uids]
+        linked = [account_ids[uid] for uid in uids] if uids else _NONE
         for account_id in linked:
-            state.members.join(account_id, contact_id)
+            members.join(account_id, contact_id)
         if m.kind == "contact":
             params = {k: v for k, v in m.params.items() if k != "account_uid"}
             if params:
-                state.merge_params("contact", contact_id, params, m.occurred_at)
-            state.activity.seen("contact", contact_id, m.occurred_at, activity=False)
+                state.merge_params("contact", contact_id, params, at)
+            activity.seen("contact", contact_id, at, activity=False)
             continue
         event_account: int | None
         if m.account_given:  # an imported event: the account it had (ingest/importer.py)
             event_account = account_ids[m.account_uid] if m.account_uid is not None else None
         else:
-            event_account = linked[0] if linked else state.members.sole_account(contact_id)
-        state.events.append(
-            {
-                "project_id": project_id,
-                "contact_id": contact_id,
-                "account_id": event_account,
-                "name": m.event_name,
-                "kind": "pageview" if m.event_name == PAGEVIEW else "event",
-                "params": m.params,
-                "occurred_at": m.occurred_at,
-                "received_at": received,
-                "message_id": m.message_id,
-                "enrichment": m.enrichment,
-            }
-        )
-        state.activity.count_day(contact_id, local_day(m.occurred_at, tz))
-        state.activity.seen("contact", contact_id, m.occurred_at, activity=True)
+            event_account = linked[0] if linked else members.sole_account(contact_id)
+        events.append((contact_id, event_account, m, received))
+        days[(contact_id, at.date() if utc else local_day(at, tz))] += 1
+        latest = contact_last.get(contact_id)
+        if latest is None or at > latest:
+            contact_last[contact_id] = at
         if event_account is not None:
-            state.activity.seen("account", event_account, m.occurred_at, activity=True)
+            activity.seen("account", event_account, at, activity=True)
+    # Every message of a run but accounts' names a contact: its earliest is the run's earliest
+    # time of any of its uids (aliases may have made two uids one contact).
+    contact_first = activity.first["contact"]
+    for uid, at in contact_first_seen.items():
+        _earliest(contact_first, contact_ids[uid], at)
     state.save(conn, project_id, received_at, marks)
     return state
 
@@ -124,7 +132,7 @@ class Run:
         self.dirty: set[Owner] = set()
         self.members = members
         self.revenue = Revenue()
-        self.events: list[dict[str, Any]] = []
+        self.events: list[EventRow] = []
         self.activity = Activity()
 
     @classmethod
@@ -177,7 +185,7 @@ class Run:
             )
         self.members.save(db, project_id, received_at)
         self.revenue.save(conn, project_id, received_at)
-        insert_events(conn, self.events)
+        insert_events(conn, project_id, self.events)
         self.activity.save_days(db, project_id, self.members, marks)
         self.activity.save_seen(db)
 
@@ -233,18 +241,21 @@ def merge_params(current: dict[str, Any], sent: dict[str, Any]) -> dict[str, Any
     return merged
 
 
-def _linked_accounts(message: Message) -> list[str]:
+def _linked_accounts(message: Message) -> Sequence[str]:
     """Account uids a message names: the account itself, or `params.account_uid`."""
     if message.kind == "account":
         assert message.account_uid is not None
         return [message.account_uid]
     value = message.params.get("account_uid")
+    if value is None and not message.account_given:
+        return _NONE
     linked = [] if value is None else [str(uid) for uid in (value if isinstance(value, list) else [value])]
     if message.account_given and message.account_uid is not None and message.account_uid not in linked:
         linked.append(message.account_uid)  # an imported event's account (its contact was a member)
     return linked
 
 
-def _earliest(seen: dict[str, datetime], uid: str, at: datetime) -> None:
-    if uid not in seen or at < seen[uid]:
-        seen[uid] = at
+def _earliest(seen: dict[K, datetime], key: K, at: datetime) -> None:
+    earliest = seen.get(key)
+    if earliest is None or at < earliest:
+        seen[key] = at

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select
 
 from salesmachine_server.store.db.schema import playbooks, trigger_inbox
+from salesmachine_server.store.write.event_insert import EventRow
 
 _LISTENING = select(playbooks.c.trigger_type, playbooks.c.trigger_event).where(
     playbooks.c.project_id == bindparam("project_id"),
@@ -59,7 +60,7 @@ class TriggerInbox:
     def note(
         self,
         project_id: int,
-        events: Sequence[dict[str, Any]],
+        events: Sequence[EventRow],
         moves: Sequence[tuple[tuple[str, int], Any, Any, datetime]],
     ) -> None:
         """Keep, for the runner, the events and mrr moves of a run that a playbook listens to."""
@@ -72,14 +73,14 @@ class TriggerInbox:
             {
                 "project_id": project_id,
                 "kind": "event",
-                "contact_id": event["contact_id"],
-                "account_id": event["account_id"],
-                "name": event["name"],
-                "params": event["params"],
-                "occurred_at": event["occurred_at"],
+                "contact_id": contact_id,
+                "account_id": account_id,
+                "name": message.event_name,
+                "params": message.params,
+                "occurred_at": message.occurred_at,
             }
-            for event in events
-            if event["name"] in listening.events
+            for contact_id, account_id, message, _received in events
+            if message.event_name in listening.events
         ]
         if listening.mrr:
             rows.extend(

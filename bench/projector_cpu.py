@@ -1,0 +1,119 @@
+"""The projector's cost per item, without HTTP: a journal filled with the write-path bodies
+(bench/workload.py), then applied to a fresh store by `Projector.apply` in its own groups.
+Prints items/s of wall time and of the applying thread's CPU (steadier on a loaded machine),
+with where the time went when asked. For A/B runs while making the projector faster.
+
+    .venv/bin/python bench/projector_cpu.py sqlite|postgres [--items 200000] [--single]
+                                            [--group 20000] [--profile FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import orjson
+from sqlalchemy import create_engine, text
+
+from salesmachine_server.domain.messages import MessageKind, parse_item
+from salesmachine_server.enrich.events import NOTHING
+from salesmachine_server.ingest import journal_codec
+from salesmachine_server.ingest.journal import Journal, NewEntry
+from salesmachine_server.project.projector import Projector
+from salesmachine_server.settings import Settings
+from salesmachine_server.store.db.engine import open_engines
+from salesmachine_server.store.db.migrate import migrate
+from salesmachine_server.store.records.projects import create_project
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import workload  # noqa: E402
+
+CACHE = Path(__file__).resolve().parent / ".cache"
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+PG_DB = os.environ.get("BENCH_PROJECTOR_DATABASE", "salesmachine_bench_projector_cpu")
+
+
+def bodies(single: bool) -> list[list[dict[str, object]]]:
+    CACHE.mkdir(parents=True, exist_ok=True)
+    if single:
+        path = CACHE / "bodies-single.ndjson"
+        workload.write_singles(path, 20_000)
+        return [[orjson.loads(line)] for line in path.read_bytes().splitlines()]
+    path = CACHE / "bodies-batch.ndjson"
+    workload.write_batches(path, 1000)
+    return [orjson.loads(line) for line in path.read_bytes().splitlines()]
+
+
+def fill(journal: Journal, project_id: int, requests: list[list[dict[str, object]]], items: int, single: bool) -> int:
+    """Append requests (as the workers would, 64 to an append) until `items` items wait."""
+    appended, i, pending = 0, 0, []
+    while appended < items:
+        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        body = requests[i % len(requests)]
+        i += 1
+        messages = [parse_item(item, "event" if single else "batch", now) for item in body]
+        for message in messages:  # as the door's enrichment leaves an event with nothing to look up
+            if message.kind == MessageKind.EVENT:
+                message.enrichment = NOTHING
+        pending.append(NewEntry(project_id, now.timestamp(), len(messages),
+                                journal_codec.encode(now, "UTC", messages, [])))
+        appended += len(messages)
+        if len(pending) == 64:
+            journal.append(pending)
+            pending = []
+    if pending:
+        journal.append(pending)
+    return appended
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("engine", choices=["sqlite", "postgres"])
+    parser.add_argument("--items", type=int, default=200_000)
+    parser.add_argument("--group", type=int, default=Settings().projector_group_items)
+    parser.add_argument("--single", action="store_true", help="single-event requests, one entry each")
+    parser.add_argument("--profile", help="write a cProfile of the applying to this file")
+    args = parser.parse_args()
+    requests = bodies(args.single)
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.engine == "sqlite":
+            url = f"sqlite:///{tmp}/p.db"
+        else:
+            admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+            with admin.connect() as c:
+                c.execute(text(f"DROP DATABASE IF EXISTS {PG_DB}"))
+                c.execute(text(f"CREATE DATABASE {PG_DB}"))
+            url = f"postgresql://postgres@127.0.0.1:5432/{PG_DB}"
+        engines = open_engines(url)
+        migrate(engines)
+        project, _ = create_project(engines.writer, "bench", b"k" * 32)
+        journal = Journal(Path(tmp) / "p.journal.sqlite")
+        items = fill(journal, project.id, requests, args.items, args.single)
+        projector = Projector(Settings(database_url=url), engines, journal)
+        profiler = cProfile.Profile() if args.profile else None
+        position, groups = 0, 0
+        wall0, cpu0 = time.perf_counter(), time.thread_time()
+        while entries := journal.read(position, args.group):
+            if profiler is not None:
+                profiler.enable()
+            projector.apply(entries)
+            if profiler is not None:
+                profiler.disable()
+            position, groups = entries[-1].seq, groups + 1
+        wall, cpu = time.perf_counter() - wall0, time.thread_time() - cpu0
+        engines.dispose()
+    if profiler is not None:
+        profiler.dump_stats(args.profile)
+    print(f"{args.engine}{' single' if args.single else ''}: {items:,} items in {groups} groups, {wall:.1f} s: "
+          f"{items / wall:,.0f} items/s wall, {items / cpu:,.0f} items/s of CPU "
+          f"({1e6 * cpu / items:.1f} µs of CPU per item)", flush=True)
+
+
+if __name__ == "__main__":
+    main()
