@@ -96,11 +96,13 @@ class Settings:
     # for PostgreSQL: ingest/journal.py) and the bytes it may hold not yet applied before writes
     # are answered 503; items the projector applies per store transaction; how long a read waits
     # for the writes acknowledged before it (then answers with Salesmachine-Read-Stale); the
-    # projection lag over which /readyz answers 503.
+    # projection lag over which /readyz answers 503; the projector's niceness (0-19: when the
+    # request workers keep every core busy, how little of them the projector takes).
     workers: int = 0
     journal_path: str = ""
     journal_budget_bytes: int = 2 * 1024 * 1024 * 1024
     projector_group_items: int = 20_000
+    projector_niceness: int = 10
     read_wait_seconds: float = 5.0
     ready_lag_seconds: float = 30.0
 

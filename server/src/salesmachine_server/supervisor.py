@@ -49,7 +49,6 @@ PROJECTOR_NAME = b"sm-projector"
 GRACEFUL_SECONDS = 30
 PROJECTOR_DRAIN_SECONDS = 60.0
 RESTART_PAUSE_SECONDS = 0.5
-PROJECTOR_NICENESS = 3
 
 
 def worker_count(settings: Settings) -> int:
@@ -180,8 +179,10 @@ class Supervisor:
         self.sock.close()  # its copy of the listening socket would keep taking connections after a stop
         # When the cores are all busy, acknowledging comes first: the journal absorbs the burst
         # and the projector catches up on what the workers leave (when they leave nothing for
-        # long, the journal's budget answers 503). A little below the workers, not starved.
-        os.nice(PROJECTOR_NICENESS)
+        # long, the journal's budget answers 503). Only under contention: a projector alone on a
+        # core, or beside workers that wait on their clients, runs at full speed whatever its
+        # niceness (at 10, it gets about a tenth of a core the workers keep busy).
+        os.nice(min(max(self.settings.projector_niceness, 0), 19))
         return self._projector_main(self.settings)
 
     def _run_worker(self) -> int:
