@@ -101,7 +101,7 @@ class Settings:
     workers: int = 0
     journal_path: str = ""
     journal_budget_bytes: int = 2 * 1024 * 1024 * 1024
-    projector_group_items: int = 20_000
+    projector_group_items: int = 50_000
     projector_niceness: int = 10
     read_wait_seconds: float = 5.0
     ready_lag_seconds: float = 30.0
