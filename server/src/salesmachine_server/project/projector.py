@@ -26,6 +26,7 @@ import socket
 import sqlite3
 import time
 from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import orjson
@@ -47,6 +48,8 @@ from salesmachine_server.store.write.apply import MessageApplier
 
 log = logging.getLogger("salesmachine.projector")
 
+Decoded = tuple[Entry, journal_codec.Decoded]  # a journal entry, and what it holds
+
 IDLE_POLL_SECONDS = 0.25  # a wake-up datagram lost costs at most this
 CHECKPOINT_SECONDS = 0.25
 RETRY_SECONDS = (0.2, 0.5, 1.0, 2.0)  # after the store could not be reached, then 2 s on
@@ -62,52 +65,65 @@ class Projector:
         self._checkpointed_at = 0.0
 
     def run(self, listener: socket.socket) -> None:
-        """Apply the journal until asked to stop, then until it is empty (or the store is down)."""
+        """Apply the journal until asked to stop, then until it is empty (or the store is down).
+
+        The next group is read and decoded on a thread of its own while this one is applied:
+        that work (Python) overlaps the store's (SQLite's C code, a PostgreSQL round trip),
+        during which the applying thread holds no GIL."""
         position = store_transaction(self.engines, self._load_position, "reading the journal position")
         self._tell_journal(position)
         failures = 0
-        while True:
-            entries = self.journal.read(position, self.settings.projector_group_items)
-            if not entries:
-                if self.stopping:
-                    return
-                _wait(listener, IDLE_POLL_SECONDS)
-                continue
-            began = time.monotonic()
-            try:
-                self.apply(entries)
-            except StoreUnavailable as exc:
-                if self.stopping:
-                    log.warning("stopping with %d journal entries not applied: %s", len(entries), exc)
-                    return
-                delay = RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)]
-                if failures == 0:
-                    log.error("store unavailable, the journal keeps the writes: %s", exc)
-                failures += 1
-                self._checkpoint()  # the journal keeps growing while the store is away
-                time.sleep(delay)
-                continue
-            if failures:
-                log.info("store reachable again after %d attempts", failures)
-                failures = 0
-            position = entries[-1].seq
-            self._tell_journal(position, self._rate(began, sum(e.items for e in entries)))
-            _drain(listener)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="projector-read") as reader:
+            ahead = reader.submit(self.read_group, position)
+            while True:
+                group = ahead.result()
+                if not group:
+                    if self.stopping:
+                        return
+                    _wait(listener, IDLE_POLL_SECONDS)
+                    ahead = reader.submit(self.read_group, position)
+                    continue
+                ahead = reader.submit(self.read_group, group[-1][0].seq)
+                began = time.monotonic()
+                try:
+                    self.apply(group)
+                except StoreUnavailable as exc:
+                    if self.stopping:
+                        log.warning("stopping with %d journal entries not applied: %s", len(group), exc)
+                        return
+                    delay = RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)]
+                    if failures == 0:
+                        log.error("store unavailable, the journal keeps the writes: %s", exc)
+                    failures += 1
+                    self._checkpoint()  # the journal keeps growing while the store is away
+                    time.sleep(delay)
+                    ahead = _done(group)  # the same group again; what was read ahead is read again after it
+                    continue
+                if failures:
+                    log.info("store reachable again after %d attempts", failures)
+                    failures = 0
+                position = group[-1][0].seq
+                self._tell_journal(position, self._rate(began, sum(entry.items for entry, _ in group)))
+                _drain(listener)
 
-    def apply(self, entries: list[Entry]) -> None:
+    def read_group(self, after: int) -> list[Decoded]:
+        """The next group: the entries after `after`, each with what it holds decoded."""
+        entries = self.journal.read(after, self.settings.projector_group_items)
+        return [(entry, journal_codec.decode(entry.body)) for entry in entries]
+
+    def apply(self, decoded: list[Decoded]) -> None:
         """Apply entries and move the position, in one store transaction; entry by entry, and
         message by message, when the store refuses something of the group."""
-        decoded = [(entry, journal_codec.decode(entry.body)) for entry in entries]
         try:
-            store_transaction(self.engines, lambda: self._apply_group(decoded), f"{len(entries)} journal entries")
+            store_transaction(self.engines, lambda: self._apply_group(decoded), f"{len(decoded)} journal entries")
         except StoreUnavailable:
             raise
         except Exception as exc:
-            log.warning("the store refused a group of %d entries (%s); applying them one by one", len(entries), exc)
+            log.warning("the store refused a group of %d entries (%s); applying them one by one", len(decoded), exc)
             for one in decoded:
                 store_transaction(self.engines, lambda one=one: self._apply_carefully(*one), f"entry {one[0].seq}")  # type: ignore[misc]
 
-    def _apply_group(self, decoded: list[tuple[Entry, journal_codec.Decoded]]) -> None:
+    def _apply_group(self, decoded: list[Decoded]) -> None:
         with self.engines.writer.begin() as conn:
             tx = MessageApplier(conn, decoded[-1][1].received_at)
             for project_id in sorted({entry.project_id for entry, _ in decoded}):
@@ -185,6 +201,12 @@ class Projector:
             self._applied.popleft()
         span = max(now - self._applied[0][0], 0.001)
         return sum(n for _, n in self._applied) / span
+
+
+def _done(group: list[Decoded]) -> Future[list[Decoded]]:
+    done: Future[list[Decoded]] = Future()
+    done.set_result(group)
+    return done
 
 
 def _save_position(conn: Connection, journal_id: str, position: int) -> None:

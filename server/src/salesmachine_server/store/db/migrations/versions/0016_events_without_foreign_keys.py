@@ -33,7 +33,7 @@ def upgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name == "postgresql":
         for key in sa.inspect(bind).get_foreign_keys("events"):
-            op.drop_constraint(key["name"], "events", type_="foreignkey")
+            op.drop_constraint(str(key["name"]), "events", type_="foreignkey")
         return
     with op.batch_alter_table("events", recreate="always", naming_convention=_NAMING) as batch:
         for column, table in _KEYS:
