@@ -58,7 +58,9 @@ async def credentials_for(request: Request, api_token: str | None = None) -> Cre
     credentials = await authenticate(
         app_state(request).projects,
         request.headers.get("authorization"),
-        api_token if api_token is not None else request.query_params.get("api_token"),
+        api_token
+        if api_token is not None or not request.scope["query_string"]
+        else request.query_params.get("api_token"),
     )
     await app_state(request).rate_limiter.check(credentials.project.id)
     return credentials

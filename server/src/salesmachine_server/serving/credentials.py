@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,6 +40,12 @@ def basic_pair(header: str | None) -> tuple[str, str] | None:
     """The (username, password) of a Basic Authorization header, or None if there is none."""
     if not header:
         return None
+    return _basic_pair(header)
+
+
+# A write request reads its header twice, and a client sends the same one every time.
+@functools.lru_cache(maxsize=1024)
+def _basic_pair(header: str) -> tuple[str, str] | None:
     scheme, _, encoded = header.strip().partition(" ")
     if scheme.lower() != "basic":
         return None
