@@ -33,6 +33,7 @@ from salesmachine_server.store.db.migrate import migrate
 from salesmachine_server.store.records.projects import create_project
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import harness  # noqa: E402
 import workload  # noqa: E402
 
 CACHE = Path(__file__).resolve().parent / ".cache"
@@ -105,9 +106,10 @@ def main() -> None:
         projector.stopping = True
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         listener.setblocking(False)
-        wall0, cpu0 = time.perf_counter(), time.process_time()
+        wall0, cpu0, postgres0 = time.perf_counter(), time.process_time(), harness.system_cpu()["postgres"]
         projector.run(listener)
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+        postgres = harness.system_cpu()["postgres"] - postgres0
         if profiler is not None:
             profiler.disable()
         engines.dispose()
@@ -115,7 +117,9 @@ def main() -> None:
         profiler.dump_stats(args.profile)
     print(f"{args.engine}{' single' if args.single else ''}: {items:,} items in groups of up to {args.group:,}, {wall:.1f} s: "
           f"{items / wall:,.0f} items/s wall, {items / cpu:,.0f} items/s of CPU (all threads) "
-          f"({1e6 * cpu / items:.1f} µs of CPU per item)", flush=True)
+          f"({1e6 * cpu / items:.1f} µs of CPU per item"
+          + (f"; PostgreSQL's own: {1e6 * postgres / items:.1f} µs" if args.engine == "postgres" else "") + ")",
+          flush=True)
 
 
 if __name__ == "__main__":

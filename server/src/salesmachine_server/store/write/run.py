@@ -247,8 +247,11 @@ def _linked_accounts(message: Message) -> Sequence[str]:
         assert message.account_uid is not None
         return [message.account_uid]
     value = message.params.get("account_uid")
-    if value is None and not message.account_given:
-        return _NONE
+    if not message.account_given:  # all but imported events
+        if value is None:
+            return _NONE
+        if type(value) is str:
+            return (value,)
     linked = [] if value is None else [str(uid) for uid in (value if isinstance(value, list) else [value])]
     if message.account_given and message.account_uid is not None and message.account_uid not in linked:
         linked.append(message.account_uid)  # an imported event's account (its contact was a member)
