@@ -12,7 +12,7 @@ Scenarios:
   >= 100,000 items/s and >= 0.5 x raw.
 - single: wrk, 64 connections, single events: the bare endpoint (bare_app.py) and the server,
   one after the other; target >= 0.5 x bare, p99 < 20 ms.
-- sustained: a steady offered load (wrk with a fixed pause per connection, lua/paced.lua) for
+- sustained: a steady offered load (wrk at a fixed rate whatever the latency, lua/paced.lua) for
   --sustained-seconds, sampling every second the projection lag and journal depth (/metrics)
   and the resident memory of every process of the server; targets: offered >= 50,000 items/s
   on SQLite, 30,000 on PostgreSQL, lag p99 < 2 s, memory flat (last minute within 10% of the
@@ -237,8 +237,7 @@ class Run:
     def sustained(self, engine: str) -> None:
         target = SUSTAINED_TARGET[engine]
         connections = 16
-        per_connection = target / workload.BATCH_ITEMS / connections  # requests/s
-        pause_ms = max(1, int(1000 / per_connection) - 3)  # minus about one request's latency
+        rate = target / workload.BATCH_ITEMS  # requests/s, wrk's one thread (lua/paced.lua)
         url = database(engine, "wp-sustained")
         project = harness.create_project(url)
         seconds = self.args.sustained_seconds
@@ -266,7 +265,7 @@ class Run:
             sampler.start()
             result = wrk(f"{server.url}/v1/batch", "paced.lua",
                          [str(self.batches_file), basic(project["token"]), f'"accepted":{workload.BATCH_ITEMS}',
-                          str(pause_ms)], connections, seconds, timeout=30)
+                          f"{rate:g}"], connections, seconds, timeout=30)
             stop.set()
             sampler.join()
             caught_up = wait_applied(server.url, 120)
