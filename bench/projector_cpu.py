@@ -20,7 +20,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import orjson
-from sqlalchemy import create_engine, text
 
 from salesmachine_server.domain.messages import MessageKind, parse_item
 from salesmachine_server.enrich.events import NOTHING
@@ -37,7 +36,6 @@ import harness  # noqa: E402
 import workload  # noqa: E402
 
 CACHE = Path(__file__).resolve().parent / ".cache"
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 PG_DB = os.environ.get("BENCH_PROJECTOR_DATABASE", "salesmachine_bench_projector_cpu")
 
 
@@ -84,14 +82,7 @@ def main() -> None:
     args = parser.parse_args()
     requests = bodies(args.single)
     with tempfile.TemporaryDirectory() as tmp:
-        if args.engine == "sqlite":
-            url = f"sqlite:///{tmp}/p.db"
-        else:
-            admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-            with admin.connect() as c:
-                c.execute(text(f"DROP DATABASE IF EXISTS {PG_DB}"))
-                c.execute(text(f"CREATE DATABASE {PG_DB}"))
-            url = f"postgresql://postgres@127.0.0.1:5432/{PG_DB}"
+        url = f"sqlite:///{tmp}/p.db" if args.engine == "sqlite" else harness.fresh_postgres(PG_DB)
         engines = open_engines(url)
         migrate(engines)
         project, _ = create_project(engines.writer, "bench", b"k" * 32)
@@ -113,6 +104,8 @@ def main() -> None:
         if profiler is not None:
             profiler.disable()
         engines.dispose()
+        if args.engine == "postgres":
+            harness.drop_postgres(PG_DB)
     if profiler is not None:
         profiler.dump_stats(args.profile)
     print(f"{args.engine}{' single' if args.single else ''}: {items:,} items in groups of up to {args.group:,}, {wall:.1f} s: "
