@@ -29,7 +29,7 @@ from salesmachine_server.ingest.journal_append import acknowledge
 from salesmachine_server.ingest.pipeline import Steps, accept, item_json
 from salesmachine_server.ingest.suppression import NOTHING_SUPPRESSED, Suppression, suppression_for
 from salesmachine_server.ingest.verification import Identity
-from salesmachine_server.ingest.wire import Envelope, may_carry_credentials, open_envelope, sent_text
+from salesmachine_server.ingest.wire import DECODED_BODY, Envelope, may_carry_credentials, open_envelope, sent_text
 from salesmachine_server.serving.credentials import Credentials, authenticate, basic_pair
 from salesmachine_server.serving.health_checks import database_problem
 from salesmachine_server.serving.state import app_state
@@ -106,7 +106,7 @@ def write_endpoint(kind: str) -> Callable[[Request], Awaitable[Response]]:
         write = WriteRequest(request, credentials, settings, envelope.size)
         write.suppress(await suppression_for(request, credentials.project))
         try:
-            payload = await off_the_loop_if_large(envelope.size, envelope.payload)
+            payload = await _payload(request, envelope)
             items = batch_items(payload, settings.max_batch_items) if kind == "batch" else []
         except ApiError as error:
             await write.keep_refusal(error, envelope.sent)
@@ -117,6 +117,14 @@ def write_endpoint(kind: str) -> Callable[[Request], Awaitable[Response]]:
 
     endpoint.__name__ = f"write_{kind}"
     return endpoint
+
+
+async def _payload(request: Request, envelope: Envelope) -> Any:
+    """The JSON value the request sent: decoded here, or already by a shared path's endpoint."""
+    decoded = request.scope.get(DECODED_BODY)
+    if decoded is not None and envelope.data is None and decoded[0] == envelope.body:
+        return decoded[1]
+    return await off_the_loop_if_large(envelope.size, envelope.payload)
 
 
 async def _open(

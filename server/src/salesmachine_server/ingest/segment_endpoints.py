@@ -48,7 +48,7 @@ from salesmachine_server.ingest.pipeline import (
     verify_identity,
 )
 from salesmachine_server.ingest.suppression import NOTHING_SUPPRESSED, Suppression, suppression_for
-from salesmachine_server.ingest.wire import Envelope, may_carry_credentials, media_type, sent_text
+from salesmachine_server.ingest.wire import DECODED_BODY, Envelope, may_carry_credentials, media_type, sent_text
 from salesmachine_server.serving.credentials import Credentials, authenticate, basic_pair
 from salesmachine_server.serving.state import app_state
 from salesmachine_server.settings import Settings
@@ -103,6 +103,8 @@ def shared_endpoint(kind: str, ours: Endpoint) -> Endpoint:
         except ApiError:
             payload = None  # not Segment's: ours answers it as it always has
         if payload is None or not _speaks_segment(kind, payload):
+            if payload is not None:  # ours takes it as decoded here (a 100-item batch: a tenth of its CPU)
+                request.scope[DECODED_BODY] = (body, payload)
             return await ours(_replayed(request, body))
         return await _write(request, await _sender(request, credentials, payload), payload, kind, len(body))
 

@@ -36,6 +36,11 @@ MAX_FORM_FIELDS = 64
 BOM = b"\xef\xbb\xbf"
 
 
+# In a request's scope: (body, its JSON value) when a shared path's endpoint decoded the body
+# before handing the request to ours (ingest/segment_endpoints.py), so it is not decoded twice.
+DECODED_BODY = "salesmachine.decoded_body"
+
+
 @dataclass(frozen=True, slots=True)
 class Envelope:
     """What a write request carries, opened but not yet decoded."""
