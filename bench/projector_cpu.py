@@ -98,8 +98,9 @@ def main() -> None:
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         listener.setblocking(False)
         wall0, cpu0, postgres0 = time.perf_counter(), time.process_time(), harness.system_cpu()["postgres"]
+        applying0 = time.thread_time()
         projector.run(listener)
-        wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+        wall, cpu, applying = time.perf_counter() - wall0, time.process_time() - cpu0, time.thread_time() - applying0
         postgres = harness.system_cpu()["postgres"] - postgres0
         if profiler is not None:
             profiler.disable()
@@ -110,7 +111,7 @@ def main() -> None:
         profiler.dump_stats(args.profile)
     print(f"{args.engine}{' single' if args.single else ''}: {items:,} items in groups of up to {args.group:,}, {wall:.1f} s: "
           f"{items / wall:,.0f} items/s wall, {items / cpu:,.0f} items/s of CPU (all threads) "
-          f"({1e6 * cpu / items:.1f} µs of CPU per item"
+          f"({1e6 * cpu / items:.1f} µs of CPU per item, {1e6 * applying / items:.1f} of them the applying thread's"
           + (f"; PostgreSQL's own: {1e6 * postgres / items:.1f} µs" if args.engine == "postgres" else "") + ")",
           flush=True)
 
