@@ -6,6 +6,7 @@ its own on it, so tests cannot see each other's data.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from collections.abc import Iterator
@@ -33,26 +34,90 @@ LAUNCH_ARGS = [
 os.environ["SALESMACHINE_KEY_FILE"] = os.path.join(tempfile.mkdtemp(prefix="sm-key-"), "server.key")
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('sqlite')}/salesmachine.db"
-        return
-    with postgres_database() as url:
-        yield url
+# The longest files (tens of seconds to minutes each) come first. `make test-server` runs the
+# suite on several pytest-xdist workers with --dist loadfile: a file stays on one worker, and a
+# worker takes the next file in collection order when it is done, so a long file collected last
+# would run on its own at the end while the other workers wait. Only the order changes.
+LONG_FILES = (
+    "test_schemathesis.py",
+    "test_playbooks.py",
+    "test_deliveries.py",
+    "test_dashboard.py",
+    "test_export_import.py",
+    "reliability/test_deliveries_recovery.py",
+    "test_retention.py",
+    "test_mrr_bounds.py",
+    "test_enrichment.py",
+    "test_erasure.py",
+    "test_signin_throttle.py",
+    "test_dashboard_revenue.py",
+    "test_dashboard_input.py",
+    "test_browser_library.py",
+    "reliability/test_steady_load.py",
+)
+TESTS = Path(__file__).parent
+
+
+@pytest.hookimpl(trylast=True)  # after pytest grouped the tests by their fixtures' parameters
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: n for n, name in enumerate(LONG_FILES)}
+    # A stable sort: within a file, and among the other files, the order stays as it was.
+    items.sort(key=lambda item: rank.get(Path(item.path).relative_to(TESTS).as_posix(), len(LONG_FILES)))
+
+
+class SessionStores:
+    """The run's database and server of each engine, made on first use and kept until the
+    session ends. `database_url` and `server` are parametrized by engine; pytest finishes a
+    session fixture's value when a test asks for another parameter, and under pytest-xdist
+    (make test-server) each worker runs a file's SQLite tests and then its PostgreSQL ones, so
+    the servers live here: switching engines costs a lookup, not a server's start."""
+
+    def __init__(self, tmp_path_factory: pytest.TempPathFactory) -> None:
+        self._tmp = tmp_path_factory
+        self._urls: dict[str, str] = {}
+        self._servers: dict[str, ServerProcess] = {}
+        self._stack = contextlib.ExitStack()
+
+    def database_url(self, engine: str) -> str:
+        if engine not in self._urls:
+            if engine == "sqlite":
+                self._urls[engine] = f"sqlite:///{self._tmp.mktemp('sqlite')}/salesmachine.db"
+            else:
+                self._urls[engine] = self._stack.enter_context(postgres_database())
+        return self._urls[engine]
+
+    def server(self, database_url: str) -> ServerProcess:
+        if database_url not in self._servers:
+            # The health history is brought up to date every second (project/health_history.py),
+            # so that tests read it soon after they write; in production both default to a minute.
+            process = ServerProcess(
+                database_url,
+                Path(self._tmp.mktemp("server")) / "server.log",
+                env={"SALESMACHINE_PERIODIC_CHECK_SECONDS": "1", "SALESMACHINE_HEALTH_REFRESH_SECONDS": "1"},
+            )
+            self._stack.callback(process.stop)  # stopped before its database is dropped
+            self._servers[database_url] = process.start()
+        return self._servers[database_url]
+
+    def close(self) -> None:
+        self._stack.close()
 
 
 @pytest.fixture(scope="session")
-def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    # The health history is brought up to date every second (project/health_history.py), so that
-    # tests read it soon after they write; in production both default to a minute.
-    process = ServerProcess(
-        database_url,
-        Path(tmp_path_factory.mktemp("server")) / "server.log",
-        env={"SALESMACHINE_PERIODIC_CHECK_SECONDS": "1", "SALESMACHINE_HEALTH_REFRESH_SECONDS": "1"},
-    ).start()
-    yield process
-    process.stop()
+def session_stores(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SessionStores]:
+    made = SessionStores(tmp_path_factory)
+    yield made
+    made.close()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, session_stores: SessionStores) -> str:
+    return session_stores.database_url(request.param)
+
+
+@pytest.fixture(scope="session")
+def server(database_url: str, session_stores: SessionStores) -> ServerProcess:
+    return session_stores.server(database_url)
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import re
 import secrets
+import unittest.mock
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,19 +18,43 @@ from tests.support import Project
 PASSWORD = "correct horse battery staple"
 
 
+class _HashOnce:
+    """The server's password hasher (argon2id, its parameters), hashing each password once per
+    test process: argon2 is slow on purpose (about 0.2 s of CPU a hash), and hundreds of test
+    users share a few passwords. Each user still gets a real argon2id hash of its password, which
+    the server checks at sign-in as it checks any other."""
+
+    def __init__(self, hasher: Any) -> None:
+        self._hasher = hasher
+        self._hashes: dict[str, str] = {}
+
+    def hash(self, password: str) -> str:
+        if password not in self._hashes:
+            self._hashes[password] = self._hasher.hash(password)
+        return self._hashes[password]
+
+
 def make_user(database_url: str, *project_ids: int, password: str = PASSWORD) -> str:
     """A dashboard user, member of the given projects, created as `salesmachine users create`
     does; returns the e-mail address."""
     from salesmachine_server.store.db.engine import open_engines
+    from salesmachine_server.store.records import users
     from salesmachine_server.store.records.users import create_user
 
+    global _hash_once
+    if _hash_once is None:
+        _hash_once = _HashOnce(users._hasher)
     email = f"csm-{secrets.token_hex(4)}@example.com"
     engines = open_engines(database_url)
     try:
-        create_user(engines.writer, email, password, project_ids)
+        with unittest.mock.patch.object(users, "_hasher", _hash_once):
+            create_user(engines.writer, email, password, project_ids)
     finally:
         engines.dispose()
     return email
+
+
+_hash_once: _HashOnce | None = None
 
 
 def csrf_of(html: str) -> str:

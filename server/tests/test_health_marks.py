@@ -7,16 +7,20 @@ merges, and changes of the thresholds, the window and the time zone."""
 from __future__ import annotations
 
 import re
+import time
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import httpx
 
+from salesmachine_server.serving.credentials import ProjectDirectory
 from tests.dashboard_support import csrf_of, make_user, signed_in
 from tests.support import Project, ServerProcess, health_settled, wait_for
 from tests.test_read_api import events_on, reader, send
 
 LEVELS = ("good", "average", "bad")
+# When save_settings last saved each project's settings (time.monotonic()).
+_SETTINGS_SAVED_AT: dict[int, float] = {}
 
 
 def listed(http: httpx.Client, kind: str, query: str = "") -> list[str]:
@@ -41,10 +45,14 @@ def counted_health(http: httpx.Client, kind: str) -> dict[str, str | None]:
 def assert_lists_agree_with_profiles(project: Project, email: str) -> dict[str, dict[str, str]]:
     """Lists on health=X and health!=X, their dashboard counts and the home page's bands hold
     exactly the rows whose counted health (their profile's) is (not) X. The API and the
-    dashboard are each checked against their own profiles: the API keeps a project's settings
-    for 30 s (serving/credentials.py), the dashboard reads them on each page."""
+    dashboard are each checked against their own profiles: each of the server's workers keeps a
+    project's settings for a second (ProjectDirectory.TTL_SECONDS, serving/credentials.py), the
+    dashboard reads them on each page."""
     found = {}
     wait_for(lambda: health_settled(project))  # lists, counts and home read the health history
+    # A worker that read the project just before save_settings profiles it with the old
+    # settings for up to a second, while the lists read the history the new ones built.
+    time.sleep(max(0.0, _SETTINGS_SAVED_AT.get(project.id, 0.0) + ProjectDirectory.TTL_SECONDS - time.monotonic()))
     with reader(project) as http, signed_in(project.http.base_url, email) as dash:
         for kind in ("contacts", "accounts"):
             health = counted_health(http, kind)
@@ -101,6 +109,7 @@ def save_settings(project: Project, email: str, **health: object) -> None:
         }
         answer = dash.post(f"/p/{project.id}/settings", data=form)
         assert answer.status_code == 303, answer.text
+    _SETTINGS_SAVED_AT[project.id] = time.monotonic()
 
 
 def customers(project: Project) -> None:

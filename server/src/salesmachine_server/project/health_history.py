@@ -222,6 +222,8 @@ def _projects_with_work(
         for row in rows:
             try:
                 found = _work_of(conn, row, marked, today)
+            except DBAPIError:
+                raise  # the database, not the project's settings: the task is tried again at the next check
             except Exception:  # a project whose stored settings no longer read: the others go on
                 log.exception("health: cannot read the settings of project %d; skipped", row.id)
                 continue
