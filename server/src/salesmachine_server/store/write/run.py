@@ -75,8 +75,8 @@ def apply_run(
         accounts_with_params=[account_ids[m.account_uid] for m, _ in run if m.kind == "account" and m.account_uid],
         mrr_writes=mrr_writes,
     )
-    # Events are most of a run: their loop below updates the run's state inline (local names,
-    # no call per event), which halved its cost. Contact and account updates go through methods.
+    # Events are most of a run: the loop below updates the run's state for them inline (local
+    # names, no call or object per event); contact and account updates go through methods.
     activity = state.activity
     days = activity.days
     contact_last = activity.last["contact"]
