@@ -181,7 +181,9 @@ class Supervisor:
         # and the projector catches up on what the workers leave (when they leave nothing for
         # long, the journal's budget answers 503). Only under contention: a projector alone on a
         # core, or beside workers that wait on their clients, runs at full speed whatever its
-        # niceness (at 10, it gets about a tenth of a core the workers keep busy).
+        # niceness. The default (3) is a little below the workers, not starved: the niceness
+        # counts against every process of the machine, and at 10 the suite's own processes (4
+        # test workers on 2 cores) kept a projector from applying one write within 0.5 s.
         os.nice(min(max(self.settings.projector_niceness, 0), 19))
         return self._projector_main(self.settings)
 
