@@ -174,17 +174,27 @@ class Run:
 
     # batches ------------------------------------------------------------------------------
 
-    def batch(self, engine: str) -> None:
-        url = database(engine, "wp-batch")
+    def burst(self, engine: str, name: str, path: str, bodies: Path, expect: str, connections: int,
+              seconds: int) -> tuple[str, Any, dict[str, float], float | None]:
+        """wrk against a fresh server for `seconds`, then the wait for its projector to apply
+        what wrk left: (the commands, wrk's result, the server's CPU and memory, that wait)."""
+        url = database(engine, name)
         project = harness.create_project(url)
-        with harness.salesmachine_server(f"wp-batch-{engine}", url) as server:
+        with harness.salesmachine_server(f"{name}-{engine}", url) as server:
             sampler = RssSampler(server.process.pid)
             sampler.start()
-            result = wrk(f"{server.url}/v1/batch", "write.lua",
-                         [str(self.batches_file), basic(project["token"]), f'"accepted":{workload.BATCH_ITEMS}'],
-                         16, self.args.batch_seconds)
+            result = wrk(f"{server.url}{path}", "write.lua", [str(bodies), basic(project["token"]), expect],
+                         connections, seconds)
             usage = sampler.stop()
             caught_up = wait_applied(server.url, 300)
+        if engine == "postgres":
+            harness.drop_postgres(f"salesmachine_bench_{name}")
+        return f"{server.command}; {result.command}", result, usage, caught_up
+
+    def batch(self, engine: str) -> None:
+        command, result, usage, caught_up = self.burst(
+            engine, "wp-batch", "/v1/batch", self.batches_file, f'"accepted":{workload.BATCH_ITEMS}', 16,
+            self.args.batch_seconds)
         items = result.ok_per_second * workload.BATCH_ITEMS
         raw = self.limits.get("raw")
         met = result.failures == 0 and items >= BATCH_TARGET and raw is not None and items >= RAW_SHARE * raw
@@ -195,9 +205,7 @@ class Run:
                         f"the backlog {after(caught_up, 300)} after wrk stopped; RSS peak {usage['rss_peak_mb']:.0f} MB)",
                  limit=f"raw insert {n(raw)} rows/s", ratio=ratio(items, raw),
                  target=f"≥ {BATCH_TARGET:,} items/s and ≥ {RAW_SHARE} × raw", met=met, reason=reason,
-                 command=f"{server.command}; {result.command}")
-        if engine == "postgres":
-            harness.drop_postgres("salesmachine_bench_wp-batch")
+                 command=command)
 
     # single events ------------------------------------------------------------------------
 
@@ -211,15 +219,8 @@ class Run:
                  command=f"{server.command}; {result.command}")
 
     def single(self, engine: str) -> None:
-        url = database(engine, "wp-single")
-        project = harness.create_project(url)
-        with harness.salesmachine_server(f"wp-single-{engine}", url) as server:
-            sampler = RssSampler(server.process.pid)
-            sampler.start()
-            result = wrk(f"{server.url}/v1/track/event", "write.lua", [str(self.singles_file), basic(project["token"])],
-                         64, self.args.single_seconds)
-            usage = sampler.stop()
-            caught_up = wait_applied(server.url, 300)
+        command, result, usage, caught_up = self.burst(
+            engine, "wp-single", "/v1/track/event", self.singles_file, "", 64, self.args.single_seconds)
         rps, p99 = result.ok_per_second, result.latency_ms("p99")
         bare = self.limits.get("bare single")
         met = result.failures == 0 and bare is not None and rps >= SINGLE_BARE_SHARE * bare and p99 < SINGLE_P99_MS
@@ -230,9 +231,7 @@ class Run:
                         f"after wrk stopped",
                  limit=f"bare endpoint {n(bare)} req/s", ratio=ratio(rps, bare),
                  target=f"≥ {SINGLE_BARE_SHARE} × bare, p99 < {SINGLE_P99_MS} ms", met=met, reason=reason,
-                 command=f"{server.command}; {result.command}")
-        if engine == "postgres":
-            harness.drop_postgres("salesmachine_bench_wp-single")
+                 command=command)
 
     # sustained ----------------------------------------------------------------------------
 
