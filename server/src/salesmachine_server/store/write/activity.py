@@ -59,7 +59,7 @@ class Activity:
     """The events a run counts per contact and local day, and the times it saw each row:
     per kind ("contact", "account"), the earliest time of each row and its latest activity.
     Plain dicts keyed by row id, which apply_run (run.py) also updates inline for events, the
-    bulk of what arrives: a call and an object per event cost more than the store's insert."""
+    bulk of what arrives, so that an event costs no call and no object here."""
 
     def __init__(self) -> None:
         self.days: dict[tuple[int, date], int] = defaultdict(int)
