@@ -429,6 +429,7 @@ def test_a_csm_walks_every_page(server: ServerProcess, project: Project, browser
         ]
         page.select_option("select[name=sort]", "-mrr")
         page.click("form.filters button[type=submit]")
+        page.wait_for_url(lambda url: "sort=-mrr" in url)  # the next page, not the one it left
         assert page.eval_on_selector_all("#list tbody tr", "rows => rows.map(r => r.dataset.uid)") == [
             "globex",
             "acme",
@@ -437,6 +438,7 @@ def test_a_csm_walks_every_page(server: ServerProcess, project: Project, browser
         page.select_option("select[name=health]", "bad")
         page.fill("textarea[name=where]", "plan=basic")
         page.click("form.filters button[type=submit]")
+        page.wait_for_url(lambda url: "health=bad" in url)
         assert page.text_content("#total") == "1 account"
         assert page.inner_text("#list tbody td.who a") == "Globex"
         page.fill("input[name=name]", "At risk")
@@ -474,6 +476,7 @@ def test_a_csm_walks_every_page(server: ServerProcess, project: Project, browser
         assert page.inner_text("#member-of li") == "Acme Corp"
         assert page.locator("#timeline li").count() == 7
         page.click(".timeline-filter >> text=Pageviews")
+        page.wait_for_url(lambda url: "kind=pageview" in url)
         assert page.locator("#timeline li").count() == 1
         assert "app.example.com/reports" in page.inner_text("#timeline li")
         camera.shoot(page, "contact")
@@ -482,6 +485,7 @@ def test_a_csm_walks_every_page(server: ServerProcess, project: Project, browser
         page.goto(f"{base}/contacts")
         page.fill("input[name=q]", "GLOBEX.com")
         page.click("form.filters button[type=submit]")
+        page.wait_for_url(lambda url: "q=GLOBEX.com" in url)
         assert page.eval_on_selector_all("#list tbody tr", "rows => rows.map(r => r.dataset.uid)") == ["carol"]
         page.goto(f"{base}/contacts")
         camera.shoot(page, "contacts")

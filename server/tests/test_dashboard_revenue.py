@@ -353,6 +353,7 @@ def test_a_csm_clicks_from_a_month_to_the_account_that_churned(
         page.click("#periods td[data-kind=churn][data-count='1'] a")
         assert page.inner_text("#moved tbody tr td[data-field=who]") == "Initech"
         page.click(".kind-tabs >> text=All")
+        page.wait_for_url(lambda url: "kind=" not in url)
         who = page.eval_on_selector_all("#moved tbody tr", "rows => rows.map(r => r.dataset.kind)")
         assert "churn" in who
         churn_row = page.locator("#moved tbody tr[data-kind=churn]")

@@ -100,6 +100,7 @@ def test_a_csm_takes_an_account_adds_a_task_and_a_note_and_works_the_inbox(
 
         # My accounts: the one taken.
         page.click("#nav-my-accounts")
+        page.wait_for_url(f"{base}/accounts?owner=me")
         assert page.eval_on_selector_all("#list tbody tr", "rows => rows.map(r => r.dataset.uid)") == ["acme"]
         assert problems == []
     finally:
