@@ -55,14 +55,39 @@ def _answer(status: int, reason: bytes, message: str) -> bytes:
 
 
 class _CloseAfterBody:
-    """The transport as one request's cycle sees it: closing waits for the rest of the body."""
+    """The transport as one request's cycle sees it: closing waits for the rest of the body,
+    and a response's head goes out with its body.
+
+    uvicorn writes a response's head and its body in two writes, each a send(2) on the socket:
+    the head is held here until the body's write, in the same step of the loop for every
+    response with its body at hand (a write's answer), and sent with it in one. A body that
+    comes later (a file, a stream) finds the head sent already at the end of that step."""
 
     def __init__(self, transport: asyncio.Transport, protocol: Any) -> None:
         self._transport = transport
         self._protocol = protocol
         self._closing = False
+        self._head: bytes | None = None
+        self._wrote = False
+
+    def write(self, data: bytes) -> None:
+        if not self._wrote:
+            self._wrote = True
+            self._head = data
+            self._protocol.loop.call_soon(self._send_head)
+            return
+        if self._head is not None:
+            data, self._head = self._head + data, None
+        self._transport.write(data)
+
+    def _send_head(self) -> None:
+        if self._head is not None:
+            head, self._head = self._head, None
+            if not self._transport.is_closing():
+                self._transport.write(head)
 
     def close(self) -> None:
+        self._send_head()
         self._closing = True
         self._protocol.close_after_body()
 
