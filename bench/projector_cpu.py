@@ -23,8 +23,9 @@ import orjson
 
 from salesmachine_server.domain.messages import MessageKind, parse_item
 from salesmachine_server.enrich.events import NOTHING
-from salesmachine_server.ingest import journal_codec
-from salesmachine_server.ingest.journal import Journal, NewEntry
+from salesmachine_server.ingest.group_commit import Submission
+from salesmachine_server.ingest.journal import Journal
+from salesmachine_server.ingest.journal_append import entries_of
 from salesmachine_server.project.projector import Projector
 from salesmachine_server.settings import Settings
 from salesmachine_server.store.db.engine import open_engines
@@ -51,7 +52,8 @@ def bodies(single: bool) -> list[list[dict[str, object]]]:
 
 
 def fill(journal: Journal, project_id: int, requests: list[list[dict[str, object]]], items: int, single: bool) -> int:
-    """Append requests (as the workers would, 64 to an append) until `items` items wait."""
+    """Append requests as the workers would (16 to an append, the group a worker appends under
+    64 connections of single events; one entry for them all) until `items` items wait."""
     appended, i, pending = 0, 0, []
     while appended < items:
         now = datetime.now(timezone.utc).replace(tzinfo=None)
@@ -61,14 +63,13 @@ def fill(journal: Journal, project_id: int, requests: list[list[dict[str, object
         for message in messages:  # as the door's enrichment leaves an event with nothing to look up
             if message.kind == MessageKind.EVENT:
                 message.enrichment = NOTHING
-        pending.append(NewEntry(project_id, now.timestamp(), len(messages),
-                                journal_codec.encode(now, "UTC", messages, [])))
+        pending.append(Submission(project_id, now, messages))
         appended += len(messages)
-        if len(pending) == 64:
-            journal.append(pending)
+        if len(pending) == 16:
+            journal.append(entries_of(pending))
             pending = []
     if pending:
-        journal.append(pending)
+        journal.append(entries_of(pending))
     return appended
 
 

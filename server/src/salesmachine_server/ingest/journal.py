@@ -6,8 +6,9 @@ does not match and is ignored when the file is opened again, and several process
 request workers, the projector) share the file with SQLite's own locking. It does not depend
 on the store: with PostgreSQL as the store, writes are acknowledged while PostgreSQL is down.
 
-- `entries`: one row per submission (ingest/journal_codec.py), `seq` increasing in commit
-  order (SQLite serialises writers, so no smaller seq ever appears after a larger one).
+- `entries`: one row per project of an append, holding its submissions (ingest/journal_codec.py),
+  `seq` increasing in commit order (SQLite serialises writers, so no smaller seq ever appears
+  after a larger one).
 - `tally`: what was `appended` (seq, items, bytes, when).
 - `meta`: the journal's id, a uuid made when the file is created. The store keeps a position
   per journal id, so a journal made anew starts at 0 whatever the store holds.

@@ -1,9 +1,9 @@
 """Appending to the journal: the submissions of concurrent requests share one fsync.
 
 Each write request hands its `Submission` to `JournalAppend.submit` and waits. One task takes
-every submission queued at that moment, encodes them and appends them in one journal
-transaction on a thread of its own, and only then answers them all: 201 means on this server's
-disk. While that append runs the next group gathers, so single-event calls cost one fsync per
+every submission queued at that moment, encodes those of each project as one entry and appends
+them in one journal transaction on a thread of its own, and only then answers them all: 201
+means on this server's disk. While that append runs the next group gathers, so single-event calls cost one fsync per
 group rather than one each. Then the projector is woken (ingest/wake.py).
 
 Nothing here touches the store: the projector (project/projector.py) applies the journal to it.
@@ -147,17 +147,25 @@ class JournalAppend:
             self.wake.projector()
 
     def _append(self, group: list[Submission]) -> None:
-        entries = [
-            NewEntry(
-                project_id=s.project_id,
-                received_at=journal_codec.micros(s.received_at) / 1e6,
-                items=s.size(),
-                body=journal_codec.encode(s.received_at, s.timezone, s.messages, s.rejections),
-            )
-            for s in group
-        ]
         with metrics.COMMIT_SECONDS.time():
-            self.journal.append(entries)
+            self.journal.append(entries_of(group))
+
+
+def entries_of(group: list[Submission]) -> list[NewEntry]:
+    """One entry per project of the group, holding its submissions in the order they came
+    (journal_codec.py); its time is its first submission's, from which the lag counts."""
+    by_project: dict[int, list[Submission]] = {}
+    for submission in group:
+        by_project.setdefault(submission.project_id, []).append(submission)
+    return [
+        NewEntry(
+            project_id=project_id,
+            received_at=journal_codec.micros(ours[0].received_at) / 1e6,
+            items=sum(s.size() for s in ours),
+            body=journal_codec.encode(ours),
+        )
+        for project_id, ours in by_project.items()
+    ]
 
 
 def _unavailable(exc: Exception) -> Exception:

@@ -1,17 +1,23 @@
-"""A submission as the journal keeps it: bytes, and back.
+"""Submissions as the journal keeps them: bytes, and back.
 
-One journal entry is one request's submission (its accepted messages and its refusals) in
-MessagePack, written by msgspec: compact, fast both ways, and exact for what a `Message` holds
-(any JSON in params, to the nesting the door accepts; times as integer microseconds, so an
-event's time comes back to the microsecond). A `Message` is written as a list in field order;
-its enrichment as the two tuples of its location and agent.
+One journal entry holds the submissions of one project that one append took together (each a
+request's accepted messages and its refusals, in the order they came), in MessagePack, written
+by msgspec: compact, fast both ways, and exact for what a `Message` holds (any JSON in params,
+to the nesting the door accepts; times as integer microseconds, so an event's time comes back
+to the microsecond). A `Message` is written as a list in field order; its enrichment as the
+two tuples of its location and agent.
+
+Many submissions to an entry, rather than one each, because single-event requests are one
+message each: an entry per request cost the append a row and the projector a row read and a
+decoding per event, more than the event's own decoding.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 
@@ -25,8 +31,10 @@ _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder()
 _KINDS = {kind.value: kind for kind in MessageKind}
 
-# Bumped when the layout below changes: a journal is read by the version that wrote it, or a later one.
-VERSION = 1
+# Bumped when the layout below changes: a journal is read by the version that wrote it, or a
+# later one. 1: [1, received_at, timezone, messages, rejections], one submission per entry;
+# 2: [2, [[received_at, timezone, messages, rejections], ...]].
+VERSION = 2
 
 
 def micros(when: datetime) -> int:
@@ -39,9 +47,8 @@ def from_micros(value: int) -> datetime:
     return _EPOCH + timedelta(microseconds=value)
 
 
-@dataclass(frozen=True)
-class Decoded:
-    """One entry read back: what the request's `Submission` held."""
+class Part(Protocol):
+    """What one submission of an entry holds (ingest/group_commit.py `Submission` has it)."""
 
     received_at: datetime  # naive UTC, to the microsecond
     timezone: str  # the project's when the request came
@@ -49,28 +56,50 @@ class Decoded:
     rejections: list[dict[str, Any]]  # rejected_items rows
 
 
-def encode(received_at: datetime, timezone: str, messages: list[Message], rejections: list[dict[str, Any]]) -> bytes:
+@dataclass(frozen=True)
+class Decoded:
+    """One submission of an entry read back."""
+
+    received_at: datetime
+    timezone: str
+    messages: list[Message]
+    rejections: list[dict[str, Any]]
+
+
+def encode(parts: Sequence[Part]) -> bytes:
+    """The body of one entry: submissions of one project, in order."""
     return _encoder.encode(
         [
             VERSION,
-            micros(received_at),
-            timezone,
-            [_message(m) for m in messages],
-            [_rejection(r) for r in rejections],
+            [
+                [
+                    micros(p.received_at),
+                    p.timezone,
+                    [_message(m) for m in p.messages],
+                    [_rejection(r) for r in p.rejections],
+                ]
+                for p in parts
+            ],
         ]
     )
 
 
-def decode(body: bytes) -> Decoded:
-    version, received_at, timezone, messages, rejections = _decoder.decode(body)
+def decode(body: bytes) -> list[Decoded]:
+    value = _decoder.decode(body)
+    if value[0] == 1:  # written by a server before 2: one submission
+        value = [2, [value[1:]]]
+    version, parts = value
     if version != VERSION:
         raise ValueError(f"a journal entry of version {version} (this server reads {VERSION})")
-    return Decoded(
-        from_micros(received_at),
-        timezone,
-        [_message_from(m) for m in messages],
-        [_rejection_from(r) for r in rejections],
-    )
+    return [
+        Decoded(
+            from_micros(received_at),
+            timezone,
+            [_message_from(m) for m in messages],
+            [_rejection_from(r) for r in rejections],
+        )
+        for received_at, timezone, messages, rejections in parts
+    ]
 
 
 def _message(m: Message) -> list[Any]:

@@ -48,7 +48,7 @@ from salesmachine_server.store.write.apply import MessageApplier
 
 log = logging.getLogger("salesmachine.projector")
 
-Decoded = tuple[Entry, journal_codec.Decoded]  # a journal entry, and what it holds
+Decoded = tuple[Entry, list[journal_codec.Decoded]]  # a journal entry, and the submissions it holds
 
 IDLE_POLL_SECONDS = 0.25  # a wake-up datagram lost costs at most this
 CHECKPOINT_SECONDS = 0.25
@@ -125,9 +125,9 @@ class Projector:
 
     def _apply_group(self, decoded: list[Decoded]) -> None:
         with self.engines.writer.begin() as conn:
-            tx = MessageApplier(conn, decoded[-1][1].received_at)
+            tx = MessageApplier(conn, decoded[-1][1][-1].received_at)
             for project_id in sorted({entry.project_id for entry, _ in decoded}):
-                ours = [d for entry, d in decoded if entry.project_id == project_id]
+                ours = [d for entry, parts in decoded if entry.project_id == project_id for d in parts]
                 tx.set_timezone(project_id, ours[-1].timezone)
                 messages = [m for d in ours for m in d.messages]
                 received = [d.received_at for d in ours for _ in d.messages]
@@ -135,27 +135,28 @@ class Projector:
                 tx.reject([row for d in ours for row in d.rejections])
             _save_position(conn, self.journal.journal_id, decoded[-1][0].seq)
 
-    def _apply_carefully(self, entry: Entry, decoded: journal_codec.Decoded) -> None:
+    def _apply_carefully(self, entry: Entry, parts: list[journal_codec.Decoded]) -> None:
         """One entry, each message under its own savepoint; the ones the store refuses are kept
         in rejected_items with its reason."""
         refused: list[dict[str, Any]] = []
         with self.engines.writer.begin() as conn:
-            for index, message in enumerate(decoded.messages):
-                savepoint = conn.begin_nested()
-                try:
-                    # A fresh applier each time: what one caches (ids of rows it created) must
-                    # not outlive a savepoint rolled back.
-                    tx = MessageApplier(conn, decoded.received_at)
-                    tx.set_timezone(entry.project_id, decoded.timezone)
-                    tx.apply(entry.project_id, [message], [decoded.received_at])
-                    savepoint.commit()
-                except DBAPIError as exc:
-                    if exc.connection_invalidated:
-                        raise
-                    savepoint.rollback()
-                    refused.append(_refused(entry, decoded, index, message, exc))
-            tx = MessageApplier(conn, decoded.received_at)
-            tx.reject(decoded.rejections + refused)
+            for decoded in parts:
+                for index, message in enumerate(decoded.messages):
+                    savepoint = conn.begin_nested()
+                    try:
+                        # A fresh applier each time: what one caches (ids of rows it created)
+                        # must not outlive a savepoint rolled back.
+                        tx = MessageApplier(conn, decoded.received_at)
+                        tx.set_timezone(entry.project_id, decoded.timezone)
+                        tx.apply(entry.project_id, [message], [decoded.received_at])
+                        savepoint.commit()
+                    except DBAPIError as exc:
+                        if exc.connection_invalidated:
+                            raise
+                        savepoint.rollback()
+                        refused.append(_refused(entry, decoded, index, message, exc))
+            tx = MessageApplier(conn, parts[-1].received_at)
+            tx.reject([row for decoded in parts for row in decoded.rejections] + refused)
             _save_position(conn, self.journal.journal_id, entry.seq)
         for row in refused:
             log.warning(
