@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import secrets
 import signal
@@ -36,10 +37,27 @@ def path_part(uid: str) -> str:
     return part.replace(".", "%2E") if part in (".", "..") else part
 
 
+# Each pytest-xdist worker takes its ports from a block of its own, below the kernel's ephemeral
+# range (32768 and up here), in turn: a port the kernel picked for "any free port" was free only
+# until released, and another worker's server, or any client socket, could take it before this
+# one's server bound it (and answer this test's health probe, while this server failed to start).
+_PORT_BLOCK = 2500
+_FIRST_PORT = 20000
+_next_port = itertools.count()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    first = _FIRST_PORT + (int(worker[2:]) if worker[2:].isdigit() else 0) * _PORT_BLOCK
+    for _ in range(_PORT_BLOCK):
+        port = first + next(_next_port) % _PORT_BLOCK
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:  # in use: a server of this worker still stopping, another program
+                continue
+            return port
+    raise RuntimeError(f"no free port among {first}-{first + _PORT_BLOCK - 1}")
 
 
 @contextlib.contextmanager
