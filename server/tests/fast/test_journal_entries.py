@@ -77,5 +77,5 @@ def test_the_projector_applies_entries_of_both_versions(inprocess: InProcess, pr
 
 def version_1_body(s: Submission) -> bytes:
     """An entry as the server wrote it before version 2: [1, received_at, timezone, messages, rejections]."""
-    [[_, [[received, timezone, messages, rejections]]]] = [msgspec.msgpack.decode(journal_codec.encode([s]))]
+    _version, [[received, timezone, messages, rejections]] = msgspec.msgpack.decode(journal_codec.encode([s]))
     return msgspec.msgpack.encode([1, received, timezone, messages, rejections])

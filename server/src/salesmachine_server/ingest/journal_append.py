@@ -3,8 +3,8 @@
 Each write request hands its `Submission` to `JournalAppend.submit` and waits. One task takes
 every submission queued at that moment, encodes those of each project as one entry and appends
 them in one journal transaction on a thread of its own, and only then answers them all: 201
-means on this server's disk. While that append runs the next group gathers, so single-event calls cost one fsync per
-group rather than one each. Then the projector is woken (ingest/wake.py).
+means on this server's disk. While that append runs the next group gathers, so single-event
+calls cost one fsync per group rather than one each. Then the projector is woken (ingest/wake.py).
 
 Nothing here touches the store: the projector (project/projector.py) applies the journal to it.
 """
