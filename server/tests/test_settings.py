@@ -21,6 +21,12 @@ def test_a_flag_overrides_the_environment() -> None:
     assert settings.port == 9001
 
 
+def test_a_niceness_out_of_its_range_is_refused_not_bent() -> None:
+    with pytest.raises(ValueError, match="SALESMACHINE_PROJECTOR_NICENESS must be between 0 and 19, got 25"):
+        Settings.from_env({"SALESMACHINE_PROJECTOR_NICENESS": "25"})
+    assert Settings.from_env({"SALESMACHINE_PROJECTOR_NICENESS": "19"}).projector_niceness == 19
+
+
 def test_a_bad_number_names_its_variable() -> None:
     with pytest.raises(ValueError, match="SALESMACHINE_LISTEN_PORT must be an integer, got 'x'"):
         Settings.from_env({"SALESMACHINE_LISTEN_PORT": "x"})

@@ -130,12 +130,20 @@ def env_name(setting: str) -> str:
     return _ENV_NAMES.get(setting, f"SALESMACHINE_{setting.upper()}")
 
 
+# Integer settings with a range of their own: refused outside it rather than bent into it.
+_RANGES = {"projector_niceness": (0, 19)}
+
+
 def _parse(type_name: object, raw: str, name: str) -> object:
     if type_name in ("int", int):
         try:
-            return int(raw)
+            value = int(raw)
         except ValueError:
             raise ValueError(f"{env_name(name)} must be an integer, got {raw!r}") from None
+        bounds = _RANGES.get(name)
+        if bounds is not None and not bounds[0] <= value <= bounds[1]:
+            raise ValueError(f"{env_name(name)} must be between {bounds[0]} and {bounds[1]}, got {value}")
+        return value
     if type_name in ("float", float):
         try:
             return float(raw)

@@ -184,7 +184,7 @@ class Supervisor:
         # niceness. The default (3) is a little below the workers, not starved: the niceness
         # counts against every process of the machine, and at 10 the suite's own processes (4
         # test workers on 2 cores) kept a projector from applying one write within 0.5 s.
-        os.nice(min(max(self.settings.projector_niceness, 0), 19))
+        os.nice(self.settings.projector_niceness)  # 0-19, settings.py refuses others
         return self._projector_main(self.settings)
 
     def _run_worker(self) -> int:
