@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from salesmachine_server.serving.http_protocol import _CloseAfterBody
+from salesmachine_server.serving.http_protocol import CycleTransport
 
 
 class Transport:
@@ -45,7 +45,7 @@ def loop() -> Iterator[asyncio.AbstractEventLoop]:
 def cycle(loop: asyncio.AbstractEventLoop) -> tuple[Any, Transport, Protocol]:
     transport = Transport()
     protocol = Protocol(loop, transport)
-    return _CloseAfterBody(transport, protocol), transport, protocol  # type: ignore[arg-type]
+    return CycleTransport(transport, protocol), transport, protocol  # type: ignore[arg-type]
 
 
 def step(loop: asyncio.AbstractEventLoop) -> None:

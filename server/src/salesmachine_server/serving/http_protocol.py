@@ -54,7 +54,7 @@ def _answer(status: int, reason: bytes, message: str) -> bytes:
     ) + body
 
 
-class _CloseAfterBody:
+class CycleTransport:
     """The transport as one request's cycle sees it: closing waits for the rest of the body,
     and a response's head goes out with its body.
 
@@ -168,7 +168,7 @@ if HttpToolsProtocol is not None:
             super().on_headers_complete()
             if self.cycle is not None:
                 # Any attribute the cycle asks of a transport is forwarded (__getattr__).
-                self.cycle.transport = cast(asyncio.Transport, _CloseAfterBody(self.transport, self))
+                self.cycle.transport = cast(asyncio.Transport, CycleTransport(self.transport, self))
 
         def on_body(self, body: bytes) -> None:
             if not self._refused:
