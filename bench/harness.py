@@ -139,7 +139,8 @@ def basic(user: str, password: str = "") -> str:
 # -- processes and their memory -----------------------------------------------------------
 
 
-def _children(pid: int) -> list[int]:
+def children(pid: int) -> list[int]:
+    """The pids whose parent is `pid`."""
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -159,7 +160,7 @@ def process_tree(pid: int) -> list[int]:
     while todo:
         current = todo.pop()
         tree.append(current)
-        todo.extend(_children(current))
+        todo.extend(children(current))
     return tree
 
 

@@ -27,19 +27,6 @@ from write_path import CACHE, database  # noqa: E402
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def children(pid: int) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry))
-    return found
-
-
 def threads(pid: int) -> dict[str, tuple[str, float, float]]:
     """Each thread's (name, user seconds, system seconds)."""
     found = {}
@@ -74,7 +61,7 @@ def main() -> None:
     with harness.salesmachine_server(f"request-cpu-{args.engine}", url) as server:
         time.sleep(1)
         assert server.process is not None
-        pids = children(server.process.pid)
+        pids = harness.children(server.process.pid)
         before = {pid: threads(pid) for pid in pids}
         projectors = [pid for pid in pids if any(n == "sm-projector" for n, _, _ in before[pid].values())]
         stopped = projectors if args.stop_projector else []
