@@ -76,6 +76,9 @@ def test_contact_profile_by_any_uid(project: Project) -> None:
             *events_on("u1", [0, 1, 1, 3]),
         ],
     )
+    # The band's `since` comes from the health history, which the server's health task builds
+    # after the write: read once it is built, or the two reads can straddle it.
+    wait_for(lambda: health_settled(project))
     with reader(project) as http:
         by_alias = http.get("/v1/contacts/anon-7").json()
         assert by_alias == http.get("/v1/contacts/u1").json()
@@ -90,6 +93,8 @@ def test_contact_profile_by_any_uid(project: Project) -> None:
     assert (by_alias["active_days_14"], by_alias["active_days_30"]) == (3, 3)
     assert by_alias["health"]["band"] == "average"
     assert by_alias["health"]["reason"] == "3 active days of 14 (good needs at least 5)"
+    three_days_ago = datetime.now(UTC).date() - timedelta(days=3)  # its first active day
+    assert by_alias["health"]["since"] == three_days_ago.isoformat()
     assert (by_alias["status"], by_alias["stage"], by_alias["pulse"]) == ("paying", None, None)
 
 
