@@ -1,9 +1,9 @@
 """Appending to the journal: the submissions of concurrent requests share one fsync.
 
-Each write request hands its `Submission` to `JournalAppend.submit` and waits. One task takes
-every submission queued at that moment, encodes those of each project as one entry and appends
-them in one journal transaction on a thread of its own, and only then answers them all: 201
-means on this server's disk. While that append runs the next group gathers, so single-event
+Each write request hands its `Submission` to `JournalAppend.submit` and waits. A thread of its
+own takes every submission queued at that moment, encodes those of each project as one entry,
+appends them in one journal transaction, and only then are they all answered: 201 means on this
+server's disk. While that append runs the next group gathers, so single-event
 calls cost one fsync per group rather than one each. Then the projector is woken (ingest/wake.py).
 
 Nothing here touches the store: the projector (project/projector.py) applies the journal to it.
@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import queue
 import sqlite3
-from concurrent.futures import ThreadPoolExecutor
+import threading
 
 from sqlalchemy.exc import DBAPIError
 from starlette.requests import Request
@@ -81,8 +82,14 @@ async def door_duplicates(request: Request, submission: Submission) -> int:
 
 
 class JournalAppend:
-    """The queue of submissions and the task that appends them in groups (started and stopped
-    by the application's lifespan, app.py)."""
+    """The queue of submissions and the thread that appends them in groups (started and stopped
+    by the application's lifespan, app.py).
+
+    The thread appends back to back, taking whatever was queued while the last append ran, and
+    hands each appended group to the event loop to answer. It does not wait for the loop between
+    appends: the loop, busy answering one group and reading the next requests, would otherwise
+    hold the next append back by that much, and the journal's lock (journal.py) with the other
+    workers' appends queued on it."""
 
     def __init__(self, journal: Journal, max_group_items: int = 5000) -> None:
         # The labelled children, looked up once (`labels` costs more than the increment), here
@@ -94,61 +101,67 @@ class JournalAppend:
         self.journal = journal
         self.max_group_items = max_group_items
         self.wake = Wake(journal.path)
-        self._queue: asyncio.Queue[Submission | None] = asyncio.Queue()
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
-        self._task: asyncio.Task[None] | None = None
+        self._queue: queue.SimpleQueue[Submission | None] = queue.SimpleQueue()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="journal-append")
+        self._loop = asyncio.get_running_loop()
+        self._thread = threading.Thread(target=self._run, name="journal-append", daemon=True)
+        self._thread.start()
 
     async def stop(self) -> None:
         """Append what is queued, then stop (graceful shutdown)."""
-        if self._task is not None:
-            await self._queue.put(None)
-            await self._task
-            self._task = None
-        self._executor.shutdown(wait=True)
+        if self._thread is not None:
+            self._queue.put(None)
+            await asyncio.to_thread(self._thread.join)
+            self._thread = None
 
     async def submit(self, submission: Submission) -> None:
         """Queue a submission and wait until it is in the journal, on disk."""
         submission.future = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(submission)  # unbounded: never waits
+        self._queue.put(submission)  # unbounded: never waits
         await submission.future
 
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
+    def _run(self) -> None:
+        """The append thread: a group, appended, handed to the loop; until told to stop."""
         stopping = False
         while not stopping:
-            first = await self._queue.get()
+            first = self._queue.get()
             if first is None:
                 break
             group, items = [first], first.size()
-            while items < self.max_group_items and not self._queue.empty():
-                submission = self._queue.get_nowait()
+            while items < self.max_group_items:
+                try:
+                    submission = self._queue.get_nowait()
+                except queue.Empty:
+                    break
                 if submission is None:
                     stopping = True
                     break
                 group.append(submission)
                 items += submission.size()
             metrics.QUEUE_DEPTH.set(self._queue.qsize())
+            failure: Exception | None = None
             try:
-                await loop.run_in_executor(self._executor, self._append, group)
+                with metrics.COMMIT_SECONDS.time():
+                    self.journal.append(entries_of(group))
             except Exception as exc:
                 failure = _unavailable(exc)
-                for submission in group:
-                    _settle(submission, failure)
-                continue
-            metrics.COMMITS.inc()
-            metrics.JOBS.inc(len(group))
-            self._accepted.inc(sum(len(s.messages) for s in group))
-            self._rejected.inc(sum(len(s.rejections) for s in group))
-            for submission in group:
-                _settle(submission, None)
-            self.wake.projector()
+            else:
+                self._count(group)
+                self.wake.projector()
+            assert self._loop is not None
+            try:
+                self._loop.call_soon_threadsafe(_settle_all, group, failure)
+            except RuntimeError:  # the loop is closed: nobody waits for these answers any more
+                return
 
-    def _append(self, group: list[Submission]) -> None:
-        with metrics.COMMIT_SECONDS.time():
-            self.journal.append(entries_of(group))
+    def _count(self, group: list[Submission]) -> None:
+        metrics.COMMITS.inc()
+        metrics.JOBS.inc(len(group))
+        self._accepted.inc(sum(len(s.messages) for s in group))
+        self._rejected.inc(sum(len(s.rejections) for s in group))
 
 
 def entries_of(group: list[Submission]) -> list[NewEntry]:
@@ -177,11 +190,13 @@ def _unavailable(exc: Exception) -> Exception:
     return RuntimeError("the write failed")
 
 
-def _settle(submission: Submission, exception: BaseException | None) -> None:
-    future = submission.future
-    if future is None or future.done():  # the client went away; the entry is on disk anyway
-        return
-    if exception is not None:
-        future.set_exception(exception)
-    else:
-        future.set_result(0)
+def _settle_all(group: list[Submission], exception: BaseException | None) -> None:
+    """Answer a group's requests (on the event loop): appended, or the append's failure."""
+    for submission in group:
+        future = submission.future
+        if future is None or future.done():  # the client went away; the entry is on disk anyway
+            continue
+        if exception is not None:
+            future.set_exception(exception)
+        else:
+            future.set_result(0)
