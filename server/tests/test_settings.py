@@ -1,5 +1,10 @@
 """Settings from the environment: the names the README documents, and errors that name them."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from salesmachine_server.settings import Settings
@@ -32,3 +37,22 @@ def test_a_bad_number_names_its_variable() -> None:
         Settings.from_env({"SALESMACHINE_LISTEN_PORT": "x"})
     with pytest.raises(ValueError, match="SALESMACHINE_MAX_BATCH_ITEMS must be an integer"):
         Settings.from_env({"SALESMACHINE_MAX_BATCH_ITEMS": "many"})
+
+
+def test_a_boolean_takes_only_the_words_it_knows() -> None:
+    assert Settings.from_env({"SALESMACHINE_MAINTENANCE": "On"}).maintenance is True
+    assert Settings.from_env({"SALESMACHINE_MAINTENANCE": "no"}).maintenance is False
+    # A typo is not read as false: the operator meant something.
+    with pytest.raises(ValueError, match="SALESMACHINE_MAINTENANCE must be one of 1, true, yes, on or 0, false"):
+        Settings.from_env({"SALESMACHINE_MAINTENANCE": "ture"})
+
+
+def test_a_command_stops_on_a_bad_variable_with_its_message_not_a_traceback(tmp_path: Path) -> None:
+    env = {**os.environ, "SALESMACHINE_PROJECTOR_NICENESS": "25"}
+    database = f"sqlite:///{tmp_path / 'x.db'}"
+    for command in (["serve", "--database", database], ["users", "list", "--database", database]):
+        done = subprocess.run(
+            [sys.executable, "-m", "salesmachine_server", *command], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 1, command
+        assert done.stderr == "Error: SALESMACHINE_PROJECTOR_NICENESS must be between 0 and 19, got 25\n", command

@@ -6,6 +6,7 @@ import logging
 import shlex
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 import orjson
@@ -21,7 +22,7 @@ from salesmachine_server.ingest.importer import import_file
 from salesmachine_server.ingest.journal import Journal, journal_path
 from salesmachine_server.invocation import invoked_as
 from salesmachine_server.keys import derive_secret, load_server_key
-from salesmachine_server.settings import Settings
+from salesmachine_server.settings import Settings, SettingsError
 from salesmachine_server.store.db.engine import Engines, open_engines
 from salesmachine_server.store.db.migrate import migrate
 from salesmachine_server.store.records.projects import Project, create_project, list_projects, update_settings
@@ -40,7 +41,18 @@ def _open(database_url: str | None) -> tuple[Settings, Engines]:
     return settings, engines
 
 
-@click.group()
+class _Commands(click.Group):
+    """The command group: a `SALESMACHINE_*` variable that cannot be read stops any command
+    with its message (the variable and the rule), not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SettingsError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=_Commands)
 @click.version_option(package_name="salesmachine-server")
 def main() -> None:
     """Self-hosted Salesmachine: a customer data and customer-success platform."""

@@ -130,6 +130,15 @@ def env_name(setting: str) -> str:
     return _ENV_NAMES.get(setting, f"SALESMACHINE_{setting.upper()}")
 
 
+class SettingsError(ValueError):
+    """A `SALESMACHINE_*` variable whose value cannot be a setting's: the message names the
+    variable and the rule (the CLI prints it instead of a traceback, cli.py)."""
+
+
+# Words a boolean setting is read from; any other value is refused rather than read as false.
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off", "")
+
 # Integer settings with a range of their own: refused outside it rather than bent into it.
 _RANGES = {"projector_niceness": (0, 19)}
 
@@ -139,16 +148,21 @@ def _parse(type_name: object, raw: str, name: str) -> object:
         try:
             value = int(raw)
         except ValueError:
-            raise ValueError(f"{env_name(name)} must be an integer, got {raw!r}") from None
+            raise SettingsError(f"{env_name(name)} must be an integer, got {raw!r}") from None
         bounds = _RANGES.get(name)
         if bounds is not None and not bounds[0] <= value <= bounds[1]:
-            raise ValueError(f"{env_name(name)} must be between {bounds[0]} and {bounds[1]}, got {value}")
+            raise SettingsError(f"{env_name(name)} must be between {bounds[0]} and {bounds[1]}, got {value}")
         return value
     if type_name in ("float", float):
         try:
             return float(raw)
         except ValueError:
-            raise ValueError(f"{env_name(name)} must be a number, got {raw!r}") from None
+            raise SettingsError(f"{env_name(name)} must be a number, got {raw!r}") from None
     if type_name in ("bool", bool):
-        return raw.strip().lower() in ("1", "true", "yes", "on")
+        word = raw.strip().lower()
+        if word not in _TRUE + _FALSE:
+            raise SettingsError(
+                f"{env_name(name)} must be one of {', '.join(_TRUE)} or {', '.join(_FALSE[:-1])}, got {raw!r}"
+            )
+        return word in _TRUE
     return raw
