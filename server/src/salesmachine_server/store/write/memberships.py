@@ -8,10 +8,16 @@ from datetime import datetime
 
 from sqlalchemy import Connection
 
-from salesmachine_server.store.db.dialect import Dialect, chunks
+from salesmachine_server.store.db.dialect import Dialect, array_literal, chunks
 from salesmachine_server.store.db.schema import memberships
 
 _LOAD = "SELECT contact_id, account_id FROM memberships WHERE contact_id IN ({marks})"
+# PostgreSQL: every contact of the group in one statement over one array, where an IN list of
+# 500 placeholders a statement cost psycopg's parsing of each (it caches no query with more
+# than 50 parameters) and PostgreSQL's of 500 parameters, chunk after chunk.
+_LOAD_POSTGRESQL = (
+    "SELECT m.contact_id, m.account_id FROM unnest(%s::bigint[]) AS v(id) JOIN memberships AS m ON m.contact_id = v.id"
+)
 _COLUMNS = ("account_id", "contact_id", "project_id", "created_at")
 # Every day of a contact, as a day of an account ((account_id, contact_id) rows).
 _MEMBER_DAYS = {
@@ -37,10 +43,15 @@ class Members:
         group, where SQLAlchemy's result processing cost more than the query."""
         members = cls()
         db = Dialect(conn)
-        for part in chunks(list(dict.fromkeys(contact_ids))):
-            marks = ", ".join([db.p] * len(part))
-            for contact_id, account_id in db.fetch(_LOAD.format(marks=marks), tuple(part)):
-                members.of[contact_id].add(account_id)
+        distinct = list(dict.fromkeys(contact_ids))
+        if db.postgres:
+            found = db.fetch(_LOAD_POSTGRESQL, (array_literal(distinct),)) if distinct else []
+        else:
+            found = []
+            for part in chunks(distinct):
+                found += db.fetch(_LOAD.format(marks=", ".join([db.p] * len(part))), tuple(part))
+        for contact_id, account_id in found:
+            members.of[contact_id].add(account_id)
         return members
 
     def join(self, account_id: int, contact_id: int) -> None:

@@ -19,11 +19,12 @@ from datetime import datetime
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import BigInteger, Connection, Text, bindparam, cast, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from salesmachine_server.domain.messages import Message
 from salesmachine_server.domain.timezones import UTC, local_day
-from salesmachine_server.store.db.dialect import Dialect, chunks, unnest
+from salesmachine_server.store.db.dialect import Dialect, array_literal, chunks, unnest
 from salesmachine_server.store.db.schema import accounts, contacts, mrr_changes
 from salesmachine_server.store.write.activity import Activity
 from salesmachine_server.store.write.event_insert import EventRow, insert_events
@@ -146,10 +147,15 @@ class Run:
     ) -> Run:
         state = cls(Members.load(conn, contacts_with_accounts))
         mrr_owners = {owner for owner, _ in mrr_writes}
+        postgres = conn.dialect.name == "postgresql"
         for kind, row_ids in (("contact", contacts_with_params), ("account", accounts_with_params)):
-            for part in chunks(list(dict.fromkeys(row_ids))):
+            distinct = list(dict.fromkeys(row_ids))
+            # PostgreSQL takes them all in one statement (`_load_params`), SQLite in chunks.
+            parts = chunks(distinct, len(distinct) or 1) if postgres else chunks(distinct)
+            for part in parts:
                 with_mrr = not mrr_owners.isdisjoint((kind, row_id) for row_id in part)
-                for row in conn.execute(_LOAD_PARAMS[kind, with_mrr], {"ids": list(part)}):
+                ids = array_literal(part) if postgres else list(part)
+                for row in conn.execute(_LOAD_PARAMS[postgres, kind, with_mrr], {"ids": ids}):
                     owner = (kind, row[0])
                     state.params[owner] = row[1]
                     if owner in mrr_owners:
@@ -209,12 +215,26 @@ def _latest_mrr(kind: str, table: Any) -> list[Any]:
     return [latest(mrr_changes.c.effective_at), latest(mrr_changes.c.mrr)]
 
 
+def _load_params(kind: str, table: Any, with_mrr: bool, postgres: bool) -> Any:
+    """A run's rows of `table` (and their latest mrr): on PostgreSQL in one statement, joined to
+    the ids sent as one array, where an expanded IN list of 500 placeholders a chunk cost
+    SQLAlchemy's expansion, psycopg's parsing (it caches no query with more than 50 parameters)
+    and PostgreSQL's, chunk after chunk. Joined rather than `id = ANY(array)`: with the array a
+    parameter, PostgreSQL searched it for every row it scanned (3.4 s over six groups of 50,000
+    items, against 0.2 s with the IN lists)."""
+    query = select(table.c.id, table.c.params, *(_latest_mrr(kind, table) if with_mrr else []))
+    if not postgres:
+        return query.where(table.c.id.in_(bindparam("ids", expanding=True)))
+    array = cast(bindparam("ids", type_=Text()), ARRAY(BigInteger))  # the ids' text form, array_literal
+    sent = func.unnest(array).table_valued("id").render_derived(name="v")
+    return query.select_from(sent.join(table, table.c.id == sent.c.id))
+
+
 _LOAD_PARAMS = {
-    (kind, with_mrr): select(table.c.id, table.c.params, *(_latest_mrr(kind, table) if with_mrr else [])).where(
-        table.c.id.in_(bindparam("ids", expanding=True))
-    )
+    (postgres, kind, with_mrr): _load_params(kind, table, with_mrr, postgres)
     for kind, table in (("contact", contacts), ("account", accounts))
     for with_mrr in (False, True)
+    for postgres in (False, True)
 }
 # Changed params: SQLite once per (id, params, updated_at) tuple, PostgreSQL over arrays.
 _UPDATE_PARAMS = {
