@@ -3,8 +3,8 @@
 Each write request hands its `Submission` to `JournalAppend.submit` and waits. A thread of its
 own takes every submission queued at that moment, encodes those of each project as one entry,
 appends them in one journal transaction, and only then are they all answered: 201 means on this
-server's disk. While that append runs the next group gathers, so single-event
-calls cost one fsync per group rather than one each. Then the projector is woken (ingest/wake.py).
+server's disk. While that append runs the next group gathers, so single-event calls cost one
+fsync per group rather than one each. Then the projector is woken (ingest/wake.py).
 
 Nothing here touches the store: the projector (project/projector.py) applies the journal to it.
 """
