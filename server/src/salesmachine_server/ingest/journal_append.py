@@ -149,8 +149,11 @@ class JournalAppend:
             except Exception as exc:
                 failure = _unavailable(exc)
             else:
-                self._count(group)
-                self.wake.projector()
+                try:
+                    self._count(group)
+                    self.wake.projector()
+                except Exception:  # the group is on disk: its requests are answered 201 all the same
+                    log.exception("counting an append failed")
             assert self._loop is not None
             try:
                 self._loop.call_soon_threadsafe(_settle_all, group, failure)
