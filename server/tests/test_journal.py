@@ -146,6 +146,34 @@ def test_writes_are_acknowledged_before_the_store_has_them_and_reads_wait_for_th
     assert "Traceback" not in server.log()
 
 
+def test_a_small_group_waits_for_more_unless_a_read_waits_for_it(own_database: str, tmp_path: Path) -> None:
+    """The projector holds a small group back for `projector_gather_seconds` so that more
+    writes join it (project/projector.py `_gather`); a read asks it to hurry (ingest/wake.py)
+    and gets its write at once."""
+    project, secret = make_project(own_database)
+    server = start(own_database, tmp_path, SALESMACHINE_PROJECTOR_GATHER_SECONDS="4")
+    try:
+        with httpx.Client(base_url=server.base_url, auth=(project.token, secret), timeout=30) as http:
+            assert http.post("/v1/track/event", json={"contact_uid": "g", "event_uid": "held"}).status_code == 201
+            time.sleep(1.0)
+            assert metric(http, "salesmachine_journal_depth_items") == 1  # /metrics does not wait: still held
+            deadline = time.monotonic() + 10
+            while metric(http, "salesmachine_journal_depth_items") != 0:  # applied once 4 s old, unasked
+                assert time.monotonic() < deadline, "the held group was never applied"
+                time.sleep(0.2)
+
+            assert http.post("/v1/track/event", json={"contact_uid": "g", "event_uid": "read"}).status_code == 201
+            started = time.monotonic()
+            events = http.get("/v1/contacts/g/events")
+            assert time.monotonic() - started < 2.0  # not the 4 s of gathering: the read hurried it
+            assert "salesmachine-read-stale" not in events.headers
+            assert sorted(e["event_uid"] for e in events.json()["data"]) == ["held", "read"]
+    finally:
+        code = server.stop()
+    assert code == 0
+    assert "Traceback" not in server.log()
+
+
 def test_the_counters_file_lost_with_writes_waiting_loses_nothing(own_database: str, tmp_path: Path) -> None:
     """The counters beside the journal are written without fsync (ingest/journal.py): with
     writes waiting in the journal, the server killed and the counters file deleted, the next

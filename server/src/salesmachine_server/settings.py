@@ -97,12 +97,15 @@ class Settings:
     # are answered 503; items the projector applies per store transaction; how long a read waits
     # for the writes acknowledged before it (then answers with Salesmachine-Read-Stale); the
     # projection lag over which /readyz answers 503; the projector's niceness (0-19: when the
-    # request workers keep every core busy, how little of them the projector takes).
+    # request workers keep every core busy, how little of them the projector takes); how long a
+    # small group waits for more before the projector applies it, unless a read waits for it
+    # (0: never; project/projector.py `_gather`).
     workers: int = 0
     journal_path: str = ""
     journal_budget_bytes: int = 2 * 1024 * 1024 * 1024
     projector_group_items: int = 50_000
     projector_niceness: int = 3
+    projector_gather_seconds: float = 0.25
     read_wait_seconds: float = 5.0
     ready_lag_seconds: float = 30.0
 

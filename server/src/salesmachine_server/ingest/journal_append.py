@@ -70,7 +70,8 @@ async def door_duplicates(request: Request, submission: Submission) -> int:
     wait = min(state.settings.read_wait_seconds, DUPLICATES_WAIT_SECONDS)
     # A projection already further behind than the wait (the store down, a backlog) would make
     # every such batch wait its whole second for a count it cannot make exact: count at once.
-    if state.journal.depth().lag_seconds > wait or await wait_for_projection(state.journal, wait):
+    hurry = state.journal_append.wake.hurry
+    if state.journal.depth().lag_seconds > wait or await wait_for_projection(state.journal, wait, hurry):
         return repeats
     try:
         known = await on_connection(

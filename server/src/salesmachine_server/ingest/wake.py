@@ -2,8 +2,10 @@
 
 The projector of a journal binds a Unix datagram socket in Linux's abstract namespace, named
 from the journal's absolute path; a request worker that appended sends it an empty datagram.
-The projector then starts at once instead of at its next poll, which is what keeps a read
-right after a write from waiting. A lost datagram costs one poll interval, nothing more.
+The projector then starts at once instead of at its next poll. A small group then waits a
+moment for more (project/projector.py `_gather`) unless a read waits for it: such a read sends
+`HURRY`, and the projector applies what it holds at once, which is what keeps a read right
+after a write from waiting. A lost datagram costs one poll interval, nothing more.
 
 The address is also the lock that makes one projector per journal: binding it is exclusive,
 and the kernel releases it when its process dies, however it dies. Two servers started on
@@ -16,6 +18,8 @@ import contextlib
 import hashlib
 import socket
 from pathlib import Path
+
+HURRY = b"h"  # a read waits for the journal to be applied
 
 
 def address(journal_path: Path) -> bytes:
@@ -32,9 +36,17 @@ class Wake:
         self._socket.setblocking(False)
 
     def projector(self) -> None:
+        """Tell the projector the journal grew."""
+        self._send(b"")
+
+    def hurry(self) -> None:
+        """Ask the projector to apply what it holds now: a read waits for it."""
+        self._send(HURRY)
+
+    def _send(self, datagram: bytes) -> None:
         # No projector listening (restarting), or its queue full: it polls anyway.
         with contextlib.suppress(OSError):
-            self._socket.sendto(b"", self.address)
+            self._socket.sendto(datagram, self.address)
 
 
 def claim(journal_path: Path) -> socket.socket | None:
