@@ -20,3 +20,24 @@ def test_migrations_match_the_declared_schema(server: ServerProcess) -> None:
     finally:
         engines.dispose()
     assert differences == []
+
+
+def test_postgresql_leaves_room_on_the_pages_of_contacts_and_accounts(server: ServerProcess) -> None:
+    """Migration 0017: the tables the projector updates keep half of each page free, as the
+    schema declares (alembic's comparison does not look at storage parameters)."""
+    if not server.database_url.startswith("postgresql"):
+        assert metadata.tables["contacts"].dialect_options["postgresql"]["with"] == {"fillfactor": 50}
+        return
+    engines = open_engines(server.database_url)
+    try:
+        with engines.reader.connect() as conn:
+            found = dict(
+                conn.exec_driver_sql(
+                    "SELECT relname, reloptions FROM pg_class WHERE relname IN ('contacts', 'accounts', 'events')"
+                ).all()
+            )
+    finally:
+        engines.dispose()
+    assert found == {"contacts": ["fillfactor=50"], "accounts": ["fillfactor=50"], "events": None}
+    for table in ("contacts", "accounts"):
+        assert metadata.tables[table].dialect_options["postgresql"]["with"] == {"fillfactor": 50}

@@ -83,6 +83,8 @@ contacts = Table(
     # Who looks after the contact: a dashboard user (migration 0011, store/records/owners.py).
     Column("owner_user_id", Id, ForeignKey("users.id")),
     Index("ix_contacts_owner", "project_id", "owner_user_id"),
+    # Half of each page free, so that the projector's updates stay on the row's page (migration 0017).
+    postgresql_with={"fillfactor": 50},
 )
 
 contact_uids = Table(
@@ -120,6 +122,7 @@ accounts = Table(
     # Who looks after the account: a dashboard user (migration 0011, store/records/owners.py).
     Column("owner_user_id", Id, ForeignKey("users.id")),
     Index("ix_accounts_owner", "project_id", "owner_user_id"),
+    postgresql_with={"fillfactor": 50},  # as contacts
 )
 
 memberships = Table(
