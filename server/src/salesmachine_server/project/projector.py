@@ -2,8 +2,9 @@
 
 A process of its own, started (and restarted if it dies) by `salesmachine serve`
 (supervisor.py), so the store's work runs on a core of its own while the request workers take
-writes. It reads the journal's entries after its position, up to `projector_group_items` items,
-and applies them in one store transaction: each project's messages in journal order through
+writes. It reads the journal's entries after its position, up to `projector_group_items` items
+(a small group first waits a moment for more, `_gather`, unless a read waits for it), and
+applies them in one store transaction: each project's messages in journal order through
 `MessageApplier` (duplicates by message id drop out there, as they always did), the door's
 refusals into `rejected_items`, and its new position into `journal_positions`, all committed
 together. A projector killed at any moment therefore starts again exactly after the last group
