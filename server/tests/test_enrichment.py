@@ -11,6 +11,7 @@ first IPv6 block (DE).
 from __future__ import annotations
 
 import contextlib
+import json
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -187,6 +188,46 @@ def test_an_event_without_address_or_agent_has_neither(project: Project) -> None
     with reader(project) as http:
         event = http.get("/v1/contacts/srv/events").json()["data"][0]
     assert event["geo"] is None and event["agent"] is None
+
+
+def test_absent_values_are_stored_as_null_and_events_in_the_order_sent(project: Project) -> None:
+    """An event without an account, a messageId, an address or an agent has NULL there, not a
+    stand-in (on SQLite the insert binds '' for some and names only the enrichment columns an
+    event has, store/write/event_insert.py); events of every kind mixed keep the batch's order."""
+    send(project, [{"method": "account", "account_uid": "acme", "params": {"name": "Acme"}}])
+    kinds = [
+        {},  # nothing: no account, no messageId, enriched with nothing found
+        {"account_uid": "acme"},
+        {"visit_ip": "8.8.8.8", "visit_agent": FIREFOX_LINUX},
+        {"messageId": True},
+        {"visit_agent": GOOGLEBOT, "account_uid": "acme"},
+        {},
+    ]
+    items = []
+    for n, kind in enumerate(kinds * 2):
+        params = {"n": n} | {k: v for k, v in kind.items() if k != "messageId"}
+        contact = "member" if "account_uid" in kind else "loner"  # a member's events all name its account
+        item = {"method": "event", "contact_uid": contact, "event_uid": "e", "params": params}
+        if "messageId" in kind:
+            item["messageId"] = f"m-{n}"
+        items.append(item)
+    send(project, items)
+    rows = project.stored.rows(
+        "SELECT id, account_id, message_id, ip_scope, country, os_version, browser, enrichment, params "
+        "FROM events WHERE project_id = :project ORDER BY id"
+    )
+    params = [row.params if isinstance(row.params, dict) else json.loads(row.params) for row in rows]
+    assert [p["n"] for p in params] == list(range(len(items)))
+    acme = project.stored.rows("SELECT id FROM accounts WHERE project_id = :project")[0].id
+    for row, item in zip(rows, items):
+        sent = item["params"]
+        assert row.account_id == (acme if "account_uid" in sent else None), item
+        assert row.message_id == item.get("messageId"), item
+        assert row.enrichment == 1, item
+        located = "visit_ip" in sent
+        assert (row.ip_scope, row.country) == (("public", "US") if located else (None, None)), item
+        assert row.browser == {FIREFOX_LINUX: "Firefox", GOOGLEBOT: "Googlebot", None: None}[sent.get("visit_agent")]
+        assert row.os_version is None, item  # neither agent names one
 
 
 def test_latest_known_location_and_visits_by_country(project: Project) -> None:
