@@ -124,8 +124,10 @@ class Projector:
         items at a time and spend on each group's fixed cost the CPU the request workers need:
         on 2 cores, single events at 64 connections went from 9,920 and 9,952 req/s to 10,109
         and 10,424 (bench/write_path.py, interleaved), the projector's CPU per request from 48-53
-        to 37-46 µs (bench/request_cpu.py). A read waiting for its writes asks the projector to
-        hurry (ingest/wake.py), and the wait ends at once; so does a stop."""
+        to 37-46 µs (bench/request_cpu.py), with 0.25 s; a second (the default) took a further
+        fifth off it (six interleaved runs on a slower machine: 54-86 -> 50-56 µs), groups of a
+        few thousand events sharing their contacts' statements. A read waiting for its writes
+        asks the projector to hurry (ingest/wake.py), and the wait ends at once; so does a stop."""
         gather = self.settings.projector_gather_seconds
         if self.hurried or self.stopping or gather <= 0 or _items(group) >= GATHER_BELOW_ITEMS:
             self.hurried = False
