@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime
 from typing import Any, NoReturn, TypeVar
 
@@ -35,6 +35,29 @@ CHUNK = 500
 # C method itself: a Python function around it cost a third of the formatting, five times per
 # item of a batch (event times, first and last seen).
 sqlite_time = functools.partial(datetime.isoformat, sep=" ", timespec="microseconds")
+
+
+class _Texts(dict[Any, str]):
+    """A formatter's texts, remembered: the items of a group share a handful of times and days
+    (a request's items that carry no time of their own all have its time), and formatting a
+    time cost 1.1 µs against 0.05 for a lookup. Emptied when it holds `LIMIT` texts."""
+
+    LIMIT = 100_000
+
+    def __init__(self, format: Callable[[Any], str]) -> None:
+        super().__init__()
+        self.format = format
+
+    def __missing__(self, value: Any) -> str:
+        if len(self) >= self.LIMIT:
+            self.clear()
+        text = self[value] = self.format(value)
+        return text
+
+
+# sqlite_time and date.isoformat, each through its remembered texts (one writer per process).
+sqlite_time_text = _Texts(sqlite_time).__getitem__
+sqlite_day_text = _Texts(date.isoformat).__getitem__
 
 
 def chunks(values: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
@@ -101,8 +124,8 @@ class Dialect:
         self.postgres = conn.dialect.name == "postgresql"
         self.p = "%s" if self.postgres else "?"
         # psycopg adapts datetime and date itself; SQLite stores SQLAlchemy's text formats.
-        self.time = _same if self.postgres else sqlite_time
-        self.day = _same if self.postgres else date.isoformat
+        self.time = _same if self.postgres else sqlite_time_text
+        self.day = _same if self.postgres else sqlite_day_text
         self.json = _json
 
     def time_or_none(self, value: datetime | None) -> Any:

@@ -26,7 +26,7 @@ from sqlalchemy import Connection
 
 from salesmachine_server.domain.messages import PAGEVIEW, Message
 from salesmachine_server.enrich.events import VERSION
-from salesmachine_server.store.db.dialect import Dialect, sqlite_time
+from salesmachine_server.store.db.dialect import Dialect, sqlite_time_text
 
 # An event of a run (store/write/run.py): its contact id, its account id (None: no account),
 # the message, and when it was received. A plain tuple: one is made per event written.
@@ -100,11 +100,11 @@ def _sqlite_runs(project_id: int, rows: list[EventRow]) -> Iterator[tuple[str, l
     order they came in (their ids), and a stream of one kind is one statement."""
     for shape, run in groupby(rows, key=_shape):
         if shape == ENRICHED:
-            yield _SQLITE[shape], [_row(project_id, row, sqlite_time, "") for row in run]
+            yield _SQLITE[shape], [_row(project_id, row, sqlite_time_text, "") for row in run]
         elif shape == NOTHING_FOUND:
-            yield _SQLITE[shape], [(*_columns(project_id, row, sqlite_time, ""), VERSION) for row in run]
+            yield _SQLITE[shape], [(*_columns(project_id, row, sqlite_time_text, ""), VERSION) for row in run]
         else:
-            yield _SQLITE[shape], [_columns(project_id, row, sqlite_time, "") for row in run]
+            yield _SQLITE[shape], [_columns(project_id, row, sqlite_time_text, "") for row in run]
 
 
 def _shape(row: EventRow) -> int:

@@ -81,6 +81,7 @@ def apply_run(
     activity = state.activity
     days = activity.days
     contact_last = activity.last["contact"]
+    account_first, account_last = activity.first["account"], activity.last["account"]
     members = state.members
     events = state.events
     utc = tz is UTC
@@ -114,8 +115,13 @@ def apply_run(
         latest = contact_last.get(contact_id)
         if latest is None or at > latest:
             contact_last[contact_id] = at
-        if event_account is not None:
-            activity.seen("account", event_account, at, activity=True)
+        if event_account is not None:  # activity.seen("account", event_account, at, activity=True)
+            earliest = account_first.get(event_account)
+            if earliest is None or at < earliest:
+                account_first[event_account] = at
+            latest = account_last.get(event_account)
+            if latest is None or at > latest:
+                account_last[event_account] = at
     # Every message of a run but accounts' names a contact: its earliest is the run's earliest
     # time of any of its uids (aliases may have made two uids one contact).
     contact_first = activity.first["contact"]
