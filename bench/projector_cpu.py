@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import os
 import socket
 import sys
@@ -31,6 +32,7 @@ from salesmachine_server.settings import Settings
 from salesmachine_server.store.db.engine import open_engines
 from salesmachine_server.store.db.migrate import migrate
 from salesmachine_server.store.records.projects import create_project
+from salesmachine_server.supervisor import collect_less
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness  # noqa: E402
@@ -92,10 +94,13 @@ def main() -> None:
         settings = Settings(database_url=url, projector_group_items=args.group)
         projector = Projector(settings, engines, journal)
         profiler = cProfile.Profile() if args.profile else None
-        if profiler is not None:  # the applying thread only: the next group is read on another
+        if profiler is not None:
             profiler.enable()
-        # As `serve` runs it (reading ahead on a thread), told to stop once the journal is empty.
+        # As `serve` runs it, told to stop once the journal is empty; its garbage collected as
+        # in a process of `serve` (supervisor.py).
         projector.stopping = True
+        gc.freeze()
+        collect_less()
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         listener.setblocking(False)
         wall0, cpu0, postgres0 = time.perf_counter(), time.process_time(), harness.system_cpu()["postgres"]
