@@ -227,6 +227,13 @@ def machine_busy() -> tuple[float, float, float]:
     return sum(values) - idle, sum(values), values[5] + values[6]
 
 
+def machine_steal() -> int:
+    """Jiffies of all CPUs the hypervisor gave to other machines while ours wanted them (steal,
+    /proc/stat): a virtual machine's figures fall with it, the server's work unchanged."""
+    with open("/proc/stat") as handle:
+        return int(handle.readline().split()[8])
+
+
 class RssSampler(threading.Thread):
     """Samples the resident memory of a process and its children (Granian's workers) while a
     scenario runs; peak of the sum, and the kernel's high-water mark (VmHWM) of each. Also the
@@ -243,6 +250,7 @@ class RssSampler(threading.Thread):
         self._t0 = time.monotonic()
         self._cpu = cpu_seconds(process_tree(pid))
         self._machine = machine_busy()
+        self._steal = machine_steal()
         self._system = system_cpu()
 
     def run(self) -> None:
@@ -270,7 +278,8 @@ class RssSampler(threading.Thread):
                 + cores * (interrupts - self._machine[2]) / span,
                 "rss_peak_mb": self.peak_kb / 1024, "rss_end_mb": self.last_kb / 1024, "vmhwm_mb": self.hwm_kb / 1024,
                 "server_cores": (cpu_seconds(process_tree(self.pid)) - self._cpu) / elapsed,
-                "machine_cores": cores * (busy - self._machine[0]) / span}
+                "machine_cores": cores * (busy - self._machine[0]) / span,
+                "steal_cores": cores * (machine_steal() - self._steal) / span}
 
 
 @dataclass

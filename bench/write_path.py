@@ -96,14 +96,15 @@ def wait_applied(url: str, timeout: float) -> float | None:
 
 def cpu_reason(usage: dict[str, float], wrk_cores: float) -> str:
     """Where the machine's CPU went while a row was measured."""
+    steal = usage.get("steal_cores", 0.0)
     ours = usage["server_cores"] + usage["postgres_cores"] + wrk_cores
-    other = max(0.0, usage["machine_cores"] - ours)
+    other = max(0.0, usage["machine_cores"] - ours - steal)
     said = (f"CPU: the server (workers and projector) {usage['server_cores']:.2f} cores, PostgreSQL "
             f"{usage['postgres_cores']:.2f}, wrk {wrk_cores:.2f}, the machine {usage['machine_cores']:.2f} of "
-            f"{os.cpu_count()}")
-    if other > 0.5:
-        return (f"{said}: other processes took {other:.2f} cores, the server got what was left; the figure "
-                f"measures the machine's load, not the server's limit")
+            f"{os.cpu_count()}" + (f", of which the hypervisor took {steal:.2f} (steal)" if steal >= 0.05 else ""))
+    if other > 0.5 or steal >= 0.2:
+        return (f"{said}: other processes or machines took {other + steal:.2f} cores, the server got what was "
+                f"left; the figure measures the machine's load, not the server's limit")
     return f"{said}: the server's own work per item is the limit on {os.cpu_count()} cores"
 
 
@@ -218,24 +219,28 @@ class Run:
         as about the server."""
         rounds = self.args.single_rounds
         bare: list[Any] = []
+        bare_steal: list[float] = []  # cores the hypervisor took while each bare run ran
         runs: dict[str, list[tuple[Any, str, dict[str, float], float | None]]] = {e: [] for e in engines}
         for _ in range(rounds):
             with harness.bare_server("wp-bare") as server:
+                steal0, t0 = harness.machine_steal(), time.monotonic()
                 bare.append(wrk(f"{server.url}/v1/track/event", "write.lua", [str(self.singles_file), basic("bare")],
                                 64, self.args.single_seconds))
                 bare_command = f"{server.command}; {bare[-1].command}"
-            log(f"bare endpoint: {n(bare[-1].ok_per_second)} req/s")
+                bare_steal.append((harness.machine_steal() - steal0) / os.sysconf("SC_CLK_TCK") / (time.monotonic() - t0))
+            log(f"bare endpoint: {n(bare[-1].ok_per_second)} req/s, steal {bare_steal[-1]:.2f} cores")
             for engine in engines:
                 command, result, usage, caught_up = self.burst(
                     engine, "wp-single", "/v1/track/event", self.singles_file, "", 64, self.args.single_seconds)
                 runs[engine].append((result, command, usage, caught_up))
                 log(f"{engine}: {n(result.ok_per_second)} req/s, p99 {result.latency_ms('p99'):.1f} ms "
-                    f"({result.ok_per_second / bare[-1].ok_per_second:.2f} x bare)")
+                    f"({result.ok_per_second / bare[-1].ok_per_second:.2f} x bare), steal {usage.get('steal_cores', 0):.2f} cores")
         bare_rps = [b.ok_per_second for b in bare]
         self.limits["bare single"] = statistics.median(bare_rps)
         self.row(scenario="limit: bare endpoint, single events, 64 connections", engine="none",
                  figure=f"median {n(statistics.median(bare_rps))} req/s of {rounds} rounds "
-                        f"({', '.join(n(r) for r in bare_rps)}), p99 {statistics.median(b.latency_ms('p99') for b in bare):.1f} ms",
+                        f"({', '.join(n(r) for r in bare_rps)}), p99 {statistics.median(b.latency_ms('p99') for b in bare):.1f} ms; "
+                        f"the hypervisor took {', '.join(f'{c:.2f}' for c in bare_steal)} cores (steal)",
                  command=bare_command)
         for engine, measured in runs.items():
             ratios = [r.ok_per_second / b for (r, _, _, _), b in zip(measured, bare_rps)]
@@ -250,8 +255,8 @@ class Run:
             self.row(scenario="single events, 64 connections", engine=engine,
                      figure=f"median of {rounds} rounds: {n(statistics.median(r.ok_per_second for r, _, _, _ in measured))} "
                             f"req/s, p99 {p99:.1f} ms (rounds: "
-                            + "; ".join(f"{n(r.ok_per_second)} req/s, p99 {r.latency_ms('p99'):.1f} ms"
-                                        for r, _, _, _ in measured)
+                            + "; ".join(f"{n(r.ok_per_second)} req/s, p99 {r.latency_ms('p99'):.1f} ms, steal "
+                                        f"{u.get('steal_cores', 0):.2f} cores" for r, _, u, _ in measured)
                             + f"), {failures} failed; the projector applied the backlog "
                             f"{', '.join(after(c, 300) for c in caught)} after wrk stopped",
                      limit="bare endpoint, same rounds", ratio=f"{share:.2f} ({', '.join(f'{r:.2f}' for r in ratios)})",
