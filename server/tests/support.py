@@ -158,19 +158,23 @@ def wait_for_projection(database_url: str, timeout: float = 30.0) -> None:
     far (ingest/journal.py): a test reading the database behind the server's back reads its
     writes as the server's own reads do (serving/read_your_writes.py)."""
     from salesmachine_server.ingest.journal import Journal, journal_path
+    from salesmachine_server.ingest.wake import Wake
 
     path = journal_path(database_url)
     if not path.exists():
         return
     journal = Journal(path)
+    wake = Wake(path)
     try:
         target = journal.acknowledged()
         deadline = time.monotonic() + timeout
         while journal.projected() < target:
             if time.monotonic() > deadline:
                 raise AssertionError(f"the projector did not apply the journal {path} within {timeout} s")
+            wake.hurry()  # as a read of the server's own does: no small group waits for more
             time.sleep(0.002)
     finally:
+        wake.close()
         journal.close()
 
 

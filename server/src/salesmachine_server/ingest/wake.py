@@ -43,6 +43,9 @@ class Wake:
         """Ask the projector to apply what it holds now: a read waits for it."""
         self._send(HURRY)
 
+    def close(self) -> None:
+        self._socket.close()
+
     def _send(self, datagram: bytes) -> None:
         # No projector listening (restarting), or its queue full: it polls anyway.
         with contextlib.suppress(OSError):
