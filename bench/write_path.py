@@ -492,7 +492,7 @@ def main() -> None:
     parser.add_argument("--raw-seconds", type=float, default=6)
     parser.add_argument("--batch-seconds", type=int, default=20)
     parser.add_argument("--single-seconds", type=int, default=15)
-    parser.add_argument("--single-rounds", type=int, default=3,
+    parser.add_argument("--single-rounds", type=lambda v: max(1, int(v)), default=3,
                         help="rounds of bare endpoint then each engine; ratios are the rounds' median")
     parser.add_argument("--sustained-seconds", type=int, default=300)
     parser.add_argument("--outage-seconds", type=int, default=OUTAGE_SECONDS)

@@ -74,6 +74,8 @@ COLLECT_AFTER_OBJECTS = 100_000
 
 
 def collect_less() -> None:
+    """This process's collector: its first generation at COLLECT_AFTER_OBJECTS, the others as
+    Python has them."""
     gc.set_threshold(COLLECT_AFTER_OBJECTS, *gc.get_threshold()[1:])
 
 

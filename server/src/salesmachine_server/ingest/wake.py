@@ -44,6 +44,7 @@ class Wake:
         self._send(HURRY)
 
     def close(self) -> None:
+        """Release the socket (a process that hurries once, then goes on: the test suite's reader)."""
         self._socket.close()
 
     def _send(self, datagram: bytes) -> None:
