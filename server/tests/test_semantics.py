@@ -115,6 +115,24 @@ def test_created_at_is_honoured_in_every_accepted_form(project: Project) -> None
     assert contact["last_seen_at"] == datetime(2013, 1, 7)
 
 
+def test_an_event_earlier_in_the_day_lowers_first_seen_and_a_later_one_raises_last_seen(project: Project) -> None:
+    # Each read waits for the writes before it, so each event is applied in a group of its own,
+    # to a contact already stored (on SQLite, first_seen_at is set only where it is lowered).
+    def event(name: str, at: str) -> dict:
+        post(project, "/v1/track/event", {"contact_uid": "o", "event_uid": name, "created_at": at})
+        contact = project.stored.contact("o")
+        assert contact is not None
+        return contact
+
+    assert event("noon", "2024-03-05T12:00:00Z")["first_seen_at"] == datetime(2024, 3, 5, 12)
+    contact = event("morning", "2024-03-05T08:00:00Z")
+    assert (contact["first_seen_at"], contact["last_seen_at"]) == (datetime(2024, 3, 5, 8), datetime(2024, 3, 5, 12))
+    contact = event("evening", "2024-03-05T18:00:00Z")
+    assert (contact["first_seen_at"], contact["last_seen_at"]) == (datetime(2024, 3, 5, 8), datetime(2024, 3, 5, 18))
+    contact = event("late entry", "2024-03-05T10:00:00Z")
+    assert (contact["first_seen_at"], contact["last_seen_at"]) == (datetime(2024, 3, 5, 8), datetime(2024, 3, 5, 18))
+
+
 def test_sent_at_corrects_the_client_clock(project: Project) -> None:
     # The client's clock is ten years behind: the event happened 60 s before it was sent.
     post(

@@ -16,7 +16,7 @@ ONE_DAY = timedelta(days=1)
 _DAY_COLUMNS = ("contact_id", "day", "project_id", "events")
 _ACCOUNT_DAY_COLUMNS = ("account_id", "day", "project_id")
 # first_seen_at lowered and last_seen_at raised to what the run saw; a row without activity
-# in the run (False) leaves last_seen_at alone. The same statement marks the row's health for
+# in the run leaves last_seen_at alone. The same statements mark the row's health for
 # re-evaluation from the earliest day the run may have changed (project/health_history.py):
 # a UTC day minus one is on or before the local day in any time zone, and the mark costs no
 # statement of its own.
@@ -26,32 +26,39 @@ _DIRTY = (
     "health_dirty_from = CASE WHEN t.health_dirty_from IS NULL OR t.health_dirty_from > {d} THEN {d} "
     "ELSE t.health_dirty_from END"
 )
+# PostgreSQL: one statement over arrays per kind, with or without activity. An indexed column
+# set to the value it had leaves the update HOT (PostgreSQL compares the values).
 _SEEN = {
-    (engine, kind, active): sql
+    (kind, active): f"UPDATE {table.name} AS t SET {_FIRST.format(f='v.first_seen_at')}"
+    + (f", {_LAST.format(l='v.last_seen_at')}" if active else "")
+    + f", {_DIRTY.format(d='v.health_dirty_from')}"
+    + " FROM "
+    + unnest(
+        table,
+        ("id", "first_seen_at", "last_seen_at", "health_dirty_from")
+        if active
+        else ("id", "first_seen_at", "health_dirty_from"),
+    )
+    + " WHERE t.id = v.id"
     for kind, table in (("contact", contacts), ("account", accounts))
     for active in (True, False)
-    for engine, sql in (
-        (
-            "sqlite",
-            f"UPDATE {table.name} AS t SET {_FIRST.format(f='?2')}"
-            + (f", {_LAST.format(l='?3')}, {_DIRTY.format(d='?4')}" if active else f", {_DIRTY.format(d='?3')}")
-            + " WHERE id = ?1",
-        ),
-        (
-            "postgresql",
-            f"UPDATE {table.name} AS t SET {_FIRST.format(f='v.first_seen_at')}"
-            + (f", {_LAST.format(l='v.last_seen_at')}" if active else "")
-            + f", {_DIRTY.format(d='v.health_dirty_from')}"
-            + " FROM "
-            + unnest(
-                table,
-                ("id", "first_seen_at", "last_seen_at", "health_dirty_from")
-                if active
-                else ("id", "first_seen_at", "health_dirty_from"),
-            )
-            + " WHERE t.id = v.id",
-        ),
-    )
+}
+# SQLite rewrites the entries of every index on a column an UPDATE sets, whatever the value,
+# and first_seen_at and health_dirty_from are indexed; a row is seen again far more often than
+# it is seen earlier or marked anew. So SQLite sets them only where they change, and
+# last_seen_at on its own: 9.1 -> 5.5 µs a row among 10,000 contacts, 26.7 -> 8.3 among
+# 200,000 (the index pages no longer read and written). They run per row: the first on the tuples
+# of the PostgreSQL statement, (id, first, latest, dirty) with activity and (id, first, dirty)
+# without; the second on (id, latest).
+_SQLITE_EARLIER = {
+    (kind, active): f"UPDATE {table.name} AS t SET {_FIRST.format(f='?2')}, {_DIRTY.format(d=dirty)} "
+    f"WHERE id = ?1 AND (first_seen_at > ?2 OR health_dirty_from IS NULL OR health_dirty_from > {dirty})"
+    for kind, table in (("contact", contacts), ("account", accounts))
+    for active, dirty in ((True, "?4"), (False, "?3"))
+}
+_SQLITE_LATER = {
+    kind: f"UPDATE {table.name} SET last_seen_at = ?2 WHERE id = ?1 AND (last_seen_at IS NULL OR last_seen_at < ?2)"
+    for kind, table in (("contact", contacts), ("account", accounts))
 }
 
 
@@ -117,5 +124,7 @@ class Activity:
                     idle.append((row_id, db.time(first), dirty))
                 else:
                     active.append((row_id, db.time(first), db.time(latest), dirty))
-            db.many(_SEEN["sqlite", kind, True], _SEEN["postgresql", kind, True], active)
-            db.many(_SEEN["sqlite", kind, False], _SEEN["postgresql", kind, False], idle)
+            db.many(_SQLITE_EARLIER[kind, True], _SEEN[kind, True], active)
+            db.many(_SQLITE_EARLIER[kind, False], _SEEN[kind, False], idle)
+            if not db.postgres:  # PostgreSQL's statement set last_seen_at with the others
+                db.execute(_SQLITE_LATER[kind], [(i, latest) for i, _, latest, _ in active], many=True)
