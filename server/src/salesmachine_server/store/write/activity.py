@@ -28,7 +28,7 @@ _DIRTY = (
 )
 # PostgreSQL: one statement over arrays per kind, with or without activity. An indexed column
 # set to the value it had leaves the update HOT (PostgreSQL compares the values).
-_SEEN = {
+_POSTGRES_SEEN = {
     (kind, active): f"UPDATE {table.name} AS t SET {_FIRST.format(f='v.first_seen_at')}"
     + (f", {_LAST.format(l='v.last_seen_at')}" if active else "")
     + f", {_DIRTY.format(d='v.health_dirty_from')}"
@@ -124,7 +124,7 @@ class Activity:
                     idle.append((row_id, db.time(first), dirty))
                 else:
                     active.append((row_id, db.time(first), db.time(latest), dirty))
-            db.many(_SQLITE_EARLIER[kind, True], _SEEN[kind, True], active)
-            db.many(_SQLITE_EARLIER[kind, False], _SEEN[kind, False], idle)
+            db.many(_SQLITE_EARLIER[kind, True], _POSTGRES_SEEN[kind, True], active)
+            db.many(_SQLITE_EARLIER[kind, False], _POSTGRES_SEEN[kind, False], idle)
             if not db.postgres:  # PostgreSQL's statement set last_seen_at with the others
                 db.execute(_SQLITE_LATER[kind], [(i, latest) for i, _, latest, _ in active], many=True)
