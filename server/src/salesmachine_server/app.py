@@ -59,7 +59,7 @@ from salesmachine_server.serving.request_metrics import RequestMetrics
 from salesmachine_server.serving.sent_paths import EncodedRoute
 from salesmachine_server.serving.server_faults import AnswerServerFaults, fault_response
 from salesmachine_server.serving.state import STATE_NAME, AppState, app_state
-from salesmachine_server.serving.write_front import WriteFront
+from salesmachine_server.serving.write_front import WriteFront, WriteRoutes
 from salesmachine_server.settings import Settings
 from salesmachine_server.store.db.engine import Engines, open_engines
 from salesmachine_server.store.write.retention import delete_expired_events
@@ -299,7 +299,9 @@ def create_app(settings: Settings, engines: Engines | None = None) -> Starlette:
         DBAPIError: _database_error,
         Exception: _server_fault,
     }
-    writes = [route for route in every_route if isinstance(route, Route) and route.path in WRITE_PATHS]
+    writes = WriteRoutes(
+        [route for route in every_route if isinstance(route, Route) and route.path in WRITE_PATHS], handlers
+    )
     app = Starlette(
         routes=every_route,
         lifespan=lifespan,
@@ -307,7 +309,7 @@ def create_app(settings: Settings, engines: Engines | None = None) -> Starlette:
         # a 500 then leaves the keep-alive connection usable.
         middleware=[
             # Writes, nearly all requests, are taken here, past the rest (serving/write_front.py).
-            Middleware(WriteFront, routes=writes, handlers=handlers),
+            Middleware(WriteFront, routes=writes),
             Middleware(RequestMetrics),
             Middleware(AnswerServerFaults),
             Middleware(WriteCors, paths={"/v1/ping", *WRITE_PATHS, *SEGMENT_PATHS, "/v1/import"}),
@@ -316,4 +318,6 @@ def create_app(settings: Settings, engines: Engines | None = None) -> Starlette:
         ],
         exception_handlers=handlers,
     )
+    # The HTTP protocol takes the write paths' POST itself (serving/http_protocol.py).
+    app.state.write_routes = writes
     return app

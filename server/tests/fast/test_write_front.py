@@ -18,7 +18,7 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from salesmachine_server.errors import ApiError
-from salesmachine_server.serving.write_front import WriteFront
+from salesmachine_server.serving.write_front import WriteFront, WriteRoutes
 
 
 async def ok(_request: Request) -> Response:
@@ -62,7 +62,7 @@ def client() -> Iterator[TestClient]:
     handlers = {ApiError: api_error, LookupError: failing_handler, HTTPException: http_error}
     app = Starlette(
         routes=[*writes, Route("/other", ok, methods=["POST"])],
-        middleware=[Middleware(WriteFront, routes=writes, handlers=handlers)],
+        middleware=[Middleware(WriteFront, routes=WriteRoutes(writes, handlers))],
         exception_handlers=handlers,
     )
     with TestClient(app, raise_server_exceptions=False) as test_client:

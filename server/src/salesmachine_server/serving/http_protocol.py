@@ -25,11 +25,15 @@ import asyncio
 from typing import Any, cast
 
 import orjson
+from starlette.routing import Route
 
 from salesmachine_server.errors import ApiError
 
 try:
+    import httptools
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    from salesmachine_server.serving.write_cycle import WriteCycle
 except ImportError:  # httptools is not installed: uvicorn uses h11
     HttpToolsProtocol = None  # type: ignore[assignment,misc]
 
@@ -61,14 +65,15 @@ class CycleTransport:
     uvicorn writes a response's head and its body in two writes, each a send(2) on the socket:
     the head is held here until the body's write, in the same step of the loop for every
     response with its body at hand (a write's answer), and sent with it in one. A body that
-    comes later (a file, a stream) finds the head sent already at the end of that step."""
+    comes later (a file, a stream) finds the head sent already at the end of that step.
+    (A `WriteCycle` writes its answers whole: `hold_head` False.)"""
 
-    def __init__(self, transport: asyncio.Transport, protocol: Any) -> None:
+    def __init__(self, transport: asyncio.Transport, protocol: Any, hold_head: bool = True) -> None:
         self._transport = transport
         self._protocol = protocol
         self._closing = False
         self._head: bytes | None = None
-        self._wrote = False
+        self._wrote = not hold_head
 
     def write(self, data: bytes) -> None:
         if not self._wrote:
@@ -165,10 +170,62 @@ if HttpToolsProtocol is not None:
                 return
             if self._refused:  # a request after a drained body: not for this connection
                 return
-            super().on_headers_complete()
+            route = self._write_route()
+            if route is None:
+                super().on_headers_complete()
+            else:
+                self._start_write(route)
             if self.cycle is not None:
                 # Any attribute the cycle asks of a transport is forwarded (__getattr__).
-                self.cycle.transport = cast(asyncio.Transport, CycleTransport(self.transport, self))
+                hold_head = not isinstance(self.cycle, WriteCycle)
+                self.cycle.transport = cast(asyncio.Transport, CycleTransport(self.transport, self, hold_head))
+
+        def _write_route(self) -> Route | None:
+            """The write route of a POST to a write path sent as is (HTTP/1.1, its path not
+            escaped, no upgrade), when the app has them (app.py); else None: uvicorn's way."""
+            routes = getattr(getattr(self.app, "state", None), "write_routes", None)
+            parser = self.parser
+            if routes is None or self.limit_concurrency is not None or parser.get_method() != b"POST":
+                return None
+            if parser.get_http_version() != "1.1" or parser.should_upgrade():
+                return None
+            self._parsed_url = httptools.parse_url(self.url)
+            path = self._parsed_url.path
+            if b"%" in path:
+                return None
+            route: Route | None = routes.route_for(self.root_path + path.decode("ascii"), "POST")
+            return route
+
+        def _start_write(self, route: Route) -> None:
+            """uvicorn's `on_headers_complete` for a write route: the scope completed as it
+            completes it, and a `WriteCycle` started (or queued behind the request before it)."""
+            scope: Any = self.scope
+            raw_path = self._parsed_url.path
+            scope["method"] = "POST"
+            scope["path"] = self.root_path + raw_path.decode("ascii")
+            scope["raw_path"] = self.root_path.encode("ascii") + raw_path
+            scope["query_string"] = self._parsed_url.query or b""
+            existing = self.cycle
+            self.cycle = cycle = WriteCycle(
+                scope=self.scope,
+                transport=self.transport,
+                flow=self.flow,
+                logger=self.logger,
+                access_logger=self.access_logger,
+                access_log=self.access_log,
+                default_headers=self.server_state.default_headers,
+                message_event=asyncio.Event(),
+                expect_100_continue=self.expect_100_continue,
+                keep_alive=self.parser.should_keep_alive(),
+                on_response=self.on_response_complete,
+            )
+            cycle.routes = self.app.state.write_routes
+            cycle.route = route
+            if existing is None or existing.response_complete:
+                self._start_asgi_task(cycle, self.app)
+            else:  # pipelined: its turn comes when the one before it is answered
+                self.flow.pause_reading()
+                self.pipeline.appendleft((cycle, self.app))
 
         def on_body(self, body: bytes) -> None:
             if not self._refused:

@@ -34,35 +34,29 @@ log = logging.getLogger("salesmachine")
 Handler = Callable[[Request, Exception], Awaitable[Response]]
 
 
-class WriteFront:
-    def __init__(self, app: ASGIApp, routes: Iterable[Route], handlers: Mapping[Any, Handler]) -> None:
-        self.app = app
+class WriteRoutes:
+    """The write paths' routes and what answers them: the endpoint, then the app's handler of
+    an exception it raised. Taken by `WriteFront` from the ASGI stack, and by the HTTP
+    protocol itself (serving/http_protocol.py `WriteCycle`) before any ASGI."""
+
+    def __init__(self, routes: Iterable[Route], handlers: Mapping[Any, Handler]) -> None:
         # Only coroutine endpoints: a plain function would need the router's thread pool.
         self.routes = {route.path: route for route in routes if inspect.iscoroutinefunction(route.endpoint)}
         self.handlers = {kind: handler for kind, handler in handlers.items() if isinstance(kind, type)}
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        route = self.routes.get(scope["path"]) if scope["type"] == "http" else None
-        if route is None or route.methods is None or scope["method"] not in route.methods:
-            await self.app(scope, receive, send)
-            return
-        # What the router leaves in the scope, for whatever reads it (the metrics' template).
-        scope["route"], scope["endpoint"], scope["path_params"] = route, route.endpoint, {}
-        request = Request(scope, receive)
-        status = 0
+    def route_for(self, path: str, method: str) -> Route | None:
+        route = self.routes.get(path)
+        if route is None or route.methods is None or method not in route.methods:
+            return None
+        return route
+
+    async def respond(self, request: Request, route: Route) -> Response:
+        """The route's answer: its endpoint's, or the app's handler's of what it raised."""
         try:
-            try:
-                response = await route.endpoint(request)
-            except Exception as exc:
-                response = await self._answer(request, exc)
-            status = response.status_code
-            await _send_with_cors(response, scope, receive, send)
-        except BaseException:
-            if status == 0:
-                status = 500  # Starlette's ServerErrorMiddleware, outside, answers it
-            raise
-        finally:
-            count_request(route.path, status)
+            response: Response = await route.endpoint(request)
+            return response
+        except Exception as exc:
+            return await self._answer(request, exc)
 
     async def _answer(self, request: Request, exc: Exception) -> Response:
         """The app's handler of the exception's nearest class; a fault logged and a 500 if
@@ -75,6 +69,35 @@ class WriteFront:
             exc = failure
         log.error("server fault: %r", exc, exc_info=exc)
         return fault_response().response()
+
+
+def enter_route(scope: Scope, route: Route) -> None:
+    """What the router leaves in the scope, for whatever reads it (the metrics' template)."""
+    scope["route"], scope["endpoint"], scope["path_params"] = route, route.endpoint, {}
+
+
+class WriteFront:
+    def __init__(self, app: ASGIApp, routes: WriteRoutes) -> None:
+        self.app = app
+        self.routes = routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        route = self.routes.route_for(scope["path"], scope["method"]) if scope["type"] == "http" else None
+        if route is None:
+            await self.app(scope, receive, send)
+            return
+        enter_route(scope, route)
+        status = 0
+        try:
+            response = await self.routes.respond(Request(scope, receive), route)
+            status = response.status_code
+            await _send_with_cors(response, scope, receive, send)
+        except BaseException:
+            if status == 0:
+                status = 500  # Starlette's ServerErrorMiddleware, outside, answers it
+            raise
+        finally:
+            count_request(route.path, status)
 
 
 async def _send_with_cors(response: Response, scope: Scope, receive: Receive, send: Send) -> None:
