@@ -34,6 +34,7 @@ try:
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
     from salesmachine_server.serving.write_cycle import WriteCycle
+    from salesmachine_server.serving.write_front import WriteRoutes
 except ImportError:  # httptools is not installed: uvicorn uses h11
     HttpToolsProtocol = None  # type: ignore[assignment,misc]
 
@@ -121,9 +122,14 @@ if HttpToolsProtocol is not None:
         _draining = False  # the answer is sent; the rest of the body is read and discarded
         _drained = 0
         _drain_timer: asyncio.TimerHandle | None = None
+        _write_routes: WriteRoutes | None = None
+        _parsed_url: Any = None  # the request's URL as httptools parsed it, for `_start_write`
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
+            # The app's write routes (app.py), looked up once a connection: Starlette's State
+            # is a Python __getattr__.
+            self._write_routes = getattr(getattr(self.app, "state", None), "write_routes", None)
             self._start_head()
 
         def connection_lost(self, exc: Exception | None) -> None:
@@ -183,7 +189,7 @@ if HttpToolsProtocol is not None:
         def _write_route(self) -> Route | None:
             """The write route of a POST to a write path sent as is (HTTP/1.1, its path not
             escaped, no upgrade), when the app has them (app.py); else None: uvicorn's way."""
-            routes = getattr(getattr(self.app, "state", None), "write_routes", None)
+            routes = self._write_routes
             parser = self.parser
             if routes is None or self.limit_concurrency is not None or parser.get_method() != b"POST":
                 return None
@@ -219,7 +225,8 @@ if HttpToolsProtocol is not None:
                 keep_alive=self.parser.should_keep_alive(),
                 on_response=self.on_response_complete,
             )
-            cycle.routes = self.app.state.write_routes
+            assert self._write_routes is not None  # `_write_route` found the route there
+            cycle.routes = self._write_routes
             cycle.route = route
             if existing is None or existing.response_complete:
                 self._start_asgi_task(cycle, self.app)
