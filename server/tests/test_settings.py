@@ -32,6 +32,42 @@ def test_a_niceness_out_of_its_range_is_refused_not_bent() -> None:
     assert Settings.from_env({"SALESMACHINE_PROJECTOR_NICENESS": "19"}).projector_niceness == 19
 
 
+@pytest.mark.parametrize(
+    ("name", "raw", "rule"),
+    [
+        # A group of 0 items: one journal entry per transaction, whatever waits.
+        ("SALESMACHINE_PROJECTOR_GROUP_ITEMS", "0", "must be at least 1, got 0"),
+        ("SALESMACHINE_MAX_BODY_BYTES", "-1", "must be at least 1, got -1"),
+        ("SALESMACHINE_JOURNAL_BUDGET_BYTES", "-5", "must be at least 0, got -5"),
+        ("SALESMACHINE_LISTEN_PORT", "70000", "must be between 0 and 65535, got 70000"),
+        # A period of 0 spins its loop; a timeout of 0 refuses everything.
+        ("SALESMACHINE_PERIODIC_CHECK_SECONDS", "0", "must be more than 0, got 0"),
+        ("SALESMACHINE_HEAD_TIMEOUT_SECONDS", "-2.5", "must be more than 0, got -2.5"),
+        ("SALESMACHINE_READ_WAIT_SECONDS", "-1", "must be at least 0, got -1.0"),
+        ("SALESMACHINE_READ_WAIT_SECONDS", "nan", "must be a finite number, got 'nan'"),
+        ("SALESMACHINE_READY_LAG_SECONDS", "inf", "must be a finite number, got 'inf'"),
+    ],
+)
+def test_a_number_out_of_its_range_is_refused_naming_the_rule(name: str, raw: str, rule: str) -> None:
+    with pytest.raises(ValueError, match=f"^{name} {rule}$"):
+        Settings.from_env({name: raw})
+
+
+def test_a_zero_that_means_something_is_taken() -> None:
+    settings = Settings.from_env(
+        {
+            "SALESMACHINE_WORKERS": "0",  # one per core
+            "SALESMACHINE_RATE_LIMIT": "0",  # off
+            "SALESMACHINE_PROJECTOR_GATHER_SECONDS": "0",  # apply at once
+            "SALESMACHINE_READ_WAIT_SECONDS": "0",  # answer at once, stale if need be
+            "SALESMACHINE_DELIVERY_LOG_DAYS": "0",  # keep for ever
+            "SALESMACHINE_JOURNAL_BUDGET_BYTES": "0",  # no budget
+        }
+    )
+    assert (settings.workers, settings.rate_limit, settings.projector_gather_seconds) == (0, 0.0, 0.0)
+    assert (settings.read_wait_seconds, settings.delivery_log_days, settings.journal_budget_bytes) == (0.0, 0, 0)
+
+
 def test_a_bad_number_names_its_variable() -> None:
     with pytest.raises(ValueError, match="SALESMACHINE_LISTEN_PORT must be an integer, got 'x'"):
         Settings.from_env({"SALESMACHINE_LISTEN_PORT": "x"})

@@ -9,6 +9,7 @@ maintenance, rate limit). The one exception to the naming is the listening addre
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -142,8 +143,43 @@ class SettingsError(ValueError):
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off", "")
 
-# Integer settings with a range of their own: refused outside it rather than bent into it.
-_RANGES = {"projector_niceness": (0, 19)}
+# The range of each number setting: refused outside it rather than bent into it. A size or a
+# count of 0 would refuse every request (a body of at most 0 bytes) or mean something no one
+# meant (a projector group of 0 items applied one entry per transaction), a period of 0 would
+# spin its loop; where 0 means something (off, no budget, for ever, one worker per core, one
+# look), the setting's comment says so.
+_RANGES: dict[str, tuple[float, float | None]] = {
+    "port": (0, 65535),
+    "projector_niceness": (0, 19),
+    **dict.fromkeys(
+        [
+            "max_body_bytes",
+            "max_item_bytes",
+            "max_batch_items",
+            "max_group_items",
+            "max_head_bytes",
+            "projector_group_items",
+        ],
+        (1, None),
+    ),
+    **dict.fromkeys(
+        [
+            "retry_after_seconds",
+            "rate_limit",
+            "rate_limit_burst",
+            "delivery_log_days",
+            "workers",
+            "journal_budget_bytes",
+            "projector_gather_seconds",
+            "read_wait_seconds",
+            "delivery_backoff_base_seconds",
+            "delivery_backoff_max_seconds",
+            "delivery_retry_window_seconds",
+        ],
+        (0, None),
+    ),
+}
+# A float setting not named here (a period, a timeout, a lag) must be more than 0.
 
 
 def _parse(type_name: object, raw: str, name: str) -> object:
@@ -152,15 +188,20 @@ def _parse(type_name: object, raw: str, name: str) -> object:
             value = int(raw)
         except ValueError:
             raise SettingsError(f"{env_name(name)} must be an integer, got {raw!r}") from None
-        bounds = _RANGES.get(name)
-        if bounds is not None and not bounds[0] <= value <= bounds[1]:
-            raise SettingsError(f"{env_name(name)} must be between {bounds[0]} and {bounds[1]}, got {value}")
+        _check_range(name, value, _RANGES.get(name))
         return value
     if type_name in ("float", float):
         try:
-            return float(raw)
+            number = float(raw)
         except ValueError:
             raise SettingsError(f"{env_name(name)} must be a number, got {raw!r}") from None
+        if not math.isfinite(number):
+            raise SettingsError(f"{env_name(name)} must be a finite number, got {raw!r}")
+        bounds = _RANGES.get(name)
+        if bounds is None and number <= 0:
+            raise SettingsError(f"{env_name(name)} must be more than 0, got {raw}")
+        _check_range(name, number, bounds)
+        return number
     if type_name in ("bool", bool):
         word = raw.strip().lower()
         if word not in _TRUE + _FALSE:
@@ -169,3 +210,13 @@ def _parse(type_name: object, raw: str, name: str) -> object:
             )
         return word in _TRUE
     return raw
+
+
+def _check_range(name: str, value: float, bounds: tuple[float, float | None] | None) -> None:
+    if bounds is None:
+        return
+    least, most = bounds
+    if most is not None and not least <= value <= most:
+        raise SettingsError(f"{env_name(name)} must be between {least} and {most}, got {value}")
+    if value < least:
+        raise SettingsError(f"{env_name(name)} must be at least {least}, got {value}")
