@@ -53,6 +53,12 @@ def test_a_number_out_of_its_range_is_refused_naming_the_rule(name: str, raw: st
         Settings.from_env({name: raw})
 
 
+def test_a_flag_out_of_its_range_is_refused_too() -> None:
+    with pytest.raises(ValueError, match=r"^SALESMACHINE_RATE_LIMIT must be at least 0, got -3\.0$"):
+        Settings.from_env({}, rate_limit=-3.0)
+    assert Settings.from_env({}, port=9002, rate_limit=2.5).rate_limit == 2.5
+
+
 def test_a_zero_that_means_something_is_taken() -> None:
     settings = Settings.from_env(
         {

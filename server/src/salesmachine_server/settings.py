@@ -119,7 +119,12 @@ class Settings:
             raw = source.get(env_name(field.name))
             if raw is not None:
                 values[field.name] = _parse(field.type, raw, field.name)
-        values.update({k: v for k, v in overrides.items() if v is not None})
+        for name, value in overrides.items():
+            if value is None:
+                continue
+            if isinstance(value, (int, float)) and not isinstance(value, bool):  # a flag's number
+                _parse(type(value).__name__, str(value), name)
+            values[name] = value
         return cls(**values)
 
 
