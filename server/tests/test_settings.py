@@ -54,7 +54,7 @@ def test_a_number_out_of_its_range_is_refused_naming_the_rule(name: str, raw: st
 
 
 def test_a_flag_out_of_its_range_is_refused_too() -> None:
-    with pytest.raises(ValueError, match=r"^SALESMACHINE_RATE_LIMIT must be at least 0, got -3\.0$"):
+    with pytest.raises(ValueError, match=r"^--rate-limit must be at least 0, got -3\.0$"):
         Settings.from_env({}, rate_limit=-3.0)
     assert Settings.from_env({}, port=9002, rate_limit=2.5).rate_limit == 2.5
 

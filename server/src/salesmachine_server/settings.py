@@ -123,7 +123,11 @@ class Settings:
             if value is None:
                 continue
             if isinstance(value, (int, float)) and not isinstance(value, bool):  # a flag's number
-                _parse(type(value).__name__, str(value), name)
+                try:
+                    _parse(type(value).__name__, str(value), name)
+                except SettingsError as exc:  # named as it was given: the flag
+                    flag = "--" + name.replace("_", "-")
+                    raise SettingsError(str(exc).replace(env_name(name), flag, 1)) from None
             values[name] = value
         return cls(**values)
 
