@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import IN_CI, Project, ServerProcess, StoredData, make_project, postgres_database
+from tests.support import CLIENT_LIMITS, IN_CI, Project, ServerProcess, StoredData, make_project, postgres_database
 
 # Debian's Chromium, driven by Playwright for Python (sdks/js/install-browser.sh installs both).
 CHROMIUM = "/usr/bin/chromium"
@@ -124,7 +124,7 @@ def server(database_url: str, session_stores: SessionStores) -> ServerProcess:
 def project(server: ServerProcess) -> Iterator[Project]:
     created, secret = make_project(server.database_url)
     stored = StoredData(server.database_url, created.id)
-    with httpx.Client(base_url=server.base_url, auth=(created.token, ""), timeout=30) as http:
+    with httpx.Client(base_url=server.base_url, auth=(created.token, ""), timeout=30, limits=CLIENT_LIMITS) as http:
         yield Project(created.id, created.name, created.token, secret, http, stored)
     stored.close()
 

@@ -193,6 +193,14 @@ def server_children(server: ServerProcess, name: str) -> list[int]:
     return found
 
 
+# uvicorn closes a connection idle for 5 s, and httpx keeps one for 5 s too: a request sent
+# at that moment may meet the close (under load the server's loop runs the due timer before it
+# reads the request, so the moment is as long as the loop is late) and fail with "Server
+# disconnected without sending a response". A client that waits between its requests (for the
+# projector, say) lets its connections go first.
+CLIENT_LIMITS = httpx.Limits(keepalive_expiry=2.0)
+
+
 class StoredData:
     """Reads what the server stored, straight from its database (the proof of 'stored'), once
     the projector applied what the server acknowledged (wait_for_projection)."""

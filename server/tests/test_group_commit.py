@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from tests.support import Project
+from tests.support import CLIENT_LIMITS, Project
 
 
 def metric(base_url: str, name: str) -> float:
@@ -23,7 +23,7 @@ def test_concurrent_single_events_share_commits(project: Project) -> None:
     jobs_before = metric(base, "salesmachine_write_jobs_total")
 
     def send(n: int) -> int:
-        with httpx.Client(base_url=base, auth=(project.token, ""), timeout=30) as http:
+        with httpx.Client(base_url=base, auth=(project.token, ""), timeout=30, limits=CLIENT_LIMITS) as http:
             statuses = []
             for i in range(10):
                 response = http.post("/v1/track/event", json={"contact_uid": f"c{n}", "event_uid": f"e{i}"})
