@@ -123,7 +123,6 @@ if HttpToolsProtocol is not None:
         _drained = 0
         _drain_timer: asyncio.TimerHandle | None = None
         _write_routes: WriteRoutes | None = None
-        _parsed_url: Any = None  # the request's URL as httptools parsed it, for `_start_write`
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
@@ -176,41 +175,40 @@ if HttpToolsProtocol is not None:
                 return
             if self._refused:  # a request after a drained body: not for this connection
                 return
-            route = self._write_route()
-            if route is None:
+            found = self._write_route()
+            if found is None:
                 super().on_headers_complete()
             else:
-                self._start_write(route)
+                self._start_write(*found)
             if self.cycle is not None:
                 # Any attribute the cycle asks of a transport is forwarded (__getattr__).
                 hold_head = not isinstance(self.cycle, WriteCycle)
                 self.cycle.transport = cast(asyncio.Transport, CycleTransport(self.transport, self, hold_head))
 
-        def _write_route(self) -> Route | None:
-            """The write route of a POST to a write path sent as is (HTTP/1.1, its path not
-            escaped, no upgrade), when the app has them (app.py); else None: uvicorn's way."""
+        def _write_route(self) -> tuple[WriteRoutes, Route, Any] | None:
+            """The write routes, the route and the parsed URL of a POST to a write path sent
+            as is (HTTP/1.1, its path not escaped, no upgrade), when the app has write routes
+            (app.py); else None: uvicorn's way."""
             routes = self._write_routes
             parser = self.parser
             if routes is None or self.limit_concurrency is not None or parser.get_method() != b"POST":
                 return None
             if parser.get_http_version() != "1.1" or parser.should_upgrade():
                 return None
-            self._parsed_url = httptools.parse_url(self.url)
-            path = self._parsed_url.path
-            if b"%" in path:
+            url = httptools.parse_url(self.url)
+            if b"%" in url.path:
                 return None
-            route: Route | None = routes.route_for(self.root_path + path.decode("ascii"), "POST")
-            return route
+            route = routes.route_for(self.root_path + url.path.decode("ascii"), "POST")
+            return None if route is None else (routes, route, url)
 
-        def _start_write(self, route: Route) -> None:
+        def _start_write(self, routes: WriteRoutes, route: Route, url: Any) -> None:
             """uvicorn's `on_headers_complete` for a write route: the scope completed as it
             completes it, and a `WriteCycle` started (or queued behind the request before it)."""
             scope: Any = self.scope
-            raw_path = self._parsed_url.path
             scope["method"] = "POST"
-            scope["path"] = self.root_path + raw_path.decode("ascii")
-            scope["raw_path"] = self.root_path.encode("ascii") + raw_path
-            scope["query_string"] = self._parsed_url.query or b""
+            scope["path"] = self.root_path + url.path.decode("ascii")
+            scope["raw_path"] = self.root_path.encode("ascii") + url.path
+            scope["query_string"] = url.query or b""
             existing = self.cycle
             self.cycle = cycle = WriteCycle(
                 scope=self.scope,
@@ -225,8 +223,7 @@ if HttpToolsProtocol is not None:
                 keep_alive=self.parser.should_keep_alive(),
                 on_response=self.on_response_complete,
             )
-            assert self._write_routes is not None  # `_write_route` found the route there
-            cycle.routes = self._write_routes
+            cycle.routes = routes
             cycle.route = route
             if existing is None or existing.response_complete:
                 self._start_asgi_task(cycle, self.app)
