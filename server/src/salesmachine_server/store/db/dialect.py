@@ -233,11 +233,14 @@ class Dialect:
         """The rows of a statement."""
         return self._run(sql, parameters, many=False, fetch=True)
 
-    def copy(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
-        """PostgreSQL's COPY ... FROM STDIN of `rows`, in the connection's transaction."""
+    @contextlib.contextmanager
+    def copying(self, sql: str) -> Iterator[Callable[[tuple[Any, ...]], None]]:
+        """PostgreSQL's COPY ... FROM STDIN, open for the block, in the connection's transaction:
+        what it yields writes a row, sent as the driver's buffer fills, so PostgreSQL inserts
+        the first rows while the block finds the next. No other statement may run on the
+        connection until the block ends; an exception in it aborts the COPY and is raised."""
         with self._cursor(sql, ()) as cursor, cursor.copy(sql) as copy:
-            for row in rows:
-                copy.write_row(row)
+            yield copy.write_row
 
     def _insert(
         self,

@@ -5,10 +5,11 @@ statements whatever its length:
    sets mrr on, the latest entry of their revenue history (revenue.py: the whole history only
    of the few that get a value older than their latest, a backfill);
 3. walk the messages in order in memory: params merged (mrr changes noted), memberships added,
-   events attributed to accounts, activity counted;
-4. save the results: changed params, new memberships (memberships.py), revenue history, events
-   (event_insert.py), active days, the health marks of those with a new one, first/last seen
-   (activity.py), each as one statement.
+   events attributed to accounts and written as they are found (event_insert.py: on
+   PostgreSQL a COPY open for the walk), activity counted;
+4. save the results: changed params, new memberships (memberships.py), revenue history, active
+   days, the health marks of those with a new one, first/last seen (activity.py), each as one
+   statement.
 Order is kept exactly: step 3 sees each message after all those before it.
 """
 
@@ -27,7 +28,7 @@ from salesmachine_server.domain.timezones import UTC, local_day
 from salesmachine_server.store.db.dialect import Dialect, array_literal, chunks, unnest
 from salesmachine_server.store.db.schema import accounts, contacts, mrr_changes
 from salesmachine_server.store.write.activity import Activity
-from salesmachine_server.store.write.event_insert import EventRow, insert_events
+from salesmachine_server.store.write.event_insert import EventRow, EventWriter
 from salesmachine_server.store.write.health_marks import MarkWriter
 from salesmachine_server.store.write.identity import Identity
 from salesmachine_server.store.write.memberships import Members
@@ -83,45 +84,46 @@ def apply_run(
     contact_last = activity.last["contact"]
     account_first, account_last = activity.first["account"], activity.last["account"]
     members = state.members
-    events = state.events
     utc = tz is UTC
-    for (m, received), uids in zip(run, linked_uids):
-        at = m.occurred_at
-        assert at is not None
-        if m.kind == "account":
-            assert m.account_uid is not None
-            account_id = account_ids[m.account_uid]
-            state.merge_params("account", account_id, m.params, at)
-            activity.seen("account", account_id, at, activity=False)
-            continue
-        assert m.contact_uid is not None
-        contact_id = contact_ids[m.contact_uid]
-        linked = [account_ids[uid] for uid in uids] if uids else _NONE
-        for account_id in linked:
-            members.join(account_id, contact_id)
-        if m.kind == "contact":
-            params = {k: v for k, v in m.params.items() if k != "account_uid"}
-            if params:
-                state.merge_params("contact", contact_id, params, at)
-            activity.seen("contact", contact_id, at, activity=False)
-            continue
-        event_account: int | None
-        if m.account_given:  # an imported event: the account it had (ingest/importer.py)
-            event_account = account_ids[m.account_uid] if m.account_uid is not None else None
-        else:
-            event_account = linked[0] if linked else members.sole_account(contact_id)
-        events.append((contact_id, event_account, m, received))
-        days[(contact_id, at.date() if utc else local_day(at, tz))] += 1
-        latest = contact_last.get(contact_id)
-        if latest is None or at > latest:
-            contact_last[contact_id] = at
-        if event_account is not None:  # activity.seen("account", event_account, at, activity=True)
-            earliest = account_first.get(event_account)
-            if earliest is None or at < earliest:
-                account_first[event_account] = at
-            latest = account_last.get(event_account)
+    with EventWriter(conn, project_id, state.events) as writer:
+        add_event = writer.add
+        for (m, received), uids in zip(run, linked_uids):
+            at = m.occurred_at
+            assert at is not None
+            if m.kind == "account":
+                assert m.account_uid is not None
+                account_id = account_ids[m.account_uid]
+                state.merge_params("account", account_id, m.params, at)
+                activity.seen("account", account_id, at, activity=False)
+                continue
+            assert m.contact_uid is not None
+            contact_id = contact_ids[m.contact_uid]
+            linked = [account_ids[uid] for uid in uids] if uids else _NONE
+            for account_id in linked:
+                members.join(account_id, contact_id)
+            if m.kind == "contact":
+                params = {k: v for k, v in m.params.items() if k != "account_uid"}
+                if params:
+                    state.merge_params("contact", contact_id, params, at)
+                activity.seen("contact", contact_id, at, activity=False)
+                continue
+            event_account: int | None
+            if m.account_given:  # an imported event: the account it had (ingest/importer.py)
+                event_account = account_ids[m.account_uid] if m.account_uid is not None else None
+            else:
+                event_account = linked[0] if linked else members.sole_account(contact_id)
+            add_event((contact_id, event_account, m, received))
+            days[(contact_id, at.date() if utc else local_day(at, tz))] += 1
+            latest = contact_last.get(contact_id)
             if latest is None or at > latest:
-                account_last[event_account] = at
+                contact_last[contact_id] = at
+            if event_account is not None:  # activity.seen("account", event_account, at, activity=True)
+                earliest = account_first.get(event_account)
+                if earliest is None or at < earliest:
+                    account_first[event_account] = at
+                latest = account_last.get(event_account)
+                if latest is None or at > latest:
+                    account_last[event_account] = at
     # Every message of a run but accounts' names a contact: its earliest is the run's earliest
     # time of any of its uids (aliases may have made two uids one contact).
     contact_first = activity.first["contact"]
@@ -197,7 +199,6 @@ class Run:
             )
         self.members.save(db, project_id, received_at)
         self.revenue.save(conn, project_id, received_at)
-        insert_events(conn, project_id, self.events)
         self.activity.save_days(db, project_id, self.members, marks)
         self.activity.save_seen(db)
 
