@@ -104,7 +104,7 @@ class Settings:
     workers: int = 0
     journal_path: str = ""
     journal_budget_bytes: int = 2 * 1024 * 1024 * 1024
-    projector_group_items: int = 50_000
+    projector_group_items: int = 150_000
     projector_niceness: int = 3
     projector_gather_seconds: float = 1.0
     read_wait_seconds: float = 5.0
