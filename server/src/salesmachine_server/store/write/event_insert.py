@@ -108,11 +108,14 @@ class EventWriter:
 
     def __enter__(self) -> EventWriter:
         if self.db.postgres:
-            self._copying = self.db.copying(_POSTGRES_COPY)
-            write = self._copying.__enter__()
             append, project_id = self.rows.append, self.project_id
+            write: Callable[[tuple[Any, ...]], None] | None = None
 
             def add(row: EventRow) -> None:
+                nonlocal write
+                if write is None:  # the first event: a run without any sends no COPY
+                    self._copying = self.db.copying(_POSTGRES_COPY)
+                    write = self._copying.__enter__()
                 append(row)
                 write(_row(project_id, row, _same, None))
 
@@ -122,7 +125,7 @@ class EventWriter:
     def __exit__(self, *exc_info: Any) -> None:
         if self._copying is not None:
             self._copying.__exit__(*exc_info)  # the COPY ended, or aborted on an exception
-        elif exc_info[0] is None:
+        elif exc_info[0] is None and not self.db.postgres:
             for sql, tuples in _sqlite_runs(self.project_id, self.rows):
                 self.db.execute(sql, tuples, many=True)
 
