@@ -124,7 +124,7 @@ class Settings:
                 continue
             if isinstance(value, (int, float)) and not isinstance(value, bool):  # a flag's number
                 try:
-                    _parse(type(value).__name__, str(value), name)
+                    _check_number(name, value, str(value))
                 except SettingsError as exc:  # named as it was given: the flag
                     flag = "--" + name.replace("_", "-")
                     raise SettingsError(str(exc).replace(env_name(name), flag, 1)) from None
@@ -197,19 +197,14 @@ def _parse(type_name: object, raw: str, name: str) -> object:
             value = int(raw)
         except ValueError:
             raise SettingsError(f"{env_name(name)} must be an integer, got {raw!r}") from None
-        _check_range(name, value, _RANGES.get(name))
+        _check_number(name, value, raw.strip())
         return value
     if type_name in ("float", float):
         try:
             number = float(raw)
         except ValueError:
             raise SettingsError(f"{env_name(name)} must be a number, got {raw!r}") from None
-        if not math.isfinite(number):
-            raise SettingsError(f"{env_name(name)} must be a finite number, got {raw!r}")
-        bounds = _RANGES.get(name)
-        if bounds is None and number <= 0:
-            raise SettingsError(f"{env_name(name)} must be more than 0, got {raw}")
-        _check_range(name, number, bounds)
+        _check_number(name, number, raw.strip())
         return number
     if type_name in ("bool", bool):
         word = raw.strip().lower()
@@ -221,11 +216,20 @@ def _parse(type_name: object, raw: str, name: str) -> object:
     return raw
 
 
-def _check_range(name: str, value: float, bounds: tuple[float, float | None] | None) -> None:
+def _check_number(name: str, value: float, shown: str) -> None:
+    """A number setting's rules: a float finite, and more than 0 unless `_RANGES` names it;
+    within its range where `_RANGES` gives one. `shown`: the value as it was written (-3, not
+    the float's -3.0)."""
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise SettingsError(f"{env_name(name)} must be a finite number, got {shown!r}")
+        if name not in _RANGES and value <= 0:
+            raise SettingsError(f"{env_name(name)} must be more than 0, got {shown}")
+    bounds = _RANGES.get(name)
     if bounds is None:
         return
     least, most = bounds
     if most is not None and not least <= value <= most:
-        raise SettingsError(f"{env_name(name)} must be between {least} and {most}, got {value}")
+        raise SettingsError(f"{env_name(name)} must be between {least} and {most}, got {shown}")
     if value < least:
-        raise SettingsError(f"{env_name(name)} must be at least {least}, got {value}")
+        raise SettingsError(f"{env_name(name)} must be at least {least}, got {shown}")
