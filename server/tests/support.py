@@ -178,6 +178,17 @@ def wait_for_projection(database_url: str, timeout: float = 30.0) -> None:
         journal.close()
 
 
+def read_when_applied(http: httpx.Client, path: str, seconds: float = 15.0, **options: Any) -> httpx.Response:
+    """GET `path` again until its answer no longer says it is stale (a server with a short
+    read wait, whose projector is catching up), at most `seconds`; fails if it still is."""
+    deadline = time.monotonic() + seconds
+    while True:
+        read = http.get(path, **options)
+        if "salesmachine-read-stale" not in read.headers:
+            return read
+        assert time.monotonic() < deadline, read.headers["salesmachine-read-stale"]
+
+
 def server_children(server: ServerProcess, name: str) -> list[int]:
     """Pids of the processes `serve` started (supervisor.py) named `name`: "sm-worker" or
     "sm-projector"."""

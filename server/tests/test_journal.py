@@ -21,7 +21,7 @@ from sqlalchemy import text
 
 from salesmachine_server.ingest.journal import journal_path
 from salesmachine_server.store.db.engine import open_engines
-from tests.support import Project, ServerProcess, make_project, postgres_database, server_children
+from tests.support import Project, ServerProcess, make_project, postgres_database, read_when_applied, server_children
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -42,19 +42,6 @@ def metric(http: httpx.Client, name: str) -> float:
         if line.startswith(name + " "):
             return float(line.split()[1])
     raise AssertionError(f"{name} not in /metrics")
-
-
-def read_when_applied(http: httpx.Client, path: str, seconds: float = 30.0) -> httpx.Response:
-    """Read `path` again until the answer no longer says it is stale. A resumed projector
-    applies five items in milliseconds on a quiet machine, but CI's machine runs four test
-    workers on two cores, and a SQLite commit there once took longer than the test's
-    0.5 s read wait (which has to stay short for the stale read above it)."""
-    deadline = time.monotonic() + seconds
-    while True:
-        read = http.get(path)
-        if "salesmachine-read-stale" not in read.headers or time.monotonic() > deadline:
-            assert "salesmachine-read-stale" not in read.headers, read.headers["salesmachine-read-stale"]
-            return read
 
 
 def test_an_item_the_store_refuses_is_kept_with_its_reason(project: Project) -> None:
@@ -145,6 +132,8 @@ def test_writes_are_acknowledged_before_the_store_has_them_and_reads_wait_for_th
             assert ready.status_code == 503 and "writes take" in ready.json()["message"], ready.text
 
             os.kill(projector, signal.SIGCONT)
+            # Five items take milliseconds on a quiet machine; CI's, running four test workers
+            # on two cores, once took longer than this server's 0.5 s read wait.
             read = read_when_applied(http, "/v1/contacts/held/events")
             assert read.status_code == 200, read.text
             assert sorted(e["params"]["n"] for e in read.json()["data"]) == [0, 1, 2, 3, 4]
