@@ -234,12 +234,15 @@ class Dialect:
         return self._run(sql, parameters, many=False, fetch=True)
 
     @contextlib.contextmanager
-    def copying(self, sql: str) -> Iterator[Callable[[tuple[Any, ...]], None]]:
+    def copying(self, sql: str, types: Sequence[str] = ()) -> Iterator[Callable[[tuple[Any, ...]], None]]:
         """PostgreSQL's COPY ... FROM STDIN, open for the block, in the connection's transaction:
         what it yields writes a row, sent as the driver's buffer fills, so PostgreSQL inserts
         the first rows while the block finds the next. No other statement may run on the
-        connection until the block ends; an exception in it aborts the COPY and is raised."""
+        connection until the block ends; an exception in it aborts the COPY and is raised.
+        A COPY in binary format names the PostgreSQL type each column is sent as (`types`)."""
         with self._cursor(sql, ()) as cursor, cursor.copy(sql) as copy:
+            if types:
+                copy.set_types(list(types))
             yield copy.write_row
 
     def _insert(
