@@ -261,3 +261,21 @@ def test_serve_runs_the_workers_asked_for_and_restarts_one_that_dies(tmp_path: P
         assert "a request worker (pid" in server.log()
     finally:
         server.stop()
+
+
+def niceness(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
+
+
+def test_the_projector_runs_at_its_niceness_and_the_workers_at_the_servers(tmp_path: Path) -> None:
+    """When every core is busy, acknowledging comes first (supervisor.py `_run_projector`): the
+    projector runs `projector_niceness` below the process that started the server."""
+    server = start(f"sqlite:///{tmp_path}/salesmachine.db", tmp_path, SALESMACHINE_PROJECTOR_NICENESS="7")
+    try:
+        assert server.process is not None
+        started = niceness(server.process.pid)
+        [projector] = server_children(server, "sm-projector")
+        assert niceness(projector) == min(started + 7, 19)
+        assert {niceness(pid) for pid in server_children(server, "sm-worker")} == {started}
+    finally:
+        assert server.stop() == 0

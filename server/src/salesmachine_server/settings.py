@@ -105,7 +105,7 @@ class Settings:
     journal_path: str = ""
     journal_budget_bytes: int = 2 * 1024 * 1024 * 1024
     projector_group_items: int = 150_000
-    projector_niceness: int = 3
+    projector_niceness: int = 10
     projector_gather_seconds: float = 1.0
     read_wait_seconds: float = 5.0
     ready_lag_seconds: float = 30.0
