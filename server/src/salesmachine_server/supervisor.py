@@ -197,12 +197,12 @@ class Supervisor:
         # long, the journal's budget answers 503). Only under contention: a projector alone on a
         # core, or beside workers that wait on their clients, runs at full speed whatever its
         # niceness. The default, 10 (was 3), measured on 2 cores (bench/request_cpu.py --batch
-        # --engine postgres, two pairs): batches 81,300 / 96,700 -> 104,400 / 103,200 items/s;
-        # bench/write_path.py: single events 7,739 / 7,637 -> 8,935 / 8,759 req/s; PostgreSQL
-        # sustained at 30,000 items/s, lag p99 13.8-23.2 -> 11.3 s (the workers leave it what
-        # they do not use). The niceness counts against every process of the machine: beside a
-        # machine's other busy work the lag grows (the test suite, which keeps both cores busy
-        # for its whole run, runs its servers at 3: tests/conftest.py).
+        # --engine postgres, two interleaved pairs): batches 81,300 / 96,700 -> 104,400 / 103,200
+        # items/s; PostgreSQL sustained at 30,000 items/s no worse for it (lag p99 11.3 s at 10,
+        # 13.8-23.2 s at 3 in earlier runs: the workers leave it what they do not use). The
+        # niceness counts against every process of the machine: beside other busy work the lag
+        # grows (the test suite, which keeps both cores busy for its whole run, runs its servers
+        # at 3: tests/conftest.py).
         os.nice(self.settings.projector_niceness)  # 0-19, settings.py refuses others
         return self._projector_main(self.settings)
 
