@@ -501,7 +501,7 @@ def sustained_reason(offered: float, samples: list[dict[str, float]]) -> str:
     for its own)."""
     depth_end = samples[-1]["depth"] if samples else 0
     applied = statistics.mean(s["rate"] for s in samples) if samples else 0
-    if applied < 0.99 * offered:
+    if not samples or applied < 0.99 * offered:
         return (f"acknowledged {n(offered)} items/s while the projector applied {n(applied)} items/s on "
                 f"average: the store's work per item (identity, events with their indexes, active days) "
                 f"on the cores it shares with the request workers and wrk; {n(depth_end)} items waited "
