@@ -112,3 +112,23 @@ def test_a_run_without_events_opens_no_copy(store: tuple[Engines, int], copies: 
         assert conn.execute(text("SELECT count(*) FROM events")).scalar_one() == 0
     assert writer.rows == []
     assert copies == []
+
+
+def test_params_go_to_the_copy_through_psycopgs_c_dumper() -> None:
+    """The bytea dumper psycopg registers last is its DB-API module's Python one; the COPY's
+    cursor takes the C one (dialect.py `_c_bytea_dumper`), and the connection keeps its own."""
+    from psycopg.pq import Format
+
+    with postgres_database() as url:
+        engines = open_engines(url)
+        with engines.writer.begin() as conn:
+            conn.execute(text("CREATE TEMP TABLE sent (params jsonb)"))
+            with dialect.Dialect(conn).copying("COPY sent (params) FROM STDIN (FORMAT BINARY)", ["bytea"]) as write:
+                copy = write.__self__  # type: ignore[attr-defined]
+                used = copy.cursor.adapters.get_dumper_by_oid(17, Format.BINARY)
+                write((b'\x01{"n": 1}',))
+            kept = conn.connection.dbapi_connection.adapters.get_dumper_by_oid(17, Format.BINARY)  # type: ignore[union-attr]
+            assert conn.execute(text("SELECT params FROM sent")).scalar_one() == {"n": 1}
+        engines.dispose()
+    assert used.__module__.startswith("psycopg_binary"), used
+    assert not kept.__module__.startswith("psycopg_binary"), kept
