@@ -23,7 +23,7 @@ from pathlib import Path
 import orjson
 
 from salesmachine_server.domain.messages import MessageKind, parse_item
-from salesmachine_server.enrich.events import NOTHING
+from salesmachine_server.domain.enrichment import NOTHING
 from salesmachine_server.ingest.group_commit import Submission
 from salesmachine_server.ingest.journal import Journal
 from salesmachine_server.ingest.journal_append import entries_of

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from salesmachine_server.domain.enrichment import NOTHING
 from salesmachine_server.domain.messages import Message, MessageKind
-from salesmachine_server.enrich.events import NOTHING
 from salesmachine_server.store.db import dialect
 from salesmachine_server.store.db.engine import Engines, open_engines
 from salesmachine_server.store.db.migrate import migrate

@@ -1,6 +1,7 @@
 """A journal entry holds the submissions of one project that one append took together
-(ingest/journal_append.py `entries_of`, ingest/journal_codec.py), in the order they came; an
-entry written by a server before that (one submission, version 1) is still read and applied."""
+(ingest/journal_append.py `entries_of`, ingest/journal_codec.py), in the order they came; the
+entries written by servers before (one submission, version 1; messages as lists, version 2),
+which a journal may hold when its server is upgraded, are still read and applied."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from datetime import datetime, timedelta
 
 import msgspec
 
-from salesmachine_server.domain.messages import parse_item
+from salesmachine_server.domain.enrichment import Agent, Enrichment, Location
+from salesmachine_server.domain.messages import Message, parse_item
 from salesmachine_server.ingest import journal_codec
 from salesmachine_server.ingest.group_commit import Submission
 from salesmachine_server.ingest.journal import Journal, NewEntry, journal_path
@@ -64,18 +66,70 @@ def test_an_entry_of_version_1_is_read_as_one_submission() -> None:
     assert [m.event_name for m in part.messages] == ["before_the_upgrade"]
 
 
-def test_the_projector_applies_entries_of_both_versions(inprocess: InProcess, project: Project) -> None:
+def test_an_entry_of_version_2_is_read_as_it_was_written() -> None:
+    enriched = submission(1, "a", "located")
+    enriched.messages[0].enrichment = Enrichment(
+        Location("public", "FR"), Agent("Firefox", "120", "Linux", None, "desktop")
+    )
+    group = [enriched, submission(1, "b", "refused", seconds=1)]
+    parts = journal_codec.decode(version_2_body(group))
+    assert [(p.received_at, p.timezone, p.messages, p.rejections) for p in parts] == [
+        (s.received_at, s.timezone, s.messages, s.rejections) for s in group
+    ]
+
+
+def test_the_projector_applies_entries_of_every_version(inprocess: InProcess, project: Project) -> None:
     journal = Journal(journal_path(inprocess.database_url))
-    one = submission(project.id, "upgraded", "written_before")
-    many = [submission(project.id, "upgraded", f"together_{i}", seconds=1 + i) for i in range(3)]
-    journal.append([NewEntry(project.id, journal_codec.micros(NOW) / 1e6, 1, version_1_body(one)), *entries_of(many)])
+    one = submission(project.id, "upgraded", "written_first")
+    two = submission(project.id, "upgraded", "written_second", seconds=1)
+    many = [submission(project.id, "upgraded", f"together_{i}", seconds=2 + i) for i in range(3)]
+    at = journal_codec.micros(NOW) / 1e6
+    journal.append(
+        [
+            NewEntry(project.id, at, 1, version_1_body(one)),
+            NewEntry(project.id, at + 1, 1, version_2_body([two])),
+            *entries_of(many),
+        ]
+    )
     contact = project.stored.contact("upgraded")
     assert contact is not None
     names = [e["name"] for e in project.stored.events(contact["id"])]
-    assert names == ["written_before", "together_0", "together_1", "together_2"]
+    assert names == ["written_first", "written_second", "together_0", "together_1", "together_2"]
 
 
 def version_1_body(s: Submission) -> bytes:
     """An entry as the server wrote it before version 2: [1, received_at, timezone, messages, rejections]."""
-    _version, [[received, timezone, messages, rejections]] = msgspec.msgpack.decode(journal_codec.encode([s]))
-    return msgspec.msgpack.encode([1, received, timezone, messages, rejections])
+    _version, [part] = msgspec.msgpack.decode(version_2_body([s]))
+    return msgspec.msgpack.encode([1, *part])
+
+
+def version_2_body(group: list[Submission]) -> bytes:
+    """An entry as the server wrote it before version 3: each message a list of its fields, its
+    time in integer microseconds, its enrichment the lists of its location's and agent's values."""
+    return msgspec.msgpack.encode(
+        [
+            2,
+            [
+                [
+                    journal_codec.micros(s.received_at),
+                    s.timezone,
+                    [_version_2_message(m) for m in s.messages],
+                    [r | {"received_at": journal_codec.micros(r["received_at"])} for r in s.rejections],
+                ]
+                for s in group
+            ],
+        ]
+    )
+
+
+def _version_2_message(m: Message) -> list[object]:
+    enrichment = None
+    if m.enrichment is not None:
+        location, agent = m.enrichment.location, m.enrichment.agent
+        enrichment = [
+            None if location is None else list(location.columns),
+            None if agent is None else list(agent.columns),
+        ]
+    occurred = None if m.occurred_at is None else journal_codec.micros(m.occurred_at)
+    return [str(m.kind), m.contact_uid, m.account_uid, m.event_name, m.alias, m.params, occurred, m.message_id,
+            enrichment, m.account_given, m.import_key]  # fmt: skip

@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import msgspec
 import orjson
 
+from salesmachine_server.domain.enrichment import Enrichment
 from salesmachine_server.domain.revenue import MAX_MRR
 
-if TYPE_CHECKING:
-    from salesmachine_server.enrich.events import Enrichment
 MAX_UID_LENGTH = 255
 
 
@@ -46,14 +46,22 @@ BATCH_METHODS = {
 PAGEVIEW = "pageview"
 
 
-@dataclass(slots=True)
-class Message:
+class Message(msgspec.Struct, array_like=True, gc=False):
+    """One accepted item, as the journal keeps it (ingest/journal_codec.py) and the store
+    applies it. A msgspec Struct written as an array in field order: msgspec builds it straight
+    from a journal entry's bytes, where a dataclass was built in Python item by item (the
+    projector's decoding 2.5 -> 0.65 µs an item, the workers' encoding 0.9 -> 0.2). Not tracked
+    by the garbage collector (a message refers to nothing that could refer back to it): the
+    projector holds groups of 150,000, and its CPU per item fell by a sixth to a fifth with
+    both (bench/projector_cpu.py, three interleaved pairs: SQLite 19.9-23.5 -> 17.7-19.7 µs,
+    PostgreSQL 15.5-18.3 -> 11.0-14.3)."""
+
     kind: MessageKind
     contact_uid: str | None = None
     account_uid: str | None = None
     event_name: str | None = None
     alias: str | None = None
-    params: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = msgspec.field(default_factory=dict)
     occurred_at: datetime | None = None  # naive UTC
     message_id: str | None = None
     # An event's location and user agent (enrich/events.py); None when not enriched.

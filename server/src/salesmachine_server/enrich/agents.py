@@ -13,10 +13,11 @@ Parsing costs ~20 us; results are cached by string (LRU), and real traffic repea
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
 from typing import Any
 
 import ua_parser
+
+from salesmachine_server.domain.enrichment import Agent
 
 MAX_LENGTH = 1024  # longer strings are parsed by their start (hostile input must stay cheap)
 CACHE_SIZE = 16_384
@@ -59,29 +60,6 @@ _DESKTOP_SYSTEMS = {
     "Xubuntu",
     "elementary OS",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Agent:
-    browser: str | None
-    browser_version: str | None
-    os: str | None
-    os_version: str | None
-    device: str | None  # desktop, mobile, tablet, bot
-    # The values of the events columns browser .. device, made once per agent parsed.
-    columns: tuple[Any, ...] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "columns", (self.browser, self.browser_version, self.os, self.os_version, self.device))
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "browser": self.browser,
-            "browser_version": self.browser_version,
-            "os": self.os,
-            "os_version": self.os_version,
-            "device": self.device,
-        }
 
 
 @functools.lru_cache(maxsize=CACHE_SIZE)

@@ -12,43 +12,15 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from salesmachine_server.domain.enrichment import NOTHING, Enrichment, Location
 from salesmachine_server.enrich.agents import MAX_LENGTH as MAX_AGENT
-from salesmachine_server.enrich.agents import Agent, parse_agent
-from salesmachine_server.enrich.geo import Geolocator, Location
+from salesmachine_server.enrich.agents import parse_agent
+from salesmachine_server.enrich.geo import Geolocator
 from salesmachine_server.enrich.ip_storage import check_mode, kept
 from salesmachine_server.settings import Settings
 
-VERSION = 1  # stored in events.enrichment: what a later backfill may look for
 IP_KEY = "visit_ip"
 AGENT_KEYS = ("visit_agent", "user_agent")
-
-
-class Enrichment:
-    """An event's location and agent (either may be None). A plain class: one is made per
-    event on the write path, where a frozen dataclass's __init__ costs twice as much."""
-
-    __slots__ = ("agent", "location")
-
-    def __init__(self, location: Location | None = None, agent: Agent | None = None) -> None:
-        self.location = location
-        self.agent = agent
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Enrichment) and (self.location, self.agent) == (other.location, other.agent)
-
-    def __repr__(self) -> str:
-        return f"Enrichment({self.location!r}, {self.agent!r})"
-
-    def columns(self) -> tuple[Any, ...]:
-        """Values of events.ip_scope .. device, enrichment (event_insert.ENRICHMENT_COLUMNS)."""
-        where = self.location.columns if self.location is not None else _NO_LOCATION
-        what = self.agent.columns if self.agent is not None else _NO_AGENT
-        return where + what + (VERSION,)
-
-
-_NO_LOCATION = (None,) * 6
-_NO_AGENT = (None,) * 5
-NOTHING = Enrichment()
 NOT_AN_ADDRESS = Location("invalid")
 MAX_ADDRESS = 64
 

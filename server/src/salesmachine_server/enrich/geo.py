@@ -17,11 +17,12 @@ from __future__ import annotations
 import bisect
 import functools
 import ipaddress
-from dataclasses import dataclass, field
 from typing import Any
 
 import iptocc
 import maxminddb
+
+from salesmachine_server.domain.enrichment import Location
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -73,33 +74,6 @@ _GLOBAL_UNICAST = ipaddress.ip_network("2000::/3")
 
 
 CACHE_SIZE = 65_536
-
-
-@dataclass(frozen=True, slots=True)
-class Location:
-    scope: str
-    country: str | None = None
-    region: str | None = None
-    city: str | None = None
-    latitude: float | None = None
-    longitude: float | None = None
-    # The values of the events columns ip_scope .. longitude, made once per address looked up.
-    columns: tuple[Any, ...] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(
-            self, "columns", (self.scope, self.country, self.region, self.city, self.latitude, self.longitude)
-        )
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "scope": self.scope,
-            "country": self.country,
-            "region": self.region,
-            "city": self.city,
-            "latitude": self.latitude,
-            "longitude": self.longitude,
-        }
 
 
 def parse_address(text: str) -> Address | None:

@@ -28,10 +28,8 @@ from typing import Any
 
 import orjson
 
+from salesmachine_server.domain.enrichment import Agent, Enrichment, Location
 from salesmachine_server.domain.messages import Invalid, Message, Refusal, uid_string
-from salesmachine_server.enrich.agents import Agent
-from salesmachine_server.enrich.events import Enrichment
-from salesmachine_server.enrich.geo import Location
 from salesmachine_server.ingest.group_commit import Submission, commit_group
 from salesmachine_server.ingest.import_columns import FIELDS, attribute, type_name
 from salesmachine_server.ingest.import_reading import Row, header, read_rows

@@ -3,9 +3,9 @@
 One journal entry holds the submissions of one project that one append took together (each a
 request's accepted messages and its refusals, in the order they came), in MessagePack, written
 by msgspec: compact, fast both ways, and exact for what a `Message` holds (any JSON in params,
-to the nesting the door accepts; times as integer microseconds, so an event's time comes back
-to the microsecond). A `Message` is written as a list in field order; its enrichment as the
-two tuples of its location and agent.
+to the nesting the door accepts; times to the microsecond). A `Message` is a msgspec Struct
+written as an array in field order (domain/messages.py), its enrichment as the arrays of its
+location and agent, so that decoding builds the messages in msgspec's C code, not in Python.
 
 Many submissions to an entry, rather than one each, because single-event requests are one
 message each: an entry per request cost the append a row and the projector a row read and a
@@ -15,26 +15,23 @@ decoding per event, more than the event's own decoding.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import msgspec
 
+from salesmachine_server.domain.enrichment import NOTHING, Agent, Enrichment, Location
 from salesmachine_server.domain.messages import Message, MessageKind
-from salesmachine_server.enrich.agents import Agent
-from salesmachine_server.enrich.events import NOTHING, Enrichment
-from salesmachine_server.enrich.geo import Location
 
 _EPOCH = datetime(1970, 1, 1)
-_encoder = msgspec.msgpack.Encoder()
-_decoder = msgspec.msgpack.Decoder()
 _KINDS = {kind.value: kind for kind in MessageKind}
 
 # Bumped when the layout below changes: a journal is read by the version that wrote it, or a
 # later one. 1: [1, received_at, timezone, messages, rejections], one submission per entry;
-# 2: [2, [[received_at, timezone, messages, rejections], ...]].
-VERSION = 2
+# 2: [2, [[received_at, timezone, messages, rejections], ...]], a message a list of its fields,
+# its time as integer microseconds; 3: [3, [Decoded, ...]], a message the `Message` Struct
+# (times as RFC 3339 text without a zone: naive UTC, to the microsecond).
+VERSION = 3
 
 
 def micros(when: datetime) -> int:
@@ -56,9 +53,8 @@ class Part(Protocol):
     rejections: list[dict[str, Any]]  # rejected_items rows
 
 
-@dataclass(frozen=True)
-class Decoded:
-    """One submission of an entry read back."""
+class Decoded(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    """One submission of an entry read back; also its layout in the entry (version 3)."""
 
     received_at: datetime
     timezone: str
@@ -66,31 +62,49 @@ class Decoded:
     rejections: list[dict[str, Any]]
 
 
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder(tuple[int, list[Decoded]])
+_untyped = msgspec.msgpack.Decoder()  # entries of versions 1 and 2
+
+
 def encode(parts: Sequence[Part]) -> bytes:
     """The body of one entry: submissions of one project, in order."""
     return _encoder.encode(
-        [
-            VERSION,
-            [
-                [
-                    micros(p.received_at),
-                    p.timezone,
-                    [_message(m) for m in p.messages],
-                    [_rejection(r) for r in p.rejections],
-                ]
-                for p in parts
-            ],
-        ]
+        (VERSION, [(p.received_at, p.timezone, p.messages, [_rejection(r) for r in p.rejections]) for p in parts])
     )
 
 
 def decode(body: bytes) -> list[Decoded]:
-    value = _decoder.decode(body)
-    if value[0] == 1:  # written by a server before 2: one submission
+    # Every version's body is an array whose first element is the version, a one-byte integer:
+    # the array's header (one byte: 2 elements since version 2, 5 in version 1), then it.
+    if body[1:2] != bytes((VERSION,)):
+        return _decode_before_3(body)
+    _version, parts = _decoder.decode(body)
+    return [_with_rejections(part) if part.rejections else part for part in parts]
+
+
+def _with_rejections(part: Decoded) -> Decoded:
+    return Decoded(part.received_at, part.timezone, part.messages, [_rejection_from(r) for r in part.rejections])
+
+
+def _rejection(row: dict[str, Any]) -> dict[str, Any]:
+    return row | {"received_at": micros(row["received_at"])}
+
+
+def _rejection_from(row: dict[str, Any]) -> dict[str, Any]:
+    return row | {"received_at": from_micros(row["received_at"])}
+
+
+# -- entries written before version 3 (a journal not yet applied when the server was upgraded) ---
+
+
+def _decode_before_3(body: bytes) -> list[Decoded]:
+    value = _untyped.decode(body)
+    if value[0] == 1:  # one submission
         value = [2, [value[1:]]]
     version, parts = value
-    if version != VERSION:
-        raise ValueError(f"a journal entry of version {version} (this server reads {VERSION})")
+    if version != 2:
+        raise ValueError(f"a journal entry of version {version} (this server reads 1 to {VERSION})")
     return [
         Decoded(
             from_micros(received_at),
@@ -102,32 +116,8 @@ def decode(body: bytes) -> list[Decoded]:
     ]
 
 
-def _message(m: Message) -> list[Any]:
-    enrichment = None
-    if m.enrichment is not None:
-        location, agent = m.enrichment.location, m.enrichment.agent
-        enrichment = [
-            None if location is None else list(location.columns),
-            None if agent is None else list(agent.columns),
-        ]
-    return [
-        str(m.kind),
-        m.contact_uid,
-        m.account_uid,
-        m.event_name,
-        m.alias,
-        m.params,
-        None if m.occurred_at is None else micros(m.occurred_at),
-        m.message_id,
-        enrichment,
-        m.account_given,
-        m.import_key,
-    ]
-
-
 def _message_from(row: list[Any]) -> Message:
-    """A message back from its list. The projector decodes every item it applies, so this
-    avoids what costs here: the enum's call, keyword arguments, an object per empty enrichment."""
+    """A message back from its list of version 2."""
     kind, contact_uid, account_uid, event_name, alias, params, occurred, message_id, enrichment, given, key = row
     if enrichment is not None:
         location, agent = enrichment
@@ -145,17 +135,9 @@ def _message_from(row: list[Any]) -> Message:
         event_name,
         alias,
         params,
-        None if occurred is None else _EPOCH + timedelta(microseconds=occurred),
+        None if occurred is None else from_micros(occurred),
         message_id,
         enrichment,
         given,
         key,
     )
-
-
-def _rejection(row: dict[str, Any]) -> dict[str, Any]:
-    return row | {"received_at": micros(row["received_at"])}
-
-
-def _rejection_from(row: dict[str, Any]) -> dict[str, Any]:
-    return row | {"received_at": from_micros(row["received_at"])}

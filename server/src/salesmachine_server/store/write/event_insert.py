@@ -33,8 +33,8 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection
 
+from salesmachine_server.domain.enrichment import VERSION
 from salesmachine_server.domain.messages import PAGEVIEW, Message
-from salesmachine_server.enrich.events import VERSION
 from salesmachine_server.store.db.dialect import Dialect, sqlite_time_text
 
 # An event of a run (store/write/run.py): its contact id, its account id (None: no account),
