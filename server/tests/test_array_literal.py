@@ -16,8 +16,9 @@ from salesmachine_server.store.db.dialect import array_literal
 from tests.support import postgres_database
 
 # What a uid, a name or a JSON text may hold: quotes, backslashes, braces, commas, spaces,
-# "NULL" itself, any Unicode but the NUL character PostgreSQL's text refuses.
-TEXT = st.text(st.characters(exclude_characters="\x00"), max_size=20) | st.sampled_from(
+# "NULL" itself, any Unicode but the NUL character PostgreSQL's text refuses; no lone surrogate,
+# which no decoded JSON holds (orjson refuses it) and no UTF-8 text can carry.
+TEXT = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=20) | st.sampled_from(
     ["", "NULL", "null", '"', "\\", "{}", "a,b", " x ", '{"a": "b\\"c"}']
 )
 
