@@ -176,17 +176,23 @@ class Dialect:
         rows: Sequence[tuple[Any, ...]],
         key: Sequence[str],
         counter: str,
-    ) -> None:
+        returning: str | None = None,
+    ) -> list[Any]:
         """INSERT of `rows`, or, for a row whose `key` is stored, its `counter` added to the
-        stored one. A key must not come twice in `rows` (PostgreSQL refuses it)."""
+        stored one. A key must not come twice in `rows` (PostgreSQL refuses it). `returning`
+        (PostgreSQL only: SQLite's executemany returns no rows): those columns of every row
+        as stored after the statement."""
         if not rows:
-            return
+            return []
         head = f"INSERT INTO {table.name} ({', '.join(columns)}) "
         tail = f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET {counter} = {table.name}.{counter} + excluded.{counter}"
         if self.postgres:
-            self._over_arrays(head + f"SELECT * FROM {unnest(table, columns)}" + tail, rows, None)
-        else:
-            self.execute(head + "VALUES (" + ", ".join("?" * len(columns)) + ")" + tail, rows, many=True)
+            tail += f" RETURNING {returning}" if returning else ""
+            return self._over_arrays(head + f"SELECT * FROM {unnest(table, columns)}" + tail, rows, returning)
+        if returning:
+            raise ValueError("SQLite's executemany returns no rows")
+        self.execute(head + "VALUES (" + ", ".join("?" * len(columns)) + ")" + tail, rows, many=True)
+        return []
 
     def lock(self, table: Table, ids: Sequence[int]) -> set[int]:
         """Lock rows `FOR UPDATE`, in id order (two writers locking the same rows cannot

@@ -91,13 +91,22 @@ class Activity:
         """The contacts' days counted, their accounts' days (those of the run's contacts, and
         every day of the contacts of new memberships), and the marks of those with a new day."""
         days = [(c, db.day(day), n) for (c, day), n in self.days.items()]
-        db.upsert_adding(
+        new_days = days  # SQLite: the marks' statement tells the new ones by their count, per row
+        stored = db.upsert_adding(
             contact_days,
             _DAY_COLUMNS,
             [(c, day, project_id, n) for c, day, n in days],
             key=("contact_id", "day"),
             counter="events",
+            returning="contact_id, day, events" if db.postgres else None,
         )
+        if db.postgres:
+            # A day is new when its stored count is the run's own. Told here from the upsert's
+            # own rows, the marks' statement takes only the new days (most groups have none)
+            # where it joined every day of the group to contact_days to find them (0.07 s a
+            # group of 30,000 items among 10,000 contacts).
+            ours = {(c, day): n for c, day, n in days}
+            new_days = [(c, day, n) for c, day, n in stored if ours[(c, day)] == n]
         account_rows = sorted({(a, day, project_id) for c, day, _ in days for a in members.of.get(c, ())})
         changed = {
             a
@@ -110,7 +119,7 @@ class Activity:
             add_member_days(db, members.new)
             changed.update(a for a, _ in members.new)
             changed_from = FAR_BACK  # the new member's every day is the account's now
-        marks.refresh(project_id, days, changed, changed_from)
+        marks.refresh(project_id, new_days, changed, changed_from)
 
     def save_seen(self, db: Dialect) -> None:
         """first_seen_at and last_seen_at of every row the run saw, and its health mark."""
