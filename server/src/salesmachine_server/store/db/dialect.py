@@ -97,26 +97,36 @@ def array_literal(values: Sequence[Any]) -> Any:
     statement that casts it (`%s::BIGINT[]`, `unnest`): psycopg dumps a list element by element
     in Python, quoting each string through regular expressions, which cost the projector more
     than PostgreSQL spent on the statement. Integers, strings (JSON too), times and days; a
-    column of anything else is left to psycopg, as a list."""
+    column of anything else is left to psycopg, as a list. Each column is a row per contact of
+    a group, so the common case, no NULL, is joined in C: times and days need no quotes (ISO
+    8601 has no blank, comma, brace, quote or backslash), and a column of days is mostly one
+    day, its text remembered (10,000 values: times 995 -> 640 ns each, days 554 -> 49)."""
     sample = next((value for value in values if value is not None), None)
     if sample is None or isinstance(sample, bool):
         return list(values)
-    if isinstance(sample, int):
-        if not all(type(value) is int or value is None for value in values):
-            return list(values)
-        return "{" + ",".join(["NULL" if value is None else str(value) for value in values]) + "}"
-    if isinstance(sample, (str, datetime, date)) and getattr(sample, "tzinfo", None) is None:  # naive UTC
-        kind = type(sample)
-        if not all(type(value) is kind or value is None for value in values):
-            return list(values)
-        if kind is str:
-            return "{" + ",".join(["NULL" if value is None else _quoted(value) for value in values]) + "}"
-        return "{" + ",".join(["NULL" if value is None else _quoted(value.isoformat()) for value in values]) + "}"
-    return list(values)
+    kind = type(sample)
+    if kind not in _LITERAL or getattr(sample, "tzinfo", None) is not None:  # times are naive UTC
+        return list(values)
+    types = set(map(type, values))
+    if types == {kind}:
+        return "{" + ",".join(map(_LITERAL[kind], values)) + "}"
+    if types != {kind, type(None)}:
+        return list(values)
+    text = _LITERAL[kind]
+    return "{" + ",".join(["NULL" if value is None else text(value) for value in values]) + "}"
 
 
 def _quoted(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+# An element's text in an array literal, by the value's type.
+_LITERAL: dict[type, Callable[[Any], str]] = {
+    int: str,
+    str: _quoted,
+    datetime: datetime.isoformat,
+    date: _Texts(date.isoformat).__getitem__,
+}
 
 
 def _same(value: Any) -> Any:
