@@ -29,16 +29,6 @@ class Location(msgspec.Struct, frozen=True, array_like=True, gc=False):
         """The values of the events columns ip_scope .. longitude."""
         return (self.scope, self.country, self.region, self.city, self.latitude, self.longitude)
 
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "scope": self.scope,
-            "country": self.country,
-            "region": self.region,
-            "city": self.city,
-            "latitude": self.latitude,
-            "longitude": self.longitude,
-        }
-
 
 class Agent(msgspec.Struct, frozen=True, array_like=True, gc=False):
     browser: str | None
@@ -51,15 +41,6 @@ class Agent(msgspec.Struct, frozen=True, array_like=True, gc=False):
     def columns(self) -> tuple[Any, ...]:
         """The values of the events columns browser .. device."""
         return (self.browser, self.browser_version, self.os, self.os_version, self.device)
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "browser": self.browser,
-            "browser_version": self.browser_version,
-            "os": self.os,
-            "os_version": self.os_version,
-            "device": self.device,
-        }
 
 
 class Enrichment(msgspec.Struct, frozen=True, array_like=True, gc=False):
