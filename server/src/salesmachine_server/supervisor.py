@@ -198,11 +198,12 @@ class Supervisor:
         # core, or beside workers that wait on their clients, runs at full speed whatever its
         # niceness. The default, 10 (was 3), measured on 2 cores (bench/request_cpu.py --batch
         # --engine postgres, two interleaved pairs): batches 81,300 / 96,700 -> 104,400 / 103,200
-        # items/s; PostgreSQL sustained at 30,000 items/s no worse for it (lag p99 11.3 s at 10,
-        # 13.8-23.2 s at 3 in earlier runs: the workers leave it what they do not use). The
-        # niceness counts against every process of the machine: beside other busy work the lag
-        # grows (the test suite, which keeps both cores busy for its whole run, runs its servers
-        # at 3: tests/conftest.py).
+        # items/s. It costs lag under a steady load the cores can barely carry: PostgreSQL
+        # sustained at 30,000 items/s, 150 s, two interleaved pairs (bench/write_path.py, the
+        # default edited): lag p99 12.43 / 5.59 s at 10, 8.51 / 5.09 s at 3. The niceness counts
+        # against every process of the machine: beside other busy work the lag grows (the test
+        # suite, which keeps both cores busy for its whole run, runs its servers at 3:
+        # tests/conftest.py).
         os.nice(self.settings.projector_niceness)  # 0-19, settings.py refuses others
         return self._projector_main(self.settings)
 
