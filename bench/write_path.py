@@ -7,7 +7,10 @@ the same run, written to bench/results/write-path.md (and write-path.png, the su
 Scenarios:
 - raw: the issue's raw-insert limit: sqlite3 `executemany` of (project id, contact id, event
   name, params JSON, time) into a table with one index, 5,000 rows per transaction, WAL,
-  synchronous=FULL; rows/s.
+  synchronous=FULL; rows/s. Beside it, for each engine, the store's own limit: the same items
+  as rows of the server's `events` table, its indexes included (bench/rawinsert.py: executemany
+  on SQLite, COPY on PostgreSQL, 5,000 rows per transaction), the most the projector's one
+  writer could insert doing nothing else; the sustained rows compare their load with it.
 - batch: wrk, 16 connections, batches of 100 (bench/workload.py), acknowledged items/s; targets
   >= 100,000 items/s and >= 0.5 x raw.
 - single: wrk, 64 connections, single events: the bare endpoint (bare_app.py) and the server on
@@ -42,9 +45,11 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import harness  # noqa: E402
+import rawinsert  # noqa: E402
 import workload  # noqa: E402
 from harness import BENCH, CACHE, ROOT, RssSampler, basic, wrk  # noqa: E402
 from salesmachine_server.settings import Settings  # noqa: E402
+from salesmachine_server.supervisor import PROJECTOR_NAME  # noqa: E402
 
 RESULTS = BENCH / "results"
 BATCH_TARGET = 100_000
@@ -57,6 +62,9 @@ OUTAGE_RATE = 5_000
 OUTAGE_SECONDS = 60
 OUTAGE_CATCH_UP = 30.0
 SCENARIOS = ("raw", "batch", "single", "sustained", "outage")
+# The items of a batch that become events rows (events and pageviews; bench/workload.py).
+PROJECTOR_COMM = PROJECTOR_NAME.decode()  # the projector process's name (/proc/PID/comm)
+EVENT_SHARE = (workload.MIX["event"] + workload.MIX["pageview"]) / workload.BATCH_ITEMS
 
 
 def log(message: str) -> None:
@@ -108,6 +116,34 @@ def cpu_reason(usage: dict[str, float], wrk_cores: float) -> str:
         return (f"{said}: other processes or machines took {other + steal:.2f} cores, the server got what was "
                 f"left; the figure measures the machine's load, not the server's limit")
     return f"{said}: the server's own work per item is the limit on {os.cpu_count()} cores"
+
+
+def cpu_split(server_pid: int) -> dict[str, float]:
+    """CPU seconds so far of the server's projector, of its other processes (the request workers
+    and the supervisor), of PostgreSQL, and of the whole machine (busy jiffies in cores' seconds)."""
+    pids = harness.process_tree(server_pid)
+    projector = [p for p in pids if _comm(p) == PROJECTOR_COMM]
+    busy, _, _ = harness.machine_busy()
+    total = harness.cpu_seconds(pids)
+    mine = harness.cpu_seconds(projector)
+    return {"t": time.monotonic(), "workers": total - mine, "projector": mine,
+            "postgres": harness.system_cpu()["postgres"], "machine": busy / os.sysconf("SC_CLK_TCK")}
+
+
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+def cpu_budget(samples: list[dict[str, float]]) -> str:
+    """Mean cores each part used over the run (samples of a second each)."""
+    if not samples or "workers_cores" not in samples[0]:
+        return ""
+    mean = {k: statistics.mean(s[f"{k}_cores"] for s in samples) for k in ("workers", "projector", "postgres", "machine")}
+    return (f"; CPU on average: request workers {mean['workers']:.2f} cores, projector {mean['projector']:.2f}, "
+            f"PostgreSQL {mean['postgres']:.2f}, the machine busy {mean['machine']:.2f} of {os.cpu_count()}")
 
 
 def after(seconds: float | None, within: float) -> str:
@@ -175,6 +211,20 @@ class Run:
         self.row(scenario="limit: raw insert, narrow rows", engine="sqlite", figure=f"{n(rate)} rows/s",
                  command="bench/write_path.py raw: sqlite3 executemany of (project id, contact id, event name, "
                          "params JSON, time), one index, 5,000 rows per transaction, WAL, synchronous=FULL")
+
+    def store_limits(self, engines: list[str]) -> None:
+        """The same items as rows of the store's `events` table, indexes included, written bare:
+        what the projector's writer could do if it did nothing else (bench/rawinsert.py)."""
+        rows = rawinsert.rows_of(self.batches, 1)
+        for engine in engines:
+            found = rawinsert.run(engine, database(engine, "wp-raw-events"), rows, 5000, self.args.raw_seconds)
+            rate = found["rows_per_second"]
+            self.limits[f"events-{engine}"] = rate
+            self.row(scenario="limit: raw insert into the store's events table", engine=engine,
+                     figure=f"{n(rate)} rows/s",
+                     command=f"bench/rawinsert.py: {found['how']}, into the server's events table (its indexes)")
+            if engine == "postgres":
+                harness.drop_postgres("salesmachine_bench_wp-raw-events")
 
     # batches ------------------------------------------------------------------------------
 
@@ -296,19 +346,24 @@ class Run:
 
             def sample() -> None:
                 started = time.monotonic()
+                before = cpu_split(server.process.pid)
                 while not stop.wait(1.0):
                     try:
                         found = metrics(server.url)
                     except OSError:
                         continue
                     pids = harness.process_tree(server.process.pid)
+                    now = cpu_split(server.process.pid)
                     samples.append({
                         "t": time.monotonic() - started,
                         "lag": found.get("salesmachine_projection_lag_seconds", 0.0),
                         "depth": found.get("salesmachine_journal_depth_items", 0.0),
                         "rate": found.get("salesmachine_projector_items_per_second", 0.0),
                         "rss_mb": sum(harness.status_kb(p, "VmRSS") for p in pids) / 1024,
+                        **{f"{k}_cores": (now[k] - before[k]) / max(now["t"] - before["t"], 0.001)
+                           for k in ("workers", "projector", "postgres", "machine")},
                     })
+                    before = now
 
             sampler = threading.Thread(target=sample, daemon=True)
             sampler.start()
@@ -328,15 +383,18 @@ class Run:
         growth = (statistics.mean(last) / statistics.mean(warm) - 1) if warm and last else None
         met = (result.failures == 0 and offered >= target and lag_p99 is not None and lag_p99 < LAG_P99_TARGET
                and growth is not None and growth < 0.10)
-        reason = None if met else sustained_reason(offered, samples)
+        events_limit = self.limits.get(f"events-{engine}")
+        reason = None if met else sustained_reason(engine, offered, samples, events_limit)
         self.row(scenario=f"sustained {seconds} s at an offered {target:,} items/s", engine=engine,
                  figure=f"{n(offered)} items/s acknowledged ({result.failures} failed), projection lag p99 "
                         f"{n(lag_p99, 2)} s (max {n(lags[-1] if lags else None, 2)} s), RSS "
                         f"{n(statistics.mean(warm) if warm else None)} MB after warm-up -> "
                         f"{n(statistics.mean(last) if last else None)} MB in the last minute "
                         f"({'+' if (growth or 0) >= 0 else ''}{(growth or 0) * 100:.1f}%); journal applied "
-                        f"{after(caught_up, 120)} after the load stopped ({n(left)} items left then)",
-                 limit=f"offered {target:,} items/s", ratio=ratio(offered, target),
+                        f"{after(caught_up, 120)} after the load stopped ({n(left)} items left then)"
+                        f"{cpu_budget(samples)}",
+                 limit=f"offered {target:,} items/s; the events rows alone, bare: {n(events_limit)} rows/s",
+                 ratio=f"{ratio(offered, target)}; events rows {ratio(offered * EVENT_SHARE, events_limit)} of bare",
                  target=f"≥ {target:,} items/s, lag p99 < {LAG_P99_TARGET:g} s, RSS flat (< +10%)", met=met,
                  reason=reason, command=f"{server.command}; {result.command}")
         if engine == "postgres":
@@ -495,22 +553,34 @@ def _commit() -> str:
     return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
 
 
-def sustained_reason(offered: float, samples: list[dict[str, float]]) -> str:
+def sustained_reason(engine: str, offered: float, samples: list[dict[str, float]], events_limit: float | None) -> str:
     """Why a sustained run missed: a projector slower than the load, or one that kept pace on
     average and left the lag of its groups (an item waits for the group being applied, then
-    for its own)."""
+    for its own). Beside it, how the load compares with the store's own limit: SQLite takes one
+    writer at a time, so the projector can never insert faster than the events rows alone."""
     depth_end = samples[-1]["depth"] if samples else 0
     applied = statistics.mean(s["rate"] for s in samples) if samples else 0
+    needed = offered * EVENT_SHARE
+    if events_limit is None:
+        store = ""
+    elif engine == "sqlite":
+        store = (f"; the load's events rows ({n(needed)}/s) alone, written bare into the events table by SQLite's "
+                 f"one writer and nothing else, run at {n(events_limit)} rows/s here ({needed / events_limit:.2f} of "
+                 f"it): with the contacts, days and journal besides, and the request workers on the other core, "
+                 f"{'this is beyond the machine' if needed >= 0.8 * events_limit else 'a narrow margin'}")
+    else:
+        store = (f"; PostgreSQL takes the load's events rows bare at {n(events_limit)} rows/s ({needed / events_limit:.2f} "
+                 f"of it): the projector's own work per item is the limit, not the database's")
     if not samples or applied < 0.99 * offered:
         return (f"acknowledged {n(offered)} items/s while the projector applied {n(applied)} items/s on "
                 f"average: the store's work per item (identity, events with their indexes, active days) "
                 f"on the cores it shares with the request workers and wrk; {n(depth_end)} items waited "
-                f"in the journal at the end")
+                f"in the journal at the end{store}")
     deepest = max(s["depth"] for s in samples)
     return (f"the projector kept pace on average ({n(applied)} items/s applied, {n(offered)} acknowledged) "
             f"but not at every moment: the journal rose to {n(deepest)} items and fell back, the lag with it "
             f"(the chart); an item waits for the group being applied (up to "
-            f"{Settings().projector_group_items:,} items), then for its own")
+            f"{Settings().projector_group_items:,} items), then for its own{store}")
 
 
 def main() -> None:
@@ -539,6 +609,8 @@ def main() -> None:
     try:
         if "raw" in only or "batch" in only:
             run.raw()
+        if "raw" in only or "sustained" in only:
+            run.store_limits(engines)
         if "batch" in only:
             for engine in engines:
                 run.batch(engine)
