@@ -5,7 +5,9 @@ account updates alone) costs no COPY's round trip."""
 
 from __future__ import annotations
 
+import gc
 import json
+import weakref
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -112,6 +114,25 @@ def test_a_run_without_events_opens_no_copy(store: tuple[Engines, int], copies: 
         assert conn.execute(text("SELECT count(*) FROM events")).scalar_one() == 0
     assert writer.rows == []
     assert copies == []
+
+
+def test_a_writer_and_its_rows_are_freed_when_let_go(store: tuple[Engines, int]) -> None:
+    """Freed by their reference counts, not left to the cyclic collector: a writer holding a
+    group's rows in a cycle kept every event of it (and its message) alive until a collection,
+    seconds later under load, and the projector's memory and collector's work grew with it."""
+    engines, project_id = store
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        with engines.writer.begin() as conn:
+            with EventWriter(conn, project_id, []) as writer:
+                writer.add((7, None, event(0), datetime(2026, 12, 6, 11)))
+            freed = weakref.ref(writer)
+            del writer
+            assert freed() is None
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def test_params_go_to_the_copy_through_psycopgs_c_dumper() -> None:
