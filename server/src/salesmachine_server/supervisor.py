@@ -200,7 +200,9 @@ class Supervisor:
         # --engine postgres, two interleaved pairs): batches 81,300 / 96,700 -> 104,400 / 103,200
         # items/s. It costs lag under a steady load the cores can barely carry: PostgreSQL
         # sustained at 30,000 items/s, 150 s, two interleaved pairs (bench/write_path.py, the
-        # default edited): lag p99 12.43 / 5.59 s at 10, 8.51 / 5.09 s at 3. The niceness counts
+        # default edited): lag p99 12.43 / 5.59 s at 10, 8.51 / 5.09 s at 3; with the cheaper
+        # projector of c233933, 60 s each: 4.20 / 4.20 s at 10, 2.03 / 2.06 at 3, while batches on
+        # PostgreSQL fell from 116,084 / 126,673 to 96,385 / 97,852 at 3. The niceness counts
         # against every process of the machine: beside other busy work the lag grows (the test
         # suite, which keeps both cores busy for its whole run, runs its servers at 3:
         # tests/conftest.py).
