@@ -62,8 +62,8 @@ OUTAGE_RATE = 5_000
 OUTAGE_SECONDS = 60
 OUTAGE_CATCH_UP = 30.0
 SCENARIOS = ("raw", "batch", "single", "sustained", "outage")
-# The items of a batch that become events rows (events and pageviews; bench/workload.py).
 PROJECTOR_COMM = PROJECTOR_NAME.decode()  # the projector process's name (/proc/PID/comm)
+# The items of a batch that become events rows (events and pageviews; bench/workload.py).
 EVENT_SHARE = (workload.MIX["event"] + workload.MIX["pageview"]) / workload.BATCH_ITEMS
 
 
