@@ -32,6 +32,7 @@ import argparse
 import contextlib
 import json
 import os
+import signal
 import sqlite3
 import statistics
 import sys
@@ -64,6 +65,8 @@ OUTAGE_CATCH_UP = 30.0
 SCENARIOS = ("raw", "batch", "single", "sustained", "outage")
 PROJECTOR_COMM = PROJECTOR_NAME.decode()  # the projector process's name (/proc/PID/comm)
 # The items of a batch that become events rows (events and pageviews; bench/workload.py).
+# Seconds of the paced load before the bare insert beside it starts, and after it ends.
+UNDER_LOAD_SETTLE = 5
 EVENT_SHARE = (workload.MIX["event"] + workload.MIX["pageview"]) / workload.BATCH_ITEMS
 
 
@@ -226,6 +229,42 @@ class Run:
             if engine == "postgres":
                 harness.drop_postgres("salesmachine_bench_wp-raw-events")
 
+    def store_limit_under_load(self, engine: str) -> None:
+        """The same bare insert while the request workers take the sustained load, the projector
+        stopped (SIGSTOP) and the journal absorbing it: what the store's writer could do, doing
+        nothing else, beside the request side of the load it has to keep up with on this
+        machine's cores."""
+        rows = rawinsert.rows_of(self.batches, 1)
+        url = database(engine, "wp-under-load")
+        project = harness.create_project(url)
+        rate = SUSTAINED_TARGET[engine] / workload.BATCH_ITEMS
+        found: dict[str, Any] = {}
+        with harness.salesmachine_server(f"wp-under-load-{engine}", url) as server:
+            projector = [p for p in harness.process_tree(server.process.pid) if _comm(p) == PROJECTOR_COMM]
+            for pid in projector:
+                os.kill(pid, signal.SIGSTOP)
+            try:
+                load = threading.Thread(target=lambda: found.setdefault("load", wrk(
+                    f"{server.url}/v1/batch", "paced.lua",
+                    [str(self.batches_file), basic(project["token"]), f'"accepted":{workload.BATCH_ITEMS}', f"{rate:g}"],
+                    16, int(self.args.raw_seconds) + UNDER_LOAD_SETTLE * 2, timeout=30)))
+                load.start()
+                time.sleep(UNDER_LOAD_SETTLE)
+                found["bare"] = rawinsert.run(engine, database(engine, "wp-raw-events"), rows, 5000, self.args.raw_seconds)
+                load.join()
+            finally:
+                for pid in projector:
+                    os.kill(pid, signal.SIGCONT)
+        offered = found["load"].ok_per_second * workload.BATCH_ITEMS
+        self.limits[f"events-under-load-{engine}"] = found["bare"]["rows_per_second"]
+        self.row(scenario="limit: raw insert into the store's events table, beside the sustained load's requests",
+                 engine=engine,
+                 figure=f"{n(found['bare']['rows_per_second'])} rows/s while the request workers took "
+                        f"{n(offered)} items/s (the projector stopped, the journal absorbing them)",
+                 command=f"{server.command}; {found['load'].command}; bench/rawinsert.py: {found['bare']['how']}, "
+                         "into the server's events table (its indexes), started after "
+                         f"{UNDER_LOAD_SETTLE} s of the load")
+
     # batches ------------------------------------------------------------------------------
 
     def burst(self, engine: str, name: str, path: str, bodies: Path, expect: str, connections: int,
@@ -384,7 +423,8 @@ class Run:
         met = (result.failures == 0 and offered >= target and lag_p99 is not None and lag_p99 < LAG_P99_TARGET
                and growth is not None and growth < 0.10)
         events_limit = self.limits.get(f"events-{engine}")
-        reason = None if met else sustained_reason(engine, offered, samples, events_limit)
+        under_load = self.limits.get(f"events-under-load-{engine}")
+        reason = None if met else sustained_reason(engine, offered, samples, events_limit, under_load)
         self.row(scenario=f"sustained {seconds} s at an offered {target:,} items/s", engine=engine,
                  figure=f"{n(offered)} items/s acknowledged ({result.failures} failed), projection lag p99 "
                         f"{n(lag_p99, 2)} s (max {n(lags[-1] if lags else None, 2)} s), RSS "
@@ -393,8 +433,10 @@ class Run:
                         f"({'+' if (growth or 0) >= 0 else ''}{(growth or 0) * 100:.1f}%); journal applied "
                         f"{after(caught_up, 120)} after the load stopped ({n(left)} items left then)"
                         f"{cpu_budget(samples)}",
-                 limit=f"offered {target:,} items/s; the events rows alone, bare: {n(events_limit)} rows/s",
-                 ratio=f"{ratio(offered, target)}; events rows {ratio(offered * EVENT_SHARE, events_limit)} of bare",
+                 limit=f"offered {target:,} items/s; the events rows alone, bare: {n(events_limit)} rows/s"
+                       + (f", beside the load's requests: {n(under_load)} rows/s" if under_load else ""),
+                 ratio=f"{ratio(offered, target)}; events rows {ratio(offered * EVENT_SHARE, events_limit)} of bare"
+                       + (f", {ratio(offered * EVENT_SHARE, under_load)} beside the requests" if under_load else ""),
                  target=f"≥ {target:,} items/s, lag p99 < {LAG_P99_TARGET:g} s, RSS flat (< +10%)", met=met,
                  reason=reason, command=f"{server.command}; {result.command}")
         if engine == "postgres":
@@ -553,11 +595,13 @@ def _commit() -> str:
     return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
 
 
-def sustained_reason(engine: str, offered: float, samples: list[dict[str, float]], events_limit: float | None) -> str:
+def sustained_reason(engine: str, offered: float, samples: list[dict[str, float]], events_limit: float | None,
+                     under_load: float | None = None) -> str:
     """Why a sustained run missed: a projector slower than the load, or one that kept pace on
     average and left the lag of its groups (an item waits for the group being applied, then
     for its own). Beside it, how the load compares with the store's own limit: SQLite takes one
-    writer at a time, so the projector can never insert faster than the events rows alone."""
+    writer at a time, so the projector can never insert faster than the events rows alone, and
+    on SQLite that bare insert measured again beside the load's requests."""
     depth_end = samples[-1]["depth"] if samples else 0
     applied = statistics.mean(s["rate"] for s in samples) if samples else 0
     needed = offered * EVENT_SHARE
@@ -566,8 +610,13 @@ def sustained_reason(engine: str, offered: float, samples: list[dict[str, float]
     elif engine == "sqlite":
         store = (f"; the load's events rows ({n(needed)}/s) alone, written bare into the events table by SQLite's "
                  f"one writer and nothing else, run at {n(events_limit)} rows/s here ({needed / events_limit:.2f} of "
-                 f"it): with the contacts, days and journal besides, and the request workers on the other core, "
-                 f"{'this is beyond the machine' if needed >= 0.8 * events_limit else 'a narrow margin'}")
+                 f"it)")
+        if under_load:
+            store += (f", and at {n(under_load)} rows/s ({needed / under_load:.2f} of it) while the request workers "
+                      f"take the same load: even a writer doing nothing but insert them falls behind on this machine")
+        else:
+            store += (f": with the contacts, days and journal besides, and the request workers on the other core, "
+                      f"{'this is beyond the machine' if needed >= 0.8 * events_limit else 'a narrow margin'}")
     else:
         store = (f"; PostgreSQL takes the load's events rows bare at {n(events_limit)} rows/s ({needed / events_limit:.2f} "
                  f"of it): the projector's own work per item is the limit, not the database's")
@@ -617,6 +666,8 @@ def main() -> None:
         if "single" in only:
             run.singles(engines)
         if "sustained" in only:
+            if "sqlite" in engines:
+                run.store_limit_under_load("sqlite")
             for engine in engines:
                 run.sustained(engine)
         if "outage" in only and "postgres" in engines:
