@@ -64,9 +64,9 @@ OUTAGE_SECONDS = 60
 OUTAGE_CATCH_UP = 30.0
 SCENARIOS = ("raw", "batch", "single", "sustained", "outage")
 PROJECTOR_COMM = PROJECTOR_NAME.decode()  # the projector process's name (/proc/PID/comm)
-# The items of a batch that become events rows (events and pageviews; bench/workload.py).
 # Seconds of the paced load before the bare insert beside it starts, and after it ends.
 UNDER_LOAD_SETTLE = 5
+# The items of a batch that become events rows (events and pageviews; bench/workload.py).
 EVENT_SHARE = (workload.MIX["event"] + workload.MIX["pageview"]) / workload.BATCH_ITEMS
 
 
@@ -613,7 +613,10 @@ def sustained_reason(engine: str, offered: float, samples: list[dict[str, float]
                  f"it)")
         if under_load:
             store += (f", and at {n(under_load)} rows/s ({needed / under_load:.2f} of it) while the request workers "
-                      f"take the same load: even a writer doing nothing but insert them falls behind on this machine")
+                      f"take the same load: "
+                      + ("even a writer doing nothing but insert them falls behind on this machine"
+                         if needed >= under_load else
+                         "the contacts, days and journal besides must fit in what that leaves"))
         else:
             store += (f": with the contacts, days and journal besides, and the request workers on the other core, "
                       f"{'this is beyond the machine' if needed >= 0.8 * events_limit else 'a narrow margin'}")
