@@ -31,7 +31,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine, Select, and_, bindparam, delete, func, literal_column, select, update
+from sqlalchemy import Connection, Engine, Select, Table, and_, bindparam, delete, func, literal_column, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.sql.elements import Label
 
@@ -367,7 +367,7 @@ class _Marked:
     tz: ZoneInfo
     model: HealthModel
     subject: str
-    table: Any
+    table: Table
     horizon: date  # the first day of the history
     today: date
 
