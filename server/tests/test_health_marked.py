@@ -45,7 +45,7 @@ def store() -> Iterator[tuple[Engines, int, list[int]]]:
                         {
                             "p": project.id,
                             "uid": f"c{n}",
-                            "first": datetime.now() - timedelta(days=5),
+                            "first": datetime.now(UTC).replace(tzinfo=None) - timedelta(days=5),
                             "dirty": TODAY - timedelta(days=5),
                         },
                     ).scalar_one()
