@@ -73,7 +73,7 @@ def store_transaction(engines: Engines, work: Callable[[], T], what: str) -> T:
         try:
             return work()
         except OperationalError as exc:
-            if _sqlstate(exc) in _RETRYABLE_SQLSTATES and attempt < _ATTEMPTS:
+            if sqlstate(exc) in _RETRYABLE_SQLSTATES and attempt < _ATTEMPTS:
                 log.info("retrying %s after: %s", what, _describe(exc))
                 time.sleep(random.uniform(0, 0.01 * attempt))
                 continue
@@ -103,7 +103,8 @@ def _apply(engines: Engines, group: list[Submission]) -> list[int]:
     return duplicates
 
 
-def _sqlstate(exc: DBAPIError) -> str | None:
+def sqlstate(exc: DBAPIError) -> str | None:
+    """The SQLSTATE of a PostgreSQL error (None on SQLite)."""
     return getattr(exc.orig, "sqlstate", None)
 
 

@@ -39,6 +39,7 @@ from salesmachine_server.domain.health_model import SUBJECTS, HealthModel
 from salesmachine_server.domain.health_timeline import Interval, Judging, Needs, intervals
 from salesmachine_server.domain.project_settings import from_stored
 from salesmachine_server.domain.timezones import local_today
+from salesmachine_server.ingest.group_commit import sqlstate
 from salesmachine_server.store.db.engine import Engines
 from salesmachine_server.store.db.schema import accounts, contacts, health_cursors, health_models, projects
 from salesmachine_server.store.read.health_inputs import Scope, id_ranges, load
@@ -347,11 +348,11 @@ def evaluate_marked(
     group = _evaluate_then_claim if engine.dialect.name == "postgresql" else _claim_then_evaluate
     count = 0
     for subject, table in (("account", accounts), ("contact", contacts)):
-        after = 0
+        work, after = _Marked(project_id, tz, model, subject, table, horizon, today), 0
         for _ in range(MARKED_ROUNDS):  # the rest, under constant writes, at the next run
             if stop.is_set():
                 break
-            done = group(engine, _Marked(project_id, tz, model, subject, table, horizon, today), after)
+            done = group(engine, work, after)
             if done is None:
                 break
             after, evaluated = done
@@ -453,7 +454,7 @@ def _evaluate_then_claim(engine: Engine, work: _Marked, after: int) -> tuple[int
             ours = {cid: found for cid, found in states.items() if cid in held}  # erased meanwhile: not written
             replace_from(conn, work.project_id, work.subject, start, ours, list(held), "live", _now())
     except OperationalError as exc:
-        if getattr(exc.orig, "sqlstate", None) != _LOCK_NOT_AVAILABLE:
+        if sqlstate(exc) != _LOCK_NOT_AVAILABLE:
             raise
         log.info("health: %d customers stay marked for the next run (their rows were held)", len(read))
         return marked[-1].id, 0
